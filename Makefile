@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+VENV     ?= .venv
+PYTHON   ?= python3
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed
+DYNALITE := .tools/node_modules/.bin/dynalite
+
+.PHONY: test lint bench clean
+
+test: $(STAMP) $(DYNALITE)
+	$(BIN)/ruff check .
+	NO_PROXY=127.0.0.1,localhost DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP) $(DYNALITE)
+	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python benchmarks/storage.py
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# dynalite: an independent DynamoDB implementation, for the DynamoDB contract suite.
+$(DYNALITE):
+	mkdir -p .tools
+	npm install --prefix .tools --no-audit --no-fund --loglevel=error dynalite@4.0.0
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache

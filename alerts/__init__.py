@@ -1,0 +1,1 @@
+"""alerts: lands with its issue."""

@@ -1,0 +1,1 @@
+"""bot: lands with its issue."""

@@ -1,0 +1,5 @@
+"""sensorbot: remote home-sensor monitoring over Telegram."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,178 @@
+"""The `sensorbot` command: parses arguments, loads configuration, wires things up."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from sensorbot.config import ConfigError, Settings, load_settings
+from sensorbot.tokens import TokenImportError, import_ranch_tokens, issue_token
+from storage import Store, open_store
+from storage.errors import AlreadyExists, NotFound, StorageError
+from storage.models import User, check_user_id
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class CommandError(Exception):
+    """A user-facing failure of a command: printed as is, exit status 1."""
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def iso(ms: int | None) -> str:
+    if ms is None:
+        return "never"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48] or "user"
+
+
+# -- commands --------------------------------------------------------------------------------
+
+def cmd_init(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    for warning in store.init():
+        print(warning, file=sys.stderr)
+    where = settings.storage.sqlite_path if settings.storage.backend == "sqlite" else (
+        f"DynamoDB tables {settings.storage.dynamodb.measurements_table!r} and "
+        f"{settings.storage.dynamodb.meta_table!r}")
+    print(f"storage ready: {where}", file=sys.stderr)
+
+
+def cmd_users_add(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    if args.id is not None:
+        user_id = args.id
+        check_user_id(user_id)
+        store.add_user(User(user_id, args.name, now_ms()))
+    else:
+        user_id = _add_with_free_id(store, args.name)
+    print(user_id)
+
+
+def _add_with_free_id(store: Store, name: str) -> str:
+    base = slug(name)
+    for n in range(1, 1000):
+        candidate = base if n == 1 else f"{base}-{n}"
+        try:
+            store.add_user(User(candidate, name, now_ms()))
+        except AlreadyExists:
+            continue
+        return candidate
+    raise CommandError(f"could not find a free id for {name!r}; pass one with --id")
+
+
+def cmd_users_list(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    for user in store.list_users():
+        print(f"{user.user_id}\t{user.name}")
+
+
+def cmd_tokens_issue(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    secret, _ = issue_token(store, args.user_id, args.scope, label=args.label, now_ms=now_ms())
+    print(secret)
+
+
+def cmd_tokens_list(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    rows = [("ID", "USER", "SCOPE", "LABEL", "CREATED", "LAST USED", "STATUS")]
+    rows += [
+        (t.token_id, t.user_id, t.scope, t.label or "-", iso(t.created), iso(t.last_used),
+         "revoked" if t.revoked else "active")
+        for t in store.list_tokens(args.user_id)
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+              .rstrip())
+
+
+def cmd_tokens_revoke(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    if not store.revoke_token(args.token_id):
+        raise NotFound(f"no token with id {args.token_id!r} (see `sensorbot tokens list`)")
+    print(f"revoked {args.token_id}", file=sys.stderr)
+
+
+def cmd_tokens_import(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    text = args.string if args.string is not None else os.environ.get("RANCH_API_TOKENS")
+    if not text:
+        raise CommandError("give the token string as an argument or in RANCH_API_TOKENS, "
+                           "e.g. sensorbot tokens import 'R:readtoken:23#W:writetoken:23'")
+    imported = import_ranch_tokens(store, text, now_ms=now_ms())
+    for token in imported:
+        print(f"{token.token_id}\t{token.user_id}\t{token.scope}")
+    print(f"imported {len(imported)} token(s)", file=sys.stderr)
+
+
+# -- wiring ----------------------------------------------------------------------------------
+
+Handler = Callable[[Store, argparse.Namespace, Settings], None]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help="configuration file (TOML)")
+    parser = argparse.ArgumentParser(
+        prog="sensorbot", parents=[common],
+        description="Home-sensor monitoring over Telegram. See README.md.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(group: argparse._SubParsersAction, name: str, handler: Handler,
+            help_text: str) -> argparse.ArgumentParser:
+        sub = group.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    add(commands, "init", cmd_init, "create storage (idempotent)")
+
+    users = commands.add_parser("users", help="manage users").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    users_add = add(users, "add", cmd_users_add, "create a user; prints its id")
+    users_add.add_argument("name")
+    users_add.add_argument("--id", help="the user id (default: made from the name)")
+    add(users, "list", cmd_users_list, "list users")
+
+    tokens = commands.add_parser("tokens", help="manage API tokens").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    issue = add(tokens, "issue", cmd_tokens_issue, "issue a token; prints it (shown only once)")
+    issue.add_argument("user_id")
+    issue.add_argument("--scope", required=True, choices=["read", "write"])
+    issue.add_argument("--label", default="")
+    listing = add(tokens, "list", cmd_tokens_list, "list tokens (never their secrets)")
+    listing.add_argument("user_id", nargs="?")
+    revoke = add(tokens, "revoke", cmd_tokens_revoke, "revoke a token")
+    revoke.add_argument("token_id")
+    imports = add(tokens, "import", cmd_tokens_import,
+                  "import ranchdata's R:TOKEN:USER#W:TOKEN:USER (else env RANCH_API_TOKENS)")
+    imports.add_argument("string", nargs="?")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        store = open_store(settings.storage)
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        args.handler(store, args, settings)
+    except (CommandError, StorageError, TokenImportError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        store.close()
+    return 0

@@ -1,0 +1,181 @@
+"""Configuration: defaults < TOML file < environment < explicit values (CONTRACT §2, §3)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "SENSORBOT_"
+DEFAULT_CONFIG_NAME = "config.toml"
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person who has to fix it."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TelegramSettings(_Section):
+    token: str = ""
+    admins: list[int] = Field(default_factory=list)
+    base_url: str = ""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be empty or an http:// or https:// URL")
+        return value.rstrip("/")
+
+
+class DynamoDBSettings(_Section):
+    region: str = "eu-north-1"
+    endpoint_url: str = ""
+    measurements_table: str = Field(default="measurement", min_length=3, max_length=255)
+    meta_table: str = Field(default="sensorbot-meta", min_length=3, max_length=255)
+
+
+class StorageSettings(_Section):
+    backend: Literal["sqlite", "dynamodb"] = "sqlite"
+    sqlite_path: Path = Path("sensorbot.db")
+    retention_days: int = Field(default=90, ge=1, le=36500)
+    dynamodb: DynamoDBSettings = Field(default_factory=DynamoDBSettings)
+
+
+class ApiSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    max_readings_per_minute: int = Field(default=600, ge=0)
+
+
+class AlertsSettings(_Section):
+    check_interval_seconds: int = Field(default=60, ge=1)
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as 'Europe/Helsinki'") from None
+        return value
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Values already read from the TOML file, ranked below the environment."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = dict(data)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return self._data
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        file_data = init_settings.init_kwargs.pop("_file_data", {})  # type: ignore[attr-defined]
+        return (init_settings, env_settings, _FileSource(settings_cls, file_data))
+
+
+def find_config_file(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> Path | None:
+    """The file to read: --config, else $SENSORBOT_CONFIG, else ./config.toml if present."""
+    if explicit:
+        return Path(explicit)
+    if environ.get("SENSORBOT_CONFIG"):
+        return Path(environ["SENSORBOT_CONFIG"])
+    candidate = cwd / DEFAULT_CONFIG_NAME
+    return candidate if candidate.is_file() else None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"The configuration file {path} does not exist. Create it from "
+            "config.example.toml, or point --config / SENSORBOT_CONFIG at the right file."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"The configuration file {path} cannot be read ({exc.strerror}). "
+            "Check its permissions, or point --config / SENSORBOT_CONFIG elsewhere."
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"The configuration file {path} is not valid TOML: {exc}. "
+            "See config.example.toml for the expected layout."
+        ) from None
+
+
+def load_settings(
+    config_path: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Load and validate the configuration; raise ConfigError with a readable sentence."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    path = find_config_file(config_path, environ, cwd)
+    file_data = read_toml(path) if path else {}
+    try:
+        settings = Settings(_file_data=file_data, **overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, path)) from None
+    if not settings.telegram.token and environ.get("TELEGRAM_BOT_TOKEN"):
+        settings.telegram.token = environ["TELEGRAM_BOT_TOKEN"]
+    base = path.parent if path else cwd
+    if not settings.storage.sqlite_path.is_absolute():
+        settings.storage.sqlite_path = (base / settings.storage.sqlite_path).resolve()
+    return settings
+
+
+def describe_validation_error(exc: ValidationError, path: Path | None) -> str:
+    """One paragraph naming each bad key, what was wrong and where to set it."""
+    where = f"in {path}" if path else "in the environment"
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        env_name = ENV_PREFIX + "__".join(str(part).upper() for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            problems.append(f"'{key}' is not a known setting (see config.example.toml)")
+            continue
+        got = error.get("input")
+        shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
+        problems.append(f"'{key}': {error['msg']}{shown}; set it in the file or with {env_name}")
+    return f"Configuration error {where}: " + "; ".join(problems) + "."

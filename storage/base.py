@@ -1,0 +1,119 @@
+"""The storage interface the API, the bot and the alerts share.
+
+Every backend passes the same contract suite (tests/storage/test_contract.py). Methods that
+depend on time take `now_ms`; none reads the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from storage.models import AlertRule, AlertState, ApiToken, ChatLink, Invite, Reading, Sensor, User
+
+SensorKey = tuple[str, str]  # (user_id, sensor_id)
+
+DAY_MS = 86_400_000
+
+
+class Unset:
+    """Marks an argument left out, where None is a meaningful value."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = Unset()
+
+
+class Store(Protocol):
+    retention_ms: int
+
+    def init(self) -> list[str]:
+        """Create tables (idempotent); return warnings worth showing an operator."""
+
+    def ping(self) -> None:
+        """Raise StorageUnavailable unless the store answers."""
+
+    def close(self) -> None: ...
+
+    # Readings. Ranges are inclusive, ascending; expired readings are never returned.
+    def write_readings(self, user_id: str, readings: Sequence[Reading], *, now_ms: int) -> int:
+        """Store readings (same sensor and timestamp overwrites); return how many."""
+
+    def read_range(
+        self, user_id: str, sensor: str, start_ms: int, end_ms: int, *, now_ms: int,
+        limit: int | None = None,
+    ) -> list[Reading]: ...
+
+    def latest_reading(self, user_id: str, sensor: str, *, now_ms: int) -> Reading | None: ...
+
+    def latest_readings(
+        self, keys: Iterable[SensorKey], *, now_ms: int
+    ) -> dict[SensorKey, Reading]: ...
+
+    def purge_expired(self, *, now_ms: int) -> int:
+        """Delete what retention says is gone (a no-op where TTL does it)."""
+
+    # Sensors: registered on their first reading; name and unit set by the user.
+    def list_sensors(self, user_id: str) -> list[Sensor]: ...
+
+    def get_sensor(self, user_id: str, sensor: str) -> Sensor | None: ...
+
+    def update_sensor(
+        self, user_id: str, sensor: str, *, now_ms: int,
+        name: str | Unset | None = UNSET, unit: str | Unset | None = UNSET,
+    ) -> Sensor: ...
+
+    # Users (tenants).
+    def add_user(self, user: User) -> None:
+        """Raise AlreadyExists if the id is taken."""
+
+    def get_user(self, user_id: str) -> User | None: ...
+
+    def list_users(self) -> list[User]: ...
+
+    # API tokens, stored by hash.
+    def add_token(self, token: ApiToken) -> None: ...
+
+    def token_by_hash(self, token_hash: str) -> ApiToken | None: ...
+
+    def get_token(self, token_id: str) -> ApiToken | None: ...
+
+    def list_tokens(self, user_id: str | None = None) -> list[ApiToken]: ...
+
+    def revoke_token(self, token_id: str) -> bool: ...
+
+    def touch_token(self, token: ApiToken, *, now_ms: int) -> None:
+        """Record the token's last use."""
+
+    # Chats linked to users.
+    def put_chat_link(self, link: ChatLink) -> None: ...
+
+    def get_chat_link(self, chat_id: int) -> ChatLink | None: ...
+
+    def delete_chat_link(self, chat_id: int) -> bool: ...
+
+    def chat_links_for_user(self, user_id: str) -> list[ChatLink]: ...
+
+    # Invites: a code links one chat, once, before it expires.
+    def add_invite(self, invite: Invite) -> None: ...
+
+    def claim_invite(self, code: str, chat_id: int, *, now_ms: int) -> Invite | None:
+        """Mark the invite used by this chat; None if unknown, used or expired."""
+
+    # Alert rules with their state; state changes are conditional on its version.
+    def put_alert_rule(self, rule: AlertRule) -> None: ...
+
+    def list_alert_rules(self, user_id: str | None = None) -> list[AlertRule]: ...
+
+    def delete_alert_rule(self, user_id: str, rule_id: str) -> bool: ...
+
+    def update_alert_state(
+        self, user_id: str, rule_id: str, state: AlertState, *, expected_version: int
+    ) -> AlertState | None:
+        """Store `state` if the stored version is still `expected_version`.
+
+        Returns the stored state (version bumped), or None when another writer got there first
+        or the rule is gone.
+        """

@@ -1,0 +1,7 @@
+"""DynamoDB storage backend."""
+
+from __future__ import annotations
+
+from storage.dynamodb.store import DynamoDBStore
+
+__all__ = ["DynamoDBStore"]

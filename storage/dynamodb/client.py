@@ -1,0 +1,145 @@
+"""The one DynamoDB client of a process, error translation, pagination and batch writes."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from storage.errors import StorageError, StorageUnavailable
+
+Item = dict[str, Any]
+
+BATCH_LIMIT = 25  # BatchWriteItem refuses more
+BATCH_ATTEMPTS = 8
+TRANSIENT_CODES = frozenset({
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "LimitExceededException",
+})
+
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    connect_timeout=3,
+    read_timeout=10,
+    max_pool_connections=32,
+)
+
+_clients: dict[tuple[str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def shared_client(region: str, endpoint_url: str = "") -> Any:
+    """The process's DynamoDB client for this region and endpoint, built on first use."""
+    key = (region, endpoint_url)
+    with _clients_lock:
+        if key not in _clients:
+            _clients[key] = build_client(region, endpoint_url)
+        return _clients[key]
+
+
+def build_client(region: str, endpoint_url: str = "") -> Any:
+    session = boto3.session.Session()
+    options: dict[str, Any] = {"region_name": region, "config": CLIENT_CONFIG}
+    if endpoint_url:
+        options["endpoint_url"] = endpoint_url
+        if session.get_credentials() is None:
+            # Local DynamoDB-compatible servers accept any credentials; spare the user a setup step.
+            options.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+    return session.client("dynamodb", **options)
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """botocore failures become StorageUnavailable (transient) or StorageError."""
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        if code in TRANSIENT_CODES:
+            raise StorageUnavailable(f"DynamoDB is throttling or unavailable ({code})") from exc
+        detail = exc.response.get("Error", {}).get("Message", "")
+        raise StorageError(f"DynamoDB refused the request ({code}: {detail})") from exc
+    except BotoCoreError as exc:
+        raise StorageUnavailable(f"DynamoDB is unreachable ({type(exc).__name__})") from exc
+
+
+class CapacityMeter:
+    """Adds up ConsumedCapacity, so operators and benchmarks see what each path costs."""
+
+    def __init__(self) -> None:
+        self.read_units = 0.0
+        self.write_units = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, response: Mapping[str, Any], *, write: bool) -> None:
+        consumed = response.get("ConsumedCapacity")
+        entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
+        units = sum(float(entry.get("CapacityUnits", 0) or 0) for entry in entries)
+        with self._lock:
+            if write:
+                self.write_units += units
+            else:
+                self.read_units += units
+
+
+def query_pages(client: Any, meter: CapacityMeter, **request: Any) -> Iterator[Item]:
+    """Every item of a Query, following LastEvaluatedKey."""
+    request = {**request, "ReturnConsumedCapacity": "TOTAL"}
+    while True:
+        with translated():
+            page = client.query(**request)
+        meter.add(page, write=False)
+        yield from page.get("Items", [])
+        last_key = page.get("LastEvaluatedKey")
+        if not last_key:
+            return
+        request["ExclusiveStartKey"] = last_key
+
+
+def batch_write(
+    client: Any,
+    meter: CapacityMeter,
+    table: str,
+    items: Sequence[Item],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    attempts: int = BATCH_ATTEMPTS,
+    base_delay: float = 0.05,
+) -> None:
+    """PutRequests in batches of 25; UnprocessedItems retried with bounded, jittered backoff.
+
+    Raises StorageUnavailable naming how many items were not written: never a silent loss.
+    """
+    for start in range(0, len(items), BATCH_LIMIT):
+        pending = [{"PutRequest": {"Item": item}} for item in items[start:start + BATCH_LIMIT]]
+        for attempt in range(attempts):
+            with translated():
+                response = client.batch_write_item(
+                    RequestItems={table: pending}, ReturnConsumedCapacity="TOTAL"
+                )
+            meter.add(response, write=True)
+            pending = response.get("UnprocessedItems", {}).get(table, [])
+            if not pending:
+                break
+            if attempt + 1 < attempts:
+                sleep(random.uniform(0, min(2.0, base_delay * 2**attempt)))
+        if pending:
+            unwritten = len(pending) + max(0, len(items) - start - BATCH_LIMIT)
+            raise StorageUnavailable(
+                f"DynamoDB left {unwritten} of {len(items)} items unwritten after {attempts} tries"
+            )

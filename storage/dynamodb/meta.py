@@ -1,0 +1,328 @@
+"""Everything but readings, in one table (single-table design; README "Metadata table").
+
+| record     | pk               | sk             | gsi1pk          | gsi1sk            |
+|------------|------------------|----------------|-----------------|-------------------|
+| user       | USER#<user>      | USER           | USERS           | <user>            |
+| sensor     | USER#<user>      | SENSOR#<id>    |                 |                   |
+| alert rule | USER#<user>      | RULE#<rule>    | RULES           | <user>#<rule>     |
+| token      | TOKEN#<sha256>   | TOKEN          | TOKENS          | <token id>        |
+| chat link  | CHAT#<chat id>   | CHAT           | USER#<user>     | CHAT#<chat id>    |
+| invite     | INVITE#<code>    | INVITE         |                 |                   |
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from storage.base import UNSET, Unset
+from storage.dynamodb.client import CapacityMeter, Item, error_code, query_pages, translated
+from storage.errors import AlreadyExists
+from storage.models import (
+    AlertRule,
+    AlertState,
+    ApiToken,
+    ChatLink,
+    Invite,
+    Sensor,
+    User,
+    check_sensor_id,
+    check_user_id,
+)
+
+GSI = "gsi1"
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_item(values: Mapping[str, Any]) -> Item:
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: Item) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def user_from(row: dict[str, Any]) -> User:
+    return User(row["user_id"], row["name"], int(row["created"]))
+
+
+def token_from(row: dict[str, Any]) -> ApiToken:
+    return ApiToken(row["token_id"], row["token_hash"], row["user_id"], row["scope"],
+                    row.get("label", ""), int(row["created"]), _int(row.get("last_used")),
+                    bool(row.get("revoked", False)))
+
+
+def link_from(row: dict[str, Any]) -> ChatLink:
+    return ChatLink(int(row["chat_id"]), row["user_id"], int(row["linked_at"]),
+                    bool(row.get("active", True)), row.get("timezone"), row.get("quiet_hours"))
+
+
+def invite_from(row: dict[str, Any]) -> Invite:
+    return Invite(row["code"], row["user_id"], int(row["created"]), int(row["expires"]),
+                  _int(row.get("used_by")), _int(row.get("used_at")))
+
+
+def rule_from(row: dict[str, Any]) -> AlertRule:
+    state = AlertState(row["status"], int(row["version"]), json.loads(row["data"]))
+    return AlertRule(row["user_id"], row["rule_id"], row["sensor"], json.loads(row["spec"]),
+                     int(row["created"]), state)
+
+
+class MetaMixin:
+    """The metadata half of DynamoDBStore."""
+
+    _client: Any
+    _meter: CapacityMeter
+    meta_table: str
+    _known_sensors: dict[str, set[str]]
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        with translated():
+            response = self._client.get_item(
+                TableName=self.meta_table, Key=to_item({"pk": pk, "sk": sk}),
+                ConsistentRead=True, ReturnConsumedCapacity="TOTAL",
+            )
+        self._meter.add(response, write=False)
+        return from_item(response["Item"]) if "Item" in response else None
+
+    def _put(self, values: Mapping[str, Any], *, only_new: bool = False) -> bool:
+        request: dict[str, Any] = {"TableName": self.meta_table, "Item": to_item(values),
+                                   "ReturnConsumedCapacity": "TOTAL"}
+        if only_new:
+            request["ConditionExpression"] = "attribute_not_exists(pk)"
+        return self._write(self._client.put_item, request)
+
+    def _update(self, pk: str, sk: str, **request: Any) -> dict[str, Any] | None:
+        """UpdateItem; the new item, or None when its condition failed."""
+        request.update(TableName=self.meta_table, Key=to_item({"pk": pk, "sk": sk}),
+                       ReturnValues="ALL_NEW", ReturnConsumedCapacity="TOTAL")
+        response: dict[str, Any] = {}
+        if not self._write(self._client.update_item, request, response):
+            return None
+        return from_item(response.get("Attributes", {}))
+
+    def _delete(self, pk: str, sk: str) -> bool:
+        request = {"TableName": self.meta_table, "Key": to_item({"pk": pk, "sk": sk}),
+                   "ReturnValues": "ALL_OLD", "ReturnConsumedCapacity": "TOTAL"}
+        response: dict[str, Any] = {}
+        self._write(self._client.delete_item, request, response)
+        return bool(response.get("Attributes"))
+
+    def _write(self, call: Any, request: dict[str, Any], out: dict[str, Any] | None = None) -> bool:
+        """A write whose condition may fail; False when it did."""
+        with translated():
+            try:
+                response = call(**request)
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                return False
+        self._meter.add(response, write=True)
+        if out is not None:
+            out.update(response)
+        return True
+
+    def _query(self, key_condition: str, values: Mapping[str, Any], *,
+               index: str | None = None) -> Iterator[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self.meta_table,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeValues": to_item(values),
+        }
+        if index:
+            request["IndexName"] = index
+        else:
+            request["ConsistentRead"] = True
+        for item in query_pages(self._client, self._meter, **request):
+            yield from_item(item)
+
+    # -- sensors ------------------------------------------------------------------------------
+
+    def _register_sensors(self, user_id: str, sensors: set[str], now_ms: int) -> None:
+        """Record new sensors; known ones cost nothing, so a reading costs one write."""
+        known = self._known_sensors.get(user_id)
+        if known is None:
+            known = {s.sensor_id for s in self.list_sensors(user_id)}
+            self._known_sensors[user_id] = known
+        for sensor in sensors - known:
+            self._put({"pk": f"USER#{user_id}", "sk": f"SENSOR#{sensor}", "sensor": sensor,
+                       "created": now_ms}, only_new=True)
+            known.add(sensor)
+
+    def list_sensors(self, user_id: str) -> list[Sensor]:
+        rows = self._query("pk = :pk AND begins_with(sk, :sk)",
+                           {":pk": f"USER#{user_id}", ":sk": "SENSOR#"})
+        return [Sensor(r["sensor"], r.get("name"), r.get("unit"), int(r["created"])) for r in rows]
+
+    def get_sensor(self, user_id: str, sensor: str) -> Sensor | None:
+        row = self._get(f"USER#{user_id}", f"SENSOR#{sensor}")
+        return Sensor(row["sensor"], row.get("name"), row.get("unit"), int(row["created"])) \
+            if row else None
+
+    def update_sensor(
+        self, user_id: str, sensor: str, *, now_ms: int,
+        name: str | Unset | None = UNSET, unit: str | Unset | None = UNSET,
+    ) -> Sensor:
+        check_sensor_id(sensor)
+        sets = ["#sensor = :sensor", "#created = if_not_exists(#created, :now)"]
+        removes: list[str] = []
+        values: dict[str, Any] = {":sensor": sensor, ":now": now_ms}
+        for attribute, value in (("name", name), ("unit", unit)):
+            if isinstance(value, Unset):
+                continue
+            if value is None:
+                removes.append(f"#{attribute}")
+            else:
+                sets.append(f"#{attribute} = :{attribute}")
+                values[f":{attribute}"] = value
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        names = {f"#{a}": a for a in ("sensor", "created", "name", "unit") if f"#{a}" in expression}
+        row = self._update(f"USER#{user_id}", f"SENSOR#{sensor}", UpdateExpression=expression,
+                           ExpressionAttributeNames=names,
+                           ExpressionAttributeValues=to_item(values)) or {}
+        self._known_sensors.setdefault(user_id, set()).add(sensor)
+        return Sensor(sensor, row.get("name"), row.get("unit"), int(row.get("created", now_ms)))
+
+    # -- users and tokens ---------------------------------------------------------------------
+
+    def add_user(self, user: User) -> None:
+        check_user_id(user.user_id)
+        values = {"pk": f"USER#{user.user_id}", "sk": "USER", "gsi1pk": "USERS",
+                  "gsi1sk": user.user_id, "user_id": user.user_id, "name": user.name,
+                  "created": user.created}
+        if not self._put(values, only_new=True):
+            raise AlreadyExists(f"user {user.user_id!r} already exists")
+
+    def get_user(self, user_id: str) -> User | None:
+        row = self._get(f"USER#{user_id}", "USER")
+        return user_from(row) if row else None
+
+    def list_users(self) -> list[User]:
+        return [user_from(r) for r in self._query("gsi1pk = :p", {":p": "USERS"}, index=GSI)]
+
+    def add_token(self, token: ApiToken) -> None:
+        values = {"pk": f"TOKEN#{token.token_hash}", "sk": "TOKEN", "gsi1pk": "TOKENS",
+                  "gsi1sk": token.token_id, "token_id": token.token_id,
+                  "token_hash": token.token_hash, "user_id": token.user_id,
+                  "scope": token.scope, "label": token.label, "created": token.created,
+                  "last_used": token.last_used, "revoked": token.revoked}
+        if not self._put(values, only_new=True):
+            raise AlreadyExists("that token already exists")
+
+    def token_by_hash(self, token_hash: str) -> ApiToken | None:
+        row = self._get(f"TOKEN#{token_hash}", "TOKEN")
+        return token_from(row) if row else None
+
+    def get_token(self, token_id: str) -> ApiToken | None:
+        rows = self._query("gsi1pk = :p AND gsi1sk = :id", {":p": "TOKENS", ":id": token_id},
+                           index=GSI)
+        row = next(rows, None)
+        return token_from(row) if row else None
+
+    def list_tokens(self, user_id: str | None = None) -> list[ApiToken]:
+        tokens = [token_from(r) for r in self._query("gsi1pk = :p", {":p": "TOKENS"}, index=GSI)]
+        chosen = [t for t in tokens if user_id is None or t.user_id == user_id]
+        return sorted(chosen, key=lambda t: (t.user_id, t.created, t.token_id))
+
+    def revoke_token(self, token_id: str) -> bool:
+        token = self.get_token(token_id)
+        if token is None:
+            return False
+        return self._update(
+            f"TOKEN#{token.token_hash}", "TOKEN", UpdateExpression="SET revoked = :t",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=to_item({":t": True}),
+        ) is not None
+
+    def touch_token(self, token: ApiToken, *, now_ms: int) -> None:
+        self._update(
+            f"TOKEN#{token.token_hash}", "TOKEN", UpdateExpression="SET last_used = :now",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=to_item({":now": now_ms}),
+        )
+
+    # -- chats and invites --------------------------------------------------------------------
+
+    def put_chat_link(self, link: ChatLink) -> None:
+        self._put({"pk": f"CHAT#{link.chat_id}", "sk": "CHAT", "gsi1pk": f"USER#{link.user_id}",
+                   "gsi1sk": f"CHAT#{link.chat_id}", "chat_id": link.chat_id,
+                   "user_id": link.user_id, "linked_at": link.linked_at, "active": link.active,
+                   "timezone": link.timezone, "quiet_hours": link.quiet_hours})
+
+    def get_chat_link(self, chat_id: int) -> ChatLink | None:
+        row = self._get(f"CHAT#{chat_id}", "CHAT")
+        return link_from(row) if row else None
+
+    def delete_chat_link(self, chat_id: int) -> bool:
+        return self._delete(f"CHAT#{chat_id}", "CHAT")
+
+    def chat_links_for_user(self, user_id: str) -> list[ChatLink]:
+        rows = self._query("gsi1pk = :p AND begins_with(gsi1sk, :c)",
+                           {":p": f"USER#{user_id}", ":c": "CHAT#"}, index=GSI)
+        return sorted((link_from(r) for r in rows), key=lambda link: link.chat_id)
+
+    def add_invite(self, invite: Invite) -> None:
+        values = {"pk": f"INVITE#{invite.code}", "sk": "INVITE", "code": invite.code,
+                  "user_id": invite.user_id, "created": invite.created,
+                  "expires": invite.expires, "expires_at": invite.expires // 1000 + 86_400}
+        if not self._put(values, only_new=True):
+            raise AlreadyExists("that invite code already exists")
+
+    def claim_invite(self, code: str, chat_id: int, *, now_ms: int) -> Invite | None:
+        row = self._update(
+            f"INVITE#{code}", "INVITE",
+            UpdateExpression="SET used_by = :chat, used_at = :now",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(used_by)"
+                                " AND expires > :now",
+            ExpressionAttributeValues=to_item({":chat": chat_id, ":now": now_ms}),
+        )
+        return invite_from(row) if row else None
+
+    # -- alert rules --------------------------------------------------------------------------
+
+    def put_alert_rule(self, rule: AlertRule) -> None:
+        check_sensor_id(rule.sensor)
+        values = {"pk": f"USER#{rule.user_id}", "sk": f"RULE#{rule.rule_id}", "gsi1pk": "RULES",
+                  "gsi1sk": f"{rule.user_id}#{rule.rule_id}", "user_id": rule.user_id,
+                  "rule_id": rule.rule_id, "sensor": rule.sensor, "spec": json.dumps(rule.spec),
+                  "created": rule.created, "status": rule.state.status,
+                  "version": rule.state.version, "data": json.dumps(rule.state.data)}
+        if not self._put(values, only_new=True):
+            raise AlreadyExists(f"rule {rule.rule_id!r} already exists")
+
+    def list_alert_rules(self, user_id: str | None = None) -> list[AlertRule]:
+        if user_id is None:
+            rows = self._query("gsi1pk = :p", {":p": "RULES"}, index=GSI)
+        else:
+            rows = self._query("pk = :pk AND begins_with(sk, :sk)",
+                               {":pk": f"USER#{user_id}", ":sk": "RULE#"})
+        return sorted((rule_from(r) for r in rows), key=lambda r: (r.user_id, r.created, r.rule_id))
+
+    def delete_alert_rule(self, user_id: str, rule_id: str) -> bool:
+        return self._delete(f"USER#{user_id}", f"RULE#{rule_id}")
+
+    def update_alert_state(
+        self, user_id: str, rule_id: str, state: AlertState, *, expected_version: int
+    ) -> AlertState | None:
+        stored = AlertState(state.status, expected_version + 1, state.data)
+        row = self._update(
+            f"USER#{user_id}", f"RULE#{rule_id}",
+            UpdateExpression="SET #status = :status, #version = :next, #data = :data",
+            ConditionExpression="attribute_exists(pk) AND #version = :expected",
+            ExpressionAttributeNames={"#status": "status", "#version": "version", "#data": "data"},
+            ExpressionAttributeValues=to_item({":status": stored.status, ":next": stored.version,
+                                               ":data": json.dumps(stored.data),
+                                               ":expected": expected_version}),
+        )
+        return stored if row else None

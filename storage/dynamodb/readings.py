@@ -1,0 +1,121 @@
+"""Readings on ranchdata's measurements table: `sensorId` = `<user>#<sensor>`, `timestamp` ms."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+from storage.base import SensorKey
+from storage.dynamodb.client import CapacityMeter, Item, batch_write, query_pages
+from storage.models import Reading, check_sensor_id, check_user_id, check_value
+
+# Readings past retention may linger until TTL deletes them (up to two days): never return them.
+NOT_EXPIRED = "attribute_not_exists(expires_at) OR expires_at > :now_s"
+
+
+def number(value: float | int) -> str:
+    return str(Decimal(str(value)))
+
+
+def partition_key(user_id: str, sensor: str) -> str:
+    return f"{user_id}#{sensor}"
+
+
+def measurement_item(user_id: str, reading: Reading, *, now_ms: int, retention_s: int) -> Item:
+    return {
+        "sensorId": {"S": partition_key(user_id, reading.sensor)},
+        "timestamp": {"N": str(int(reading.timestamp))},
+        "value": {"N": number(check_value(float(reading.value)))},
+        "createdAt": {"N": str(now_ms)},
+        "expires_at": {"N": str(int(reading.timestamp) // 1000 + retention_s)},
+    }
+
+
+def reading_from_item(sensor: str, item: Item) -> Reading:
+    return Reading(sensor, int(item["timestamp"]["N"]), float(item["value"]["N"]))
+
+
+class ReadingsMixin:
+    """The readings half of DynamoDBStore."""
+
+    _client: Any
+    _meter: CapacityMeter
+    measurements_table: str
+    retention_ms: int
+    _pool: ThreadPoolExecutor | None
+    _pool_lock: threading.Lock
+    _register_sensors: Any  # MetaMixin records sensors seen for the first time
+
+    def write_readings(self, user_id: str, readings: Sequence[Reading], *, now_ms: int) -> int:
+        check_user_id(user_id)
+        # One batch may not name a key twice; the last reading of a (sensor, time) wins.
+        unique = {(check_sensor_id(r.sensor), int(r.timestamp)): r for r in readings}
+        retention_s = self.retention_ms // 1000
+        items = [
+            measurement_item(user_id, r, now_ms=now_ms, retention_s=retention_s)
+            for r in unique.values()
+        ]
+        self._register_sensors(user_id, {sensor for sensor, _ in unique}, now_ms)
+        batch_write(self._client, self._meter, self.measurements_table, items)
+        return len(readings)
+
+    def _range_query(self, user_id: str, sensor: str, low: int, high: int, *, now_ms: int,
+                     newest_first: bool = False, page_size: int | None = None) -> Any:
+        request: dict[str, Any] = {
+            "TableName": self.measurements_table,
+            "KeyConditionExpression": "sensorId = :pk AND #ts BETWEEN :low AND :high",
+            "FilterExpression": NOT_EXPIRED,
+            "ExpressionAttributeNames": {"#ts": "timestamp", "#v": "value"},
+            "ExpressionAttributeValues": {
+                ":pk": {"S": partition_key(user_id, sensor)},
+                ":low": {"N": str(low)},
+                ":high": {"N": str(high)},
+                ":now_s": {"N": str(now_ms // 1000)},
+            },
+            "ProjectionExpression": "#ts, #v",
+            "ScanIndexForward": not newest_first,
+        }
+        if page_size:
+            request["Limit"] = page_size
+        return query_pages(self._client, self._meter, **request)
+
+    def read_range(
+        self, user_id: str, sensor: str, start_ms: int, end_ms: int, *, now_ms: int,
+        limit: int | None = None,
+    ) -> list[Reading]:
+        low = max(start_ms, now_ms - self.retention_ms)
+        if low > end_ms or limit == 0:
+            return []
+        found: list[Reading] = []
+        for item in self._range_query(user_id, sensor, low, end_ms, now_ms=now_ms,
+                                      page_size=limit):
+            found.append(reading_from_item(sensor, item))
+            if limit is not None and len(found) >= limit:
+                break
+        return found
+
+    def latest_reading(self, user_id: str, sensor: str, *, now_ms: int) -> Reading | None:
+        newest = self._range_query(
+            user_id, sensor, now_ms - self.retention_ms, 2**53, now_ms=now_ms,
+            newest_first=True, page_size=1,
+        )
+        item = next(iter(newest), None)
+        return reading_from_item(sensor, item) if item else None
+
+    def latest_readings(
+        self, keys: Iterable[SensorKey], *, now_ms: int
+    ) -> dict[SensorKey, Reading]:
+        wanted = list(set(keys))
+        if not wanted:
+            return {}
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="latest")
+        found = self._pool.map(lambda key: self.latest_reading(*key, now_ms=now_ms), wanted)
+        return {key: reading for key, reading in zip(wanted, found, strict=True) if reading}
+
+    def purge_expired(self, *, now_ms: int) -> int:
+        return 0  # DynamoDB's TTL on expires_at deletes them; reads already skip them

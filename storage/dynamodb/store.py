@@ -1,0 +1,118 @@
+"""DynamoDB backend: ranchdata's measurements table plus one metadata table (CONTRACT §5.1)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from storage.base import DAY_MS
+from storage.dynamodb.client import CapacityMeter, error_code, shared_client, translated
+from storage.dynamodb.meta import GSI, MetaMixin
+from storage.dynamodb.readings import ReadingsMixin
+from storage.errors import StorageUnavailable
+
+
+class DynamoDBStore(ReadingsMixin, MetaMixin):
+    def __init__(
+        self,
+        *,
+        measurements_table: str = "measurement",
+        meta_table: str = "sensorbot-meta",
+        retention_days: int = 90,
+        region: str = "eu-north-1",
+        endpoint_url: str = "",
+        client: Any = None,
+    ) -> None:
+        self._client = client if client is not None else shared_client(region, endpoint_url)
+        self._meter = CapacityMeter()
+        self.measurements_table = measurements_table
+        self.meta_table = meta_table
+        self.retention_ms = retention_days * DAY_MS
+        self._known_sensors: dict[str, set[str]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def capacity(self) -> CapacityMeter:
+        return self._meter
+
+    def init(self) -> list[str]:
+        """Create both tables and their TTL; idempotent. Returns warnings."""
+        self._create_table(
+            self.measurements_table,
+            keys=[("sensorId", "S", "HASH"), ("timestamp", "N", "RANGE")],
+        )
+        self._create_table(
+            self.meta_table,
+            keys=[("pk", "S", "HASH"), ("sk", "S", "RANGE")],
+            index=[("gsi1pk", "S", "HASH"), ("gsi1sk", "S", "RANGE")],
+        )
+        warnings = [self._enable_ttl(self.measurements_table), self._enable_ttl(self.meta_table)]
+        return [w for w in warnings if w]
+
+    def _create_table(self, name: str, *, keys: list[tuple[str, str, str]],
+                      index: list[tuple[str, str, str]] | None = None) -> None:
+        attributes = {a: t for a, t, _ in keys + (index or [])}
+        request: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": t}
+                                     for a, t in attributes.items()],
+            "KeySchema": [{"AttributeName": a, "KeyType": k} for a, _, k in keys],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if index:
+            request["GlobalSecondaryIndexes"] = [{
+                "IndexName": GSI,
+                "KeySchema": [{"AttributeName": a, "KeyType": k} for a, _, k in index],
+                "Projection": {"ProjectionType": "ALL"},
+            }]
+        with translated():
+            try:
+                self._client.create_table(**request)
+            except ClientError as exc:
+                if error_code(exc) != "ResourceInUseException":
+                    raise
+            self._wait_until_active(name)
+
+    def _wait_until_active(self, name: str, *, timeout_s: float = 300.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        delay = 0.02
+        while True:
+            table = self._client.describe_table(TableName=name)["Table"]
+            indexes = table.get("GlobalSecondaryIndexes", [])
+            if table["TableStatus"] == "ACTIVE" and all(
+                index.get("IndexStatus", "ACTIVE") == "ACTIVE" for index in indexes
+            ):
+                return
+            if time.monotonic() > deadline:
+                raise StorageUnavailable(f"table {name} is still not ACTIVE after {timeout_s} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    def _enable_ttl(self, table: str) -> str | None:
+        try:
+            described = self._client.describe_time_to_live(TableName=table)
+            if described["TimeToLiveDescription"].get("TimeToLiveStatus") in {"ENABLED",
+                                                                                "ENABLING"}:
+                return None
+            self._client.update_time_to_live(
+                TableName=table,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+            )
+        except ClientError as exc:
+            return (f"warning: could not enable TTL on {table} ({error_code(exc)}); expired "
+                    "items are still hidden from reads, but are not deleted")
+        return None
+
+    def ping(self) -> None:
+        with translated():
+            self._client.describe_table(TableName=self.measurements_table)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None

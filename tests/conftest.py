@@ -1,0 +1,94 @@
+"""Shared fixtures: every storage backend behind one `store` fixture, and dynalite."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.dynalite import Dynalite, find_dynalite, start_dynalite
+
+# No test touches the internet, and none may pick up a developer's real AWS account.
+os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+os.environ["no_proxy"] = "127.0.0.1,localhost"
+for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "eu-north-1"}.items():
+    os.environ[name] = value
+for name in ("AWS_PROFILE", "SENSORBOT_CONFIG", "TELEGRAM_BOT_TOKEN", "RANCH_API_TOKENS"):
+    os.environ.pop(name, None)
+for name in [n for n in os.environ if n.startswith("SENSORBOT_")]:
+    os.environ.pop(name)
+
+NOW_MS = 1_800_000_000_000  # 2027-01-15, so tests never depend on the clock
+BACKENDS = ["sqlite", "moto", "dynalite"]
+
+
+@pytest.fixture(scope="session")
+def dynalite() -> Iterator[Dynalite]:
+    binary = find_dynalite()
+    if binary is None:
+        message = "dynalite is not installed (make test installs it into .tools/)"
+        if os.environ.get("REQUIRE_DYNALITE") == "1":
+            pytest.fail(message + "; REQUIRE_DYNALITE=1 makes that a failure")
+        pytest.skip(message)
+    server = start_dynalite(binary)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dynalite_client(dynalite: Dynalite) -> Any:
+    from storage.dynamodb.client import build_client
+
+    return build_client("eu-north-1", dynalite.endpoint)
+
+
+@pytest.fixture
+def moto_client() -> Iterator[Any]:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="eu-north-1")
+
+
+StoreFactory = Callable[..., Any]
+
+
+@pytest.fixture(params=BACKENDS)
+def make_store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[StoreFactory]:
+    """A factory of fresh, initialised stores on the parametrised backend."""
+    backend = request.param
+    made: list[Any] = []
+
+    def factory(retention_days: int = 90) -> Any:
+        if backend == "sqlite":
+            from storage.sqlite import SQLiteStore
+
+            store = SQLiteStore(tmp_path / f"{len(made)}.db", retention_days=retention_days)
+        else:
+            from storage.dynamodb import DynamoDBStore
+
+            fixture = "moto_client" if backend == "moto" else "dynalite_client"
+            suffix = uuid.uuid4().hex[:10]
+            store = DynamoDBStore(
+                client=request.getfixturevalue(fixture),
+                measurements_table=f"measurement-{suffix}",
+                meta_table=f"meta-{suffix}",
+                retention_days=retention_days,
+            )
+        store.init()
+        made.append(store)
+        return store
+
+    yield factory
+    for store in made:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store: StoreFactory) -> Any:
+    return make_store()

@@ -1,0 +1,260 @@
+"""One contract suite, run unchanged on SQLite, DynamoDB on moto and DynamoDB on dynalite."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage.base import DAY_MS
+from storage.errors import AlreadyExists, InvalidRecord
+from storage.models import AlertRule, AlertState, ApiToken, ChatLink, Invite, Reading, User
+from tests.conftest import NOW_MS
+
+MINUTE = 60_000
+
+
+def minutes(sensor: str, count: int, *, end: int = NOW_MS, value: float = 20.0) -> list[Reading]:
+    return [Reading(sensor, end - (count - 1 - i) * MINUTE, value + i / 10) for i in range(count)]
+
+
+# -- readings ---------------------------------------------------------------------------------
+
+def test_it_reads_a_range_back_ascending_and_inclusive(store):
+    readings = minutes("attic", 10)
+    store.write_readings("u1", list(reversed(readings)), now_ms=NOW_MS)
+
+    got = store.read_range("u1", "attic", readings[2].timestamp, readings[7].timestamp,
+                           now_ms=NOW_MS)
+
+    assert got == readings[2:8]
+
+
+def test_it_keeps_values_exact(store):
+    values = [-1.5, 0.0, 0.1 + 0.2, 21.3, 1e-7, -40.125, 12345.678]
+    readings = [Reading("t", NOW_MS - i * MINUTE, v) for i, v in enumerate(values)]
+    store.write_readings("u1", readings, now_ms=NOW_MS)
+
+    got = store.read_range("u1", "t", 0, NOW_MS, now_ms=NOW_MS)
+
+    assert sorted(r.value for r in got) == sorted(values)
+
+
+def test_it_overwrites_a_reading_of_the_same_sensor_and_time(store):
+    store.write_readings("u1", [Reading("attic", NOW_MS, 1.0)], now_ms=NOW_MS)
+    store.write_readings("u1", [Reading("attic", NOW_MS, 2.0), Reading("attic", NOW_MS, 3.0)],
+                         now_ms=NOW_MS)
+
+    assert store.read_range("u1", "attic", 0, NOW_MS, now_ms=NOW_MS) == [
+        Reading("attic", NOW_MS, 3.0)]
+
+
+def test_it_writes_many_batches(store):
+    readings = minutes("a", 40) + minutes("b", 37) + minutes("ruuvi/temperature", 3)
+    assert store.write_readings("u1", readings, now_ms=NOW_MS) == 80
+
+    for sensor, count in (("a", 40), ("b", 37), ("ruuvi/temperature", 3)):
+        assert len(store.read_range("u1", sensor, 0, NOW_MS, now_ms=NOW_MS)) == count
+
+
+def test_it_limits_a_range_read_to_the_oldest_readings(store):
+    readings = minutes("attic", 30)
+    store.write_readings("u1", readings, now_ms=NOW_MS)
+
+    assert store.read_range("u1", "attic", 0, NOW_MS, now_ms=NOW_MS, limit=7) == readings[:7]
+
+
+def test_it_keeps_users_apart(store):
+    store.write_readings("alice", [Reading("attic", NOW_MS, 1.0)], now_ms=NOW_MS)
+    store.write_readings("bob", [Reading("attic", NOW_MS, 2.0)], now_ms=NOW_MS)
+
+    assert store.latest_reading("alice", "attic", now_ms=NOW_MS).value == 1.0
+    assert store.latest_reading("bob", "attic", now_ms=NOW_MS).value == 2.0
+    assert [s.sensor_id for s in store.list_sensors("carol")] == []
+
+
+def test_it_finds_the_latest_reading_of_one_and_of_many(store):
+    store.write_readings("u1", minutes("a", 5, value=1) + minutes("b", 3, end=NOW_MS - MINUTE),
+                         now_ms=NOW_MS)
+    store.write_readings("u2", minutes("a", 2, value=9), now_ms=NOW_MS)
+
+    latest = store.latest_readings([("u1", "a"), ("u1", "b"), ("u2", "a"), ("u1", "none")],
+                                   now_ms=NOW_MS)
+
+    assert store.latest_reading("u1", "a", now_ms=NOW_MS) == Reading("a", NOW_MS, 1.4)
+    assert latest == {
+        ("u1", "a"): Reading("a", NOW_MS, 1.4),
+        ("u1", "b"): Reading("b", NOW_MS - MINUTE, 20.2),
+        ("u2", "a"): Reading("a", NOW_MS, 9.1),
+    }
+    assert store.latest_reading("u1", "none", now_ms=NOW_MS) is None
+
+
+def test_it_never_returns_readings_past_retention(make_store):
+    store = make_store(retention_days=2)
+    old = Reading("attic", NOW_MS - 3 * DAY_MS, -5.0)
+    recent = Reading("attic", NOW_MS - DAY_MS, 4.0)
+    store.write_readings("u1", [old, recent], now_ms=NOW_MS)
+
+    assert store.read_range("u1", "attic", 0, NOW_MS, now_ms=NOW_MS) == [recent]
+    assert store.latest_reading("u1", "attic", now_ms=NOW_MS + 2 * DAY_MS) is None
+    assert store.latest_readings([("u1", "attic")], now_ms=NOW_MS + 2 * DAY_MS) == {}
+
+
+def test_it_refuses_ids_that_would_break_the_key(store):
+    with pytest.raises(InvalidRecord):
+        store.write_readings("u#1", [Reading("attic", NOW_MS, 1.0)], now_ms=NOW_MS)
+    with pytest.raises(InvalidRecord):
+        store.write_readings("u1", [Reading("at#tic", NOW_MS, 1.0)], now_ms=NOW_MS)
+    with pytest.raises(InvalidRecord):
+        store.write_readings("u1", [Reading("attic", NOW_MS, float("nan"))], now_ms=NOW_MS)
+    assert store.list_sensors("u1") == []
+
+
+def test_it_returns_every_reading_of_a_range_larger_than_one_query_page(store):
+    # Long ids make each item ~220 bytes, so 6,000 of them pass DynamoDB's 1 MB page.
+    user, sensor = "u" * 64, "s" * 64
+    readings = [Reading(sensor, NOW_MS - i * 1000, i % 50) for i in range(6000)]
+    store.write_readings(user, readings, now_ms=NOW_MS)
+
+    got = store.read_range(user, sensor, 0, NOW_MS, now_ms=NOW_MS)
+
+    assert len(got) == 6000
+    assert got == sorted(readings, key=lambda r: r.timestamp)
+
+
+# -- sensors ----------------------------------------------------------------------------------
+
+def test_it_registers_sensors_on_their_first_reading_and_keeps_their_names(store):
+    store.write_readings("u1", [Reading("attic", NOW_MS, 1.0)], now_ms=NOW_MS)
+    store.update_sensor("u1", "attic", name="Attic", unit="°C", now_ms=NOW_MS)
+    store.write_readings("u1", [Reading("attic", NOW_MS + 1, 1.0), Reading("cellar", NOW_MS, 2)],
+                         now_ms=NOW_MS + 5)
+
+    sensors = {s.sensor_id: s for s in store.list_sensors("u1")}
+
+    assert set(sensors) == {"attic", "cellar"}
+    assert (sensors["attic"].name, sensors["attic"].unit) == ("Attic", "°C")
+    assert sensors["cellar"].display_name == "cellar"
+    assert store.get_sensor("u1", "attic") == sensors["attic"]
+
+
+def test_it_changes_one_sensor_field_without_touching_the_other(store):
+    store.update_sensor("u1", "attic", name="Attic", unit="°C", now_ms=NOW_MS)
+    store.update_sensor("u1", "attic", unit=None, now_ms=NOW_MS + 1)
+
+    sensor = store.get_sensor("u1", "attic")
+
+    assert (sensor.name, sensor.unit, sensor.created) == ("Attic", None, NOW_MS)
+    assert store.get_sensor("u1", "cellar") is None
+
+
+# -- users and tokens -------------------------------------------------------------------------
+
+def test_it_adds_and_lists_users_and_refuses_a_duplicate_id(store):
+    store.add_user(User("23", "Cottage", NOW_MS))
+    store.add_user(User("home", "Home", NOW_MS))
+
+    with pytest.raises(AlreadyExists):
+        store.add_user(User("23", "Another", NOW_MS))
+    assert store.get_user("23") == User("23", "Cottage", NOW_MS)
+    assert store.get_user("nobody") is None
+    assert [u.user_id for u in store.list_users()] == ["23", "home"]
+
+
+def make_token(token_id: str, user_id: str = "23", scope: str = "read") -> ApiToken:
+    return ApiToken(token_id, f"hash-{token_id}", user_id, scope, f"label {token_id}", NOW_MS)
+
+
+def test_it_finds_tokens_by_hash_and_id_and_lists_them_per_user(store):
+    for token in (make_token("t1"), make_token("t2", scope="write"), make_token("t3", "other")):
+        store.add_token(token)
+
+    assert store.token_by_hash("hash-t2") == make_token("t2", scope="write")
+    assert store.token_by_hash("hash-unknown") is None
+    assert store.get_token("t3") == make_token("t3", "other")
+    assert [t.token_id for t in store.list_tokens("23")] == ["t1", "t2"]
+    assert {t.token_id for t in store.list_tokens()} == {"t1", "t2", "t3"}
+
+
+def test_it_revokes_a_token_and_records_its_last_use(store):
+    store.add_token(make_token("t1"))
+
+    store.touch_token(make_token("t1"), now_ms=NOW_MS + 5)
+    assert store.revoke_token("t1") is True
+    assert store.revoke_token("missing") is False
+    token = store.token_by_hash("hash-t1")
+
+    assert (token.revoked, token.last_used) == (True, NOW_MS + 5)
+
+
+# -- chats and invites ------------------------------------------------------------------------
+
+def test_it_links_chats_to_users_and_forgets_them(store):
+    store.put_chat_link(ChatLink(100, "u1", NOW_MS))
+    store.put_chat_link(ChatLink(-200, "u1", NOW_MS, timezone="Europe/Helsinki"))
+    store.put_chat_link(ChatLink(300, "u2", NOW_MS))
+    store.put_chat_link(ChatLink(100, "u1", NOW_MS, active=False, quiet_hours="22:00-07:00"))
+
+    assert store.get_chat_link(100) == ChatLink(100, "u1", NOW_MS, False, None, "22:00-07:00")
+    assert [c.chat_id for c in store.chat_links_for_user("u1")] == [-200, 100]
+    assert store.delete_chat_link(-200) is True
+    assert store.delete_chat_link(-200) is False
+    assert store.get_chat_link(-200) is None
+    assert [c.chat_id for c in store.chat_links_for_user("u1")] == [100]
+
+
+def test_it_moves_a_chat_to_another_user(store):
+    store.put_chat_link(ChatLink(100, "u1", NOW_MS))
+    store.put_chat_link(ChatLink(100, "u2", NOW_MS + 1))
+
+    assert store.chat_links_for_user("u1") == []
+    assert [c.chat_id for c in store.chat_links_for_user("u2")] == [100]
+
+
+def test_it_lets_an_invite_link_one_chat_once_before_it_expires(store):
+    store.add_invite(Invite("code1", "u1", NOW_MS, NOW_MS + DAY_MS))
+    store.add_invite(Invite("late", "u1", NOW_MS, NOW_MS + 10))
+
+    first = store.claim_invite("code1", 100, now_ms=NOW_MS + 5)
+    again = store.claim_invite("code1", 200, now_ms=NOW_MS + 6)
+
+    assert (first.user_id, first.used_by, first.used_at) == ("u1", 100, NOW_MS + 5)
+    assert again is None
+    assert store.claim_invite("late", 100, now_ms=NOW_MS + 11) is None
+    assert store.claim_invite("unknown", 100, now_ms=NOW_MS) is None
+    with pytest.raises(AlreadyExists):
+        store.add_invite(Invite("code1", "u2", NOW_MS, NOW_MS + DAY_MS))
+
+
+# -- alert rules ------------------------------------------------------------------------------
+
+def make_rule(rule_id: str, user_id: str = "u1", sensor: str = "attic") -> AlertRule:
+    spec = {"kind": "below", "threshold": 3.0, "for_s": 600, "clear": 4.0, "preset": "freeze"}
+    return AlertRule(user_id, rule_id, sensor, spec, NOW_MS)
+
+
+def test_it_stores_alert_rules_with_their_state(store):
+    store.put_alert_rule(make_rule("r1"))
+    store.put_alert_rule(make_rule("r2", sensor="ruuvi/temperature"))
+    store.put_alert_rule(make_rule("r1", user_id="u2"))
+
+    with pytest.raises(AlreadyExists):
+        store.put_alert_rule(make_rule("r1"))
+    expected = [make_rule("r1"), make_rule("r2", sensor="ruuvi/temperature")]
+    assert store.list_alert_rules("u1") == expected
+    assert len(store.list_alert_rules()) == 3
+    assert store.delete_alert_rule("u1", "r1") is True
+    assert store.delete_alert_rule("u1", "r1") is False
+    assert [r.rule_id for r in store.list_alert_rules("u1")] == ["r2"]
+
+
+def test_it_updates_alert_state_only_from_the_expected_version(store):
+    store.put_alert_rule(make_rule("r1"))
+    firing = AlertState("firing", 0, {"since": NOW_MS, "extreme": 1.2})
+
+    stored = store.update_alert_state("u1", "r1", firing, expected_version=0)
+    lost_race = store.update_alert_state("u1", "r1", AlertState("ok"), expected_version=0)
+
+    assert stored == AlertState("firing", 1, {"since": NOW_MS, "extreme": 1.2})
+    assert lost_race is None
+    assert store.list_alert_rules("u1")[0].state == stored
+    assert store.update_alert_state("u1", "gone", firing, expected_version=0) is None

@@ -88,7 +88,7 @@ def _masked(entry: str) -> str:
     """An entry with its secret hidden, for error messages."""
     scope, _, rest = entry.partition(":")
     secret, _, user = rest.rpartition(":")
-    return f"{scope}:{'*' * min(len(secret), 4)}:{user}" if secret else entry[:8] + "…"
+    return f"{scope}:****:{user}" if secret else "****"
 
 
 def import_ranch_tokens(store: Store, text: str, *, now_ms: int) -> list[ApiToken]:

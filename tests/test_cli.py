@@ -1,0 +1,192 @@
+"""The `sensorbot` command: init, users, tokens (CONTRACT §2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sensorbot.cli import main
+from sensorbot.tokens import hash_token
+from storage.sqlite import SQLiteStore
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text('[storage]\nsqlite_path = "cli.db"\n', encoding="utf-8")
+    return path
+
+
+def run(config: Path, *args: str) -> int:
+    return main([*args, "--config", str(config)])
+
+
+def open_db(config: Path) -> SQLiteStore:
+    return SQLiteStore(config.parent / "cli.db")
+
+
+def test_it_initialises_storage_idempotently(config, capsys):
+    assert run(config, "init") == 0
+    assert run(config, "init") == 0
+
+    assert (config.parent / "cli.db").is_file()
+    assert "storage ready" in capsys.readouterr().err
+
+
+def test_it_adds_users_and_prints_their_ids(config, capsys):
+    assert run(config, "users", "add", "Summer Cottage") == 0
+    assert run(config, "users", "add", "Summer Cottage") == 0
+    assert run(config, "users", "add", "Ranch", "--id", "23") == 0
+    assert capsys.readouterr().out.split() == ["summer-cottage", "summer-cottage-2", "23"]
+
+    assert run(config, "users", "list") == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "23\tRanch", "summer-cottage\tSummer Cottage", "summer-cottage-2\tSummer Cottage"]
+
+
+def test_it_refuses_a_duplicate_user_id(config, capsys):
+    run(config, "users", "add", "Ranch", "--id", "23")
+
+    assert run(config, "users", "add", "Other", "--id", "23") == 1
+
+    assert "already exists" in capsys.readouterr().err
+    assert [u.name for u in open_db(config).list_users()] == ["Ranch"]
+
+
+def test_it_refuses_a_user_id_with_a_hash(config, capsys):
+    assert run(config, "users", "add", "Ranch", "--id", "a#b") == 1
+    assert "no '#'" in capsys.readouterr().err
+
+
+def test_it_issues_a_token_printed_alone_and_stored_only_as_a_hash(config, capsys):
+    run(config, "users", "add", "Ranch", "--id", "23")
+    capsys.readouterr()
+
+    assert run(config, "tokens", "issue", "23", "--scope", "write", "--label", "gateway") == 0
+    out = capsys.readouterr().out
+
+    secret = out.strip()
+    assert out == secret + "\n"
+    assert len(secret) >= 32  # 256 random bits, url-safe base64
+    token = open_db(config).token_by_hash(hash_token(secret))
+    assert (token.user_id, token.scope, token.label) == ("23", "write", "gateway")
+    assert secret not in (config.parent / "cli.db").read_bytes().decode("latin-1")
+
+
+def test_it_refuses_a_token_for_an_unknown_user(config, capsys):
+    assert run(config, "tokens", "issue", "ghost", "--scope", "read") == 1
+
+    assert "no user with id 'ghost'" in capsys.readouterr().err
+    assert open_db(config).list_tokens() == []
+
+
+def test_it_lists_tokens_with_the_id_first_and_never_the_secret(config, capsys):
+    run(config, "users", "add", "Ranch", "--id", "23")
+    run(config, "users", "add", "Home", "--id", "home")
+    capsys.readouterr()
+    run(config, "tokens", "issue", "23", "--scope", "read", "--label", "phone")
+    run(config, "tokens", "issue", "home", "--scope", "write")
+    secrets = capsys.readouterr().out.split()
+
+    assert run(config, "tokens", "list", "23") == 0
+    out = capsys.readouterr().out
+    ids = [t.token_id for t in open_db(config).list_tokens("23")]
+
+    lines = out.splitlines()
+    assert lines[0].split()[0] == "ID"
+    assert [line.split()[0] for line in lines[1:]] == ids
+    assert "phone" in out and "never" in out and "active" in out
+    assert all(secret not in out for secret in secrets)
+
+
+def test_it_revokes_a_token(config, capsys):
+    run(config, "users", "add", "Ranch", "--id", "23")
+    capsys.readouterr()
+    run(config, "tokens", "issue", "23", "--scope", "read")
+    secret = capsys.readouterr().out.strip()
+    token_id = open_db(config).token_by_hash(hash_token(secret)).token_id
+
+    assert run(config, "tokens", "revoke", token_id) == 0
+    assert run(config, "tokens", "revoke", "t_nothere") == 1
+
+    assert open_db(config).token_by_hash(hash_token(secret)).revoked is True
+    assert "no token with id 't_nothere'" in capsys.readouterr().err
+
+
+def test_it_imports_ranchdata_tokens_so_existing_sensors_keep_working(config, capsys):
+    assert run(config, "tokens", "import", "R:readsecret1:23#W:writesecret1:23#w:other:7") == 0
+    assert run(config, "tokens", "import", "R:readsecret1:23") == 0  # again: nothing new
+
+    db = open_db(config)
+    assert db.token_by_hash(hash_token("readsecret1")).scope == "read"
+    assert db.token_by_hash(hash_token("writesecret1")).scope == "write"
+    assert db.token_by_hash(hash_token("other")).user_id == "7"
+    assert [u.user_id for u in db.list_users()] == ["23", "7"]
+    assert len(db.list_tokens()) == 3
+    assert "imported 0 token(s)" in capsys.readouterr().err
+
+
+def test_it_imports_from_the_environment(config, monkeypatch):
+    monkeypatch.setenv("RANCH_API_TOKENS", "R:envsecret:42")
+
+    assert run(config, "tokens", "import") == 0
+
+    assert open_db(config).token_by_hash(hash_token("envsecret")).user_id == "42"
+
+
+@pytest.mark.parametrize("bad", [
+    "R:ok:23#X:bad:23", "R:ok:23#W:nouser", "R:ok:23#", "Rok23", "R::23", "R:tok:us er",
+])
+def test_it_imports_nothing_from_a_malformed_token_string(config, capsys, bad):
+    assert run(config, "tokens", "import", bad) == 1
+
+    err = capsys.readouterr().err
+    assert "expected e.g. R:readtoken:23#W:writetoken:23" in err
+    assert "ok" not in err.split("expected")[0].replace("token", "")  # secrets are masked
+    db = open_db(config)
+    assert db.list_tokens() == []
+    assert db.list_users() == []
+
+
+def sensorbot(*args: str, cwd: Path, env: dict[str, str] | None = None):
+    return subprocess.run([sys.executable, "-m", "sensorbot", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_bad_config_exits_2_with_a_sentence_and_no_traceback(tmp_path):
+    (tmp_path / "config.toml").write_text('[storage]\nbackend = "mongo"\n', encoding="utf-8")
+
+    result = sensorbot("users", "list", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "storage.backend" in result.stderr and "'sqlite' or 'dynamodb'" in result.stderr
+
+
+def test_an_unreadable_config_exits_2(tmp_path):
+    result = sensorbot("init", "--config", str(tmp_path / "missing.toml"), cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_it_sets_up_dynamodb_on_a_server_without_ttl_support(tmp_path, dynalite):
+    config = tmp_path / "dyn.toml"
+    config.write_text(
+        '[storage]\nbackend = "dynamodb"\n[storage.dynamodb]\n'
+        f'endpoint_url = "{dynalite.endpoint}"\nmeasurements_table = "cli-measurements"\n'
+        'meta_table = "cli-meta"\n', encoding="utf-8")
+
+    first = sensorbot("init", "--config", str(config), cwd=tmp_path)
+    again = sensorbot("init", "--config", str(config), cwd=tmp_path)
+    added = sensorbot("users", "add", "Ranch", "--config", str(config), cwd=tmp_path)
+    issued = sensorbot("tokens", "issue", "ranch", "--scope", "read", "--config", str(config),
+                       cwd=tmp_path)
+
+    assert (first.returncode, again.returncode) == (0, 0)
+    assert "could not enable TTL" in first.stderr
+    assert added.stdout == "ranch\n"
+    assert issued.returncode == 0 and len(issued.stdout.strip()) >= 32

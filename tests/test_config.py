@@ -1,0 +1,126 @@
+"""Configuration: discovery, precedence, and readable errors (CONTRACT §2, §3)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from sensorbot.config import ConfigError, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_it_runs_on_built_in_defaults_without_a_file(tmp_path):
+    settings = load_settings(None, environ={}, cwd=tmp_path)
+
+    assert settings.storage.backend == "sqlite"
+    assert settings.storage.sqlite_path == tmp_path / "sensorbot.db"
+    assert settings.storage.retention_days == 90
+    assert settings.api.port == 8080
+    assert settings.api.cors_origins == ["*"]
+    assert settings.alerts.check_interval_seconds == 60
+
+
+def test_it_finds_the_file_by_flag_then_environment_then_working_directory(tmp_path):
+    write(tmp_path / "config.toml", "[api]\nport = 1001\n")
+    other = write(tmp_path / "other.toml", "[api]\nport = 1002\n")
+    flag = write(tmp_path / "flag.toml", "[api]\nport = 1003\n")
+    environ = {"SENSORBOT_CONFIG": str(other)}
+
+    assert load_settings(None, environ={}, cwd=tmp_path).api.port == 1001
+    assert load_settings(None, environ=environ, cwd=tmp_path).api.port == 1002
+    assert load_settings(str(flag), environ=environ, cwd=tmp_path).api.port == 1003
+
+
+def test_it_lets_the_environment_override_the_file(tmp_path, monkeypatch):
+    path = write(tmp_path / "c.toml", '[storage]\nbackend = "sqlite"\nretention_days = 10\n'
+                                      '[storage.dynamodb]\nregion = "us-east-1"\n')
+    monkeypatch.setenv("SENSORBOT_STORAGE__BACKEND", "dynamodb")
+    monkeypatch.setenv("SENSORBOT_STORAGE__DYNAMODB__ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("SENSORBOT_TELEGRAM__ADMINS", "[42, 43]")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+
+    settings = load_settings(str(path), cwd=tmp_path)
+
+    assert settings.storage.backend == "dynamodb"
+    assert settings.storage.retention_days == 10
+    assert settings.storage.dynamodb.region == "us-east-1"
+    assert settings.storage.dynamodb.endpoint_url == "http://127.0.0.1:9"
+    assert settings.telegram.admins == [42, 43]
+    assert settings.telegram.token == "123:abc"
+
+
+def test_it_prefers_the_files_bot_token_to_the_environments(tmp_path):
+    path = write(tmp_path / "c.toml", '[telegram]\ntoken = "from-file"\n')
+
+    settings = load_settings(str(path), environ={"TELEGRAM_BOT_TOKEN": "from-env"})
+
+    assert settings.telegram.token == "from-file"
+
+
+def test_it_resolves_the_sqlite_path_from_the_config_files_folder(tmp_path):
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    path = write(folder / "c.toml", '[storage]\nsqlite_path = "data/s.db"\n')
+
+    settings = load_settings(str(path), environ={}, cwd=tmp_path)
+
+    assert settings.storage.sqlite_path == folder / "data" / "s.db"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[storage]\nbackend = "mongo"\n', ["storage.backend", "'sqlite' or 'dynamodb'", "mongo",
+                                         "SENSORBOT_STORAGE__BACKEND"]),
+    ('[storage]\nretention_days = "soon"\n', ["storage.retention_days", "integer"]),
+    ("[storage]\nretention_days = 0\n", ["storage.retention_days", "greater than or equal to 1"]),
+    ("[api]\nport = 70000\n", ["api.port", "65535"]),
+    ("[api]\nprot = 80\n", ["api.prot", "not a known setting"]),
+    ('[alerts]\ntimezone = "Mars/Olympus"\n', ["alerts.timezone", "IANA"]),
+    ('[telegram]\nbase_url = "localhost:8081"\n', ["telegram.base_url", "http://"]),
+    ("[storage\n", ["not valid TOML", "line 1"]),
+])
+def test_it_explains_a_bad_configuration_in_one_paragraph(tmp_path, text, expected):
+    path = write(tmp_path / "c.toml", text)
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(path), environ={})
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(path) in message
+    for fragment in expected:
+        assert fragment in message
+
+
+def test_it_explains_a_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(str(tmp_path / "nope.toml"), environ={})
+
+
+def test_it_explains_a_bad_environment_value(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENSORBOT_API__PORT", "-1")
+
+    with pytest.raises(ConfigError, match=r"in the environment.*SENSORBOT_API__PORT"):
+        load_settings(None, environ={}, cwd=tmp_path)
+
+
+def test_the_example_file_documents_every_key_with_its_default():
+    example = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
+    defaults = Settings().model_dump(mode="json")
+
+    def keys(tree: dict, prefix: str = "") -> set[str]:
+        found = set()
+        for key, value in tree.items():
+            found |= keys(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key}
+        return found
+
+    assert keys(example) == keys(defaults)
+    assert example["storage"]["retention_days"] == defaults["storage"]["retention_days"]
+    assert example["api"]["max_readings_per_minute"] == 600

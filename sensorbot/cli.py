@@ -111,6 +111,16 @@ def cmd_tokens_import(store: Store, args: argparse.Namespace, settings: Settings
     print(f"imported {len(imported)} token(s)", file=sys.stderr)
 
 
+def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    from ingest.app import create_app
+
+    app = create_app(settings, store=store)
+    host, port = args.host or settings.api.host, args.port or settings.api.port
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+
+
 # -- wiring ----------------------------------------------------------------------------------
 
 Handler = Callable[[Store, argparse.Namespace, Settings], None]
@@ -132,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     add(commands, "init", cmd_init, "create storage (idempotent)")
+    api = add(commands, "api", cmd_api, "serve the HTTP API alone")
+    api.add_argument("--host", help="listen address (default: api.host)")
+    api.add_argument("--port", type=int, help="port (default: api.port)")
 
     users = commands.add_parser("users", help="manage users").add_subparsers(
         dest="action", required=True, metavar="ACTION")

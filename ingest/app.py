@@ -1,0 +1,134 @@
+"""The ASGI application: one object served by uvicorn, inside `sensorbot run`, and on Lambda."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+import sensorbot
+from ingest import ranchdata, v3
+from ingest.auth import Authenticator
+from ingest.deps import Services
+from ingest.errors import ApiError
+from ingest.limits import ReadingRateLimiter
+from ingest.schemas import ErrorBody, MeasurementIn, ReadingBatchIn
+from sensorbot.config import Settings
+from storage import Store, open_store
+from storage.errors import InvalidRecord, StorageError, StorageUnavailable
+
+log = logging.getLogger("sensorbot.api")
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in {
+        400: "The body is empty or not JSON",
+        401: "No token, or an unknown or revoked one",
+        403: "A token of the wrong scope",
+        413: "The body is over 1 MiB",
+        422: "Invalid input; `detail` says what and where",
+        429: "Too many readings from this token; see Retry-After",
+        503: "Storage is unavailable; nothing was stored; see Retry-After",
+    }.items()
+}
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def create_app(settings: Settings, *, store: Store | None = None,
+               clock_ms: Callable[[], int] = wall_clock_ms) -> FastAPI:
+    """Build the app once; `store` and `clock_ms` are injectable for tests."""
+    store = store if store is not None else open_store(settings.storage)
+    app = FastAPI(title="sensorbot", version=sensorbot.__version__,
+                  description="Ingest and read home-sensor readings. See README.md.",
+                  responses=ERROR_RESPONSES)
+    app.state.services = Services(store, Authenticator(store, clock_ms),
+                                  ReadingRateLimiter(settings.api.max_readings_per_minute),
+                                  clock_ms)
+    app.include_router(ranchdata.router)
+    app.include_router(v3.router)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.api.cors_origins,
+        allow_credentials=False,  # tokens travel in headers; never credentials, least of all with *
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        expose_headers=["Retry-After"],
+        max_age=600,
+    )
+    install_error_handlers(app)
+    app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
+    return app
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every failure becomes JSON with a human-readable `detail`, here and nowhere else."""
+
+    def reply(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return reply(exc.status_code, exc.detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return reply(422, describe_validation(exc.errors()))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return reply(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(InvalidRecord)
+    async def invalid_record(_: Request, exc: InvalidRecord) -> JSONResponse:
+        return reply(422, str(exc))
+
+    @app.exception_handler(StorageUnavailable)
+    async def unavailable(_: Request, exc: StorageUnavailable) -> JSONResponse:
+        log.warning("storage unavailable: %s", exc)
+        return reply(503, "storage is unavailable; nothing was stored, retry later",
+                     {"Retry-After": str(exc.retry_after_seconds)})
+
+    @app.exception_handler(StorageError)
+    async def storage_failed(_: Request, exc: StorageError) -> JSONResponse:
+        log.error("storage failed", exc_info=exc)
+        return reply(503, "storage failed; nothing was stored, retry later",
+                     {"Retry-After": "30"})
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", exc_info=exc)
+        return reply(500, "internal error")
+
+
+def describe_validation(errors: Any) -> str:
+    """FastAPI's error list as one sentence: `query.limit: Input should be ...`."""
+    parts = []
+    for error in errors:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error.get("msg"))
+    return "; ".join(parts) or "invalid request"
+
+
+def openapi_schema(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the bodies our routes read themselves (any Content-Type)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (MeasurementIn, ReadingBatchIn):
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(model_schema.pop("$defs", {}))
+            components[model.__name__] = model_schema
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,0 +1,57 @@
+"""Who is calling: the API token from the headers (or `?apikey=` on v1), checked by hash."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+
+from ingest.errors import ApiError
+from sensorbot.tokens import hash_token
+from storage.base import Store
+from storage.models import ApiToken, Scope
+
+TOUCH_EVERY_MS = 60_000
+HOW_TO_SEND = "send 'Authorization: Bearer <token>' or 'X-API-Key: <token>'"
+
+
+def token_from_headers(headers: Mapping[str, str]) -> str | None:
+    """Bearer, a bare token after `Authorization:` (as ranchdata clients sent), or X-API-Key."""
+    authorization = headers.get("authorization", "").strip()
+    if authorization:
+        scheme, _, rest = authorization.partition(" ")
+        return rest.strip() if scheme.lower() == "bearer" and rest.strip() else authorization
+    api_key = headers.get("x-api-key", "").strip()
+    return api_key or None
+
+
+class Authenticator:
+    """Resolves secrets to tokens; records last use at most once a minute per token."""
+
+    def __init__(self, store: Store, clock_ms: Callable[[], int]) -> None:
+        self._store = store
+        self._clock_ms = clock_ms
+        self._touched: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, secret: str | None, scope: Scope) -> ApiToken:
+        if not secret:
+            raise ApiError(401, f"an API token is required: {HOW_TO_SEND}",
+                           {"WWW-Authenticate": "Bearer"})
+        token = self._store.token_by_hash(hash_token(secret))
+        if token is None or token.revoked:
+            raise ApiError(401, "the API token is unknown or revoked",
+                           {"WWW-Authenticate": "Bearer"})
+        if token.scope != scope:
+            needed = "a write token to store readings" if scope == "write" else \
+                "a read token to read"
+            raise ApiError(403, f"this is a {token.scope} token; use {needed}")
+        self._touch(token)
+        return token
+
+    def _touch(self, token: ApiToken) -> None:
+        now = self._clock_ms()
+        with self._lock:
+            if now - self._touched.get(token.token_id, 0) < TOUCH_EVERY_MS:
+                return
+            self._touched[token.token_id] = now
+        self._store.touch_token(token, now_ms=now)

@@ -1,0 +1,91 @@
+"""What every route needs: the services of this app, and the caller's token."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Query, Request, Security
+from fastapi.security import APIKeyHeader, HTTPBearer
+
+from ingest.auth import Authenticator, token_from_headers
+from ingest.errors import ApiError
+from ingest.limits import ReadingRateLimiter, read_body
+from ingest.validation import Window
+from storage.base import Store
+from storage.models import ApiToken
+
+DAY_MS = 86_400_000
+
+# Documented in the OpenAPI schema; the secret itself is read by token_from_headers.
+bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <token>")
+api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <token>")
+
+
+@dataclass
+class Services:
+    store: Store
+    auth: Authenticator
+    limiter: ReadingRateLimiter
+    clock_ms: Callable[[], int]
+
+    def window(self) -> Window:
+        return Window(self.clock_ms(), self.store.retention_ms)
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def read_token(request: Request, _b: Any = Security(bearer), _k: Any = Security(api_key)
+               ) -> ApiToken:
+    return services(request).auth.authenticate(token_from_headers(request.headers), "read")
+
+
+def write_token(request: Request, _b: Any = Security(bearer), _k: Any = Security(api_key)
+                ) -> ApiToken:
+    return services(request).auth.authenticate(token_from_headers(request.headers), "write")
+
+
+def gateway_write_token(
+    request: Request,
+    apikey: str | None = Query(None, description="Write token (this route only)."),
+    _b: Any = Security(bearer),
+    _k: Any = Security(api_key),
+) -> ApiToken:
+    secret = token_from_headers(request.headers) or apikey
+    return services(request).auth.authenticate(secret, "write")
+
+
+async def json_body(request: Request) -> Any:
+    """The body as JSON whatever its Content-Type (ranchdata's gateway sent none)."""
+    raw = await read_body(request)
+    if not raw.strip():
+        raise ApiError(400, "the body is empty; send JSON such as {\"value\": 21.5}")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError(400, f"the body is not valid JSON ({exc})") from None
+
+
+def time_range(start: int | None, end: int | None, now_ms: int) -> tuple[int, int]:
+    """`start`/`end` in epoch ms, defaulting to the last 24 hours."""
+    end = now_ms if end is None else end
+    start = end - DAY_MS if start is None else start
+    if start > end:
+        raise ApiError(422, f"start ({start}) is after end ({end})")
+    return start, end
+
+
+def js_number(value: float) -> float | int:
+    """Whole values print as JavaScript would (`10`, not `10.0`): ranchdata's bytes."""
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def iso_ms(ms: int) -> str:
+    """`2023-11-14T22:13:20.000Z`, as JavaScript's toISOString."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"

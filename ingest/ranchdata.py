@@ -1,0 +1,95 @@
+"""ranchdata-compatible routes: the v1 gateway write and v2 (CONTRACT §4.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from ingest.deps import (
+    Services,
+    gateway_write_token,
+    iso_ms,
+    js_number,
+    json_body,
+    read_token,
+    services,
+    time_range,
+    write_token,
+)
+from ingest.errors import ApiError
+from ingest.schemas import MeasurementIn, SavedMeasurement, SeriesItem
+from ingest.validation import Invalid, parse_reading, parse_sensor
+from storage.models import ApiToken
+
+MAX_SERIES = 20_000
+router = APIRouter(tags=["ranchdata"])
+
+
+def body_doc(model: type) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+async def save_measurement(request: Request, sensor: str, token: ApiToken) -> JSONResponse:
+    app = services(request)
+    body = await json_body(request)
+    if not isinstance(body, dict) or "value" not in body:
+        raise ApiError(422, 'the body must be a JSON object with a "value", e.g. {"value": 21.5}')
+    try:
+        reading = parse_reading(sensor, body["value"], body.get("timestamp"), app.window())
+    except Invalid as exc:
+        raise ApiError(422, str(exc)) from None
+    app.limiter.take(token.token_id, 1, now_ms=app.clock_ms())
+    await run_in_threadpool(app.store.write_readings, token.user_id, [reading],
+                            now_ms=app.clock_ms())
+    return JSONResponse({"message": "Successfully saved new measurement", "sensor": sensor,
+                         "value": js_number(reading.value), "timestamp": reading.timestamp})
+
+
+@router.post("/api/v1/sensor/{sensor:path}/measurement", response_model=SavedMeasurement,
+             openapi_extra=body_doc(MeasurementIn),
+             summary="Store a reading (ranchdata's home gateway; ?apikey= accepted)")
+async def post_v1(sensor: str, request: Request,
+                  token: ApiToken = Depends(gateway_write_token)) -> JSONResponse:
+    return await save_measurement(request, sensor, token)
+
+
+@router.post("/api/v2/sensor/{sensor:path}/measurement", response_model=SavedMeasurement,
+             openapi_extra=body_doc(MeasurementIn), summary="Store a reading")
+async def post_v2(sensor: str, request: Request,
+                  token: ApiToken = Depends(write_token)) -> JSONResponse:
+    return await save_measurement(request, sensor, token)
+
+
+@router.get("/api/v2/sensor/{sensor:path}/series", response_model=list[SeriesItem],
+            summary="Readings of a time range, ascending (at most 20,000)")
+def get_series(
+    sensor: str,
+    start: int | None = Query(None, description="Epoch ms, inclusive; default end - 24 h"),
+    end: int | None = Query(None, description="Epoch ms, inclusive; default now"),
+    token: ApiToken = Depends(read_token),
+    app: Services = Depends(services),
+) -> JSONResponse:
+    try:
+        parse_sensor(sensor)
+    except Invalid as exc:
+        raise ApiError(422, str(exc)) from None
+    now = app.clock_ms()
+    low, high = time_range(start, end, now)
+    readings = app.store.read_range(token.user_id, sensor, low, high, now_ms=now,
+                                    limit=MAX_SERIES + 1)
+    if len(readings) > MAX_SERIES:
+        raise ApiError(422, f"the range holds more than {MAX_SERIES:,} readings; ask for a "
+                            "narrower one with start and end")
+    meta = app.store.get_sensor(token.user_id, sensor)
+    name = meta.display_name if meta else sensor
+    unit = (meta.unit if meta else None) or ""
+    return JSONResponse([
+        {"id": f"{token.user_id}#{sensor}_{r.timestamp}", "value": js_number(r.value),
+         "measurement_time": iso_ms(r.timestamp), "serial": sensor, "name": name, "unit": unit,
+         "user_id": token.user_id}
+        for r in readings
+    ])

@@ -1,0 +1,75 @@
+"""Request and response bodies as the OpenAPI schema documents them (CONTRACT §4)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NUMBER_OR_STRING = {"anyOf": [{"type": "number"}, {"type": "string"}]}
+
+
+class MeasurementIn(BaseModel):
+    """A reading for the sensor in the path (ranchdata v1/v2)."""
+
+    model_config = ConfigDict(extra="allow")
+    value: float | str = Field(description="A finite number, or a string that parses as one.")
+    timestamp: int | str | None = Field(
+        default=None,
+        description="Epoch milliseconds or ISO-8601 with a zone; omitted means now.",
+    )
+
+
+class ReadingIn(MeasurementIn):
+    sensor: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/\-]+$")
+
+
+class ReadingBatchIn(BaseModel):
+    readings: list[ReadingIn] = Field(min_length=1, max_length=1000)
+
+
+class SavedMeasurement(BaseModel):
+    message: str = "Successfully saved new measurement"
+    sensor: str
+    value: float
+    timestamp: int = Field(description="The stored time, epoch milliseconds.")
+
+
+class SeriesItem(BaseModel):
+    id: str = Field(description="<user>#<sensor>_<epoch ms>")
+    value: float
+    measurement_time: str = Field(description="ISO-8601 UTC with milliseconds")
+    serial: str
+    name: str
+    unit: str
+    user_id: str
+
+
+class Stored(BaseModel):
+    stored: int
+
+
+class SensorSummary(BaseModel):
+    sensor: str
+    name: str
+    unit: str | None
+    last_value: float | None
+    last_timestamp: int | None
+    last_seen: str | None
+
+
+class TimedValue(BaseModel):
+    timestamp: int
+    value: float
+
+
+class SensorReadings(BaseModel):
+    sensor: str
+    readings: list[TimedValue]
+    next: int | None = Field(description="The `start` that continues the range, if cut.")
+
+
+class Health(BaseModel):
+    status: str
+
+
+class ErrorBody(BaseModel):
+    detail: str

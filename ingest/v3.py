@@ -1,0 +1,115 @@
+"""v3: batch ingest, sensor list, readings with paging, health (CONTRACT §4.2)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from ingest.deps import (
+    Services,
+    iso_ms,
+    js_number,
+    json_body,
+    read_token,
+    services,
+    time_range,
+    write_token,
+)
+from ingest.errors import ApiError
+from ingest.ranchdata import body_doc
+from ingest.schemas import ErrorBody, Health, ReadingBatchIn, SensorReadings, SensorSummary, Stored
+from ingest.validation import Invalid, Window, parse_reading, parse_sensor
+from storage.errors import StorageError
+from storage.models import ApiToken, Reading
+
+MAX_BATCH = 1000
+DEFAULT_LIMIT = 10_000
+MAX_LIMIT = 20_000
+router = APIRouter(tags=["v3"])
+
+
+def parse_batch(body: object, window: Window) -> list[Reading]:
+    """Every reading of the batch, or a 422 naming the first bad one: all or nothing."""
+    items = body.get("readings") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
+        raise ApiError(422, f'the body must be {{"readings": [...]}} with 1 to {MAX_BATCH} '
+                            'items, e.g. {"readings": [{"sensor": "attic", "value": -1.5}]}')
+    readings = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or "sensor" not in item or "value" not in item:
+            raise ApiError(422, f'readings[{index}] must be an object with "sensor" and "value"')
+        try:
+            readings.append(parse_reading(item["sensor"], item["value"], item.get("timestamp"),
+                                          window))
+        except Invalid as exc:
+            raise ApiError(422, f"readings[{index}]: {exc}") from None
+    return readings
+
+
+@router.post("/api/v3/readings", response_model=Stored, openapi_extra=body_doc(ReadingBatchIn),
+             summary="Store 1 to 1000 readings; one bad item and nothing is stored")
+async def post_readings(request: Request, token: ApiToken = Depends(write_token)) -> Stored:
+    app = services(request)
+    readings = parse_batch(await json_body(request), app.window())
+    app.limiter.take(token.token_id, len(readings), now_ms=app.clock_ms())
+    stored = await run_in_threadpool(app.store.write_readings, token.user_id, readings,
+                                     now_ms=app.clock_ms())
+    return Stored(stored=stored)
+
+
+@router.get("/api/v3/sensors", response_model=list[SensorSummary],
+            summary="Every sensor of the token's user, with its latest reading")
+def get_sensors(token: ApiToken = Depends(read_token),
+                app: Services = Depends(services)) -> list[SensorSummary]:
+    now = app.clock_ms()
+    sensors = app.store.list_sensors(token.user_id)
+    latest = app.store.latest_readings([(token.user_id, s.sensor_id) for s in sensors],
+                                       now_ms=now)
+    summaries = []
+    for sensor in sensors:
+        last = latest.get((token.user_id, sensor.sensor_id))
+        summaries.append(SensorSummary(
+            sensor=sensor.sensor_id, name=sensor.display_name, unit=sensor.unit,
+            last_value=last.value if last else None,
+            last_timestamp=last.timestamp if last else None,
+            last_seen=iso_ms(last.timestamp) if last else None,
+        ))
+    return summaries
+
+
+@router.get("/api/v3/sensors/{sensor:path}/readings", response_model=SensorReadings,
+            summary="Readings of a time range, ascending, in pages of `limit`")
+def get_readings(
+    sensor: str,
+    start: int | None = Query(None, description="Epoch ms, inclusive; default end - 24 h"),
+    end: int | None = Query(None, description="Epoch ms, inclusive; default now"),
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    token: ApiToken = Depends(read_token),
+    app: Services = Depends(services),
+) -> JSONResponse:
+    try:
+        parse_sensor(sensor)
+    except Invalid as exc:
+        raise ApiError(422, str(exc)) from None
+    now = app.clock_ms()
+    low, high = time_range(start, end, now)
+    readings = app.store.read_range(token.user_id, sensor, low, high, now_ms=now,
+                                    limit=limit + 1)
+    following = readings[limit].timestamp if len(readings) > limit else None
+    return JSONResponse({
+        "sensor": sensor,
+        "readings": [{"timestamp": r.timestamp, "value": js_number(r.value)}
+                     for r in readings[:limit]],
+        "next": following,
+    })
+
+
+@router.get("/healthz", response_model=Health, tags=["health"],
+            responses={503: {"model": ErrorBody, "description": "Storage does not answer"}})
+def healthz(app: Services = Depends(services)) -> JSONResponse:
+    try:
+        app.store.ping()
+    except StorageError:
+        return JSONResponse({"status": "unavailable", "detail": "storage does not answer"}, 503)
+    return JSONResponse({"status": "ok"})

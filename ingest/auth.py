@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 
 from ingest.errors import ApiError
 from sensorbot.tokens import hash_token
 from storage.base import Store
+from storage.errors import StorageError
 from storage.models import ApiToken, Scope
+
+log = logging.getLogger("sensorbot.api")
 
 TOUCH_EVERY_MS = 60_000
 HOW_TO_SEND = "send 'Authorization: Bearer <token>' or 'X-API-Key: <token>'"
@@ -54,4 +58,10 @@ class Authenticator:
             if now - self._touched.get(token.token_id, 0) < TOUCH_EVERY_MS:
                 return
             self._touched[token.token_id] = now
-        self._store.touch_token(token, now_ms=now)
+        try:
+            self._store.touch_token(token, now_ms=now)
+        except StorageError as exc:
+            # Bookkeeping only: the request goes on; the next one tries again.
+            log.warning("could not record last use of token %s: %s", token.token_id, exc)
+            with self._lock:
+                self._touched.pop(token.token_id, None)

@@ -67,14 +67,15 @@ CREATE TABLE IF NOT EXISTS alert_rules (
 class SQLiteStore:
     """Thread-safe: one connection guarded by a lock; other processes wait on busy_timeout."""
 
-    def __init__(self, path: Path | str, *, retention_days: int = 90) -> None:
+    def __init__(self, path: Path | str, *, retention_days: int = 90,
+                 busy_timeout_s: float = 10.0) -> None:
         self.path = str(path)
         self.retention_ms = retention_days * DAY_MS
         self._lock = threading.RLock()
         self._last_purge_ms = 0
         try:
             self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+                self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
             )
             # FULL: an acknowledged write survives kill -9 and a power cut on the Pi alike.
             self._db.executescript(

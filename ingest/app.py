@@ -33,6 +33,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "The body is empty or not JSON",
         401: "No token, or an unknown or revoked one",
         403: "A token of the wrong scope",
+        404: "No such route (a sensor id with characters a path cannot carry)",
         413: "The body is over 1 MiB",
         422: "Invalid input; `detail` says what and where",
         429: "Too many readings from this token; see Retry-After",

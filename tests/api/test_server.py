@@ -1,0 +1,59 @@
+"""`sensorbot api`: the same app behind uvicorn, reached over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.dynalite import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sensorbot(*args: str, config: Path) -> str:
+    return subprocess.run([sys.executable, "-m", "sensorbot", *args, "--config", str(config)],
+                          cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def request(url: str, body: bytes | None = None, headers: dict | None = None):
+    req = urllib.request.Request(url, data=body, headers=headers or {})
+    with urllib.request.urlopen(req, timeout=5) as response:
+        return response.status, json.loads(response.read())
+
+
+def test_sensorbot_api_serves_over_http_and_stops_cleanly(tmp_path):
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[api]\nhost = "127.0.0.1"\nport = {port}\n', encoding="utf-8")
+    sensorbot("users", "add", "Cottage", "--id", "cottage", config=config)
+    write = sensorbot("tokens", "issue", "cottage", "--scope", "write", config=config)
+    read = sensorbot("tokens", "issue", "cottage", "--scope", "read", config=config)
+    server = subprocess.Popen([sys.executable, "-m", "sensorbot", "api", "--config", str(config)],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                request(f"{base}/healthz")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the API did not start"
+                time.sleep(0.1)
+        posted = request(f"{base}/api/v1/sensor/ruuvi%2Ftemperature/measurement?apikey={write}",
+                         body=b'{"value": 21.3}')
+        sensors = request(f"{base}/api/v3/sensors", headers={"Authorization": f"Bearer {read}"})
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=10)
+
+    assert posted[0] == 200
+    assert posted[1]["sensor"] == "ruuvi/temperature"
+    assert [s["last_value"] for s in sensors[1]] == [21.3]
+    assert server.returncode == 0
+    assert "Traceback" not in output

@@ -9,20 +9,21 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from ingest.deps import (
+    MAX_MS,
     Services,
-    gateway_write_token,
+    caller,
+    gateway_caller,
     iso_ms,
     js_number,
     json_body,
-    read_token,
     services,
+    services_of,
     time_range,
-    write_token,
 )
 from ingest.errors import ApiError
 from ingest.schemas import MeasurementIn, SavedMeasurement, SeriesItem
-from ingest.validation import Invalid, parse_reading, parse_sensor
-from storage.models import ApiToken
+from ingest.validation import Invalid, Window, parse_reading, parse_sensor
+from storage.models import Reading
 
 MAX_SERIES = 20_000
 router = APIRouter(tags=["ranchdata"])
@@ -33,18 +34,19 @@ def body_doc(model: type) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-async def save_measurement(request: Request, sensor: str, token: ApiToken) -> JSONResponse:
-    app = services(request)
-    body = await json_body(request)
+def parse_measurement(body: Any, sensor: str, window: Window) -> list[Reading]:
     if not isinstance(body, dict) or "value" not in body:
         raise ApiError(422, 'the body must be a JSON object with a "value", e.g. {"value": 21.5}')
     try:
-        reading = parse_reading(sensor, body["value"], body.get("timestamp"), app.window())
+        return [parse_reading(sensor, body["value"], body.get("timestamp"), window)]
     except Invalid as exc:
         raise ApiError(422, str(exc)) from None
-    app.limiter.take(token.token_id, 1, now_ms=app.clock_ms())
-    await run_in_threadpool(app.store.write_readings, token.user_id, [reading],
-                            now_ms=app.clock_ms())
+
+
+async def save_measurement(request: Request, sensor: str, secret: str) -> JSONResponse:
+    body = await json_body(request)
+    [reading] = await run_in_threadpool(services_of(request).store_readings, secret,
+                                        lambda window: parse_measurement(body, sensor, window))
     return JSONResponse({"message": "Successfully saved new measurement", "sensor": sensor,
                          "value": js_number(reading.value), "timestamp": reading.timestamp})
 
@@ -53,26 +55,28 @@ async def save_measurement(request: Request, sensor: str, token: ApiToken) -> JS
              openapi_extra=body_doc(MeasurementIn),
              summary="Store a reading (ranchdata's home gateway; ?apikey= accepted)")
 async def post_v1(sensor: str, request: Request,
-                  token: ApiToken = Depends(gateway_write_token)) -> JSONResponse:
-    return await save_measurement(request, sensor, token)
+                  secret: str = Depends(gateway_caller)) -> JSONResponse:
+    return await save_measurement(request, sensor, secret)
 
 
 @router.post("/api/v2/sensor/{sensor:path}/measurement", response_model=SavedMeasurement,
              openapi_extra=body_doc(MeasurementIn), summary="Store a reading")
 async def post_v2(sensor: str, request: Request,
-                  token: ApiToken = Depends(write_token)) -> JSONResponse:
-    return await save_measurement(request, sensor, token)
+                  secret: str = Depends(caller)) -> JSONResponse:
+    return await save_measurement(request, sensor, secret)
 
 
 @router.get("/api/v2/sensor/{sensor:path}/series", response_model=list[SeriesItem],
             summary="Readings of a time range, ascending (at most 20,000)")
 def get_series(
     sensor: str,
-    start: int | None = Query(None, description="Epoch ms, inclusive; default end - 24 h"),
-    end: int | None = Query(None, description="Epoch ms, inclusive; default now"),
-    token: ApiToken = Depends(read_token),
+    start: int | None = Query(None, ge=0, le=MAX_MS,
+                              description="Epoch ms, inclusive; default end - 24 h"),
+    end: int | None = Query(None, ge=0, le=MAX_MS, description="Epoch ms, inclusive; default now"),
+    secret: str = Depends(caller),
     app: Services = Depends(services),
 ) -> JSONResponse:
+    token = app.auth.authenticate(secret, "read")
     try:
         parse_sensor(sensor)
     except Invalid as exc:

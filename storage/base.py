@@ -14,6 +14,7 @@ from storage.models import AlertRule, AlertState, ApiToken, ChatLink, Invite, Re
 SensorKey = tuple[str, str]  # (user_id, sensor_id)
 
 DAY_MS = 86_400_000
+MAX_TIME_MS = 2**63 - 1  # range reads clamp their end here: both backends hold it
 
 
 class Unset:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from storage.errors import InvalidRecord
 
@@ -35,9 +35,8 @@ def check_user_id(user_id: str) -> str:
     return user_id
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One measurement: sensor id, epoch milliseconds, value."""
+class Reading(NamedTuple):
+    """One measurement: sensor id, epoch milliseconds, value. A tuple: cheap by the million."""
 
     sensor: str
     timestamp: int

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from storage.base import DAY_MS, UNSET, SensorKey, Unset
+from storage.base import DAY_MS, MAX_TIME_MS, UNSET, SensorKey, Unset
 from storage.errors import AlreadyExists, StorageUnavailable
 from storage.models import (
     AlertRule,
@@ -137,7 +137,9 @@ class SQLiteStore:
         self, user_id: str, sensor: str, start_ms: int, end_ms: int, *, now_ms: int,
         limit: int | None = None,
     ) -> list[Reading]:
-        start_ms = max(start_ms, self._cutoff(now_ms))
+        start_ms, end_ms = max(start_ms, self._cutoff(now_ms)), min(end_ms, MAX_TIME_MS)
+        if start_ms > end_ms:
+            return []
         rows = self._query(
             "SELECT ts, value FROM readings WHERE user_id = ? AND sensor = ? AND ts BETWEEN ? AND ?"
             " ORDER BY ts LIMIT ?",

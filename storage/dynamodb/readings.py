@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
-from storage.base import SensorKey
+from storage.base import MAX_TIME_MS, SensorKey
 from storage.dynamodb.client import CapacityMeter, Item, batch_write, query_pages
 from storage.models import Reading, check_sensor_id, check_user_id, check_value
 
@@ -86,7 +86,7 @@ class ReadingsMixin:
         self, user_id: str, sensor: str, start_ms: int, end_ms: int, *, now_ms: int,
         limit: int | None = None,
     ) -> list[Reading]:
-        low = max(start_ms, now_ms - self.retention_ms)
+        low, end_ms = max(start_ms, now_ms - self.retention_ms), min(end_ms, MAX_TIME_MS)
         if low > end_ms or limit == 0:
             return []
         found: list[Reading] = []
@@ -99,7 +99,7 @@ class ReadingsMixin:
 
     def latest_reading(self, user_id: str, sensor: str, *, now_ms: int) -> Reading | None:
         newest = self._range_query(
-            user_id, sensor, now_ms - self.retention_ms, 2**53, now_ms=now_ms,
+            user_id, sensor, now_ms - self.retention_ms, MAX_TIME_MS, now_ms=now_ms,
             newest_first=True, page_size=1,
         )
         item = next(iter(newest), None)

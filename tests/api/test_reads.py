@@ -54,6 +54,8 @@ def test_the_series_defaults_to_the_last_24_hours_and_takes_an_inclusive_range(a
     ("start=5&end=4", "after end"),
     ("start=yesterday", "start"),
     ("end=1.5", "end"),
+    ("end=-4021005903655376781312", "query.end"),  # found by the fuzzer: once a 500
+    ("start=99999999999999999999", "query.start"),
 ])
 def test_it_refuses_a_bad_range(api, query, says):
     response = api.client.get(f"/api/v2/sensor/attic/series?{query}",

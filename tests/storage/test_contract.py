@@ -62,6 +62,14 @@ def test_it_limits_a_range_read_to_the_oldest_readings(store):
     assert store.read_range("u1", "attic", 0, NOW_MS, now_ms=NOW_MS, limit=7) == readings[:7]
 
 
+def test_it_takes_a_range_with_enormous_bounds(store):
+    readings = minutes("attic", 3)
+    store.write_readings("u1", readings, now_ms=NOW_MS)
+
+    assert store.read_range("u1", "attic", -(10**30), 10**30, now_ms=NOW_MS) == readings
+    assert store.read_range("u1", "attic", 10**30, 10**31, now_ms=NOW_MS) == []
+
+
 def test_it_keeps_users_apart(store):
     store.write_readings("alice", [Reading("attic", NOW_MS, 1.0)], now_ms=NOW_MS)
     store.write_readings("bob", [Reading("attic", NOW_MS, 2.0)], now_ms=NOW_MS)

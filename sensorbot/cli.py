@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ from storage.errors import AlreadyExists, NotFound, StorageError
 from storage.models import User, check_user_id
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
@@ -131,6 +133,16 @@ def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:
             signal.signal(sig, handler)
 
 
+def cmd_run(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    from bot.app import require_token
+    from bot.runner import run_forever
+
+    require_token(settings)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    run_forever(settings, store)
+
+
 # -- wiring ----------------------------------------------------------------------------------
 
 Handler = Callable[[Store, argparse.Namespace, Settings], None]
@@ -151,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
+    add(commands, "run", cmd_run, "the bot, the alert scheduler and the HTTP API, one process")
     add(commands, "init", cmd_init, "create storage (idempotent)")
     api = add(commands, "api", cmd_api, "serve the HTTP API alone")
     api.add_argument("--host", help="listen address (default: api.host)")
@@ -193,6 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     try:
         args.handler(store, args, settings)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
     except (CommandError, StorageError, TokenImportError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

@@ -1,0 +1,140 @@
+"""Admin commands, for `telegram.admins` only: users, tokens, invites."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from telegram import Update
+
+from bot.chat import reply
+from bot.context import BotContext
+from sensorbot.tokens import issue_token
+from storage.errors import AlreadyExists, InvalidRecord, NotFound
+from storage.models import Invite, User
+
+INVITE_TTL_MS = 24 * 3_600_000
+REFUSAL = "Sorry, that command is only for this bot's administrators."
+
+Handler = Callable[[Update, BotContext], Awaitable[None]]
+
+
+def admin_only(handler: Handler) -> Handler:
+    """Anyone else hears one polite sentence that reveals nothing."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: BotContext) -> None:
+        user = update.effective_user
+        if not context.services.is_admin(user and user.id):
+            await reply(update, REFUSAL)
+            return
+        await handler(update, context)
+
+    return guarded
+
+
+def slug(name: str) -> str:
+    kept = "".join(c if c.isalnum() and c.isascii() else "-" for c in name.lower())
+    return "-".join(part for part in kept.split("-") if part)[:48] or "user"
+
+
+@admin_only
+async def adduser(update: Update, context: BotContext) -> None:
+    """/adduser <name>."""
+    name = " ".join(context.args or []).strip()
+    if not name:
+        await reply(update, "Give the new user a name, e.g. /adduser Summer cottage")
+        return
+    services = context.services
+    base = slug(name)
+    for n in range(1, 100):
+        user_id = base if n == 1 else f"{base}-{n}"
+        try:
+            await services.run(services.store.add_user, User(user_id, name, services.clock_ms()))
+        except AlreadyExists:
+            continue
+        await reply(update, f"Created user {user_id} ({name}). Next: /token {user_id} write "
+                            f"for its sensors, /invite {user_id} to link a chat.")
+        return
+    await reply(update, f"Could not find a free id for '{name}'; try another name.")
+
+
+@admin_only
+async def users(update: Update, context: BotContext) -> None:
+    """/users."""
+    services = context.services
+    found = await services.run(services.store.list_users)
+    await reply(update, "\n".join(f"{u.user_id} — {u.name}" for u in found) or
+                "No users yet. Create one with /adduser <name>.")
+
+
+@admin_only
+async def token(update: Update, context: BotContext) -> None:
+    """/token <user> read|write [label]."""
+    args = context.args or []
+    if len(args) < 2 or args[1] not in ("read", "write"):
+        await reply(update, "Give a user and a scope, e.g. /token cottage write attic sensor")
+        return
+    services = context.services
+    try:
+        secret, issued = await services.run(issue_token, services.store, args[0], args[1],
+                                            label=" ".join(args[2:]), now_ms=services.clock_ms())
+    except NotFound:
+        await reply(update, f"There is no user '{args[0]}'. See /users.")
+        return
+    await reply(update, f"New {issued.scope} token for {issued.user_id} (id {issued.token_id}). "
+                        "It is shown only this once:")
+    await reply(update, secret)
+
+
+@admin_only
+async def tokens(update: Update, context: BotContext) -> None:
+    """/tokens [user]: ids, scopes, labels, last use; never secrets."""
+    services = context.services
+    user_id = context.args[0] if context.args else None
+    found = await services.run(services.store.list_tokens, user_id)
+    lines = [f"{t.token_id} · {t.user_id} · {t.scope}{' · ' + t.label if t.label else ''} · "
+             f"{'revoked' if t.revoked else 'used ' + when(t.last_used)}" for t in found]
+    await reply(update, "\n".join(lines) or "No tokens.")
+
+
+def when(ms: int | None) -> str:
+    return "never" if ms is None else \
+        datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@admin_only
+async def revoke(update: Update, context: BotContext) -> None:
+    """/revoke <token-id>."""
+    if len(context.args or []) != 1:
+        await reply(update, "Give a token id from /tokens, e.g. /revoke t_1a2b3c4d5e")
+        return
+    services = context.services
+    done = await services.run(services.store.revoke_token, context.args[0])
+    await reply(update, f"Revoked {context.args[0]}." if done
+                else f"There is no token '{context.args[0]}'. See /tokens.")
+
+
+@admin_only
+async def invite(update: Update, context: BotContext) -> None:
+    """/invite <user>: a one-time t.me link, valid 24 h."""
+    if len(context.args or []) != 1:
+        await reply(update, "Give a user id, e.g. /invite cottage")
+        return
+    services = context.services
+    user_id = context.args[0]
+    if await services.run(services.store.get_user, user_id) is None:
+        await reply(update, f"There is no user '{user_id}'. See /users.")
+        return
+    now = services.clock_ms()
+    code = secrets.token_urlsafe(16)
+    try:
+        await services.run(services.store.add_invite,
+                           Invite(code, user_id, now, now + INVITE_TTL_MS))
+    except (AlreadyExists, InvalidRecord):
+        await reply(update, "Could not make an invite; please try again.")
+        return
+    await reply(update, f"Invite for {user_id}, valid once within 24 h:\n"
+                        f"https://t.me/{context.bot.username}?start={code}")

@@ -1,0 +1,159 @@
+"""The bot: one python-telegram-bot Application, wired here and nowhere else."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.error import Conflict, Forbidden, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot import admin, data, linking
+from bot.chat import reply
+from bot.context import BotContext, BotServices
+from sensorbot.config import ConfigError, Settings
+from storage.base import Store
+from storage.models import ChatLink
+
+log = logging.getLogger("sensorbot.bot")
+
+MENU = [
+    BotCommand("latest", "latest values"),
+    BotCommand("sensors", "every sensor, last seen"),
+    BotCommand("history", "a chart: /history attic 7d"),
+    BotCommand("export", "readings as CSV"),
+    BotCommand("rename", "name a sensor"),
+    BotCommand("unit", "set a sensor's unit"),
+    BotCommand("tz", "your time zone"),
+    BotCommand("link", "follow sensors with a read token"),
+    BotCommand("unlink", "stop following"),
+    BotCommand("help", "commands with examples"),
+]
+
+Wiring = list[tuple[str | tuple[str, ...], Callable[..., Any]]]
+
+COMMANDS: Wiring = [
+    # everyone
+    ("start", linking.start),
+    ("help", linking.help_command),
+    (("link", "login"), linking.link),
+    ("unlink", linking.unlink),
+    ("tz", linking.set_timezone),
+    # the linked user's data
+    ("sensors", data.sensors_command),
+    (("latest", "status"), data.latest_command),
+    ("history", data.history_command),
+    ("export", data.export_command),
+    ("rename", data.rename_command),
+    ("unit", data.unit_command),
+    # admins (telegram.admins)
+    ("adduser", admin.adduser),
+    ("users", admin.users),
+    ("token", admin.token),
+    ("tokens", admin.tokens),
+    ("revoke", admin.revoke),
+    ("invite", admin.invite),
+]
+
+
+def require_token(settings: Settings) -> str:
+    if not settings.telegram.token:
+        raise ConfigError(
+            "No Telegram bot token is configured. Create a bot with @BotFather, then set "
+            "[telegram] token in config.toml or the environment variable TELEGRAM_BOT_TOKEN.")
+    return settings.telegram.token
+
+
+def build_application(settings: Settings, store: Store, *,
+                      clock_ms: Callable[[], int] | None = None) -> Application[Any, Any, Any,
+                                                                                  Any, Any, Any]:
+    builder = (ApplicationBuilder()
+               .token(require_token(settings))
+               .context_types(ContextTypes(context=BotContext))
+               .rate_limiter(AIORateLimiter(max_retries=3))
+               .post_init(register_menu))
+    if settings.telegram.base_url:
+        builder = builder.base_url(f"{settings.telegram.base_url}/bot") \
+                         .base_file_url(f"{settings.telegram.base_url}/file/bot")
+    application = builder.build()
+    services = BotServices(store, settings) if clock_ms is None else \
+        BotServices(store, settings, clock_ms)
+    BotContext.attach(application, services)
+    for names, handler in COMMANDS:
+        application.add_handler(CommandHandler(names, handler))
+    application.add_handler(CallbackQueryHandler(data.history_button, pattern=r"^h:"))
+    application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
+    application.add_error_handler(on_error)
+    return application
+
+
+async def register_menu(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    await application.bot.set_my_commands(MENU)
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    """Anything else that looks like a command."""
+    command = (update.effective_message.text or "").split()[0]
+    await reply(update, f"I don't know {command}. /help lists what I can do.")
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log with the traceback, apologise to the user, tell the admins in one line."""
+    error = context.error
+    chat = update.effective_chat if isinstance(update, Update) else None
+    if isinstance(error, Forbidden) and chat is not None:
+        await mark_inactive(context, chat.id)
+        return
+    log.error("error while handling an update", exc_info=error)
+    if chat is not None:
+        try:
+            await context.bot.send_message(
+                chat.id, "Sorry, something went wrong on my side. Please try again later.")
+        except TelegramError:
+            log.warning("could not apologise in chat %s", chat.id)
+    notice = f"sensorbot error in chat {chat.id if chat else '-'}: " \
+             f"{type(error).__name__}: {html.escape(str(error))[:200]}"
+    for admin_id in context.services.settings.telegram.admins:
+        try:
+            await context.bot.send_message(admin_id, notice)
+        except TelegramError:
+            log.warning("could not notify admin %s", admin_id)
+
+
+async def mark_inactive(context: BotContext, chat_id: int) -> None:
+    """A chat that blocked the bot (403) gets nothing until it writes again."""
+    services = context.services
+    link = await services.run(services.store.get_chat_link, chat_id)
+    if link is not None and link.active:
+        await services.run(services.store.put_chat_link, ChatLink(
+            link.chat_id, link.user_id, link.linked_at, False, link.timezone, link.quiet_hours))
+    log.info("chat %s blocked the bot; marked inactive", chat_id)
+
+
+class PollingErrors:
+    """The Updater's error callback: a 409 Conflict is explained once, in plain words."""
+
+    def __init__(self) -> None:
+        self.conflict_reported = False
+
+    def __call__(self, error: TelegramError) -> None:
+        if isinstance(error, Conflict):
+            if not self.conflict_reported:
+                log.error("Telegram says another process is polling this bot token (409 "
+                          "Conflict). Stop the other `sensorbot run`, or give this one its own "
+                          "bot token. Retrying until it goes away.")
+                self.conflict_reported = True
+            return
+        log.warning("polling Telegram failed: %s; retrying", error)

@@ -1,0 +1,126 @@
+"""Pure helpers for the chat: durations, ranges, numbers, times, message splitting."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+CALLBACK_LIMIT = 64
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+DURATION_RE = re.compile(r"(\d{1,6})([smhd])")
+RANGE_EXAMPLES = "6h, 24h, 7d, 30d, a date 2026-01-05, or 2026-01-01..2026-01-07"
+
+
+class BadArgument(ValueError):
+    """What was wrong with a command's arguments, ready to show to the user."""
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    start_ms: int
+    end_ms: int
+    label: str  # "last 24 h", "2026-01-05", "2026-01-01 – 2026-01-07"
+
+
+def parse_duration(text: str) -> int:
+    """`30s`, `10m`, `2h`, `7d` → seconds."""
+    match = DURATION_RE.fullmatch(text.strip().lower())
+    if not match or int(match[1]) == 0:
+        raise BadArgument(f"'{text}' is not a duration; use a number and s, m, h or d, "
+                          "e.g. 30s, 10m, 2h, 7d")
+    return int(match[1]) * UNITS[match[2]]
+
+
+def describe_duration(seconds: int) -> str:
+    """`24 h`, `7 days`, `10 min`, `30 s`."""
+    if seconds >= 2 * 86400 and seconds % 86400 == 0:
+        return f"{seconds // 86400} days"
+    for suffix, size in (("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {suffix}"
+    return f"{seconds} s"
+
+
+def is_range(text: str) -> bool:
+    try:
+        parse_range(text, now_ms=0, zone=ZoneInfo("UTC"))
+    except BadArgument:
+        return False
+    return True
+
+
+def parse_range(text: str, *, now_ms: int, zone: ZoneInfo) -> TimeRange:
+    """A duration back from now, a day, or an inclusive span of days in the chat's zone."""
+    text = text.strip()
+    if DURATION_RE.fullmatch(text.lower()):
+        seconds = parse_duration(text)
+        return TimeRange(now_ms - seconds * 1000, now_ms, f"last {describe_duration(seconds)}")
+    first, sep, last = text.partition("..")
+    try:
+        start_day = date.fromisoformat(first)
+        end_day = date.fromisoformat(last) if sep else start_day
+    except ValueError:
+        raise BadArgument(f"'{text}' is not a range; use {RANGE_EXAMPLES}") from None
+    if end_day < start_day:
+        raise BadArgument(f"'{text}' ends before it starts; e.g. 2026-01-01..2026-01-07")
+    start = datetime.combine(start_day, datetime.min.time(), zone)
+    end = datetime.combine(end_day + timedelta(days=1), datetime.min.time(), zone)
+    label = str(start_day) if not sep else f"{start_day} – {end_day}"
+    return TimeRange(int(start.timestamp() * 1000), int(end.timestamp() * 1000) - 1, label)
+
+
+def format_number(value: float) -> str:
+    """At most two decimals, no trailing zeros: 21.5, -3, 0.25."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in {"-0", ""} else text
+
+
+def format_value(value: float, unit: str | None) -> str:
+    if not unit:
+        return format_number(value)
+    spacer = "" if unit in {"%", "°"} else " "
+    return f"{format_number(value)}{spacer}{unit}"
+
+
+def format_ago(then_ms: int, now_ms: int) -> str:
+    seconds = max(0, (now_ms - then_ms) // 1000)
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400 * 2:
+        hours, minutes = divmod(seconds // 60, 60)
+        return f"{hours} h {minutes} min ago" if hours < 6 and minutes else f"{hours} h ago"
+    return f"{seconds // 86400} days ago"
+
+
+def format_time(ms: int, zone: ZoneInfo, now_ms: int) -> str:
+    """`03:12` today, `Jan 5 03:12` otherwise, in the chat's zone."""
+    moment = datetime.fromtimestamp(ms / 1000, zone)
+    today = datetime.fromtimestamp(now_ms / 1000, zone).date()
+    return moment.strftime("%H:%M") if moment.date() == today else \
+        moment.strftime("%b %-d %H:%M")
+
+
+def split_message(lines: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Join lines into as few messages as fit Telegram's limit; over-long lines are cut."""
+    chunks: list[str] = []
+    current = ""
+    for line in lines:
+        line = line if len(line) <= limit else line[:limit - 1] + "…"
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            candidate = line
+        current = candidate
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -1,0 +1,139 @@
+"""Linking a chat to a user: /start (with invite codes), /help, /link, /unlink, /tz."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from telegram import Update
+from telegram.error import BadRequest
+
+from bot.chat import chat_link, reply
+from bot.context import BotContext
+from sensorbot.tokens import hash_token
+from storage.models import ChatLink
+
+HELP = """Commands
+/sensors — every sensor with its last value
+/latest [sensor] — latest values, e.g. /latest attic
+/history [sensor] [range] — a chart, e.g. /history attic 7d
+/export <sensor> [range] — readings as CSV, e.g. /export attic 30d
+/rename <sensor> <name> — e.g. /rename attic Attic
+/unit <sensor> <unit> — e.g. /unit attic °C
+/tz <Area/City> — times in your zone, e.g. /tz Europe/Helsinki
+/link <read-token> — follow a user's sensors · /unlink
+Ranges: 6h, 24h (default), 7d, 30d, 2026-01-05, 2026-01-01..2026-01-07"""
+
+ADMIN_HELP = """Admin
+/adduser <name> — e.g. /adduser Summer cottage
+/users · /tokens [user] · /revoke <token-id>
+/token <user> read|write [label] — e.g. /token cottage write attic sensor
+/invite <user> — a one-time link that links a chat"""
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """Welcome; with an invite code, link this chat."""
+    if context.args:
+        await use_invite(update, context, context.args[0])
+        return
+    services = context.services
+    link = await services.run(services.store.get_chat_link, update.effective_chat.id)
+    if link is None:
+        await reply(update, "Hello! I watch home sensors and warn before pipes freeze.\n"
+                            "To begin, send /link followed by a read token, or open the invite "
+                            "link your admin gave you. /help lists everything I can do.")
+        return
+    await reply(update, f"This chat follows the sensors of '{link.user_id}'. "
+                        "Try /latest or /history. /help lists everything.")
+
+
+async def use_invite(update: Update, context: BotContext, code: str) -> None:
+    services = context.services
+    chat_id = update.effective_chat.id
+    invite = await services.run(services.store.claim_invite, code, chat_id,
+                                now_ms=services.clock_ms())
+    if invite is None:
+        await reply(update, "That invite link does not work: it was used already, has expired "
+                            "or is mistyped. Ask your admin for a new one.")
+        return
+    await link_chat(update, context, invite.user_id)
+
+
+async def link_chat(update: Update, context: BotContext, user_id: str) -> None:
+    services = context.services
+    chat_id = update.effective_chat.id
+    old = await services.run(services.store.get_chat_link, chat_id)
+    await services.run(services.store.put_chat_link, ChatLink(
+        chat_id, user_id, services.clock_ms(), True, old.timezone if old else None,
+        old.quiet_hours if old else None))
+    await reply(update, f"Linked: this chat now follows the sensors of '{user_id}'. "
+                        "Try /sensors, /latest or /history.")
+
+
+async def link(update: Update, context: BotContext) -> None:
+    """/link <read-token> (alias /login): follow the token's user; the token message goes."""
+    services = context.services
+    chat_id = update.effective_chat.id
+    if context.args:
+        await delete_token_message(update)
+    now = services.clock_ms()
+    wait = services.guard.wait_seconds(chat_id, now)
+    if wait:
+        await reply(update, f"Too many wrong tokens. Try again in {wait} s.")
+        return
+    if len(context.args or []) != 1:
+        await reply(update, "Send /link followed by a read token, e.g. /link AbC123… "
+                            "(issued with `sensorbot tokens issue USER --scope read`).")
+        return
+    token = await services.run(services.store.token_by_hash, hash_token(context.args[0]))
+    if token is None or token.revoked or token.scope != "read":
+        services.guard.failed(chat_id, now)
+        await reply(update, "That token does not work here. /link needs a valid read token.")
+        return
+    services.guard.succeeded(chat_id)
+    await link_chat(update, context, token.user_id)
+
+
+async def delete_token_message(update: Update) -> None:
+    """A token must not linger in the chat history."""
+    message = update.effective_message
+    try:
+        await message.delete()
+    except BadRequest:
+        await reply(update, "I could not delete your message: please delete it yourself, "
+                            "it holds a token.")
+
+
+async def unlink(update: Update, context: BotContext) -> None:
+    """/unlink: this chat stops following its user."""
+    services = context.services
+    removed = await services.run(services.store.delete_chat_link, update.effective_chat.id)
+    await reply(update, "Unlinked: this chat no longer follows any sensors." if removed
+                else "This chat is not linked.")
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """/help: every command with an example."""
+    user = update.effective_user
+    text = HELP + ("\n\n" + ADMIN_HELP if context.services.is_admin(user and user.id) else "")
+    await reply(update, text)
+
+
+async def set_timezone(update: Update, context: BotContext) -> None:
+    """/tz <Area/City>: the chat's zone for every time shown."""
+    link = await chat_link(update, context)
+    if link is None:
+        return
+    services = context.services
+    if len(context.args or []) != 1:
+        await reply(update, f"Times here are shown in {services.zone(link).key}. To change it "
+                            "send /tz with a zone name, e.g. /tz Europe/Helsinki")
+        return
+    try:
+        zone = ZoneInfo(context.args[0])
+    except (ZoneInfoNotFoundError, ValueError):
+        await reply(update, f"I don't know the zone '{context.args[0]}'. Use an Area/City "
+                            "name, e.g. /tz Europe/Helsinki or /tz America/New_York")
+        return
+    await services.run(services.store.put_chat_link, ChatLink(
+        link.chat_id, link.user_id, link.linked_at, True, zone.key, link.quiet_hours))
+    await reply(update, f"Times in this chat are now shown in {zone.key}.")

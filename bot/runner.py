@@ -1,0 +1,64 @@
+"""`sensorbot run`: the bot, the HTTP API and (later) the alert job in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from bot.app import PollingErrors, build_application, register_menu
+from sensorbot.config import Settings
+from storage.base import Store
+
+log = logging.getLogger("sensorbot")
+
+
+def api_server(settings: Settings, store: Store, clock_ms: Callable[[], int] | None) -> Any:
+    import uvicorn
+
+    from ingest.app import create_app
+
+    app = create_app(settings, store=store) if clock_ms is None else \
+        create_app(settings, store=store, clock_ms=clock_ms)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
+                                           access_log=False, log_level="warning"))
+    # This process owns the signals: uvicorn must not take them over.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    return server
+
+
+async def serve(settings: Settings, store: Store, stop: asyncio.Event, *,
+                clock_ms: Callable[[], int] | None = None) -> None:
+    """Run until `stop` is set, then shut everything down in order."""
+    application = build_application(settings, store, clock_ms=clock_ms)
+    server = api_server(settings, store, clock_ms) if settings.api.enabled else None
+    api_task = asyncio.create_task(server.serve()) if server else None
+    try:
+        async with application:
+            await register_menu(application)
+            await application.start()
+            await application.updater.start_polling(error_callback=PollingErrors())
+            log.info("sensorbot is running as @%s", application.bot.username)
+            await stop.wait()
+            await application.updater.stop()
+            await application.stop()
+    finally:
+        if server is not None and api_task is not None:
+            server.should_exit = True
+            await api_task
+
+
+def run_forever(settings: Settings, store: Store) -> None:
+    """Until SIGINT or SIGTERM: then a clean stop, exit status 0, no traceback."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, store, stop)
+
+    asyncio.run(main())

@@ -1,0 +1,95 @@
+"""Pure chat helpers: durations, ranges, numbers, times and splitting."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.formatting import (
+    BadArgument,
+    format_ago,
+    format_number,
+    format_time,
+    format_value,
+    parse_duration,
+    parse_range,
+    split_message,
+)
+
+UTC = ZoneInfo("UTC")
+HELSINKI = ZoneInfo("Europe/Helsinki")
+NOW = 1_767_600_000_000  # 2026-01-05 08:00 UTC
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("10m", 600), ("2h", 7200),
+                                                ("7d", 604800), (" 1H ", 3600)])
+def test_it_reads_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "10", "m", "0m", "1.5h", "2w", "-5m", "10 m"])
+def test_it_explains_a_bad_duration(text):
+    with pytest.raises(BadArgument, match=r"e\.g\. 30s, 10m, 2h, 7d"):
+        parse_duration(text)
+
+
+def test_a_duration_range_ends_now():
+    window = parse_range("24h", now_ms=NOW, zone=UTC)
+
+    assert (window.start_ms, window.end_ms, window.label) == (NOW - 86_400_000, NOW,
+                                                              "last 24 h")
+
+
+def test_a_date_is_that_whole_day_in_the_chats_zone():
+    window = parse_range("2026-01-05", now_ms=NOW, zone=HELSINKI)
+
+    assert window.start_ms == 1_767_564_000_000  # 2026-01-05 00:00 at UTC+2
+    assert window.end_ms == 1_767_564_000_000 + 86_400_000 - 1
+    assert window.label == "2026-01-05"
+
+
+def test_a_span_of_days_is_inclusive():
+    window = parse_range("2026-01-01..2026-01-07", now_ms=NOW, zone=UTC)
+
+    assert window.end_ms - window.start_ms == 7 * 86_400_000 - 1
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "2026-01-07..2026-01-01", "5x"])
+def test_it_explains_a_bad_range(text):
+    with pytest.raises(BadArgument):
+        parse_range(text, now_ms=NOW, zone=UTC)
+
+
+@pytest.mark.parametrize(("value", "unit", "shown"), [
+    (21.5, "°C", "21.5 °C"), (-3.0, "°C", "-3 °C"), (0.254, None, "0.25"), (55.0, "%", "55%"),
+    (-0.001, "°C", "0 °C"),
+])
+def test_it_formats_values_with_units(value, unit, shown):
+    assert format_value(value, unit) == shown
+
+
+def test_it_formats_numbers_without_noise():
+    assert [format_number(x) for x in (1.0, 1.10, 1.234, -2.5)] == ["1", "1.1", "1.23", "-2.5"]
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [(5, "just now"), (180, "3 min ago"),
+                                                (3 * 3600 + 600, "3 h 10 min ago"),
+                                                (30 * 3600, "30 h ago"), (5 * 86400, "5 days ago")])
+def test_it_says_how_long_ago(seconds, shown):
+    assert format_ago(NOW - seconds * 1000, NOW) == shown
+
+
+def test_it_shows_times_in_the_chats_zone():
+    assert format_time(NOW, HELSINKI, NOW) == "10:00"
+    assert format_time(NOW - 2 * 86_400_000, UTC, NOW) == "Jan 3 08:00"
+
+
+def test_it_splits_long_lists_within_the_limit():
+    lines = [f"line {i} " + "x" * 50 for i in range(200)]
+
+    chunks = split_message(lines, limit=1000)
+
+    assert all(len(chunk) <= 1000 for chunk in chunks)
+    assert "\n".join(chunks).split("\n") == lines
+    assert split_message(["y" * 5000], limit=100) == ["y" * 99 + "…"]

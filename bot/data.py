@@ -99,15 +99,19 @@ def sensor_from_callback(sensors: list[Sensor], key: str) -> Sensor | None:
     return next((s for s in sensors if s.sensor_id == key), None)
 
 
-def split_history_args(args: list[str]) -> tuple[str | None, str]:
-    """`[sensor] [range]`: a lone argument that reads as a range is the range."""
+def split_history_args(args: list[str], sensors: list[Sensor]) -> tuple[str | None, str]:
+    """`[sensor] [range]`. A lone argument that reads as a range is the range; otherwise the
+    longest leading run of words naming a sensor is the sensor, and what follows the range."""
     if not args:
         return None, DEFAULT_RANGE
-    if len(args) == 1:
-        return (None, args[0]) if is_range(args[0]) else (args[0], DEFAULT_RANGE)
-    if is_range(args[-1]):
+    if len(args) == 1 and is_range(args[0]) and find_sensor(sensors, args[0]) is None:
+        return None, args[0]
+    for cut in range(len(args), 0, -1):
+        if find_sensor(sensors, " ".join(args[:cut])) is not None and len(args) - cut <= 1:
+            return " ".join(args[:cut]), args[cut] if cut < len(args) else DEFAULT_RANGE
+    if len(args) > 1:
         return " ".join(args[:-1]), args[-1]
-    return " ".join(args), DEFAULT_RANGE
+    return args[0], DEFAULT_RANGE
 
 
 async def history_command(update: Update, context: BotContext) -> None:
@@ -116,13 +120,13 @@ async def history_command(update: Update, context: BotContext) -> None:
     if link is None:
         return
     services = context.services
-    query, range_text = split_history_args(context.args or [])
+    sensors = await services.run(services.store.list_sensors, link.user_id)
+    query, range_text = split_history_args(context.args or [], sensors)
     try:
         window = parse_range(range_text, now_ms=services.clock_ms(), zone=services.zone(link))
     except BadArgument as problem:
         await reply(update, f"{problem}. Example: /history attic 7d")
         return
-    sensors = await services.run(services.store.list_sensors, link.user_id)
     if query is None:
         await offer_sensors(update, sensors, range_text)
         return
@@ -184,7 +188,8 @@ async def export_command(update: Update, context: BotContext) -> None:
     if link is None:
         return
     services = context.services
-    query, range_text = split_history_args(context.args or [])
+    sensors = await services.run(services.store.list_sensors, link.user_id)
+    query, range_text = split_history_args(context.args or [], sensors)
     if query is None:
         await reply(update, "Which sensor? e.g. /export attic 7d")
         return
@@ -193,7 +198,6 @@ async def export_command(update: Update, context: BotContext) -> None:
     except BadArgument as problem:
         await reply(update, f"{problem}. Example: /export attic 7d")
         return
-    sensors = await services.run(services.store.list_sensors, link.user_id)
     sensor = find_sensor(sensors, query)
     if sensor is None:
         await reply(update, no_such_sensor(query, sensors) + " (e.g. /export attic 7d)")

@@ -23,6 +23,21 @@ ADMIN = 900
 ALICE_CHAT, BOB_CHAT = 101, 202
 
 
+class FaultyStore:
+    """The real store; the operations named in `faults` raise, as a bug would."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        self.faults: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.faults:
+            def fail(*args: Any, **kwargs: Any) -> Any:
+                raise RuntimeError(f"injected fault in {name}")
+            return fail
+        return getattr(self._store, name)
+
+
 class RunningBot:
     """`serve()` on its own event loop in a thread, as `sensorbot run` would run it."""
 
@@ -84,6 +99,7 @@ class World:
     clock: Clock
     bot: RunningBot
     tokens: dict[str, str] = field(default_factory=dict)
+    faulty: FaultyStore | None = None
 
     def chat(self, chat_id: int, user_id: int | None = None, chat_type: str = "private") -> Chat:
         return Chat(self.emulator, chat_id, user_id or chat_id, chat_type)
@@ -119,8 +135,9 @@ def world(emulator: BotApiEmulator, tmp_path: Any) -> Iterator[World]:
     tokens = seed_users(store, clock)
     settings = Settings(telegram={"token": emulator.token, "base_url": emulator.base_url,
                                   "admins": [ADMIN]}, api={"enabled": False})
-    running = RunningBot(settings, store, clock)
-    world = World(emulator, store, clock, running, tokens)
+    faulty = FaultyStore(store)
+    running = RunningBot(settings, faulty, clock)
+    world = World(emulator, store, clock, running, tokens, faulty)
     emulator.wait_for(lambda c: c.method == "setMyCommands", timeout=20)
     yield world
     running.stop()

@@ -1,0 +1,119 @@
+"""Admin commands, refusals, and faults: 429, 403, a failing handler."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bot.data import split_history_args
+from sensorbot.tokens import hash_token
+from storage.models import Sensor
+from tests.bot.conftest import ADMIN, ALICE_CHAT, BOB_CHAT
+
+
+def test_an_admin_adds_a_user_and_issues_a_token_shown_once(world):
+    admin = world.chat(ADMIN)
+
+    created = admin.ask("/adduser Summer cottage")
+    announced, secret = admin.say("/token summer-cottage write attic sensor", replies=2)
+
+    assert "Created user summer-cottage" in created
+    assert "shown only this once" in announced.text
+    token = world.store.token_by_hash(hash_token(secret.text))
+    assert (token.user_id, token.scope, token.label) == ("summer-cottage", "write",
+                                                         "attic sensor")
+    assert "summer-cottage — Summer cottage" in admin.ask("/users")
+
+
+def test_an_admin_lists_and_revokes_tokens_never_seeing_secrets(world):
+    admin = world.chat(ADMIN)
+    token = next(t for t in world.store.list_tokens("alice") if t.scope == "write")
+
+    listing = admin.ask("/tokens alice")
+    revoked = admin.ask(f"/revoke {token.token_id}")
+
+    assert token.token_id in listing
+    assert world.tokens["alice_write"] not in listing
+    assert "Revoked" in revoked
+    assert world.store.get_token(token.token_id).revoked
+    assert "no token 't_nope'" in admin.ask("/revoke t_nope")
+
+
+@pytest.mark.parametrize(("command", "says"), [
+    ("/adduser", "e.g. /adduser Summer cottage"),
+    ("/token alice", "e.g. /token cottage write"),
+    ("/token ghost read", "no user 'ghost'"),
+    ("/invite", "e.g. /invite cottage"),
+    ("/invite ghost", "no user 'ghost'"),
+    ("/revoke", "e.g. /revoke"),
+])
+def test_admin_commands_explain_bad_arguments(world, command, says):
+    assert says in world.chat(ADMIN).ask(command)
+
+
+@pytest.mark.parametrize("command", ["/adduser Eve", "/users", "/token alice read",
+                                     "/tokens", "/revoke t_x", "/invite alice", "/invite ghost"])
+def test_everyone_else_gets_the_same_polite_refusal(world, command):
+    before = len(world.store.list_users())
+
+    text = world.linked_chat().ask(command)
+
+    assert text == "Sorry, that command is only for this bot's administrators."
+    assert len(world.store.list_users()) == before
+
+
+def test_a_429_on_a_reply_is_delivered_after_the_wait(world):
+    chat = world.linked_chat()
+    world.emulator.fail_next("sendMessage", 429, "Too Many Requests: retry after 1",
+                             retry_after=1, chat_id=ALICE_CHAT)
+
+    [answer] = chat.say("/latest attic")
+
+    assert answer.text.startswith("attic: 2")
+
+
+def test_a_403_marks_the_chat_inactive_and_the_bot_carries_on(world):
+    chat = world.linked_chat()
+    world.emulator.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user",
+                             chat_id=ALICE_CHAT)
+    world.emulator.send_text(ALICE_CHAT, "/latest")
+
+    deadline = time.monotonic() + 10
+    while world.store.get_chat_link(ALICE_CHAT).active and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+    assert world.store.get_chat_link(ALICE_CHAT).active is False
+    assert "garage" in world.linked_chat("bob", BOB_CHAT).ask("/latest")
+    assert "attic" in chat.ask("/latest")  # writing again makes the chat active again
+    assert world.store.get_chat_link(ALICE_CHAT).active is True
+
+
+def test_a_failing_handler_apologises_tells_the_admins_and_the_bot_keeps_running(world):
+    chat = world.linked_chat()
+    world.faulty.faults.add("list_alert_rules")
+    start = len(world.emulator.calls)
+
+    [apology] = chat.say("/sensors")
+    notice = world.emulator.wait_for(lambda c: c.chat_id == ADMIN, after=start)
+    world.faulty.faults.clear()
+
+    assert "Sorry, something went wrong" in apology.text
+    assert "RuntimeError: injected fault in list_alert_rules" in notice.text
+    assert "attic" in chat.ask("/latest")
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ([], (None, "24h")),
+    (["7d"], (None, "7d")),
+    (["attic"], ("attic", "24h")),
+    (["attic", "6h"], ("attic", "6h")),
+    (["Living", "room"], ("Living room", "24h")),
+    (["Living", "room", "2026-01-05"], ("Living room", "2026-01-05")),
+    (["attic", "5x"], ("attic", "5x")),
+    (["nosuch", "thing"], ("nosuch", "thing")),
+])
+def test_history_arguments_split_into_sensor_and_range(args, expected):
+    sensors = [Sensor("attic"), Sensor("lr", name="Living room")]
+
+    assert split_history_args(args, sensors) == expected

@@ -1,0 +1,135 @@
+"""The user's data through the chat: /sensors, /latest, /history, /export, /rename, /unit, /tz."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from storage.models import Reading
+from tests.bot.conftest import ALICE_CHAT, BOB_CHAT
+from tests.conftest import NOW_MS
+
+
+def test_sensors_lists_name_id_value_and_last_seen(world):
+    chat = world.linked_chat()
+    world.store.update_sensor("alice", "attic", name="Attic", unit="°C", now_ms=NOW_MS)
+    world.clock.now += 5 * 60_000
+
+    text = chat.ask("/sensors")
+
+    assert "Attic (attic)" in text
+    assert "2 °C" in text
+    assert "last seen 5 min ago" in text
+
+
+def test_latest_shows_every_sensor_or_one_and_status_is_an_alias(world):
+    chat = world.linked_chat()
+    world.store.write_readings("alice", [Reading("cellar", NOW_MS, 6.25)], now_ms=NOW_MS)
+
+    everything = chat.ask("/latest")
+    one = chat.ask("/status cellar")
+
+    assert "attic: 2 at 08:00" in everything
+    assert "cellar: 6.25" in everything
+    assert one.startswith("cellar: 6.25")
+    assert "attic" not in one
+
+
+def test_latest_names_a_missing_sensor_and_the_ones_there_are(world):
+    text = world.linked_chat().ask("/latest nosuch")
+
+    assert "no sensor 'nosuch'" in text
+    assert "attic" in text
+
+
+def test_times_follow_the_chats_zone(world):
+    chat = world.linked_chat()
+
+    assert "Europe/Helsinki" in chat.ask("/tz Europe/Helsinki")
+    assert "attic: 2 at 10:00" in chat.ask("/latest attic")
+    assert "don't know the zone" in chat.ask("/tz Mars/Base")
+
+
+def test_two_users_chats_never_see_each_others_data(world):
+    alice = world.linked_chat("alice", ALICE_CHAT)
+    bob = world.linked_chat("bob", BOB_CHAT)
+
+    alice_text, bob_text = alice.ask("/latest"), bob.ask("/latest")
+
+    assert "attic" in alice_text and "garage" not in alice_text
+    assert "garage" in bob_text and "attic" not in bob_text
+    assert "no sensor 'attic'" in bob.ask("/history attic")
+
+
+def test_history_sends_a_png_chart_with_min_max_mean_last(world):
+    [photo] = world.linked_chat().say("/history attic 6h")
+
+    _, png = photo.files["photo"]
+    assert photo.method == "sendPhoto"
+    assert png.startswith(b"\x89PNG") and 10_000 < len(png) < 500_000
+    assert photo.text.startswith("attic · last 6 h\nmin 0.81 · max 2 · mean 1.41 · last 2")
+    assert "120 readings" in photo.text
+
+
+def test_history_without_a_sensor_offers_buttons_that_draw_the_chart(world):
+    chat = world.linked_chat()
+    world.store.write_readings("alice", [Reading("c" * 64, NOW_MS, 1.0)], now_ms=NOW_MS)
+    [question] = chat.say("/history 7d")
+    buttons = question.buttons
+    assert [b["text"] for b in buttons] == ["attic", "c" * 64]
+    assert all(len(b["callback_data"].encode()) <= 64 for b in buttons)
+    start = len(world.emulator.calls)
+
+    world.emulator.press(question, buttons[1]["callback_data"])
+    [photo] = chat.wait(start)
+
+    assert photo.method == "sendPhoto"
+    assert photo.text.startswith("c" * 64 + " · last 7 days")
+
+
+@pytest.mark.parametrize(("command", "says"), [
+    ("/history attic 5x", "Example: /history attic 7d"),
+    ("/history attic 2026-01-07..2026-01-01", "ends before it starts"),
+    ("/history nosuch", "no sensor 'nosuch'"),
+    ("/export", "e.g. /export attic 7d"),
+    ("/rename attic", "e.g. /rename attic Attic"),
+    ("/unit", "e.g. /unit attic °C"),
+])
+def test_bad_arguments_get_what_was_wrong_and_an_example(world, command, says):
+    assert says in world.linked_chat().ask(command)
+
+
+def test_history_of_an_empty_range_says_so(world):
+    assert "No readings from attic in 2020-01-01" in world.linked_chat().ask(
+        "/history attic 2020-01-01")
+
+
+def test_export_sends_every_reading_of_the_range_as_csv(world):
+    [document] = world.linked_chat().say("/export attic 24h")
+
+    name, content = document.files["document"]
+    rows = list(csv.reader(io.StringIO(content.decode())))
+    stored = world.store.read_range("alice", "attic", NOW_MS - 86_400_000, NOW_MS, now_ms=NOW_MS)
+    assert document.method == "sendDocument"
+    assert name == "attic_24h.csv"
+    assert rows[0] == ["timestamp_ms", "local_time", "value"]
+    assert [(int(r[0]), float(r[2])) for r in rows[1:]] == [(s.timestamp, s.value) for s in stored]
+    assert len(rows) == 121
+
+
+def test_rename_and_unit_change_how_a_sensor_shows(world):
+    chat = world.linked_chat()
+
+    chat.ask("/rename attic Attic")
+    chat.ask("/unit attic °C")
+
+    assert "Attic: 2 °C" in chat.ask("/latest")
+    assert "no sensor 'cellar'" in chat.ask("/rename cellar Cellar")
+
+
+@pytest.mark.parametrize("command", ["/sensors", "/latest", "/history", "/export attic",
+                                     "/rename attic A", "/unit attic C", "/tz Europe/Oslo"])
+def test_an_unlinked_chat_is_told_how_to_link(world, command):
+    assert "/link" in world.chat(ALICE_CHAT).ask(command)

@@ -5,11 +5,14 @@ BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
 DYNALITE := .tools/node_modules/.bin/dynalite
 
-.PHONY: test lint bench clean
+.PHONY: test demo lint bench clean
 
 test: $(STAMP) $(DYNALITE)
 	$(BIN)/ruff check .
 	NO_PROXY=127.0.0.1,localhost DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/pytest -q
+
+demo: $(STAMP)
+	$(BIN)/sensorbot demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -83,6 +83,7 @@ class BotApiEmulator:
         self._thread: threading.Thread | None = None
         self._listeners: list[Callable[[Call], None]] = []
         self._closing = False
+        self.first_poll_at: float | None = None  # time.monotonic() of the first getUpdates
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -230,6 +231,8 @@ class BotApiEmulator:
             return _error(error.status, error.description, error.retry_after)
         call = Call(method, params, files)
         if method == "getUpdates":
+            if self.first_poll_at is None:
+                self.first_poll_at = time.monotonic()
             call.result = await self._get_updates(params)
         else:
             call.result = self._answer(method, params, files)

@@ -143,6 +143,15 @@ def cmd_run(store: Store, args: argparse.Namespace, settings: Settings) -> None:
     run_forever(settings, store)
 
 
+def demo() -> int:
+    """Needs no configuration and touches none: everything lives in a fresh folder."""
+    from bot.demo import run_demo
+
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+    run_demo()
+    return 0
+
+
 # -- wiring ----------------------------------------------------------------------------------
 
 Handler = Callable[[Store, argparse.Namespace, Settings], None]
@@ -164,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     add(commands, "run", cmd_run, "the bot, the alert scheduler and the HTTP API, one process")
+    commands.add_parser("demo", parents=[common], help="everything embedded, chatting in this "
+                        "terminal, no Telegram account needed")
     add(commands, "init", cmd_init, "create storage (idempotent)")
     api = add(commands, "api", cmd_api, "serve the HTTP API alone")
     api.add_argument("--host", help="listen address (default: api.host)")
@@ -194,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        return demo()
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

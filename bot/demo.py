@@ -1,0 +1,195 @@
+"""`sensorbot demo`: the whole product on this machine, chatting in the terminal.
+
+A fresh SQLite file, the HTTP API on localhost, a demo user with tokens, a simulated cottage
+whose heating has failed (its sensor posts through the real HTTP API), the bot polling the
+local Bot API emulator, and you typing into the chat. No Telegram account needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import random
+import socket
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.emulator import BotApiEmulator, Call
+from bot.runner import serve
+from sensorbot.config import Settings
+from sensorbot.tokens import issue_token
+from storage.models import ChatLink, User
+from storage.sqlite import SQLiteStore
+
+DEMO_CHAT = 4242
+HOUR_MS = 3_600_000
+# name, heated temperature, cooling rate per hour once the heating failed
+SENSORS = {"attic": ("Attic", 9.0, 0.0224), "living-room": ("Living room", 16.0, 0.019)}
+OUTDOOR = -9.0
+SENSOR_PERIOD_S = 10
+
+
+def temperature(sensor: str, hours_since_failure: float) -> float:
+    """Newton's cooling towards the frost outside, with a little sensor noise."""
+    _, heated, rate = SENSORS[sensor]
+    value = OUTDOOR + (heated - OUTDOOR) * math.exp(-rate * max(0.0, hours_since_failure))
+    return round(value + random.gauss(0, 0.05), 2)
+
+
+def post_json(url: str, body: dict[str, Any], token: str) -> None:
+    """POST to the demo's own API on localhost."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    request = urllib.request.Request(url, json.dumps(body).encode(), headers)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        response.read()
+
+
+class Cottage:
+    """The simulated sensor: a day of history first, then a reading every few seconds."""
+
+    def __init__(self, api: str, token: str, failed_at_ms: int) -> None:
+        self.api, self.token, self.failed_at_ms = api, token, failed_at_ms
+        self.stopped = threading.Event()
+
+    def backfill(self, now_ms: int) -> None:
+        readings = [{"sensor": sensor, "timestamp": ts, "value": temperature(
+                        sensor, (ts - self.failed_at_ms) / HOUR_MS)}
+                    for sensor in SENSORS for ts in range(now_ms - 24 * HOUR_MS, now_ms, 60_000)]
+        for i in range(0, len(readings), 1000):
+            post_json(f"{self.api}/api/v3/readings", {"readings": readings[i:i + 1000]},
+                      self.token)
+
+    def run(self) -> None:
+        while not self.stopped.wait(SENSOR_PERIOD_S):
+            hours = (time.time() * 1000 - self.failed_at_ms) / HOUR_MS
+            for sensor in SENSORS:
+                with contextlib.suppress(OSError):  # stopping: the next round tries again
+                    post_json(f"{self.api}/api/v2/sensor/{sensor}/measurement",
+                              {"value": temperature(sensor, hours)}, self.token)
+
+
+class Terminal:
+    """Prints what the bot sends to the demo chat; saves photos and documents to files."""
+
+    def __init__(self, folder: Path, out: TextIO) -> None:
+        self.folder, self.out = folder, out
+        self.with_buttons: Call | None = None
+        self.saved = 0
+
+    def show(self, call: Call) -> None:
+        if call.chat_id != DEMO_CHAT or call.method not in {"sendMessage", "sendPhoto",
+                                                            "sendDocument", "editMessageText"}:
+            return
+        lines = [call.text] if call.text else []
+        for kind in ("photo", "document"):
+            if kind in call.files:
+                name, content = call.files[kind]
+                self.saved += 1
+                path = self.folder / (f"chart-{self.saved}.png" if kind == "photo"
+                                      else f"{self.saved}-{name}")
+                path.write_bytes(content)
+                lines.insert(0, f"[{kind} saved to {path}]")
+        if call.buttons:
+            self.with_buttons = call
+            lines += [f"  [{n}] {button['text']}" for n, button in enumerate(call.buttons, 1)]
+            lines.append("  (type a number to press that button)")
+        self.out.write("\n".join("bot> " + line for line in "\n".join(lines).split("\n")) + "\n")
+        self.out.flush()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_demo(stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="sensorbot-demo-"))
+    emulator = BotApiEmulator(username="sensorbot_demo_bot").start()
+    settings = Settings(
+        telegram={"token": emulator.token, "base_url": emulator.base_url, "admins": [DEMO_CHAT]},
+        storage={"sqlite_path": folder / "demo.db"},
+        # The day of history arrives in one go; a real sensor would meet the usual limit.
+        api={"port": free_port(), "max_readings_per_minute": 0})
+    store = SQLiteStore(settings.storage.sqlite_path)
+    now = time.time_ns() // 1_000_000
+    store.add_user(User("cottage", "Summer cottage", now))
+    write, _ = issue_token(store, "cottage", "write", label="simulated sensor", now_ms=now)
+    for sensor, (name, _, _) in SENSORS.items():
+        store.update_sensor("cottage", sensor, name=name, unit="°C", now_ms=now)
+    store.put_chat_link(ChatLink(DEMO_CHAT, "cottage", now))
+    terminal = Terminal(folder, out)
+    emulator.on_call(terminal.show)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    bot = threading.Thread(target=loop.run_until_complete, args=(serve(settings, store, stop),),
+                           daemon=True)
+    bot.start()
+    cottage = Cottage(f"http://127.0.0.1:{settings.api.port}", write, now - 20 * HOUR_MS)
+    try:
+        wait_for_api(cottage.api)
+        cottage.backfill(now)
+        threading.Thread(target=cottage.run, daemon=True).start()
+        out.write(banner(folder))
+        chat(emulator, terminal, stdin, out)
+    except KeyboardInterrupt:
+        out.write("\n")
+    finally:
+        cottage.stopped.set()
+        loop.call_soon_threadsafe(stop.set)
+        bot.join(timeout=20)
+        emulator.stop()
+        out.write(f"Bye. The demo's files stay in {folder}\n")
+
+
+def wait_for_api(api: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{api}/healthz", timeout=2):  # noqa: S310
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def banner(folder: Path) -> str:
+    return (
+        "sensorbot demo — a summer cottage whose heating failed 20 hours ago.\n"
+        "This terminal is a Telegram chat already linked to it (and you are an admin).\n"
+        "Try: /latest   /sensors   /history attic   /history   /export attic 6h   /help\n"
+        f"Charts and files are saved under {folder}. Ctrl-D or Ctrl-C leaves.\n\n")
+
+
+def chat(emulator: BotApiEmulator, terminal: Terminal, stdin: TextIO, out: TextIO) -> None:
+    """Read lines until end of input; after each, wait until the bot has answered."""
+    while True:
+        out.write("you> ")
+        out.flush()
+        line = stdin.readline()
+        if not line:
+            return
+        text = line.strip()
+        if not text:
+            continue
+        start = len(emulator.calls)
+        pressable = terminal.with_buttons
+        if text.isdigit() and pressable and 1 <= int(text) <= len(pressable.buttons):
+            emulator.press(pressable, pressable.buttons[int(text) - 1]["callback_data"],
+                           user_id=DEMO_CHAT)
+        else:
+            emulator.send_text(DEMO_CHAT, text, user_id=DEMO_CHAT, first_name="You")
+        try:
+            emulator.wait_for(lambda c: c.chat_id == DEMO_CHAT and c.method in {
+                "sendMessage", "sendPhoto", "sendDocument"}, after=start, timeout=30)
+            time.sleep(0.3)  # let a multi-message answer finish printing
+        except TimeoutError:
+            out.write("(no answer from the bot)\n")

@@ -1,0 +1,59 @@
+"""`sensorbot run` as a user starts it: bot, HTTP API, clean stop; a missing token explained."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from bot.emulator import BotApiEmulator
+from tests.dynalite import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_run_serves_the_bot_and_the_api_and_stops_cleanly_on_sigterm(tmp_path):
+    port = free_port()
+    with BotApiEmulator() as emulator:
+        config = tmp_path / "config.toml"
+        config.write_text(f'[telegram]\ntoken = "{emulator.token}"\nbase_url = '
+                          f'"{emulator.base_url}"\n[api]\nport = {port}\n', encoding="utf-8")
+        process = subprocess.Popen([sys.executable, "-m", "sensorbot", "run", "--config",
+                                    str(config)], cwd=ROOT, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        try:
+            emulator.wait_for(lambda c: c.method == "setMyCommands", timeout=30)
+            start = len(emulator.calls)
+            emulator.send_text(55, "/start")
+            reply = emulator.wait_for(lambda c: c.method == "sendMessage", after=start)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as response:
+                        health = json.loads(response.read())
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.1)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=30)
+
+    assert "/link" in reply.text
+    assert health == {"status": "ok"}
+    assert process.returncode == 0
+    assert "Traceback" not in output
+
+
+def test_run_without_a_bot_token_says_what_to_set(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "sensorbot", "run"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 2
+    assert "@BotFather" in result.stderr
+    assert "TELEGRAM_BOT_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr

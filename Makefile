@@ -20,6 +20,7 @@ lint: $(STAMP)
 bench: $(STAMP) $(DYNALITE)
 	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python benchmarks/storage.py
 	$(BIN)/python benchmarks/api.py
+	$(BIN)/python benchmarks/bot.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 600, 100
-PLOT_WIDTH_PX = 1100  # the axes' share of the width: one bucket a pixel column
+PLOT_WIDTH_PX = 1100  # the axes' share of the width (0.915): one bucket a pixel column
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,8 @@ def render_png(readings: list[Reading], *, title: str, unit: str | None, zone: Z
     buckets = bucket(readings)
     times = [datetime.fromtimestamp(ms / 1000, zone) for ms in buckets.times_ms.tolist()]
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    # Fixed margins: tight_layout would cost more than the drawing itself.
+    figure.subplots_adjust(left=0.07, right=0.985, top=0.93, bottom=0.1)
     axes = figure.add_subplot()
     if len(readings) > len(buckets.means):
         axes.fill_between(times, buckets.mins, buckets.maxs, color="tab:blue", alpha=0.25,
@@ -95,7 +97,6 @@ def render_png(readings: list[Reading], *, title: str, unit: str | None, zone: Z
     axes.set_title(title)
     axes.set_ylabel(unit or "value")
     axes.grid(True, alpha=0.3)
-    figure.tight_layout()
     output = io.BytesIO()
-    figure.savefig(output, format="png")
+    figure.savefig(output, format="png", pil_kwargs={"compress_level": 1})
     return output.getvalue()

@@ -84,6 +84,7 @@ class BotApiEmulator:
         self._listeners: list[Callable[[Call], None]] = []
         self._closing = False
         self.first_poll_at: float | None = None  # time.monotonic() of the first getUpdates
+        self.served_at: dict[int, float] = {}  # update_id → when getUpdates first returned it
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -156,7 +157,7 @@ class BotApiEmulator:
 
     def send_text(self, chat_id: int, text: str, *, user_id: int | None = None,
                   first_name: str = "Tester", chat_type: str = "private") -> dict[str, Any]:
-        """A user writes in a chat; returns the message as the bot will receive it."""
+        """A user writes in a chat; returns the message (with its `update_id`)."""
         user_id = chat_id if user_id is None else user_id
 
         def add() -> dict[str, Any]:
@@ -173,8 +174,9 @@ class BotApiEmulator:
                 message["entities"] = [{"type": "bot_command", "offset": 0,
                                         "length": len(command)}]
             self._messages[(chat_id, message["message_id"])] = message
-            self._updates.append({"update_id": next(self._update_ids), "message": message})
-            return message
+            update_id = next(self._update_ids)
+            self._updates.append({"update_id": update_id, "message": message})
+            return {**message, "update_id": update_id}
 
         return self._in_loop(add)  # type: ignore[no-any-return]
 
@@ -260,7 +262,11 @@ class BotApiEmulator:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout)
         limit = int(params.get("limit") or 100)
-        return list(self._updates[:limit])
+        served = list(self._updates[:limit])
+        now = time.monotonic()
+        for update in served:
+            self.served_at.setdefault(update["update_id"], now)
+        return served
 
     def _answer(self, method: str, params: dict[str, Any],
                 files: dict[str, tuple[str, bytes]]) -> Any:

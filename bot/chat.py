@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Message, Update
 
 from bot.context import BotContext
-from bot.formatting import split_message
+from sensorbot.formatting import split_message
 from storage.models import ChatLink, Sensor
 
 HOW_TO_LINK = ("This chat is not linked to any sensors yet. Send /link followed by a read "

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.formatting import (
+from sensorbot.formatting import (
     BadArgument,
     format_ago,
     format_number,

@@ -20,7 +20,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import admin, data, linking
+from bot import admin, alerting, data, linking
 from bot.chat import reply
 from bot.context import BotContext, BotServices
 from sensorbot.config import ConfigError, Settings
@@ -33,6 +33,8 @@ MENU = [
     BotCommand("latest", "latest values"),
     BotCommand("sensors", "every sensor, last seen"),
     BotCommand("history", "a chart: /history attic 7d"),
+    BotCommand("freeze", "pipe-freeze alerts: /freeze attic"),
+    BotCommand("alerts", "your alert rules and states"),
     BotCommand("export", "readings as CSV"),
     BotCommand("rename", "name a sensor"),
     BotCommand("unit", "set a sensor's unit"),
@@ -58,6 +60,13 @@ COMMANDS: Wiring = [
     ("export", data.export_command),
     ("rename", data.rename_command),
     ("unit", data.unit_command),
+    # alerts
+    ("alert", alerting.alert_command),
+    ("freeze", alerting.freeze_command),
+    ("alerts", alerting.alerts_command),
+    ("delalert", alerting.delalert_command),
+    ("snooze", alerting.snooze_command),
+    ("quiet", alerting.quiet_command),
     # admins (telegram.admins)
     ("adduser", admin.adduser),
     ("users", admin.users),
@@ -94,6 +103,7 @@ def build_application(settings: Settings, store: Store, *,
     for names, handler in COMMANDS:
         application.add_handler(CommandHandler(names, handler))
     application.add_handler(CallbackQueryHandler(data.history_button, pattern=r"^h:"))
+    application.add_handler(CallbackQueryHandler(alerting.alert_button, pattern=r"^a:"))
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_error_handler(on_error)
     return application

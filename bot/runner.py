@@ -9,7 +9,10 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+from alerts.cycle import run_cycle
+from bot.alerting import TelegramNotifier
 from bot.app import PollingErrors, build_application, register_menu
+from bot.context import BotContext
 from sensorbot.config import Settings
 from storage.base import Store
 
@@ -39,6 +42,9 @@ async def serve(settings: Settings, store: Store, stop: asyncio.Event, *,
     try:
         async with application:
             await register_menu(application)
+            application.job_queue.run_repeating(
+                alert_job, interval=settings.alerts.check_interval_seconds, first=0,
+                name="alerts", job_kwargs={"max_instances": 1, "coalesce": True})
             await application.start()
             await application.updater.start_polling(error_callback=PollingErrors())
             log.info("sensorbot is running as @%s", application.bot.username)
@@ -49,6 +55,21 @@ async def serve(settings: Settings, store: Store, stop: asyncio.Event, *,
         if server is not None and api_task is not None:
             server.should_exit = True
             await api_task
+
+
+async def alert_job(context: BotContext) -> None:
+    """One alert cycle; a failure is logged and the next run tries again."""
+    services = context.services
+    try:
+        summary = await run_cycle(services.store, TelegramNotifier(context.bot),
+                                  services.clock_ms(),
+                                  default_zone=services.settings.alerts.timezone)
+    except Exception:
+        log.exception("the alert cycle failed; it runs again in %s s",
+                      services.settings.alerts.check_interval_seconds)
+        return
+    if summary.transitions or summary.failed:
+        log.info("alert cycle: %s", summary)
 
 
 def run_forever(settings: Settings, store: Store) -> None:

@@ -152,6 +152,28 @@ def demo() -> int:
     return 0
 
 
+def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    import asyncio
+
+    from telegram import Bot
+
+    from alerts.cycle import run_cycle
+    from bot.alerting import TelegramNotifier
+    from bot.app import require_token
+
+    token = require_token(settings)
+    base = settings.telegram.base_url
+    bot = Bot(token, base_url=f"{base}/bot") if base else Bot(token)
+
+    async def once() -> str:
+        async with bot:
+            summary = await run_cycle(store, TelegramNotifier(bot), now_ms(),
+                                      default_zone=settings.alerts.timezone)
+        return str(summary)
+
+    print(asyncio.run(once()))
+
+
 # -- wiring ----------------------------------------------------------------------------------
 
 Handler = Callable[[Store, argparse.Namespace, Settings], None]
@@ -186,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     users_add.add_argument("name")
     users_add.add_argument("--id", help="the user id (default: made from the name)")
     add(users, "list", cmd_users_list, "list users")
+
+    alerts = commands.add_parser("alerts", help="alert cycle").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    add(alerts, "check", cmd_alerts_check, "run one alert cycle (evaluate, deliver) and exit")
 
     tokens = commands.add_parser("tokens", help="manage API tokens").add_subparsers(
         dest="action", required=True, metavar="ACTION")

@@ -47,7 +47,9 @@ class Store(Protocol):
         limit: int | None = None,
     ) -> list[Reading]: ...
 
-    def latest_reading(self, user_id: str, sensor: str, *, now_ms: int) -> Reading | None: ...
+    def latest_reading(self, user_id: str, sensor: str, *, now_ms: int,
+                       before_ms: int | None = None) -> Reading | None:
+        """The newest reading (older than `before_ms` when given)."""
 
     def latest_readings(
         self, keys: Iterable[SensorKey], *, now_ms: int

@@ -147,11 +147,13 @@ class SQLiteStore:
         )
         return [Reading(sensor, ts, value) for ts, value in rows]
 
-    def latest_reading(self, user_id: str, sensor: str, *, now_ms: int) -> Reading | None:
+    def latest_reading(self, user_id: str, sensor: str, *, now_ms: int,
+                       before_ms: int | None = None) -> Reading | None:
         rows = self._query(
             "SELECT ts, value FROM readings WHERE user_id = ? AND sensor = ? AND ts >= ?"
-            " ORDER BY ts DESC LIMIT 1",
-            (user_id, sensor, self._cutoff(now_ms)),
+            " AND ts < ? ORDER BY ts DESC LIMIT 1",
+            (user_id, sensor, self._cutoff(now_ms), MAX_TIME_MS if before_ms is None
+             else min(before_ms, MAX_TIME_MS)),
         )
         return Reading(sensor, rows[0][0], rows[0][1]) if rows else None
 

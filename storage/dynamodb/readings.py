@@ -97,11 +97,14 @@ class ReadingsMixin:
                 break
         return found
 
-    def latest_reading(self, user_id: str, sensor: str, *, now_ms: int) -> Reading | None:
-        newest = self._range_query(
-            user_id, sensor, now_ms - self.retention_ms, MAX_TIME_MS, now_ms=now_ms,
-            newest_first=True, page_size=1,
-        )
+    def latest_reading(self, user_id: str, sensor: str, *, now_ms: int,
+                       before_ms: int | None = None) -> Reading | None:
+        high = MAX_TIME_MS if before_ms is None else min(before_ms, MAX_TIME_MS + 1) - 1
+        low = now_ms - self.retention_ms
+        if low > high:
+            return None
+        newest = self._range_query(user_id, sensor, low, high, now_ms=now_ms,
+                                   newest_first=True, page_size=1)
         item = next(iter(newest), None)
         return reading_from_item(sensor, item) if item else None
 

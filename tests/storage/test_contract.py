@@ -96,6 +96,16 @@ def test_it_finds_the_latest_reading_of_one_and_of_many(store):
     assert store.latest_reading("u1", "none", now_ms=NOW_MS) is None
 
 
+def test_it_finds_the_latest_reading_before_a_time(store):
+    readings = minutes("attic", 5)
+    store.write_readings("u1", readings, now_ms=NOW_MS)
+
+    assert store.latest_reading("u1", "attic", now_ms=NOW_MS,
+                                before_ms=readings[3].timestamp) == readings[2]
+    assert store.latest_reading("u1", "attic", now_ms=NOW_MS,
+                                before_ms=readings[0].timestamp) is None
+
+
 def test_it_never_returns_readings_past_retention(make_store):
     store = make_store(retention_days=2)
     old = Reading("attic", NOW_MS - 3 * DAY_MS, -5.0)

@@ -173,7 +173,8 @@ class Cycle:
         if entry is None:
             return fresh
         if not chats <= set(entry["delivered"]) and self.now_ms - entry["at"] < GIVE_UP_MS:
-            return fresh
+            # Some chat failed for now: let the next cycle, of any process, try it again.
+            return await self.change_entry(fresh, entry_id, _release) or fresh
         if not chats <= set(entry["delivered"]):
             log.error("dropping an alert for %s undeliverable for a day", rule.rule_id)
         outbox = [e for e in fresh.state.data["outbox"] if e["id"] != entry_id]
@@ -224,6 +225,11 @@ class Cycle:
         self._chats[chat.user_id] = [c for c in self._chats.get(chat.user_id, [])
                                      if c.chat_id != chat.chat_id]
         log.info("chat %s blocked the bot; marked inactive", chat.chat_id)
+
+
+def _release(entry: dict[str, Any]) -> bool:
+    entry["claim"] = None
+    return True
 
 
 def _mark(entry: dict[str, Any], chat_id: int) -> bool:

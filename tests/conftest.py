@@ -26,6 +26,15 @@ NOW_MS = 1_800_000_000_000  # 2027-01-15, so tests never depend on the clock
 BACKENDS = ["sqlite", "moto", "dynalite"]
 
 
+@pytest.fixture
+def emulator() -> Iterator[Any]:
+    """A local Bot API server for one test."""
+    from bot.emulator import BotApiEmulator
+
+    with BotApiEmulator() as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def dynalite() -> Iterator[Dynalite]:
     binary = find_dynalite()

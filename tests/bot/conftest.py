@@ -123,12 +123,6 @@ def seed_users(store: SQLiteStore, clock: Clock) -> dict[str, str]:
 
 
 @pytest.fixture
-def emulator() -> Iterator[BotApiEmulator]:
-    with BotApiEmulator() as running:
-        yield running
-
-
-@pytest.fixture
 def world(emulator: BotApiEmulator, tmp_path: Any) -> Iterator[World]:
     store = SQLiteStore(tmp_path / "bot.db")
     clock = Clock()

@@ -1,0 +1,194 @@
+"""Alerts end to end: readings through the HTTP API, the bot's cycle, the emulator's chats."""
+
+from __future__ import annotations
+
+import time
+
+from storage.models import Reading
+from tests.alerts.conftest import AlertWorld
+from tests.bot.conftest import ALICE_CHAT, BOB_CHAT
+from tests.conftest import NOW_MS
+
+GROUP = -7007
+MIN = 60_000
+
+
+def wait_alerts(world: AlertWorld, chat_id: int, count: int, after: int = 0,
+                timeout: float = 15) -> list:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = world.alerts_to(chat_id, after)
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_a_cold_reading_alerts_each_linked_chat_once_with_four_buttons(alert_world):
+    world = alert_world
+    chat = world.linked_chat()
+    world.linked_chat(chat_id=GROUP)
+    world.linked_chat("bob", BOB_CHAT)
+    assert "Alert r" in chat.ask("/alert attic below 1")
+    start = len(world.emulator.calls)
+
+    world.post(0.5)
+
+    [mine] = wait_alerts(world, ALICE_CHAT, 1, start)
+    [group] = wait_alerts(world, GROUP, 1, start)
+    time.sleep(2.5)  # a few more cycles: still one message per transition
+    assert len(world.alerts_to(ALICE_CHAT, start)) == 1
+    assert world.alerts_to(BOB_CHAT, start) == []
+    assert mine.text.startswith("❄️ Alert: attic is 0.5 at 08:00, below 1")
+    assert [b["text"] for b in mine.buttons] == ["Acknowledge", "Snooze 1h", "Snooze 8h",
+                                                "Chart 24h"]
+    assert group.text == mine.text
+
+
+def test_freeze_is_all_a_user_types_and_recovery_reports_the_lowest(alert_world):
+    world = alert_world
+    chat = world.linked_chat()
+    assert "Pipe-freeze protection on attic" in chat.ask("/freeze attic")
+    start = len(world.emulator.calls)
+
+    for minute, value in ((-12, 2.5), (-6, 1.2), (0, 1.8)):
+        world.post(value, timestamp=NOW_MS + minute * MIN)
+    [fired] = wait_alerts(world, ALICE_CHAT, 1, start)
+    world.post(4.5, timestamp=NOW_MS + MIN)
+    world.clock.now += MIN
+    recovered = wait_alerts(world, ALICE_CHAT, 2, start)[1]
+
+    assert fired.text.startswith("❄️ Pipe-freeze alert: attic is 1.8 at 08:00, below 3")
+    assert "lowest 1.2" in fired.text
+    assert fired.params.get("disable_notification") in (None, False)
+    assert recovered.text.startswith("✅ attic recovered after")
+    assert "lowest 1.2" in recovered.text
+    assert "reply_markup" not in recovered.params or not recovered.buttons
+
+
+def test_the_buttons_acknowledge_snooze_and_chart(alert_world):
+    world = alert_world
+    chat = world.linked_chat()
+    chat.ask("/alert attic below 1 repeat 30s")
+    start = len(world.emulator.calls)
+    world.post(0.5)
+    [alert] = wait_alerts(world, ALICE_CHAT, 1, start)
+    data = {b["text"]: b["callback_data"] for b in alert.buttons}
+
+    mark = len(world.emulator.calls)
+    world.emulator.press(alert, data["Acknowledge"], user_id=ALICE_CHAT)
+    edited = world.emulator.wait_for(lambda c: c.method == "editMessageText", after=mark)
+    world.emulator.press(alert, data["Chart 24h"], user_id=ALICE_CHAT)
+    photo = world.emulator.wait_for(lambda c: c.method == "sendPhoto", after=mark)
+    world.clock.now += 31_000
+    time.sleep(2)
+
+    assert "Acknowledged by Tester" in edited.text
+    assert photo.files["photo"][1].startswith(b"\x89PNG")
+    assert len(world.alerts_to(ALICE_CHAT, start)) == 1  # no reminder after acknowledging
+    world.emulator.press(alert, data["Snooze 8h"], user_id=ALICE_CHAT)
+    snoozed = world.emulator.wait_for(lambda c: c.method == "editMessageText"
+                                      and "Snoozed" in c.text, after=mark)
+    rule = world.store.list_alert_rules("alice")[0]
+    assert rule.state.data["snoozed_until"] == world.clock.now + 8 * 3_600_000
+    assert "Snoozed for 8 h" in snoozed.text
+
+
+def test_reminders_come_while_firing(alert_world):
+    world = alert_world
+    world.linked_chat().ask("/alert attic below 1 repeat 1m")
+    start = len(world.emulator.calls)
+    world.post(0.5)
+    wait_alerts(world, ALICE_CHAT, 1, start)
+
+    world.clock.now += 61_000
+    alerts = wait_alerts(world, ALICE_CHAT, 2, start)
+
+    assert "Reminder" in alerts[1].text
+
+
+def test_a_stale_rule_fires_and_resolves(alert_world):
+    world = alert_world
+    chat = world.linked_chat()
+    chat.ask("/alert attic stale 10m")
+    start = len(world.emulator.calls)
+
+    world.clock.now += 11 * MIN
+    [silent] = wait_alerts(world, ALICE_CHAT, 1, start)
+    world.post(2.2)
+    back = wait_alerts(world, ALICE_CHAT, 2, start)[1]
+
+    assert silent.text == "📵 No data from attic for 11 min (last 2 at 08:00)."
+    assert back.text == "✅ attic is reporting again: 2.2 at 08:11."
+
+
+def test_a_restart_between_fire_and_resolve_repeats_nothing_and_loses_nothing(alert_world):
+    world = alert_world
+    world.linked_chat().ask("/alert attic below 1")
+    start = len(world.emulator.calls)
+    world.post(0.5)
+    wait_alerts(world, ALICE_CHAT, 1, start)
+    world.bot.stop()
+    # While the process is down the sensor's warm reading lands (say, via the Lambda API).
+    world.store.write_readings("alice", [Reading("attic", NOW_MS + 2000, 3.0)], now_ms=NOW_MS)
+
+    world.restart()
+    alerts = wait_alerts(world, ALICE_CHAT, 2, start)
+    time.sleep(2)
+
+    kinds = [a.text[0] for a in world.alerts_to(ALICE_CHAT, start)]
+    assert kinds == ["❄", "✅"]
+    assert alerts[1].text.startswith("✅ attic recovered")
+
+
+def test_quiet_hours_send_silently_but_freeze_still_rings(alert_world):
+    world = alert_world
+    chat = world.linked_chat()
+    assert "Quiet hours 07:00-09:00" in chat.ask("/quiet 07:00-09:00")
+    chat.ask("/alert attic below 1")
+    chat.ask("/freeze attic 2.5")  # the seeded readings have been below 2.5 for two hours
+    start = len(world.emulator.calls)
+
+    world.post(0.5)
+    alerts = wait_alerts(world, ALICE_CHAT, 2, start)
+
+    by_kind = {("freeze" if "Pipe-freeze" in a.text else "plain"): a for a in alerts}
+    assert by_kind["plain"].params.get("disable_notification") is True
+    assert by_kind["freeze"].params.get("disable_notification") in (None, False)
+
+
+def test_a_429_is_waited_out_and_a_403_chat_does_not_stop_the_others(alert_world):
+    world = alert_world
+    world.linked_chat()
+    world.linked_chat(chat_id=GROUP)
+    world.chat(ALICE_CHAT).ask("/alert attic below 1")
+    world.emulator.fail_next("sendMessage", 429, "Too Many Requests: retry after 1",
+                             retry_after=1, chat_id=GROUP)
+    world.emulator.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user",
+                             chat_id=ALICE_CHAT)
+    start = len(world.emulator.calls)
+
+    world.post(0.5)
+    [group] = wait_alerts(world, GROUP, 1, start)
+    deadline = time.monotonic() + 10
+    while world.store.get_chat_link(ALICE_CHAT).active and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.5)
+
+    assert group.text.startswith("❄️")
+    assert world.store.get_chat_link(ALICE_CHAT).active is False
+    assert world.alerts_to(ALICE_CHAT, start) == []
+    assert len(world.alerts_to(GROUP, start)) == 1
+
+
+def test_bad_alert_arguments_are_explained(alert_world):
+    chat = alert_world.linked_chat()
+
+    assert "below, above or stale" in chat.ask("/alert attic sideways 3")
+    assert "not a number" in chat.ask("/alert attic below cold")
+    assert "no sensor 'cellar'" in chat.ask("/alert cellar below 3")
+    assert "/freeze attic 5" in chat.ask("/freeze")
+    assert "e.g. /delalert" in chat.ask("/delalert")
+    assert "no alert 'r000000'" in chat.ask("/delalert r000000")
+    assert "e.g. /quiet 22:00-07:00" in chat.ask("/quiet noon")
+    assert "e.g. /snooze attic 2h" in chat.ask("/snooze attic")
+    assert "No alert rules yet" in chat.ask("/alerts")

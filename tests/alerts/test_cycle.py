@@ -1,0 +1,96 @@
+"""The cycle's delivery guarantees, against the real SQLite store and a recording notifier."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from alerts.cycle import LEASE_MS, Cycle
+from alerts.delivery import DeliveryError
+from alerts.rules import Spec
+from storage.models import AlertRule, ChatLink, Reading
+from storage.sqlite import SQLiteStore
+from tests.conftest import NOW_MS
+
+
+class Recorder:
+    """Outermost I/O: records sends; can be slow, or crash after sending."""
+
+    def __init__(self, *, delay: float = 0.0, crash_after_send: bool = False) -> None:
+        self.sent: list[tuple[int, str]] = []
+        self.delay, self.crash_after_send = delay, crash_after_send
+
+    async def send(self, chat_id: int, text: str, *, buttons: list, silent: bool) -> None:
+        await asyncio.sleep(self.delay)
+        self.sent.append((chat_id, text))
+        if self.crash_after_send:
+            raise SystemExit("the process died right after sending")
+
+
+@pytest.fixture
+def store(tmp_path) -> SQLiteStore:
+    store = SQLiteStore(tmp_path / "cycle.db")
+    store.put_alert_rule(AlertRule("u1", "r1", "attic", Spec("below", 3).to_dict(), NOW_MS))
+    for chat in (1, 2):
+        store.put_chat_link(ChatLink(chat, "u1", NOW_MS))
+    store.write_readings("u1", [Reading("attic", NOW_MS, 1.0)], now_ms=NOW_MS)
+    return store
+
+
+def test_two_cycles_at_once_send_each_alert_once_per_chat(store):
+    notifier = Recorder(delay=0.05)
+
+    async def both() -> None:
+        await asyncio.gather(Cycle(store, notifier, NOW_MS).run(),
+                             Cycle(store, notifier, NOW_MS).run())
+
+    asyncio.run(both())
+    asyncio.run(Cycle(store, notifier, NOW_MS + 1000).run())
+
+    assert sorted(chat for chat, _ in notifier.sent) == [1, 2]
+    assert store.list_alert_rules("u1")[0].state.data["outbox"] == []
+
+
+def test_a_crash_between_send_and_mark_resends_once_after_the_lease(store):
+    with pytest.raises(SystemExit):
+        asyncio.run(Cycle(store, Recorder(crash_after_send=True), NOW_MS).run())
+
+    early, late = Recorder(), Recorder()
+    asyncio.run(Cycle(store, early, NOW_MS + 1000).run())  # the lease still holds
+    asyncio.run(Cycle(store, late, NOW_MS + LEASE_MS + 1000).run())
+    asyncio.run(Cycle(store, late, NOW_MS + LEASE_MS + 2000).run())
+
+    assert early.sent == []
+    assert sorted(chat for chat, _ in late.sent) == [1, 2]
+
+
+def test_a_transient_failure_is_retried_and_a_permanent_one_deactivates_the_chat(store):
+    class Flaky(Recorder):
+        async def send(self, chat_id: int, text: str, *, buttons: list, silent: bool) -> None:
+            if chat_id == 1:
+                raise DeliveryError("Forbidden: bot was blocked by the user", permanent=True)
+            if not self.sent and not getattr(self, "failed_once", False):
+                self.failed_once = True
+                raise DeliveryError("timed out", permanent=False)
+            await super().send(chat_id, text, buttons=buttons, silent=silent)
+
+    notifier = Flaky()
+    first = asyncio.run(Cycle(store, notifier, NOW_MS).run())
+    second = asyncio.run(Cycle(store, notifier, NOW_MS + 1000).run())
+
+    assert (first.failed, first.delivered) == (1, 0)
+    assert second.delivered == 1
+    assert [chat for chat, _ in notifier.sent] == [2]
+    assert store.get_chat_link(1).active is False
+    assert store.list_alert_rules("u1")[0].state.data["outbox"] == []
+
+
+def test_a_steady_cycle_writes_nothing(store):
+    asyncio.run(Cycle(store, Recorder(), NOW_MS).run())
+    version = store.list_alert_rules("u1")[0].state.version
+
+    summary = asyncio.run(Cycle(store, Recorder(), NOW_MS + 1000).run())
+
+    assert (summary.transitions, summary.delivered) == (0, 0)
+    assert store.list_alert_rules("u1")[0].state.version == version

@@ -21,6 +21,7 @@ bench: $(STAMP) $(DYNALITE)
 	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python benchmarks/storage.py
 	$(BIN)/python benchmarks/api.py
 	$(BIN)/python benchmarks/bot.py
+	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python benchmarks/alerts.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

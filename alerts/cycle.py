@@ -32,6 +32,25 @@ UPDATE_TRIES = 5
 
 
 @dataclass
+class RuleBook:
+    """The rules and states between cycles of one process, so a steady cycle costs only the
+    latest-reading lookups. Conditional writes keep it honest: a lost race, a change made
+    here (`invalidate`), or `refresh_ms` passing reloads it from storage."""
+
+    refresh_ms: int = 600_000
+    rules: list[AlertRule] | None = None
+    loaded_at: int = 0
+
+    def invalidate(self) -> None:
+        self.rules = None
+
+    def fresh(self, now_ms: int) -> list[AlertRule] | None:
+        if self.rules is None or now_ms - self.loaded_at >= self.refresh_ms:
+            return None
+        return self.rules
+
+
+@dataclass
 class CycleSummary:
     rules: int = 0
     transitions: int = 0
@@ -50,6 +69,7 @@ class Cycle:
     notifier: Notifier
     now_ms: int
     default_zone: str = "UTC"
+    rulebook: RuleBook = field(default_factory=RuleBook)
     worker: str = field(default_factory=lambda: secrets.token_hex(4))
     summary: CycleSummary = field(default_factory=CycleSummary)
     _chats: dict[str, list[ChatLink]] = field(default_factory=dict)
@@ -59,14 +79,23 @@ class Cycle:
         return await asyncio.to_thread(lambda: function(*args, **kwargs))
 
     async def run(self) -> CycleSummary:
-        rules = await self.call(self.store.list_alert_rules)
+        rules = self.rulebook.fresh(self.now_ms)
+        if rules is None:
+            rules = await self.call(self.store.list_alert_rules)
+            self.rulebook.loaded_at = self.now_ms
         keys = {(rule.user_id, rule.sensor) for rule in rules}
         latest = await self.call(self.store.latest_readings, keys, now_ms=self.now_ms)
         self.summary.rules = len(rules)
+        kept: list[AlertRule] | None = []
         for rule in rules:
-            rule = await self.evaluate(rule, latest.get((rule.user_id, rule.sensor)))
-            if rule is not None and rule.state.data.get("outbox"):
-                await self.deliver(rule)
+            current = await self.evaluate(rule, latest.get((rule.user_id, rule.sensor)))
+            if current is not None and current.state.data.get("outbox"):
+                current = await self.deliver(current)
+            if current is None or kept is None:
+                kept = None  # something changed elsewhere: reload next cycle
+            else:
+                kept.append(current)
+        self.rulebook.rules = kept
         return self.summary
 
     # -- evaluation ---------------------------------------------------------------------
@@ -111,14 +140,20 @@ class Cycle:
 
     # -- delivery -----------------------------------------------------------------------
 
-    async def deliver(self, rule: AlertRule) -> None:
+    async def deliver(self, rule: AlertRule) -> AlertRule | None:
+        """Send the outbox; the rule as stored afterwards (None: unsure, reload it)."""
+        known: AlertRule | None = rule
         for entry in list(rule.state.data.get("outbox", [])):
             current = await self.claim(rule, entry["id"])
             if current is None:
+                known = None
                 continue
             rule, entry = current
             rule = await self.send_entry(rule, entry)
-            rule = await self.settle(rule, entry["id"]) or rule
+            settled = await self.settle(rule, entry["id"])
+            known = settled if known is not None else None
+            rule = settled or rule
+        return known
 
     async def claim(self, rule: AlertRule, entry_id: str
                     ) -> tuple[AlertRule, dict[str, Any]] | None:
@@ -239,8 +274,9 @@ def _mark(entry: dict[str, Any], chat_id: int) -> bool:
 
 
 async def run_cycle(store: Store, notifier: Notifier, now_ms: int, *,
-                    default_zone: str = "UTC") -> CycleSummary:
+                    default_zone: str = "UTC", rulebook: RuleBook | None = None) -> CycleSummary:
     """Evaluate every rule once and deliver what is pending."""
-    return await Cycle(store, notifier, now_ms, default_zone).run()
+    return await Cycle(store, notifier, now_ms, default_zone,
+                       rulebook if rulebook is not None else RuleBook()).run()
 
 

@@ -82,6 +82,7 @@ async def add_rules(update: Update, context: BotContext, link: ChatLink, sensor_
                 continue
             ids.append(rule.rule_id)
             break
+    services.rules_changed()
     return ids
 
 
@@ -180,6 +181,7 @@ async def delalert_command(update: Update, context: BotContext) -> None:
     services = context.services
     removed = await services.run(services.store.delete_alert_rule, link.user_id,
                                  context.args[0])
+    services.rules_changed()
     await reply(update, f"Deleted alert {context.args[0]}." if removed else
                 f"There is no alert '{context.args[0]}'. See /alerts.")
 
@@ -224,6 +226,7 @@ async def change_state(context: BotContext, rule: AlertRule, change) -> bool:
                                                              change(dict(state.data))),
                                     expected_version=state.version)
         if stored is not None:
+            services.rules_changed()
             return True
         rules = await services.run(services.store.list_alert_rules, rule.user_id)
         fresh = next((r for r in rules if r.rule_id == rule.rule_id), None)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from alerts.cycle import RuleBook
 from sensorbot.config import Settings
 from storage.base import Store
 from storage.models import ChatLink
@@ -51,6 +52,11 @@ class BotServices:
     settings: Settings
     clock_ms: Callable[[], int] = wall_clock_ms
     guard: LinkGuard = field(default_factory=LinkGuard)
+    rulebook: RuleBook = field(default_factory=RuleBook)
+
+    def rules_changed(self) -> None:
+        """A rule or its state changed here: the alert cycle reloads them."""
+        self.rulebook.invalidate()
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A blocking call (storage, drawing) off the event loop."""

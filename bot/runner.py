@@ -63,7 +63,8 @@ async def alert_job(context: BotContext) -> None:
     try:
         summary = await run_cycle(services.store, TelegramNotifier(context.bot),
                                   services.clock_ms(),
-                                  default_zone=services.settings.alerts.timezone)
+                                  default_zone=services.settings.alerts.timezone,
+                                  rulebook=services.rulebook)
     except Exception:
         log.exception("the alert cycle failed; it runs again in %s s",
                       services.settings.alerts.check_interval_seconds)

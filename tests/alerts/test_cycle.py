@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
-from alerts.cycle import LEASE_MS, Cycle
+from alerts.cycle import LEASE_MS, Cycle, RuleBook
 from alerts.delivery import DeliveryError
 from alerts.rules import Spec
 from storage.models import AlertRule, ChatLink, Reading
@@ -94,3 +95,36 @@ def test_a_steady_cycle_writes_nothing(store):
 
     assert (summary.transitions, summary.delivered) == (0, 0)
     assert store.list_alert_rules("u1")[0].state.version == version
+
+
+class Counting:
+    """The real store, counting how often the rules are listed."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store, self.listings = store, 0
+
+    def list_alert_rules(self, user_id: str | None = None) -> list:
+        self.listings += 1
+        return self._store.list_alert_rules(user_id)
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+
+def test_a_kept_rulebook_skips_listing_rules_until_something_changes(store):
+    counting, book = Counting(store), RuleBook()
+    asyncio.run(Cycle(counting, Recorder(), NOW_MS, rulebook=book).run())  # fires, delivers
+    listed = counting.listings
+
+    asyncio.run(Cycle(counting, Recorder(), NOW_MS + 1000, rulebook=book).run())
+    steady = counting.listings - listed
+    rule = store.list_alert_rules("u1")[0]
+    store.update_alert_state("u1", "r1", replace(rule.state, data={**rule.state.data,
+                                                                  "ack_by": "Bob"}),
+                             expected_version=rule.state.version)
+    notifier = Recorder()
+    asyncio.run(Cycle(counting, notifier, NOW_MS + 3_700_000, rulebook=book).run())
+    asyncio.run(Cycle(counting, notifier, NOW_MS + 3_800_000, rulebook=book).run())
+
+    assert steady == 0
+    assert notifier.sent == []  # the acknowledgement made elsewhere was seen: no reminder

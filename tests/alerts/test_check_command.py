@@ -1,0 +1,36 @@
+"""`sensorbot alerts check`: one cycle from cron (or a scheduled Lambda), then exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from alerts.rules import Spec
+from storage.models import AlertRule, ChatLink, Reading
+from storage.sqlite import SQLiteStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_alerts_check_delivers_once_and_a_second_run_repeats_nothing(tmp_path, emulator):
+    now = time.time_ns() // 1_000_000
+    store = SQLiteStore(tmp_path / "cron.db")
+    store.put_alert_rule(AlertRule("u1", "r1", "attic", Spec("below", 3).to_dict(), now))
+    store.put_chat_link(ChatLink(77, "u1", now))
+    store.write_readings("u1", [Reading("attic", now - 1000, 1.5)], now_ms=now)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[telegram]\ntoken = "{emulator.token}"\nbase_url = "{emulator.base_url}"'
+                      '\n[storage]\nsqlite_path = "cron.db"\n', encoding="utf-8")
+    command = [sys.executable, "-m", "sensorbot", "alerts", "check", "--config", str(config)]
+
+    first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    alerts = [c for c in emulator.calls if c.method == "sendMessage" and c.chat_id == 77]
+    assert first.returncode == 0, first.stderr
+    assert "1 new transitions, 1 messages delivered" in first.stdout
+    assert "0 new transitions, 0 messages delivered" in second.stdout
+    assert len(alerts) == 1
+    assert alerts[0].text.startswith("❄️ Alert: attic is 1.5")

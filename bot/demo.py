@@ -117,7 +117,8 @@ def run_demo(stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
         telegram={"token": emulator.token, "base_url": emulator.base_url, "admins": [DEMO_CHAT]},
         storage={"sqlite_path": folder / "demo.db"},
         # The day of history arrives in one go; a real sensor would meet the usual limit.
-        api={"port": free_port(), "max_readings_per_minute": 0})
+        api={"port": free_port(), "max_readings_per_minute": 0},
+        alerts={"check_interval_seconds": 5})
     store = SQLiteStore(settings.storage.sqlite_path)
     now = time.time_ns() // 1_000_000
     store.add_user(User("cottage", "Summer cottage", now))
@@ -166,6 +167,7 @@ def banner(folder: Path) -> str:
         "sensorbot demo — a summer cottage whose heating failed 20 hours ago.\n"
         "This terminal is a Telegram chat already linked to it (and you are an admin).\n"
         "Try: /latest   /sensors   /history attic   /history   /export attic 6h   /help\n"
+        "and /freeze attic — the attic is already below 3 °C: an alert follows within seconds.\n"
         f"Charts and files are saved under {folder}. Ctrl-D or Ctrl-C leaves.\n\n")
 
 

@@ -30,8 +30,9 @@ class Recorder:
 
 
 @pytest.fixture
-def store(tmp_path) -> SQLiteStore:
-    store = SQLiteStore(tmp_path / "cycle.db")
+def store(make_store) -> SQLiteStore:
+    """On every backend: SQLite, DynamoDB on moto, DynamoDB on dynalite."""
+    store = make_store()
     store.put_alert_rule(AlertRule("u1", "r1", "attic", Spec("below", 3).to_dict(), NOW_MS))
     for chat in (1, 2):
         store.put_chat_link(ChatLink(chat, "u1", NOW_MS))

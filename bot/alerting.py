@@ -19,7 +19,7 @@ from alerts.rules import (
     parse_alert,
     parse_number,
 )
-from bot.chat import chat_link, find_sensor, no_such_sensor, reply
+from bot.chat import chat_link, find_sensor, linked_sensor, no_such_sensor, reply
 from bot.context import BotContext
 from bot.data import send_chart
 from sensorbot.formatting import (
@@ -88,19 +88,11 @@ async def add_rules(update: Update, context: BotContext, link: ChatLink, sensor_
 
 async def alert_command(update: Update, context: BotContext) -> None:
     """/alert <sensor> below|above <x> [for <dur>] [clear <y>] [repeat <dur>] | stale <dur>."""
-    link = await chat_link(update, context)
-    if link is None:
+    found = await linked_sensor(update, context, min_args=2,
+                                usage=f"Give a sensor and a condition, {ALERT_EXAMPLE}")
+    if found is None:
         return
-    args = context.args or []
-    if len(args) < 2:
-        await reply(update, f"Give a sensor and a condition, {ALERT_EXAMPLE}")
-        return
-    services = context.services
-    sensors = await services.run(services.store.list_sensors, link.user_id)
-    sensor = find_sensor(sensors, args[0])
-    if sensor is None:
-        await reply(update, no_such_sensor(args[0], sensors) + f" ({ALERT_EXAMPLE})")
-        return
+    link, sensor, args = found
     try:
         spec = parse_alert(args[1:])
     except BadArgument as problem:
@@ -113,19 +105,14 @@ async def alert_command(update: Update, context: BotContext) -> None:
 
 async def freeze_command(update: Update, context: BotContext) -> None:
     """/freeze <sensor> [x]: the pipe-freeze preset."""
-    link = await chat_link(update, context)
-    if link is None:
+    usage = ("Give a sensor and, if you like, a temperature: /freeze attic "
+             f"(below {FREEZE_DEFAULT:g}) or /freeze attic 5")
+    found = await linked_sensor(update, context, min_args=1, usage=usage)
+    if found is None:
         return
-    args = context.args or []
-    if not args or len(args) > 2:
-        await reply(update, "Give a sensor and, if you like, a temperature: /freeze attic "
-                            f"(below {FREEZE_DEFAULT:g}) or /freeze attic 5")
-        return
-    services = context.services
-    sensors = await services.run(services.store.list_sensors, link.user_id)
-    sensor = find_sensor(sensors, args[0])
-    if sensor is None:
-        await reply(update, no_such_sensor(args[0], sensors) + " (e.g. /freeze attic)")
+    link, sensor, args = found
+    if len(args) > 2:
+        await reply(update, usage)
         return
     try:
         threshold = parse_number(args[1]) if len(args) == 2 else FREEZE_DEFAULT

@@ -39,6 +39,26 @@ async def chat_link(update: Update, context: BotContext) -> ChatLink | None:
     return link
 
 
+async def linked_sensor(update: Update, context: BotContext, *, min_args: int, usage: str
+                        ) -> tuple[ChatLink, Sensor, list[str]] | None:
+    """The chat's link and the sensor its first argument names, with all the arguments; None
+    after telling the user what was wrong and showing `usage`."""
+    link = await chat_link(update, context)
+    if link is None:
+        return None
+    args = context.args or []
+    if len(args) < min_args:
+        await reply(update, usage)
+        return None
+    services = context.services
+    sensors = await services.run(services.store.list_sensors, link.user_id)
+    sensor = find_sensor(sensors, args[0])
+    if sensor is None:
+        await reply(update, f"{no_such_sensor(args[0], sensors)} ({usage})")
+        return None
+    return link, sensor, args
+
+
 def find_sensor(sensors: list[Sensor], query: str) -> Sensor | None:
     """By id, else by name, ignoring case."""
     for sensor in sensors:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 
 from bot.chart import caption, render_png, summarize
-from bot.chat import chat_link, find_sensor, no_such_sensor, reply
+from bot.chat import chat_link, find_sensor, linked_sensor, no_such_sensor, reply
 from bot.context import BotContext
 from sensorbot.formatting import (
     CALLBACK_LIMIT,
@@ -232,19 +232,12 @@ async def unit_command(update: Update, context: BotContext) -> None:
 
 
 async def set_sensor_field(update: Update, context: BotContext, field: str, example: str) -> None:
-    link = await chat_link(update, context)
-    if link is None:
+    found = await linked_sensor(update, context, min_args=2,
+                                usage=f"Give a sensor and its new {field}, e.g. {example}")
+    if found is None:
         return
-    args = context.args or []
-    if len(args) < 2:
-        await reply(update, f"Give a sensor and its new {field}, e.g. {example}")
-        return
+    link, sensor, args = found
     services = context.services
-    sensors = await services.run(services.store.list_sensors, link.user_id)
-    sensor = find_sensor(sensors, args[0])
-    if sensor is None:
-        await reply(update, no_such_sensor(args[0], sensors) + f" (e.g. {example})")
-        return
     value = clip(" ".join(args[1:]), 64)
     changed = await services.run(services.store.update_sensor, link.user_id, sensor.sensor_id,
                                  now_ms=services.clock_ms(), **{field: value})

@@ -14,9 +14,9 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from ingest.auth import HOW_TO_SEND, Authenticator, token_from_headers
 from ingest.errors import ApiError
 from ingest.limits import ReadingRateLimiter, read_body
-from ingest.validation import Window
+from ingest.validation import Invalid, Window, parse_sensor
 from storage.base import Store
-from storage.models import Reading
+from storage.models import ApiToken, Reading
 
 DAY_MS = 86_400_000
 MAX_MS = 2**53 - 1  # the largest time JavaScript (and a float) holds exactly
@@ -95,6 +95,20 @@ def parse_json(raw: bytes) -> Any:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, f"the body is not valid JSON ({exc})") from None
+
+
+def read_sensor_range(app: Services, secret: str, sensor: str, start: int | None,
+                      end: int | None, limit: int) -> tuple[ApiToken, list[Reading]]:
+    """A read token's readings of one sensor in [start, end] (default: the last 24 h)."""
+    token = app.auth.authenticate(secret, "read")
+    try:
+        parse_sensor(sensor)
+    except Invalid as exc:
+        raise ApiError(422, str(exc)) from None
+    now = app.clock_ms()
+    low, high = time_range(start, end, now)
+    return token, app.store.read_range(token.user_id, sensor, low, high, now_ms=now,
+                                       limit=limit)
 
 
 def time_range(start: int | None, end: int | None, now_ms: int) -> tuple[int, int]:

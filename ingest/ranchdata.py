@@ -16,13 +16,13 @@ from ingest.deps import (
     iso_ms,
     js_number,
     json_body,
+    read_sensor_range,
     services,
     services_of,
-    time_range,
 )
 from ingest.errors import ApiError
 from ingest.schemas import MeasurementIn, SavedMeasurement, SeriesItem
-from ingest.validation import Invalid, Window, parse_reading, parse_sensor
+from ingest.validation import Invalid, Window, parse_reading
 from storage.models import Reading
 
 MAX_SERIES = 20_000
@@ -76,15 +76,7 @@ def get_series(
     secret: str = Depends(caller),
     app: Services = Depends(services),
 ) -> JSONResponse:
-    token = app.auth.authenticate(secret, "read")
-    try:
-        parse_sensor(sensor)
-    except Invalid as exc:
-        raise ApiError(422, str(exc)) from None
-    now = app.clock_ms()
-    low, high = time_range(start, end, now)
-    readings = app.store.read_range(token.user_id, sensor, low, high, now_ms=now,
-                                    limit=MAX_SERIES + 1)
+    token, readings = read_sensor_range(app, secret, sensor, start, end, MAX_SERIES + 1)
     if len(readings) > MAX_SERIES:
         raise ApiError(422, f"the range holds more than {MAX_SERIES:,} readings; ask for a "
                             "narrower one with start and end")

@@ -21,15 +21,15 @@ from ingest.deps import (
     iso_ms,
     js_number,
     parse_json,
+    read_sensor_range,
     services,
     services_of,
-    time_range,
 )
 from ingest.errors import ApiError
 from ingest.limits import read_body
 from ingest.ranchdata import body_doc
 from ingest.schemas import ErrorBody, Health, ReadingBatchIn, SensorReadings, SensorSummary, Stored
-from ingest.validation import Invalid, Window, parse_reading, parse_sensor
+from ingest.validation import Invalid, Window, parse_reading
 from storage.errors import StorageError
 from storage.models import MAX_VALUE, SENSOR_ID_RE, Reading
 
@@ -134,15 +134,7 @@ def get_readings(
     secret: str = Depends(caller),
     app: Services = Depends(services),
 ) -> JSONResponse:
-    token = app.auth.authenticate(secret, "read")
-    try:
-        parse_sensor(sensor)
-    except Invalid as exc:
-        raise ApiError(422, str(exc)) from None
-    now = app.clock_ms()
-    low, high = time_range(start, end, now)
-    readings = app.store.read_range(token.user_id, sensor, low, high, now_ms=now,
-                                    limit=limit + 1)
+    _, readings = read_sensor_range(app, secret, sensor, start, end, limit + 1)
     following = readings[limit].timestamp if len(readings) > limit else None
     return JSONResponse({
         "sensor": sensor,

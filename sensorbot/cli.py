@@ -134,10 +134,8 @@ def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_run(store: Store, args: argparse.Namespace, settings: Settings) -> None:
-    from bot.app import require_token
     from bot.runner import run_forever
 
-    require_token(settings)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     run_forever(settings, store)
@@ -194,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    add(commands, "run", cmd_run, "the bot, the alert scheduler and the HTTP API, one process")
+    add(commands, "run", cmd_run, "the bot, the alert scheduler and the HTTP API, one process"
+        ).set_defaults(needs_bot=True)
     commands.add_parser("demo", parents=[common], help="everything embedded, chatting in this "
                         "terminal, no Telegram account needed")
     add(commands, "init", cmd_init, "create storage (idempotent)")
@@ -211,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     alerts = commands.add_parser("alerts", help="alert cycle").add_subparsers(
         dest="action", required=True, metavar="ACTION")
-    add(alerts, "check", cmd_alerts_check, "run one alert cycle (evaluate, deliver) and exit")
+    add(alerts, "check", cmd_alerts_check, "run one alert cycle (evaluate, deliver) and exit"
+        ).set_defaults(needs_bot=True)
 
     tokens = commands.add_parser("tokens", help="manage API tokens").add_subparsers(
         dest="action", required=True, metavar="ACTION")
@@ -235,6 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo()
     try:
         settings = load_settings(args.config)
+        if getattr(args, "needs_bot", False):
+            from bot.app import require_token
+
+            require_token(settings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE

@@ -57,3 +57,4 @@ def test_run_without_a_bot_token_says_what_to_set(tmp_path):
     assert "@BotFather" in result.stderr
     assert "TELEGRAM_BOT_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # refused before touching storage

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.delivery import DeliveryError, Notifier
+from alerts.delivery import DeliveryError, Notifier, mark_chat_inactive
 from alerts.machine import Transition, evaluate
 from alerts.messages import TREND_WINDOW_MS, buttons, in_quiet_hours, render, trend_per_hour
 from alerts.rules import Spec
@@ -40,9 +40,15 @@ class RuleBook:
     refresh_ms: int = 600_000
     rules: list[AlertRule] | None = None
     loaded_at: int = 0
+    generation: int = 0  # bumped by every invalidation, so a cycle never keeps a stale copy
 
     def invalidate(self) -> None:
         self.rules = None
+        self.generation += 1
+
+    def keep(self, rules: list[AlertRule] | None, generation: int) -> None:
+        if generation == self.generation:
+            self.rules = rules
 
     def fresh(self, now_ms: int) -> list[AlertRule] | None:
         if self.rules is None or now_ms - self.loaded_at >= self.refresh_ms:
@@ -79,6 +85,7 @@ class Cycle:
         return await asyncio.to_thread(lambda: function(*args, **kwargs))
 
     async def run(self) -> CycleSummary:
+        generation = self.rulebook.generation
         rules = self.rulebook.fresh(self.now_ms)
         if rules is None:
             rules = await self.call(self.store.list_alert_rules)
@@ -88,15 +95,25 @@ class Cycle:
         self.summary.rules = len(rules)
         kept: list[AlertRule] | None = []
         for rule in rules:
-            current = await self.evaluate(rule, latest.get((rule.user_id, rule.sensor)))
-            if current is not None and current.state.data.get("outbox"):
-                current = await self.deliver(current)
+            current = await self.process(rule, latest.get((rule.user_id, rule.sensor)))
             if current is None or kept is None:
                 kept = None  # something changed elsewhere: reload next cycle
             else:
                 kept.append(current)
-        self.rulebook.rules = kept
+        self.rulebook.keep(kept, generation)
         return self.summary
+
+    async def process(self, rule: AlertRule, latest: Reading | None) -> AlertRule | None:
+        """One rule; its failure is logged and never stops the others."""
+        try:
+            current = await self.evaluate(rule, latest)
+            if current is not None and current.state.data.get("outbox"):
+                current = await self.deliver(current)
+        except Exception:
+            log.exception("alert rule %s of %s failed this cycle", rule.rule_id, rule.user_id)
+            self.summary.failed += 1
+            return None
+        return current
 
     # -- evaluation ---------------------------------------------------------------------
 
@@ -182,7 +199,7 @@ class Cycle:
                                                               zone)
             try:
                 await self.notifier.send(chat.chat_id, text, buttons=buttons(
-                    rule.rule_id, entry["kind"]), silent=silent)
+                    rule.rule_id, entry["kind"], entry.get("since")), silent=silent)
             except DeliveryError as error:
                 if not error.permanent:
                     self.summary.failed += 1
@@ -192,7 +209,6 @@ class Cycle:
                 await self.deactivate(chat)
             else:
                 self.summary.delivered += 1
-            entry["delivered"].append(chat.chat_id)
             rule = await self.change_entry(rule, entry["id"], lambda e, c=chat.chat_id:
                                            _mark(e, c)) or rule
         return rule
@@ -256,7 +272,7 @@ class Cycle:
 
     async def deactivate(self, chat: ChatLink) -> None:
         """The chat blocked the bot: no more attempts until it writes again."""
-        await self.call(self.store.put_chat_link, replace(chat, active=False))
+        await self.call(mark_chat_inactive, self.store, chat.chat_id, chat.user_id)
         self._chats[chat.user_id] = [c for c in self._chats.get(chat.user_id, [])
                                      if c.chat_id != chat.chat_id]
         log.info("chat %s blocked the bot; marked inactive", chat.chat_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Any
@@ -96,21 +97,26 @@ def _stale_text(kind: str, entry: dict[str, Any], name: str, shown: str, when: s
     return f"📵 {prefix}No data from {name} for {silent_for}{last}."
 
 
-def buttons(rule_id: str, kind: str) -> list[tuple[str, str]]:
-    """(label, callback data) — on firing and reminder messages only."""
+def buttons(rule_id: str, kind: str, since: int | None) -> list[tuple[str, str]]:
+    """(label, callback data) — on firing and reminder messages only. Acknowledge names its
+    incident (by its start), so yesterday's button cannot silence today's alert."""
     if kind not in (FIRED, REMINDER):
         return []
-    return [("Acknowledge", f"a:ack:{rule_id}"), ("Snooze 1h", f"a:s1:{rule_id}"),
+    return [("Acknowledge", f"a:ack:{rule_id}:{since or 0}"), ("Snooze 1h", f"a:s1:{rule_id}"),
             ("Snooze 8h", f"a:s8:{rule_id}"), ("Chart 24h", f"a:chart:{rule_id}")]
 
 
+QUIET_RE = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-3]):([0-5]\d)")
+
+
 def parse_quiet_hours(text: str) -> tuple[time, time]:
-    """`22:00-07:00` (may cross midnight)."""
-    try:
-        start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
-    except ValueError:
+    """`22:00-07:00` in the chat's zone (may cross midnight)."""
+    match = QUIET_RE.fullmatch(text.strip())
+    if not match:
         raise BadArgument(f"'{text}' is not a time span; e.g. /quiet 22:00-07:00 or "
-                          "/quiet off") from None
+                          "/quiet off")
+    hour1, minute1, hour2, minute2 = (int(part) for part in match.groups())
+    start, end = time(hour1, minute1), time(hour2, minute2)
     if start == end:
         raise BadArgument("quiet hours need a start and a different end, e.g. 22:00-07:00")
     return start, end
@@ -119,7 +125,10 @@ def parse_quiet_hours(text: str) -> tuple[time, time]:
 def in_quiet_hours(quiet: str | None, now_ms: int, zone: ZoneInfo) -> bool:
     if not quiet:
         return False
-    start, end = parse_quiet_hours(quiet)
+    try:
+        start, end = parse_quiet_hours(quiet)
+    except BadArgument:
+        return False  # an unreadable setting must not silence or block an alert
     now = datetime.fromtimestamp(now_ms / 1000, zone).time()
     return start <= now < end if start < end else now >= start or now < end
 

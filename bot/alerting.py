@@ -249,7 +249,7 @@ async def quiet_command(update: Update, context: BotContext) -> None:
 async def alert_button(update: Update, context: BotContext) -> None:
     """Acknowledge, Snooze 1h / 8h, Chart 24h under an alert."""
     query = update.callback_query
-    _, action, rule_id = query.data.split(":", 2)
+    _, action, rule_id, *incident = query.data.split(":")
     link = await chat_link(update, context)
     if link is None:
         await query.answer()
@@ -270,6 +270,10 @@ async def alert_button(update: Update, context: BotContext) -> None:
             await send_chart(update, context, link, sensor, window)
         return
     if action == "ack":
+        if rule.state.status != "firing" or \
+                str(rule.state.data.get("since") or 0) != (incident or ["0"])[0]:
+            await query.answer("That alert is over already.")
+            return
         done = await change_state(context, rule, lambda data: acknowledge(data, who))
         note = f"✓ Acknowledged by {who}: no more reminders for this incident."
     else:

@@ -20,12 +20,12 @@ from telegram.ext import (
     filters,
 )
 
+from alerts.delivery import mark_chat_inactive
 from bot import admin, alerting, data, linking
 from bot.chat import reply
 from bot.context import BotContext, BotServices
 from sensorbot.config import ConfigError, Settings
 from storage.base import Store
-from storage.models import ChatLink
 
 log = logging.getLogger("sensorbot.bot")
 
@@ -91,8 +91,7 @@ def build_application(settings: Settings, store: Store, *,
     builder = (ApplicationBuilder()
                .token(require_token(settings))
                .context_types(ContextTypes(context=BotContext))
-               .rate_limiter(AIORateLimiter(max_retries=3))
-               .post_init(register_menu))
+               .rate_limiter(AIORateLimiter(max_retries=3)))
     if settings.telegram.base_url:
         builder = builder.base_url(f"{settings.telegram.base_url}/bot") \
                          .base_file_url(f"{settings.telegram.base_url}/file/bot")
@@ -110,7 +109,11 @@ def build_application(settings: Settings, store: Store, *,
 
 
 async def register_menu(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    await application.bot.set_my_commands(MENU)
+    """The phone's command menu; a failure is logged and the bot runs without it."""
+    try:
+        await application.bot.set_my_commands(MENU)
+    except TelegramError as error:
+        log.warning("could not register the command menu: %s", error)
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
@@ -145,10 +148,7 @@ async def on_error(update: object, context: BotContext) -> None:
 async def mark_inactive(context: BotContext, chat_id: int) -> None:
     """A chat that blocked the bot (403) gets nothing until it writes again."""
     services = context.services
-    link = await services.run(services.store.get_chat_link, chat_id)
-    if link is not None and link.active:
-        await services.run(services.store.put_chat_link, ChatLink(
-            link.chat_id, link.user_id, link.linked_at, False, link.timezone, link.quiet_hours))
+    await services.run(mark_chat_inactive, services.store, chat_id)
     log.info("chat %s blocked the bot; marked inactive", chat_id)
 
 

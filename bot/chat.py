@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telegram import Message, Update
 
 from bot.context import BotContext
@@ -33,8 +35,7 @@ async def chat_link(update: Update, context: BotContext) -> ChatLink | None:
         await reply(update, HOW_TO_LINK)
         return None
     if not link.active:
-        link = ChatLink(link.chat_id, link.user_id, link.linked_at, True, link.timezone,
-                        link.quiet_hours)
+        link = replace(link, active=True)
         await services.run(services.store.put_chat_link, link)
     return link
 

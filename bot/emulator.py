@@ -214,9 +214,6 @@ class BotApiEmulator:
                 raise TimeoutError(f"no such call within {timeout} s; seen: {seen}")
             time.sleep(0.01)
 
-    def sent_to(self, chat_id: int, after: int = 0) -> list[Call]:
-        return [c for c in self.calls[after:] if c.chat_id == chat_id]
-
     def on_call(self, listener: Callable[[Call], None]) -> None:
         """Called (on the emulator's thread) after every call; the demo prints with it."""
         self._listeners.append(listener)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import Update
@@ -130,10 +131,10 @@ async def set_timezone(update: Update, context: BotContext) -> None:
         return
     try:
         zone = ZoneInfo(context.args[0])
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder, not a zone
         await reply(update, f"I don't know the zone '{context.args[0]}'. Use an Area/City "
                             "name, e.g. /tz Europe/Helsinki or /tz America/New_York")
         return
-    await services.run(services.store.put_chat_link, ChatLink(
-        link.chat_id, link.user_id, link.linked_at, True, zone.key, link.quiet_hours))
+    await services.run(services.store.put_chat_link, replace(link, active=True,
+                                                             timezone=zone.key))
     await reply(update, f"Times in this chat are now shown in {zone.key}.")

@@ -97,14 +97,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StorageUnavailable)
     async def unavailable(_: Request, exc: StorageUnavailable) -> JSONResponse:
         log.warning("storage unavailable: %s", exc)
-        return reply(503, "storage is unavailable; nothing was stored, retry later",
+        return reply(503, "storage is unavailable; retry later (sending the same readings "
+                          "again is safe: a sensor and timestamp are stored once)",
                      {"Retry-After": str(exc.retry_after_seconds)})
 
     @app.exception_handler(StorageError)
     async def storage_failed(_: Request, exc: StorageError) -> JSONResponse:
         log.error("storage failed", exc_info=exc)
-        return reply(503, "storage failed; nothing was stored, retry later",
-                     {"Retry-After": "30"})
+        return reply(503, "storage failed; retry later (sending the same readings again is "
+                          "safe)", {"Retry-After": "30"})
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -49,10 +49,11 @@ class Authenticator:
             needed = "a write token to store readings" if scope == "write" else \
                 "a read token to read"
             raise ApiError(403, f"this is a {token.scope} token; use {needed}")
-        self._touch(token)
         return token
 
-    def _touch(self, token: ApiToken) -> None:
+    def used(self, token: ApiToken) -> None:
+        """Record a successful use; called after the request did its work, so a request
+        answered 4xx writes nothing at all."""
         now = self._clock_ms()
         with self._lock:
             if now - self._touched.get(token.token_id, 0) < TOUCH_EVERY_MS:

@@ -48,6 +48,7 @@ class Services:
         readings = parse(window)
         self.limiter.take(token.token_id, len(readings), now_ms=window.now_ms)
         self.store.write_readings(token.user_id, readings, now_ms=window.now_ms)
+        self.auth.used(token)
         return readings
 
 

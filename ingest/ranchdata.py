@@ -81,6 +81,7 @@ def get_series(
         raise ApiError(422, f"the range holds more than {MAX_SERIES:,} readings; ask for a "
                             "narrower one with start and end")
     meta = app.store.get_sensor(token.user_id, sensor)
+    app.auth.used(token)
     name = meta.display_name if meta else sensor
     unit = (meta.unit if meta else None) or ""
     return JSONResponse([

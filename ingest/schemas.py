@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-NUMBER_OR_STRING = {"anyOf": [{"type": "number"}, {"type": "string"}]}
-
 
 class MeasurementIn(BaseModel):
     """A reading for the sensor in the path (ranchdata v1/v2)."""

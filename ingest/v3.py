@@ -120,6 +120,7 @@ def get_sensors(secret: str = Depends(caller),
             last_timestamp=last.timestamp if last else None,
             last_seen=iso_ms(last.timestamp) if last else None,
         ))
+    app.auth.used(token)
     return summaries
 
 
@@ -134,7 +135,8 @@ def get_readings(
     secret: str = Depends(caller),
     app: Services = Depends(services),
 ) -> JSONResponse:
-    _, readings = read_sensor_range(app, secret, sensor, start, end, limit + 1)
+    token, readings = read_sensor_range(app, secret, sensor, start, end, limit + 1)
+    app.auth.used(token)
     following = readings[limit].timestamp if len(readings) > limit else None
     return JSONResponse({
         "sensor": sensor,

@@ -153,7 +153,7 @@ def demo() -> int:
 def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings) -> None:
     import asyncio
 
-    from telegram import Bot
+    from telegram.ext import AIORateLimiter, ExtBot
 
     from alerts.cycle import run_cycle
     from bot.alerting import TelegramNotifier
@@ -161,7 +161,9 @@ def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings)
 
     token = require_token(settings)
     base = settings.telegram.base_url
-    bot = Bot(token, base_url=f"{base}/bot") if base else Bot(token)
+    # Like the bot's: Telegram's 429 is waited out, not counted as a failed delivery.
+    options = {"base_url": f"{base}/bot"} if base else {}
+    bot = ExtBot(token, rate_limiter=AIORateLimiter(max_retries=3), **options)
 
     async def once() -> str:
         async with bot:

@@ -68,7 +68,7 @@ class AlertsSettings(_Section):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder, not a zone
             raise ValueError("must be an IANA time zone such as 'Europe/Helsinki'") from None
         return value
 

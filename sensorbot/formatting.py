@@ -67,8 +67,11 @@ def parse_range(text: str, *, now_ms: int, zone: ZoneInfo) -> TimeRange:
         raise BadArgument(f"'{text}' is not a range; use {RANGE_EXAMPLES}") from None
     if end_day < start_day:
         raise BadArgument(f"'{text}' ends before it starts; e.g. 2026-01-01..2026-01-07")
-    start = datetime.combine(start_day, datetime.min.time(), zone)
-    end = datetime.combine(end_day + timedelta(days=1), datetime.min.time(), zone)
+    try:
+        start = datetime.combine(start_day, datetime.min.time(), zone)
+        end = datetime.combine(end_day + timedelta(days=1), datetime.min.time(), zone)
+    except OverflowError:
+        raise BadArgument(f"'{text}' is past the end of the calendar") from None
     label = str(start_day) if not sep else f"{start_day} – {end_day}"
     return TimeRange(int(start.timestamp() * 1000), int(end.timestamp() * 1000) - 1, label)
 

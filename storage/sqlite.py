@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,6 +26,8 @@ from storage.models import (
     check_user_id,
     check_value,
 )
+
+log = logging.getLogger("sensorbot.storage")
 
 SCHEMA_VERSION = 1
 PURGE_EVERY_MS = 3_600_000
@@ -93,10 +96,11 @@ class SQLiteStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # a failed COMMIT leaves it open: never leave it so
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock, _translated():
@@ -130,7 +134,10 @@ class SQLiteStore:
             )
             db.executemany("INSERT OR REPLACE INTO readings VALUES (?, ?, ?, ?, ?)", rows)
         if now_ms - self._last_purge_ms >= PURGE_EVERY_MS:
-            self.purge_expired(now_ms=now_ms)
+            try:
+                self.purge_expired(now_ms=now_ms)
+            except StorageUnavailable as exc:  # the write is stored; the purge retries later
+                log.warning("could not delete expired readings: %s", exc)
         return len(rows)
 
     def read_range(

@@ -83,6 +83,7 @@ def test_it_resolves_the_sqlite_path_from_the_config_files_folder(tmp_path):
     ("[api]\nport = 70000\n", ["api.port", "65535"]),
     ("[api]\nprot = 80\n", ["api.prot", "not a known setting"]),
     ('[alerts]\ntimezone = "Mars/Olympus"\n', ["alerts.timezone", "IANA"]),
+    ('[alerts]\ntimezone = "Europe"\n', ["alerts.timezone", "IANA"]),
     ('[telegram]\nbase_url = "localhost:8081"\n', ["telegram.base_url", "http://"]),
     ("[storage\n", ["not valid TOML", "line 1"]),
 ])

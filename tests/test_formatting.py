@@ -55,7 +55,8 @@ def test_a_span_of_days_is_inclusive():
     assert window.end_ms - window.start_ms == 7 * 86_400_000 - 1
 
 
-@pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "2026-01-07..2026-01-01", "5x"])
+@pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "2026-01-07..2026-01-01", "5x",
+                                  "9999-12-31"])
 def test_it_explains_a_bad_range(text):
     with pytest.raises(BadArgument):
         parse_range(text, now_ms=NOW, zone=UTC)

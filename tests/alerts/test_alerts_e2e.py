@@ -93,6 +93,26 @@ def test_the_buttons_acknowledge_snooze_and_chart(alert_world):
     assert "Snoozed for 8 h" in snoozed.text
 
 
+def test_yesterdays_acknowledge_button_does_not_silence_todays_alert(alert_world):
+    world = alert_world
+    world.linked_chat().ask("/alert attic below 1 repeat 1m")
+    start = len(world.emulator.calls)
+    world.post(0.5)
+    [old] = wait_alerts(world, ALICE_CHAT, 1, start)
+    world.post(5.0, timestamp=NOW_MS + 1000)
+    wait_alerts(world, ALICE_CHAT, 2, start)  # recovered
+    world.clock.now += 2000
+    world.post(0.4)
+    wait_alerts(world, ALICE_CHAT, 3, start)  # a new incident
+
+    mark = len(world.emulator.calls)
+    world.emulator.press(old, old.buttons[0]["callback_data"], user_id=ALICE_CHAT)
+    answer = world.emulator.wait_for(lambda c: c.method == "answerCallbackQuery", after=mark)
+
+    assert "over already" in answer.params.get("text", "")
+    assert "ack_by" not in world.store.list_alert_rules("alice")[0].state.data
+
+
 def test_reminders_come_while_firing(alert_world):
     world = alert_world
     world.linked_chat().ask("/alert attic below 1 repeat 1m")
@@ -190,5 +210,6 @@ def test_bad_alert_arguments_are_explained(alert_world):
     assert "e.g. /delalert" in chat.ask("/delalert")
     assert "no alert 'r000000'" in chat.ask("/delalert r000000")
     assert "e.g. /quiet 22:00-07:00" in chat.ask("/quiet noon")
+    assert "e.g. /quiet 22:00-07:00" in chat.ask("/quiet 22:00Z-07:00")
     assert "e.g. /snooze attic 2h" in chat.ask("/snooze attic")
     assert "No alert rules yet" in chat.ask("/alerts")

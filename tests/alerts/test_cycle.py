@@ -129,3 +129,29 @@ def test_a_kept_rulebook_skips_listing_rules_until_something_changes(store):
 
     assert steady == 0
     assert notifier.sent == []  # the acknowledgement made elsewhere was seen: no reminder
+
+
+def test_a_rule_changed_during_a_cycle_is_not_forgotten(store):
+    book = RuleBook()
+
+    class AddsARule(Recorder):
+        async def send(self, chat_id: int, text: str, *, buttons: list, silent: bool) -> None:
+            if chat_id == 1:  # meanwhile, someone sends /alert in the chat
+                store.put_alert_rule(AlertRule("u1", "r2", "attic",
+                                               Spec("below", 5).to_dict(), NOW_MS))
+                book.invalidate()
+            await super().send(chat_id, text, buttons=buttons, silent=silent)
+
+    first = asyncio.run(Cycle(store, AddsARule(), NOW_MS, rulebook=book).run())
+    summary = asyncio.run(Cycle(store, Recorder(), NOW_MS + 1000, rulebook=book).run())
+
+    assert (first.failed, summary.rules) == (0, 2)
+
+
+def test_one_chats_unreadable_quiet_hours_block_nobody(store):
+    store.put_chat_link(ChatLink(1, "u1", NOW_MS, quiet_hours="22:00Z-07:00"))
+    notifier = Recorder()
+
+    asyncio.run(Cycle(store, notifier, NOW_MS).run())
+
+    assert sorted(chat for chat, _ in notifier.sent) == [1, 2]

@@ -105,3 +105,18 @@ def test_it_records_last_use_at_most_once_a_minute(api):
 
     assert first == NOW_MS
     assert api.store.token_by_hash(token_hash).last_used == NOW_MS + 61_000
+
+
+def test_a_request_answered_4xx_does_not_even_record_the_tokens_use(api):
+    token = next(t for t in api.store.list_tokens("alice") if t.scope == "write"
+                 and not t.revoked)
+
+    refused = api.client.post("/api/v2/sensor/attic/measurement", json={"value": "warm"},
+                              headers=api.headers("alice_write"))
+    after_refusal = api.store.get_token(token.token_id).last_used
+    accepted = api.client.post("/api/v2/sensor/attic/measurement", json={"value": 1},
+                               headers=api.headers("alice_write"))
+
+    assert (refused.status_code, accepted.status_code) == (422, 200)
+    assert after_refusal is None
+    assert api.store.get_token(token.token_id).last_used == api.clock.now

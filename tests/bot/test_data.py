@@ -50,6 +50,7 @@ def test_times_follow_the_chats_zone(world):
     assert "Europe/Helsinki" in chat.ask("/tz Europe/Helsinki")
     assert "attic: 2 at 10:00" in chat.ask("/latest attic")
     assert "don't know the zone" in chat.ask("/tz Mars/Base")
+    assert "don't know the zone" in chat.ask("/tz Europe")
 
 
 def test_two_users_chats_never_see_each_others_data(world):

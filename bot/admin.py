@@ -12,8 +12,9 @@ from telegram import Update
 from bot.chat import reply
 from bot.context import BotContext
 from sensorbot.tokens import issue_token
+from sensorbot.users import NoFreeId, add_user_named
 from storage.errors import AlreadyExists, InvalidRecord, NotFound
-from storage.models import Invite, User
+from storage.models import Invite
 
 INVITE_TTL_MS = 24 * 3_600_000
 REFUSAL = "Sorry, that command is only for this bot's administrators."
@@ -35,11 +36,6 @@ def admin_only(handler: Handler) -> Handler:
     return guarded
 
 
-def slug(name: str) -> str:
-    kept = "".join(c if c.isalnum() and c.isascii() else "-" for c in name.lower())
-    return "-".join(part for part in kept.split("-") if part)[:48] or "user"
-
-
 @admin_only
 async def adduser(update: Update, context: BotContext) -> None:
     """/adduser <name>."""
@@ -48,17 +44,14 @@ async def adduser(update: Update, context: BotContext) -> None:
         await reply(update, "Give the new user a name, e.g. /adduser Summer cottage")
         return
     services = context.services
-    base = slug(name)
-    for n in range(1, 100):
-        user_id = base if n == 1 else f"{base}-{n}"
-        try:
-            await services.run(services.store.add_user, User(user_id, name, services.clock_ms()))
-        except AlreadyExists:
-            continue
-        await reply(update, f"Created user {user_id} ({name}). Next: /token {user_id} write "
-                            f"for its sensors, /invite {user_id} to link a chat.")
+    try:
+        user_id = await services.run(add_user_named, services.store, name,
+                                     now_ms=services.clock_ms())
+    except NoFreeId:
+        await reply(update, f"Could not find a free id for '{name}'; try another name.")
         return
-    await reply(update, f"Could not find a free id for '{name}'; try another name.")
+    await reply(update, f"Created user {user_id} ({name}). Next: /token {user_id} write "
+                        f"for its sensors, /invite {user_id} to link a chat.")
 
 
 @admin_only

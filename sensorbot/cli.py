@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import signal
 import sys
 import time
@@ -14,8 +13,9 @@ from datetime import UTC, datetime
 
 from sensorbot.config import ConfigError, Settings, load_settings
 from sensorbot.tokens import TokenImportError, import_ranch_tokens, issue_token
+from sensorbot.users import NoFreeId, add_user_named
 from storage import Store, open_store
-from storage.errors import AlreadyExists, NotFound, StorageError
+from storage.errors import NotFound, StorageError
 from storage.models import User, check_user_id
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -38,10 +38,6 @@ def iso(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48] or "user"
-
-
 # -- commands --------------------------------------------------------------------------------
 
 def cmd_init(store: Store, args: argparse.Namespace, settings: Settings) -> None:
@@ -59,20 +55,11 @@ def cmd_users_add(store: Store, args: argparse.Namespace, settings: Settings) ->
         check_user_id(user_id)
         store.add_user(User(user_id, args.name, now_ms()))
     else:
-        user_id = _add_with_free_id(store, args.name)
-    print(user_id)
-
-
-def _add_with_free_id(store: Store, name: str) -> str:
-    base = slug(name)
-    for n in range(1, 1000):
-        candidate = base if n == 1 else f"{base}-{n}"
         try:
-            store.add_user(User(candidate, name, now_ms()))
-        except AlreadyExists:
-            continue
-        return candidate
-    raise CommandError(f"could not find a free id for {name!r}; pass one with --id")
+            user_id = add_user_named(store, args.name, now_ms=now_ms())
+        except NoFreeId as exc:
+            raise CommandError(f"{exc}; pass one with --id") from None
+    print(user_id)
 
 
 def cmd_users_list(store: Store, args: argparse.Namespace, settings: Settings) -> None:

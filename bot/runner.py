@@ -1,4 +1,4 @@
-"""`sensorbot run`: the bot, the HTTP API and (later) the alert job in one event loop."""
+"""`sensorbot run`: the bot, the HTTP API and the alert job in one event loop."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+from telegram.error import InvalidToken, NetworkError
+
 from alerts.cycle import run_cycle
 from bot.alerting import TelegramNotifier
 from bot.app import PollingErrors, build_application, register_menu
 from bot.context import BotContext
-from sensorbot.config import Settings
+from sensorbot.config import ConfigError, Settings
 from storage.base import Store
 
 log = logging.getLogger("sensorbot")
@@ -40,7 +42,9 @@ async def serve(settings: Settings, store: Store, stop: asyncio.Event, *,
     server = api_server(settings, store, clock_ms) if settings.api.enabled else None
     api_task = asyncio.create_task(server.serve()) if server else None
     try:
-        async with application:
+        if not await connect(application, stop):
+            return
+        try:
             await register_menu(application)
             application.job_queue.run_repeating(
                 alert_job, interval=settings.alerts.check_interval_seconds, first=0,
@@ -51,10 +55,35 @@ async def serve(settings: Settings, store: Store, stop: asyncio.Event, *,
             await stop.wait()
             await application.updater.stop()
             await application.stop()
+        finally:
+            await application.shutdown()
     finally:
         if server is not None and api_task is not None:
             server.should_exit = True
             await api_task
+
+
+async def connect(application: Any, stop: asyncio.Event) -> bool:
+    """Reach Telegram (getMe), retrying while the network is down — a Pi may boot before its
+    uplink; the HTTP API already runs meanwhile. False if stopped first. A refused token is a
+    configuration error, not something to retry."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await application.initialize()
+        except InvalidToken:
+            raise ConfigError(
+                "Telegram refused the bot token. Check [telegram] token in the config file (or "
+                "TELEGRAM_BOT_TOKEN) against the one @BotFather gave, and [telegram] base_url."
+            ) from None
+        except NetworkError as error:
+            log.warning("cannot reach Telegram (%s); trying again in %.0f s", error, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 60.0)
+        else:
+            return True
+    return False
 
 
 async def alert_job(context: BotContext) -> None:

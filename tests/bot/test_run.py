@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from bot.emulator import BotApiEmulator
+from sensorbot.config import Settings
 from tests.dynalite import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,3 +59,37 @@ def test_run_without_a_bot_token_says_what_to_set(tmp_path):
     assert "TELEGRAM_BOT_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []  # refused before touching storage
+
+
+def test_run_with_a_token_telegram_refuses_says_so(tmp_path, emulator):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[telegram]\ntoken = "999:WRONG"\nbase_url = "{emulator.base_url}"\n'
+                      "[api]\nenabled = false\n", encoding="utf-8")
+
+    result = subprocess.run([sys.executable, "-m", "sensorbot", "run", "--config", str(config)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 2
+    assert "Telegram refused the bot token" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_bot_waits_for_telegram_to_become_reachable(tmp_path, emulator):
+    from storage.sqlite import SQLiteStore
+    from tests.api.conftest import Clock
+    from tests.bot.conftest import RunningBot
+
+    for _ in range(2):
+        emulator.fail_next("getMe", 502, "Bad Gateway")
+    settings = Settings(telegram={"token": emulator.token, "base_url": emulator.base_url},
+                        api={"enabled": False})
+    bot = RunningBot(settings, SQLiteStore(tmp_path / "s.db"), Clock())
+    try:
+        emulator.wait_for(lambda c: c.method == "setMyCommands", timeout=30)
+        start = len(emulator.calls)
+        emulator.send_text(5, "/start")
+        reply = emulator.wait_for(lambda c: c.method == "sendMessage", after=start)
+    finally:
+        bot.stop()
+
+    assert "/link" in reply.text

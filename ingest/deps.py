@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +28,11 @@ bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <token>
 api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <token>")
 
 
+# Writes go through SQLite's one lock (or DynamoDB's client pool) anyway: a few dedicated threads
+# cost less per request than the general worker pool.
+WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest")
+
+
 @dataclass
 class Services:
     store: Store
@@ -35,6 +42,12 @@ class Services:
 
     def window(self) -> Window:
         return Window(self.clock_ms(), self.store.retention_ms)
+
+    async def ingest(self, secret: str, parse: Callable[[Window], list[Reading]]
+                     ) -> list[Reading]:
+        """`store_readings` on the writers' threads, off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(WRITERS, self.store_readings, secret, parse)
 
     def store_readings(self, secret: str, parse: Callable[[Window], list[Reading]]
                        ) -> list[Reading]:

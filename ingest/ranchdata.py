@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from ingest.deps import (
@@ -45,8 +44,8 @@ def parse_measurement(body: Any, sensor: str, window: Window) -> list[Reading]:
 
 async def save_measurement(request: Request, sensor: str, secret: str) -> JSONResponse:
     body = await json_body(request)
-    [reading] = await run_in_threadpool(services_of(request).store_readings, secret,
-                                        lambda window: parse_measurement(body, sensor, window))
+    [reading] = await services_of(request).ingest(
+        secret, lambda window: parse_measurement(body, sensor, window))
     return JSONResponse({"message": "Successfully saved new measurement", "sensor": sensor,
                          "value": js_number(reading.value), "timestamp": reading.timestamp})
 

@@ -9,7 +9,6 @@ from typing import (
 
 from annotated_types import Len
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import AllowInfNan, Strict, StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
@@ -98,7 +97,7 @@ async def post_readings(request: Request, secret: str = Depends(caller)) -> Stor
     def parse(window: Window) -> list[Reading]:
         return fast_parse_batch(raw, window) or parse_batch(parse_json(raw), window)
 
-    stored = await run_in_threadpool(services_of(request).store_readings, secret, parse)
+    stored = await services_of(request).ingest(secret, parse)
     return Stored(stored=len(stored))
 
 

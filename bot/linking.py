@@ -22,7 +22,15 @@ HELP = """Commands
 /unit <sensor> <unit> — e.g. /unit attic °C
 /tz <Area/City> — times in your zone, e.g. /tz Europe/Helsinki
 /link <read-token> — follow a user's sensors · /unlink
-Ranges: 6h, 24h (default), 7d, 30d, 2026-01-05, 2026-01-01..2026-01-07"""
+Ranges: 6h, 24h (default), 7d, 30d, 2026-01-05, 2026-01-01..2026-01-07
+
+Alerts
+/freeze <sensor> [x] — pipe-freeze protection, e.g. /freeze attic
+/alert <sensor> below|above <x> [for 10m] [clear <y>] [repeat 1h] — e.g. /alert attic below 3
+/alert <sensor> stale <dur> — no data for that long, e.g. /alert attic stale 1h
+/alerts — your rules · /delalert <id> — delete one
+/snooze <sensor|all> <dur> — e.g. /snooze all 8h
+/quiet <HH:MM-HH:MM|off> — silent ordinary alerts, e.g. /quiet 22:00-07:00"""
 
 ADMIN_HELP = """Admin
 /adduser <name> — e.g. /adduser Summer cottage

@@ -90,6 +90,8 @@ def test_help_lists_commands_with_examples_and_admin_ones_for_admins(world):
     admin_help = world.chat(ADMIN).ask("/help")
 
     assert "/history attic 7d" in user_help
+    assert "/freeze attic" in user_help
+    assert "/quiet 22:00-07:00" in user_help
     assert "/adduser" not in user_help
     assert "/adduser" in admin_help
 

@@ -186,12 +186,13 @@ def chat(emulator: BotApiEmulator, terminal: Terminal, stdin: TextIO, out: TextI
         pressable = terminal.with_buttons
         if text.isdigit() and pressable and 1 <= int(text) <= len(pressable.buttons):
             emulator.press(pressable, pressable.buttons[int(text) - 1]["callback_data"],
-                           user_id=DEMO_CHAT)
+                           user_id=DEMO_CHAT, first_name="You")
         else:
             emulator.send_text(DEMO_CHAT, text, user_id=DEMO_CHAT, first_name="You")
         try:
             emulator.wait_for(lambda c: c.chat_id == DEMO_CHAT and c.method in {
-                "sendMessage", "sendPhoto", "sendDocument"}, after=start, timeout=30)
+                "sendMessage", "sendPhoto", "sendDocument", "editMessageText"}, after=start,
+                timeout=30)
             time.sleep(0.3)  # let a multi-message answer finish printing
         except TimeoutError:
             out.write("(no answer from the bot)\n")

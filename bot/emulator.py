@@ -180,7 +180,8 @@ class BotApiEmulator:
 
         return self._in_loop(add)  # type: ignore[no-any-return]
 
-    def press(self, call: Call, data: str, *, user_id: int | None = None) -> None:
+    def press(self, call: Call, data: str, *, user_id: int | None = None,
+              first_name: str = "Tester") -> None:
         """A user presses an inline button under a message the bot sent."""
         message = call.result
         chat_id = message["chat"]["id"]
@@ -188,7 +189,7 @@ class BotApiEmulator:
         def add() -> None:
             self._updates.append({"update_id": next(self._update_ids), "callback_query": {
                 "id": str(next(self._message_ids)), "chat_instance": str(chat_id),
-                "from": {"id": user_id or chat_id, "is_bot": False, "first_name": "Tester"},
+                "from": {"id": user_id or chat_id, "is_bot": False, "first_name": first_name},
                 "message": self._messages.get((chat_id, message["message_id"]), message),
                 "data": data,
             }})

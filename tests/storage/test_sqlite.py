@@ -77,3 +77,38 @@ def test_two_processes_can_share_one_file(tmp_path):
     second.write_readings("u1", [Reading("attic", NOW_MS + 1, 2.0)], now_ms=NOW_MS)
 
     assert len(first.read_range("u1", "attic", 0, NOW_MS + 1, now_ms=NOW_MS)) == 2
+
+
+class FailingCommit:
+    """The real connection, except the next COMMIT fails as a full disk would make it."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection, self.armed = connection, True
+
+    def execute(self, sql: str, *args):
+        if sql == "COMMIT" and self.armed:
+            self.armed = False
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._connection.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._connection, name)
+
+
+def test_a_failed_commit_is_rolled_back_and_later_writes_work(tmp_path):
+    from storage.errors import StorageUnavailable
+
+    store = SQLiteStore(tmp_path / "full.db")
+    store.write_readings("u1", [Reading("attic", NOW_MS - 1, 1.0)], now_ms=NOW_MS)
+    store._db = FailingCommit(store._db)
+
+    try:
+        store.write_readings("u1", [Reading("attic", NOW_MS, 2.0)], now_ms=NOW_MS)
+    except StorageUnavailable:
+        pass
+    else:
+        raise AssertionError("the failed commit was acknowledged")
+    store.write_readings("u1", [Reading("attic", NOW_MS + 1, 3.0)], now_ms=NOW_MS)
+
+    values = [r.value for r in store.read_range("u1", "attic", 0, NOW_MS + 1, now_ms=NOW_MS)]
+    assert values == [1.0, 3.0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -13,6 +12,7 @@ from zoneinfo import ZoneInfo
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from alerts.cycle import RuleBook
+from sensorbot.clock import wall_clock_ms
 from sensorbot.config import Settings
 from storage.base import Store
 from storage.models import ChatLink
@@ -20,10 +20,6 @@ from storage.models import ChatLink
 T = TypeVar("T")
 GUARD_FREE_TRIES = 3
 GUARD_MAX_WAIT_S = 3600
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from ingest.deps import Services
 from ingest.errors import ApiError
 from ingest.limits import ReadingRateLimiter
 from ingest.schemas import ErrorBody, MeasurementIn, ReadingBatchIn
+from sensorbot.clock import wall_clock_ms
 from sensorbot.config import Settings
 from storage import Store, open_store
 from storage.errors import InvalidRecord, StorageError, StorageUnavailable
@@ -40,10 +40,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         503: "Storage is unavailable; nothing was stored; see Retry-After",
     }.items()
 }
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def create_app(settings: Settings, *, store: Store | None = None,

@@ -17,10 +17,9 @@ from ingest.auth import HOW_TO_SEND, Authenticator, token_from_headers
 from ingest.errors import ApiError
 from ingest.limits import ReadingRateLimiter, read_body
 from ingest.validation import Invalid, Window, parse_sensor
-from storage.base import Store
+from storage.base import DAY_MS, Store
 from storage.models import ApiToken, Reading
 
-DAY_MS = 86_400_000
 MAX_MS = 2**53 - 1  # the largest time JavaScript (and a float) holds exactly
 
 # Documented in the OpenAPI schema; the secret itself is read by token_from_headers.

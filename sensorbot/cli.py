@@ -7,10 +7,10 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from sensorbot.clock import wall_clock_ms
 from sensorbot.config import ConfigError, Settings, load_settings
 from sensorbot.tokens import TokenImportError, import_ranch_tokens, issue_token
 from sensorbot.users import NoFreeId, add_user_named
@@ -28,8 +28,7 @@ class CommandError(Exception):
     """A user-facing failure of a command: printed as is, exit status 1."""
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+now_ms = wall_clock_ms
 
 
 def iso(ms: int | None) -> str:

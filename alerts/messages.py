@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.machine import FIRED, REMINDER, RESOLVED
 from alerts.rules import Spec
-from sensorbot.formatting import (
+from core.formatting import (
     BadArgument,
     describe_duration,
     format_time,

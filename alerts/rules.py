@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sensorbot.formatting import BadArgument, describe_duration, format_number, parse_duration
+from core.formatting import BadArgument, describe_duration, format_number, parse_duration
 
 DEFAULT_REPEAT_S = 3600
 FREEZE_DEFAULT = 3.0

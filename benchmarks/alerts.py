@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from alerts.cycle import Cycle, RuleBook  # noqa: E402
 from alerts.rules import Spec  # noqa: E402
-from bot.emulator import BotApiEmulator  # noqa: E402
-from sensorbot.tokens import issue_token  # noqa: E402
+from core.tokens import issue_token  # noqa: E402
+from sensorbot.emulator import BotApiEmulator  # noqa: E402
 from storage.models import AlertRule, ChatLink, Reading, User  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
 from tests.dynalite import find_dynalite, free_port, start_dynalite  # noqa: E402

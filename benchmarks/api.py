@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sensorbot.tokens import issue_token  # noqa: E402
+from core.tokens import issue_token  # noqa: E402
 from storage.models import Reading, User  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
 from tests.dynalite import free_port  # noqa: E402
@@ -99,8 +99,8 @@ def lambda_cold_start(folder: Path) -> tuple[float, float]:
     """(import of the handler module + building the app + first event, bare interpreter)."""
     event = json.loads((ROOT / "tests/events/function_url_get.json").read_text())
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/healthz"
-    script = ("import json,sys,time; t=time.perf_counter(); from ingest import lambda_handler; "
-              "r=lambda_handler.handler(json.loads(sys.argv[1]), None); "
+    script = ("import json,sys,time; t=time.perf_counter(); from sensorbot import lambdas; "
+              "r=lambdas.handler(json.loads(sys.argv[1]), None); "
               "assert r['statusCode']==200, r; print(time.perf_counter()-t)")
     env = {**os.environ, "SENSORBOT_STORAGE__SQLITE_PATH": str(folder / "lambda.db")}
     runs = [float(subprocess.run([sys.executable, "-c", script, json.dumps(event)], cwd=ROOT,
@@ -131,8 +131,8 @@ def serve_and_load(folder: Path, now_ms: int, bodies: list[tuple[str, bytes]]) -
 
 def overhead_per_batch(folder: Path, now_ms: int) -> float:
     """Seconds per batch the app spends on HTTP, auth and validation, storage made a no-op."""
+    from core.config import Settings
     from ingest.app import create_app
-    from sensorbot.config import Settings
 
     store = SQLiteStore(folder / "overhead.db")
     store.add_user(User("bench", "Bench", now_ms))

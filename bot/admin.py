@@ -11,8 +11,8 @@ from telegram import Update
 
 from bot.chat import reply
 from bot.context import BotContext
-from sensorbot.tokens import issue_token
-from sensorbot.users import NoFreeId, add_user_named
+from core.tokens import issue_token
+from core.users import NoFreeId, add_user_named
 from storage.errors import AlreadyExists, InvalidRecord, NotFound
 from storage.models import Invite
 

@@ -22,7 +22,7 @@ from alerts.rules import (
 from bot.chat import chat_link, find_sensor, linked_sensor, no_such_sensor, reply
 from bot.context import BotContext
 from bot.data import send_chart
-from sensorbot.formatting import (
+from core.formatting import (
     BadArgument,
     describe_duration,
     format_time,

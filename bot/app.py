@@ -24,7 +24,7 @@ from alerts.delivery import mark_chat_inactive
 from bot import admin, alerting, data, linking
 from bot.chat import reply
 from bot.context import BotContext, BotServices
-from sensorbot.config import ConfigError, Settings
+from core.config import ConfigError, Settings
 from storage.base import Store
 
 log = logging.getLogger("sensorbot.bot")

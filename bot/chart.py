@@ -12,7 +12,7 @@ from statistics import fmean
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sensorbot.formatting import format_value
+from core.formatting import format_value
 from storage.models import Reading
 
 if TYPE_CHECKING:

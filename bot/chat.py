@@ -7,7 +7,7 @@ from dataclasses import replace
 from telegram import Message, Update
 
 from bot.context import BotContext
-from sensorbot.formatting import split_message
+from core.formatting import split_message
 from storage.models import ChatLink, Sensor
 
 HOW_TO_LINK = ("This chat is not linked to any sensors yet. Send /link followed by a read "

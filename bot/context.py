@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from alerts.cycle import RuleBook
-from sensorbot.clock import wall_clock_ms
-from sensorbot.config import Settings
+from core.clock import wall_clock_ms
+from core.config import Settings
 from storage.base import Store
 from storage.models import ChatLink
 

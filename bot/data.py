@@ -13,7 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from bot.chart import caption, render_png, summarize
 from bot.chat import chat_link, find_sensor, linked_sensor, no_such_sensor, reply
 from bot.context import BotContext
-from sensorbot.formatting import (
+from core.formatting import (
     CALLBACK_LIMIT,
     CAPTION_LIMIT,
     BadArgument,

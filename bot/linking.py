@@ -10,7 +10,7 @@ from telegram.error import BadRequest
 
 from bot.chat import chat_link, reply
 from bot.context import BotContext
-from sensorbot.tokens import hash_token
+from core.tokens import hash_token
 from storage.models import ChatLink
 
 HELP = """Commands

@@ -13,16 +13,16 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-import sensorbot
+import core
+from core.clock import wall_clock_ms
+from core.config import Settings
 from ingest import ranchdata, v3
 from ingest.auth import Authenticator
 from ingest.deps import Services
 from ingest.errors import ApiError
 from ingest.limits import ReadingRateLimiter
 from ingest.schemas import ErrorBody, MeasurementIn, ReadingBatchIn
-from sensorbot.clock import wall_clock_ms
-from sensorbot.config import Settings
-from storage import Store, open_store
+from storage.base import Store
 from storage.errors import InvalidRecord, StorageError, StorageUnavailable
 
 log = logging.getLogger("sensorbot.api")
@@ -42,11 +42,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(settings: Settings, *, store: Store | None = None,
+def create_app(settings: Settings, *, store: Store,
                clock_ms: Callable[[], int] = wall_clock_ms) -> FastAPI:
-    """Build the app once; `store` and `clock_ms` are injectable for tests."""
-    store = store if store is not None else open_store(settings.storage)
-    app = FastAPI(title="sensorbot", version=sensorbot.__version__,
+    """Build the app once, on the given store; `clock_ms` is injectable for tests."""
+    app = FastAPI(title="sensorbot", version=core.__version__,
                   description="Ingest and read home-sensor readings. See README.md.",
                   responses=ERROR_RESPONSES)
     app.state.services = Services(store, Authenticator(store, clock_ms),

@@ -6,8 +6,8 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 
+from core.tokens import hash_token
 from ingest.errors import ApiError
-from sensorbot.tokens import hash_token
 from storage.base import Store
 from storage.errors import StorageError
 from storage.models import ApiToken, Scope

@@ -10,11 +10,12 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from sensorbot.clock import wall_clock_ms
-from sensorbot.config import ConfigError, Settings, load_settings
-from sensorbot.tokens import TokenImportError, import_ranch_tokens, issue_token
-from sensorbot.users import NoFreeId, add_user_named
-from storage import Store, open_store
+from core.clock import wall_clock_ms
+from core.config import ConfigError, Settings, load_settings
+from core.tokens import TokenImportError, import_ranch_tokens, issue_token
+from core.users import NoFreeId, add_user_named
+from sensorbot.stores import open_store
+from storage.base import Store
 from storage.errors import NotFound, StorageError
 from storage.models import User, check_user_id
 
@@ -120,7 +121,7 @@ def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_run(store: Store, args: argparse.Namespace, settings: Settings) -> None:
-    from bot.runner import run_forever
+    from sensorbot.runner import run_forever
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -129,7 +130,7 @@ def cmd_run(store: Store, args: argparse.Namespace, settings: Settings) -> None:
 
 def demo() -> int:
     """Needs no configuration and touches none: everything lives in a fresh folder."""
-    from bot.demo import run_demo
+    from sensorbot.demo import run_demo
 
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     run_demo()

@@ -29,7 +29,7 @@ BACKENDS = ["sqlite", "moto", "dynalite"]
 @pytest.fixture
 def emulator() -> Iterator[Any]:
     """A local Bot API server for one test."""
-    from bot.emulator import BotApiEmulator
+    from sensorbot.emulator import BotApiEmulator
 
     with BotApiEmulator() as running:
         yield running

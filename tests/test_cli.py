@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.tokens import hash_token
 from sensorbot.cli import main
-from sensorbot.tokens import hash_token
 from storage.sqlite import SQLiteStore
 
 

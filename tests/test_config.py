@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sensorbot.config import ConfigError, Settings, load_settings
+from core.config import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sensorbot.formatting import (
+from core.formatting import (
     BadArgument,
     format_ago,
     format_number,

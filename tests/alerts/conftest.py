@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.emulator import BotApiEmulator
-from sensorbot.config import Settings
+from core.config import Settings
+from sensorbot.emulator import BotApiEmulator
 from storage.sqlite import SQLiteStore
 from tests.api.conftest import Clock
 from tests.bot.conftest import (

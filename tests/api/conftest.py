@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from core.config import Settings
+from core.tokens import issue_token
 from ingest.app import create_app
-from sensorbot.config import Settings
-from sensorbot.tokens import issue_token
 from storage.models import Reading, User
 from tests.conftest import NOW_MS
 

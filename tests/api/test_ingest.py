@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sensorbot.config import Settings
+from core.config import Settings
 from storage.models import Reading
 from tests.api.conftest import make_api
 from tests.conftest import NOW_MS

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest import lambda_handler
+from core.config import Settings
+from core.tokens import import_ranch_tokens
 from ingest.app import create_app
-from sensorbot.config import Settings
-from sensorbot.tokens import import_ranch_tokens
+from sensorbot import lambdas as lambda_handler
 from storage.models import Reading
 from tests.api.conftest import Clock
 from tests.conftest import NOW_MS

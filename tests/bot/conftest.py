@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot.emulator import BotApiEmulator, Call
-from bot.runner import serve
-from sensorbot.config import Settings
-from sensorbot.tokens import issue_token
+from core.config import Settings
+from core.tokens import issue_token
+from sensorbot.emulator import BotApiEmulator, Call
+from sensorbot.runner import serve
 from storage.models import Reading, User
 from storage.sqlite import SQLiteStore
 from tests.api.conftest import Clock

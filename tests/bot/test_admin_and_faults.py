@@ -7,7 +7,7 @@ import time
 import pytest
 
 from bot.data import split_history_args
-from sensorbot.tokens import hash_token
+from core.tokens import hash_token
 from storage.models import Sensor
 from tests.bot.conftest import ADMIN, ALICE_CHAT, BOB_CHAT
 

@@ -10,8 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bot.emulator import BotApiEmulator
-from sensorbot.config import Settings
+from core.config import Settings
+from sensorbot.emulator import BotApiEmulator
 from tests.dynalite import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,8 +20,10 @@ def build_handler(app: Any) -> Mangum:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _adapter
     if _adapter is None:
+        from core.config import load_settings
         from ingest.app import create_app
-        from sensorbot.config import load_settings
+        from sensorbot.stores import open_store
 
-        _adapter = build_handler(create_app(load_settings()))
+        settings = load_settings()
+        _adapter = build_handler(create_app(settings, store=open_store(settings.storage)))
     return _adapter(event, context)

@@ -15,7 +15,7 @@ from alerts.cycle import run_cycle
 from bot.alerting import TelegramNotifier
 from bot.app import PollingErrors, build_application, register_menu
 from bot.context import BotContext
-from sensorbot.config import ConfigError, Settings
+from core.config import ConfigError, Settings
 from storage.base import Store
 
 log = logging.getLogger("sensorbot")

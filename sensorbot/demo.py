@@ -21,10 +21,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.emulator import BotApiEmulator, Call
-from bot.runner import serve
-from sensorbot.config import Settings
-from sensorbot.tokens import issue_token
+from core.config import Settings
+from core.tokens import issue_token
+from sensorbot.emulator import BotApiEmulator, Call
+from sensorbot.runner import serve
 from storage.models import ChatLink, User
 from storage.sqlite import SQLiteStore
 

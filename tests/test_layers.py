@@ -1,0 +1,53 @@
+"""The packages import downward only (README "Layout"), lazy imports included."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("sensorbot", "bot", "ingest", "alerts", "core", "storage")
+# What each package may import besides itself.
+ALLOWED = {
+    "storage": set(),
+    "core": {"storage"},
+    "alerts": {"core", "storage"},
+    "bot": {"alerts", "core", "storage"},
+    "ingest": {"core", "storage"},
+    "sensorbot": {"bot", "ingest", "alerts", "core", "storage"},
+}
+
+
+def imported_packages(path: Path) -> set[str]:
+    """Every project package a module imports, at any depth of the module (lazy ones too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        found |= {name.split(".")[0] for name in names} & set(PACKAGES)
+    return found
+
+
+def package_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {name: set() for name in PACKAGES}
+    for name in PACKAGES:
+        for path in (ROOT / name).rglob("*.py"):
+            graph[name] |= imported_packages(path) - {name}
+    return graph
+
+
+def test_it_imports_only_downward() -> None:
+    graph = package_graph()
+    wrong = {name: sorted(targets - ALLOWED[name]) for name, targets in graph.items()
+             if targets - ALLOWED[name]}
+    assert wrong == {}
+
+
+def test_it_finds_a_lazy_import_inside_a_function(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from bot.app import x\n    import storage.base\n")
+    assert imported_packages(module) == {"bot", "storage"}

@@ -6,19 +6,21 @@ matplotlib is imported on the first chart only: it costs ~45 MB that an idle bot
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import fmean
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from core.formatting import format_value
-from storage.models import Reading
+from core.formatting import format_value, plural
+from storage.models import AlertRule, Reading
 
 if TYPE_CHECKING:
     import numpy as np
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 600, 100
+THRESHOLD_COLORS = ("tab:red", "tab:orange", "tab:purple")
 PLOT_WIDTH_PX = 1100  # the axes' share of the width (0.915): one bucket a pixel column
 
 
@@ -70,19 +72,49 @@ def caption(name: str, unit: str | None, summary: Summary, label: str) -> str:
     shown = [f"{word} {format_value(value, unit)}" for word, value in (
         ("min", summary.minimum), ("max", summary.maximum), ("mean", summary.mean),
         ("last", summary.last))]
-    return f"{name} · {label}\n" + " · ".join(shown) + f"\n{summary.count:,} readings"
+    return f"{name} · {label}\n" + " · ".join(shown) + f"\n{plural(summary.count, 'reading')}"
 
 
-def render_png(readings: list[Reading], *, title: str, unit: str | None, zone: ZoneInfo) -> bytes:
-    """A PNG of the readings in the chat's local time; `readings` ascending and non-empty."""
+@dataclass(frozen=True)
+class Threshold:
+    value: float
+    label: str  # "alert below 3 °C"
+
+
+def threshold_lines(rules: list[AlertRule], sensor_id: str, unit: str | None) -> list[Threshold]:
+    """The thresholds of the sensor's below/above rules, one line each."""
+    found: dict[tuple[str, float], Threshold] = {}
+    for rule in rules:
+        kind, value = rule.spec.get("kind"), rule.spec.get("threshold")
+        if rule.sensor == sensor_id and kind in ("below", "above") and \
+                isinstance(value, int | float) and not isinstance(value, bool):
+            found[(kind, value)] = Threshold(float(value),
+                                             f"alert {kind} {format_value(value, unit)}")
+    return sorted(found.values(), key=lambda t: t.value)
+
+
+def literal(text: str) -> str:
+    """Text matplotlib draws as it is: a `$` would start mathtext (`$\\undefined$` breaks it)."""
+    return text.replace("$", r"\$")
+
+
+def render_png(readings: list[Reading], *, title: str, unit: str | None, zone: ZoneInfo,
+               window: tuple[int, int] | None = None,
+               thresholds: Sequence[Threshold] = ()) -> bytes:
+    """A PNG of the readings in the chat's local time, over `window` (epoch ms) when given,
+    with a dashed line per alert threshold; `readings` ascending and non-empty. Names and
+    units are drawn literally, never as mathtext."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure
 
+    def local(ms: int) -> datetime:
+        return datetime.fromtimestamp(ms / 1000, zone)
+
     buckets = bucket(readings)
-    times = [datetime.fromtimestamp(ms / 1000, zone) for ms in buckets.times_ms.tolist()]
+    times = [local(ms) for ms in buckets.times_ms.tolist()]
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     # Fixed margins: tight_layout would cost more than the drawing itself.
     figure.subplots_adjust(left=0.07, right=0.985, top=0.93, bottom=0.1)
@@ -90,13 +122,21 @@ def render_png(readings: list[Reading], *, title: str, unit: str | None, zone: Z
     if len(readings) > len(buckets.means):
         axes.fill_between(times, buckets.mins, buckets.maxs, color="tab:blue", alpha=0.25,
                           linewidth=0, label="min–max")
-    axes.plot(times, buckets.means, color="tab:blue", linewidth=1.4)
+    axes.plot(times, buckets.means, color="tab:blue", linewidth=1.4,
+              label="mean" if len(readings) > len(buckets.means) else "reading")
+    for number, threshold in enumerate(thresholds):
+        axes.axhline(threshold.value, color=THRESHOLD_COLORS[number % len(THRESHOLD_COLORS)],
+                     linestyle="--", linewidth=1.1, label=literal(threshold.label))
+    if window is not None:
+        axes.set_xlim(local(window[0]), local(window[1]))
     locator = mdates.AutoDateLocator(tz=zone)
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))
-    axes.set_title(title)
-    axes.set_ylabel(unit or "value")
+    axes.set_title(title, parse_math=False)
+    axes.set_ylabel(unit or "value", parse_math=False)
     axes.grid(True, alpha=0.3)
+    if thresholds or len(readings) > len(buckets.means):
+        axes.legend(loc="best", fontsize="small", framealpha=0.8)
     output = io.BytesIO()
     figure.savefig(output, format="png", pil_kwargs={"compress_level": 1})
     return output.getvalue()

@@ -1,17 +1,24 @@
-"""Small steps every handler shares: replying within limits, finding the chat's link."""
+"""Small steps every handler shares: replying within limits, finding the chat's link, reading
+a command's words (quotes group a name with spaces) and finding the sensor they name."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
-from telegram import Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from bot.context import BotContext
-from core.formatting import split_message
+from bot.context import BotContext, Pick
+from core.formatting import BadArgument, clip, split_message
 from storage.models import ChatLink, Sensor
 
 HOW_TO_LINK = ("This chat is not linked to any sensors yet. Send /link followed by a read "
                "token, e.g. /link AbC123…, or open an invite link from your admin.")
+# An unlinked chat keeps its row, with no user, so its /tz and /quiet survive a relink.
+UNLINKED = ""
+QUOTES = {'"': '"', "“": "”", "„": "“", "«": "»", "'": "'", "‘": "’"}
+QUOTE_EXAMPLE = 'Put a name with spaces in quotes, e.g. /history "Living room" 7d'
+PICK_PREFIX = "w:"
 
 
 async def reply(update: Update, text: str) -> Message | None:
@@ -25,55 +32,202 @@ async def reply(update: Update, text: str) -> Message | None:
     return last
 
 
+async def stored_link(context: BotContext, chat_id: int) -> ChatLink | None:
+    """The chat's row, linked or not (an unlinked one holds only preferences)."""
+    services = context.services
+    return await services.run(services.store.get_chat_link, chat_id)
+
+
 async def chat_link(update: Update, context: BotContext) -> ChatLink | None:
     """The chat's link, re-activated if the chat was marked inactive; None after telling the
     user how to link."""
     chat = update.effective_chat
-    services = context.services
-    link = await services.run(services.store.get_chat_link, chat.id) if chat else None
-    if link is None:
+    link = await stored_link(context, chat.id) if chat else None
+    if link is None or link.user_id == UNLINKED:
         await reply(update, HOW_TO_LINK)
         return None
     if not link.active:
         link = replace(link, active=True)
-        await services.run(services.store.put_chat_link, link)
+        await context.services.run(context.services.store.put_chat_link, link)
     return link
 
 
-async def linked_sensor(update: Update, context: BotContext, *, min_args: int, usage: str
-                        ) -> tuple[ChatLink, Sensor, list[str]] | None:
-    """The chat's link and the sensor its first argument names, with all the arguments; None
-    after telling the user what was wrong and showing `usage`."""
-    link = await chat_link(update, context)
-    if link is None:
+# -- words ----------------------------------------------------------------------------------
+
+def split_words(text: str) -> list[str]:
+    """Words split on whitespace; a word that opens with a quote runs to its closing quote
+    (one followed by whitespace or the end), so `"Living room"` is one word and `Bob's` stays
+    whole. Phones' curly quotes count too."""
+    words: list[str] = []
+    i, size = 0, len(text)
+    while i < size:
+        if text[i].isspace():
+            i += 1
+            continue
+        close = QUOTES.get(text[i])
+        if close is not None:
+            end = next((j for j in range(i + 1, size)
+                        if text[j] == close and (j + 1 == size or text[j + 1].isspace())), -1)
+            if end < 0:
+                raise BadArgument(f"A quote is not closed. {QUOTE_EXAMPLE}")
+            words.append(text[i + 1:end])
+            i = end + 1
+            continue
+        end = next((j for j in range(i, size) if text[j].isspace()), size)
+        words.append(text[i:end])
+        i = end
+    return words
+
+
+def quote(word: str) -> str:
+    """The word as split_words reads it back."""
+    if word and not any(c.isspace() for c in word) and word[0] not in QUOTES:
+        return word
+    for opening, closing in QUOTES.items():
+        if closing not in word:
+            return f"{opening}{word}{closing}"
+    return f'"{word}"'
+
+
+async def command_words(update: Update, context: BotContext) -> list[str] | None:
+    """The words after the command (a button's pick supplies them again); None after telling
+    the user about an unclosed quote."""
+    if context.pick is not None:
+        return context.pick.words
+    message = update.effective_message
+    parts = (message.text or "").split(None, 1) if message else []
+    try:
+        return split_words(parts[1] if len(parts) == 2 else "")
+    except BadArgument as problem:
+        await reply(update, str(problem))
         return None
-    args = context.args or []
-    if len(args) < min_args:
-        await reply(update, usage)
-        return None
-    services = context.services
-    sensors = await services.run(services.store.list_sensors, link.user_id)
-    sensor = find_sensor(sensors, args[0])
-    if sensor is None:
-        await reply(update, f"{no_such_sensor(args[0], sensors)} ({usage})")
-        return None
-    return link, sensor, args
+
+
+# -- sensors --------------------------------------------------------------------------------
+
+def match_sensors(sensors: list[Sensor], query: str) -> list[Sensor]:
+    """Every sensor `query` may mean: by id (exact beats ignoring case) and by name (ignoring
+    case). More than one is ambiguous."""
+    lowered = query.casefold()
+    by_id = [s for s in sensors if s.sensor_id == query] or \
+        [s for s in sensors if s.sensor_id.casefold() == lowered]
+    by_name = [s for s in sensors if s.name and s.name.casefold() == lowered]
+    return list({s.sensor_id: s for s in by_id + by_name}.values())
 
 
 def find_sensor(sensors: list[Sensor], query: str) -> Sensor | None:
-    """By id, else by name, ignoring case."""
-    for sensor in sensors:
-        if sensor.sensor_id == query:
-            return sensor
-    lowered = query.casefold()
-    for sensor in sensors:
-        if sensor.sensor_id.casefold() == lowered or (sensor.name or "").casefold() == lowered:
-            return sensor
-    return None
+    """By exact id, else the only sensor the query can mean (None when ambiguous)."""
+    exact = next((s for s in sensors if s.sensor_id == query), None)
+    if exact is not None:
+        return exact
+    found = match_sensors(sensors, query)
+    return found[0] if len(found) == 1 else None
+
+
+def sensor_key(sensor_id: str) -> str:
+    """A short stand-in for an id of up to 200 characters in 64-byte button data."""
+    return hashlib.sha256(sensor_id.encode()).hexdigest()[:12]
+
+
+def sensor_by_key(sensors: list[Sensor], key: str) -> Sensor | None:
+    return next((s for s in sensors if sensor_key(s.sensor_id) == key), None)
 
 
 def no_such_sensor(query: str, sensors: list[Sensor]) -> str:
     if not sensors:
         return f"There is no sensor '{query}': no readings have arrived yet."
-    known = ", ".join(s.sensor_id for s in sensors[:20])
+    known = ", ".join(quote(s.sensor_id) for s in sensors[:20])
     return f"There is no sensor '{query}'. Your sensors: {known}."
+
+
+async def resolve_sensor(update: Update, context: BotContext, sensors: list[Sensor],
+                         query: str, rest: list[str], *, usage: str) -> Sensor | None:
+    """The one sensor `query` names. None after saying there is none (with `usage`), or after
+    asking with buttons which one an ambiguous name means; a button runs the command again."""
+    pick = context.pick
+    if pick is not None and pick.query == query:
+        chosen = next((s for s in sensors if s.sensor_id == pick.sensor_id), None)
+        if chosen is not None:
+            return chosen
+    found = match_sensors(sensors, query)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        hint = f" {QUOTE_EXAMPLE}." if rest else ""
+        await reply(update, f"{no_such_sensor(query, sensors)} ({usage}){hint}")
+        return None
+    await ask_which(update, query, rest, found)
+    return None
+
+
+async def ask_which(update: Update, query: str, rest: list[str], found: list[Sensor]) -> None:
+    """The command, its sensor words quoted, is the question's last line: the button's press
+    reads it back from the message, so nothing needs remembering (the webhook Lambda can't)."""
+    command = (update.effective_message.text or "/").split()[0].split("@")[0]
+    line = " ".join([command, quote(query), *(quote(word) for word in rest)])
+    rows = [[InlineKeyboardButton(clip(f"{s.display_name} ({s.sensor_id})", 60),
+                                  callback_data=PICK_PREFIX + sensor_key(s.sensor_id))]
+            for s in found[:20]]
+    await update.effective_message.reply_text(
+        f"'{query}' could mean {len(found)} sensors. Which one?\n{line}",
+        reply_markup=InlineKeyboardMarkup(rows), do_quote=False)
+
+
+async def picked(update: Update, context: BotContext) -> tuple[str, Pick] | None:
+    """The command and the pick behind a sensor button under ask_which's question; None when
+    the button or its message is not one that question made."""
+    button = update.callback_query
+    message = button.message if button else None
+    text = message.text if isinstance(message, Message) else None
+    if not button or not button.data or not text or update.effective_chat is None:
+        return None
+    line = text.rsplit("\n", 1)[-1]
+    command, _, rest = line.partition(" ")
+    try:
+        words = split_words(rest)
+    except BadArgument:
+        return None
+    link = await stored_link(context, update.effective_chat.id)
+    if not command.startswith("/") or not words or link is None or link.user_id == UNLINKED:
+        return None
+    services = context.services
+    sensors = await services.run(services.store.list_sensors, link.user_id)
+    sensor = sensor_by_key(sensors, button.data.removeprefix(PICK_PREFIX))
+    if sensor is None:
+        return None
+    return command[1:], Pick(words, words[0], sensor.sensor_id)
+
+
+def split_sensor_words(words: list[str], sensors: list[Sensor], *, keep: int,
+                       pick: Pick | None = None) -> tuple[str, list[str]]:
+    """The sensor's words and the rest: the longest leading run naming a sensor that leaves at
+    least `keep` words, so `/rename loft space Attic` works without quotes too."""
+    if pick is not None and words and words[0] == pick.query:
+        return words[0], words[1:]
+    for cut in range(len(words) - keep, 0, -1):
+        if match_sensors(sensors, " ".join(words[:cut])):
+            return " ".join(words[:cut]), words[cut:]
+    return words[0], words[1:]
+
+
+async def linked_sensor(update: Update, context: BotContext, *, min_args: int, usage: str
+                        ) -> tuple[ChatLink, Sensor, list[str]] | None:
+    """The chat's link and the sensor its first words name, with the arguments (the sensor's
+    words joined into the first); None after telling the user what was wrong and showing
+    `usage`. The lookup the sensor commands share: quotes, ambiguity buttons and all."""
+    link = await chat_link(update, context)
+    if link is None:
+        return None
+    words = await command_words(update, context)
+    if words is None:
+        return None
+    if len(words) < min_args:
+        await reply(update, usage)
+        return None
+    services = context.services
+    sensors = await services.run(services.store.list_sensors, link.user_id)
+    query, rest = split_sensor_words(words, sensors, keep=min_args - 1, pick=context.pick)
+    sensor = await resolve_sensor(update, context, sensors, query, rest, usage=usage)
+    if sensor is None:
+        return None
+    return link, sensor, [query, *rest]

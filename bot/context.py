@@ -22,24 +22,44 @@ GUARD_FREE_TRIES = 3
 GUARD_MAX_WAIT_S = 3600
 
 
+GuardKey = tuple[str, int]  # ("chat", chat id) or ("user", Telegram user id)
+
+
 @dataclass
 class LinkGuard:
-    """Slows down guessing: after a few wrong tokens a chat waits, longer each time."""
+    """Slows down guessing: after a few wrong tokens a chat, and the Telegram user who sent
+    them, wait, longer each time — so hopping between group chats does not reset the count."""
 
-    failures: dict[int, tuple[int, int]] = field(default_factory=dict)  # chat → (count, until)
+    failures: dict[GuardKey, tuple[int, int]] = field(default_factory=dict)  # → (count, until)
 
-    def wait_seconds(self, chat_id: int, now_ms: int) -> int:
-        _, until = self.failures.get(chat_id, (0, 0))
+    @staticmethod
+    def keys(chat_id: int, user_id: int | None) -> list[GuardKey]:
+        return [("chat", chat_id)] + ([("user", user_id)] if user_id is not None else [])
+
+    def wait_seconds(self, chat_id: int, user_id: int | None, now_ms: int) -> int:
+        until = max(self.failures.get(key, (0, 0))[1] for key in self.keys(chat_id, user_id))
         return max(0, -(-(until - now_ms) // 1000))
 
-    def failed(self, chat_id: int, now_ms: int) -> None:
-        count = self.failures.get(chat_id, (0, 0))[0] + 1
-        wait_s = 0 if count < GUARD_FREE_TRIES else min(GUARD_MAX_WAIT_S,
-                                                        10 * 2 ** (count - GUARD_FREE_TRIES))
-        self.failures[chat_id] = (count, now_ms + wait_s * 1000)
+    def failed(self, chat_id: int, user_id: int | None, now_ms: int) -> None:
+        for key in self.keys(chat_id, user_id):
+            count = self.failures.get(key, (0, 0))[0] + 1
+            wait_s = 0 if count < GUARD_FREE_TRIES else min(GUARD_MAX_WAIT_S,
+                                                            10 * 2 ** (count - GUARD_FREE_TRIES))
+            self.failures[key] = (count, now_ms + wait_s * 1000)
 
-    def succeeded(self, chat_id: int) -> None:
-        self.failures.pop(chat_id, None)
+    def succeeded(self, chat_id: int, user_id: int | None) -> None:
+        for key in self.keys(chat_id, user_id):
+            self.failures.pop(key, None)
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A sensor chosen with a button after an ambiguous name: the command runs again with
+    these words, and `query` (its sensor words) now means `sensor_id`."""
+
+    words: list[str]
+    query: str
+    sensor_id: str
 
 
 @dataclass
@@ -67,6 +87,13 @@ class BotServices:
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
                                  dict[Any, Any]]):
+    __slots__ = ("pick",)
+
+    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any],
+                 chat_id: int | None = None, user_id: int | None = None) -> None:
+        super().__init__(application, chat_id, user_id)
+        self.pick: Pick | None = None
+
     @property
     def services(self) -> BotServices:
         return self.bot_data["services"]  # type: ignore[no-any-return]

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-from datetime import datetime
+import logging
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 
-from bot.chart import caption, render_png, summarize
-from bot.chat import chat_link, find_sensor, linked_sensor, no_such_sensor, reply
+from bot.chart import caption, render_png, summarize, threshold_lines
+from bot.chat import (
+    chat_link,
+    command_words,
+    linked_sensor,
+    match_sensors,
+    quote,
+    reply,
+    resolve_sensor,
+    sensor_by_key,
+    sensor_key,
+)
 from bot.context import BotContext
+from bot.export import write_export
 from core.formatting import (
-    CALLBACK_LIMIT,
     CAPTION_LIMIT,
     BadArgument,
     TimeRange,
@@ -24,8 +31,12 @@ from core.formatting import (
     format_value,
     is_range,
     parse_range,
+    plural,
+    safe_filename,
 )
 from storage.models import ChatLink, Reading, Sensor
+
+log = logging.getLogger("sensorbot.bot")
 
 DEFAULT_RANGE = "24h"
 HISTORY_EXAMPLE = "e.g. /history attic 7d"
@@ -56,18 +67,21 @@ async def sensors_command(update: Update, context: BotContext) -> None:
     await reply(update, "\n".join(lines))
 
 
+
+
 async def latest_command(update: Update, context: BotContext) -> None:
     """/latest [sensor] (alias /status): the latest values."""
     link = await chat_link(update, context)
-    if link is None:
+    words = await command_words(update, context) if link else None
+    if link is None or words is None:
         return
     services = context.services
     now = services.clock_ms()
     sensors = await services.run(services.store.list_sensors, link.user_id)
-    if context.args:
-        sensor = find_sensor(sensors, " ".join(context.args))
+    if words:
+        sensor = await resolve_sensor(update, context, sensors, " ".join(words), [],
+                                      usage="e.g. /latest attic")
         if sensor is None:
-            await reply(update, no_such_sensor(" ".join(context.args), sensors))
             return
         sensors = [sensor]
     latest = await services.run(services.store.latest_readings,
@@ -85,17 +99,22 @@ def latest_line(sensor: Sensor, last: Reading | None, zone: ZoneInfo, now: int) 
 
 
 def history_callback_data(range_text: str, sensor_id: str) -> str:
-    """`h:<range>:<sensor>`, or a digest of the sensor id where that passes 64 bytes."""
-    data = f"h:{range_text}:{sensor_id}"
-    if len(data.encode()) <= CALLBACK_LIMIT:
-        return data
-    return f"h:{range_text}:#{hashlib.sha256(sensor_id.encode()).hexdigest()[:16]}"
+    """`h:<range>:#<key>`: a short key stands for an id of up to 200 characters."""
+    return f"h:{range_text}:#{sensor_key(sensor_id)}"
+
+
+def history_from_callback(data: str) -> tuple[str, str] | None:
+    """The range and sensor key of a button offer_sensors made; None for anything else."""
+    parts = data.split(":", 2)
+    if len(parts) != 3 or parts[0] != "h" or not is_range(parts[1]) or not parts[2]:
+        return None
+    return parts[1], parts[2]
 
 
 def sensor_from_callback(sensors: list[Sensor], key: str) -> Sensor | None:
+    """`#<key>`, or the plain id older buttons carry."""
     if key.startswith("#"):
-        return next((s for s in sensors
-                     if hashlib.sha256(s.sensor_id.encode()).hexdigest()[:16] == key[1:]), None)
+        return sensor_by_key(sensors, key[1:])
     return next((s for s in sensors if s.sensor_id == key), None)
 
 
@@ -104,35 +123,50 @@ def split_history_args(args: list[str], sensors: list[Sensor]) -> tuple[str | No
     longest leading run of words naming a sensor is the sensor, and what follows the range."""
     if not args:
         return None, DEFAULT_RANGE
-    if len(args) == 1 and is_range(args[0]) and find_sensor(sensors, args[0]) is None:
+    if len(args) == 1 and is_range(args[0]) and not match_sensors(sensors, args[0]):
         return None, args[0]
     for cut in range(len(args), 0, -1):
-        if find_sensor(sensors, " ".join(args[:cut])) is not None and len(args) - cut <= 1:
+        if match_sensors(sensors, " ".join(args[:cut])) and len(args) - cut <= 1:
             return " ".join(args[:cut]), args[cut] if cut < len(args) else DEFAULT_RANGE
     if len(args) > 1:
         return " ".join(args[:-1]), args[-1]
     return args[0], DEFAULT_RANGE
 
 
-async def history_command(update: Update, context: BotContext) -> None:
-    """/history [sensor] [range]: a chart; without a sensor, buttons to pick one."""
-    link = await chat_link(update, context)
-    if link is None:
-        return
+async def sensor_and_window(update: Update, context: BotContext, link: ChatLink,
+                            example: str) -> tuple[Sensor | None, str, TimeRange] | None:
+    """/history's and /export's `[sensor] [range]`: None after saying what was wrong; a None
+    sensor when none was named."""
+    words = await command_words(update, context)
+    if words is None:
+        return None
     services = context.services
     sensors = await services.run(services.store.list_sensors, link.user_id)
-    query, range_text = split_history_args(context.args or [], sensors)
+    query, range_text = split_history_args(words, sensors)
     try:
         window = parse_range(range_text, now_ms=services.clock_ms(), zone=services.zone(link))
     except BadArgument as problem:
-        await reply(update, f"{problem}. Example: /history attic 7d")
-        return
+        await reply(update, f"{problem}. Example: {example}")
+        return None
     if query is None:
-        await offer_sensors(update, sensors, range_text)
+        return None, range_text, window
+    rest = [range_text] if len(words) > 1 or query != " ".join(words) else []
+    sensor = await resolve_sensor(update, context, sensors, query, rest, usage=f"e.g. {example}")
+    return (sensor, range_text, window) if sensor else None
+
+
+async def history_command(update: Update, context: BotContext) -> None:
+    """/history [sensor] [range]: a chart; without a sensor, buttons to pick one."""
+    link = await chat_link(update, context)
+    found = await sensor_and_window(update, context, link, "/history attic 7d") \
+        if link else None
+    if link is None or found is None:
         return
-    sensor = find_sensor(sensors, query)
+    sensor, range_text, window = found
     if sensor is None:
-        await reply(update, no_such_sensor(query, sensors) + f" ({HISTORY_EXAMPLE})")
+        services = context.services
+        await offer_sensors(update, await services.run(services.store.list_sensors,
+                                                       link.user_id), range_text)
         return
     await send_chart(update, context, link, sensor, window)
 
@@ -141,26 +175,32 @@ async def offer_sensors(update: Update, sensors: list[Sensor], range_text: str) 
     if not sensors:
         await reply(update, "No sensors yet: they appear with their first reading.")
         return
-    rows = [[InlineKeyboardButton(s.display_name, callback_data=history_callback_data(
+    rows = [[InlineKeyboardButton(clip(s.display_name, 60), callback_data=history_callback_data(
         range_text, s.sensor_id))] for s in sensors[:50]]
     await update.effective_message.reply_text(
         f"Which sensor? ({range_text})", reply_markup=InlineKeyboardMarkup(rows), do_quote=False)
 
 
 async def history_button(update: Update, context: BotContext) -> None:
-    """A sensor picked under /history."""
+    """A sensor picked under /history. Button data the bot did not make is answered quietly."""
     query = update.callback_query
-    await query.answer()
+    parsed = history_from_callback(query.data or "")
+    if parsed is None:
+        log.info("ignored history button data %r", query.data)
+        await query.answer()
+        return
+    range_text, key = parsed
     link = await chat_link(update, context)
     if link is None:
+        await query.answer()
         return
     services = context.services
-    _, range_text, key = query.data.split(":", 2)
     sensors = await services.run(services.store.list_sensors, link.user_id)
     sensor = sensor_from_callback(sensors, key)
     if sensor is None:
-        await reply(update, "That sensor is gone. Try /history again.")
+        await query.answer("That sensor is gone. Try /history again.")
         return
+    await query.answer()
     window = parse_range(range_text, now_ms=services.clock_ms(), zone=services.zone(link))
     await send_chart(update, context, link, sensor, window)
 
@@ -173,74 +213,91 @@ async def send_chart(update: Update, context: BotContext, link: ChatLink, sensor
     if not readings:
         await reply(update, f"No readings from {sensor.display_name} in {window.label}.")
         return
+    rules = await services.run(services.store.list_alert_rules, link.user_id)
     zone = services.zone(link)
     png = await services.run(render_png, readings, title=f"{sensor.display_name} · "
-                             f"{window.label} ({zone.key})", unit=sensor.unit, zone=zone)
+                             f"{window.label} ({zone.key})", unit=sensor.unit, zone=zone,
+                             window=(window.start_ms, window.end_ms),
+                             thresholds=threshold_lines(rules, sensor.sensor_id, sensor.unit))
     text = caption(sensor.display_name, sensor.unit, summarize(readings), window.label)
     await update.effective_message.reply_photo(
-        InputFile(png, filename=f"{sensor.sensor_id.replace('/', '_')}.png"),
+        InputFile(png, filename=f"{safe_filename(sensor.sensor_id)}.png"),
         caption=clip(text, CAPTION_LIMIT), do_quote=False)
 
 
 async def export_command(update: Update, context: BotContext) -> None:
-    """/export <sensor> [range]: every reading of the range as a CSV document."""
+    """/export <sensor> [range]: every reading of the range as a CSV document (gzip parts when
+    large), written in a worker thread."""
     link = await chat_link(update, context)
-    if link is None:
+    found = await sensor_and_window(update, context, link, "/export attic 7d") if link else None
+    if link is None or found is None:
         return
-    services = context.services
-    sensors = await services.run(services.store.list_sensors, link.user_id)
-    query, range_text = split_history_args(context.args or [], sensors)
-    if query is None:
+    sensor, range_text, window = found
+    if sensor is None:
         await reply(update, "Which sensor? e.g. /export attic 7d")
         return
+    services = context.services
+    stem = f"{safe_filename(sensor.sensor_id)}_{safe_filename(range_text.replace('..', '_'))}"
+    files = await services.run(write_export, services.store, link.user_id, sensor.sensor_id,
+                               window.start_ms, window.end_ms, now_ms=services.clock_ms(),
+                               zone=services.zone(link), stem=stem)
     try:
-        window = parse_range(range_text, now_ms=services.clock_ms(), zone=services.zone(link))
-    except BadArgument as problem:
-        await reply(update, f"{problem}. Example: /export attic 7d")
-        return
-    sensor = find_sensor(sensors, query)
-    if sensor is None:
-        await reply(update, no_such_sensor(query, sensors) + " (e.g. /export attic 7d)")
-        return
-    readings = await services.run(services.store.read_range, link.user_id, sensor.sensor_id,
-                                  window.start_ms, window.end_ms, now_ms=services.clock_ms())
-    data = to_csv(readings, services.zone(link))
-    name = f"{sensor.sensor_id.replace('/', '_')}_{range_text.replace('..', '_')}.csv"
-    await update.effective_message.reply_document(
-        InputFile(data, filename=name), do_quote=False,
-        caption=f"{sensor.display_name} · {window.label} · {len(readings):,} readings")
+        if not files.count:
+            await reply(update, f"No readings from {sensor.display_name} in {window.label}.")
+            return
+        parts = files.named_parts()
+        for number, (path, name) in enumerate(parts, 1):
+            with path.open("rb") as content:
+                await update.effective_message.reply_document(
+                    InputFile(content, filename=name, read_file_handle=False), do_quote=False,
+                    caption=clip(export_caption(sensor, window, files.count, files.compressed,
+                                                number, len(parts)), CAPTION_LIMIT))
+    finally:
+        await services.run(files.close)
 
 
-def to_csv(readings: list[Reading], zone: ZoneInfo) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["timestamp_ms", "local_time", "value"])
-    for r in readings:
-        local = datetime.fromtimestamp(r.timestamp / 1000, zone).isoformat(timespec="seconds")
-        writer.writerow([r.timestamp, local, repr(r.value)])
-    return out.getvalue().encode()
+def export_caption(sensor: Sensor, window: TimeRange, count: int, compressed: bool,
+                   number: int, parts: int) -> str:
+    text = f"{sensor.display_name} · {window.label} · {plural(count, 'reading')}"
+    if compressed:
+        text += " · gzip-compressed CSV"
+    return text + (f" · part {number} of {parts}" if parts > 1 else "")
 
 
 async def rename_command(update: Update, context: BotContext) -> None:
-    """/rename <sensor> <name>."""
-    await set_sensor_field(update, context, "name", "/rename attic Attic")
-
-
-async def unit_command(update: Update, context: BotContext) -> None:
-    """/unit <sensor> <unit>."""
-    await set_sensor_field(update, context, "unit", "/unit attic °C")
-
-
-async def set_sensor_field(update: Update, context: BotContext, field: str, example: str) -> None:
-    found = await linked_sensor(update, context, min_args=2,
-                                usage=f"Give a sensor and its new {field}, e.g. {example}")
+    """/rename <sensor> <name>: display names are unique, so a name means one sensor."""
+    found = await linked_sensor(update, context, min_args=2, usage=(
+        'Give a sensor and its new name, e.g. /rename attic Attic or /rename "loft space" Loft'))
     if found is None:
         return
     link, sensor, args = found
     services = context.services
-    value = clip(" ".join(args[1:]), 64)
+    name = clip(" ".join(args[1:]).strip(), 64)
+    sensors = await services.run(services.store.list_sensors, link.user_id)
+    taken = next((s for s in sensors if s.sensor_id != sensor.sensor_id
+                  and s.display_name.casefold() == name.casefold()), None)
+    if taken is not None:
+        await reply(update, f"Another sensor ({taken.sensor_id}) is already called "
+                            f"'{taken.display_name}'. Pick a name no other sensor shows as, "
+                            f"e.g. /rename {quote(sensor.sensor_id)} {quote(name + ' 2')}")
+        return
     changed = await services.run(services.store.update_sensor, link.user_id, sensor.sensor_id,
-                                 now_ms=services.clock_ms(), **{field: value})
-    await reply(update, f"{sensor.sensor_id}: {field} is now '{value}'. "
-                        f"It shows as {changed.display_name}"
-                        f"{' in ' + changed.unit if changed.unit else ''}.")
+                                 now_ms=services.clock_ms(), name=name or None)
+    await reply(update, f"Renamed: sensor {sensor.sensor_id} now shows as "
+                        f"{changed.display_name}.")
+
+
+async def unit_command(update: Update, context: BotContext) -> None:
+    """/unit <sensor> <unit>."""
+    found = await linked_sensor(update, context, min_args=2,
+                                usage="Give a sensor and its unit, e.g. /unit attic °C")
+    if found is None:
+        return
+    link, sensor, args = found
+    services = context.services
+    unit = clip(" ".join(args[1:]).strip(), 32)
+    changed = await services.run(services.store.update_sensor, link.user_id, sensor.sensor_id,
+                                 now_ms=services.clock_ms(), unit=unit or None)
+    await reply(update, f"Unit set: {changed.display_name} now shows values in "
+                        f"{changed.unit}." if changed.unit else
+                f"Unit cleared: {changed.display_name} now shows bare numbers.")

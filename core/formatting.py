@@ -127,3 +127,14 @@ def split_message(lines: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 reading`, `2 readings`, `1,500,000 readings`."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+def safe_filename(text: str, limit: int = 60) -> str:
+    """A sensor id (any text, up to 200 characters) as a harmless file name part."""
+    cleaned = re.sub(r"[^\w.-]+", "_", text).strip("._") or "sensor"
+    return cleaned[:limit]

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import functools
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden
 
-from bot.chat import reply
+from bot.chat import reply, stored_link
 from bot.context import BotContext
 from core.tokens import issue_token
 from core.users import NoFreeId, add_user_named
@@ -18,6 +22,8 @@ from storage.models import Invite
 
 INVITE_TTL_MS = 24 * 3_600_000
 REFUSAL = "Sorry, that command is only for this bot's administrators."
+
+log = logging.getLogger("sensorbot.bot")
 
 Handler = Callable[[Update, BotContext], Awaitable[None]]
 
@@ -65,7 +71,7 @@ async def users(update: Update, context: BotContext) -> None:
 
 @admin_only
 async def token(update: Update, context: BotContext) -> None:
-    """/token <user> read|write [label]."""
+    """/token <user> read|write [label]: the secret goes only to the admin's private chat."""
     args = context.args or []
     if len(args) < 2 or args[1] not in ("read", "write"):
         await reply(update, "Give a user and a scope, e.g. /token cottage write attic sensor")
@@ -77,25 +83,50 @@ async def token(update: Update, context: BotContext) -> None:
     except NotFound:
         await reply(update, f"There is no user '{args[0]}'. See /users.")
         return
-    await reply(update, f"New {issued.scope} token for {issued.user_id} (id {issued.token_id}). "
-                        "It is shown only this once:")
-    await reply(update, secret)
+    announce = (f"New {issued.scope} token for {issued.user_id} (id {issued.token_id}). "
+                "It is shown only this once:")
+    if update.effective_chat.type == ChatType.PRIVATE:
+        await reply(update, announce)
+        await reply(update, secret)
+        return
+    await send_privately(update, context, issued.token_id, announce, secret)
+
+
+async def send_privately(update: Update, context: BotContext, token_id: str, announce: str,
+                         secret: str) -> None:
+    """A token asked for in a group is sent to the admin's private chat; if the bot may not
+    write there, the token is revoked rather than shown to the group."""
+    admin_id = update.effective_user.id
+    try:
+        await context.bot.send_message(admin_id, announce)
+        await context.bot.send_message(admin_id, secret)
+    except (Forbidden, BadRequest) as error:
+        log.info("could not send a token to admin %s privately: %s", admin_id, error)
+        await context.services.run(context.services.store.revoke_token, token_id)
+        await reply(update, "I could not message you privately, so I revoked that token "
+                            f"({token_id}) instead of showing it here. Open a chat with "
+                            f"@{context.bot.username}, press Start, and ask there.")
+        return
+    await reply(update, f"Token {token_id} made: I sent it to you in a private chat, "
+                        "never to a group.")
 
 
 @admin_only
 async def tokens(update: Update, context: BotContext) -> None:
-    """/tokens [user]: ids, scopes, labels, last use; never secrets."""
+    """/tokens [user]: ids, scopes, labels, last use (in the chat's zone); never secrets."""
     services = context.services
     user_id = context.args[0] if context.args else None
     found = await services.run(services.store.list_tokens, user_id)
+    link = await stored_link(context, update.effective_chat.id)
+    zone = services.zone(link)  # an unlinked chat keeps its /tz too
     lines = [f"{t.token_id} · {t.user_id} · {t.scope}{' · ' + t.label if t.label else ''} · "
-             f"{'revoked' if t.revoked else 'used ' + when(t.last_used)}" for t in found]
+             f"{'revoked' if t.revoked else 'used ' + when(t.last_used, zone)}" for t in found]
     await reply(update, "\n".join(lines) or "No tokens.")
 
 
-def when(ms: int | None) -> str:
+def when(ms: int | None, zone: ZoneInfo) -> str:
     return "never" if ms is None else \
-        datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        datetime.fromtimestamp(ms / 1000, zone).strftime("%Y-%m-%d %H:%M ") + zone.key
 
 
 @admin_only

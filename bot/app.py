@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ from telegram.ext import (
 
 from alerts.delivery import mark_chat_inactive
 from bot import admin, alerting, data, linking
-from bot.chat import reply
+from bot.chat import PICK_PREFIX, picked, reply
 from bot.context import BotContext, BotServices
 from core.config import ConfigError, Settings
 from storage.base import Store
@@ -77,6 +78,17 @@ COMMANDS: Wiring = [
 ]
 
 
+# Commands that take a sensor: an ambiguity question's button runs one of them again.
+SENSOR_COMMANDS = frozenset({"latest", "status", "history", "export", "rename", "unit", "alert",
+                             "freeze"})
+HINT = "I answer commands. /help lists them with examples — try /latest or /history."
+
+
+SENSOR_HANDLERS: dict[str, Callable[..., Any]] = {
+    name: handler for names, handler in COMMANDS
+    for name in ((names,) if isinstance(names, str) else names) if name in SENSOR_COMMANDS}
+
+
 def require_token(settings: Settings) -> str:
     if not settings.telegram.token:
         raise ConfigError(
@@ -101,9 +113,16 @@ def build_application(settings: Settings, store: Store, *,
     BotContext.attach(application, services)
     for names, handler in COMMANDS:
         application.add_handler(CommandHandler(names, handler))
+    # buttons: the bot's own prefixes, then anything else, answered quietly
     application.add_handler(CallbackQueryHandler(data.history_button, pattern=r"^h:"))
     application.add_handler(CallbackQueryHandler(alerting.alert_button, pattern=r"^a:"))
+    application.add_handler(CallbackQueryHandler(sensor_picked, pattern=f"^{PICK_PREFIX}"))
+    application.add_handler(CallbackQueryHandler(unknown_button))
+    # messages that no command took
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
+    application.add_handler(MessageHandler(
+        filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & ~filters.StatusUpdate.ALL,
+        plain_text))
     application.add_error_handler(on_error)
     return application
 
@@ -119,7 +138,32 @@ async def register_menu(application: Application[Any, Any, Any, Any, Any, Any]) 
 async def unknown_command(update: Update, context: BotContext) -> None:
     """Anything else that looks like a command."""
     command = (update.effective_message.text or "").split()[0]
-    await reply(update, f"I don't know {command}. /help lists what I can do.")
+    await reply(update, f"I don't know {command[:64]}. /help lists what I can do.")
+
+
+async def plain_text(update: Update, context: BotContext) -> None:
+    """Text (or anything else) that is not a command, in a private chat: a one-line hint."""
+    await reply(update, HINT)
+
+
+async def sensor_picked(update: Update, context: BotContext) -> None:
+    """A sensor chosen under an ambiguity question: run its command again with that sensor."""
+    found = await picked(update, context)
+    handler = SENSOR_HANDLERS.get(found[0]) if found else None
+    if found is None or handler is None:
+        await unknown_button(update, context)
+        return
+    await update.callback_query.answer()
+    context.pick = found[1]
+    await handler(update, context)
+
+
+async def unknown_button(update: Update, context: BotContext) -> None:
+    """Button data the bot did not make (forged, or from an old version): answered quietly;
+    the data is logged escaped, never raw."""
+    query = update.callback_query
+    log.info("ignored button data %r", query.data)
+    await query.answer()
 
 
 async def on_error(update: object, context: BotContext) -> None:
@@ -129,7 +173,7 @@ async def on_error(update: object, context: BotContext) -> None:
     if isinstance(error, Forbidden) and chat is not None:
         await mark_inactive(context, chat.id)
         return
-    log.error("error while handling an update", exc_info=error)
+    log.error("error while handling an update:\n%s", safe_traceback(error))
     if chat is not None:
         try:
             await context.bot.send_message(
@@ -143,6 +187,20 @@ async def on_error(update: object, context: BotContext) -> None:
             await context.bot.send_message(admin_id, notice)
         except TelegramError:
             log.warning("could not notify admin %s", admin_id)
+
+
+def safe_traceback(error: BaseException | None) -> str:
+    """The traceback, root cause first, with each message repr()'d: a message may quote user
+    text, and a newline in it would forge a log line."""
+    parts: list[str] = []
+    current, seen = error, set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        parts.append("".join(traceback.format_tb(current.__traceback__)) +
+                     f"{type(current).__qualname__}: {str(current)!r}")
+        current = current.__cause__ or (None if current.__suppress_context__
+                                         else current.__context__)
+    return "\nwhich led to:\n".join(reversed(parts))
 
 
 async def mark_inactive(context: BotContext, chat_id: int) -> None:

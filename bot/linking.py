@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import replace
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from telegram import Update
 from telegram.error import BadRequest
 
-from bot.chat import chat_link, reply
+from bot.chat import UNLINKED, chat_link, reply, stored_link
 from bot.context import BotContext
 from core.tokens import hash_token
 from storage.models import ChatLink
@@ -44,9 +46,8 @@ async def start(update: Update, context: BotContext) -> None:
     if context.args:
         await use_invite(update, context, context.args[0])
         return
-    services = context.services
-    link = await services.run(services.store.get_chat_link, update.effective_chat.id)
-    if link is None:
+    link = await stored_link(context, update.effective_chat.id)
+    if link is None or link.user_id == UNLINKED:
         await reply(update, "Hello! I watch home sensors and warn before pipes freeze.\n"
                             "To begin, send /link followed by a read token, or open the invite "
                             "link your admin gave you. /help lists everything I can do.")
@@ -70,7 +71,7 @@ async def use_invite(update: Update, context: BotContext, code: str) -> None:
 async def link_chat(update: Update, context: BotContext, user_id: str) -> None:
     services = context.services
     chat_id = update.effective_chat.id
-    old = await services.run(services.store.get_chat_link, chat_id)
+    old = await stored_link(context, chat_id)
     await services.run(services.store.put_chat_link, ChatLink(
         chat_id, user_id, services.clock_ms(), True, old.timezone if old else None,
         old.quiet_hours if old else None))
@@ -82,23 +83,25 @@ async def link(update: Update, context: BotContext) -> None:
     """/link <read-token> (alias /login): follow the token's user; the token message goes."""
     services = context.services
     chat_id = update.effective_chat.id
+    user_id = update.effective_user.id if update.effective_user else None
     if context.args:
         await delete_token_message(update)
     now = services.clock_ms()
-    wait = services.guard.wait_seconds(chat_id, now)
+    wait = services.guard.wait_seconds(chat_id, user_id, now)
     if wait:
         await reply(update, f"Too many wrong tokens. Try again in {wait} s.")
         return
     if len(context.args or []) != 1:
         await reply(update, "Send /link followed by a read token, e.g. /link AbC123… "
-                            "(issued with `sensorbot tokens issue USER --scope read`).")
+                            "An admin makes one with /token <user> read, or on the server "
+                            "with: sensorbot tokens issue <user> --scope read")
         return
     token = await services.run(services.store.token_by_hash, hash_token(context.args[0]))
     if token is None or token.revoked or token.scope != "read":
-        services.guard.failed(chat_id, now)
+        services.guard.failed(chat_id, user_id, now)
         await reply(update, "That token does not work here. /link needs a valid read token.")
         return
-    services.guard.succeeded(chat_id)
+    services.guard.succeeded(chat_id, user_id)
     await link_chat(update, context, token.user_id)
 
 
@@ -113,11 +116,15 @@ async def delete_token_message(update: Update) -> None:
 
 
 async def unlink(update: Update, context: BotContext) -> None:
-    """/unlink: this chat stops following its user."""
+    """/unlink: this chat stops following its user; its /tz and /quiet stay for a relink."""
     services = context.services
-    removed = await services.run(services.store.delete_chat_link, update.effective_chat.id)
-    await reply(update, "Unlinked: this chat no longer follows any sensors." if removed
-                else "This chat is not linked.")
+    link = await stored_link(context, update.effective_chat.id)
+    if link is None or link.user_id == UNLINKED:
+        await reply(update, "This chat is not linked.")
+        return
+    await services.run(services.store.put_chat_link,
+                       replace(link, user_id=UNLINKED, active=False))
+    await reply(update, "Unlinked: this chat no longer follows any sensors.")
 
 
 async def help_command(update: Update, context: BotContext) -> None:
@@ -137,12 +144,38 @@ async def set_timezone(update: Update, context: BotContext) -> None:
         await reply(update, f"Times here are shown in {services.zone(link).key}. To change it "
                             "send /tz with a zone name, e.g. /tz Europe/Helsinki")
         return
-    try:
-        zone = ZoneInfo(context.args[0])
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder, not a zone
-        await reply(update, f"I don't know the zone '{context.args[0]}'. Use an Area/City "
-                            "name, e.g. /tz Europe/Helsinki or /tz America/New_York")
+    zone = find_zone(context.args[0])
+    if zone is None:
+        await reply(update, f"I don't know the zone '{context.args[0]}'. "
+                            f"{zone_suggestion(context.args[0])}")
         return
     await services.run(services.store.put_chat_link, replace(link, active=True,
                                                              timezone=zone.key))
     await reply(update, f"Times in this chat are now shown in {zone.key}.")
+
+
+@cache
+def zone_names() -> dict[str, str]:
+    """Every IANA zone name, by its case-folded spelling."""
+    return {name.casefold(): name for name in available_timezones()}
+
+
+def find_zone(text: str) -> ZoneInfo | None:
+    """The zone `text` names, ignoring case (`europe/helsinki`); None if there is none."""
+    name = zone_names().get(text.strip().casefold())
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def zone_suggestion(text: str) -> str:
+    """`Did you mean /tz Europe/Helsinki?`, else the general form with examples."""
+    names = zone_names()
+    close = difflib.get_close_matches(text.strip().casefold().replace(" ", "_"), names, n=1,
+                                      cutoff=0.75)
+    if close:
+        return f"Did you mean /tz {names[close[0]]}?"
+    return "Use an Area/City name, e.g. /tz Europe/Helsinki or /tz America/New_York"

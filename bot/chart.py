@@ -18,6 +18,7 @@ from storage.models import AlertRule, Reading
 
 if TYPE_CHECKING:
     import numpy as np
+    from matplotlib.figure import Figure
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 600, 100
 THRESHOLD_COLORS = ("tab:red", "tab:orange", "tab:purple")
@@ -102,8 +103,18 @@ def render_png(readings: list[Reading], *, title: str, unit: str | None, zone: Z
                window: tuple[int, int] | None = None,
                thresholds: Sequence[Threshold] = ()) -> bytes:
     """A PNG of the readings in the chat's local time, over `window` (epoch ms) when given,
-    with a dashed line per alert threshold; `readings` ascending and non-empty. Names and
-    units are drawn literally, never as mathtext."""
+    with a dashed line per alert threshold; `readings` ascending and non-empty."""
+    figure = draw(readings, title=title, unit=unit, zone=zone, window=window,
+                  thresholds=thresholds)
+    output = io.BytesIO()
+    figure.savefig(output, format="png", pil_kwargs={"compress_level": 1})
+    return output.getvalue()
+
+
+def draw(readings: list[Reading], *, title: str, unit: str | None, zone: ZoneInfo,
+         window: tuple[int, int] | None = None, thresholds: Sequence[Threshold] = ()) -> Figure:
+    """The chart as a matplotlib Figure. Names and units are drawn literally, never as
+    mathtext."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -137,6 +148,4 @@ def render_png(readings: list[Reading], *, title: str, unit: str | None, zone: Z
     axes.grid(True, alpha=0.3)
     if thresholds or len(readings) > len(buckets.means):
         axes.legend(loc="best", fontsize="small", framealpha=0.8)
-    output = io.BytesIO()
-    figure.savefig(output, format="png", pil_kwargs={"compress_level": 1})
-    return output.getvalue()
+    return figure

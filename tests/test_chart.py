@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from bot.chart import bucket, caption, render_png, summarize
-from storage.models import Reading
+import pytest
+
+from bot.chart import Threshold, bucket, caption, draw, render_png, summarize, threshold_lines
+from storage.models import AlertRule, Reading
 
 NOW = 1_767_600_000_000
 
@@ -49,3 +51,52 @@ def test_it_draws_a_valid_png_of_sensible_size():
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert 10_000 < len(png) < 500_000
     assert png[16:24] == (1200).to_bytes(4, "big") + (600).to_bytes(4, "big")  # IHDR size
+
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+WEEK_MS = 7 * 86_400_000
+
+
+def test_it_shows_the_requested_window_not_just_the_data_span():
+    import matplotlib.dates as mdates
+
+    window = (NOW - WEEK_MS, NOW)
+    figure = draw(minutes(600), title="Attic", unit="°C", zone=HELSINKI, window=window)
+
+    left, right = figure.axes[0].get_xlim()
+    assert mdates.num2date(left).timestamp() * 1000 == pytest.approx(window[0], abs=1000)
+    assert mdates.num2date(right).timestamp() * 1000 == pytest.approx(window[1], abs=1000)
+
+
+def test_it_draws_a_line_for_each_threshold_with_a_legend():
+    thresholds = [Threshold(3.0, "alert below 3 °C"), Threshold(25.0, "alert above 25 °C")]
+
+    figure = draw(minutes(43_200), title="Attic", unit="°C", zone=HELSINKI,
+                  thresholds=thresholds)
+
+    axes = figure.axes[0]
+    levels = [line.get_ydata()[0] for line in axes.get_lines() if line.get_linestyle() == "--"]
+    labels = [text.get_text() for text in axes.get_legend().get_texts()]
+    assert levels == [3.0, 25.0]
+    assert labels == ["min–max", "mean", "alert below 3 °C", "alert above 25 °C"]
+
+
+def test_it_takes_thresholds_from_the_sensors_threshold_rules_only():
+    rules = [AlertRule("alice", "r1", "attic", {"kind": "below", "threshold": 3}, NOW),
+             AlertRule("alice", "r2", "attic", {"kind": "stale", "stale_s": 3600}, NOW),
+             AlertRule("alice", "r3", "cellar", {"kind": "above", "threshold": 9}, NOW),
+             AlertRule("alice", "r4", "attic", {"kind": "above", "threshold": 30.5}, NOW)]
+
+    lines = threshold_lines(rules, "attic", "°C")
+
+    assert lines == [Threshold(3.0, "alert below 3 °C"), Threshold(30.5, "alert above 30.5 °C")]
+
+
+@pytest.mark.parametrize("name", ["$$", r"$\undefinedmacro$", "costs $5 or $6", "a_b^c $x"])
+def test_it_draws_names_and_units_literally(name):
+    png = render_png(minutes(100), title=f"{name} · last 24 h", unit=name, zone=HELSINKI,
+                     thresholds=[Threshold(1.0, f"alert below 1 {name}")])
+
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    figure = draw(minutes(100), title=name, unit=name, zone=HELSINKI)
+    assert figure.axes[0].get_title() == name

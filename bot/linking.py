@@ -140,14 +140,14 @@ async def set_timezone(update: Update, context: BotContext) -> None:
     if link is None:
         return
     services = context.services
-    if len(context.args or []) != 1:
+    if not context.args:
         await reply(update, f"Times here are shown in {services.zone(link).key}. To change it "
                             "send /tz with a zone name, e.g. /tz Europe/Helsinki")
         return
-    zone = find_zone(context.args[0])
+    typed = " ".join(context.args)
+    zone = find_zone(typed)
     if zone is None:
-        await reply(update, f"I don't know the zone '{context.args[0]}'. "
-                            f"{zone_suggestion(context.args[0])}")
+        await reply(update, f"I don't know the zone '{typed}'. {zone_suggestion(typed)}")
         return
     await services.run(services.store.put_chat_link, replace(link, active=True,
                                                              timezone=zone.key))
@@ -161,8 +161,9 @@ def zone_names() -> dict[str, str]:
 
 
 def find_zone(text: str) -> ZoneInfo | None:
-    """The zone `text` names, ignoring case (`europe/helsinki`); None if there is none."""
-    name = zone_names().get(text.strip().casefold())
+    """The zone `text` names, ignoring case and with spaces for underscores
+    (`america/new york`); None if there is none."""
+    name = zone_names().get(text.strip().replace(" ", "_").casefold())
     if name is None:
         return None
     try:

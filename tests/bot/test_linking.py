@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.bot.conftest import ADMIN, ALICE_CHAT, BOB_CHAT
 
 
@@ -105,3 +107,72 @@ def test_a_group_chat_can_follow_a_user(world):
 
     assert "Linked" in group.ask(f"/link {world.tokens['alice_read']}")
     assert "attic" in group.ask("/latest").lower()
+
+
+def test_it_keeps_the_chats_zone_and_quiet_hours_across_unlink_and_relink(world):
+    chat = world.linked_chat()
+    chat.ask("/tz Europe/Helsinki")
+    chat.ask("/quiet 22:00-07:00")
+
+    chat.ask("/unlink")
+    unlinked = chat.ask("/latest")
+    world.linked_chat()
+
+    assert "/link" in unlinked
+    link = world.store.get_chat_link(ALICE_CHAT)
+    assert (link.user_id, link.timezone, link.quiet_hours) == ("alice", "Europe/Helsinki",
+                                                               "22:00-07:00")
+    assert "attic: 2 at 10:00" in chat.ask("/latest attic")
+
+
+def test_an_unlinked_chat_gets_no_alerts_and_is_unlinked_for_every_command(world):
+    chat = world.linked_chat()
+    chat.ask("/unlink")
+
+    assert world.store.chat_links_for_user("alice") == []
+    assert "not linked" in chat.ask("/unlink")
+    assert "/link" in chat.ask("/start")
+    assert "/link" in chat.ask("/tz Europe/Oslo")
+
+
+@pytest.mark.parametrize(("typed", "zone"), [("europe/helsinki", "Europe/Helsinki"),
+                                             ("AMERICA/NEW_YORK", "America/New_York"),
+                                             ("america/new york", "America/New_York"),
+                                             ("utc", "UTC")])
+def test_it_takes_a_zone_in_any_case(world, typed, zone):
+    chat = world.linked_chat()
+
+    assert f"now shown in {zone}" in chat.ask(f"/tz {typed}")
+    assert world.store.get_chat_link(ALICE_CHAT).timezone == zone
+
+
+@pytest.mark.parametrize(("typed", "suggested"), [("Europe/Helsinky", "Europe/Helsinki"),
+                                                  ("Amerika/New_York", "America/New_York"),
+                                                  ("Mars/Base", None)])
+def test_a_misspelt_zone_gets_a_suggestion(world, typed, suggested):
+    answer = world.linked_chat().ask(f"/tz {typed}")
+
+    assert "don't know the zone" in answer
+    if suggested:
+        assert f"Did you mean /tz {suggested}?" in answer
+    else:
+        assert "e.g. /tz Europe/Helsinki" in answer
+
+
+def test_the_link_example_has_no_markdown_left_in_it(world):
+    answer = world.chat(ALICE_CHAT).ask("/login")
+
+    assert "`" not in answer
+    assert answer[0].isupper()
+
+
+def test_wrong_tokens_slow_down_the_telegram_user_in_every_chat(world):
+    for group in (-7001, -7002, -7003):
+        world.chat(group, user_id=ALICE_CHAT, chat_type="group").ask("/link wrong")
+
+    fourth_group = world.chat(-7004, user_id=ALICE_CHAT, chat_type="group")
+    answer = fourth_group.ask(f"/link {world.tokens['alice_read']}")
+
+    assert "Too many wrong tokens" in answer
+    assert world.store.get_chat_link(-7004) is None
+    assert "Linked" in world.chat(BOB_CHAT).ask(f"/link {world.tokens['bob_read']}")

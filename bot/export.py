@@ -125,7 +125,8 @@ def write_export(store: Store, user_id: str, sensor_id: str, start_ms: int, end_
     The caller close()s the result once sent."""
     files = ExportFiles(Path(tempfile.mkdtemp(prefix="sensorbot-export-")), stem)
     try:
-        for page in pages(store, user_id, sensor_id, start_ms, end_ms, now_ms=now_ms):
+        for page in pages(store, user_id, sensor_id, start_ms, end_ms, now_ms=now_ms,
+                          page=PAGE):
             files.write(page, zone)
         files.finish()
     except BaseException:

@@ -117,3 +117,44 @@ def test_history_arguments_split_into_sensor_and_range(args, expected):
     sensors = [Sensor("attic"), Sensor("lr", name="Living room")]
 
     assert split_history_args(args, sensors) == expected
+
+
+def test_a_token_asked_for_in_a_group_goes_to_the_admin_privately(world):
+    group = world.chat(-6006, user_id=ADMIN, chat_type="group")
+    start = len(world.emulator.calls)
+
+    [said] = group.say("/token alice read phone")
+    private = [c for c in world.emulator.calls[start:]
+               if c.method == "sendMessage" and c.chat_id == ADMIN]
+
+    assert "sent it to you in a private chat" in said.text
+    in_group = [c.text for c in world.emulator.calls[start:] if c.chat_id == -6006]
+    secret = private[1].text
+    assert world.store.token_by_hash(hash_token(secret)).user_id == "alice"
+    assert not any(secret in text for text in in_group)
+
+
+def test_a_token_for_an_admin_the_bot_cannot_write_to_is_revoked_not_posted(world):
+    group = world.chat(-6006, user_id=ADMIN, chat_type="group")
+    world.emulator.fail_next("sendMessage", 403, "Forbidden: bot can't initiate conversation "
+                             "with a user", chat_id=ADMIN)
+    before = {t.token_id for t in world.store.list_tokens("alice")}
+
+    answer = group.ask("/token alice read phone")
+
+    [new] = [t for t in world.store.list_tokens("alice") if t.token_id not in before]
+    assert "could not message you privately, so I revoked that token" in answer
+    assert new.revoked
+    assert world.store.get_chat_link(-6006) is None
+
+
+def test_tokens_show_times_in_the_chats_zone(world):
+    admin = world.chat(ADMIN)
+    token = next(t for t in world.store.list_tokens("alice") if t.scope == "write")
+    world.store.touch_token(token, now_ms=1_800_000_000_000)  # 2027-01-15 08:00 UTC
+    world.linked_chat(chat_id=ADMIN)
+    admin.ask("/tz Europe/Helsinki")
+
+    listing = admin.ask("/tokens alice")
+
+    assert "used 2027-01-15 10:00 Europe/Helsinki" in listing

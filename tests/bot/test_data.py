@@ -134,3 +134,43 @@ def test_rename_and_unit_change_how_a_sensor_shows(world):
                                      "/rename attic A", "/unit attic C", "/tz Europe/Oslo"])
 def test_an_unlinked_chat_is_told_how_to_link(world, command):
     assert "/link" in world.chat(ALICE_CHAT).ask(command)
+
+
+def red_pixels(png: bytes) -> int:
+    """Reddish pixels: a threshold line is tab:red, nothing else in a chart is."""
+    from PIL import Image
+
+    data = Image.open(io.BytesIO(png)).convert("RGB").tobytes()
+    return sum(1 for i in range(0, len(data), 3)
+               if data[i] > 150 and data[i] - data[i + 1] > 60 and data[i] - data[i + 2] > 60)
+
+
+def test_the_chart_draws_the_threshold_of_the_sensors_alert_rule(world):
+    chat = world.linked_chat()
+    [plain] = chat.say("/history attic 6h")
+
+    chat.ask("/alert attic below 1.5")
+    [with_rule] = chat.say("/history attic 6h")
+
+    assert red_pixels(plain.files["photo"][1]) == 0
+    assert red_pixels(with_rule.files["photo"][1]) > 500
+
+
+@pytest.mark.parametrize("name", ["$$", r"$\undefinedmacro$", "$x^"])
+def test_a_sensor_named_with_dollars_still_gets_its_chart(world, name):
+    chat = world.linked_chat()
+    chat.ask(f"/rename attic {name}")
+    chat.ask("/unit attic $")
+
+    [photo] = chat.say("/history attic 6h")
+
+    assert photo.method == "sendPhoto"
+    assert photo.text.startswith(f"{name} · last 6 h")
+
+
+def test_a_chart_caption_counts_one_reading_in_the_singular(world):
+    world.store.write_readings("alice", [Reading("cellar", NOW_MS, 6.25)], now_ms=NOW_MS)
+
+    [photo] = world.linked_chat().say("/history cellar")
+
+    assert photo.text.endswith("\n1 reading")

@@ -32,7 +32,7 @@ def test_it_splits_words_keeping_quoted_names_whole(text, words):
 
 
 def test_it_explains_an_unclosed_quote():
-    with pytest.raises(BadArgument, match='in quotes, e.g. /history "Living room" 7d'):
+    with pytest.raises(BadArgument, match=r'in quotes, e\.g\. /history "Living room" 7d'):
         split_words('"Living room 7d')
 
 

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from storage.base import Store
 from storage.models import Reading
 
-PAGE = 20_000
+PAGE = 5_000
 PLAIN_LIMIT = 10 * 2**20  # larger CSVs are sent gzip-compressed
 PART_LIMIT = 45 * 2**20  # Telegram takes 50 MB from a bot; room for the multipart framing
 HEADER = ["timestamp_ms", "local_time", "value"]

@@ -25,6 +25,7 @@ HELP = """Commands
 /tz <Area/City> — times in your zone, e.g. /tz Europe/Helsinki
 /link <read-token> — follow a user's sensors · /unlink
 Ranges: 6h, 24h (default), 7d, 30d, 2026-01-05, 2026-01-01..2026-01-07
+A name with spaces goes in quotes, e.g. /history "Living room" 7d
 
 Alerts
 /freeze <sensor> [x] — pipe-freeze protection, e.g. /freeze attic
@@ -38,6 +39,7 @@ ADMIN_HELP = """Admin
 /adduser <name> — e.g. /adduser Summer cottage
 /users · /tokens [user] · /revoke <token-id>
 /token <user> read|write [label] — e.g. /token cottage write attic sensor
+  (asked in a group, the token comes to you in a private chat)
 /invite <user> — a one-time link that links a chat"""
 
 

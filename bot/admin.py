@@ -85,7 +85,7 @@ async def token(update: Update, context: BotContext) -> None:
         return
     announce = (f"New {issued.scope} token for {issued.user_id} (id {issued.token_id}). "
                 "It is shown only this once:")
-    if update.effective_chat.type == ChatType.PRIVATE:
+    if update.effective_chat is None or update.effective_chat.type == ChatType.PRIVATE:
         await reply(update, announce)
         await reply(update, secret)
         return
@@ -96,6 +96,8 @@ async def send_privately(update: Update, context: BotContext, token_id: str, ann
                          secret: str) -> None:
     """A token asked for in a group is sent to the admin's private chat; if the bot may not
     write there, the token is revoked rather than shown to the group."""
+    if update.effective_user is None:
+        return
     admin_id = update.effective_user.id
     try:
         await context.bot.send_message(admin_id, announce)
@@ -117,7 +119,7 @@ async def tokens(update: Update, context: BotContext) -> None:
     services = context.services
     user_id = context.args[0] if context.args else None
     found = await services.run(services.store.list_tokens, user_id)
-    link = await stored_link(context, update.effective_chat.id)
+    link = await stored_link(context, update.effective_chat.id) if update.effective_chat else None
     zone = services.zone(link)  # an unlinked chat keeps its /tz too
     lines = [f"{t.token_id} · {t.user_id} · {t.scope}{' · ' + t.label if t.label else ''} · "
              f"{'revoked' if t.revoked else 'used ' + when(t.last_used, zone)}" for t in found]

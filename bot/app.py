@@ -150,7 +150,7 @@ async def sensor_picked(update: Update, context: BotContext) -> None:
     """A sensor chosen under an ambiguity question: run its command again with that sensor."""
     found = await picked(update, context)
     handler = SENSOR_HANDLERS.get(found[0]) if found else None
-    if found is None or handler is None:
+    if found is None or handler is None or update.callback_query is None:
         await unknown_button(update, context)
         return
     await update.callback_query.answer()
@@ -162,8 +162,9 @@ async def unknown_button(update: Update, context: BotContext) -> None:
     """Button data the bot did not make (forged, or from an old version): answered quietly;
     the data is logged escaped, never raw."""
     query = update.callback_query
-    log.info("ignored button data %r", query.data)
-    await query.answer()
+    if query is not None:
+        log.info("ignored button data %r", query.data)
+        await query.answer()
 
 
 async def on_error(update: object, context: BotContext) -> None:

@@ -139,7 +139,7 @@ def draw(readings: list[Reading], *, title: str, unit: str | None, zone: ZoneInf
         axes.axhline(threshold.value, color=THRESHOLD_COLORS[number % len(THRESHOLD_COLORS)],
                      linestyle="--", linewidth=1.1, label=literal(threshold.label))
     if window is not None:
-        axes.set_xlim(local(window[0]), local(window[1]))
+        axes.set_xlim(mdates.date2num(local(window[0])), mdates.date2num(local(window[1])))
     locator = mdates.AutoDateLocator(tz=zone)
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))

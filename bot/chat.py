@@ -163,12 +163,15 @@ async def resolve_sensor(update: Update, context: BotContext, sensors: list[Sens
 async def ask_which(update: Update, query: str, rest: list[str], found: list[Sensor]) -> None:
     """The command, its sensor words quoted, is the question's last line: the button's press
     reads it back from the message, so nothing needs remembering (the webhook Lambda can't)."""
-    command = (update.effective_message.text or "/").split()[0].split("@")[0]
+    message = update.effective_message
+    if message is None:
+        return
+    command = (message.text or "/").split()[0].split("@")[0]
     line = " ".join([command, quote(query), *(quote(word) for word in rest)])
     rows = [[InlineKeyboardButton(clip(f"{s.display_name} ({s.sensor_id})", 60),
                                   callback_data=PICK_PREFIX + sensor_key(s.sensor_id))]
             for s in found[:20]]
-    await update.effective_message.reply_text(
+    await message.reply_text(
         f"'{query}' could mean {len(found)} sensors. Which one?\n{line}",
         reply_markup=InlineKeyboardMarkup(rows), do_quote=False)
 

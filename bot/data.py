@@ -177,6 +177,8 @@ async def offer_sensors(update: Update, sensors: list[Sensor], range_text: str) 
         return
     rows = [[InlineKeyboardButton(clip(s.display_name, 64), callback_data=history_callback_data(
         range_text, s.sensor_id))] for s in sensors[:50]]
+    if update.effective_message is None:
+        return
     await update.effective_message.reply_text(
         f"Which sensor? ({range_text})", reply_markup=InlineKeyboardMarkup(rows), do_quote=False)
 
@@ -184,6 +186,8 @@ async def offer_sensors(update: Update, sensors: list[Sensor], range_text: str) 
 async def history_button(update: Update, context: BotContext) -> None:
     """A sensor picked under /history. Button data the bot did not make is answered quietly."""
     query = update.callback_query
+    if query is None:
+        return
     parsed = history_from_callback(query.data or "")
     if parsed is None:
         log.info("ignored history button data %r", query.data)
@@ -220,6 +224,8 @@ async def send_chart(update: Update, context: BotContext, link: ChatLink, sensor
                              window=(window.start_ms, window.end_ms),
                              thresholds=threshold_lines(rules, sensor.sensor_id, sensor.unit))
     text = caption(sensor.display_name, sensor.unit, summarize(readings), window.label)
+    if update.effective_message is None:
+        return
     await update.effective_message.reply_photo(
         InputFile(png, filename=f"{safe_filename(sensor.sensor_id)}.png"),
         caption=clip(text, CAPTION_LIMIT), do_quote=False)
@@ -242,7 +248,7 @@ async def export_command(update: Update, context: BotContext) -> None:
                                window.start_ms, window.end_ms, now_ms=services.clock_ms(),
                                zone=services.zone(link), stem=stem)
     try:
-        if not files.count:
+        if not files.count or update.effective_message is None:
             await reply(update, f"No readings from {sensor.display_name} in {window.label}.")
             return
         parts = files.named_parts()

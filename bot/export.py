@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 from zoneinfo import ZoneInfo
 
 from storage.base import Store
@@ -50,7 +50,7 @@ class ExportFiles:
     count: int = 0
     parts: list[Path] = field(default_factory=list)
     compressed: bool = False
-    _raw: IO[bytes] | None = field(default=None, init=False, repr=False)
+    _raw: io.BufferedWriter | None = field(default=None, init=False, repr=False)
     _text: IO[str] | None = field(default=None, init=False, repr=False)
 
     def write(self, readings: list[Reading], zone: ZoneInfo) -> None:
@@ -81,7 +81,7 @@ class ExportFiles:
         path = self.folder / f"part{len(self.parts) + 1}.csv{'.gz' if self.compressed else ''}"
         self.parts.append(path)
         self._raw = path.open("wb")
-        binary: IO[bytes] = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6) \
+        binary = cast(IO[bytes], gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6)) \
             if self.compressed else self._raw
         self._text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
         csv.writer(self._text, lineterminator="\n").writerow(HEADER)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram import BotCommand, Update
-from telegram.error import Conflict, Forbidden, TelegramError
+from telegram.error import BadRequest, Conflict, Forbidden, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -154,6 +154,10 @@ async def sensor_picked(update: Update, context: BotContext) -> None:
         await unknown_button(update, context)
         return
     await update.callback_query.answer()
+    try:  # the question is answered: a second press must not run the command twice
+        await update.callback_query.edit_message_reply_markup(reply_markup=None)
+    except BadRequest as error:
+        log.info("could not remove the buttons of a sensor question: %s", error)
     context.pick = found[1]
     await handler(update, context)
 

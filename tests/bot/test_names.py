@@ -100,6 +100,8 @@ def test_an_ambiguous_name_asks_which_sensor_and_the_button_finishes_the_command
     [done] = chat.wait(start)
 
     assert "Pipe-freeze protection on attic" in done.text
+    assert world.emulator.wait_for(lambda c: c.method == "editMessageReplyMarkup",
+                                   after=start).params.get("reply_markup") in (None, "")
     rules = world.store.list_alert_rules("alice")
     assert {r.sensor for r in rules} == {"cottage/attic"}
     assert any(r.spec.get("threshold") == 4 for r in rules)

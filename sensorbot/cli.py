@@ -143,8 +143,8 @@ def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings)
     from telegram.ext import AIORateLimiter, ExtBot
 
     from alerts.cycle import run_cycle
-    from bot.alerting import TelegramNotifier
     from bot.app import require_token
+    from bot.transport import TelegramNotifier
 
     token = require_token(settings)
     base = settings.telegram.base_url
@@ -154,8 +154,9 @@ def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings)
 
     async def once() -> str:
         async with bot:
-            summary = await run_cycle(store, TelegramNotifier(bot), now_ms(),
-                                      default_zone=settings.alerts.timezone)
+            zone = settings.alerts.timezone
+            notifier = TelegramNotifier(bot, default_zone=zone)
+            summary = await run_cycle(store, notifier, now_ms(), default_zone=zone)
         return str(summary)
 
     print(asyncio.run(once()))

@@ -12,9 +12,9 @@ from typing import Any
 from telegram.error import InvalidToken, NetworkError
 
 from alerts.cycle import run_cycle
-from bot.alerting import TelegramNotifier
 from bot.app import PollingErrors, build_application, register_menu
 from bot.context import BotContext
+from bot.transport import TelegramNotifier
 from core.config import ConfigError, Settings
 from storage.base import Store
 
@@ -90,10 +90,10 @@ async def alert_job(context: BotContext) -> None:
     """One alert cycle; a failure is logged and the next run tries again."""
     services = context.services
     try:
-        summary = await run_cycle(services.store, TelegramNotifier(context.bot),
-                                  services.clock_ms(),
-                                  default_zone=services.settings.alerts.timezone,
-                                  rulebook=services.rulebook)
+        zone = services.settings.alerts.timezone
+        notifier = TelegramNotifier(context.bot, default_zone=zone, clock_ms=services.clock_ms)
+        summary = await run_cycle(services.store, notifier, services.clock_ms(),
+                                  default_zone=zone, rulebook=services.rulebook)
     except Exception:
         log.exception("the alert cycle failed; it runs again in %s s",
                       services.settings.alerts.check_interval_seconds)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from storage.base import DAY_MS, MAX_TIME_MS, UNSET, SensorKey, Unset
+from storage.codec import dump_spec, dump_state, load_spec, load_state
 from storage.errors import AlreadyExists, StorageUnavailable
 from storage.models import (
     AlertRule,
@@ -355,8 +356,8 @@ class SQLiteStore:
             with self._tx() as db:
                 db.execute(
                     "INSERT INTO alert_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (rule.user_id, rule.rule_id, rule.sensor, json.dumps(rule.spec), rule.created,
-                     rule.state.status, rule.state.version, json.dumps(rule.state.data)),
+                    (rule.user_id, rule.rule_id, rule.sensor, dump_spec(rule.spec), rule.created,
+                     rule.state.status.value, rule.state.version, dump_state(rule.state)),
                 )
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"rule {rule.rule_id!r} already exists") from None
@@ -366,11 +367,12 @@ class SQLiteStore:
         rows = self._query(
             f"SELECT * FROM alert_rules {where} ORDER BY user_id, created, rule_id", params
         )
-        return [
-            AlertRule(user, rule_id, sensor, json.loads(spec), created,
-                      AlertState(status, version, json.loads(data)))
-            for user, rule_id, sensor, spec, created, status, version, data in rows
-        ]
+        return [_rule(row) for row in rows]
+
+    def get_alert_rule(self, user_id: str, rule_id: str) -> AlertRule | None:
+        rows = self._query("SELECT * FROM alert_rules WHERE user_id = ? AND rule_id = ?",
+                           (user_id, rule_id))
+        return _rule(rows[0]) if rows else None
 
     def delete_alert_rule(self, user_id: str, rule_id: str) -> bool:
         with self._tx() as db:
@@ -381,15 +383,21 @@ class SQLiteStore:
     def update_alert_state(
         self, user_id: str, rule_id: str, state: AlertState, *, expected_version: int
     ) -> AlertState | None:
-        stored = AlertState(state.status, expected_version + 1, state.data)
+        stored = replace(state, version=expected_version + 1)
         with self._tx() as db:
             changed = db.execute(
                 "UPDATE alert_rules SET status = ?, version = ?, data = ?"
                 " WHERE user_id = ? AND rule_id = ? AND version = ?",
-                (stored.status, stored.version, json.dumps(stored.data), user_id, rule_id,
+                (stored.status.value, stored.version, dump_state(stored), user_id, rule_id,
                  expected_version),
             ).rowcount
         return stored if changed else None
+
+
+def _rule(row: Sequence[Any]) -> AlertRule:
+    user, rule_id, sensor, spec, created, status, version, data = row
+    return AlertRule(user, rule_id, sensor, load_spec(spec), created,
+                     load_state(status, version, data))
 
 
 @contextmanager

@@ -14,6 +14,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -174,8 +175,8 @@ class Cycle:
             if entry is None or chat.chat_id in entry.delivered:
                 continue
             if await self.send(rule, entry, sensor, chat):
-                rule = await self.change_entry(rule, entry_id, lambda e, c=chat.chat_id:
-                                               _mark(e, c)) or rule
+                rule = await self.change_entry(rule, entry_id,
+                                               partial(_mark, chat_id=chat.chat_id)) or rule
         return rule
 
     async def send(self, rule: AlertRule, entry: OutboxEntry, sensor: Sensor,

@@ -154,7 +154,7 @@ def load_settings(
     path = find_config_file(config_path, environ, cwd)
     file_data = read_toml(path) if path else {}
     try:
-        settings = Settings(_file_data=file_data, **overrides)
+        settings = Settings(_file_data=file_data, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, path)) from None
     if not settings.telegram.token and environ.get("TELEGRAM_BOT_TOKEN"):

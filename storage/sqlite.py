@@ -271,7 +271,10 @@ class SQLiteStore:
             f" FROM tokens {where} ORDER BY user_id, created, token_id",
             params,
         )
-        return [ApiToken(*row[:7], revoked=bool(row[7])) for row in rows]
+        return [ApiToken(token_id, token_hash, user_id, scope, label, created, last_used,
+                         bool(revoked))
+                for token_id, token_hash, user_id, scope, label, created, last_used, revoked
+                in rows]
 
     def token_by_hash(self, token_hash: str) -> ApiToken | None:
         found = self._tokens("WHERE token_hash = ?", (token_hash,))

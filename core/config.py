@@ -56,7 +56,7 @@ class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
-    max_readings_per_minute: int = Field(default=600, ge=0)
+    max_readings_per_minute: int = Field(default=1200, ge=0)
 
 
 class AlertsSettings(_Section):

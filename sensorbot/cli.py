@@ -168,12 +168,14 @@ Handler = Callable[[Store, argparse.Namespace, Settings], None]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", help="configuration file (TOML)")
     parser = argparse.ArgumentParser(
-        prog="sensorbot", parents=[common],
-        description="Home-sensor monitoring over Telegram. See README.md.",
-    )
+        prog="sensorbot", description="Home-sensor monitoring over Telegram. See README.md.")
+    parser.add_argument("--config", metavar="PATH", help="configuration file (TOML)")
+    # Subcommands take --config too, without a default of their own: a default would overwrite
+    # the one given before the command name.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="configuration file (TOML)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(group: argparse._SubParsersAction, name: str, handler: Handler,
@@ -184,27 +186,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     add(commands, "run", cmd_run, "the bot, the alert scheduler and the HTTP API, one process"
         ).set_defaults(needs_bot=True)
-    commands.add_parser("demo", parents=[common], help="everything embedded, chatting in this "
-                        "terminal, no Telegram account needed")
+    commands.add_parser(
+        "demo", parents=[common],
+        help="everything embedded, chatting in this terminal, no Telegram account needed",
+        description="The whole product on this machine, no Telegram account needed: a local Bot "
+        "API emulator, the HTTP API on a free localhost port, a fresh SQLite file in a new "
+        "temporary folder and a simulated sensor. You chat with the bot in this terminal. "
+        "Reads no configuration and touches nothing else.")
     add(commands, "init", cmd_init, "create storage (idempotent)")
     api = add(commands, "api", cmd_api, "serve the HTTP API alone")
     api.add_argument("--host", help="listen address (default: api.host)")
     api.add_argument("--port", type=int, help="port (default: api.port)")
 
-    users = commands.add_parser("users", help="manage users").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+    def group(name: str, help_text: str) -> argparse._SubParsersAction:
+        return commands.add_parser(name, parents=[common], help=help_text).add_subparsers(
+            dest="action", required=True, metavar="ACTION")
+
+    users = group("users", "manage users")
     users_add = add(users, "add", cmd_users_add, "create a user; prints its id")
     users_add.add_argument("name")
     users_add.add_argument("--id", help="the user id (default: made from the name)")
     add(users, "list", cmd_users_list, "list users")
 
-    alerts = commands.add_parser("alerts", help="alert cycle").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+    alerts = group("alerts", "alert cycle")
     add(alerts, "check", cmd_alerts_check, "run one alert cycle (evaluate, deliver) and exit"
         ).set_defaults(needs_bot=True)
 
-    tokens = commands.add_parser("tokens", help="manage API tokens").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+    tokens = group("tokens", "manage API tokens")
     issue = add(tokens, "issue", cmd_tokens_issue, "issue a token; prints it (shown only once)")
     issue.add_argument("user_id")
     issue.add_argument("--scope", required=True, choices=["read", "write"])

@@ -38,6 +38,15 @@ def iso(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+def user_name(text: str) -> str:
+    """A user's display name, as argparse checks it: a blank one would show as nothing."""
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError(
+            'a user needs a name that is not blank, e.g. sensorbot users add "Summer cottage"')
+    return name
+
+
 # -- commands --------------------------------------------------------------------------------
 
 def cmd_init(store: Store, args: argparse.Namespace, settings: Settings) -> None:
@@ -204,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     users = group("users", "manage users")
     users_add = add(users, "add", cmd_users_add, "create a user; prints its id")
-    users_add.add_argument("name")
+    users_add.add_argument("name", type=user_name)
     users_add.add_argument("--id", help="the user id (default: made from the name)")
     add(users, "list", cmd_users_list, "list users")
 

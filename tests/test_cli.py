@@ -224,3 +224,13 @@ def test_demo_help_describes_the_demo(capsys):
         main(["demo", "--help"])
 
     assert "no Telegram account needed" in capsys.readouterr().out.split("options:")[0]
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_it_refuses_a_user_with_a_blank_name(config, capsys, blank):
+    with pytest.raises(SystemExit) as exited:
+        run(config, "users", "add", blank)
+
+    assert exited.value.code == 2
+    assert "a user needs a name" in capsys.readouterr().err
+    assert not (config.parent / "cli.db").exists() or open_db(config).list_users() == []

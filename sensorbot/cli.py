@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -14,13 +13,12 @@ from core.clock import wall_clock_ms
 from core.config import ConfigError, Settings, load_settings
 from core.tokens import TokenImportError, import_ranch_tokens, issue_token
 from core.users import NoFreeId, add_user_named
+from sensorbot.logs import configure_logging
 from sensorbot.stores import open_store
 from storage.base import Store
 from storage.errors import NotFound, StorageError
 from storage.models import User, check_user_id
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
@@ -112,28 +110,17 @@ def cmd_tokens_import(store: Store, args: argparse.Namespace, settings: Settings
 
 
 def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:
-    import uvicorn
+    from sensorbot.runner import run_until_signalled, serve_api
 
-    from ingest.app import create_app
-
-    app = create_app(settings, store=store)
-    host, port = args.host or settings.api.host, args.port or settings.api.port
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False))
-    # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler it
-    # found: a quiet one makes that a clean exit 0 rather than death by signal or a traceback.
-    previous = {sig: signal.signal(sig, lambda *_: None) for sig in STOP_SIGNALS}
-    try:
-        server.run()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    given = {"host": args.host, "port": args.port}
+    api = settings.api.model_copy(update={k: v for k, v in given.items() if v is not None})
+    settings = settings.model_copy(update={"api": api})
+    run_until_signalled(lambda stop: serve_api(settings, store, stop))
 
 
 def cmd_run(store: Store, args: argparse.Namespace, settings: Settings) -> None:
     from sensorbot.runner import run_forever
 
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     run_forever(settings, store)
 
 
@@ -141,7 +128,6 @@ def demo() -> int:
     """Needs no configuration and touches none: everything lives in a fresh folder."""
     from sensorbot.demo import run_demo
 
-    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     run_demo()
     return 0
 
@@ -238,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The demo's terminal is a chat: only warnings may interrupt it.
+    configure_logging(logging.WARNING if args.command == "demo" else logging.INFO)
     if args.command == "demo":
         return demo()
     try:

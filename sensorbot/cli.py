@@ -8,9 +8,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from core.clock import wall_clock_ms
-from core.config import ConfigError, Settings, load_settings
+from core.config import ConfigError, Settings, find_config_file, load_settings
 from core.tokens import TokenImportError, import_ranch_tokens, issue_token
 from core.users import NoFreeId, add_user_named
 from sensorbot.logs import configure_logging
@@ -222,6 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def warn_if_others_can_read(path: Path | None) -> None:
+    """A bot token in a file others can read is the bot in their hands: say so, carry on."""
+    if path is not None and path.stat().st_mode & 0o077:
+        logging.getLogger("sensorbot").warning(
+            "%s can be read by other users of this machine and may hold the bot token; "
+            "chmod 600 %s", path, path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The demo's terminal is a chat: only warnings may interrupt it.
@@ -234,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.app import require_token
 
             require_token(settings)
+            warn_if_others_can_read(find_config_file(args.config, os.environ, Path.cwd()))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -68,6 +70,15 @@ CREATE TABLE IF NOT EXISTS alert_rules (
 """
 
 
+def _create_owner_only(path: str) -> None:
+    """A new database file is 0600: it holds token hashes and chat links. SQLite gives its -wal
+    and -shm files the database file's mode. An existing file keeps the mode it has."""
+    if path == ":memory:":
+        return
+    with contextlib.suppress(OSError):  # exists already, or a bad folder that connect reports
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class SQLiteStore:
     """Thread-safe: one connection guarded by a lock; other processes wait on busy_timeout."""
 
@@ -77,6 +88,7 @@ class SQLiteStore:
         self.retention_ms = retention_days * DAY_MS
         self._lock = threading.RLock()
         self._last_purge_ms = 0
+        _create_owner_only(self.path)
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s

@@ -31,6 +31,7 @@ def test_a_taken_api_port_is_one_sentence_and_exit_status_2(tmp_path, command):
         port = taken.getsockname()[1]
         (tmp_path / "config.toml").write_text(
             f'[telegram]\ntoken = "123:abc"\n[api]\nport = {port}\n', encoding="utf-8")
+        (tmp_path / "config.toml").chmod(0o600)  # no warning about who can read it
 
         result = sensorbot(command, cwd=tmp_path)
 

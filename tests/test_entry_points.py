@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from alerts.rules import Spec
 from sensorbot.emulator import BotApiEmulator
-from storage.models import AlertRule, ChatLink, Reading
+from storage.models import AlertRule, ChatLink, Reading, RuleKind, RuleSpec
 from storage.sqlite import SQLiteStore
 from tests.dynalite import free_port
 
@@ -68,7 +67,7 @@ def test_run_logs_the_api_url_and_keeps_the_scheduler_quiet(tmp_path):
 def test_alerts_check_logs_in_the_common_format(tmp_path, emulator):
     now = time.time_ns() // 1_000_000
     store = SQLiteStore(tmp_path / "cron.db")
-    store.put_alert_rule(AlertRule("u1", "r1", "attic", Spec("below", 3).to_dict(), now))
+    store.put_alert_rule(AlertRule("u1", "r1", "attic", RuleSpec(RuleKind.BELOW, 3), now))
     store.put_chat_link(ChatLink(77, "u1", now))
     store.write_readings("u1", [Reading("attic", now - 1000, 1.5)], now_ms=now)
     store.close()

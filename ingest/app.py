@@ -20,6 +20,7 @@ from core.config import Settings
 from ingest import ranchdata, v3
 from ingest.auth import Authenticator
 from ingest.deps import Services
+from ingest.draining import DrainUnreadBody
 from ingest.errors import (
     ApiError,
     BadRequest,
@@ -75,6 +76,7 @@ def create_app(settings: Settings, *, store: Store,
         expose_headers=["Retry-After"],
         max_age=600,
     )
+    app.add_middleware(DrainUnreadBody)
     install_error_handlers(app)
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     return app

@@ -24,16 +24,14 @@ log = logging.getLogger("sensorbot")
 
 
 def api_server(settings: Settings, store: Store, clock_ms: Callable[[], int] | None) -> Any:
-    import uvicorn
-
     from ingest.app import create_app
+    from ingest.server import build_server
 
     app = create_app(settings, store=store) if clock_ms is None else \
         create_app(settings, store=store, clock_ms=clock_ms)
     # log_config=None: uvicorn's records go through our handler and format (sensorbot.logs).
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
-                                           access_log=False, log_level="warning",
-                                           log_config=None))
+    server = build_server(app, settings.api.host, settings.api.port, access_log=False,
+                          log_level="warning", log_config=None)
     # This process owns the signals: uvicorn must not take them over.
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
     return server

@@ -115,14 +115,19 @@ def test_it_closes_a_connection_whose_headers_stall(live):
         assert read_all(sock) == b""
 
 
-def test_it_answers_408_to_a_body_that_stalls_and_stores_nothing(live):
+def test_it_answers_408_to_a_body_that_stalls_and_stores_nothing(live, caplog):
+    caplog.set_level(logging.INFO)
     with live.connect() as sock:
         sock.sendall(live.head(100) + b'{"value": ')
         response = read_all(sock)
+    time.sleep(0.2)
 
     assert status_of(response) == 408
     assert b"did not arrive within 1 s" in response
     assert live.api.stored() == []
+    assert [r.getMessage() for r in caplog.records if r.name.startswith(("sensorbot", "uvicorn"))
+            ] == ["POST /api/v2/sensor/attic/measurement from 127.0.0.1: the body stopped short "
+                  "(the client hung up or was cut off); nothing stored"]
 
 
 def test_it_cuts_off_a_body_that_trickles_in_byte_by_byte(live):
@@ -166,6 +171,7 @@ def test_a_client_that_hangs_up_mid_body_costs_one_short_log_line(live, caplog):
     assert about_it[0].exc_info is None
     assert len(about_it[0].getMessage()) < 200
     assert "hung up" in about_it[0].getMessage()
+    assert "Traceback" not in caplog.text
 
 
 @pytest.mark.parametrize("declared", [True, False])

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from core.config import Settings
 from core.tokens import import_ranch_tokens
 from ingest.app import create_app
+from ingest.limits import FAILED_LOGINS_PER_MINUTE, MAX_TRACKED_KEYS, TokenBuckets
 from sensorbot import lambdas
 from storage.sqlite import SQLiteStore
 from tests.api.conftest import Clock, make_api
@@ -103,3 +104,13 @@ def test_it_throttles_by_the_events_source_address_on_lambda(tmp_path, name):
     assert guesses == [401] * 20 + [429]
     assert good_elsewhere["statusCode"] == 200
     store.close()
+
+
+def test_it_forgets_addresses_whose_allowance_is_whole_again():
+    buckets = TokenBuckets(FAILED_LOGINS_PER_MINUTE)
+    for i in range(MAX_TRACKED_KEYS):
+        buckets.take(f"address-{i}", 1, now_ms=NOW_MS)
+
+    buckets.take("one more", 1, now_ms=NOW_MS + 60_000)
+
+    assert len(buckets._buckets) == 1  # memory stays bounded however many addresses guess

@@ -105,7 +105,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClientDisconnect)
     async def hung_up(request: Request, _: ClientDisconnect) -> Response:
         client = request.client.host if request.client else "a client"
-        log.info("%s %s from %s: the body stopped short (the client hung up or was cut off); "
+        # %r: a path may hold a percent-encoded newline, which must not forge a log line
+        log.info("%s %r from %s: the body stopped short (the client hung up or was cut off); "
                  "nothing stored", request.method, request.url.path, client)
         return Response(status_code=400)  # nobody is listening
 

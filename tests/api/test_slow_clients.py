@@ -126,7 +126,7 @@ def test_it_answers_408_to_a_body_that_stalls_and_stores_nothing(live, caplog):
     assert b"did not arrive within 1 s" in response
     assert live.api.stored() == []
     assert [r.getMessage() for r in caplog.records if r.name.startswith(("sensorbot", "uvicorn"))
-            ] == ["POST /api/v2/sensor/attic/measurement from 127.0.0.1: the body stopped short "
+            ] == ["POST '/api/v2/sensor/attic/measurement' from 127.0.0.1: the body stopped short "
                   "(the client hung up or was cut off); nothing stored"]
 
 

@@ -34,7 +34,7 @@ def admin_only(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def guarded(update: Update, context: BotContext) -> None:
         user = update.effective_user
-        if not context.services.is_admin(user and user.id):
+        if not context.services.is_admin(user.id if user else None):
             await reply(update, REFUSAL)
             return
         await handler(update, context)
@@ -138,9 +138,10 @@ async def revoke(update: Update, context: BotContext) -> None:
         await reply(update, "Give a token id from /tokens, e.g. /revoke t_1a2b3c4d5e")
         return
     services = context.services
-    done = await services.run(services.store.revoke_token, context.args[0])
-    await reply(update, f"Revoked {context.args[0]}." if done
-                else f"There is no token '{context.args[0]}'. See /tokens.")
+    [token_id] = context.args or [""]
+    done = await services.run(services.store.revoke_token, token_id)
+    await reply(update, f"Revoked {token_id}." if done
+                else f"There is no token '{token_id}'. See /tokens.")
 
 
 @admin_only
@@ -150,7 +151,7 @@ async def invite(update: Update, context: BotContext) -> None:
         await reply(update, "Give a user id, e.g. /invite cottage")
         return
     services = context.services
-    user_id = context.args[0]
+    [user_id] = context.args or [""]
     if await services.run(services.store.get_user, user_id) is None:
         await reply(update, f"There is no user '{user_id}'. See /users.")
         return

@@ -137,7 +137,8 @@ async def register_menu(application: Application[Any, Any, Any, Any, Any, Any]) 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
     """Anything else that looks like a command."""
-    command = (update.effective_message.text or "").split()[0]
+    message = update.effective_message
+    command = ((message.text if message else None) or "/").split()[0]
     await reply(update, f"I don't know {command[:64]}. /help lists what I can do.")
 
 

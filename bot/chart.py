@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from core.formatting import format_value, plural
-from storage.models import AlertRule, Reading
+from storage.models import AlertRule, Reading, RuleKind
 
 if TYPE_CHECKING:
     import numpy as np
@@ -86,11 +86,11 @@ def threshold_lines(rules: list[AlertRule], sensor_id: str, unit: str | None) ->
     """The thresholds of the sensor's below/above rules, one line each."""
     found: dict[tuple[str, float], Threshold] = {}
     for rule in rules:
-        kind, value = rule.spec.get("kind"), rule.spec.get("threshold")
-        if rule.sensor == sensor_id and kind in ("below", "above") and \
-                isinstance(value, int | float) and not isinstance(value, bool):
-            found[(kind, value)] = Threshold(float(value),
-                                             f"alert {kind} {format_value(value, unit)}")
+        spec = rule.spec
+        if rule.sensor == sensor_id and spec.kind is not RuleKind.STALE and \
+                spec.threshold is not None:
+            found[(spec.kind, spec.threshold)] = Threshold(
+                spec.threshold, f"alert {spec.kind} {format_value(spec.threshold, unit)}")
     return sorted(found.values(), key=lambda t: t.value)
 
 
@@ -125,7 +125,7 @@ def draw(readings: list[Reading], *, title: str, unit: str | None, zone: ZoneInf
         return datetime.fromtimestamp(ms / 1000, zone)
 
     buckets = bucket(readings)
-    times = [local(ms) for ms in buckets.times_ms.tolist()]
+    times = mdates.date2num([local(ms) for ms in buckets.times_ms.tolist()])
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     # Fixed margins: tight_layout would cost more than the drawing itself.
     figure.subplots_adjust(left=0.07, right=0.985, top=0.93, bottom=0.1)

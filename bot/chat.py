@@ -32,6 +32,13 @@ async def reply(update: Update, text: str) -> Message | None:
     return last
 
 
+def chat_id_of(update: Update) -> int:
+    """The update's chat; every update a command handler gets has one."""
+    if update.effective_chat is None:
+        raise ValueError("an update without a chat reached a chat handler")
+    return update.effective_chat.id
+
+
 async def stored_link(context: BotContext, chat_id: int) -> ChatLink | None:
     """The chat's row, linked or not (an unlinked one holds only preferences)."""
     services = context.services

@@ -96,7 +96,8 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
 
     @property
     def services(self) -> BotServices:
-        return self.bot_data["services"]  # type: ignore[no-any-return]
+        services: BotServices = self.bot_data["services"]
+        return services
 
     @classmethod
     def attach(cls, application: Application[Any, Any, Any, Any, Any, Any],

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from telegram import Update
 from telegram.error import BadRequest
 
-from bot.chat import UNLINKED, chat_link, reply, stored_link
+from bot.chat import UNLINKED, chat_id_of, chat_link, reply, stored_link
 from bot.context import BotContext
 from core.tokens import hash_token
 from storage.models import ChatLink
@@ -48,7 +48,7 @@ async def start(update: Update, context: BotContext) -> None:
     if context.args:
         await use_invite(update, context, context.args[0])
         return
-    link = await stored_link(context, update.effective_chat.id)
+    link = await stored_link(context, chat_id_of(update))
     if link is None or link.user_id == UNLINKED:
         await reply(update, "Hello! I watch home sensors and warn before pipes freeze.\n"
                             "To begin, send /link followed by a read token, or open the invite "
@@ -60,7 +60,7 @@ async def start(update: Update, context: BotContext) -> None:
 
 async def use_invite(update: Update, context: BotContext, code: str) -> None:
     services = context.services
-    chat_id = update.effective_chat.id
+    chat_id = chat_id_of(update)
     invite = await services.run(services.store.claim_invite, code, chat_id,
                                 now_ms=services.clock_ms())
     if invite is None:
@@ -72,7 +72,7 @@ async def use_invite(update: Update, context: BotContext, code: str) -> None:
 
 async def link_chat(update: Update, context: BotContext, user_id: str) -> None:
     services = context.services
-    chat_id = update.effective_chat.id
+    chat_id = chat_id_of(update)
     old = await stored_link(context, chat_id)
     await services.run(services.store.put_chat_link, ChatLink(
         chat_id, user_id, services.clock_ms(), True, old.timezone if old else None,
@@ -84,7 +84,7 @@ async def link_chat(update: Update, context: BotContext, user_id: str) -> None:
 async def link(update: Update, context: BotContext) -> None:
     """/link <read-token> (alias /login): follow the token's user; the token message goes."""
     services = context.services
-    chat_id = update.effective_chat.id
+    chat_id = chat_id_of(update)
     user_id = update.effective_user.id if update.effective_user else None
     if context.args:
         await delete_token_message(update)
@@ -98,7 +98,8 @@ async def link(update: Update, context: BotContext) -> None:
                             "An admin makes one with /token <user> read, or on the server "
                             "with: sensorbot tokens issue <user> --scope read")
         return
-    token = await services.run(services.store.token_by_hash, hash_token(context.args[0]))
+    [secret] = context.args or [""]
+    token = await services.run(services.store.token_by_hash, hash_token(secret))
     if token is None or token.revoked or token.scope != "read":
         services.guard.failed(chat_id, user_id, now)
         await reply(update, "That token does not work here. /link needs a valid read token.")
@@ -110,6 +111,8 @@ async def link(update: Update, context: BotContext) -> None:
 async def delete_token_message(update: Update) -> None:
     """A token must not linger in the chat history."""
     message = update.effective_message
+    if message is None:
+        return
     try:
         await message.delete()
     except BadRequest:
@@ -120,7 +123,7 @@ async def delete_token_message(update: Update) -> None:
 async def unlink(update: Update, context: BotContext) -> None:
     """/unlink: this chat stops following its user; its /tz and /quiet stay for a relink."""
     services = context.services
-    link = await stored_link(context, update.effective_chat.id)
+    link = await stored_link(context, chat_id_of(update))
     if link is None or link.user_id == UNLINKED:
         await reply(update, "This chat is not linked.")
         return
@@ -132,7 +135,8 @@ async def unlink(update: Update, context: BotContext) -> None:
 async def help_command(update: Update, context: BotContext) -> None:
     """/help: every command with an example."""
     user = update.effective_user
-    text = HELP + ("\n\n" + ADMIN_HELP if context.services.is_admin(user and user.id) else "")
+    admin = context.services.is_admin(user.id if user else None)
+    text = HELP + ("\n\n" + ADMIN_HELP if admin else "")
     await reply(update, text)
 
 

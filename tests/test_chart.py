@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.chart import Threshold, bucket, caption, draw, render_png, summarize, threshold_lines
-from storage.models import AlertRule, Reading
+from storage.models import AlertRule, Reading, RuleKind, RuleSpec
 
 NOW = 1_767_600_000_000
 
@@ -82,10 +82,10 @@ def test_it_draws_a_line_for_each_threshold_with_a_legend():
 
 
 def test_it_takes_thresholds_from_the_sensors_threshold_rules_only():
-    rules = [AlertRule("alice", "r1", "attic", {"kind": "below", "threshold": 3}, NOW),
-             AlertRule("alice", "r2", "attic", {"kind": "stale", "stale_s": 3600}, NOW),
-             AlertRule("alice", "r3", "cellar", {"kind": "above", "threshold": 9}, NOW),
-             AlertRule("alice", "r4", "attic", {"kind": "above", "threshold": 30.5}, NOW)]
+    rules = [AlertRule("alice", "r1", "attic", RuleSpec(RuleKind.BELOW, 3), NOW),
+             AlertRule("alice", "r2", "attic", RuleSpec(RuleKind.STALE, stale_s=3600), NOW),
+             AlertRule("alice", "r3", "cellar", RuleSpec(RuleKind.ABOVE, 9), NOW),
+             AlertRule("alice", "r4", "attic", RuleSpec(RuleKind.ABOVE, 30.5), NOW)]
 
     lines = threshold_lines(rules, "attic", "°C")
 

@@ -104,7 +104,7 @@ def test_an_ambiguous_name_asks_which_sensor_and_the_button_finishes_the_command
                                    after=start).params.get("reply_markup") in (None, "")
     rules = world.store.list_alert_rules("alice")
     assert {r.sensor for r in rules} == {"cottage/attic"}
-    assert any(r.spec.get("threshold") == 4 for r in rules)
+    assert any(r.spec.threshold == 4 for r in rules)
 
 
 def test_an_ambiguous_name_under_history_charts_the_picked_sensor_and_range(world):

@@ -16,12 +16,13 @@ from starlette.exceptions import HTTPException
 import core
 from core.clock import wall_clock_ms
 from core.config import Settings
-from ingest import ranchdata, v3
+from ingest import devices, ranchdata, v3
 from ingest.auth import Authenticator
 from ingest.deps import Services
 from ingest.errors import ApiError
 from ingest.limits import ReadingRateLimiter
 from ingest.schemas import ErrorBody, MeasurementIn, ReadingBatchIn
+from ingest.units import FirstSight
 from storage.base import Store
 from storage.errors import InvalidRecord, StorageError, StorageUnavailable
 
@@ -53,6 +54,8 @@ def create_app(settings: Settings, *, store: Store,
                                   clock_ms)
     app.include_router(ranchdata.router)
     app.include_router(v3.router)
+    app.include_router(devices.router)
+    app.state.units = FirstSight(store)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.api.cors_origins,

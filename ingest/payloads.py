@@ -7,8 +7,10 @@ their units out, validated as the HTTP API validates them (ingest.validation).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
+from urllib.parse import parse_qsl
 
 from core.config import MqttSubscription
 from ingest.ruuvi import UNITS as RUUVI_UNITS
@@ -150,3 +152,68 @@ def guess_unit(name: str) -> str | None:
 
 def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# -- HTTP devices ------------------------------------------------------------------------------
+
+MAC_RE = re.compile(r"([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}")
+
+
+def ruuvi_gateway_readings(body: Any, window: Window) -> list[DeviceReading]:
+    """The Ruuvi Gateway's HTTP JSON: each tag's RAWv2 data, ids `ruuvi/<tag mac>/<quantity>`,
+    at the tag's `timestamp` (Unix seconds) when the gateway sends one. Tags sending another
+    data format are passed over; garbled data refuses the whole body."""
+    data = body.get("data") if isinstance(body, dict) else None
+    tags = data.get("tags") if isinstance(data, dict) else None
+    if not isinstance(tags, dict):
+        raise BadPayload('the body must be the Ruuvi Gateway\'s JSON: {"data": {"gw_mac": …, '
+                         '"tags": {"<MAC>": {"data": "<hex advertisement>"}}}}')
+    readings = []
+    for mac, tag in tags.items():
+        where = f"data.tags.{mac}"
+        if not MAC_RE.fullmatch(mac):
+            raise BadPayload(f"{where}: the tag's key must be its MAC, e.g. D8:BF:48:C1:DA:4B")
+        if not isinstance(tag, dict) or not isinstance(tag.get("data"), str):
+            raise BadPayload(f'{where}: needs "data", the advertisement in hex')
+        try:
+            measurement = decode_advertisement(tag["data"])
+            timestamp = seconds_to_ms(tag.get("timestamp"))
+        except UnsupportedFormat:
+            continue
+        except (GarbledAdvertisement, BadPayload) as exc:
+            raise BadPayload(f"{where}: {exc}") from None
+        base = "ruuvi/" + mac.lower().replace("-", ":")
+        try:
+            readings += [device_reading(f"{base}/{name}", value, timestamp, window,
+                                        RUUVI_UNITS[name])
+                         for name, value in measurement.values().items()]
+        except BadPayload as exc:
+            raise BadPayload(f"{where}: {exc}") from None
+    return readings
+
+
+SHELLY_QUANTITIES = {"temp": ("temperature", "°C"), "hum": ("humidity", "%")}
+
+
+def shelly_query(query: str) -> dict[str, str]:
+    """A Shelly H&T report URL's parameters, first value of each. The device appends
+    `?hum=…&temp=…&id=…` to the configured URL, so a URL that already had `?apikey=…` arrives
+    with a second '?': read it as '&'."""
+    params: dict[str, str] = {}
+    for name, value in parse_qsl(query.replace("?", "&"), keep_blank_values=True):
+        params.setdefault(name, value)
+    return params
+
+
+def shelly_readings(params: dict[str, str], window: Window) -> list[DeviceReading]:
+    """`<id>/temperature` (°C) and `<id>/humidity` (%) from a Shelly H&T report."""
+    device = params.get("id", "")
+    if not device:
+        raise BadPayload("id is missing: the H&T adds it (id=shellyht-XXXXXX), or put "
+                         "&id=<name> in the URL")
+    readings = [device_reading(f"{device}/{name}", params[key], None, window, unit)
+                for key, (name, unit) in SHELLY_QUANTITIES.items() if params.get(key)]
+    if not readings:
+        raise BadPayload("no temp or hum in the query; the H&T sends e.g. "
+                         "?hum=45&temp=21.5&id=shellyht-00EB85")
+    return readings

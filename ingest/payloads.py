@@ -49,10 +49,11 @@ def readings_from_message(subscription: MqttSubscription, topic: str, payload: b
     """Every reading one message carries, or BadPayload saying why it carries none."""
     base = sensor_base(subscription.sensor, topic)
     if subscription.format == "number":
-        return [device_reading(base, number_text(payload), None, window, guess_unit(base))]
+        return [device_reading(base, number_text(payload), arrived_ms, window,
+                               guess_unit(base))]
     document = json_document(payload)
     if subscription.format == "ruuvi":
-        return ruuvi_readings(base, document, window)
+        return ruuvi_readings(base, document, arrived_ms, window)
     return json_readings(base, document, subscription.fields, arrived_ms, window)
 
 
@@ -83,7 +84,7 @@ def json_readings(base: str, document: Any, fields: list[str], arrived_ms: int,
     """Every numeric field, nested ones joined with '/'; a top-level `timestamp` (epoch ms)
     is the readings' time, else the arrival time."""
     if is_number(document):  # a bare number is one reading, as the `number` format reads it
-        return [device_reading(base, document, None, window, guess_unit(base))]
+        return [device_reading(base, document, arrived_ms, window, guess_unit(base))]
     if not isinstance(document, dict):
         raise BadPayload("the payload is JSON but not an object")
     stamp = document.get("timestamp")
@@ -122,7 +123,8 @@ def numeric_fields(document: dict[str, Any], prefix: tuple[str, ...] = ()
             yield from numeric_fields(value, path)
 
 
-def ruuvi_readings(base: str, document: Any, window: Window) -> list[DeviceReading]:
+def ruuvi_readings(base: str, document: Any, arrived_ms: int, window: Window
+                   ) -> list[DeviceReading]:
     """Ruuvi Gateway MQTT: `data` is the raw advertisement, `ts` the gateway's Unix seconds."""
     if not isinstance(document, dict) or not isinstance(document.get("data"), str):
         raise BadPayload('the JSON has no "data" string (a Ruuvi Gateway advertisement)')
@@ -130,7 +132,7 @@ def ruuvi_readings(base: str, document: Any, window: Window) -> list[DeviceReadi
         measurement = decode_advertisement(document["data"])
     except (GarbledAdvertisement, UnsupportedFormat) as exc:
         raise BadPayload(str(exc)) from None
-    timestamp = seconds_to_ms(document.get("ts"))
+    timestamp = seconds_to_ms(document.get("ts")) or arrived_ms
     return [device_reading(f"{base}/{name}", value, timestamp, window, RUUVI_UNITS[name])
             for name, value in measurement.values().items()]
 

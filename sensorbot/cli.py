@@ -107,8 +107,15 @@ def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:
 
     from ingest.app import create_app
 
-    app = create_app(settings, store=store)
     host, port = args.host or settings.api.host, args.port or settings.api.port
+    if settings.mqtt.enabled:
+        from sensorbot.runner import run_api
+
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+        api = settings.api.model_copy(update={"host": host, "port": port})
+        run_api(settings.model_copy(update={"api": api}), store)
+        return
+    app = create_app(settings, store=store)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False))
     # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler it
     # found: a quiet one makes that a clean exit 0 rather than death by signal or a traceback.

@@ -35,9 +35,24 @@ def api_server(settings: Settings, store: Store, clock_ms: Callable[[], int] | N
     return server
 
 
+def start_mqtt(settings: Settings, store: Store, stop: asyncio.Event,
+               clock_ms: Callable[[], int] | None) -> asyncio.Task[None] | None:
+    """The MQTT subscriber as a task, when `[mqtt] enabled`; it ends once `stop` is set."""
+    if not settings.mqtt.enabled:
+        return None
+    from ingest.mqtt import MqttIngest, check_subscriptions
+
+    check_subscriptions(settings.mqtt, store)
+    ingest = MqttIngest(settings.mqtt, store) if clock_ms is None else \
+        MqttIngest(settings.mqtt, store, clock_ms=clock_ms)
+    return asyncio.create_task(ingest.run(stop))
+
+
 async def serve(settings: Settings, store: Store, stop: asyncio.Event, *,
                 clock_ms: Callable[[], int] | None = None) -> None:
     """Run until `stop` is set, then shut everything down in order."""
+    mqtt_stop = asyncio.Event()
+    mqtt_task = start_mqtt(settings, store, mqtt_stop, clock_ms)
     application = build_application(settings, store, clock_ms=clock_ms)
     server = api_server(settings, store, clock_ms) if settings.api.enabled else None
     api_task = asyncio.create_task(server.serve()) if server else None
@@ -61,6 +76,9 @@ async def serve(settings: Settings, store: Store, stop: asyncio.Event, *,
         if server is not None and api_task is not None:
             server.should_exit = True
             await api_task
+        if mqtt_task is not None:
+            mqtt_stop.set()
+            await mqtt_task
 
 
 async def connect(application: Any, stop: asyncio.Event) -> bool:
@@ -100,6 +118,27 @@ async def alert_job(context: BotContext) -> None:
         return
     if summary.transitions or summary.failed:
         log.info("alert cycle: %s", summary)
+
+
+def run_api(settings: Settings, store: Store) -> None:
+    """`sensorbot api` with `[mqtt] enabled`: the API and the subscriber in one event loop,
+    until SIGINT or SIGTERM."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        mqtt_task = start_mqtt(settings, store, stop, None)
+        server = api_server(settings, store, None)
+        api_task = asyncio.create_task(server.serve())
+        await asyncio.wait({api_task, asyncio.ensure_future(stop.wait())},
+                           return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        server.should_exit = True
+        await asyncio.gather(api_task, *(t for t in [mqtt_task] if t is not None))
+
+    asyncio.run(main())
 
 
 def run_forever(settings: Settings, store: Store) -> None:

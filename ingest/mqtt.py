@@ -214,21 +214,15 @@ class MqttIngest:
         self.connected = threading.Event()  # connected and subscribed, for tests and health
 
     async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Delivery] = asyncio.Queue()
-
-        def deliver(delivery: Delivery) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop closed while shutting down
-                loop.call_soon_threadsafe(queue.put_nowait, delivery)
-
-        link = BrokerLink(self._settings, deliver, self._clock_ms, self.connected)
+        inbox = Inbox(asyncio.get_running_loop())
+        link = BrokerLink(self._settings, inbox.put, self._clock_ms, self.connected)
         link.start()
         try:
             while not stop.is_set():
-                batch = await next_batch(queue, stop)
+                batch = await inbox.take(stop, MAX_BATCH)
                 if batch and await self._store_until_stored(batch, stop):
                     link.ack(batch)
-            await self._store_what_arrived(queue, link)
+            await self._store_what_arrived(inbox, link)
         finally:
             await asyncio.to_thread(link.stop)
 
@@ -259,11 +253,10 @@ class MqttIngest:
             self.stored_messages += len(batch)
             return True
 
-    async def _store_what_arrived(self, queue: asyncio.Queue[Delivery], link: BrokerLink
-                                  ) -> None:
+    async def _store_what_arrived(self, inbox: Inbox, link: BrokerLink) -> None:
         """On the way out, one attempt at what is already here: brokers that drop unacked
         messages (amqtt) lose less."""
-        rest = drain(queue, limit=None)
+        rest = inbox.drain(None)
         if not rest:
             return
         prepared = await asyncio.to_thread(self._prepare, rest)
@@ -335,22 +328,38 @@ class MqttIngest:
             self._recent_keys.add(delivery.key)
 
 
-async def next_batch(queue: asyncio.Queue[Delivery], stop: asyncio.Event) -> list[Delivery]:
-    """Wait for a message (or stop), then take what else is already waiting."""
-    if queue.empty():
-        getter = asyncio.ensure_future(queue.get())
-        stopper = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        if not getter.done():
-            getter.cancel()  # Queue.get gives up cleanly: no message is lost
-            return []
-        return [getter.result(), *drain(queue, MAX_BATCH - 1)]
-    return drain(queue, MAX_BATCH)
+class Inbox:
+    """Messages from paho's thread to the event loop: appended to a deque, with one wake-up of
+    the loop per batch rather than one per message."""
 
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._items: deque[Delivery] = deque()
+        self._ready = asyncio.Event()
+        self._signalled = False
 
-def drain(queue: asyncio.Queue[Delivery], limit: int | None) -> list[Delivery]:
-    taken: list[Delivery] = []
-    while not queue.empty() and (limit is None or len(taken) < limit):
-        taken.append(queue.get_nowait())
-    return taken
+    def put(self, delivery: Delivery) -> None:
+        """Called on paho's thread."""
+        self._items.append(delivery)
+        if not self._signalled:
+            self._signalled = True
+            with contextlib.suppress(RuntimeError):  # the loop closed while shutting down
+                self._loop.call_soon_threadsafe(self._ready.set)
+
+    async def take(self, stop: asyncio.Event, limit: int) -> list[Delivery]:
+        """Wait for messages (or stop), then take up to `limit` of them."""
+        while not self._items and not stop.is_set():
+            ready = asyncio.ensure_future(self._ready.wait())
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            ready.cancel()
+            stopped.cancel()
+            self._ready.clear()
+            self._signalled = False  # from here on, a new message wakes the loop again
+        return self.drain(limit)
+
+    def drain(self, limit: int | None) -> list[Delivery]:
+        taken: list[Delivery] = []
+        while self._items and (limit is None or len(taken) < limit):
+            taken.append(self._items.popleft())
+        return taken

@@ -48,6 +48,7 @@ class Broker:
     folder: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    mosquitto_options: str = ""  # more lines of mosquitto.conf
 
     @property
     def url(self) -> str:
@@ -77,7 +78,7 @@ class Broker:
                 f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
                 f"user {getpass.getuser()}\n"  # as root it would switch to "mosquitto"
                 f"persistence true\npersistence_location {self.folder}/\n"
-                "max_queued_messages 200000\n", encoding="utf-8")
+                f"max_queued_messages 200000\n{self.mosquitto_options}", encoding="utf-8")
             return [str(mosquitto_binary()), "-c", str(config)]
         config = self.folder / "amqtt.yaml"
         config.write_text(

@@ -21,7 +21,7 @@ from ingest.auth import Authenticator
 from ingest.deps import Services
 from ingest.errors import ApiError
 from ingest.limits import ReadingRateLimiter
-from ingest.schemas import ErrorBody, MeasurementIn, ReadingBatchIn
+from ingest.schemas import ErrorBody, MeasurementIn, ReadingBatchIn, RuuviGatewayIn
 from ingest.units import FirstSight
 from storage.base import Store
 from storage.errors import InvalidRecord, StorageError, StorageUnavailable
@@ -126,7 +126,7 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (MeasurementIn, ReadingBatchIn):
+        for model in (MeasurementIn, ReadingBatchIn, RuuviGatewayIn):
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema

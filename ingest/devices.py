@@ -18,7 +18,8 @@ from ingest.payloads import (
     shelly_query,
     shelly_readings,
 )
-from ingest.schemas import Stored
+from ingest.ranchdata import body_doc
+from ingest.schemas import RuuviGatewayIn, Stored
 from ingest.units import FirstSight
 from ingest.validation import Window
 
@@ -52,7 +53,7 @@ async def ingest(request: Request, secret: str, parse: Parse) -> Stored:
     return Stored(stored=stored)
 
 
-@router.post("/api/v1/ruuvi", response_model=Stored,
+@router.post("/api/v1/ruuvi", response_model=Stored, openapi_extra=body_doc(RuuviGatewayIn),
              summary="Ruuvi Gateway (custom HTTP server): each tag's RAWv2 data, decoded")
 async def post_ruuvi(request: Request, secret: str = Depends(caller)) -> Stored:
     body = parse_json(await read_body(request))

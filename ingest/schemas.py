@@ -71,3 +71,25 @@ class Health(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class RuuviTagIn(BaseModel):
+    """One tag as the Ruuvi Gateway relays it."""
+
+    model_config = ConfigDict(extra="allow")
+    rssi: int | None = None
+    timestamp: str | None = Field(default=None, description="Unix seconds, as a string.")
+    data: str = Field(description="The raw BLE advertisement in hex (RAWv2 is decoded).")
+
+
+class RuuviGatewayData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    gw_mac: str | None = None
+    timestamp: str | None = None
+    tags: dict[str, RuuviTagIn] = Field(description="Tag MAC → its advertisement.")
+
+
+class RuuviGatewayIn(BaseModel):
+    """The Ruuvi Gateway's custom HTTP server JSON."""
+
+    data: RuuviGatewayData

@@ -160,7 +160,7 @@ class BrokerLink:
 
     def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage
                     ) -> None:
-        self._deliver(Delivery(message.topic, message.payload, message.mid, message.qos,
+        self._deliver(Delivery(message.topic, bytes(message.payload), message.mid, message.qos,
                                bool(message.dup), self._clock_ms(), self.connection))
 
     def _outage(self, reason: str) -> None:

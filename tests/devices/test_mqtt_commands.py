@@ -177,3 +177,13 @@ def test_sensorbot_run_subscribes_beside_the_bot_and_stops_cleanly(tmp_path):
         assert "Traceback" not in log.read_text(encoding="utf-8")
     finally:
         broker.stop()
+
+
+def test_it_takes_mqtts_for_tls_on_port_8883_unless_told():
+    from core.config import MqttSettings
+
+    secure = MqttSettings(url="mqtts://broker.example")
+    assert (secure.tls, secure.host, secure.port) == (True, "broker.example", 8883)
+    plain = MqttSettings(url="mqtt://192.168.1.5")
+    assert (plain.tls, plain.port) == (False, 1883)
+    assert MqttSettings(url="mqtts://b:8884").port == 8884

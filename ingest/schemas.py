@@ -10,14 +10,16 @@ class MeasurementIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     value: float | str = Field(description="A finite number, or a string that parses as one.")
-    timestamp: int | str | None = Field(
+    timestamp: float | str | None = Field(
         default=None,
-        description="Epoch milliseconds or ISO-8601 with a zone; omitted means now.",
+        description="Epoch milliseconds (a fractional part is dropped) or ISO-8601 with a "
+                    "zone; omitted means now.",
     )
 
 
 class ReadingIn(MeasurementIn):
-    sensor: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/\-]+$")
+    sensor: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$",
+                        description="Any text without control characters, e.g. 'Living room'.")
 
 
 class ReadingBatchIn(BaseModel):

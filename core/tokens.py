@@ -174,7 +174,7 @@ def _notes(entry: _Entry) -> list[str]:
                      "spaces at an end; kept, as ranchdata stored its readings under it")
     if len(entry.secret) < WEAK_TOKEN_CHARS:
         notes.append(f"entry {entry.number} ({entry.masked}) is a weak token "
-                     f"({len(entry.secret)} characters, under {WEAK_TOKEN_CHARS}): it can be "
+                     f"({_characters(len(entry.secret))}, under {WEAK_TOKEN_CHARS}): it can be "
                      f"guessed; issue a new one with `sensorbot tokens issue {entry.user_id} "
                      f"--scope {RANCH_SCOPES[entry.mode]}` and revoke this one")
     return notes
@@ -186,6 +186,10 @@ def add_user_once(store: Store, user: User) -> None:
         store.add_user(user)
     except AlreadyExists:
         pass  # the same user, made by the same rule: nothing to do
+
+
+def _characters(count: int) -> str:
+    return f"{count} character" + ("" if count == 1 else "s")
 
 
 def import_ranch_tokens(store: Store, text: str, *, now_ms: int,

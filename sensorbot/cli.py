@@ -96,10 +96,12 @@ def cmd_tokens_import(store: Store, args: argparse.Namespace, settings: Settings
     if not text:
         raise CommandError("give the token string as an argument or in RANCH_API_TOKENS, "
                            "e.g. sensorbot tokens import 'R:readtoken:23#W:writetoken:23'")
-    imported = import_ranch_tokens(store, text, now_ms=now_ms())
-    for token in imported:
+    result = import_ranch_tokens(store, text, now_ms=now_ms())
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for token in result.imported:
         print(f"{token.token_id}\t{token.user_id}\t{token.scope}")
-    print(f"imported {len(imported)} token(s)", file=sys.stderr)
+    print(f"imported {len(result.imported)} token(s)", file=sys.stderr)
 
 
 def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from dataclasses import dataclass, field
@@ -182,10 +183,8 @@ def _notes(entry: _Entry) -> list[str]:
 
 def add_user_once(store: Store, user: User) -> None:
     """Create the user unless another writer (a concurrent migrate) just did."""
-    try:
+    with contextlib.suppress(AlreadyExists):  # the same user, made by the same rule
         store.add_user(user)
-    except AlreadyExists:
-        pass  # the same user, made by the same rule: nothing to do
 
 
 def _characters(count: int) -> str:

@@ -6,8 +6,9 @@ depend on time take `now_ms`; none reads the clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from storage.models import AlertRule, AlertState, ApiToken, ChatLink, Invite, Reading, Sensor, User
 
@@ -120,3 +121,29 @@ class Store(Protocol):
         Returns the stored state (version bumped), or None when another writer got there first
         or the rule is gone.
         """
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    items: int
+    estimated_items: int | None  # DynamoDB's table item count, refreshed about every 6 hours
+    keys: int
+    read_units: float
+
+
+@dataclass(frozen=True)
+class SensorKeyScan:
+    """The sensors a measurements table holds: `<user>#<sensor>` → items seen."""
+
+    keys: dict[str, int]
+    items: int
+    read_units: float
+
+
+@runtime_checkable
+class ScansSensorKeys(Protocol):
+    """A store whose measurements were written by others (ranchdata), so may hold sensors it
+    never registered. Scanning reads the whole table: an operator's one-time step only."""
+
+    def scan_sensor_keys(self, *, segments: int,
+                         progress: Callable[[ScanProgress], None]) -> SensorKeyScan: ...

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -35,7 +37,10 @@ class SavedMeasurement(BaseModel):
 
 class SeriesItem(BaseModel):
     id: str = Field(description="<user>#<sensor>_<epoch ms>")
-    value: float
+    value: float | str | dict[str, Any] | list[Any] | bool | None = Field(
+        default=None,
+        description="The reading. An item ranchdata stored comes back as its GET served it: "
+                    "as the client sent the value (a numeric string, null...), absent if none.")
     measurement_time: str = Field(description="ISO-8601 UTC with milliseconds")
     serial: str
     name: str

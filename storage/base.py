@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
 
 from storage.models import AlertRule, AlertState, ApiToken, ChatLink, Invite, Reading, Sensor, User
 
@@ -147,3 +148,22 @@ class ScansSensorKeys(Protocol):
 
     def scan_sensor_keys(self, *, segments: int,
                          progress: Callable[[ScanProgress], None]) -> SensorKeyScan: ...
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """A measurement as its writer stored it: ranchdata kept values as clients sent them
+    (a number, a string, null, an object...) and times with fractions of a millisecond."""
+
+    timestamp: Decimal
+    value: Any  # Decimal, str, None, bool, dict, list; meaningless unless has_value
+    has_value: bool
+
+
+@runtime_checkable
+class KeepsStoredItems(Protocol):
+    """A store that may hold items others wrote, and can return them untouched: the v2 series
+    answers for them as ranchdata's own GET did."""
+
+    def read_stored_items(self, user_id: str, sensor: str, start_ms: int, end_ms: int, *,
+                          now_ms: int, limit: int) -> list[StoredItem]: ...

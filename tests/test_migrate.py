@@ -61,8 +61,8 @@ def ranch_put(client: Any, table: str, user: str, sensor: str, body: dict[str, A
     if "value" in body:  # undefined is left out; null becomes NULL; a string stays S
         item["value"] = body["value"]
     serializer = TypeSerializer()
-    marshalled = {key: serializer.serialize(Decimal(str(v)) if isinstance(v, float) else v)
-                  for key, v in item.items()}
+    exact = json.loads(json.dumps(item), parse_float=Decimal)  # numbers as JSON spelt them
+    marshalled = {key: serializer.serialize(value) for key, value in exact.items()}
     client.put_item(TableName=table, Item=marshalled)
 
 
@@ -178,7 +178,8 @@ def test_after_migrating_every_old_sensor_reads_and_old_tokens_work_as_before(ra
         readings = client.get(f"/api/v3/sensors/{path}/readings?start=0", headers=read)
         assert (series.status_code, readings.status_code) == (200, 200), sensor
     python = client.get("/api/v2/sensor/python/series?start=0", headers=read).json()
-    assert python[0]["id"] == f"23#python_{NOW_MS - 4 * MINUTE}"
+    assert python[0]["id"] == f"23#python_{NOW_MS - 4 * MINUTE}.456"  # as ranchdata's GET
+    assert python[0]["measurement_time"] == "2027-01-15T07:56:00.000Z"
     write = client.post(f"/api/v1/sensor/attic/measurement?apikey={WRITE}",
                         content=b'{"value": 1}')
     assert write.status_code == 200

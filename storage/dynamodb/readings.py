@@ -10,13 +10,16 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
-from storage.base import MAX_TIME_MS, SensorKey
+from boto3.dynamodb.types import TypeDeserializer
+
+from storage.base import MAX_TIME_MS, SensorKey, StoredItem
 from storage.dynamodb.client import CapacityMeter, Item, batch_write, query_pages
 from storage.models import Reading, check_sensor_id, check_user_id, check_value
 
 # Readings past retention may linger until TTL deletes them (up to two days): never return them.
 NOT_EXPIRED = "attribute_not_exists(expires_at) OR expires_at > :now_s"
 log = logging.getLogger("sensorbot.storage")
+_deserializer = TypeDeserializer()
 
 
 def number(value: float | int) -> str:
@@ -124,6 +127,23 @@ class ReadingsMixin:
         for reading in readings_from_items(sensor, items):
             found.append(reading)
             if limit is not None and len(found) >= limit:
+                break
+        return found
+
+    def read_stored_items(self, user_id: str, sensor: str, start_ms: int, end_ms: int, *,
+                          now_ms: int, limit: int) -> list[StoredItem]:
+        """The range's items as stored, whatever their value: the v2 series's view."""
+        low, end_ms = max(start_ms, now_ms - self.retention_ms), min(end_ms, MAX_TIME_MS)
+        if low > end_ms or limit <= 0:
+            return []
+        found: list[StoredItem] = []
+        for item in self._range_query(user_id, sensor, low, end_ms, now_ms=now_ms,
+                                      page_size=limit):
+            value = item.get("value")
+            found.append(StoredItem(Decimal(item["timestamp"]["N"]),
+                                    _deserializer.deserialize(value) if value else None,
+                                    value is not None))
+            if len(found) >= limit:
                 break
         return found
 

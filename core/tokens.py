@@ -119,7 +119,7 @@ def parse_ranch_tokens(text: str) -> RanchTokens:
     warnings: list[str] = []
     for entry in entries:
         earlier = last.get(entry.secret)
-        if earlier is not None and entry.text and earlier.text:
+        if earlier is not None and entry.text and earlier.text not in ("", entry.text):
             warnings.append(f"entries {earlier.number} ({earlier.masked}) and {entry.number} "
                             f"({entry.masked}) name the same token; ranchdata used the last one, "
                             f"entry {entry.number}, and so does this import")

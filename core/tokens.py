@@ -145,8 +145,8 @@ def _problem(entry: _Entry) -> str | None:
         return ""
     if entry.mode not in RANCH_SCOPES:
         if entry.mode.strip().upper() in RANCH_SCOPES:
-            return (f"starts with {entry.mode.strip()!r}, which ranchdata ignored (only "
-                    "upper-case R: and W: count)")
+            return (f"starts with {entry.mode!r}, which ranchdata ignored (it let in only an "
+                    "exact, upper-case R: or W:)")
         return "does not start with R: or W:, so ranchdata ignored it"
     if len(entry.text.split(":")) < 3:
         return "has no user part (SCOPE:TOKEN:USER), so ranchdata let no one in with it"

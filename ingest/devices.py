@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from ingest.auth import token_from_headers
+from ingest.auth import Caller, token_from_headers
 from ingest.deps import WRITERS, Services, caller, parse_json, require, services_of
-from ingest.errors import ApiError
+from ingest.errors import Unprocessable
 from ingest.limits import read_body
 from ingest.payloads import (
     BadPayload,
@@ -28,14 +28,14 @@ router = APIRouter(tags=["devices"])
 Parse = Callable[[Window], list[DeviceReading]]
 
 
-def store_device_readings(app: Services, units: FirstSight, secret: str, parse: Parse) -> int:
+def store_device_readings(app: Services, units: FirstSight, caller: Caller, parse: Parse) -> int:
     """As Services.store_readings, then units on first sight. Blocking."""
-    token = app.auth.authenticate(secret, "write")
+    token = app.auth.authenticate(caller, "write")
     window = app.window()
     try:
         found = parse(window)
     except BadPayload as exc:
-        raise ApiError(422, str(exc)) from None
+        raise Unprocessable(str(exc)) from None
     readings = [d.reading for d in found]
     app.limiter.take(token.token_id, len(readings), now_ms=window.now_ms)
     if readings:
@@ -45,19 +45,19 @@ def store_device_readings(app: Services, units: FirstSight, secret: str, parse: 
     return len(readings)
 
 
-async def ingest(request: Request, secret: str, parse: Parse) -> Stored:
+async def ingest(request: Request, caller: Caller, parse: Parse) -> Stored:
     units: FirstSight = request.app.state.units
     loop = asyncio.get_running_loop()
     stored = await loop.run_in_executor(WRITERS, store_device_readings, services_of(request),
-                                        units, secret, parse)
+                                        units, caller, parse)
     return Stored(stored=stored)
 
 
 @router.post("/api/v1/ruuvi", response_model=Stored, openapi_extra=body_doc(RuuviGatewayIn),
              summary="Ruuvi Gateway (custom HTTP server): each tag's RAWv2 data, decoded")
-async def post_ruuvi(request: Request, secret: str = Depends(caller)) -> Stored:
+async def post_ruuvi(request: Request, who: Caller = Depends(caller)) -> Stored:
     body = parse_json(await read_body(request))
-    return await ingest(request, secret, lambda window: ruuvi_gateway_readings(body, window))
+    return await ingest(request, who, lambda window: ruuvi_gateway_readings(body, window))
 
 
 @router.get("/api/v1/shelly", response_model=Stored,
@@ -71,5 +71,5 @@ async def get_shelly(
 ) -> Stored:
     # The parameters above document the route; the H&T's own URL is read by shelly_query.
     params = shelly_query(request.url.query)
-    secret = require(token_from_headers(request.headers) or params.get("apikey"))
-    return await ingest(request, secret, lambda window: shelly_readings(params, window))
+    who = require(request, token_from_headers(request.headers) or params.get("apikey"))
+    return await ingest(request, who, lambda window: shelly_readings(params, window))

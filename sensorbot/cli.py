@@ -5,22 +5,22 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from core.clock import wall_clock_ms
-from core.config import ConfigError, Settings, load_settings
+from core.config import ConfigError, Settings, find_config_file, load_settings
 from core.tokens import TokenImportError, import_ranch_tokens, issue_token
 from core.users import NoFreeId, add_user_named
+from sensorbot.logs import configure_logging
 from sensorbot.stores import open_store
-from storage.base import Store
+from storage.base import ScanProgress, Store
 from storage.errors import NotFound, StorageError
 from storage.models import User, check_user_id
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
@@ -36,6 +36,15 @@ def iso(ms: int | None) -> str:
     if ms is None:
         return "never"
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def user_name(text: str) -> str:
+    """A user's display name, as argparse checks it: a blank one would show as nothing."""
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError(
+            'a user needs a name that is not blank, e.g. sensorbot users add "Summer cottage"')
+    return name
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -96,42 +105,55 @@ def cmd_tokens_import(store: Store, args: argparse.Namespace, settings: Settings
     if not text:
         raise CommandError("give the token string as an argument or in RANCH_API_TOKENS, "
                            "e.g. sensorbot tokens import 'R:readtoken:23#W:writetoken:23'")
-    imported = import_ranch_tokens(store, text, now_ms=now_ms())
-    for token in imported:
+    result = import_ranch_tokens(store, text, now_ms=now_ms())
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for token in result.imported:
         print(f"{token.token_id}\t{token.user_id}\t{token.scope}")
-    print(f"imported {len(imported)} token(s)", file=sys.stderr)
+    print(f"imported {len(result.imported)} token(s)", file=sys.stderr)
+
+
+def cmd_migrate(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    from core.migrate import migrate, parse_old_bot_users, progress_line, summary
+
+    text = args.tokens if args.tokens is not None else os.environ.get("RANCH_API_TOKENS")
+    if not text:
+        print("note: no token string (--tokens or RANCH_API_TOKENS): no tokens imported",
+              file=sys.stderr)
+    old_chats = None
+    if args.telegram_users:
+        try:
+            content = Path(args.telegram_users).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot read {args.telegram_users}: {exc.strerror}") from None
+        old_chats = parse_old_bot_users(content)
+
+    def show(progress: ScanProgress) -> None:
+        print("\r" + progress_line(progress), end="", file=sys.stderr, flush=True)
+
+    started = time.monotonic()
+    done = migrate(store, tokens=text or None, old_chats=old_chats, now_ms=now_ms(),
+                   dry_run=args.dry_run, segments=args.segments, progress=show)
+    elapsed = time.monotonic() - started
+    if done.scan is not None:
+        print(file=sys.stderr)
+    for warning in done.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print("\n".join(summary(done, elapsed_s=elapsed)))
 
 
 def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:
-    import uvicorn
+    from sensorbot.runner import run_until_signalled, serve_api
 
-    from ingest.app import create_app
-
-    host, port = args.host or settings.api.host, args.port or settings.api.port
-    if settings.mqtt.enabled:
-        from sensorbot.runner import run_api
-
-        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-        api = settings.api.model_copy(update={"host": host, "port": port})
-        run_api(settings.model_copy(update={"api": api}), store)
-        return
-    app = create_app(settings, store=store)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False))
-    # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler it
-    # found: a quiet one makes that a clean exit 0 rather than death by signal or a traceback.
-    previous = {sig: signal.signal(sig, lambda *_: None) for sig in STOP_SIGNALS}
-    try:
-        server.run()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    given = {"host": args.host, "port": args.port}
+    api = settings.api.model_copy(update={k: v for k, v in given.items() if v is not None})
+    settings = settings.model_copy(update={"api": api})
+    run_until_signalled(lambda stop: serve_api(settings, store, stop))
 
 
 def cmd_run(store: Store, args: argparse.Namespace, settings: Settings) -> None:
     from sensorbot.runner import run_forever
 
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     run_forever(settings, store)
 
 
@@ -139,7 +161,6 @@ def demo() -> int:
     """Needs no configuration and touches none: everything lives in a fresh folder."""
     from sensorbot.demo import run_demo
 
-    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     run_demo()
     return 0
 
@@ -150,8 +171,8 @@ def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings)
     from telegram.ext import AIORateLimiter, ExtBot
 
     from alerts.cycle import run_cycle
-    from bot.alerting import TelegramNotifier
     from bot.app import require_token
+    from bot.transport import TelegramNotifier
 
     token = require_token(settings)
     base = settings.telegram.base_url
@@ -161,8 +182,9 @@ def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings)
 
     async def once() -> str:
         async with bot:
-            summary = await run_cycle(store, TelegramNotifier(bot), now_ms(),
-                                      default_zone=settings.alerts.timezone)
+            zone = settings.alerts.timezone
+            notifier = TelegramNotifier(bot, default_zone=zone)
+            summary = await run_cycle(store, notifier, now_ms(), default_zone=zone)
         return str(summary)
 
     print(asyncio.run(once()))
@@ -174,12 +196,14 @@ Handler = Callable[[Store, argparse.Namespace, Settings], None]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", help="configuration file (TOML)")
     parser = argparse.ArgumentParser(
-        prog="sensorbot", parents=[common],
-        description="Home-sensor monitoring over Telegram. See README.md.",
-    )
+        prog="sensorbot", description="Home-sensor monitoring over Telegram. See README.md.")
+    parser.add_argument("--config", metavar="PATH", help="configuration file (TOML)")
+    # Subcommands take --config too, without a default of their own: a default would overwrite
+    # the one given before the command name.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="configuration file (TOML)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(group: argparse._SubParsersAction, name: str, handler: Handler,
@@ -190,27 +214,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     add(commands, "run", cmd_run, "the bot, the alert scheduler and the HTTP API, one process"
         ).set_defaults(needs_bot=True)
-    commands.add_parser("demo", parents=[common], help="everything embedded, chatting in this "
-                        "terminal, no Telegram account needed")
+    commands.add_parser(
+        "demo", parents=[common],
+        help="everything embedded, chatting in this terminal, no Telegram account needed",
+        description="The whole product on this machine, no Telegram account needed: a local Bot "
+        "API emulator, the HTTP API on a free localhost port, a fresh SQLite file in a new "
+        "temporary folder and a simulated sensor. You chat with the bot in this terminal. "
+        "Reads no configuration and touches nothing else.")
     add(commands, "init", cmd_init, "create storage (idempotent)")
     api = add(commands, "api", cmd_api, "serve the HTTP API alone")
     api.add_argument("--host", help="listen address (default: api.host)")
     api.add_argument("--port", type=int, help="port (default: api.port)")
 
-    users = commands.add_parser("users", help="manage users").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+    def group(name: str, help_text: str) -> argparse._SubParsersAction:
+        return commands.add_parser(name, parents=[common], help=help_text).add_subparsers(
+            dest="action", required=True, metavar="ACTION")
+
+    users = group("users", "manage users")
     users_add = add(users, "add", cmd_users_add, "create a user; prints its id")
-    users_add.add_argument("name")
+    users_add.add_argument("name", type=user_name)
     users_add.add_argument("--id", help="the user id (default: made from the name)")
     add(users, "list", cmd_users_list, "list users")
 
-    alerts = commands.add_parser("alerts", help="alert cycle").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+    alerts = group("alerts", "alert cycle")
     add(alerts, "check", cmd_alerts_check, "run one alert cycle (evaluate, deliver) and exit"
         ).set_defaults(needs_bot=True)
 
-    tokens = commands.add_parser("tokens", help="manage API tokens").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+    tokens = group("tokens", "manage API tokens")
     issue = add(tokens, "issue", cmd_tokens_issue, "issue a token; prints it (shown only once)")
     issue.add_argument("user_id")
     issue.add_argument("--scope", required=True, choices=["read", "write"])
@@ -222,11 +252,31 @@ def build_parser() -> argparse.ArgumentParser:
     imports = add(tokens, "import", cmd_tokens_import,
                   "import ranchdata's R:TOKEN:USER#W:TOKEN:USER (else env RANCH_API_TOKENS)")
     imports.add_argument("string", nargs="?")
+    migration = add(commands, "migrate", cmd_migrate,
+                    "adopt a running ranchdata deployment: its tokens, sensors and chats")
+    migration.add_argument("--tokens", metavar="STRING",
+                           help="ranchdata's R:TOKEN:USER#W:TOKEN:USER (else RANCH_API_TOKENS)")
+    migration.add_argument("--telegram-users", metavar="PATH",
+                           help="the old bot's users.json: [[telegram_user_id, apikey], ...]")
+    migration.add_argument("--dry-run", action="store_true", help="say what it would do; "
+                           "write nothing")
+    migration.add_argument("--segments", type=int, default=4, choices=range(1, 65),
+                           metavar="N", help="parallel scan segments (default 4)")
     return parser
+
+
+def warn_if_others_can_read(path: Path | None) -> None:
+    """A bot token in a file others can read is the bot in their hands: say so, carry on."""
+    if path is not None and path.stat().st_mode & 0o077:
+        logging.getLogger("sensorbot").warning(
+            "%s can be read by other users of this machine and may hold the bot token; "
+            "chmod 600 %s", path, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The demo's terminal is a chat: only warnings may interrupt it.
+    configure_logging(logging.WARNING if args.command == "demo" else logging.INFO)
     if args.command == "demo":
         return demo()
     try:
@@ -235,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.app import require_token
 
             require_token(settings)
+            warn_if_others_can_read(find_config_file(args.config, os.environ, Path.cwd()))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE

@@ -10,6 +10,11 @@ from typing import Any
 
 from mangum import Mangum
 
+from sensorbot.logs import configure_logging
+
+# Once per cold start, for every handler in this module.
+configure_logging()
+
 _adapter: Mangum | None = None
 
 

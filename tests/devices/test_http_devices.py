@@ -132,7 +132,7 @@ def test_it_reads_the_url_the_ht_makes_by_appending_a_second_question_mark(api):
     ("apikey={write}&hum=45&temp=21", 422),
     ("apikey={write}&id=x", 422),
     ("apikey={write}&temp=warm&id=x", 422),
-    ("apikey={write}&temp=21&id=bad%23id", 422),
+    ("apikey={write}&temp=21&id=bad%01id", 422),
 ])
 def test_it_refuses_a_bad_shelly_report_and_stores_nothing(api, query, status):
     query = query.format(read=api.tokens["alice_read"], write=api.tokens["alice_write"])

@@ -109,7 +109,7 @@ def test_it_uses_an_epoch_ms_timestamp_in_the_payload():
     ("json", b'{"temperature": 1e300}', "1e-100 to 1e100"),
     ("json", b'{"temperature": 3, "timestamp": 1700000000}', "retention"),
     ("json", b'{"temperature": 3, "timestamp": 99999999999999}', "future"),
-    ("json", b'{"bad key!": 3}', "is not valid"),
+    ("json", b'{"bad\\u0001key": 3}', "is not valid"),
     ("ruuvi", b'{"data": "0201061BFF9904051234"}', "runs past the end"),
     ("ruuvi", b'{"rssi": -60}', '"data"'),
     ("ruuvi", b'{"data": "0201061BFF99040512FC5394C37C0004FFFC040CAC364200CDCBB8334C884F",'

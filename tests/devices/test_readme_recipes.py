@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from core.config import MqttSubscription
 from ingest.payloads import readings_from_message
 from ingest.validation import Window
 from tests.devices.recorded import recorded
+from tests.dynalite import free_port
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 NOW = 1_767_582_780_000
@@ -53,3 +57,31 @@ def test_it_makes_the_ids_the_readme_recipes_promise(topic, payload, promised):
     assert promised <= made
     shown = {sensor.split("/")[-1] for sensor in promised}
     assert all(f"/{leaf}`" in README for leaf in shown)
+
+
+def test_the_readme_device_routes_work_as_pasted(tmp_path):
+    from tests.test_readme import PRELUDE, README_API, answers, curl_blocks, start_api
+
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    root = Path(__file__).resolve().parents[2]
+    (bin_dir / "sensorbot").write_text(
+        f'#!/bin/sh\nPYTHONPATH="{root}" exec "{sys.executable}" -m sensorbot "$@"\n',
+        encoding="utf-8")
+    (bin_dir / "sensorbot").chmod(0o755)
+    subprocess.run([bin_dir / "sensorbot", "users", "add", "Summer cottage"], cwd=tmp_path,
+                   check=True, capture_output=True)
+    [block] = [b for b in curl_blocks() if "/api/v1/ruuvi" in b]
+    port = free_port()
+    server = start_api(tmp_path, port)
+    try:
+        result = subprocess.run(
+            ["bash", "-c", PRELUDE + block.replace(README_API, f"http://127.0.0.1:{port}")],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=10)
+
+    assert result.returncode == 0, result.stderr
+    assert [(status, path, body) for status, path, body in answers(result.stdout)] == [
+        (200, "/api/v1/ruuvi", {"stored": 4}), (200, "/api/v1/shelly", {"stored": 2})]

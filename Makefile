@@ -22,6 +22,8 @@ bench: $(STAMP) $(DYNALITE)
 	$(BIN)/python benchmarks/api.py
 	$(BIN)/python benchmarks/bot.py
 	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python benchmarks/alerts.py
+	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python benchmarks/migrate.py
+	$(BIN)/python benchmarks/mqtt.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

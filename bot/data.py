@@ -175,7 +175,7 @@ async def offer_sensors(update: Update, sensors: list[Sensor], range_text: str) 
     if not sensors:
         await reply(update, "No sensors yet: they appear with their first reading.")
         return
-    rows = [[InlineKeyboardButton(clip(s.display_name, 64), callback_data=history_callback_data(
+    rows = [[InlineKeyboardButton(s.display_name, callback_data=history_callback_data(
         range_text, s.sensor_id))] for s in sensors[:50]]
     if update.effective_message is None:
         return

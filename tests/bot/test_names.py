@@ -50,6 +50,18 @@ def test_it_charts_a_sensor_whose_name_has_spaces_given_in_quotes(world):
     assert photo.text.startswith("Living room · last 7 days")
 
 
+def test_it_renames_a_sensor_whose_id_has_spaces(world):
+    chat = world.linked_chat()
+    add_sensor(world, "loft space")
+
+    quoted = chat.ask('/rename "loft space" Loft')
+    unquoted = chat.ask("/rename loft space Attic loft")
+
+    assert "sensor loft space now shows as Loft" in quoted
+    assert "now shows as Attic loft" in unquoted
+    assert world.store.get_sensor("alice", "loft space").name == "Attic loft"
+
+
 def test_it_renames_a_sensor_whose_name_has_spaces(world):
     chat = world.linked_chat()
     add_sensor(world, "loft", name="loft space")
@@ -132,7 +144,7 @@ def test_button_data_stays_short_for_ids_of_200_characters():
 
 def test_buttons_work_for_the_longest_ids_storage_takes(world):
     chat = world.linked_chat()
-    long_id = "a/" * 32  # 64 characters today; ids widen to 200 (see the test above)
+    long_id = "ö" * 199 + "x"
     add_sensor(world, long_id, name="attic")
 
     [question] = chat.say("/latest attic")

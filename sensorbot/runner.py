@@ -156,6 +156,9 @@ def listen(api: ApiSettings) -> socket.socket:
                               "one.") from None
         raise ConfigError(f"Cannot listen on {api.host} port {api.port} ({error.strerror}); "
                           "check [api] host and port in the config file.") from None
+    # Accepted connections inherit it. asyncio sets it itself only on sockets it creates, and
+    # without it Nagle's algorithm and delayed ACKs add ~40 ms to every answer.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     host, port = sock.getsockname()[:2]
     log.info("the HTTP API listens on %s", api_url(host, port))
     return sock

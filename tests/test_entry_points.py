@@ -104,3 +104,21 @@ def test_the_lambda_module_sets_logging_up_once(runtime):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "1 20 0 30"  # one handler, INFO, chatter at WARNING
     assert "cold start" in result.stdout + result.stderr
+
+
+def test_the_api_socket_sends_answers_without_waiting_for_acks():
+    """Without TCP_NODELAY on accepted connections every answer waited ~40 ms (Nagle and
+    delayed ACKs): the listener sets it, and accepted connections inherit it."""
+    import socket
+
+    from core.config import ApiSettings
+    from sensorbot.runner import listen
+
+    server = listen(ApiSettings(host="127.0.0.1", port=0))
+    client = socket.create_connection(server.getsockname()[:2])
+    accepted, _ = server.accept()
+    try:
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        for sock in (accepted, client, server):
+            sock.close()

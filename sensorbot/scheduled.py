@@ -60,3 +60,8 @@ class ScheduledAlerts:
         if summary.transitions or summary.failed:
             log.info("alert cycle: %s", summary)
         return asdict(summary)
+
+    def close(self) -> None:
+        """Lambda freezes and discards the environment; tests and benchmarks close it."""
+        self.loop.run_until_complete(self.bot.shutdown())
+        self.loop.close()

@@ -9,6 +9,8 @@ Imports stay inside the builders, so the API's package carries neither PTB nor m
 
 from __future__ import annotations
 
+import importlib
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,6 +21,14 @@ T = TypeVar("T")
 Event = dict[str, Any]
 
 _apps: dict[str, Any] = {}
+
+# What each entry point imports. Lambda runs a module's import in its init phase, with the CPU
+# of a full core whatever the memory size, so the function Lambda is about to call (env
+# `_HANDLER`) has its heavy imports done then; anywhere else, importing this module is free.
+PRELOAD = {"api_handler": ["ingest.app"], "handler": ["ingest.app"],
+           "alerts_handler": ["sensorbot.scheduled"], "bot_handler": ["sensorbot.webhook"]}
+for _module in PRELOAD.get(os.environ.get("_HANDLER", "").rpartition(".")[2], []):
+    importlib.import_module(_module)
 
 
 def warm(name: str, build: Callable[[], T]) -> T:

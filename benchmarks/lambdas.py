@@ -257,6 +257,9 @@ def monthly_bill(sensors: int, api: dict[str, float], cycle: dict[str, float]
         "storage": stored_gb * (PRICE["storage_gb"] + PRICE["pitr_gb"]),
     }
     bill["total"] = sum(bill.values())
+    # a gateway's sensors sharing one token: its last-use write is once a minute in all
+    bill["total_shared"] = bill["total"] - readings * (api["wru_own"] - api["wru_shared"]) \
+        * PRICE["wru"]
     return bill
 
 
@@ -330,14 +333,16 @@ def main() -> None:
           f"{cycle['listing']:.1f} RRU; CPU of a cold-rulebook cycle {cycle['cpu_s']:.2f} s")
     print("Monthly bill, one reading a minute per sensor, a cycle a minute, 90 days kept, "
           "USD (us-east-1 list prices 2025-01, no free tier):")
-    print("  sensors | API Lambda | alerts Lambda | DDB writes | DDB reads | storage+PITR | "
-          "total  | ranchdata (REST API + Lambda + writes + storage)")
+    print("  | sensors | API Lambda | alerts Lambda | DynamoDB writes | DynamoDB reads | "
+          "storage + PITR | total | total, one token shared | ranchdata (of it API Gateway) |")
     for sensors in (10, 100, 1000):
         bill, ranch = monthly_bill(sensors, api, cycle), ranchdata_bill(sensors)
-        print(f"  {sensors:7d} | {bill['api_lambda']:10.2f} | {bill['alerts_lambda']:13.2f} | "
-              f"{bill['writes']:10.2f} | {bill['reads']:9.2f} | {bill['storage']:12.2f} | "
-              f"{bill['total']:6.2f} | {ranch['total']:.2f} (API Gateway "
-              f"{ranch['api_gateway']:.2f})")
+        print(f"  | {sensors:,} | {bill['api_lambda']:.2f} | {bill['alerts_lambda']:.2f} | "
+              f"{bill['writes']:.2f} | {bill['reads']:.2f} | {bill['storage']:.2f} | "
+              f"**{bill['total']:.2f}** | {bill['total_shared']:.2f} | {ranch['total']:.2f} "
+              f"({ranch['api_gateway']:.2f}) |")
+    per_sensor = cycle["cold"] / cycle["sensors"] * MINUTES_A_MONTH * PRICE["rru"]
+    print(f"  an alert cycle a minute: ${per_sensor:.4f} a month in reads per watched sensor")
 
 
 if __name__ == "__main__":

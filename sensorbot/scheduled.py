@@ -21,17 +21,17 @@ from core.config import Settings
 from storage.base import Store
 
 log = logging.getLogger("sensorbot.alerts")
+TELEGRAM = "https://api.telegram.org/bot"  # PTB's default base URL
 
 
-def alert_bot(settings: Settings) -> ExtBot[None]:
+def alert_bot(settings: Settings) -> ExtBot[Any]:
     """Like the bot's: Telegram's 429 is waited out, not counted as a failed delivery."""
     base = settings.telegram.base_url
-    options = {"base_url": f"{base}/bot"} if base else {}
-    return ExtBot(require_token(settings), rate_limiter=AIORateLimiter(max_retries=3),
-                  **options)
+    return ExtBot(require_token(settings), base_url=f"{base}/bot" if base else TELEGRAM,
+                  rate_limiter=AIORateLimiter(max_retries=3))
 
 
-async def cycle_once(settings: Settings, store: Store, bot: ExtBot[None],
+async def cycle_once(settings: Settings, store: Store, bot: ExtBot[Any],
                      now_ms: int) -> CycleSummary:
     return await run_cycle(store, TelegramNotifier(bot), now_ms,
                            default_zone=settings.alerts.timezone, rulebook=RuleBook())
@@ -43,7 +43,7 @@ class ScheduledAlerts:
 
     settings: Settings
     store: Store
-    bot: ExtBot[None]
+    bot: ExtBot[Any]
     loop: asyncio.AbstractEventLoop
 
     @classmethod

@@ -26,6 +26,7 @@ from storage.base import Store
 log = logging.getLogger("sensorbot.webhook")
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name
+TELEGRAM = "https://api.telegram.org/bot"  # PTB's default base URL
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 
@@ -104,8 +105,7 @@ class WebhookBot:
 
 def webhook_bot(settings: Settings) -> Bot:
     base = settings.telegram.base_url
-    options = {"base_url": f"{base}/bot"} if base else {}
-    return Bot(require_token(settings), **options)
+    return Bot(require_token(settings), base_url=f"{base}/bot" if base else TELEGRAM)
 
 
 async def set_webhook(settings: Settings, url: str) -> None:

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from core.config import ConfigError, Settings
+from core.config import ConfigError, Settings, TelegramSettings
 from sensorbot import lambdas, secrets
 from sensorbot.secrets import fill_secrets
 
@@ -51,7 +51,7 @@ def test_it_fills_the_token_and_the_webhook_secret_with_one_call(ssm: CountingCl
 
 
 def test_it_lets_configured_values_override_ssm(ssm: CountingClient) -> None:
-    configured = Settings(telegram={"token": "999:FROM-ENV"})
+    configured = Settings(telegram=TelegramSettings(token="999:FROM-ENV"))
 
     settings = fill_secrets(configured, NAMES, client=ssm)
 

@@ -87,3 +87,15 @@ def test_it_takes_the_token_and_secret_from_ssm_when_named(
 
     assert status == 0
     assert emulator.wait_for(lambda c: c.method == "setWebhook").params["secret_token"] == SECRET
+
+
+def test_it_refuses_a_webhook_secret_telegram_would_refuse_with_exit_2(
+        tmp_path: Path, emulator: BotApiEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+    path = config(tmp_path, emulator, secret="has spaces")
+
+    status = main(["webhook", "set", URL, "--config", path])
+
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "'telegram.webhook_secret'" in err and "A-Z" in err
+    assert [c.method for c in emulator.calls] == []

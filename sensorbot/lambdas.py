@@ -22,9 +22,10 @@ Event = dict[str, Any]
 
 _apps: dict[str, Any] = {}
 
-# What each entry point imports. Lambda runs a module's import in its init phase, with the CPU
-# of a full core whatever the memory size, so the function Lambda is about to call (env
-# `_HANDLER`) has its heavy imports done then; anywhere else, importing this module is free.
+# What each entry point imports. Lambda imports this module in its init phase, which is
+# observed to run with more CPU than the handler gets at small memory sizes, so the entry point
+# Lambda will call (env `_HANDLER`) has its heavy imports done then; anywhere else (tests, the
+# other functions' entry points) importing this module costs nothing.
 PRELOAD = {"api_handler": ["ingest.app"], "handler": ["ingest.app"],
            "alerts_handler": ["sensorbot.scheduled"], "bot_handler": ["sensorbot.webhook"]}
 for _module in PRELOAD.get(os.environ.get("_HANDLER", "").rpartition(".")[2], []):

@@ -14,46 +14,36 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from alerts.delivery import DeliveryError, Notifier, mark_chat_inactive
+from alerts.delivery import DeliveryError, Notice, Notifier, mark_chat_inactive, move_chat
 from alerts.machine import Transition, evaluate
-from alerts.messages import TREND_WINDOW_MS, buttons, in_quiet_hours, render, trend_per_hour
-from alerts.rules import Spec
+from alerts.quiet import in_quiet_hours
+from alerts.rulebook import RuleBook
+from alerts.state import update_rule_state
+from alerts.trend import TREND_WINDOW_MS, trend_per_hour
 from storage.base import Store
-from storage.models import AlertRule, AlertState, ChatLink, Reading, Sensor
+from storage.models import (
+    AlertRule,
+    AlertState,
+    ChatLink,
+    Claim,
+    OutboxEntry,
+    Reading,
+    RuleKind,
+    Sensor,
+    TransitionKind,
+)
 
 log = logging.getLogger("sensorbot.alerts")
 
 LEASE_MS = 60_000
 GIVE_UP_MS = 24 * 3_600_000  # an entry undeliverable for a day is dropped, loudly
-UPDATE_TRIES = 5
+T = TypeVar("T")
 
-
-@dataclass
-class RuleBook:
-    """The rules and states between cycles of one process, so a steady cycle costs only the
-    latest-reading lookups. Conditional writes keep it honest: a lost race, a change made
-    here (`invalidate`), or `refresh_ms` passing reloads it from storage."""
-
-    refresh_ms: int = 600_000
-    rules: list[AlertRule] | None = None
-    loaded_at: int = 0
-    generation: int = 0  # bumped by every invalidation, so a cycle never keeps a stale copy
-
-    def invalidate(self) -> None:
-        self.rules = None
-        self.generation += 1
-
-    def keep(self, rules: list[AlertRule] | None, generation: int) -> None:
-        if generation == self.generation:
-            self.rules = rules
-
-    def fresh(self, now_ms: int) -> list[AlertRule] | None:
-        if self.rules is None or now_ms - self.loaded_at >= self.refresh_ms:
-            return None
-        return self.rules
+__all__ = ["LEASE_MS", "Cycle", "CycleSummary", "RuleBook", "run_cycle"]
 
 
 @dataclass
@@ -81,7 +71,7 @@ class Cycle:
     _chats: dict[str, list[ChatLink]] = field(default_factory=dict)
     _sensors: dict[str, dict[str, Sensor]] = field(default_factory=dict)
 
-    async def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(lambda: function(*args, **kwargs))
 
     async def run(self) -> CycleSummary:
@@ -107,7 +97,7 @@ class Cycle:
         """One rule; its failure is logged and never stops the others."""
         try:
             current = await self.evaluate(rule, latest)
-            if current is not None and current.state.data.get("outbox"):
+            if current is not None and current.state.outbox:
                 current = await self.deliver(current)
         except Exception:
             log.exception("alert rule %s of %s failed this cycle", rule.rule_id, rule.user_id)
@@ -118,19 +108,16 @@ class Cycle:
     # -- evaluation ---------------------------------------------------------------------
 
     async def evaluate(self, rule: AlertRule, latest: Reading | None) -> AlertRule | None:
-        spec = Spec.from_dict(rule.spec)
-        data = {k: v for k, v in rule.state.data.items() if k != "outbox"}
-        step = evaluate(spec, rule.state.status, data, latest, self.now_ms)
+        step = evaluate(rule.spec, rule.state, latest, self.now_ms)
         if step.needs is not None:
-            step = evaluate(spec, rule.state.status, data, latest, self.now_ms,
+            step = evaluate(rule.spec, rule.state, latest, self.now_ms,
                             await self.history(rule, *step.needs))
-        if not step.changed_from(rule.state.status, data) and not step.transitions:
+        if not step.changed_from(rule.state) and not step.transitions:
             return rule
-        entries = [await self.entry(rule, spec, t) for t in step.transitions]
-        outbox = rule.state.data.get("outbox", []) + entries
+        entries = tuple([await self.entry(rule, t) for t in step.transitions])
+        new = replace(step.state, outbox=rule.state.outbox + entries)
         stored = await self.call(self.store.update_alert_state, rule.user_id, rule.rule_id,
-                                 AlertState(step.status, 0, {**step.data, "outbox": outbox}),
-                                 expected_version=rule.state.version)
+                                 new, expected_version=rule.state.version)
         if stored is None:  # changed meanwhile (a button, another cycle): next cycle decides
             self.summary.lost_races += 1
             return None
@@ -144,119 +131,111 @@ class Cycle:
                                  now_ms=self.now_ms, before_ms=start)
         return ([before] if before else []) + readings
 
-    async def entry(self, rule: AlertRule, spec: Spec, transition: Transition) -> dict[str, Any]:
+    async def entry(self, rule: AlertRule, transition: Transition) -> OutboxEntry:
         trend = None
-        if spec.kind != "stale" and transition.kind != "resolved":
+        if rule.spec.kind is not RuleKind.STALE and \
+                transition.kind is not TransitionKind.RESOLVED:
             recent = await self.call(self.store.read_range, rule.user_id, rule.sensor,
                                      self.now_ms - TREND_WINDOW_MS, self.now_ms,
                                      now_ms=self.now_ms)
-            per_hour = trend_per_hour(recent)
-            trend = {"per_hour": per_hour} if per_hour is not None else None
-        return {**transition.to_dict(), "id": secrets.token_hex(5), "trend": trend,
-                "delivered": [], "claim": None}
+            trend = trend_per_hour(recent)
+        return OutboxEntry(secrets.token_hex(5), transition.kind, transition.at,
+                           transition.value, transition.reading_ts, transition.extreme,
+                           transition.since, trend)
 
     # -- delivery -----------------------------------------------------------------------
 
     async def deliver(self, rule: AlertRule) -> AlertRule | None:
         """Send the outbox; the rule as stored afterwards (None: unsure, reload it)."""
         known: AlertRule | None = rule
-        for entry in list(rule.state.data.get("outbox", [])):
-            current = await self.claim(rule, entry["id"])
-            if current is None:
+        for waiting in rule.state.outbox:
+            claimed = await self.claim(rule, waiting.entry_id)
+            if claimed is None:
                 known = None
                 continue
-            rule, entry = current
-            rule = await self.send_entry(rule, entry)
-            settled = await self.settle(rule, entry["id"])
+            rule = await self.send_entry(claimed, waiting.entry_id)
+            settled = await self.settle(rule, waiting.entry_id)
             known = settled if known is not None else None
             rule = settled or rule
         return known
 
-    async def claim(self, rule: AlertRule, entry_id: str
-                    ) -> tuple[AlertRule, dict[str, Any]] | None:
-        def take(entry: dict[str, Any]) -> bool:
-            claim = entry.get("claim")
-            if claim and claim["until"] > self.now_ms and claim["by"] != self.worker:
-                return False
-            entry["claim"] = {"by": self.worker, "until": self.now_ms + LEASE_MS}
-            return True
+    async def claim(self, rule: AlertRule, entry_id: str) -> AlertRule | None:
+        def take(entry: OutboxEntry) -> OutboxEntry | None:
+            claim = entry.claim
+            if claim and claim.until > self.now_ms and claim.by != self.worker:
+                return None
+            return replace(entry, claim=Claim(self.worker, self.now_ms + LEASE_MS))
 
-        updated = await self.change_entry(rule, entry_id, take)
-        if updated is None:
-            return None
-        entry = next(e for e in updated.state.data["outbox"] if e["id"] == entry_id)
-        return updated, entry
+        return await self.change_entry(rule, entry_id, take)
 
-    async def send_entry(self, rule: AlertRule, entry: dict[str, Any]) -> AlertRule:
-        spec = Spec.from_dict(rule.spec)
+    async def send_entry(self, rule: AlertRule, entry_id: str) -> AlertRule:
         sensor = (await self.sensors(rule.user_id)).get(rule.sensor, Sensor(rule.sensor))
-        for chat in await self.chats(rule.user_id):
-            if chat.chat_id in entry["delivered"]:
+        for chat in list(await self.chats(rule.user_id)):
+            entry = rule.state.entry(entry_id)
+            if entry is None or chat.chat_id in entry.delivered:
                 continue
-            zone = ZoneInfo(chat.timezone or self.default_zone)
-            text = render(spec, entry, sensor.display_name, sensor.unit, zone, self.now_ms)
-            silent = not spec.always_rings and in_quiet_hours(chat.quiet_hours, self.now_ms,
-                                                              zone)
-            try:
-                await self.notifier.send(chat.chat_id, text, buttons=buttons(
-                    rule.rule_id, entry["kind"], entry.get("since")), silent=silent)
-            except DeliveryError as error:
-                if not error.permanent:
-                    self.summary.failed += 1
-                    log.warning("alert to chat %s failed, retried next cycle: %s", chat.chat_id,
-                                error)
-                    continue
-                await self.deactivate(chat)
-            else:
-                self.summary.delivered += 1
-            rule = await self.change_entry(rule, entry["id"], lambda e, c=chat.chat_id:
-                                           _mark(e, c)) or rule
+            if await self.send(rule, entry, sensor, chat):
+                rule = await self.change_entry(rule, entry_id,
+                                               partial(_mark, chat_id=chat.chat_id)) or rule
         return rule
+
+    async def send(self, rule: AlertRule, entry: OutboxEntry, sensor: Sensor,
+                   chat: ChatLink) -> bool:
+        """One chat; True when it is settled for this entry (sent, or gone for good)."""
+        zone = ZoneInfo(chat.timezone or self.default_zone)
+        silent = not rule.spec.always_rings and in_quiet_hours(chat.quiet_hours, self.now_ms,
+                                                               zone)
+        try:
+            await self.notifier.send(Notice(chat, rule, entry, sensor, silent))
+        except DeliveryError as error:
+            if error.moved_to is not None:
+                moved = await self.follow(chat, error.moved_to)
+                return moved is None or await self.send(rule, entry, sensor, moved)
+            if not error.permanent:
+                self.summary.failed += 1
+                log.warning("alert to chat %s failed, retried next cycle: %s", chat.chat_id,
+                            error)
+                return False
+            await self.deactivate(chat)
+            return True
+        self.summary.delivered += 1
+        return True
 
     async def settle(self, rule: AlertRule, entry_id: str) -> AlertRule | None:
         """Drop the entry once every current chat has it, or when it is a day old."""
         chats = {c.chat_id for c in await self.chats(rule.user_id)}
-        fresh = await self.reread(rule)
-        if fresh is None:
-            return None
-        entry = next((e for e in fresh.state.data.get("outbox", []) if e["id"] == entry_id),
-                     None)
-        if entry is None:
+        fresh = await self.call(self.store.get_alert_rule, rule.user_id, rule.rule_id)
+        entry = fresh.state.entry(entry_id) if fresh is not None else None
+        if fresh is None or entry is None:
             return fresh
-        if not chats <= set(entry["delivered"]) and self.now_ms - entry["at"] < GIVE_UP_MS:
+        undelivered = not chats <= set(entry.delivered)
+        if undelivered and self.now_ms - entry.at < GIVE_UP_MS:
             # Some chat failed for now: let the next cycle, of any process, try it again.
-            return await self.change_entry(fresh, entry_id, _release) or fresh
-        if not chats <= set(entry["delivered"]):
+            return await self.change_entry(fresh, entry_id,
+                                           lambda e: replace(e, claim=None)) or fresh
+        if undelivered:
             log.error("dropping an alert for %s undeliverable for a day", rule.rule_id)
-        outbox = [e for e in fresh.state.data["outbox"] if e["id"] != entry_id]
-        return await self.write(fresh, {**fresh.state.data, "outbox": outbox})
+        return await self.change_state(fresh, lambda state: replace(state, outbox=tuple(
+            e for e in state.outbox if e.entry_id != entry_id)))
 
     async def change_entry(self, rule: AlertRule, entry_id: str,
-                           change: Callable[[dict[str, Any]], bool | None]) -> AlertRule | None:
+                           change: Callable[[OutboxEntry], OutboxEntry | None]
+                           ) -> AlertRule | None:
         """Apply `change` to one outbox entry with a conditional write, re-reading on a race."""
-        for _ in range(UPDATE_TRIES):
-            outbox = [dict(e) for e in rule.state.data.get("outbox", [])]
-            entry = next((e for e in outbox if e["id"] == entry_id), None)
-            if entry is None or change(entry) is False:
+        def on_state(state: AlertState) -> AlertState | None:
+            entry = state.entry(entry_id)
+            changed = change(entry) if entry is not None else None
+            if changed is None:
                 return None
-            written = await self.write(rule, {**rule.state.data, "outbox": outbox})
-            if written is not None:
-                return written
-            fresh = await self.reread(rule)
-            if fresh is None:
-                return None
-            rule = fresh
-        return None
+            return replace(state, outbox=tuple(changed if e.entry_id == entry_id else e
+                                               for e in state.outbox))
 
-    async def write(self, rule: AlertRule, data: dict[str, Any]) -> AlertRule | None:
-        stored = await self.call(self.store.update_alert_state, rule.user_id, rule.rule_id,
-                                 AlertState(rule.state.status, 0, data),
-                                 expected_version=rule.state.version)
-        return replace(rule, state=stored) if stored is not None else None
+        return await self.change_state(rule, on_state)
 
-    async def reread(self, rule: AlertRule) -> AlertRule | None:
-        rules = await self.call(self.store.list_alert_rules, rule.user_id)
-        return next((r for r in rules if r.rule_id == rule.rule_id), None)
+    async def change_state(self, rule: AlertRule,
+                           change: Callable[[AlertState], AlertState | None]
+                           ) -> AlertRule | None:
+        return await self.call(update_rule_state, self.store, rule, change)
 
     async def chats(self, user_id: str) -> list[ChatLink]:
         if user_id not in self._chats:
@@ -273,20 +252,25 @@ class Cycle:
     async def deactivate(self, chat: ChatLink) -> None:
         """The chat blocked the bot: no more attempts until it writes again."""
         await self.call(mark_chat_inactive, self.store, chat.chat_id, chat.user_id)
-        self._chats[chat.user_id] = [c for c in self._chats.get(chat.user_id, [])
-                                     if c.chat_id != chat.chat_id]
+        self._forget(chat)
         log.info("chat %s blocked the bot; marked inactive", chat.chat_id)
 
+    async def follow(self, chat: ChatLink, new_id: int) -> ChatLink | None:
+        """The group became a supergroup: its link moves to the new id, which gets the alert."""
+        moved = await self.call(move_chat, self.store, chat.chat_id, new_id)
+        self._forget(chat)
+        log.info("chat %s moved to %s; its link follows", chat.chat_id, new_id)
+        return moved
 
-def _release(entry: dict[str, Any]) -> bool:
-    entry["claim"] = None
-    return True
+    def _forget(self, chat: ChatLink) -> None:
+        self._chats[chat.user_id] = [c for c in self._chats.get(chat.user_id, [])
+                                     if c.chat_id != chat.chat_id]
 
 
-def _mark(entry: dict[str, Any], chat_id: int) -> bool:
-    if chat_id not in entry["delivered"]:
-        entry["delivered"] = [*entry["delivered"], chat_id]
-    return True
+def _mark(entry: OutboxEntry, chat_id: int) -> OutboxEntry:
+    if chat_id in entry.delivered:
+        return entry
+    return replace(entry, delivered=(*entry.delivered, chat_id))
 
 
 async def run_cycle(store: Store, notifier: Notifier, now_ms: int, *,
@@ -294,5 +278,3 @@ async def run_cycle(store: Store, notifier: Notifier, now_ms: int, *,
     """Evaluate every rule once and deliver what is pending."""
     return await Cycle(store, notifier, now_ms, default_zone,
                        rulebook if rulebook is not None else RuleBook()).run()
-
-

@@ -1,19 +1,38 @@
-"""Who is told, and how a failed send is judged."""
+"""Who is told, what they are told about, and how a failed send is judged."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from storage.base import Store
+from storage.models import AlertRule, ChatLink, OutboxEntry, Sensor
 
 
 class DeliveryError(Exception):
-    """Sending failed. `permanent`: the chat blocked the bot or is gone — do not retry it."""
+    """Sending failed. `permanent`: the chat blocked the bot or is gone — do not retry it.
+    `moved_to`: the chat lives on under a new id (a group became a supergroup)."""
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    def __init__(self, message: str, *, permanent: bool, moved_to: int | None = None) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.moved_to = moved_to
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One transition for one chat; the notifier words it in the chat's zone."""
+
+    chat: ChatLink
+    rule: AlertRule
+    entry: OutboxEntry
+    sensor: Sensor
+    silent: bool
+
+
+class Notifier(Protocol):
+    async def send(self, notice: Notice) -> None:
+        """Deliver one message; raise DeliveryError on failure."""
 
 
 def mark_chat_inactive(store: Store, chat_id: int, user_id: str | None = None) -> bool:
@@ -26,7 +45,13 @@ def mark_chat_inactive(store: Store, chat_id: int, user_id: str | None = None) -
     return True
 
 
-class Notifier(Protocol):
-    async def send(self, chat_id: int, text: str, *, buttons: list[tuple[str, str]],
-                   silent: bool) -> None:
-        """Deliver one message; raise DeliveryError on failure."""
+def move_chat(store: Store, old_id: int, new_id: int) -> ChatLink | None:
+    """A group upgraded to a supergroup: its link, with its preferences, follows the new id.
+    The new link, or None when the old one is gone."""
+    link = store.get_chat_link(old_id)
+    if link is None:
+        return store.get_chat_link(new_id)
+    moved = replace(link, chat_id=new_id)
+    store.put_chat_link(moved)
+    store.delete_chat_link(old_id)
+    return moved

@@ -24,10 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from alerts.cycle import Cycle, RuleBook  # noqa: E402
-from alerts.rules import Spec  # noqa: E402
 from core.tokens import issue_token  # noqa: E402
 from sensorbot.emulator import BotApiEmulator  # noqa: E402
-from storage.models import AlertRule, ChatLink, Reading, User  # noqa: E402
+from storage.models import AlertRule, ChatLink, Reading, RuleKind, RuleSpec, User  # noqa: E402  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
 from tests.dynalite import find_dynalite, free_port, start_dynalite  # noqa: E402
 
@@ -47,7 +46,7 @@ def populate(store: Any, now_ms: int) -> None:
         store.write_readings("bench", readings[i:i + 500], now_ms=now_ms)
     for i in range(SENSORS):
         store.put_alert_rule(AlertRule("bench", f"r{i:04d}", f"s{i:04d}",
-                                       Spec("below", 3.0, for_s=600).to_dict(), now_ms))
+                                       RuleSpec(RuleKind.BELOW, 3.0, for_s=600), now_ms))
     store.put_chat_link(ChatLink(1, "bench", now_ms))
 
 
@@ -100,7 +99,7 @@ def alert_latency(folder: Path) -> list[float]:
     store.add_user(User("cottage", "Cottage", now))
     token, _ = issue_token(store, "cottage", "write", now_ms=now)
     store.write_readings("cottage", [Reading("attic", now - 60_000, 10.0)], now_ms=now)
-    store.put_alert_rule(AlertRule("cottage", "r1", "attic", Spec("below", 3.0).to_dict(), now))
+    store.put_alert_rule(AlertRule("cottage", "r1", "attic", RuleSpec(RuleKind.BELOW, 3.0), now))
     store.put_chat_link(ChatLink(1, "cottage", now))
     store.close()
     port = free_port()

@@ -114,7 +114,7 @@ def cold_starts(endpoint: str, emulator: BotApiEmulator) -> dict[str, list[dict[
                                   for i in range(10) for m in range(30)], now_ms=now)
     for i in range(10):  # a home: ten sensors with the freeze preset
         for n, spec in enumerate(freeze_preset(3.0)):
-            store.put_alert_rule(AlertRule("home", f"r{i}{n}", f"s{i}", spec.to_dict(), now))
+            store.put_alert_rule(AlertRule("home", f"r{i}{n}", f"s{i}", spec, now))
     store.put_chat_link(ChatLink(CHAT, "home", now))
     secret = environment["SENSORBOT_TELEGRAM__WEBHOOK_SECRET"]
     calls = {"api": ("api_handler", readings_event(write, "s1", 11.5)),
@@ -198,8 +198,7 @@ def api_units(endpoint: str) -> dict[str, float]:
 
 
 class Silent:
-    async def send(self, chat_id: int, text: str, *, buttons: list[tuple[str, str]],
-                   silent: bool) -> None:
+    async def send(self, notice: Any) -> None:
         raise AssertionError("a steady cycle sends nothing")
 
 
@@ -215,8 +214,7 @@ def cycle_units(endpoint: str, sensors: int = 500) -> dict[str, float]:
         store.write_readings("home", readings[start:start + 500], now_ms=now)
     for i in range(sensors):
         for n, spec in enumerate(freeze_preset(3.0)):
-            store.put_alert_rule(AlertRule("home", f"r{i:04d}{n}", f"s{i:04d}", spec.to_dict(),
-                                           now))
+            store.put_alert_rule(AlertRule("home", f"r{i:04d}{n}", f"s{i:04d}", spec, now))
     rules = 2 * sensors
     asyncio.run(run_cycle(store, Silent(), now))  # settle into the steady state
 

@@ -1,89 +1,31 @@
-"""Alerts in the chat: the rule commands, the alert buttons, and the Telegram notifier."""
+"""Alerts in the chat: the rule commands and the alert buttons. The decisions live in
+alerts/ (alerts.actions); these handlers parse, call and answer."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import replace
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram import Update
 
-from alerts.delivery import DeliveryError
-from alerts.machine import acknowledge, snooze
-from alerts.messages import parse_quiet_hours
-from alerts.rules import (
-    ALERT_EXAMPLE,
-    FREEZE_DEFAULT,
-    Spec,
-    freeze_preset,
-    parse_alert,
-    parse_number,
-)
+from alerts import actions
+from alerts.quiet import BadQuietHours, parse_quiet_hours
+from alerts.rules import FREEZE_DEFAULT, BadRule, is_freeze
+from bot.alert_buttons import SNOOZE_SECONDS, Action, after_press, parse_button
+from bot.alert_syntax import ALERT_EXAMPLE, parse_alert, parse_number
+from bot.alert_text import describe_rule
 from bot.chat import chat_link, find_sensor, linked_sensor, no_such_sensor, reply
 from bot.context import BotContext
 from bot.data import send_chart
-from core.formatting import (
-    BadArgument,
-    describe_duration,
-    format_time,
-    parse_duration,
-    parse_range,
-)
-from storage.errors import AlreadyExists
-from storage.models import AlertRule, AlertState, ChatLink
+from core.formatting import BadArgument, describe_duration, format_time, parse_duration, parse_range
+from storage.models import AlertStatus
 
-SNOOZES = {"s1": 3600, "s8": 8 * 3600}
+FREEZE_USAGE = (f"Give a sensor and, if you like, a temperature: /freeze attic "
+                f"(below {FREEZE_DEFAULT:g}) or /freeze attic 5")
+SNOOZE_USAGE = "Give a sensor (or all) and a duration or off, e.g. /snooze attic 2h"
 
 
-class TelegramNotifier:
-    """Sends alert messages; a blocked or vanished chat is a permanent failure."""
-
-    def __init__(self, bot: Bot) -> None:
-        self.bot = bot
-
-    async def send(self, chat_id: int, text: str, *, buttons: list[tuple[str, str]],
-                   silent: bool) -> None:
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)
-                                        for label, data in buttons[:2]],
-                                       [InlineKeyboardButton(label, callback_data=data)
-                                        for label, data in buttons[2:]]]) if buttons else None
-        try:
-            await self.bot.send_message(chat_id, text, reply_markup=markup,
-                                        disable_notification=silent)
-        except Forbidden as error:
-            raise DeliveryError(str(error), permanent=True) from error
-        except BadRequest as error:
-            permanent = "chat not found" in str(error).lower()
-            raise DeliveryError(str(error), permanent=permanent) from error
-        except TelegramError as error:  # 429 after the rate limiter's retries, network, 5xx
-            raise DeliveryError(str(error), permanent=False) from error
-
-
-async def new_rule_id(context: BotContext, user_id: str) -> str:
-    rules = await context.services.run(context.services.store.list_alert_rules, user_id)
-    taken = {r.rule_id for r in rules}
-    while True:
-        rule_id = "r" + secrets.token_hex(3)
-        if rule_id not in taken:
-            return rule_id
-
-
-async def add_rules(update: Update, context: BotContext, link: ChatLink, sensor_id: str,
-                    specs: list[Spec]) -> list[str]:
-    services = context.services
-    ids = []
-    for spec in specs:
-        for _ in range(5):
-            rule = AlertRule(link.user_id, await new_rule_id(context, link.user_id), sensor_id,
-                             spec.to_dict(), services.clock_ms(), AlertState())
-            try:
-                await services.run(services.store.put_alert_rule, rule)
-            except AlreadyExists:
-                continue
-            ids.append(rule.rule_id)
-            break
-    services.rules_changed()
-    return ids
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 async def alert_command(update: Update, context: BotContext) -> None:
@@ -98,32 +40,38 @@ async def alert_command(update: Update, context: BotContext) -> None:
     except BadArgument as problem:
         await reply(update, str(problem))
         return
-    [rule_id] = await add_rules(update, context, link, sensor.sensor_id, [spec])
-    await reply(update, f"Alert {rule_id}: {sensor.display_name} {spec.describe(sensor.unit)}. "
-                        "/alerts lists your rules.")
+    services = context.services
+    rule = await services.run(actions.add_rule, services.store, link.user_id, sensor.sensor_id,
+                              spec, now_ms=services.clock_ms(), rulebook=services.rulebook)
+    await reply(update, f"Alert {rule.rule_id}: {sensor.display_name} "
+                        f"{describe_rule(spec, sensor.unit)}. /alerts lists your rules.")
 
 
 async def freeze_command(update: Update, context: BotContext) -> None:
-    """/freeze <sensor> [x]: the pipe-freeze preset."""
-    usage = ("Give a sensor and, if you like, a temperature: /freeze attic "
-             f"(below {FREEZE_DEFAULT:g}) or /freeze attic 5")
-    found = await linked_sensor(update, context, min_args=1, usage=usage)
+    """/freeze <sensor> [x]: the pipe-freeze preset, replacing the sensor's previous one."""
+    found = await linked_sensor(update, context, min_args=1, usage=FREEZE_USAGE)
     if found is None:
         return
     link, sensor, args = found
     if len(args) > 2:
-        await reply(update, usage)
+        await reply(update, FREEZE_USAGE)
         return
+    services = context.services
     try:
         threshold = parse_number(args[1]) if len(args) == 2 else FREEZE_DEFAULT
-    except BadArgument as problem:
-        await reply(update, f"{problem} (e.g. /freeze attic 5)")
+        rules, replaced = await services.run(
+            actions.set_freeze, services.store, link.user_id, sensor.sensor_id, threshold,
+            now_ms=services.clock_ms(), rulebook=services.rulebook)
+    except (BadArgument, BadRule) as problem:
+        await reply(update, f"{str(problem).split(';')[0].capitalize()}. "
+                            "E.g. /freeze attic 5")
         return
-    specs = freeze_preset(threshold)
-    ids = await add_rules(update, context, link, sensor.sensor_id, specs)
-    await reply(update, f"Pipe-freeze protection on {sensor.display_name}: alert {ids[0]} when "
-                        f"{specs[0].describe(sensor.unit)}, and alert {ids[1]} on "
-                        f"{specs[1].describe()}. Freeze alerts ring even in quiet hours.")
+    below, stale = rules
+    again = " It replaces the previous freeze protection there." if replaced else ""
+    await reply(update, f"Pipe-freeze protection on {sensor.display_name}: alert "
+                        f"{below.rule_id} when {describe_rule(below.spec, sensor.unit)}, and "
+                        f"alert {stale.rule_id} on {describe_rule(stale.spec)}. Freeze alerts "
+                        f"ring even in quiet hours.{again}")
 
 
 async def alerts_command(update: Update, context: BotContext) -> None:
@@ -141,16 +89,16 @@ async def alerts_command(update: Update, context: BotContext) -> None:
     zone, now = services.zone(link), services.clock_ms()
     lines = []
     for rule in rules:
-        spec = Spec.from_dict(rule.spec)
         sensor = sensors.get(rule.sensor)
         name = sensor.display_name if sensor else rule.sensor
-        state = rule.state.status
-        if rule.state.data.get("snoozed_until", 0) > now:
-            state += f", snoozed until {format_time(rule.state.data['snoozed_until'], zone, now)}"
-        if rule.state.data.get("ack_by"):
-            state += f", acknowledged by {rule.state.data['ack_by']}"
-        preset = " [freeze]" if spec.preset == "freeze" else ""
-        lines.append(f"{rule.rule_id} · {name}: {spec.describe(sensor.unit if sensor else None)}"
+        state = rule.state.status.value.capitalize()
+        if rule.state.snoozed(now) and rule.state.snoozed_until is not None:
+            state += f", snoozed until {format_time(rule.state.snoozed_until, zone, now)}"
+        if rule.state.ack_by:
+            state += f", acknowledged by {rule.state.ack_by}"
+        preset = " [freeze]" if is_freeze(rule) else ""
+        lines.append(f"{rule.rule_id} · {name}: "
+                     f"{describe_rule(rule.spec, sensor.unit if sensor else None)}"
                      f"{preset} — {state}")
     if link.quiet_hours:
         lines.append(f"Quiet hours: {link.quiet_hours}")
@@ -166,61 +114,49 @@ async def delalert_command(update: Update, context: BotContext) -> None:
         await reply(update, "Give a rule id from /alerts, e.g. /delalert r1a2b3")
         return
     services = context.services
-    removed = await services.run(services.store.delete_alert_rule, link.user_id,
-                                 context.args[0])
-    services.rules_changed()
-    await reply(update, f"Deleted alert {context.args[0]}." if removed else
-                f"There is no alert '{context.args[0]}'. See /alerts.")
+    rule_id = context.args[0]
+    removed = await services.run(actions.delete_rule, services.store, link.user_id, rule_id,
+                                 rulebook=services.rulebook)
+    await reply(update, f"Deleted alert {rule_id}." if removed else
+                f"There is no alert '{rule_id}'. See /alerts.")
 
 
 async def snooze_command(update: Update, context: BotContext) -> None:
-    """/snooze <sensor|all> <dur>."""
+    """/snooze <sensor|all> <dur|off>."""
     link = await chat_link(update, context)
     if link is None:
         return
     args = context.args or []
     if len(args) != 2:
-        await reply(update, "Give a sensor (or all) and a duration, e.g. /snooze attic 2h")
+        await reply(update, f"{SNOOZE_USAGE}, /snooze all 8h or /snooze attic off")
         return
     services = context.services
     try:
-        seconds = parse_duration(args[1])
+        seconds = None if args[1].lower() == "off" else parse_duration(args[1])
     except BadArgument as problem:
-        await reply(update, f"{problem} (e.g. /snooze attic 2h)")
+        await reply(update, f"{problem} (e.g. /snooze attic 2h, or /snooze attic off)")
         return
     rules = await services.run(services.store.list_alert_rules, link.user_id)
-    if args[0] != "all":
+    if args[0].lower() != "all":
         sensors = await services.run(services.store.list_sensors, link.user_id)
         sensor = find_sensor(sensors, args[0])
         if sensor is None:
             await reply(update, no_such_sensor(args[0], sensors) + " (e.g. /snooze all 2h)")
             return
         rules = [r for r in rules if r.sensor == sensor.sensor_id]
-    until = services.clock_ms() + seconds * 1000
-    for rule in rules:
-        await change_state(context, rule, lambda data: snooze(data, until))
-    await reply(update, f"Snoozed {len(rules)} alert(s) for {describe_duration(seconds)}."
-                if rules else "No alerts to snooze there. See /alerts.")
-
-
-async def change_state(context: BotContext, rule: AlertRule, change) -> bool:
-    """Conditional update of a rule's state, re-reading when the alert cycle got there first."""
-    services = context.services
-    for _ in range(5):
-        state = rule.state
-        stored = await services.run(services.store.update_alert_state, rule.user_id,
-                                    rule.rule_id, AlertState(state.status, 0,
-                                                             change(dict(state.data))),
-                                    expected_version=state.version)
-        if stored is not None:
-            services.rules_changed()
-            return True
-        rules = await services.run(services.store.list_alert_rules, rule.user_id)
-        fresh = next((r for r in rules if r.rule_id == rule.rule_id), None)
-        if fresh is None:
-            return False
-        rule = fresh
-    return False
+    if not rules:
+        await reply(update, "No alerts to snooze there. See /alerts.")
+        return
+    now = services.clock_ms()
+    until = None if seconds is None else now + seconds * 1000
+    changed = await services.run(actions.snooze, services.store, rules, until,
+                                 rulebook=services.rulebook)
+    if until is None:
+        await reply(update, f"Snooze lifted from {plural(changed, 'alert')}.")
+        return
+    await reply(update, f"Snoozed {plural(changed, 'alert')} for "
+                        f"{describe_duration(seconds or 0)}, until "
+                        f"{format_time(until, services.zone(link), now)}.")
 
 
 async def quiet_command(update: Update, context: BotContext) -> None:
@@ -228,16 +164,17 @@ async def quiet_command(update: Update, context: BotContext) -> None:
     link = await chat_link(update, context)
     if link is None:
         return
-    if len(context.args or []) != 1:
-        await reply(update, "Give a span or off, e.g. /quiet 22:00-07:00 or /quiet off")
+    args = context.args or []
+    if not args:
+        now = f"Quiet hours are {link.quiet_hours}." if link.quiet_hours else \
+            "Quiet hours are off."
+        await reply(update, f"{now} Set them with /quiet 22:00-07:00, or /quiet off.")
         return
-    text = context.args[0]
-    if text != "off":
-        try:
-            parse_quiet_hours(text)
-        except BadArgument as problem:
-            await reply(update, str(problem))
-            return
+    text = args[0]
+    if len(args) != 1 or (text != "off" and not _valid_quiet(text)):
+        await reply(update, f"'{' '.join(args)}' is not a time span. Give a span or off, "
+                            "e.g. /quiet 22:00-07:00 or /quiet off")
+        return
     services = context.services
     await services.run(services.store.put_chat_link,
                        replace(link, quiet_hours=None if text == "off" else text))
@@ -246,22 +183,33 @@ async def quiet_command(update: Update, context: BotContext) -> None:
                 "no-data alerts still ring.")
 
 
+def _valid_quiet(text: str) -> bool:
+    try:
+        parse_quiet_hours(text)
+    except BadQuietHours:
+        return False
+    return True
+
+
 async def alert_button(update: Update, context: BotContext) -> None:
     """Acknowledge, Snooze 1h / 8h, Chart 24h under an alert."""
     query = update.callback_query
-    _, action, rule_id, *incident = query.data.split(":")
+    button = parse_button(query.data if query else None)
+    if query is None or button is None:
+        if query is not None:
+            await query.answer()  # not a button this bot made: answered quietly
+        return
     link = await chat_link(update, context)
     if link is None:
         await query.answer()
         return
     services = context.services
-    rules = await services.run(services.store.list_alert_rules, link.user_id)
-    rule = next((r for r in rules if r.rule_id == rule_id), None)
+    rule = await services.run(services.store.get_alert_rule, link.user_id, button.rule_id)
     if rule is None:
         await query.answer("That alert rule is gone.")
         return
     who = query.from_user.first_name if query.from_user else "someone"
-    if action == "chart":
+    if button.action is Action.CHART:
         await query.answer()
         sensors = await services.run(services.store.list_sensors, link.user_id)
         sensor = find_sensor(sensors, rule.sensor)
@@ -269,18 +217,25 @@ async def alert_button(update: Update, context: BotContext) -> None:
             window = parse_range("24h", now_ms=services.clock_ms(), zone=services.zone(link))
             await send_chart(update, context, link, sensor, window)
         return
-    if action == "ack":
-        if rule.state.status != "firing" or \
-                str(rule.state.data.get("since") or 0) != (incident or ["0"])[0]:
+    if button.action is Action.ACK:
+        outcome = await services.run(actions.acknowledge, services.store, link.user_id,
+                                     rule.rule_id, button.incident, who,
+                                     rulebook=services.rulebook)
+        if outcome is actions.Acknowledged.OVER:
             await query.answer("That alert is over already.")
             return
-        done = await change_state(context, rule, lambda data: acknowledge(data, who))
+        done = outcome is actions.Acknowledged.DONE
         note = f"✓ Acknowledged by {who}: no more reminders for this incident."
+        incident = button.incident
     else:
-        seconds = SNOOZES[action]
+        seconds = SNOOZE_SECONDS[button.action]
         until = services.clock_ms() + seconds * 1000
-        done = await change_state(context, rule, lambda data: snooze(data, until))
+        done = await services.run(actions.snooze, services.store, [rule], until,
+                                  rulebook=services.rulebook) == 1
         note = f"💤 Snoozed for {describe_duration(seconds)} by {who}."
+        incident = rule.state.since or 0 if rule.state.status is AlertStatus.FIRING else 0
     await query.answer(note if done else "Could not change the alert; try again.")
-    if done and query.message is not None:
-        await query.edit_message_text(f"{query.message.text}\n\n{note}")
+    if done and query.message is not None and query.message.text:
+        await query.edit_message_text(f"{query.message.text}\n\n{note}",
+                                      reply_markup=after_press(button.action, rule.rule_id,
+                                                               incident))

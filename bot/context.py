@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from alerts.cycle import RuleBook
+from alerts.rulebook import RuleBook
 from core.clock import wall_clock_ms
 from core.config import Settings
 from storage.base import Store

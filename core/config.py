@@ -65,7 +65,7 @@ class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
-    max_readings_per_minute: int = Field(default=600, ge=0)
+    max_readings_per_minute: int = Field(default=1200, ge=0)
 
 
 class AlertsSettings(_Section):
@@ -163,7 +163,7 @@ def load_settings(
     path = find_config_file(config_path, environ, cwd)
     file_data = read_toml(path) if path else {}
     try:
-        settings = Settings(_file_data=file_data, **overrides)
+        settings = Settings(_file_data=file_data, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, path)) from None
     if not settings.telegram.token and environ.get("TELEGRAM_BOT_TOKEN"):
@@ -175,16 +175,40 @@ def load_settings(
 
 
 def describe_validation_error(exc: ValidationError, path: Path | None) -> str:
-    """One paragraph naming each bad key, what was wrong and where to set it."""
-    where = f"in {path}" if path else "in the environment"
-    problems = []
+    """One paragraph naming each bad key, what was wrong and where it was set: the environment
+    variable by name when one set it (pydantic-settings reads `os.environ`), else the file."""
+    in_file, in_env = [], []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"])
         env_name = ENV_PREFIX + "__".join(str(part).upper() for part in error["loc"])
-        if error["type"] == "extra_forbidden":
-            problems.append(f"'{key}' is not a known setting (see config.example.toml)")
-            continue
+        setter = env_variable_setting(error["loc"], os.environ)
         got = error.get("input")
         shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
-        problems.append(f"'{key}': {error['msg']}{shown}; set it in the file or with {env_name}")
-    return f"Configuration error {where}: " + "; ".join(problems) + "."
+        if error["type"] == "extra_forbidden":
+            problem = f"'{key}' is not a known setting (see config.example.toml)"
+        else:
+            problem = f"'{key}': {error['msg']}{shown}"
+        if setter:
+            in_env.append(f"{setter}: {problem}; correct or unset that variable")
+        else:
+            fix = "" if error["type"] == "extra_forbidden" else \
+                f"; set it in the file or with {env_name}"
+            in_file.append(problem + fix)
+    parts = []
+    if in_file:
+        where = f"in {path}" if path else "in the built-in defaults"
+        parts.append(f"Configuration error {where}: " + "; ".join(in_file) + ".")
+    if in_env:
+        parts.append("Configuration error in the environment: " + "; ".join(in_env) + ".")
+    return " ".join(parts)
+
+
+def env_variable_setting(loc: tuple[int | str, ...], environ: Mapping[str, str]) -> str | None:
+    """The SENSORBOT_* variable that supplied the value at `loc` (the key itself, or a section
+    given as JSON), as spelt in the environment; None when the value came from elsewhere."""
+    names = {name.upper(): name for name in environ if name.upper().startswith(ENV_PREFIX)}
+    for depth in range(len(loc), 0, -1):
+        wanted = ENV_PREFIX + "__".join(str(part).upper() for part in loc[:depth])
+        if wanted in names:
+            return names[wanted]
+    return None

@@ -102,11 +102,13 @@ def format_ago(then_ms: int, now_ms: int) -> str:
 
 
 def format_time(ms: int, zone: ZoneInfo, now_ms: int) -> str:
-    """`03:12` today, `Jan 5 03:12` otherwise, in the chat's zone."""
+    """`03:12` today, `Jan 5 03:12` this year, `Jan 5 2299 03:12` otherwise, in the chat's
+    zone."""
     moment = datetime.fromtimestamp(ms / 1000, zone)
     today = datetime.fromtimestamp(now_ms / 1000, zone).date()
-    return moment.strftime("%H:%M") if moment.date() == today else \
-        moment.strftime("%b %-d %H:%M")
+    if moment.date() == today:
+        return moment.strftime("%H:%M")
+    return moment.strftime("%b %-d %H:%M" if moment.year == today.year else "%b %-d %Y %H:%M")
 
 
 def split_message(lines: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:

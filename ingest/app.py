@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 import core
 from core.clock import wall_clock_ms
@@ -19,25 +20,38 @@ from core.config import Settings
 from ingest import ranchdata, v3
 from ingest.auth import Authenticator
 from ingest.deps import Services
-from ingest.errors import ApiError
+from ingest.draining import DrainUnreadBody
+from ingest.errors import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    PayloadTooLarge,
+    RequestTimeout,
+    TooManyRequests,
+    Unauthorized,
+    Unprocessable,
+)
 from ingest.limits import ReadingRateLimiter
 from ingest.schemas import ErrorBody, MeasurementIn, ReadingBatchIn
 from storage.base import Store
-from storage.errors import InvalidRecord, StorageError, StorageUnavailable
+from storage.errors import StorageError, StorageUnavailable
 
 log = logging.getLogger("sensorbot.api")
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
-        400: "The body is empty or not JSON",
-        401: "No token, or an unknown or revoked one",
-        403: "A token of the wrong scope",
+        BadRequest.status_code: "The body is empty or not JSON",
+        Unauthorized.status_code: "No token, or an unknown or revoked one",
+        Forbidden.status_code: "A token of the wrong scope",
         404: "No such route (a sensor id with characters a path cannot carry)",
-        413: "The body is over 1 MiB",
-        422: "Invalid input; `detail` says what and where",
-        429: "Too many readings from this token; see Retry-After",
-        503: "Storage is unavailable; nothing was stored; see Retry-After",
+        RequestTimeout.status_code: "The request did not arrive within 30 s",
+        PayloadTooLarge.status_code: "The body is over 1 MiB",
+        Unprocessable.status_code: "Invalid input; `detail` says what and where",
+        TooManyRequests.status_code: "Too many readings from this token, or too many failed "
+                                     "authentications from this address; see Retry-After",
+        StorageUnavailable.status_code: "Storage is unavailable; nothing was stored; "
+                                        "see Retry-After",
     }.items()
 }
 
@@ -62,16 +76,15 @@ def create_app(settings: Settings, *, store: Store,
         expose_headers=["Retry-After"],
         max_age=600,
     )
+    app.add_middleware(DrainUnreadBody)
     install_error_handlers(app)
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     return app
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Every failure becomes JSON with a human-readable `detail`, here and nowhere else."""
-
-    def reply(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    """Every failure becomes JSON with a human-readable `detail`, here and nowhere else; the
+    status is the one the exception carries."""
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -79,33 +92,48 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return reply(422, describe_validation(exc.errors()))
+        return reply(Unprocessable.status_code, describe_validation(exc.errors()))
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return reply(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
-
-    @app.exception_handler(InvalidRecord)
-    async def invalid_record(_: Request, exc: InvalidRecord) -> JSONResponse:
-        return reply(422, str(exc))
-
-    @app.exception_handler(StorageUnavailable)
-    async def unavailable(_: Request, exc: StorageUnavailable) -> JSONResponse:
-        log.warning("storage unavailable: %s", exc)
-        return reply(503, "storage is unavailable; retry later (sending the same readings "
-                          "again is safe: a sensor and timestamp are stored once)",
-                     {"Retry-After": str(exc.retry_after_seconds)})
+        return reply(exc.status_code, str(exc.detail), exc.headers)
 
     @app.exception_handler(StorageError)
-    async def storage_failed(_: Request, exc: StorageError) -> JSONResponse:
-        log.error("storage failed", exc_info=exc)
-        return reply(503, "storage failed; retry later (sending the same readings again is "
-                          "safe)", {"Retry-After": "30"})
+    async def storage_error(_: Request, exc: StorageError) -> JSONResponse:
+        return storage_reply(exc)
+
+    @app.exception_handler(ClientDisconnect)
+    async def hung_up(request: Request, _: ClientDisconnect) -> Response:
+        client = request.client.host if request.client else "a client"
+        # %r: a path may hold a percent-encoded newline, which must not forge a log line
+        log.info("%s %r from %s: the body stopped short (the client hung up or was cut off); "
+                 "nothing stored", request.method, request.url.path, client)
+        return Response(status_code=400)  # nobody is listening
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", exc_info=exc)
         return reply(500, "internal error")
+
+
+def reply(status: int, detail: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def storage_reply(exc: StorageError) -> JSONResponse:
+    """A store's refusal (an id it cannot hold) is the client's to fix and says so; a failure
+    says only "retry later": the internals stay inside."""
+    if exc.status_code < 500:
+        return reply(exc.status_code, str(exc))
+    if isinstance(exc, StorageUnavailable):
+        log.warning("storage unavailable: %s", exc)
+        detail = "storage is unavailable"
+    else:
+        log.error("storage failed", exc_info=exc)
+        detail = "storage failed"
+    return reply(exc.status_code, f"{detail}; retry later (sending the same readings again is "
+                                  "safe: a sensor and timestamp are stored once)",
+                 {"Retry-After": str(exc.retry_after_seconds)})
 
 
 def describe_validation(errors: Any) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from core.tokens import hash_token
-from ingest.errors import ApiError
+from ingest.errors import Forbidden, Unauthorized
+from ingest.limits import FailedLogins
 from storage.base import Store
 from storage.errors import StorageError
 from storage.models import ApiToken, Scope
@@ -28,27 +30,39 @@ def token_from_headers(headers: Mapping[str, str]) -> str | None:
     return api_key or None
 
 
-class Authenticator:
-    """Resolves secrets to tokens; records last use at most once a minute per token."""
+@dataclass(frozen=True)
+class Caller:
+    """What a request presents: the secret it sent (if any) and the address it came from."""
 
-    def __init__(self, store: Store, clock_ms: Callable[[], int]) -> None:
+    secret: str | None
+    address: str
+
+
+class Authenticator:
+    """Resolves secrets to tokens; throttles failed attempts per client address; records
+    last use at most once a minute per token."""
+
+    def __init__(self, store: Store, clock_ms: Callable[[], int],
+                 failed_logins: FailedLogins | None = None) -> None:
         self._store = store
         self._clock_ms = clock_ms
+        self._failed = failed_logins or FailedLogins()
         self._touched: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def authenticate(self, secret: str | None, scope: Scope) -> ApiToken:
-        if not secret:
-            raise ApiError(401, f"an API token is required: {HOW_TO_SEND}",
-                           {"WWW-Authenticate": "Bearer"})
-        token = self._store.token_by_hash(hash_token(secret))
+    def authenticate(self, caller: Caller, scope: Scope) -> ApiToken:
+        if not caller.secret:
+            raise missing_token()
+        now = self._clock_ms()
+        self._failed.check(caller.address, now_ms=now)
+        token = self._store.token_by_hash(hash_token(caller.secret))
         if token is None or token.revoked:
-            raise ApiError(401, "the API token is unknown or revoked",
-                           {"WWW-Authenticate": "Bearer"})
+            self._failed.failed(caller.address, now_ms=now)
+            raise Unauthorized("the API token is unknown or revoked")
         if token.scope != scope:
             needed = "a write token to store readings" if scope == "write" else \
                 "a read token to read"
-            raise ApiError(403, f"this is a {token.scope} token; use {needed}")
+            raise Forbidden(f"this is a {token.scope} token; use {needed}")
         return token
 
     def used(self, token: ApiToken) -> None:
@@ -66,3 +80,7 @@ class Authenticator:
             log.warning("could not record last use of token %s: %s", token.token_id, exc)
             with self._lock:
                 self._touched.pop(token.token_id, None)
+
+
+def missing_token() -> Unauthorized:
+    return Unauthorized(f"an API token is required: {HOW_TO_SEND}")

@@ -13,8 +13,8 @@ from typing import Any
 from fastapi import Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
 
-from ingest.auth import HOW_TO_SEND, Authenticator, token_from_headers
-from ingest.errors import ApiError
+from ingest.auth import Authenticator, Caller, missing_token, token_from_headers
+from ingest.errors import BadRequest, Unprocessable
 from ingest.limits import ReadingRateLimiter, read_body
 from ingest.validation import Invalid, Window, parse_sensor
 from storage.base import DAY_MS, Store
@@ -42,20 +42,20 @@ class Services:
     def window(self) -> Window:
         return Window(self.clock_ms(), self.store.retention_ms)
 
-    async def ingest(self, secret: str, parse: Callable[[Window], list[Reading]]
+    async def ingest(self, caller: Caller, parse: Callable[[Window], list[Reading]]
                      ) -> list[Reading]:
         """`store_readings` on the writers' threads, off the event loop."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(WRITERS, self.store_readings, secret, parse)
+        return await loop.run_in_executor(WRITERS, self.store_readings, caller, parse)
 
-    def store_readings(self, secret: str, parse: Callable[[Window], list[Reading]]
+    def store_readings(self, caller: Caller, parse: Callable[[Window], list[Reading]]
                        ) -> list[Reading]:
         """Authenticate a writer, parse its body, spend its allowance, store.
 
         Blocking, so routes run it in one worker trip; parsing there too keeps the readings on
         the core that writes them (measured faster than parsing on the event loop).
         """
-        token = self.auth.authenticate(secret, "write")
+        token = self.auth.authenticate(caller, "write")
         window = self.window()
         readings = parse(window)
         self.limiter.take(token.token_id, len(readings), now_ms=window.now_ms)
@@ -74,17 +74,18 @@ async def services(request: Request) -> Services:
     return services_of(request)
 
 
-def require(secret: str | None) -> str:
+def require(request: Request, secret: str | None) -> Caller:
+    """A caller that sent a token (else 401 before its body is read)."""
     if not secret:
-        raise ApiError(401, f"an API token is required: {HOW_TO_SEND}",
-                       {"WWW-Authenticate": "Bearer"})
-    return secret
+        raise missing_token()
+    # uvicorn's address (X-Forwarded-For from a trusted proxy), or the event's on Lambda
+    return Caller(secret, request.client.host if request.client else "unknown")
 
 
 async def caller(request: Request, _b: Any = Security(bearer), _k: Any = Security(api_key)
-                 ) -> str:
+                 ) -> Caller:
     """The token the caller sent; routes check it where they touch storage."""
-    return require(token_from_headers(request.headers))
+    return require(request, token_from_headers(request.headers))
 
 
 async def gateway_caller(
@@ -92,8 +93,8 @@ async def gateway_caller(
     apikey: str | None = Query(None, description="Write token (this route only)."),
     _b: Any = Security(bearer),
     _k: Any = Security(api_key),
-) -> str:
-    return require(token_from_headers(request.headers) or apikey)
+) -> Caller:
+    return require(request, token_from_headers(request.headers) or apikey)
 
 
 async def json_body(request: Request) -> Any:
@@ -103,21 +104,25 @@ async def json_body(request: Request) -> Any:
 
 def parse_json(raw: bytes) -> Any:
     if not raw.strip():
-        raise ApiError(400, "the body is empty; send JSON such as {\"value\": 21.5}")
+        raise BadRequest("the body is empty; send JSON such as {\"value\": 21.5}")
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, f"the body is not valid JSON ({exc})") from None
+        raise BadRequest(f"the body is not valid JSON ({exc})") from None
+    except ValueError:  # Python refuses integers past 4,300 digits (a guard against slow parsing)
+        raise Unprocessable("the body holds a number too long to be a reading") from None
+    except RecursionError:
+        raise Unprocessable("the body is nested too deeply to be readings") from None
 
 
-def read_sensor_range(app: Services, secret: str, sensor: str, start: int | None,
+def read_sensor_range(app: Services, caller: Caller, sensor: str, start: int | None,
                       end: int | None, limit: int) -> tuple[ApiToken, list[Reading]]:
     """A read token's readings of one sensor in [start, end] (default: the last 24 h)."""
-    token = app.auth.authenticate(secret, "read")
+    token = app.auth.authenticate(caller, "read")
     try:
         parse_sensor(sensor)
     except Invalid as exc:
-        raise ApiError(422, str(exc)) from None
+        raise Unprocessable(str(exc)) from None
     now = app.clock_ms()
     low, high = time_range(start, end, now)
     return token, app.store.read_range(token.user_id, sensor, low, high, now_ms=now,
@@ -129,7 +134,7 @@ def time_range(start: int | None, end: int | None, now_ms: int) -> tuple[int, in
     end = now_ms if end is None else end
     start = end - DAY_MS if start is None else start
     if start > end:
-        raise ApiError(422, f"start ({start}) is after end ({end})")
+        raise Unprocessable(f"start ({start}) is after end ({end})")
     return start, end
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from ingest.auth import Caller
 from ingest.deps import (
     MAX_MS,
     Services,
@@ -19,7 +20,7 @@ from ingest.deps import (
     services,
     services_of,
 )
-from ingest.errors import ApiError
+from ingest.errors import Unprocessable
 from ingest.schemas import MeasurementIn, SavedMeasurement, SeriesItem
 from ingest.validation import Invalid, Window, parse_reading
 from storage.models import Reading
@@ -35,17 +36,17 @@ def body_doc(model: type) -> dict[str, Any]:
 
 def parse_measurement(body: Any, sensor: str, window: Window) -> list[Reading]:
     if not isinstance(body, dict) or "value" not in body:
-        raise ApiError(422, 'the body must be a JSON object with a "value", e.g. {"value": 21.5}')
+        raise Unprocessable('the body must be a JSON object with a "value", e.g. {"value": 21.5}')
     try:
         return [parse_reading(sensor, body["value"], body.get("timestamp"), window)]
     except Invalid as exc:
-        raise ApiError(422, str(exc)) from None
+        raise Unprocessable(str(exc)) from None
 
 
-async def save_measurement(request: Request, sensor: str, secret: str) -> JSONResponse:
+async def save_measurement(request: Request, sensor: str, who: Caller) -> JSONResponse:
     body = await json_body(request)
     [reading] = await services_of(request).ingest(
-        secret, lambda window: parse_measurement(body, sensor, window))
+        who, lambda window: parse_measurement(body, sensor, window))
     return JSONResponse({"message": "Successfully saved new measurement", "sensor": sensor,
                          "value": js_number(reading.value), "timestamp": reading.timestamp})
 
@@ -54,15 +55,15 @@ async def save_measurement(request: Request, sensor: str, secret: str) -> JSONRe
              openapi_extra=body_doc(MeasurementIn),
              summary="Store a reading (ranchdata's home gateway; ?apikey= accepted)")
 async def post_v1(sensor: str, request: Request,
-                  secret: str = Depends(gateway_caller)) -> JSONResponse:
-    return await save_measurement(request, sensor, secret)
+                  who: Caller = Depends(gateway_caller)) -> JSONResponse:
+    return await save_measurement(request, sensor, who)
 
 
 @router.post("/api/v2/sensor/{sensor:path}/measurement", response_model=SavedMeasurement,
              openapi_extra=body_doc(MeasurementIn), summary="Store a reading")
 async def post_v2(sensor: str, request: Request,
-                  secret: str = Depends(caller)) -> JSONResponse:
-    return await save_measurement(request, sensor, secret)
+                  who: Caller = Depends(caller)) -> JSONResponse:
+    return await save_measurement(request, sensor, who)
 
 
 @router.get("/api/v2/sensor/{sensor:path}/series", response_model=list[SeriesItem],
@@ -72,12 +73,12 @@ def get_series(
     start: int | None = Query(None, ge=0, le=MAX_MS,
                               description="Epoch ms, inclusive; default end - 24 h"),
     end: int | None = Query(None, ge=0, le=MAX_MS, description="Epoch ms, inclusive; default now"),
-    secret: str = Depends(caller),
+    who: Caller = Depends(caller),
     app: Services = Depends(services),
 ) -> JSONResponse:
-    token, readings = read_sensor_range(app, secret, sensor, start, end, MAX_SERIES + 1)
+    token, readings = read_sensor_range(app, who, sensor, start, end, MAX_SERIES + 1)
     if len(readings) > MAX_SERIES:
-        raise ApiError(422, f"the range holds more than {MAX_SERIES:,} readings; ask for a "
+        raise Unprocessable(f"the range holds more than {MAX_SERIES:,} readings; ask for a "
                             "narrower one with start and end")
     meta = app.store.get_sensor(token.user_id, sensor)
     app.auth.used(token)

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AllowInfNan, Strict, StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from ingest.auth import Caller
 from ingest.deps import (
     MAX_MS,
     Services,
@@ -24,7 +25,7 @@ from ingest.deps import (
     services,
     services_of,
 )
-from ingest.errors import ApiError
+from ingest.errors import Unprocessable
 from ingest.limits import read_body
 from ingest.ranchdata import body_doc
 from ingest.schemas import ErrorBody, Health, ReadingBatchIn, SensorReadings, SensorSummary, Stored
@@ -55,17 +56,17 @@ def parse_batch(body: object, window: Window) -> list[Reading]:
     """Every reading of the batch, or a 422 naming the first bad one: all or nothing."""
     items = body.get("readings") if isinstance(body, dict) else None
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
-        raise ApiError(422, f'the body must be {{"readings": [...]}} with 1 to {MAX_BATCH} '
+        raise Unprocessable(f'the body must be {{"readings": [...]}} with 1 to {MAX_BATCH} '
                             'items, e.g. {"readings": [{"sensor": "attic", "value": -1.5}]}')
     readings = []
     for index, item in enumerate(items):
         if not isinstance(item, dict) or "sensor" not in item or "value" not in item:
-            raise ApiError(422, f'readings[{index}] must be an object with "sensor" and "value"')
+            raise Unprocessable(f'readings[{index}] must be an object with "sensor" and "value"')
         try:
             readings.append(parse_reading(item["sensor"], item["value"], item.get("timestamp"),
                                           window))
         except Invalid as exc:
-            raise ApiError(422, f"readings[{index}]: {exc}") from None
+            raise Unprocessable(f"readings[{index}]: {exc}") from None
     return readings
 
 
@@ -91,21 +92,21 @@ def fast_parse_batch(raw: bytes, window: Window) -> list[Reading] | None:
 
 @router.post("/api/v3/readings", response_model=Stored, openapi_extra=body_doc(ReadingBatchIn),
              summary="Store 1 to 1000 readings; one bad item and nothing is stored")
-async def post_readings(request: Request, secret: str = Depends(caller)) -> Stored:
+async def post_readings(request: Request, who: Caller = Depends(caller)) -> Stored:
     raw = await read_body(request)
 
     def parse(window: Window) -> list[Reading]:
         return fast_parse_batch(raw, window) or parse_batch(parse_json(raw), window)
 
-    stored = await services_of(request).ingest(secret, parse)
+    stored = await services_of(request).ingest(who, parse)
     return Stored(stored=len(stored))
 
 
 @router.get("/api/v3/sensors", response_model=list[SensorSummary],
             summary="Every sensor of the token's user, with its latest reading")
-def get_sensors(secret: str = Depends(caller),
+def get_sensors(who: Caller = Depends(caller),
                 app: Services = Depends(services)) -> list[SensorSummary]:
-    token = app.auth.authenticate(secret, "read")
+    token = app.auth.authenticate(who, "read")
     now = app.clock_ms()
     sensors = app.store.list_sensors(token.user_id)
     latest = app.store.latest_readings([(token.user_id, s.sensor_id) for s in sensors],
@@ -131,10 +132,10 @@ def get_readings(
                               description="Epoch ms, inclusive; default end - 24 h"),
     end: int | None = Query(None, ge=0, le=MAX_MS, description="Epoch ms, inclusive; default now"),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-    secret: str = Depends(caller),
+    who: Caller = Depends(caller),
     app: Services = Depends(services),
 ) -> JSONResponse:
-    token, readings = read_sensor_range(app, secret, sensor, start, end, limit + 1)
+    token, readings = read_sensor_range(app, who, sensor, start, end, limit + 1)
     app.auth.used(token)
     following = readings[limit].timestamp if len(readings) > limit else None
     return JSONResponse({

@@ -5,23 +5,22 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from core.clock import wall_clock_ms
-from core.config import ConfigError, Settings, load_settings
+from core.config import ConfigError, Settings, find_config_file, load_settings
 from core.tokens import TokenImportError, import_ranch_tokens, issue_token
 from core.users import NoFreeId, add_user_named
+from sensorbot.logs import configure_logging
 from sensorbot.stores import open_store
 from storage.base import Store
 from storage.errors import NotFound, StorageError
 from storage.models import User, check_user_id
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
@@ -37,6 +36,15 @@ def iso(ms: int | None) -> str:
     if ms is None:
         return "never"
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def user_name(text: str) -> str:
+    """A user's display name, as argparse checks it: a blank one would show as nothing."""
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError(
+            'a user needs a name that is not blank, e.g. sensorbot users add "Summer cottage"')
+    return name
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -104,28 +112,17 @@ def cmd_tokens_import(store: Store, args: argparse.Namespace, settings: Settings
 
 
 def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:
-    import uvicorn
+    from sensorbot.runner import run_until_signalled, serve_api
 
-    from ingest.app import create_app
-
-    app = create_app(settings, store=store)
-    host, port = args.host or settings.api.host, args.port or settings.api.port
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False))
-    # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler it
-    # found: a quiet one makes that a clean exit 0 rather than death by signal or a traceback.
-    previous = {sig: signal.signal(sig, lambda *_: None) for sig in STOP_SIGNALS}
-    try:
-        server.run()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    given = {"host": args.host, "port": args.port}
+    api = settings.api.model_copy(update={k: v for k, v in given.items() if v is not None})
+    settings = settings.model_copy(update={"api": api})
+    run_until_signalled(lambda stop: serve_api(settings, store, stop))
 
 
 def cmd_run(store: Store, args: argparse.Namespace, settings: Settings) -> None:
     from sensorbot.runner import run_forever
 
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     run_forever(settings, store)
 
 
@@ -133,7 +130,6 @@ def demo() -> int:
     """Needs no configuration and touches none: everything lives in a fresh folder."""
     from sensorbot.demo import run_demo
 
-    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     run_demo()
     return 0
 
@@ -191,12 +187,14 @@ Handler = Callable[[Store, argparse.Namespace, Settings], None]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", help="configuration file (TOML)")
     parser = argparse.ArgumentParser(
-        prog="sensorbot", parents=[common],
-        description="Home-sensor monitoring over Telegram. See README.md.",
-    )
+        prog="sensorbot", description="Home-sensor monitoring over Telegram. See README.md.")
+    parser.add_argument("--config", metavar="PATH", help="configuration file (TOML)")
+    # Subcommands take --config too, without a default of their own: a default would overwrite
+    # the one given before the command name.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="configuration file (TOML)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(group: argparse._SubParsersAction, name: str, handler: Handler,
@@ -207,27 +205,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     add(commands, "run", cmd_run, "the bot, the alert scheduler and the HTTP API, one process"
         ).set_defaults(needs_bot=True)
-    commands.add_parser("demo", parents=[common], help="everything embedded, chatting in this "
-                        "terminal, no Telegram account needed")
+    commands.add_parser(
+        "demo", parents=[common],
+        help="everything embedded, chatting in this terminal, no Telegram account needed",
+        description="The whole product on this machine, no Telegram account needed: a local Bot "
+        "API emulator, the HTTP API on a free localhost port, a fresh SQLite file in a new "
+        "temporary folder and a simulated sensor. You chat with the bot in this terminal. "
+        "Reads no configuration and touches nothing else.")
     add(commands, "init", cmd_init, "create storage (idempotent)")
     api = add(commands, "api", cmd_api, "serve the HTTP API alone")
     api.add_argument("--host", help="listen address (default: api.host)")
     api.add_argument("--port", type=int, help="port (default: api.port)")
 
-    users = commands.add_parser("users", help="manage users").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+    def group(name: str, help_text: str) -> argparse._SubParsersAction:
+        return commands.add_parser(name, parents=[common], help=help_text).add_subparsers(
+            dest="action", required=True, metavar="ACTION")
+
+    users = group("users", "manage users")
     users_add = add(users, "add", cmd_users_add, "create a user; prints its id")
-    users_add.add_argument("name")
+    users_add.add_argument("name", type=user_name)
     users_add.add_argument("--id", help="the user id (default: made from the name)")
     add(users, "list", cmd_users_list, "list users")
 
-    alerts = commands.add_parser("alerts", help="alert cycle").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+    alerts = group("alerts", "alert cycle")
     add(alerts, "check", cmd_alerts_check, "run one alert cycle (evaluate, deliver) and exit"
         ).set_defaults(needs_bot=True)
 
-    webhook = commands.add_parser("webhook", help="the bot's Telegram webhook (AWS)"
-                                  ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    webhook = group("webhook", "the bot's Telegram webhook (AWS)")
     webhook_set = add(webhook, "set", cmd_webhook_set, "have Telegram post updates to URL, "
                       "with telegram.webhook_secret as the secret token")
     webhook_set.add_argument("url")
@@ -235,8 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     add(webhook, "delete", cmd_webhook_delete, "remove the webhook"
         ).set_defaults(needs_store=False)
 
-    tokens = commands.add_parser("tokens", help="manage API tokens").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+    tokens = group("tokens", "manage API tokens")
     issue = add(tokens, "issue", cmd_tokens_issue, "issue a token; prints it (shown only once)")
     issue.add_argument("user_id")
     issue.add_argument("--scope", required=True, choices=["read", "write"])
@@ -251,8 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def warn_if_others_can_read(path: Path | None) -> None:
+    """A bot token in a file others can read is the bot in their hands: say so, carry on."""
+    if path is not None and path.stat().st_mode & 0o077:
+        logging.getLogger("sensorbot").warning(
+            "%s can be read by other users of this machine and may hold the bot token; "
+            "chmod 600 %s", path, path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The demo's terminal is a chat: only warnings may interrupt it.
+    configure_logging(logging.WARNING if args.command == "demo" else logging.INFO)
     if args.command == "demo":
         return demo()
     try:
@@ -261,6 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.app import require_token
 
             require_token(settings)
+            warn_if_others_can_read(find_config_file(args.config, os.environ, Path.cwd()))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE

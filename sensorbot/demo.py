@@ -123,6 +123,7 @@ def run_demo(stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
     now = time.time_ns() // 1_000_000
     store.add_user(User("cottage", "Summer cottage", now))
     write, _ = issue_token(store, "cottage", "write", label="simulated sensor", now_ms=now)
+    read, _ = issue_token(store, "cottage", "read", label="demo banner", now_ms=now)
     for sensor, (name, _, _) in SENSORS.items():
         store.update_sensor("cottage", sensor, name=name, unit="°C", now_ms=now)
     store.put_chat_link(ChatLink(DEMO_CHAT, "cottage", now))
@@ -138,7 +139,7 @@ def run_demo(stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
         wait_for_api(cottage.api)
         cottage.backfill(now)
         threading.Thread(target=cottage.run, daemon=True).start()
-        out.write(banner(folder))
+        out.write(banner(folder, cottage.api, read))
         chat(emulator, terminal, stdin, out)
     except KeyboardInterrupt:
         out.write("\n")
@@ -162,12 +163,14 @@ def wait_for_api(api: str, timeout: float = 20) -> None:
             time.sleep(0.1)
 
 
-def banner(folder: Path) -> str:
+def banner(folder: Path, api: str, read_token: str) -> str:
     return (
         "sensorbot demo — a summer cottage whose heating failed 20 hours ago.\n"
         "This terminal is a Telegram chat already linked to it (and you are an admin).\n"
         "Try: /latest   /sensors   /history attic   /history   /export attic 6h   /help\n"
         "and /freeze attic — the attic is already below 3 °C: an alert follows within seconds.\n"
+        f"The HTTP API is at {api} while the demo runs; from another terminal:\n"
+        f'  curl -H "X-API-Key: {read_token}" {api}/api/v3/sensors\n'
         f"Charts and files are saved under {folder}. Ctrl-D or Ctrl-C leaves.\n\n")
 
 

@@ -61,6 +61,7 @@ class QueuedError:
     description: str
     retry_after: int | None
     chat_id: int | None
+    migrate_to_chat_id: int | None = None
 
 
 class BotApiEmulator:
@@ -197,9 +198,12 @@ class BotApiEmulator:
         self._in_loop(add)
 
     def fail_next(self, method: str, status: int, description: str, *,
-                  retry_after: int | None = None, chat_id: int | None = None) -> None:
-        """The next `method` call (to `chat_id`, if given) gets this error instead."""
-        error = QueuedError(method, status, description, retry_after, chat_id)
+                  retry_after: int | None = None, chat_id: int | None = None,
+                  migrate_to_chat_id: int | None = None) -> None:
+        """The next `method` call (to `chat_id`, if given) gets this error instead;
+        `migrate_to_chat_id` answers as Telegram does for a group that became a supergroup."""
+        error = QueuedError(method, status, description, retry_after, chat_id,
+                            migrate_to_chat_id)
         self._in_loop(lambda: self._errors.append(error))
 
     def wait_for(self, predicate: Callable[[Call], bool], *, timeout: float = 10.0,
@@ -228,7 +232,8 @@ class BotApiEmulator:
         params, files = await _read_params(request)
         error = self._take_error(method, params)
         if error is not None:
-            return _error(error.status, error.description, error.retry_after)
+            return _error(error.status, error.description, error.retry_after,
+                          error.migrate_to_chat_id)
         call = Call(method, params, files)
         if method == "getUpdates":
             if self.first_poll_at is None:
@@ -355,8 +360,11 @@ def _decode(key: str, value: str) -> Any:
         return value
 
 
-def _error(status: int, description: str, retry_after: int | None = None) -> JSONResponse:
+def _error(status: int, description: str, retry_after: int | None = None,
+           migrate_to_chat_id: int | None = None) -> JSONResponse:
     body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
+    if migrate_to_chat_id is not None:
+        body["parameters"] = {"migrate_to_chat_id": migrate_to_chat_id}
     return JSONResponse(body, status_code=status)

@@ -14,6 +14,8 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sensorbot.logs import configure_logging
+
 if TYPE_CHECKING:
     from mangum import Mangum
 
@@ -21,6 +23,9 @@ T = TypeVar("T")
 Event = dict[str, Any]
 
 _apps: dict[str, Any] = {}
+
+# Once per cold start, for every handler in this module.
+configure_logging()
 
 # What each entry point imports. Lambda imports this module in its init phase, which is
 # observed to run with more CPU than the handler gets at small memory sizes, so the entry point

@@ -4,32 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
-from collections.abc import Callable
+import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram.error import InvalidToken, NetworkError
 
 from alerts.cycle import run_cycle
-from bot.alerting import TelegramNotifier
 from bot.app import PollingErrors, build_application, register_menu
 from bot.context import BotContext
-from core.config import ConfigError, Settings
+from bot.transport import TelegramNotifier
+from core.config import ApiSettings, ConfigError, Settings
 from storage.base import Store
 
 log = logging.getLogger("sensorbot")
 
 
 def api_server(settings: Settings, store: Store, clock_ms: Callable[[], int] | None) -> Any:
-    import uvicorn
-
     from ingest.app import create_app
+    from ingest.server import build_server
 
     app = create_app(settings, store=store) if clock_ms is None else \
         create_app(settings, store=store, clock_ms=clock_ms)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
-                                           access_log=False, log_level="warning"))
+    # log_config=None: uvicorn's records go through our handler and format (sensorbot.logs).
+    server = build_server(app, settings.api.host, settings.api.port, access_log=False,
+                          log_level="warning", log_config=None)
     # This process owns the signals: uvicorn must not take them over.
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
     return server
@@ -38,9 +40,10 @@ def api_server(settings: Settings, store: Store, clock_ms: Callable[[], int] | N
 async def serve(settings: Settings, store: Store, stop: asyncio.Event, *,
                 clock_ms: Callable[[], int] | None = None) -> None:
     """Run until `stop` is set, then shut everything down in order."""
+    sockets = [listen(settings.api)] if settings.api.enabled else []
     application = build_application(settings, store, clock_ms=clock_ms)
-    server = api_server(settings, store, clock_ms) if settings.api.enabled else None
-    api_task = asyncio.create_task(server.serve()) if server else None
+    server = api_server(settings, store, clock_ms) if sockets else None
+    api_task = asyncio.create_task(server.serve(sockets=sockets)) if server else None
     try:
         if not await connect(application, stop):
             return
@@ -90,10 +93,10 @@ async def alert_job(context: BotContext) -> None:
     """One alert cycle; a failure is logged and the next run tries again."""
     services = context.services
     try:
-        summary = await run_cycle(services.store, TelegramNotifier(context.bot),
-                                  services.clock_ms(),
-                                  default_zone=services.settings.alerts.timezone,
-                                  rulebook=services.rulebook)
+        zone = services.settings.alerts.timezone
+        notifier = TelegramNotifier(context.bot, default_zone=zone, clock_ms=services.clock_ms)
+        summary = await run_cycle(services.store, notifier, services.clock_ms(),
+                                  default_zone=zone, rulebook=services.rulebook)
     except Exception:
         log.exception("the alert cycle failed; it runs again in %s s",
                       services.settings.alerts.check_interval_seconds)
@@ -102,14 +105,56 @@ async def alert_job(context: BotContext) -> None:
         log.info("alert cycle: %s", summary)
 
 
-def run_forever(settings: Settings, store: Store) -> None:
-    """Until SIGINT or SIGTERM: then a clean stop, exit status 0, no traceback."""
+async def serve_api(settings: Settings, store: Store, stop: asyncio.Event) -> None:
+    """`sensorbot api`: the HTTP API alone, until `stop` is set."""
+    sockets = [listen(settings.api)]
+    server = api_server(settings, store, None)
+    api_task = asyncio.create_task(server.serve(sockets=sockets))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({api_task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopped.cancel()
+    await api_task
 
-    async def main() -> None:
+
+def listen(api: ApiSettings) -> socket.socket:
+    """The API's listening socket, bound before anything starts so that a taken port is one
+    sentence rather than uvicorn's exit from inside the event loop; logs the API's URL."""
+    family = socket.AF_INET6 if ":" in api.host else socket.AF_INET
+    try:
+        sock = socket.create_server((api.host, api.port), family=family)
+    except socket.gaierror:
+        raise ConfigError(f"[api] host {api.host!r} is not an address of this machine; set it "
+                          'to one, such as "127.0.0.1" or "0.0.0.0" (every interface).') from None
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise ConfigError(f"Port {api.port} is in use (is sensorbot already running?); set "
+                              "[api] port in the config file (or SENSORBOT_API__PORT) to a free "
+                              "one.") from None
+        raise ConfigError(f"Cannot listen on {api.host} port {api.port} ({error.strerror}); "
+                          "check [api] host and port in the config file.") from None
+    host, port = sock.getsockname()[:2]
+    log.info("the HTTP API listens on %s", api_url(host, port))
+    return sock
+
+
+def api_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def run_forever(settings: Settings, store: Store) -> None:
+    """`sensorbot run` until SIGINT or SIGTERM: then a clean stop, exit 0, no traceback."""
+    run_until_signalled(lambda stop: serve(settings, store, stop))
+
+
+def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run `main(stop)` in a new event loop; SIGINT and SIGTERM set `stop`."""
+
+    async def wrapper() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, store, stop)
+        await main(stop)
 
-    asyncio.run(main())
+    asyncio.run(wrapper())

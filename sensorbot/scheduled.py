@@ -14,8 +14,8 @@ from typing import Any
 from telegram.ext import AIORateLimiter, ExtBot
 
 from alerts.cycle import CycleSummary, RuleBook, run_cycle
-from bot.alerting import TelegramNotifier
 from bot.app import require_token
+from bot.transport import TelegramNotifier
 from core.clock import wall_clock_ms
 from core.config import Settings
 from storage.base import Store
@@ -33,8 +33,9 @@ def alert_bot(settings: Settings) -> ExtBot[Any]:
 
 async def cycle_once(settings: Settings, store: Store, bot: ExtBot[Any],
                      now_ms: int) -> CycleSummary:
-    return await run_cycle(store, TelegramNotifier(bot), now_ms,
-                           default_zone=settings.alerts.timezone, rulebook=RuleBook())
+    zone = settings.alerts.timezone
+    return await run_cycle(store, TelegramNotifier(bot, default_zone=zone), now_ms,
+                           default_zone=zone, rulebook=RuleBook())
 
 
 @dataclass

@@ -110,6 +110,9 @@ class Store(Protocol):
 
     def list_alert_rules(self, user_id: str | None = None) -> list[AlertRule]: ...
 
+    def get_alert_rule(self, user_id: str, rule_id: str) -> AlertRule | None:
+        """One rule, read consistently (after a lost race, it is the truth)."""
+
     def delete_alert_rule(self, user_id: str, rule_id: str) -> bool: ...
 
     def update_alert_state(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 
 class StorageError(Exception):
-    """Something went wrong in the store."""
+    """Something went wrong in the store; whatever it was, trying again later may work."""
 
-    status_code = 500
+    status_code = 503
+    retry_after_seconds = 30
 
 
 class StorageUnavailable(StorageError):

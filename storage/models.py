@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Literal, NamedTuple
 
 from storage.errors import InvalidRecord
 
@@ -98,23 +99,127 @@ class Invite:
     used_at: int | None = None
 
 
+class RuleKind(StrEnum):
+    BELOW = "below"
+    ABOVE = "above"
+    STALE = "stale"
+
+
+class AlertStatus(StrEnum):
+    OK = "ok"
+    PENDING = "pending"  # the condition holds, waiting for its `for`
+    FIRING = "firing"
+
+
+class TransitionKind(StrEnum):
+    FIRED = "fired"
+    REMINDER = "reminder"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """What a rule watches. Threshold rules: below/above `threshold`, held for `for_s`,
+    resolved at `clear` (hysteresis). Stale rules: no reading for `stale_s`."""
+
+    kind: RuleKind
+    threshold: float | None = None
+    for_s: int = 0
+    clear: float | None = None
+    repeat_s: int = 3600
+    stale_s: int | None = None
+    preset: str | None = None  # "freeze": always rings, even in quiet hours
+
+    @property
+    def clear_level(self) -> float:
+        if self.clear is not None:
+            return self.clear
+        return self.limit + 1 if self.kind is RuleKind.BELOW else self.limit - 1
+
+    @property
+    def limit(self) -> float:
+        """The threshold of a threshold rule (a stale rule has none)."""
+        if self.threshold is None:
+            raise ValueError(f"a {self.kind} rule has no threshold")
+        return self.threshold
+
+    def offends(self, value: float) -> bool:
+        return value < self.limit if self.kind is RuleKind.BELOW else value > self.limit
+
+    def clears(self, value: float) -> bool:
+        if self.kind is RuleKind.BELOW:
+            return value >= self.clear_level
+        return value <= self.clear_level
+
+    def worse(self, a: float, b: float) -> float:
+        """The more extreme of two values for this rule (lowest for below)."""
+        return min(a, b) if self.kind is RuleKind.BELOW else max(a, b)
+
+    @property
+    def always_rings(self) -> bool:
+        return self.preset == "freeze" or self.kind is RuleKind.STALE
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A lease on an outbox entry: one worker delivers it until `until`."""
+
+    by: str
+    until: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A transition waiting to reach every chat: written by the same conditional update that
+    made it, removed once delivered (the outbox)."""
+
+    entry_id: str
+    kind: TransitionKind
+    at: int  # the cycle's now, epoch ms
+    value: float | None  # the latest reading's value, if any
+    reading_ts: int | None
+    extreme: float | None  # lowest (below) / highest (above) of the incident
+    since: int | None  # when the incident began
+    trend_per_hour: float | None = None
+    delivered: tuple[int, ...] = ()  # chats that have it
+    claim: Claim | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class AlertState:
-    """Where a rule stands. `version` guards conditional updates; `data` is the state
-    machine's own memory (pending start, incident extreme, last notice, snooze...)."""
+    """Where a rule stands. `version` guards conditional updates. The incident fields end
+    with the incident; a snooze is per rule and outlives it."""
 
-    status: str = "ok"
+    status: AlertStatus = AlertStatus.OK
     version: int = 0
-    data: dict[str, Any] = field(default_factory=dict)
+    since: int | None = None  # pending start, or the incident's start
+    extreme: float | None = None
+    notified: bool = False
+    last_notice: int | None = None
+    ack_by: str | None = None
+    last_value: float | None = None  # stale rules: the last reading before the silence
+    last_ts: int | None = None
+    snoozed_until: int | None = None
+    outbox: tuple[OutboxEntry, ...] = ()
+
+    def without_incident(self) -> AlertState:
+        return replace(self, since=None, extreme=None, notified=False, last_notice=None,
+                       ack_by=None, last_value=None, last_ts=None)
+
+    def snoozed(self, now_ms: int) -> bool:
+        return self.snoozed_until is not None and self.snoozed_until > now_ms
+
+    def entry(self, entry_id: str) -> OutboxEntry | None:
+        return next((e for e in self.outbox if e.entry_id == entry_id), None)
 
 
 @dataclass(frozen=True, slots=True)
 class AlertRule:
-    """A rule of one user on one sensor; `spec` holds its parameters (kind, threshold...)."""
+    """A rule of one user on one sensor."""
 
     user_id: str
     rule_id: str
     sensor: str
-    spec: dict[str, Any]
+    spec: RuleSpec
     created: int
     state: AlertState = field(default_factory=AlertState)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
+import os
+import queue
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from storage.base import DAY_MS, MAX_TIME_MS, UNSET, SensorKey, Unset
+from storage.codec import dump_spec, dump_state, load_spec, load_state
 from storage.errors import AlreadyExists, StorageUnavailable
 from storage.models import (
     AlertRule,
@@ -31,6 +35,7 @@ log = logging.getLogger("sensorbot.storage")
 
 SCHEMA_VERSION = 1
 PURGE_EVERY_MS = 3_600_000
+TOUCH_WAIT_S = 0.5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -67,19 +72,32 @@ CREATE TABLE IF NOT EXISTS alert_rules (
 """
 
 
+def _create_owner_only(path: str) -> None:
+    """A new database file is 0600: it holds token hashes and chat links. SQLite gives its -wal
+    and -shm files the database file's mode. An existing file keeps the mode it has."""
+    if path == ":memory:":
+        return
+    with contextlib.suppress(OSError):  # exists already, or a bad folder that connect reports
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class SQLiteStore:
-    """Thread-safe: one connection guarded by a lock; other processes wait on busy_timeout."""
+    """Thread-safe. Writes share one connection and its lock, and wait on busy_timeout for
+    other processes' writes; reads each take a connection of their own from a pool, so in WAL
+    mode they never wait for a writer, of this process or another."""
 
     def __init__(self, path: Path | str, *, retention_days: int = 90,
                  busy_timeout_s: float = 10.0) -> None:
         self.path = str(path)
         self.retention_ms = retention_days * DAY_MS
+        self._busy_timeout_s = busy_timeout_s
         self._lock = threading.RLock()
+        self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._closed = False
         self._last_purge_ms = 0
+        _create_owner_only(self.path)
         try:
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
-            )
+            self._db = self._connect()
             # FULL: an acknowledged write survives kill -9 and a power cut on the Pi alike.
             self._db.executescript(
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
@@ -90,21 +108,63 @@ class SQLiteStore:
 
     # -- plumbing ---------------------------------------------------------------------------
 
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=self._busy_timeout_s)
+
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, _translated():
+    def _tx(self, *, wait_s: float | None = None) -> Iterator[sqlite3.Connection]:
+        """A write transaction; `wait_s` bounds the wait for the write lock (default: the
+        busy timeout, after which it fails as StorageUnavailable)."""
+        if not self._lock.acquire(timeout=-1 if wait_s is None else wait_s):
+            raise StorageUnavailable("SQLite is busy with another write")
+        try:
+            with _translated():
+                self._begin(wait_s)
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:  # a failed COMMIT leaves it open: never so
+                        self._db.execute("ROLLBACK")
+                    raise
+        finally:
+            self._lock.release()
+
+    def _begin(self, wait_s: float | None) -> None:
+        if wait_s is None:
             self._db.execute("BEGIN IMMEDIATE")
-            try:
+            return
+        self._db.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one read, from the pool (a new one when all are busy)."""
+        if self.path == ":memory:":  # a database per connection: reads share the writer's
+            with self._lock, _translated():
                 yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:  # a failed COMMIT leaves it open: never leave it so
-                    self._db.execute("ROLLBACK")
-                raise
+            return
+        with _translated():
+            try:
+                db = self._readers.get_nowait()
+            except queue.Empty:
+                db = self._connect()
+                db.execute("PRAGMA query_only = 1")
+            try:
+                yield db
+            finally:
+                if self._closed:
+                    db.close()
+                else:
+                    self._readers.put(db)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock, _translated():
-            return self._db.execute(sql, params).fetchall()
+        with self._reader() as db:
+            return db.execute(sql, params).fetchall()
 
     def init(self) -> list[str]:
         return []  # the schema is created on open
@@ -113,8 +173,11 @@ class SQLiteStore:
         self._query("SELECT 1")
 
     def close(self) -> None:
+        self._closed = True
         with self._lock:
             self._db.close()
+        while not self._readers.empty():
+            self._readers.get_nowait().close()
 
     def _cutoff(self, now_ms: int) -> int:
         return now_ms - self.retention_ms
@@ -169,8 +232,8 @@ class SQLiteStore:
     ) -> dict[SensorKey, Reading]:
         cutoff = self._cutoff(now_ms)
         found: dict[SensorKey, Reading] = {}
-        with self._lock, _translated():
-            cursor = self._db.cursor()
+        with self._reader() as db:
+            cursor = db.cursor()
             for user_id, sensor in set(keys):
                 row = cursor.execute(
                     "SELECT ts, value FROM readings WHERE user_id = ? AND sensor = ? AND ts >= ?"
@@ -270,7 +333,10 @@ class SQLiteStore:
             f" FROM tokens {where} ORDER BY user_id, created, token_id",
             params,
         )
-        return [ApiToken(*row[:7], revoked=bool(row[7])) for row in rows]
+        return [ApiToken(token_id, token_hash, user_id, scope, label, created, last_used,
+                         bool(revoked))
+                for token_id, token_hash, user_id, scope, label, created, last_used, revoked
+                in rows]
 
     def token_by_hash(self, token_hash: str) -> ApiToken | None:
         found = self._tokens("WHERE token_hash = ?", (token_hash,))
@@ -292,7 +358,8 @@ class SQLiteStore:
             ).rowcount == 1
 
     def touch_token(self, token: ApiToken, *, now_ms: int) -> None:
-        with self._tx() as db:
+        # Bookkeeping on a read's path: it must not make the read wait out another writer.
+        with self._tx(wait_s=TOUCH_WAIT_S) as db:
             db.execute(
                 "UPDATE tokens SET last_used = ? WHERE token_id = ?", (now_ms, token.token_id)
             )
@@ -355,8 +422,8 @@ class SQLiteStore:
             with self._tx() as db:
                 db.execute(
                     "INSERT INTO alert_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (rule.user_id, rule.rule_id, rule.sensor, json.dumps(rule.spec), rule.created,
-                     rule.state.status, rule.state.version, json.dumps(rule.state.data)),
+                    (rule.user_id, rule.rule_id, rule.sensor, dump_spec(rule.spec), rule.created,
+                     rule.state.status.value, rule.state.version, dump_state(rule.state)),
                 )
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"rule {rule.rule_id!r} already exists") from None
@@ -366,11 +433,12 @@ class SQLiteStore:
         rows = self._query(
             f"SELECT * FROM alert_rules {where} ORDER BY user_id, created, rule_id", params
         )
-        return [
-            AlertRule(user, rule_id, sensor, json.loads(spec), created,
-                      AlertState(status, version, json.loads(data)))
-            for user, rule_id, sensor, spec, created, status, version, data in rows
-        ]
+        return [_rule(row) for row in rows]
+
+    def get_alert_rule(self, user_id: str, rule_id: str) -> AlertRule | None:
+        rows = self._query("SELECT * FROM alert_rules WHERE user_id = ? AND rule_id = ?",
+                           (user_id, rule_id))
+        return _rule(rows[0]) if rows else None
 
     def delete_alert_rule(self, user_id: str, rule_id: str) -> bool:
         with self._tx() as db:
@@ -381,15 +449,21 @@ class SQLiteStore:
     def update_alert_state(
         self, user_id: str, rule_id: str, state: AlertState, *, expected_version: int
     ) -> AlertState | None:
-        stored = AlertState(state.status, expected_version + 1, state.data)
+        stored = replace(state, version=expected_version + 1)
         with self._tx() as db:
             changed = db.execute(
                 "UPDATE alert_rules SET status = ?, version = ?, data = ?"
                 " WHERE user_id = ? AND rule_id = ? AND version = ?",
-                (stored.status, stored.version, json.dumps(stored.data), user_id, rule_id,
+                (stored.status.value, stored.version, dump_state(stored), user_id, rule_id,
                  expected_version),
             ).rowcount
         return stored if changed else None
+
+
+def _rule(row: Sequence[Any]) -> AlertRule:
+    user, rule_id, sensor, spec, created, status, version, data = row
+    return AlertRule(user, rule_id, sensor, load_spec(spec), created,
+                     load_state(status, version, data))
 
 
 @contextmanager

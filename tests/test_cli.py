@@ -190,3 +190,47 @@ def test_it_sets_up_dynamodb_on_a_server_without_ttl_support(tmp_path, dynalite)
     assert "could not enable TTL" in first.stderr
     assert added.stdout == "ranch\n"
     assert issued.returncode == 0 and len(issued.stdout.strip()) >= 32
+
+
+@pytest.mark.parametrize("where", ["before", "between", "after"])
+def test_it_uses_the_config_named_before_or_after_the_command(config, tmp_path, monkeypatch,
+                                                              where):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    args = {"before": ["--config", str(config), "users", "add", "Ranch"],
+            "between": ["users", "--config", str(config), "add", "Ranch"],
+            "after": ["users", "add", "Ranch", "--config", str(config)]}[where]
+
+    assert main(args) == 0
+
+    assert [u.name for u in open_db(config).list_users()] == ["Ranch"]
+    assert list(elsewhere.iterdir()) == []  # no stray ./sensorbot.db
+
+
+def test_a_missing_config_named_before_the_command_exits_2_with_one_sentence(tmp_path,
+                                                                             monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["--config", str(tmp_path / "prod.toml"), "users", "list"]) == 2
+
+    err = capsys.readouterr().err
+    assert "prod.toml does not exist" in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_help_describes_the_demo(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+
+    assert "no Telegram account needed" in capsys.readouterr().out.split("options:")[0]
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_it_refuses_a_user_with_a_blank_name(config, capsys, blank):
+    with pytest.raises(SystemExit) as exited:
+        run(config, "users", "add", blank)
+
+    assert exited.value.code == 2
+    assert "a user needs a name" in capsys.readouterr().err
+    assert not (config.parent / "cli.db").exists() or open_db(config).list_users() == []

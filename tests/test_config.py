@@ -112,6 +112,36 @@ def test_it_explains_a_bad_environment_value(tmp_path, monkeypatch):
         load_settings(None, environ={}, cwd=tmp_path)
 
 
+@pytest.mark.parametrize(("variable", "value"), [
+    ("SENSORBOT_API__PORT", "abc"), ("sensorbot_api__port", "abc"),
+    ("SENSORBOT_API", '{"port": "abc"}')])
+def test_it_blames_a_bad_environment_override_on_the_variable_not_the_file(tmp_path, monkeypatch,
+                                                                          variable, value):
+    path = write(tmp_path / "c.toml", "[api]\nport = 8081\n")
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(path), environ={})
+
+    message = str(caught.value)
+    assert message.startswith(f"Configuration error in the environment: {variable}: 'api.port'")
+    assert "abc" in message and "unset" in message
+    assert str(path) not in message
+
+
+def test_it_blames_the_file_and_the_environment_each_for_its_own_mistake(tmp_path,
+                                                                       monkeypatch):
+    path = write(tmp_path / "c.toml", "[alerts]\ncheck_interval_seconds = 0\n")
+    monkeypatch.setenv("SENSORBOT_API__PORT", "abc")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(path), environ={})
+
+    file_part, env_part = str(caught.value).split(" Configuration error in the environment: ")
+    assert str(path) in file_part and "alerts.check_interval_seconds" in file_part
+    assert env_part.startswith("SENSORBOT_API__PORT: 'api.port'")
+
+
 def test_the_example_file_documents_every_key_with_its_default():
     example = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
     defaults = Settings().model_dump(mode="json")
@@ -124,4 +154,5 @@ def test_the_example_file_documents_every_key_with_its_default():
 
     assert keys(example) == keys(defaults)
     assert example["storage"]["retention_days"] == defaults["storage"]["retention_days"]
-    assert example["api"]["max_readings_per_minute"] == 600
+    assert example["api"] == defaults["api"]
+    assert example["api"]["max_readings_per_minute"] == 1200

@@ -12,14 +12,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from storage.base import UNSET, Unset
+from storage.codec import dump_spec, dump_state, load_spec, load_state
 from storage.dynamodb.client import CapacityMeter, Item, error_code, query_pages, translated
 from storage.errors import AlreadyExists
 from storage.models import (
@@ -72,8 +73,8 @@ def invite_from(row: dict[str, Any]) -> Invite:
 
 
 def rule_from(row: dict[str, Any]) -> AlertRule:
-    state = AlertState(row["status"], int(row["version"]), json.loads(row["data"]))
-    return AlertRule(row["user_id"], row["rule_id"], row["sensor"], json.loads(row["spec"]),
+    state = load_state(row["status"], int(row["version"]), row["data"])
+    return AlertRule(row["user_id"], row["rule_id"], row["sensor"], load_spec(row["spec"]),
                      int(row["created"]), state)
 
 
@@ -295,9 +296,9 @@ class MetaMixin:
         check_sensor_id(rule.sensor)
         values = {"pk": f"USER#{rule.user_id}", "sk": f"RULE#{rule.rule_id}", "gsi1pk": "RULES",
                   "gsi1sk": f"{rule.user_id}#{rule.rule_id}", "user_id": rule.user_id,
-                  "rule_id": rule.rule_id, "sensor": rule.sensor, "spec": json.dumps(rule.spec),
-                  "created": rule.created, "status": rule.state.status,
-                  "version": rule.state.version, "data": json.dumps(rule.state.data)}
+                  "rule_id": rule.rule_id, "sensor": rule.sensor, "spec": dump_spec(rule.spec),
+                  "created": rule.created, "status": rule.state.status.value,
+                  "version": rule.state.version, "data": dump_state(rule.state)}
         if not self._put(values, only_new=True):
             raise AlreadyExists(f"rule {rule.rule_id!r} already exists")
 
@@ -309,20 +310,24 @@ class MetaMixin:
                                {":pk": f"USER#{user_id}", ":sk": "RULE#"})
         return sorted((rule_from(r) for r in rows), key=lambda r: (r.user_id, r.created, r.rule_id))
 
+    def get_alert_rule(self, user_id: str, rule_id: str) -> AlertRule | None:
+        row = self._get(f"USER#{user_id}", f"RULE#{rule_id}")
+        return rule_from(row) if row else None
+
     def delete_alert_rule(self, user_id: str, rule_id: str) -> bool:
         return self._delete(f"USER#{user_id}", f"RULE#{rule_id}")
 
     def update_alert_state(
         self, user_id: str, rule_id: str, state: AlertState, *, expected_version: int
     ) -> AlertState | None:
-        stored = AlertState(state.status, expected_version + 1, state.data)
+        stored = replace(state, version=expected_version + 1)
         row = self._update(
             f"USER#{user_id}", f"RULE#{rule_id}",
             UpdateExpression="SET #status = :status, #version = :next, #data = :data",
             ConditionExpression="attribute_exists(pk) AND #version = :expected",
             ExpressionAttributeNames={"#status": "status", "#version": "version", "#data": "data"},
-            ExpressionAttributeValues=to_item({":status": stored.status, ":next": stored.version,
-                                               ":data": json.dumps(stored.data),
-                                               ":expected": expected_version}),
+            ExpressionAttributeValues=to_item({
+                ":status": stored.status.value, ":next": stored.version,
+                ":data": dump_state(stored), ":expected": expected_version}),
         )
         return stored if row else None

@@ -10,6 +10,7 @@ from tests.bot.conftest import ALICE_CHAT, BOB_CHAT
 from tests.conftest import NOW_MS
 
 GROUP = -7007
+SUPERGROUP = -1001234567890
 MIN = 60_000
 
 
@@ -58,10 +59,11 @@ def test_freeze_is_all_a_user_types_and_recovery_reports_the_lowest(alert_world)
     recovered = wait_alerts(world, ALICE_CHAT, 2, start)[1]
 
     assert fired.text.startswith("❄️ Pipe-freeze alert: attic is 1.8 at 08:00, below 3")
-    assert "lowest 1.2" in fired.text
+    # The seeded readings were below 3 °C for two hours already: the true start and lowest.
+    assert "since 06:01 · lowest 0.81" in fired.text
     assert fired.params.get("disable_notification") in (None, False)
-    assert recovered.text.startswith("✅ attic recovered after")
-    assert "lowest 1.2" in recovered.text
+    assert recovered.text.startswith("✅ attic recovered after 2 h")
+    assert "lowest 0.81" in recovered.text
     assert "reply_markup" not in recovered.params or not recovered.buttons
 
 
@@ -83,14 +85,16 @@ def test_the_buttons_acknowledge_snooze_and_chart(alert_world):
     time.sleep(2)
 
     assert "Acknowledged by Tester" in edited.text
+    assert [b["text"] for b in edited.buttons] == ["Chart 24h"]  # what still makes sense
     assert photo.files["photo"][1].startswith(b"\x89PNG")
     assert len(world.alerts_to(ALICE_CHAT, start)) == 1  # no reminder after acknowledging
     world.emulator.press(alert, data["Snooze 8h"], user_id=ALICE_CHAT)
     snoozed = world.emulator.wait_for(lambda c: c.method == "editMessageText"
                                       and "Snoozed" in c.text, after=mark)
     rule = world.store.list_alert_rules("alice")[0]
-    assert rule.state.data["snoozed_until"] == world.clock.now + 8 * 3_600_000
+    assert rule.state.snoozed_until == world.clock.now + 8 * 3_600_000
     assert "Snoozed for 8 h" in snoozed.text
+    assert [b["text"] for b in snoozed.buttons] == ["Acknowledge", "Chart 24h"]
 
 
 def test_yesterdays_acknowledge_button_does_not_silence_todays_alert(alert_world):
@@ -110,7 +114,7 @@ def test_yesterdays_acknowledge_button_does_not_silence_todays_alert(alert_world
     answer = world.emulator.wait_for(lambda c: c.method == "answerCallbackQuery", after=mark)
 
     assert "over already" in answer.params.get("text", "")
-    assert "ack_by" not in world.store.list_alert_rules("alice")[0].state.data
+    assert world.store.list_alert_rules("alice")[0].state.ack_by is None
 
 
 def test_reminders_come_while_firing(alert_world):
@@ -213,3 +217,22 @@ def test_bad_alert_arguments_are_explained(alert_world):
     assert "e.g. /quiet 22:00-07:00" in chat.ask("/quiet 22:00Z-07:00")
     assert "e.g. /snooze attic 2h" in chat.ask("/snooze attic")
     assert "No alert rules yet" in chat.ask("/alerts")
+
+
+def test_an_alert_follows_a_group_that_became_a_supergroup(alert_world):
+    world = alert_world
+    world.linked_chat(chat_id=GROUP).ask("/alert attic below 1")
+    world.emulator.fail_next("sendMessage", 400,
+                             "Bad Request: group chat was upgraded to a supergroup chat",
+                             chat_id=GROUP, migrate_to_chat_id=SUPERGROUP)
+    start = len(world.emulator.calls)
+
+    world.post(0.5)
+    [alert] = wait_alerts(world, SUPERGROUP, 1, start)
+
+    assert alert.text.startswith("❄️ Alert: attic is 0.5")
+    assert world.store.get_chat_link(GROUP) is None
+    assert world.store.get_chat_link(SUPERGROUP).user_id == "alice"
+    time.sleep(1.5)  # later cycles: nothing more, to either id
+    assert len(world.alerts_to(SUPERGROUP, start)) == 1
+    assert world.alerts_to(GROUP, start) == []

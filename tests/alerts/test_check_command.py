@@ -7,8 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from alerts.rules import Spec
-from storage.models import AlertRule, ChatLink, Reading
+from storage.models import AlertRule, ChatLink, Reading, RuleKind, RuleSpec
 from storage.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_alerts_check_delivers_once_and_a_second_run_repeats_nothing(tmp_path, emulator):
     now = time.time_ns() // 1_000_000
     store = SQLiteStore(tmp_path / "cron.db")
-    store.put_alert_rule(AlertRule("u1", "r1", "attic", Spec("below", 3).to_dict(), now))
+    store.put_alert_rule(AlertRule("u1", "r1", "attic", RuleSpec(RuleKind.BELOW, 3), now))
     store.put_chat_link(ChatLink(77, "u1", now))
     store.write_readings("u1", [Reading("attic", now - 1000, 1.5)], now_ms=now)
     config = tmp_path / "config.toml"

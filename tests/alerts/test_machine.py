@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.machine import (
-    FIRED,
-    FIRING,
-    OK,
-    PENDING,
-    REMINDER,
-    RESOLVED,
-    Step,
-    Transition,
-    acknowledge,
-    evaluate,
-    snooze,
-)
-from alerts.rules import Spec
-from storage.models import Reading
+from alerts.machine import Step, Transition, evaluate
+from storage.models import AlertState, AlertStatus, Reading, RuleKind, RuleSpec, TransitionKind
+
+OK, PENDING, FIRING = AlertStatus.OK, AlertStatus.PENDING, AlertStatus.FIRING
+FIRED, REMINDER, RESOLVED = TransitionKind.FIRED, TransitionKind.REMINDER, TransitionKind.RESOLVED
+
+
+def Spec(kind: str, *args: Any, **kwargs: Any) -> RuleSpec:
+    return RuleSpec(RuleKind(kind), *args, **kwargs)
+
 
 MIN = 60_000
 T0 = 1_800_000_000_000
@@ -35,9 +30,12 @@ class Sim:
 
     spec: Spec
     readings: list[Reading] = field(default_factory=list)
-    status: str = OK
-    data: dict[str, Any] = field(default_factory=dict)
-    sent: list[tuple[Transition, dict[str, Any]]] = field(default_factory=list)
+    state: AlertState = field(default_factory=AlertState)
+    sent: list[tuple[Transition, AlertState]] = field(default_factory=list)
+
+    @property
+    def status(self) -> AlertStatus:
+        return self.state.status
 
     def add(self, minute: float, value: float) -> None:
         self.readings.append(Reading("attic", T0 + int(minute * MIN), value))
@@ -46,22 +44,22 @@ class Sim:
         now = T0 + int(minute * MIN)
         visible = [r for r in self.readings if r.timestamp <= now]
         latest = max(visible, key=lambda r: r.timestamp, default=None)
-        step = evaluate(self.spec, self.status, self.data, latest, now)
+        step = evaluate(self.spec, self.state, latest, now)
         if step.needs is not None:
             start, end = step.needs
             history = [r for r in visible if start <= r.timestamp <= end]
             before = [r for r in visible if r.timestamp < start]
             if before:
                 history.append(max(before, key=lambda r: r.timestamp))
-            step = evaluate(self.spec, self.status, self.data, latest, now, history)
+            step = evaluate(self.spec, self.state, latest, now, history)
             assert step.needs is None
         self.apply(step)
         return [t.kind for t in step.transitions]
 
     def apply(self, step: Step) -> None:
         for transition in step.transitions:
-            self.sent.append((transition, dict(self.data)))
-        self.status, self.data = step.status, step.data
+            self.sent.append((transition, self.state))
+        self.state = step.state
 
 
 def test_it_fires_once_the_cold_has_lasted_for_and_recovers_with_the_lowest_value():
@@ -90,6 +88,15 @@ def test_backfilled_cold_readings_fire_at_once():
     assert sim.cycle(21) == [FIRED]
 
 
+def test_it_reports_when_the_cold_began_not_the_rules_window():
+    sim = Sim(FREEZE)
+    for minute in range(0, 180, 5):  # cold for three hours before anyone asked
+        sim.add(minute, 1.0)
+
+    assert sim.cycle(180) == [FIRED]
+    assert sim.sent[-1][0].since == T0
+
+
 def test_a_sensor_reporting_every_20_minutes_still_fires():
     sim = Sim(FREEZE)
     sim.add(0, 2.0)
@@ -106,7 +113,7 @@ def test_a_warm_reading_inside_the_for_period_restarts_it():
 
     assert sim.cycle(12) == []
     assert sim.status == PENDING
-    assert sim.data["since"] == T0 + 6 * MIN
+    assert sim.state.since == T0 + 6 * MIN
 
 
 def test_reminders_come_every_repeat_until_acknowledged():
@@ -115,7 +122,7 @@ def test_reminders_come_every_repeat_until_acknowledged():
     assert sim.cycle(0) == [FIRED]
     assert sim.cycle(29) == []
     assert sim.cycle(30) == [REMINDER]
-    sim.data = acknowledge(sim.data, "Alice")
+    sim.state = replace(sim.state, ack_by="Alice")
     assert sim.cycle(90) == []
     sim.add(91, 28)
     assert sim.cycle(91) == [RESOLVED]
@@ -123,7 +130,7 @@ def test_reminders_come_every_repeat_until_acknowledged():
 
 def test_a_snoozed_rule_stays_quiet_then_speaks_if_still_firing():
     sim = Sim(Spec("below", 3))
-    sim.data = snooze(sim.data, T0 + 60 * MIN)
+    sim.state = replace(sim.state, snoozed_until=T0 + 60 * MIN)
     sim.add(0, 1)
     assert sim.cycle(0) == []
     assert sim.status == FIRING
@@ -132,7 +139,7 @@ def test_a_snoozed_rule_stays_quiet_then_speaks_if_still_firing():
 
 def test_an_incident_wholly_inside_a_snooze_sends_nothing():
     sim = Sim(Spec("below", 3))
-    sim.data = snooze(sim.data, T0 + 60 * MIN)
+    sim.state = replace(sim.state, snoozed_until=T0 + 60 * MIN)
     sim.add(0, 1)
     sim.cycle(0)
     sim.add(10, 5)
@@ -188,10 +195,10 @@ def test_alerts_follow_the_lifecycle_for_any_readings_and_times(spec, script):
         if action == "reading":
             sim.add(minute, value)
         elif action == "ack" and sim.status == FIRING:
-            sim.data, acknowledged = acknowledge(sim.data, "someone"), True
+            sim.state, acknowledged = replace(sim.state, ack_by="someone"), True
         elif action == "snooze":
             snoozed_until = now + 60 * MIN
-            sim.data = snooze(sim.data, snoozed_until)
+            sim.state = replace(sim.state, snoozed_until=snoozed_until)
         elif action == "cycle":
             latest = max((r for r in sim.readings if r.timestamp <= now),
                          key=lambda r: r.timestamp, default=None)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from storage.errors import StorageError, StorageUnavailable
+from storage.models import Reading
 from storage.sqlite import SQLiteStore
 from tests.api.conftest import make_api
+from tests.conftest import NOW_MS
 
 
 class FailingStore:
@@ -95,3 +99,25 @@ def test_a_failure_to_record_last_use_does_not_fail_the_request(tmp_path):
     response = api.client.get("/api/v3/sensors", headers=api.headers("alice_read"))
 
     assert response.status_code == 200
+
+
+def test_it_answers_reads_while_another_process_holds_the_write_lock(tmp_path):
+    store = SQLiteStore(tmp_path / "locked.db", busy_timeout_s=5)
+    api = make_api(store)
+    store.write_readings("alice", [Reading("attic", NOW_MS, 1.0)], now_ms=NOW_MS)
+    other_process = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    with ThreadPoolExecutor(1) as pool:
+        waiting_post = pool.submit(api.client.post, "/api/v2/sensor/attic/measurement",
+                                   json={"value": 2}, headers=api.headers("alice_write"))
+        time.sleep(0.3)  # the write now waits for the file's lock, holding this store's
+
+        read = api.client.get("/api/v3/sensors", headers=api.headers("alice_read"))
+        write_still_waiting = not waiting_post.done()
+        other_process.execute("ROLLBACK")
+        posted = waiting_post.result(timeout=10)
+
+    assert write_still_waiting
+    assert read.status_code == 200
+    assert [s["last_value"] for s in read.json()] == [1.0]
+    assert posted.status_code == 200

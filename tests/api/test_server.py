@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import resource
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -57,3 +59,41 @@ def test_sensorbot_api_serves_over_http_and_stops_cleanly(tmp_path):
     assert [s["last_value"] for s in sensors[1]] == [21.3]
     assert server.returncode == 0
     assert "Traceback" not in output
+
+
+def test_it_answers_health_while_more_uploads_stall_than_the_soft_file_limit(tmp_path):
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[api]\nhost = "127.0.0.1"\nport = {port}\n', encoding="utf-8")
+
+    def systemd_like_limit() -> None:  # a low soft limit under a higher hard one
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, hard))
+
+    server = subprocess.Popen([sys.executable, "-m", "sensorbot", "api", "--config", str(config)],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=systemd_like_limit)
+    base = f"http://127.0.0.1:{port}"
+    stalled: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                request(f"{base}/healthz")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the API did not start"
+                time.sleep(0.1)
+        for _ in range(300):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"POST /api/v3/readings HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
+            stalled.append(sock)
+
+        health = request(f"{base}/healthz")
+    finally:
+        for sock in stalled:
+            sock.close()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
+
+    assert health == (200, {"status": "ok"})

@@ -229,7 +229,7 @@ EXPECTED_ACTIONS = {
     "ApiRole": {"measurement": {"BatchWriteItem", "Query", "DescribeTable"},
                 "sensorbot-meta": {"GetItem", "PutItem", "UpdateItem", "Query"}},
     "AlertsRole": {"measurement": {"Query"},
-                   "sensorbot-meta": {"Query", "GetItem", "PutItem", "UpdateItem"},
+                   "sensorbot-meta": {"Query", "GetItem", "PutItem", "UpdateItem", "DeleteItem"},
                    "sensorbot-meta/index/gsi1": {"Query"}},
     "BotRole": {"measurement": {"Query"},
                 "sensorbot-meta": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"},

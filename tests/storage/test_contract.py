@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from storage.base import DAY_MS
 from storage.errors import AlreadyExists, InvalidRecord
-from storage.models import AlertRule, AlertState, ApiToken, ChatLink, Invite, Reading, User
+from storage.models import (
+    AlertRule,
+    AlertState,
+    AlertStatus,
+    ApiToken,
+    ChatLink,
+    Claim,
+    Invite,
+    OutboxEntry,
+    Reading,
+    RuleKind,
+    RuleSpec,
+    TransitionKind,
+    User,
+)
 from tests.conftest import NOW_MS
 
 MINUTE = 60_000
@@ -246,7 +262,7 @@ def test_it_lets_an_invite_link_one_chat_once_before_it_expires(store):
 # -- alert rules ------------------------------------------------------------------------------
 
 def make_rule(rule_id: str, user_id: str = "u1", sensor: str = "attic") -> AlertRule:
-    spec = {"kind": "below", "threshold": 3.0, "for_s": 600, "clear": 4.0, "preset": "freeze"}
+    spec = RuleSpec(RuleKind.BELOW, 3.0, for_s=600, clear=4.0, preset="freeze")
     return AlertRule(user_id, rule_id, sensor, spec, NOW_MS)
 
 
@@ -267,12 +283,27 @@ def test_it_stores_alert_rules_with_their_state(store):
 
 def test_it_updates_alert_state_only_from_the_expected_version(store):
     store.put_alert_rule(make_rule("r1"))
-    firing = AlertState("firing", 0, {"since": NOW_MS, "extreme": 1.2})
+    firing = AlertState(AlertStatus.FIRING, 0, since=NOW_MS, extreme=1.2)
 
     stored = store.update_alert_state("u1", "r1", firing, expected_version=0)
-    lost_race = store.update_alert_state("u1", "r1", AlertState("ok"), expected_version=0)
+    lost_race = store.update_alert_state("u1", "r1", AlertState(), expected_version=0)
 
-    assert stored == AlertState("firing", 1, {"since": NOW_MS, "extreme": 1.2})
+    assert stored == replace(firing, version=1)
     assert lost_race is None
     assert store.list_alert_rules("u1")[0].state == stored
     assert store.update_alert_state("u1", "gone", firing, expected_version=0) is None
+
+
+def test_it_reads_one_alert_rule_with_its_whole_state(store):
+    entry = OutboxEntry("e1", TransitionKind.FIRED, NOW_MS, 1.5, NOW_MS - 1000, 1.2,
+                        NOW_MS - 600_000, -0.8, (11, -1002), Claim("w1", NOW_MS + 60_000))
+    state = AlertState(AlertStatus.FIRING, 0, since=NOW_MS - 600_000, extreme=1.2,
+                       notified=True, last_notice=NOW_MS, ack_by="Alice",
+                       snoozed_until=NOW_MS + 1, outbox=(entry,))
+    store.put_alert_rule(make_rule("r1"))
+    stored = store.update_alert_state("u1", "r1", state, expected_version=0)
+
+    assert store.get_alert_rule("u1", "r1") == replace(make_rule("r1"), state=stored)
+    assert stored is not None and stored.outbox == (entry,)
+    assert store.get_alert_rule("u1", "r2") is None
+    assert store.get_alert_rule("u2", "r1") is None

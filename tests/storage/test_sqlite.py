@@ -7,6 +7,8 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from storage.base import DAY_MS
@@ -112,3 +114,62 @@ def test_a_failed_commit_is_rolled_back_and_later_writes_work(tmp_path):
 
     values = [r.value for r in store.read_range("u1", "attic", 0, NOW_MS + 1, now_ms=NOW_MS)]
     assert values == [1.0, 3.0]
+
+
+def test_it_reads_while_another_process_holds_the_write_lock(tmp_path):
+    path = tmp_path / "locked.db"
+    store = SQLiteStore(path, busy_timeout_s=5)
+    store.write_readings("u1", [Reading("attic", NOW_MS, 1.0)], now_ms=NOW_MS)
+    other_process = sqlite3.connect(path, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    with ThreadPoolExecutor(1) as pool:
+        waiting_write = pool.submit(store.write_readings, "u1",
+                                    [Reading("attic", NOW_MS + 1, 2.0)], now_ms=NOW_MS)
+        time.sleep(0.3)  # the write now holds this store's write lock, waiting for the file's
+
+        read = store.read_range("u1", "attic", 0, NOW_MS + 1, now_ms=NOW_MS)
+        latest = store.latest_readings([("u1", "attic")], now_ms=NOW_MS)
+        sensors = store.list_sensors("u1")
+        write_still_waiting = not waiting_write.done()
+        other_process.execute("ROLLBACK")
+        waiting_write.result(timeout=10)
+
+    assert write_still_waiting
+    assert [r.value for r in read] == [1.0]
+    assert latest[("u1", "attic")].value == 1.0
+    assert [s.sensor_id for s in sensors] == ["attic"]
+    store.close()
+
+
+def test_a_write_still_gives_up_after_its_busy_timeout(tmp_path):
+    from storage.errors import StorageUnavailable
+
+    store = SQLiteStore(tmp_path / "locked.db", busy_timeout_s=0.2)
+    other_process = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+
+    try:
+        store.write_readings("u1", [Reading("attic", NOW_MS, 1.0)], now_ms=NOW_MS)
+    except StorageUnavailable:
+        pass
+    else:
+        raise AssertionError("a write went through another process's lock")
+    finally:
+        other_process.execute("ROLLBACK")
+    store.close()
+
+
+def test_it_closes_its_read_connections_too(tmp_path):
+    store = SQLiteStore(tmp_path / "closed.db")
+    store.list_sensors("u1")
+    reader = store._readers.get_nowait()
+    store._readers.put(reader)
+
+    store.close()
+
+    try:
+        reader.execute("SELECT 1")
+    except sqlite3.ProgrammingError:
+        pass
+    else:
+        raise AssertionError("a read connection was left open")

@@ -1,0 +1,100 @@
+"""What a person does to alert rules: add, replace the freeze preset, delete, acknowledge,
+snooze. Each takes a Store and `now_ms`, writes through the conditional-update loop, and tells
+the rulebook, so the next cycle sees the change. Synchronous: callers on an event loop run
+them in a worker thread."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from enum import Enum
+
+from alerts.rulebook import RuleBook
+from alerts.rules import check_rule, freeze_preset, is_freeze
+from alerts.state import update_rule_state
+from storage.base import Store
+from storage.errors import AlreadyExists
+from storage.models import AlertRule, AlertState, AlertStatus, RuleSpec
+
+ID_TRIES = 5
+
+
+class Acknowledged(Enum):
+    DONE = "done"
+    OVER = "over"  # the incident the button named has ended (or another began)
+    GONE = "gone"  # the rule was deleted
+    FAILED = "failed"  # lost every race; try again
+
+
+def add_rule(store: Store, user_id: str, sensor: str, spec: RuleSpec, *, now_ms: int,
+             rulebook: RuleBook | None = None) -> AlertRule:
+    """A new rule with a fresh short id (`r1a2b3`)."""
+    check_rule(spec)
+    taken = {rule.rule_id for rule in store.list_alert_rules(user_id)}
+    for _ in range(ID_TRIES):
+        rule_id = "r" + secrets.token_hex(3)
+        if rule_id in taken:
+            continue
+        rule = AlertRule(user_id, rule_id, sensor, spec, now_ms, AlertState())
+        try:
+            store.put_alert_rule(rule)
+        except AlreadyExists:
+            continue
+        _changed(rulebook)
+        return rule
+    raise AlreadyExists("no free rule id; try again")
+
+
+def set_freeze(store: Store, user_id: str, sensor: str, threshold: float, *, now_ms: int,
+               rulebook: RuleBook | None = None) -> tuple[list[AlertRule], int]:
+    """The freeze preset on a sensor, replacing the one it had: (new rules, how many
+    replaced). The new rules are written first, so the sensor is never unguarded."""
+    specs = freeze_preset(threshold)
+    old = [r for r in store.list_alert_rules(user_id) if r.sensor == sensor and is_freeze(r)]
+    rules = [add_rule(store, user_id, sensor, spec, now_ms=now_ms) for spec in specs]
+    for rule in old:
+        store.delete_alert_rule(user_id, rule.rule_id)
+    _changed(rulebook)
+    return rules, len(old)
+
+
+def delete_rule(store: Store, user_id: str, rule_id: str, *,
+                rulebook: RuleBook | None = None) -> bool:
+    removed = store.delete_alert_rule(user_id, rule_id)
+    _changed(rulebook)
+    return removed
+
+
+def acknowledge(store: Store, user_id: str, rule_id: str, incident: int, who: str, *,
+                rulebook: RuleBook | None = None) -> Acknowledged:
+    """Stop the reminders of the incident that began at `incident` (what the button names),
+    so yesterday's button cannot silence today's alert."""
+    rule = store.get_alert_rule(user_id, rule_id)
+    if rule is None:
+        return Acknowledged.GONE
+
+    def ack(state: AlertState) -> AlertState | None:
+        if state.status is not AlertStatus.FIRING or (state.since or 0) != incident:
+            return None
+        return replace(state, ack_by=who)
+
+    if ack(rule.state) is None:
+        return Acknowledged.OVER
+    done = update_rule_state(store, rule, ack)
+    _changed(rulebook)
+    return Acknowledged.DONE if done is not None else Acknowledged.FAILED
+
+
+def snooze(store: Store, rules: list[AlertRule], until_ms: int | None, *,
+           rulebook: RuleBook | None = None) -> int:
+    """Hold these rules' notices until `until_ms` (None: lift the snooze); how many changed."""
+    changed = sum(
+        update_rule_state(store, rule, lambda state: replace(state, snoozed_until=until_ms))
+        is not None for rule in rules)
+    _changed(rulebook)
+    return changed
+
+
+def _changed(rulebook: RuleBook | None) -> None:
+    if rulebook is not None:
+        rulebook.invalidate()

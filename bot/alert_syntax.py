@@ -1,0 +1,57 @@
+"""The grammar of /alert (pure): `below|above <x> [for <dur>] [clear <y>] [repeat <dur>]`
+or `stale <dur>`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from alerts.rules import BadRule, check_rule
+from core.formatting import BadArgument, parse_duration
+from storage.models import RuleKind, RuleSpec
+
+ALERT_EXAMPLE = "e.g. /alert attic below 3 for 10m clear 4 repeat 1h, or /alert attic stale 1h"
+KINDS = {kind.value: kind for kind in RuleKind}
+
+
+def parse_alert(words: list[str]) -> RuleSpec:
+    if not words or words[0] not in KINDS:
+        raise BadArgument(f"Say below, above or stale after the sensor; {ALERT_EXAMPLE}")
+    kind = KINDS[words[0]]
+    if kind is RuleKind.STALE:
+        if len(words) != 2:
+            raise BadArgument(f"Stale takes one duration; {ALERT_EXAMPLE}")
+        return _checked(RuleSpec(RuleKind.STALE, stale_s=parse_duration(words[1])))
+    if len(words) < 2:
+        raise BadArgument(f"{kind.value.capitalize()} needs a number; {ALERT_EXAMPLE}")
+    options: dict[str, Any] = {"threshold": parse_number(words[1])}
+    rest = words[2:]
+    if len(rest) % 2:
+        raise BadArgument(f"'{rest[-1]}' needs a value after it; {ALERT_EXAMPLE}")
+    for key, value in zip(rest[::2], rest[1::2], strict=True):
+        if key == "for":
+            options["for_s"] = parse_duration(value)
+        elif key == "repeat":
+            options["repeat_s"] = parse_duration(value)
+        elif key == "clear":
+            options["clear"] = parse_number(value)
+        else:
+            raise BadArgument(f"I don't know '{key}': use for, clear or repeat; {ALERT_EXAMPLE}")
+    return _checked(RuleSpec(kind, **options))
+
+
+def parse_number(text: str) -> float:
+    try:
+        value = float(text.replace(",", "."))
+    except ValueError:
+        raise BadArgument(f"'{text}' is not a number; {ALERT_EXAMPLE}") from None
+    if not math.isfinite(value):
+        raise BadArgument(f"'{text}' is not a finite number; {ALERT_EXAMPLE}")
+    return value
+
+
+def _checked(spec: RuleSpec) -> RuleSpec:
+    try:
+        return check_rule(spec)
+    except BadRule as problem:
+        raise BadArgument(f"{str(problem).capitalize()}; {ALERT_EXAMPLE}") from None

@@ -1,0 +1,78 @@
+"""What an alert says in the chat (pure): the message for a transition, a rule in words,
+the trend."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from core.formatting import describe_duration, format_number, format_time, format_value
+from storage.models import OutboxEntry, RuleKind, RuleSpec, TransitionKind
+
+MIN_SLOPE_PER_H = 0.1
+MAX_ETA_H = 48
+
+
+def describe_rule(spec: RuleSpec, unit: str | None = None) -> str:
+    """`below 3 °C for 10 min (clears at 4, reminders every 1 h)`."""
+    if spec.kind is RuleKind.STALE:
+        return f"no data for {describe_duration(spec.stale_s or 0)}"
+    shown = f"{spec.kind.value} {format_number(spec.limit)}{' ' + unit if unit else ''}"
+    if spec.for_s:
+        shown += f" for {describe_duration(spec.for_s)}"
+    return shown + f" (clears at {format_number(spec.clear_level)}, reminders every " \
+                   f"{describe_duration(spec.repeat_s)})"
+
+
+def describe_trend(spec: RuleSpec, value: float | None, per_hour: float | None,
+                   unit: str | None) -> str:
+    """`falling 0.8 °C/h — reaches 0 °C in about 3 h`, when it helps; else empty."""
+    if per_hour is None or abs(per_hour) < MIN_SLOPE_PER_H or value is None:
+        return ""
+    direction = "falling" if per_hour < 0 else "rising"
+    text = f"{direction} {format_value(abs(per_hour), unit)}/h"
+    if spec.kind is RuleKind.BELOW and per_hour < 0 and value > 0:
+        hours = value / -per_hour
+        if hours <= MAX_ETA_H:
+            text += f" — reaches {format_value(0, unit)} in about {max(1, round(hours))} h"
+    return text
+
+
+def render(spec: RuleSpec, entry: OutboxEntry, name: str, unit: str | None, zone: ZoneInfo,
+           now_ms: int) -> str:
+    when = format_time(entry.reading_ts, zone, now_ms) if entry.reading_ts else "?"
+    shown = format_value(entry.value, unit) if entry.value is not None else "no value"
+    if spec.kind is RuleKind.STALE:
+        return _stale_text(entry, name, shown, when)
+    word = "lowest" if spec.kind is RuleKind.BELOW else "highest"
+    if entry.kind is TransitionKind.RESOLVED:
+        lasted = describe_duration(max(60, (entry.at - (entry.since or entry.at))
+                                       // 1000 // 60 * 60))
+        worst = f", {word} {format_value(entry.extreme, unit)}" \
+            if entry.extreme is not None else ""
+        return f"✅ {name} recovered after {lasted}{worst}. Now {shown} at {when}."
+    icon = "❄️" if spec.kind is RuleKind.BELOW else "🔥"
+    title = "Pipe-freeze alert" if spec.preset == "freeze" else "Alert"
+    prefix = "Reminder — " if entry.kind is TransitionKind.REMINDER else ""
+    lines = [f"{icon} {prefix}{title}: {name} is {shown} at {when}, {spec.kind.value} "
+             f"{format_value(spec.limit, unit)}"]
+    details = []
+    if entry.since:
+        details.append(f"since {format_time(entry.since, zone, now_ms)}")
+    if entry.extreme is not None and entry.extreme != entry.value:
+        details.append(f"{word} {format_value(entry.extreme, unit)}")
+    if details:
+        lines.append(" · ".join(details))
+    trend = describe_trend(spec, entry.value, entry.trend_per_hour, unit)
+    if trend:
+        lines.append(trend)
+    return "\n".join(lines)
+
+
+def _stale_text(entry: OutboxEntry, name: str, shown: str, when: str) -> str:
+    if entry.kind is TransitionKind.RESOLVED:
+        return f"✅ {name} is reporting again: {shown} at {when}."
+    silent_for = describe_duration(max(60, (entry.at - entry.since) // 1000 // 60 * 60)) \
+        if entry.since else "a while"
+    last = f" (last {shown} at {when})" if entry.reading_ts else " (no readings kept)"
+    prefix = "Reminder — " if entry.kind is TransitionKind.REMINDER else ""
+    return f"📵 {prefix}No data from {name} for {silent_for}{last}."

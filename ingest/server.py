@@ -1,0 +1,108 @@
+"""The HTTP server for `sensorbot run` and `sensorbot api`: uvicorn, guarded against clients
+that stall (uvicorn itself never times out a request that is still arriving)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import resource
+from typing import Any, ClassVar
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+REQUEST_TIMEOUT_S = 30.0
+KEEP_ALIVE_S = 5  # uvicorn's default: an idle kept-alive connection is closed after this
+MAX_OPEN_FILES = 65_536
+
+log = logging.getLogger("sensorbot.api")
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's protocol, with a deadline on each request's arrival: its headers and body
+    must arrive within `request_timeout_s` of the connection (or of the request's first
+    byte, on a kept-alive connection). Past it, a client whose body is awaited gets 408; any
+    other is just closed. Either way its file descriptor is freed."""
+
+    request_timeout_s: ClassVar[float] = REQUEST_TIMEOUT_S
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._deadline is None:
+            self._arm()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._deadline = self.loop.call_later(self.request_timeout_s, self._cut_off)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _cut_off(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if cycle is not None and cycle.more_body and not cycle.response_started:
+            # The app waits for the body; closing makes it hear a disconnect and log one line.
+            self.transport.write(timeout_response(self.request_timeout_s))
+        else:
+            client = self.client[0] if self.client else "a client"
+            log.info("closed the connection of %s: no complete request headers within %.0f s",
+                     client, self.request_timeout_s)
+        self.transport.close()
+
+
+def timeout_response(timeout_s: float) -> bytes:
+    body = json.dumps({"detail": f"the request did not arrive within {timeout_s:.0f} s; "
+                                 "nothing was stored"}).encode()
+    return (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body))
+
+
+def guarded_protocol(request_timeout_s: float) -> type[GuardedHttpToolsProtocol]:
+    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,),
+                {"request_timeout_s": request_timeout_s})
+
+
+def build_server(app: Any, host: str, port: int, *,
+                 request_timeout_s: float = REQUEST_TIMEOUT_S, **options: Any) -> uvicorn.Server:
+    """A uvicorn server for `app` whose requests must arrive within `request_timeout_s`.
+    `options` go to uvicorn.Config as they are."""
+    raise_open_file_limit()
+    config = uvicorn.Config(app, host=host, port=port, http=guarded_protocol(request_timeout_s),
+                            timeout_keep_alive=KEEP_ALIVE_S, **options)
+    return uvicorn.Server(config)
+
+
+def raise_open_file_limit(wanted: int = MAX_OPEN_FILES) -> int:
+    """Raise this process's soft limit on open files toward its hard limit: systemd's soft
+    default of 1,024 is spent by a thousand stalled uploads. Returns the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-file limit from %d: %s", soft, exc)
+            return soft
+        return target
+    return soft

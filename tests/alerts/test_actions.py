@@ -1,0 +1,77 @@
+"""The alert use-cases on every backend: rules replaced, acknowledged, snoozed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from alerts import actions
+from alerts.rulebook import RuleBook
+from alerts.rules import BadRule
+from storage.models import AlertState, AlertStatus, RuleKind, RuleSpec
+from tests.conftest import NOW_MS
+
+
+@pytest.fixture
+def book() -> RuleBook:
+    book = RuleBook()
+    book.rules = []
+    return book
+
+
+def test_it_replaces_the_freeze_preset_instead_of_piling_it_up(store, book):
+    actions.set_freeze(store, "u1", "attic", 3.0, now_ms=NOW_MS)
+    other = actions.add_rule(store, "u1", "attic", RuleSpec(RuleKind.ABOVE, 30), now_ms=NOW_MS)
+    rules, replaced = actions.set_freeze(store, "u1", "attic", 5.0, now_ms=NOW_MS,
+                                         rulebook=book)
+
+    kept = store.list_alert_rules("u1")
+    assert replaced == 2
+    assert sorted(r.rule_id for r in kept) == sorted([other.rule_id, *(r.rule_id for r in rules)])
+    assert [r.spec.threshold for r in kept if r.spec.kind is RuleKind.BELOW] == [5.0]
+    assert book.rules is None  # the next cycle reloads
+
+
+def test_it_refuses_a_rule_no_sensor_could_meet(store):
+    with pytest.raises(BadRule):
+        actions.add_rule(store, "u1", "attic", RuleSpec(RuleKind.BELOW, -1e6), now_ms=NOW_MS)
+    assert store.list_alert_rules("u1") == []
+
+
+def test_it_acknowledges_only_the_incident_the_button_names(store, book):
+    rule = actions.add_rule(store, "u1", "attic", RuleSpec(RuleKind.BELOW, 3), now_ms=NOW_MS)
+    firing = AlertState(AlertStatus.FIRING, since=NOW_MS - 1000, notified=True)
+    store.update_alert_state("u1", rule.rule_id, firing, expected_version=0)
+
+    old = actions.acknowledge(store, "u1", rule.rule_id, NOW_MS - 99_000, "Bob")
+    done = actions.acknowledge(store, "u1", rule.rule_id, NOW_MS - 1000, "Ann", rulebook=book)
+    gone = actions.acknowledge(store, "u1", "r404", NOW_MS - 1000, "Ann")
+
+    assert (old, done, gone) == (actions.Acknowledged.OVER, actions.Acknowledged.DONE,
+                                 actions.Acknowledged.GONE)
+    assert store.get_alert_rule("u1", rule.rule_id).state.ack_by == "Ann"
+    assert book.rules is None
+
+
+def test_it_snoozes_and_lifts_the_snooze_even_after_a_lost_race(store):
+    rule = actions.add_rule(store, "u1", "attic", RuleSpec(RuleKind.BELOW, 3), now_ms=NOW_MS)
+    # The cycle wrote meanwhile: the copy the chat holds is one version behind.
+    store.update_alert_state("u1", rule.rule_id, replace(rule.state, notified=True),
+                             expected_version=0)
+
+    assert actions.snooze(store, [rule], NOW_MS + 3_600_000) == 1
+    snoozed = store.get_alert_rule("u1", rule.rule_id)
+    assert snoozed.state.snoozed_until == NOW_MS + 3_600_000
+    assert snoozed.state.notified is True  # the other writer's change survived
+    assert actions.snooze(store, [snoozed], None) == 1
+    assert store.get_alert_rule("u1", rule.rule_id).state.snoozed_until is None
+
+
+def test_deleting_a_rule_says_whether_there_was_one(store, book):
+    rule = actions.add_rule(store, "u1", "attic", RuleSpec(RuleKind.STALE, stale_s=60),
+                            now_ms=NOW_MS)
+
+    assert actions.delete_rule(store, "u1", rule.rule_id, rulebook=book) is True
+    assert actions.delete_rule(store, "u1", rule.rule_id) is False
+    assert book.rules is None

@@ -1,0 +1,20 @@
+"""The README's error-status table and the OpenAPI schema list the same statuses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ingest.app import ERROR_RESPONSES
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+ROUTING = {405}  # the router's own, on no route in particular
+
+
+def test_it_documents_every_error_status_in_the_readmes_table():
+    text = README.read_text(encoding="utf-8")
+    table = text[text.index("**Errors**"):text.index("**Hostile and unlucky clients.**")]
+
+    documented = {int(status) for status in re.findall(r"^\| (\d{3}) \|", table, re.M)}
+
+    assert documented == set(ERROR_RESPONSES) | ROUTING

@@ -1,0 +1,106 @@
+"""Every entry point logs the same way and starts with clear words (issue 9 "The first hour")."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sensorbot.emulator import BotApiEmulator
+from storage.models import AlertRule, ChatLink, Reading, RuleKind, RuleSpec
+from storage.sqlite import SQLiteStore
+from tests.dynalite import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sensorbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sensorbot", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("command", ["api", "run"])
+def test_a_taken_api_port_is_one_sentence_and_exit_status_2(tmp_path, command):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        (tmp_path / "config.toml").write_text(
+            f'[telegram]\ntoken = "123:abc"\n[api]\nport = {port}\n', encoding="utf-8")
+        (tmp_path / "config.toml").chmod(0o600)  # no warning about who can read it
+
+        result = sensorbot(command, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"Port {port} is in use (is sensorbot already running?); set [api] port in the config "
+        "file (or SENSORBOT_API__PORT) to a free one."]
+
+
+def test_run_logs_the_api_url_and_keeps_the_scheduler_quiet(tmp_path):
+    port = free_port()
+    with BotApiEmulator() as emulator:
+        config = tmp_path / "config.toml"
+        config.write_text(f'[telegram]\ntoken = "{emulator.token}"\nbase_url = '
+                          f'"{emulator.base_url}"\n[api]\nport = {port}\n'
+                          "[alerts]\ncheck_interval_seconds = 1\n", encoding="utf-8")
+        process = subprocess.Popen([sys.executable, "-m", "sensorbot", "--config", str(config),
+                                    "run"], cwd=tmp_path, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        try:
+            emulator.wait_for(lambda c: c.method == "setMyCommands", timeout=30)
+            time.sleep(3)  # three alert cycles
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=30)
+
+    assert process.returncode == 0, output
+    assert f"INFO sensorbot: the HTTP API listens on http://127.0.0.1:{port}\n" in output
+    assert "sensorbot is running as @" in output
+    assert "apscheduler" not in output and "Running job" not in output
+    assert "HTTP Request" not in output  # httpx's line per Telegram call
+
+
+def test_alerts_check_logs_in_the_common_format(tmp_path, emulator):
+    now = time.time_ns() // 1_000_000
+    store = SQLiteStore(tmp_path / "cron.db")
+    store.put_alert_rule(AlertRule("u1", "r1", "attic", RuleSpec(RuleKind.BELOW, 3), now))
+    store.put_chat_link(ChatLink(77, "u1", now))
+    store.write_readings("u1", [Reading("attic", now - 1000, 1.5)], now_ms=now)
+    store.close()
+    (tmp_path / "config.toml").write_text(
+        f'[telegram]\ntoken = "{emulator.token}"\nbase_url = "{emulator.base_url}"\n'
+        '[storage]\nsqlite_path = "cron.db"\n', encoding="utf-8")
+    emulator.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+
+    result = sensorbot("alerts", "check", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert " INFO sensorbot.alerts: chat 77 blocked the bot; marked inactive\n" in result.stderr
+    assert "HTTP Request" not in result.stderr
+
+
+LAMBDA_RUNTIME = """
+import logging, sys
+root = logging.getLogger()
+if sys.argv[1] == "lambda":  # the AWS runtime installs a handler before importing ours
+    root.addHandler(logging.StreamHandler(sys.stdout))
+    root.setLevel(logging.WARNING)
+import sensorbot.lambdas
+print(len(root.handlers), root.level, logging.getLogger("apscheduler.scheduler").level,
+      logging.getLogger("httpx").getEffectiveLevel())
+logging.getLogger("sensorbot.api").info("cold start")
+"""
+
+
+@pytest.mark.parametrize("runtime", ["lambda", "plain"])
+def test_the_lambda_module_sets_logging_up_once(runtime):
+    result = subprocess.run([sys.executable, "-c", LAMBDA_RUNTIME, runtime], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "1 20 0 30"  # one handler, INFO, chatter at WARNING
+    assert "cold start" in result.stdout + result.stderr

@@ -1,0 +1,108 @@
+"""What an alert says, its trend, quiet hours and its buttons, without a bot."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from alerts.quiet import BadQuietHours, in_quiet_hours, parse_quiet_hours
+from alerts.trend import trend_per_hour
+from bot.alert_buttons import Action, AlertButton, after_press, for_transition, parse_button
+from bot.alert_text import describe_rule, describe_trend, render
+from storage.models import OutboxEntry, Reading, RuleKind, RuleSpec, TransitionKind
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+NOW = 1_800_000_000_000  # 2027-01-15 10:00 in Helsinki
+H = 3_600_000
+FREEZE = RuleSpec(RuleKind.BELOW, 3.0, 600, 4.0, 3600, preset="freeze")
+
+
+def entry(kind: TransitionKind, **fields: object) -> OutboxEntry:
+    values = {"value": 1.8, "reading_ts": NOW, "extreme": 1.2, "since": NOW - H,
+              "trend_per_hour": -0.6, **fields}
+    return OutboxEntry("e1", kind, NOW, **values)  # type: ignore[arg-type]
+
+
+def test_a_freeze_alert_says_value_threshold_start_lowest_and_trend():
+    text = render(FREEZE, entry(TransitionKind.FIRED), "Attic", "°C", HELSINKI, NOW)
+
+    assert text == ("❄️ Pipe-freeze alert: Attic is 1.8 °C at 10:00, below 3 °C\n"
+                    "since 09:00 · lowest 1.2 °C\n"
+                    "falling 0.6 °C/h — reaches 0 °C in about 3 h")
+
+
+def test_a_recovery_says_how_long_and_the_lowest():
+    text = render(FREEZE, entry(TransitionKind.RESOLVED, value=4.2), "Attic", "°C", HELSINKI,
+                  NOW)
+
+    assert text == "✅ Attic recovered after 1 h, lowest 1.2 °C. Now 4.2 °C at 10:00."
+
+
+def test_a_stale_alert_names_the_silence_and_the_last_value():
+    spec = RuleSpec(RuleKind.STALE, stale_s=3600)
+    fired = render(spec, entry(TransitionKind.FIRED, reading_ts=NOW - H), "Attic", "°C",
+                   HELSINKI, NOW)
+    nothing = render(spec, entry(TransitionKind.REMINDER, reading_ts=None, value=None),
+                     "Attic", None, HELSINKI, NOW)
+
+    assert fired == "📵 No data from Attic for 1 h (last 1.8 °C at 09:00)."
+    assert nothing == "📵 Reminder — No data from Attic for 1 h (no readings kept)."
+
+
+def test_a_rule_is_described_in_words():
+    assert describe_rule(FREEZE, "°C") == \
+        "below 3 °C for 10 min (clears at 4, reminders every 1 h)"
+    assert describe_rule(RuleSpec(RuleKind.STALE, stale_s=7200)) == "no data for 2 h"
+
+
+def test_the_trend_is_a_least_squares_slope_and_said_only_when_it_matters():
+    falling = [Reading("a", NOW + i * H // 2, 5.0 - i) for i in range(4)]
+
+    assert trend_per_hour(falling) == pytest.approx(-2.0)
+    assert trend_per_hour(falling[:2]) is None
+    assert describe_trend(FREEZE, 1.0, 0.05, "°C") == ""
+    assert describe_trend(FREEZE, 30.0, -0.5, "°C") == "falling 0.5 °C/h"  # ETA beyond 48 h
+
+
+@pytest.mark.parametrize(("span", "hour", "quiet"), [
+    ("22:00-07:00", 23, True), ("22:00-07:00", 6, True), ("22:00-07:00", 7, False),
+    ("09:00-17:30", 10, True), ("09:00-17:30", 18, False),
+])
+def test_quiet_hours_may_cross_midnight(span, hour, quiet):
+    at = NOW + (hour - 10) * H  # NOW is 10:00 in Helsinki
+
+    assert in_quiet_hours(span, at, HELSINKI) is quiet
+
+
+@pytest.mark.parametrize("text", ["22-07", "25:00-07:00", "22:00Z-07:00", "07:00-07:00"])
+def test_quiet_hours_refuse_what_is_not_a_span(text):
+    with pytest.raises(BadQuietHours):
+        parse_quiet_hours(text)
+    assert in_quiet_hours(text, NOW, HELSINKI) is False  # never blocks an alert
+
+
+def test_the_buttons_carry_the_incident_and_read_back():
+    markup = for_transition(TransitionKind.FIRED, "r1a2b3", NOW - H)
+    assert markup is not None
+    data = [b.callback_data for row in markup.inline_keyboard for b in row]
+
+    assert data == [f"a:ack:r1a2b3:{NOW - H}", "a:s1:r1a2b3", "a:s8:r1a2b3", "a:chart:r1a2b3"]
+    assert parse_button(data[0]) == AlertButton(Action.ACK, "r1a2b3", NOW - H)
+    assert parse_button(data[3]) == AlertButton(Action.CHART, "r1a2b3")
+    assert for_transition(TransitionKind.RESOLVED, "r1a2b3", None) is None
+
+
+@pytest.mark.parametrize("data", ["a:zzz:r1", "a:ack:r1", "a:s1:r1:5", "a:ack:nope:1",
+                                  "h:bogus", "a:s1:r1\nforged", ""])
+def test_button_data_the_bot_did_not_make_is_not_a_button(data):
+    assert parse_button(data) is None
+
+
+def test_after_a_press_the_buttons_that_still_make_sense_remain():
+    acked = after_press(Action.ACK, "r1", 5)
+    snoozed = after_press(Action.SNOOZE_8H, "r1", 5)
+
+    assert [b.text for row in acked.inline_keyboard for b in row] == ["Chart 24h"]
+    assert [b.text for row in snoozed.inline_keyboard for b in row] == \
+        ["Acknowledge", "Chart 24h"]

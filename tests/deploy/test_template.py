@@ -139,7 +139,6 @@ def test_it_keeps_the_tables_with_ttl_point_in_time_recovery_and_retain() -> Non
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
         assert table["Properties"]["TimeToLiveSpecification"] == {
             "AttributeName": "expires_at", "Enabled": True}
-        assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
         assert table["Properties"]["PointInTimeRecoverySpecification"] == {
             "PointInTimeRecoveryEnabled": True}
 
@@ -189,6 +188,23 @@ def test_it_deploys_the_tables_in_ranchdatas_layout(aws: None) -> None:
     [index] = meta["GlobalSecondaryIndexes"]
     assert (index["IndexName"], index["Projection"]) == ("gsi1", {"ProjectionType": "ALL"})
     assert [k["AttributeName"] for k in index["KeySchema"]] == ["gsi1pk", "gsi1sk"]
+
+
+def test_it_bills_the_tables_on_demand_unless_write_units_are_given(aws: None) -> None:
+    deploy("on-demand", {"MeasurementsTableName": "m1", "MetaTableName": "meta1"})
+    deploy("provisioned", {"MeasurementsTableName": "m2", "MetaTableName": "meta2",
+                           "MeasurementsWriteUnits": "17"})
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+
+    def billing(table: str) -> tuple[str, int, int]:
+        described = dynamodb.describe_table(TableName=table)["Table"]
+        throughput = described.get("ProvisionedThroughput", {})
+        return (described.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED"),
+                throughput.get("ReadCapacityUnits", 0), throughput.get("WriteCapacityUnits", 0))
+
+    assert billing("m1") == ("PAY_PER_REQUEST", 0, 0)
+    assert billing("m2") == ("PROVISIONED", 5, 17)
+    assert billing("meta1")[0] == billing("meta2")[0] == "PAY_PER_REQUEST"
 
 
 def test_it_adopts_an_existing_measurements_table_under_its_own_name(aws: None) -> None:

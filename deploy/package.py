@@ -2,16 +2,17 @@
 
 Each zip holds the project's code and Linux wheels for the runtime and architecture
 deploy/template.yaml names (python3.12 on arm64), fetched with pip's --platform/--only-binary,
-so it builds on any machine. Only the bot draws charts: the API and alert zips leave out
-matplotlib (and numpy, pillow...), the API also PTB, and none carries boto3, which the Lambda
-runtime provides. Modules are precompiled when a python3.12 is at hand, because /var/task is
-read-only and a cold start would otherwise compile every imported module again. Entries are
-sorted and dated 1980-01-01, so an unchanged build gives an identical zip and `sam deploy`
-uploads nothing.
+so it builds on any machine, at the versions installed in the environment that ran the tests.
+Only the bot draws charts: the API and alert zips leave out matplotlib (and numpy, pillow...),
+the API also PTB, and none carries boto3, which the Lambda runtime provides. Modules are
+precompiled when a python3.12 is at hand, because /var/task is read-only and a cold start would
+otherwise compile every imported module again. Entries are sorted and dated 1980-01-01, so an
+unchanged build gives an identical zip and `sam deploy` uploads nothing.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import shutil
@@ -55,13 +56,34 @@ def requirements(without: set[str]) -> list[str]:
     return chosen
 
 
-def install(target: Path, wanted: list[str]) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--target", str(target), "--platform", PLATFORM, "--implementation", "cp",
-         "--python-version", PYTHON_VERSION, "--only-binary=:all:", "--no-warn-conflicts",
-         *wanted, *RUNTIME_PINS],
-        check=True)
+def tested_versions() -> list[str]:
+    """`name==version` of every distribution in this environment: the zips carry what
+    `make test` ran against, not whatever is newest on the day of the build."""
+    pins = {}
+    for distribution in importlib.metadata.distributions():
+        name = distribution.metadata["Name"]
+        if name and name.lower() != "sensorbot":
+            pins[name.lower()] = f"{name}=={distribution.version}"
+    return sorted(pins.values())
+
+
+def install(target: Path, wanted: list[str]) -> bool:
+    """Install into `target`; True when at the tested versions, False when some of those have
+    no wheel for the Lambda platform and pip chose within pyproject.toml's ranges instead."""
+    constraints = BUILD / "constraints.txt"
+    constraints.parent.mkdir(parents=True, exist_ok=True)
+    constraints.write_text("\n".join(tested_versions()) + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+               "--target", str(target), "--platform", PLATFORM, "--implementation", "cp",
+               "--python-version", PYTHON_VERSION, "--only-binary=:all:",
+               "--no-warn-conflicts", *wanted, *RUNTIME_PINS]
+    pinned = subprocess.run([*command, "--constraint", str(constraints)], check=False,
+                            capture_output=True)
+    if pinned.returncode == 0:
+        return True
+    shutil.rmtree(target, ignore_errors=True)
+    subprocess.run(command, check=True)
+    return False
 
 
 def copy_code(target: Path, packages: list[str]) -> None:
@@ -115,23 +137,26 @@ def unpacked_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def build(name: str) -> tuple[int, int, bool]:
+def build(name: str) -> tuple[int, int, bool, bool]:
     packages, without = FUNCTIONS[name]
     target = BUILD / name
     shutil.rmtree(target, ignore_errors=True)
-    install(target, requirements(without))
+    tested = install(target, requirements(without))
     copy_code(target, packages)
     prune(target)
     compiled = precompile(target)
     archive = DIST / f"{name}.zip"
     write_zip(target, archive)
-    return archive.stat().st_size, unpacked_size(target), compiled
+    return archive.stat().st_size, unpacked_size(target), compiled, tested
 
 
 def main(names: list[str]) -> None:
     for name in names or list(FUNCTIONS):
-        zipped, unpacked, compiled = build(name)
+        zipped, unpacked, compiled, tested = build(name)
         note = "" if compiled else f"  (not precompiled: no python{PYTHON_VERSION} found)"
+        if not tested:
+            note += ("  (some tested versions have no Linux arm64 wheel: newest within "
+                     "pyproject.toml's ranges instead)")
         print(f"dist/{name}.zip: {zipped / 2**20:.1f} MiB zipped, {unpacked / 2**20:.1f} MiB "
               f"unpacked (limits 50 / 250){note}")
 

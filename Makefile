@@ -22,7 +22,8 @@ bench: $(STAMP) $(DYNALITE)
 	$(BIN)/python benchmarks/api.py
 	$(BIN)/python benchmarks/bot.py
 	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python benchmarks/alerts.py
-	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python benchmarks/lambdas.py
+	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python benchmarks/migrate.py
+	$(BIN)/python benchmarks/mqtt.py
 
 # dist/{api,alerts,bot}.zip for deploy/template.yaml (python3.12, arm64); README "Deploy to AWS".
 package: $(STAMP)

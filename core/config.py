@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+import string
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "SENSORBOT_"
@@ -82,6 +84,83 @@ class AlertsSettings(_Section):
         return value
 
 
+class MqttSubscription(_Section):
+    """One topic filter whose messages are one user's readings (CONTRACT §3, §9)."""
+
+    topic: str = Field(min_length=1, max_length=65535)
+    user: str = Field(min_length=1)
+    sensor: str = Field(min_length=1, description="sensor id template over topic levels: {0}, {1}")
+    format: Literal["number", "json", "ruuvi"] = "json"
+    fields: list[str] = Field(default_factory=list)  # json: keep only these fields ("" = all)
+
+    @field_validator("topic")
+    @classmethod
+    def _topic_filter(cls, value: str) -> str:
+        levels = value.split("/")
+        for index, level in enumerate(levels):
+            if ("+" in level and level != "+") or ("#" in level and level != "#") or \
+                    (level == "#" and index != len(levels) - 1):
+                raise ValueError("must be an MQTT topic filter: '+' stands for one whole level, "
+                                 "'#' for the last ones, e.g. 'zigbee2mqtt/+' or 'tele/#'")
+        return value
+
+    @model_validator(mode="after")
+    def _template_fits_topic(self) -> MqttSubscription:
+        levels = self.topic.split("/")
+        open_ended = levels[-1] == "#"
+        for _, name, spec, conversion in string.Formatter().parse(self.sensor):
+            if name is None:
+                continue
+            if not name.isdigit() or spec or conversion:
+                raise ValueError(f"sensor template {self.sensor!r}: use {{0}}, {{1}}, … for "
+                                 "topic levels, e.g. 'attic/{1}'")
+            if int(name) >= len(levels) and not open_ended:
+                raise ValueError(f"sensor template {self.sensor!r}: topic {self.topic!r} has "
+                                 f"{len(levels)} levels, {{0}} to {{{len(levels) - 1}}}")
+        return self
+
+
+class MqttSettings(_Section):
+    enabled: bool = False
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str = ""
+    password: str = ""
+    client_id: str = Field(default="sensorbot", min_length=1, max_length=65535)
+    subscriptions: list[MqttSubscription] = Field(default_factory=list)
+
+    @field_validator("url")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 - a bad port raises here
+        except ValueError:
+            raise ValueError("has a bad port; e.g. mqtt://192.168.1.5:1883") from None
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("must be mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (TLS)")
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_read(self) -> MqttSettings:
+        if self.enabled and not self.subscriptions:
+            raise ValueError("mqtt is enabled but has no [[mqtt.subscriptions]]; add one (see "
+                             "config.example.toml) or set enabled = false")
+        return self
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+
 class _FileSource(PydanticBaseSettingsSource):
     """Values already read from the TOML file, ranked below the environment."""
 
@@ -105,6 +184,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
 
     @classmethod
     def settings_customise_sources(

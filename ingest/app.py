@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect
 import core
 from core.clock import wall_clock_ms
 from core.config import Settings
-from ingest import ranchdata, v3
+from ingest import devices, ranchdata, v3
 from ingest.auth import Authenticator
 from ingest.deps import Services
 from ingest.draining import DrainUnreadBody
@@ -32,7 +32,8 @@ from ingest.errors import (
     Unprocessable,
 )
 from ingest.limits import ReadingRateLimiter
-from ingest.schemas import ErrorBody, MeasurementIn, ReadingBatchIn
+from ingest.schemas import ErrorBody, MeasurementIn, ReadingBatchIn, RuuviGatewayIn
+from ingest.units import FirstSight
 from storage.base import Store
 from storage.errors import StorageError, StorageUnavailable
 
@@ -67,6 +68,8 @@ def create_app(settings: Settings, *, store: Store,
                                   clock_ms)
     app.include_router(ranchdata.router)
     app.include_router(v3.router)
+    app.include_router(devices.router)
+    app.state.units = FirstSight(store)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.api.cors_origins,
@@ -151,7 +154,7 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (MeasurementIn, ReadingBatchIn):
+        for model in (MeasurementIn, ReadingBatchIn, RuuviGatewayIn):
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema

@@ -118,15 +118,21 @@ def parse_json(raw: bytes) -> Any:
 def read_sensor_range(app: Services, caller: Caller, sensor: str, start: int | None,
                       end: int | None, limit: int) -> tuple[ApiToken, list[Reading]]:
     """A read token's readings of one sensor in [start, end] (default: the last 24 h)."""
+    token = authorized_reader(app, caller, sensor)
+    now = app.clock_ms()
+    low, high = time_range(start, end, now)
+    return token, app.store.read_range(token.user_id, sensor, low, high, now_ms=now,
+                                       limit=limit)
+
+
+def authorized_reader(app: Services, caller: Caller, sensor: str) -> ApiToken:
+    """The read token, once the sensor id is one a store can hold."""
     token = app.auth.authenticate(caller, "read")
     try:
         parse_sensor(sensor)
     except Invalid as exc:
         raise Unprocessable(str(exc)) from None
-    now = app.clock_ms()
-    low, high = time_range(start, end, now)
-    return token, app.store.read_range(token.user_id, sensor, low, high, now_ms=now,
-                                       limit=limit)
+    return token
 
 
 def time_range(start: int | None, end: int | None, now_ms: int) -> tuple[int, int]:

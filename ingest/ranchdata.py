@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,6 +12,7 @@ from ingest.auth import Caller
 from ingest.deps import (
     MAX_MS,
     Services,
+    authorized_reader,
     caller,
     gateway_caller,
     iso_ms,
@@ -19,11 +21,13 @@ from ingest.deps import (
     read_sensor_range,
     services,
     services_of,
+    time_range,
 )
 from ingest.errors import Unprocessable
 from ingest.schemas import MeasurementIn, SavedMeasurement, SeriesItem
 from ingest.validation import Invalid, Window, parse_reading
-from storage.models import Reading
+from storage.base import KeepsStoredItems, StoredItem
+from storage.models import ApiToken, Reading
 
 MAX_SERIES = 20_000
 router = APIRouter(tags=["ranchdata"])
@@ -76,17 +80,55 @@ def get_series(
     who: Caller = Depends(caller),
     app: Services = Depends(services),
 ) -> JSONResponse:
-    token, readings = read_sensor_range(app, who, sensor, start, end, MAX_SERIES + 1)
-    if len(readings) > MAX_SERIES:
+    token, items = read_series_items(app, who, sensor, start, end)
+    if len(items) > MAX_SERIES:
         raise Unprocessable(f"the range holds more than {MAX_SERIES:,} readings; ask for a "
                             "narrower one with start and end")
     meta = app.store.get_sensor(token.user_id, sensor)
     app.auth.used(token)
     name = meta.display_name if meta else sensor
     unit = (meta.unit if meta else None) or ""
-    return JSONResponse([
-        {"id": f"{token.user_id}#{sensor}_{r.timestamp}", "value": js_number(r.value),
-         "measurement_time": iso_ms(r.timestamp), "serial": sensor, "name": name, "unit": unit,
-         "user_id": token.user_id}
-        for r in readings
-    ])
+    return JSONResponse([series_item(token.user_id, sensor, item, name, unit) for item in items])
+
+
+def read_series_items(app: Services, who: Caller, sensor: str, start: int | None,
+                      end: int | None) -> tuple[ApiToken, list[StoredItem]]:
+    """The range as stored: items ranchdata wrote come back as its GET served them."""
+    if not isinstance(app.store, KeepsStoredItems):
+        token, readings = read_sensor_range(app, who, sensor, start, end, MAX_SERIES + 1)
+        return token, [StoredItem(Decimal(r.timestamp), r.value, True) for r in readings]
+    token = authorized_reader(app, who, sensor)
+    now = app.clock_ms()
+    low, high = time_range(start, end, now)
+    return token, app.store.read_stored_items(token.user_id, sensor, low, high, now_ms=now,
+                                              limit=MAX_SERIES + 1)
+
+
+def series_item(user_id: str, sensor: str, item: StoredItem, name: str, unit: str
+                ) -> dict[str, Any]:
+    """measurement.js's ddbToAPIMeasurement: a value it never had is left out, as
+    JSON.stringify leaves out undefined; the time is JavaScript's (whole ms) in the ISO form."""
+    shown: dict[str, Any] = {"id": f"{user_id}#{sensor}_{js_text(item.timestamp)}"}
+    if item.has_value:
+        shown["value"] = js_value(item.value)
+    shown.update(measurement_time=iso_ms(int(item.timestamp)), serial=sensor, name=name,
+                 unit=unit, user_id=user_id)
+    return shown
+
+
+def js_text(number: Decimal) -> str:
+    """How JavaScript prints a stored number: `1795926153000.456`, `1700000000000`."""
+    as_float = float(number)
+    return str(int(as_float)) if as_float.is_integer() and abs(as_float) < 1e21 \
+        else repr(as_float)
+
+
+def js_value(value: Any) -> Any:
+    """A stored value as the DocumentClient handed it to JSON.stringify."""
+    if isinstance(value, Decimal | float | int) and not isinstance(value, bool):
+        return js_number(float(value))
+    if isinstance(value, dict):
+        return {key: js_value(inner) for key, inner in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [js_value(inner) for inner in value]
+    return value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -10,14 +12,16 @@ class MeasurementIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     value: float | str = Field(description="A finite number, or a string that parses as one.")
-    timestamp: int | str | None = Field(
+    timestamp: float | str | None = Field(
         default=None,
-        description="Epoch milliseconds or ISO-8601 with a zone; omitted means now.",
+        description="Epoch milliseconds (a fractional part is dropped) or ISO-8601 with a "
+                    "zone; omitted means now.",
     )
 
 
 class ReadingIn(MeasurementIn):
-    sensor: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/\-]+$")
+    sensor: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$",
+                        description="Any text without control characters, e.g. 'Living room'.")
 
 
 class ReadingBatchIn(BaseModel):
@@ -33,7 +37,10 @@ class SavedMeasurement(BaseModel):
 
 class SeriesItem(BaseModel):
     id: str = Field(description="<user>#<sensor>_<epoch ms>")
-    value: float
+    value: float | str | dict[str, Any] | list[Any] | bool | None = Field(
+        default=None,
+        description="The reading. An item ranchdata stored comes back as its GET served it: "
+                    "as the client sent the value (a numeric string, null...), absent if none.")
     measurement_time: str = Field(description="ISO-8601 UTC with milliseconds")
     serial: str
     name: str
@@ -71,3 +78,25 @@ class Health(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class RuuviTagIn(BaseModel):
+    """One tag as the Ruuvi Gateway relays it."""
+
+    model_config = ConfigDict(extra="allow")
+    rssi: int | None = None
+    timestamp: str | None = Field(default=None, description="Unix seconds, as a string.")
+    data: str = Field(description="The raw BLE advertisement in hex (RAWv2 is decoded).")
+
+
+class RuuviGatewayData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    gw_mac: str | None = None
+    timestamp: str | None = None
+    tags: dict[str, RuuviTagIn] = Field(description="Tag MAC → its advertisement.")
+
+
+class RuuviGatewayIn(BaseModel):
+    """The Ruuvi Gateway's custom HTTP server JSON."""
+
+    data: RuuviGatewayData

@@ -8,10 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from storage.errors import InvalidRecord
-from storage.models import SENSOR_ID_RE, Reading, check_value
+from storage.models import SENSOR_ID_RE, SENSOR_ID_RULE, Reading, check_value
 
 FUTURE_TOLERANCE_MS = 5 * 60_000
-SENSOR_RULE = "1-64 characters of A-Z a-z 0-9 . _ : / - (never '#')"
 
 
 class Invalid(ValueError):
@@ -36,7 +35,7 @@ class Window:
 
 def parse_sensor(raw: Any) -> str:
     if not isinstance(raw, str) or not SENSOR_ID_RE.fullmatch(raw):
-        raise Invalid(f"sensor id {raw!r} is not valid: use {SENSOR_RULE}")
+        raise Invalid(f"sensor id {raw!r} is not valid: use {SENSOR_ID_RULE}")
     return raw
 
 
@@ -85,10 +84,13 @@ def _is_number(text: str) -> bool:
 
 
 def _number_to_ms(raw: int | float | str) -> int:
+    """Fractional milliseconds (`time.time() * 1000` clients) are dropped, as reads do."""
     number = float(raw) if isinstance(raw, str) else raw
-    if isinstance(number, float) and (not math.isfinite(number) or number != int(number)):
-        raise Invalid(f"timestamp must be whole epoch milliseconds, got {_shown(raw)}")
-    return int(number)
+    if isinstance(number, float):
+        if not math.isfinite(number):
+            raise Invalid(f"timestamp must be epoch milliseconds, got {_shown(raw)}")
+        return math.floor(number)
+    return number
 
 
 def _iso_to_ms(text: str) -> int:

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from core.tokens import TokenImportError, import_ranch_tokens, issue_token
 from core.users import NoFreeId, add_user_named
 from sensorbot.logs import configure_logging
 from sensorbot.stores import open_store
-from storage.base import Store
+from storage.base import ScanProgress, Store
 from storage.errors import NotFound, StorageError
 from storage.models import User, check_user_id
 
@@ -105,10 +106,41 @@ def cmd_tokens_import(store: Store, args: argparse.Namespace, settings: Settings
     if not text:
         raise CommandError("give the token string as an argument or in RANCH_API_TOKENS, "
                            "e.g. sensorbot tokens import 'R:readtoken:23#W:writetoken:23'")
-    imported = import_ranch_tokens(store, text, now_ms=now_ms())
-    for token in imported:
+    result = import_ranch_tokens(store, text, now_ms=now_ms())
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for token in result.imported:
         print(f"{token.token_id}\t{token.user_id}\t{token.scope}")
-    print(f"imported {len(imported)} token(s)", file=sys.stderr)
+    print(f"imported {len(result.imported)} token(s)", file=sys.stderr)
+
+
+def cmd_migrate(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    from core.migrate import migrate, parse_old_bot_users, progress_line, summary
+
+    text = args.tokens if args.tokens is not None else os.environ.get("RANCH_API_TOKENS")
+    if not text:
+        print("note: no token string (--tokens or RANCH_API_TOKENS): no tokens imported",
+              file=sys.stderr)
+    old_chats = None
+    if args.telegram_users:
+        try:
+            content = Path(args.telegram_users).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot read {args.telegram_users}: {exc.strerror}") from None
+        old_chats = parse_old_bot_users(content)
+
+    def show(progress: ScanProgress) -> None:
+        print("\r" + progress_line(progress), end="", file=sys.stderr, flush=True)
+
+    started = time.monotonic()
+    done = migrate(store, tokens=text or None, old_chats=old_chats, now_ms=now_ms(),
+                   dry_run=args.dry_run, segments=args.segments, progress=show)
+    elapsed = time.monotonic() - started
+    if done.scan is not None:
+        print(file=sys.stderr)
+    for warning in done.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print("\n".join(summary(done, elapsed_s=elapsed)))
 
 
 def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:
@@ -251,6 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
     imports = add(tokens, "import", cmd_tokens_import,
                   "import ranchdata's R:TOKEN:USER#W:TOKEN:USER (else env RANCH_API_TOKENS)")
     imports.add_argument("string", nargs="?")
+    migration = add(commands, "migrate", cmd_migrate,
+                    "adopt a running ranchdata deployment: its tokens, sensors and chats")
+    migration.add_argument("--tokens", metavar="STRING",
+                           help="ranchdata's R:TOKEN:USER#W:TOKEN:USER (else RANCH_API_TOKENS)")
+    migration.add_argument("--telegram-users", metavar="PATH",
+                           help="the old bot's users.json: [[telegram_user_id, apikey], ...]")
+    migration.add_argument("--dry-run", action="store_true", help="say what it would do; "
+                           "write nothing")
+    migration.add_argument("--segments", type=int, default=4, choices=range(1, 65),
+                           metavar="N", help="parallel scan segments (default 4)")
     return parser
 
 

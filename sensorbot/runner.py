@@ -37,10 +37,25 @@ def api_server(settings: Settings, store: Store, clock_ms: Callable[[], int] | N
     return server
 
 
+def start_mqtt(settings: Settings, store: Store, stop: asyncio.Event,
+               clock_ms: Callable[[], int] | None) -> asyncio.Task[None] | None:
+    """The MQTT subscriber as a task, when `[mqtt] enabled`; it ends once `stop` is set."""
+    if not settings.mqtt.enabled:
+        return None
+    from ingest.mqtt import MqttIngest, check_subscriptions
+
+    check_subscriptions(settings.mqtt, store)
+    ingest = MqttIngest(settings.mqtt, store) if clock_ms is None else \
+        MqttIngest(settings.mqtt, store, clock_ms=clock_ms)
+    return asyncio.create_task(ingest.run(stop))
+
+
 async def serve(settings: Settings, store: Store, stop: asyncio.Event, *,
                 clock_ms: Callable[[], int] | None = None) -> None:
     """Run until `stop` is set, then shut everything down in order."""
     sockets = [listen(settings.api)] if settings.api.enabled else []
+    mqtt_stop = asyncio.Event()
+    mqtt_task = start_mqtt(settings, store, mqtt_stop, clock_ms)
     application = build_application(settings, store, clock_ms=clock_ms)
     server = api_server(settings, store, clock_ms) if sockets else None
     api_task = asyncio.create_task(server.serve(sockets=sockets)) if server else None
@@ -64,6 +79,9 @@ async def serve(settings: Settings, store: Store, stop: asyncio.Event, *,
         if server is not None and api_task is not None:
             server.should_exit = True
             await api_task
+        if mqtt_task is not None:
+            mqtt_stop.set()
+            await mqtt_task
 
 
 async def connect(application: Any, stop: asyncio.Event) -> bool:
@@ -106,8 +124,10 @@ async def alert_job(context: BotContext) -> None:
 
 
 async def serve_api(settings: Settings, store: Store, stop: asyncio.Event) -> None:
-    """`sensorbot api`: the HTTP API alone, until `stop` is set."""
+    """`sensorbot api`: the HTTP API (and the MQTT subscriber when enabled), until `stop`."""
     sockets = [listen(settings.api)]
+    mqtt_stop = asyncio.Event()
+    mqtt_task = start_mqtt(settings, store, mqtt_stop, None)
     server = api_server(settings, store, None)
     api_task = asyncio.create_task(server.serve(sockets=sockets))
     stopped = asyncio.create_task(stop.wait())
@@ -115,6 +135,9 @@ async def serve_api(settings: Settings, store: Store, stop: asyncio.Event) -> No
     server.should_exit = True
     stopped.cancel()
     await api_task
+    if mqtt_task is not None:
+        mqtt_stop.set()
+        await mqtt_task
 
 
 def listen(api: ApiSettings) -> socket.socket:

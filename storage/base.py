@@ -6,8 +6,10 @@ depend on time take `now_ms`; none reads the clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
 
 from storage.models import AlertRule, AlertState, ApiToken, ChatLink, Invite, Reading, Sensor, User
 
@@ -123,3 +125,48 @@ class Store(Protocol):
         Returns the stored state (version bumped), or None when another writer got there first
         or the rule is gone.
         """
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    items: int
+    estimated_items: int | None  # DynamoDB's table item count, refreshed about every 6 hours
+    keys: int
+    read_units: float
+
+
+@dataclass(frozen=True)
+class SensorKeyScan:
+    """The sensors a measurements table holds: `<user>#<sensor>` → items seen."""
+
+    keys: dict[str, int]
+    items: int
+    read_units: float
+
+
+@runtime_checkable
+class ScansSensorKeys(Protocol):
+    """A store whose measurements were written by others (ranchdata), so may hold sensors it
+    never registered. Scanning reads the whole table: an operator's one-time step only."""
+
+    def scan_sensor_keys(self, *, segments: int,
+                         progress: Callable[[ScanProgress], None]) -> SensorKeyScan: ...
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """A measurement as its writer stored it: ranchdata kept values as clients sent them
+    (a number, a string, null, an object...) and times with fractions of a millisecond."""
+
+    timestamp: Decimal
+    value: Any  # Decimal, str, None, bool, dict, list; meaningless unless has_value
+    has_value: bool
+
+
+@runtime_checkable
+class KeepsStoredItems(Protocol):
+    """A store that may hold items others wrote, and can return them untouched: the v2 series
+    answers for them as ranchdata's own GET did."""
+
+    def read_stored_items(self, user_id: str, sensor: str, start_ms: int, end_ms: int, *,
+                          now_ms: int, limit: int) -> list[StoredItem]: ...

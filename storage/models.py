@@ -12,14 +12,21 @@ from storage.errors import InvalidRecord
 
 Scope = Literal["read", "write"]
 
-SENSOR_ID_RE = re.compile(r"[A-Za-z0-9._:/\-]{1,64}")
-USER_ID_RE = re.compile(r"[^#\s]{1,64}")
+# Any text ranchdata could store: no control characters (nor lone surrogates, which no
+# store can encode). `#` is allowed; the user part before the first `#` holds none.
+SENSOR_ID_MAX = 200
+NOT_IN_IDS = r"\x00-\x1f\x7f-\x9f\ud800-\udfff"
+SENSOR_ID_RE = re.compile(rf"[^{NOT_IN_IDS}]{{1,{SENSOR_ID_MAX}}}")
+SENSOR_ID_RULE = (f"1-{SENSOR_ID_MAX} characters of any text without control characters, "
+                  "e.g. 'Living room' or 'olohuone/lämpötila'")
+# ranchdata's user ids held anything but its separators `#` and `:`, spaces included.
+USER_ID_RE = re.compile(rf"[^#{NOT_IN_IDS}]{{1,64}}")
 MAX_VALUE = 1e100
 
 
 def check_sensor_id(sensor: str) -> str:
     if not SENSOR_ID_RE.fullmatch(sensor):
-        raise InvalidRecord(f"sensor id {sensor!r}: use 1-64 characters of A-Z a-z 0-9 . _ : / -")
+        raise InvalidRecord(f"sensor id {sensor!r}: use {SENSOR_ID_RULE}")
     return sensor
 
 
@@ -32,7 +39,8 @@ def check_value(value: float) -> float:
 
 def check_user_id(user_id: str) -> str:
     if not USER_ID_RE.fullmatch(user_id):
-        raise InvalidRecord(f"user id {user_id!r}: use 1-64 characters, no spaces and no '#'")
+        raise InvalidRecord(f"user id {user_id!r}: use 1-64 characters, no '#' and no control "
+                            "characters")
     return user_id
 
 

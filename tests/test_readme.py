@@ -70,7 +70,7 @@ def start_api(project: Path, port: int) -> subprocess.Popen[str]:
 
 def test_the_readme_http_examples_work_as_pasted(project):
     blocks = curl_blocks()
-    assert len(blocks) == 1 and README_API in blocks[0]
+    assert len(blocks) == 2 and README_API in blocks[0]  # the second: tests/devices
     port = free_port()
     server = start_api(project, port)
     try:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
-from storage.base import MAX_TIME_MS, SensorKey
+from boto3.dynamodb.types import TypeDeserializer
+
+from storage.base import MAX_TIME_MS, SensorKey, StoredItem
 from storage.dynamodb.client import CapacityMeter, Item, batch_write, query_pages
 from storage.models import Reading, check_sensor_id, check_user_id, check_value
 
 # Readings past retention may linger until TTL deletes them (up to two days): never return them.
 NOT_EXPIRED = "attribute_not_exists(expires_at) OR expires_at > :now_s"
+log = logging.getLogger("sensorbot.storage")
+_deserializer = TypeDeserializer()
 
 
 def number(value: float | int) -> str:
@@ -34,8 +40,35 @@ def measurement_item(user_id: str, reading: Reading, *, now_ms: int, retention_s
     }
 
 
-def reading_from_item(sensor: str, item: Item) -> Reading:
-    return Reading(sensor, int(item["timestamp"]["N"]), float(item["value"]["N"]))
+def reading_from_item(sensor: str, item: Item) -> Reading | None:
+    """The reading an item holds, or None for one without a number.
+
+    ranchdata stored values as clients sent them: N, a numeric string (S), NULL, or no
+    `value` at all; and timestamps with fractions of a millisecond, read as the whole one.
+    """
+    value = item.get("value", {})
+    raw = value.get("N", value.get("S"))
+    if not isinstance(raw, str) or "_" in raw:  # Python's float() takes "1_0"; JS never did
+        return None
+    try:
+        number = float(raw.strip())
+        stamp = int(Decimal(item["timestamp"]["N"]).to_integral_value(ROUND_FLOOR))
+    except (ValueError, InvalidOperation):
+        return None
+    return Reading(sensor, stamp, number) if math.isfinite(number) else None
+
+
+def readings_from_items(sensor: str, items: Iterable[Item]) -> Iterator[Reading]:
+    """The readings among `items`; the others are counted at DEBUG, never an error."""
+    skipped = 0
+    for item in items:
+        reading = reading_from_item(sensor, item)
+        if reading is None:
+            skipped += 1
+        else:
+            yield reading
+    if skipped:
+        log.debug("skipped %d item(s) of sensor %r holding no number", skipped, sensor)
 
 
 class ReadingsMixin:
@@ -90,10 +123,27 @@ class ReadingsMixin:
         if low > end_ms or limit == 0:
             return []
         found: list[Reading] = []
+        items = self._range_query(user_id, sensor, low, end_ms, now_ms=now_ms, page_size=limit)
+        for reading in readings_from_items(sensor, items):
+            found.append(reading)
+            if limit is not None and len(found) >= limit:
+                break
+        return found
+
+    def read_stored_items(self, user_id: str, sensor: str, start_ms: int, end_ms: int, *,
+                          now_ms: int, limit: int) -> list[StoredItem]:
+        """The range's items as stored, whatever their value: the v2 series's view."""
+        low, end_ms = max(start_ms, now_ms - self.retention_ms), min(end_ms, MAX_TIME_MS)
+        if low > end_ms or limit <= 0:
+            return []
+        found: list[StoredItem] = []
         for item in self._range_query(user_id, sensor, low, end_ms, now_ms=now_ms,
                                       page_size=limit):
-            found.append(reading_from_item(sensor, item))
-            if limit is not None and len(found) >= limit:
+            value = item.get("value")
+            found.append(StoredItem(Decimal(item["timestamp"]["N"]),
+                                    _deserializer.deserialize(value) if value else None,
+                                    value is not None))
+            if len(found) >= limit:
                 break
         return found
 
@@ -106,8 +156,7 @@ class ReadingsMixin:
         # 16 small items still fit one 4 KB read unit, and skip past lingering expired ones.
         newest = self._range_query(user_id, sensor, low, high, now_ms=now_ms,
                                    newest_first=True, page_size=16)
-        item = next(iter(newest), None)
-        return reading_from_item(sensor, item) if item else None
+        return next(readings_from_items(sensor, newest), None)
 
     def latest_readings(
         self, keys: Iterable[SensorKey], *, now_ms: int

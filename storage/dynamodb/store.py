@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from storage.base import DAY_MS
+from storage.base import DAY_MS, ScanProgress, SensorKeyScan
 from storage.dynamodb.client import CapacityMeter, error_code, shared_client, translated
 from storage.dynamodb.meta import GSI, MetaMixin
 from storage.dynamodb.readings import ReadingsMixin
+from storage.dynamodb.scan import scan_sensor_keys
 from storage.errors import StorageUnavailable
 
 
@@ -107,6 +109,12 @@ class DynamoDBStore(ReadingsMixin, MetaMixin):
             return (f"warning: could not enable TTL on {table} ({error_code(exc)}); expired "
                     "items are still hidden from reads, but are not deleted")
         return None
+
+    def scan_sensor_keys(self, *, segments: int,
+                         progress: Callable[[ScanProgress], None]) -> SensorKeyScan:
+        """Every `<user>#<sensor>` of the measurements table: `sensorbot migrate` only."""
+        return scan_sensor_keys(self._client, self._meter, self.measurements_table,
+                                segments=segments, progress=progress)
 
     def ping(self) -> None:
         with translated():

@@ -16,8 +16,9 @@ from tests.conftest import NOW_MS
 WINDOW = Window(NOW_MS, 90 * 86_400_000)
 
 sensors = st.one_of(
-    st.sampled_from(["attic", "ruuvi/temperature", "a.b_c:d-1", "x" * 64]),
-    st.text(max_size=70),
+    st.sampled_from(["attic", "ruuvi/temperature", "a.b_c:d-1", "Living room", "sauna#1",
+                     "x" * 200, "x" * 201, "a\x85b", "\ud800"]),
+    st.text(max_size=210),
 )
 values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True), st.integers(min_value=-10**120,
@@ -57,7 +58,7 @@ def test_the_fast_parser_takes_the_common_batch():
 
 
 def test_the_careful_parser_explains_what_the_fast_one_refuses():
-    raw = json.dumps({"readings": [{"sensor": "a#b", "value": 1}]}).encode()
+    raw = json.dumps({"readings": [{"sensor": "a\x01b", "value": 1}]}).encode()
 
     assert fast_parse_batch(raw, WINDOW) is None
     with pytest.raises(ApiError, match=r"^readings\[0\]: sensor id"):

@@ -85,7 +85,7 @@ BAD_V2 = [
     (b'{"value": 1, "timestamp": 1800000000}', 422, "seconds"),
     (b'{"value": 1, "timestamp": "2027-01-15T08:00:00"}', 422, "zone"),
     (b'{"value": 1, "timestamp": "yesterday"}', 422, "ISO-8601"),
-    (b'{"value": 1, "timestamp": 1.5}', 422, "whole"),
+    (b'{"value": 1, "timestamp": 1.5}', 422, "retention"),
     (b'{"value": 1, "timestamp": false}', 422, "timestamp"),
     (b'{"value": 1', 400, "not valid JSON"),
     (b"\xff\xfe", 400, "not valid JSON"),
@@ -102,13 +102,67 @@ def test_it_refuses_bad_input_with_a_reason_and_stores_nothing(api, body, status
     assert api.stored() == []
 
 
-@pytest.mark.parametrize("sensor", ["a%23b", "x" * 65, "sp%20ace", "%C3%A4", "a%3Fb"])
+@pytest.mark.parametrize("sensor", ["x" * 201, "a%00b", "a%1Bb", "a%7Fb", "a%C2%85b"])
 def test_it_refuses_bad_sensor_ids(api, sensor):
     response = post_v2(api, sensor, {"value": 1})
 
     assert response.status_code == 422
     assert "sensor id" in response.json()["detail"]
+    assert "control characters" in response.json()["detail"]
     assert api.stored() == []
+
+
+@pytest.mark.parametrize("path", ["a%0Ab", "a%0Db"])
+def test_it_finds_no_route_for_a_line_break_in_a_sensor_id(api, path):
+    response = post_v2(api, path, {"value": 1})
+
+    assert response.status_code in (404, 422)
+    assert "detail" in response.json()
+    assert api.stored() == []
+
+
+@pytest.mark.parametrize(("path", "sensor"), [
+    ("Living%20room", "Living room"),
+    ("olohuone/l%C3%A4mp%C3%B6tila", "olohuone/lämpötila"),
+    ("olohuone%2Fl%C3%A4mp%C3%B6tila", "olohuone/lämpötila"),
+    ("sauna%231", "sauna#1"),
+    ("x" * 65, "x" * 65),
+    ("%C3%A4" * 200, "ä" * 200),
+])
+def test_it_takes_every_sensor_id_ranchdata_stored_and_reads_it_back(api, path, sensor):
+    assert post_v2(api, path, {"value": 1.5}).json()["sensor"] == sensor
+    read = api.headers("alice_read")
+
+    series = api.client.get(f"/api/v2/sensor/{path}/series", headers=read)
+    readings = api.client.get(f"/api/v3/sensors/{path}/readings", headers=read)
+    listed = api.client.get("/api/v3/sensors", headers=read)
+
+    assert [(item["serial"], item["value"]) for item in series.json()] == [(sensor, 1.5)]
+    assert series.json()[0]["id"] == f"alice#{sensor}_{NOW_MS}"
+    assert readings.json()["readings"] == [{"timestamp": NOW_MS, "value": 1.5}]
+    assert [item["sensor"] for item in listed.json()] == [sensor]
+
+
+def test_it_takes_a_v3_batch_of_ranchdata_sensor_ids(api):
+    sensors = ["Living room", "olohuone/lämpötila", "sauna#1", "x" * 200]
+    body = {"readings": [{"sensor": sensor, "value": 1} for sensor in sensors]}
+
+    response = api.client.post("/api/v3/readings", json=body, headers=api.headers("alice_write"))
+
+    assert response.json() == {"stored": 4}
+    assert sorted(r.sensor for r in api.stored()) == sorted(sensors)
+
+
+def test_it_drops_the_fraction_of_a_millisecond_timestamp(api):
+    response = post_v2(api, "attic", b'{"value": 2, "timestamp": 1799999999000.456}')
+    batch = api.client.post("/api/v3/readings", headers=api.headers("alice_write"),
+                            content=b'{"readings": [{"sensor": "b", "value": 1, '
+                                    b'"timestamp": 1799999998000.9}]}')
+
+    assert response.json()["timestamp"] == 1_799_999_999_000
+    assert batch.json() == {"stored": 1}
+    assert sorted(api.stored()) == [Reading("attic", 1_799_999_999_000, 2.0),
+                                    Reading("b", 1_799_999_998_000, 1.0)]
 
 
 def test_it_stores_a_v3_batch(api):
@@ -129,14 +183,16 @@ def test_it_stores_a_v3_batch(api):
     ([], "1 to 1000"),
     ([{"sensor": "a", "value": 1}] * 1001, "1 to 1000"),
     ([{"sensor": "a", "value": 1}, {"sensor": "a", "value": "nan"}], "readings[1]: value"),
-    ([{"sensor": "a", "value": 1}] * 5 + [{"sensor": "a#b", "value": 1}], "readings[5]: sensor"),
+    ([{"sensor": "a", "value": 1}] * 5 + [{"sensor": "a\nb", "value": 1}], "readings[5]: sensor"),
+    ([{"sensor": "a", "value": 1}, {"sensor": "x" * 201, "value": 1}], "readings[1]: sensor"),
+    ([{"sensor": "a", "value": 1}, {"sensor": "\ud800", "value": 1}], "readings[1]: sensor"),
     ([{"sensor": "a", "value": 1}, {"value": 1}], 'readings[1] must be an object'),
     ([{"sensor": "a", "value": 1}, 7], "readings[1] must be an object"),
     ([{"sensor": "a", "value": 1, "timestamp": NOW_MS + DAY}], "readings[0]: timestamp"),
 ])
 def test_it_stores_nothing_of_a_v3_batch_with_one_bad_item(api, readings, says):
-    response = api.client.post("/api/v3/readings", json={"readings": readings},
-                               headers=api.headers("alice_write"))
+    response = api.client.post("/api/v3/readings", headers=api.headers("alice_write"),
+                               content=json.dumps({"readings": readings}).encode())
 
     assert response.status_code == 422
     assert says in response.json()["detail"]

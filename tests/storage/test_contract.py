@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -137,7 +138,9 @@ def test_it_refuses_ids_that_would_break_the_key(store):
     with pytest.raises(InvalidRecord):
         store.write_readings("u#1", [Reading("attic", NOW_MS, 1.0)], now_ms=NOW_MS)
     with pytest.raises(InvalidRecord):
-        store.write_readings("u1", [Reading("at#tic", NOW_MS, 1.0)], now_ms=NOW_MS)
+        store.write_readings("u1", [Reading("at\ntic", NOW_MS, 1.0)], now_ms=NOW_MS)
+    with pytest.raises(InvalidRecord):
+        store.write_readings("u1", [Reading("x" * 201, NOW_MS, 1.0)], now_ms=NOW_MS)
     with pytest.raises(InvalidRecord):
         store.write_readings("u1", [Reading("attic", NOW_MS, float("nan"))], now_ms=NOW_MS)
     assert store.list_sensors("u1") == []
@@ -153,6 +156,81 @@ def test_it_returns_every_reading_of_a_range_larger_than_one_query_page(store):
 
     assert len(got) == 6000
     assert got == sorted(readings, key=lambda r: r.timestamp)
+
+
+@pytest.mark.parametrize("sensor", ["Living room", "olohuone/lämpötila", "sauna#1", "x" * 65,
+                                    "é" * 200])
+def test_it_keeps_every_sensor_id_ranchdata_could_store(store, sensor):
+    store.write_readings("u1", [Reading(sensor, NOW_MS, 1.5)], now_ms=NOW_MS)
+    store.write_readings("u1", [Reading("sauna", NOW_MS, 9.0)], now_ms=NOW_MS)
+
+    assert store.read_range("u1", sensor, 0, NOW_MS, now_ms=NOW_MS) == [
+        Reading(sensor, NOW_MS, 1.5)]
+    assert {s.sensor_id for s in store.list_sensors("u1")} == {sensor, "sauna"}
+    assert store.update_sensor("u1", sensor, name="Sauna", now_ms=NOW_MS).name == "Sauna"
+
+
+def test_it_keeps_a_user_id_with_spaces_as_ranchdata_did(store):
+    store.add_user(User("my ranch", "my ranch", NOW_MS))
+    store.write_readings("my ranch", [Reading("attic", NOW_MS, 1.0)], now_ms=NOW_MS)
+
+    assert store.latest_reading("my ranch", "attic", now_ms=NOW_MS) == Reading("attic", NOW_MS,
+                                                                                1.0)
+    assert store.get_user("my ranch").name == "my ranch"
+
+
+# -- items as ranchdata's DocumentClient stored them -------------------------------------------
+
+def ranch_item(sensor_key: str, timestamp: str, value: dict[str, Any] | None) -> dict[str, Any]:
+    """An item as measurement.js put it: value as the client sent it, expiry from insert time."""
+    item = {"sensorId": {"S": sensor_key}, "timestamp": {"N": timestamp},
+            "createdAt": {"N": str(NOW_MS - 1000)},
+            "expires_at": {"N": str(round((NOW_MS + 28 * DAY_MS) / 1000))}}
+    if value is not None:  # the DocumentClient leaves out an undefined value
+        item["value"] = value
+    return item
+
+
+ODD_ITEMS = [
+    ranch_item("23#attic", str(NOW_MS - 6000), {"N": "1.5"}),
+    ranch_item("23#attic", str(NOW_MS - 5000), {"S": "5.25"}),        # telldus-style clients
+    ranch_item("23#attic", str(NOW_MS - 4000), None),                 # the gateway's {}
+    ranch_item("23#attic", str(NOW_MS - 3000), {"NULL": True}),       # {"value": null}
+    ranch_item("23#attic", str(NOW_MS - 2500), {"S": "n/a"}),
+    ranch_item("23#attic", str(NOW_MS - 2400), {"S": ""}),
+    ranch_item("23#attic", str(NOW_MS - 2300), {"BOOL": True}),
+    ranch_item("23#attic", str(NOW_MS - 2200), {"M": {"t": {"N": "1"}}}),
+    ranch_item("23#attic", str(NOW_MS - 2000) + ".456", {"N": "-2"}),  # time.time() * 1000
+    ranch_item("23#attic", str(NOW_MS - 1000), {"S": "NaN"}),
+    ranch_item("23#attic", str(NOW_MS - 500), {"NULL": True}),        # the newest has no number
+]
+
+
+def write_raw(store: Any, items: list[dict[str, Any]]) -> None:
+    if not hasattr(store, "measurements_table"):
+        pytest.skip("only ranchdata's DynamoDB table can hold items sensorbot did not write")
+    for item in items:
+        store._client.put_item(TableName=store.measurements_table, Item=item)
+
+
+def test_it_reads_every_item_shape_ranchdata_stored_skipping_those_without_a_number(store):
+    write_raw(store, ODD_ITEMS)
+
+    got = store.read_range("23", "attic", 0, NOW_MS, now_ms=NOW_MS)
+
+    assert got == [Reading("attic", NOW_MS - 6000, 1.5), Reading("attic", NOW_MS - 5000, 5.25),
+                   Reading("attic", NOW_MS - 2000, -2.0)]
+    assert store.latest_reading("23", "attic", now_ms=NOW_MS) == got[-1]
+    assert store.latest_readings([("23", "attic")], now_ms=NOW_MS) == {("23", "attic"): got[-1]}
+    assert store.read_range("23", "attic", 0, NOW_MS, now_ms=NOW_MS, limit=2) == got[:2]
+
+
+def test_it_finds_no_latest_reading_among_items_without_a_number(store):
+    write_raw(store, [item for item in ODD_ITEMS if "N" not in item.get("value", {})
+                      and "S" not in item.get("value", {})])
+
+    assert store.read_range("23", "attic", 0, NOW_MS, now_ms=NOW_MS) == []
+    assert store.latest_reading("23", "attic", now_ms=NOW_MS) is None
 
 
 # -- sensors ----------------------------------------------------------------------------------

@@ -1,0 +1,75 @@
+"""Off-the-shelf devices over HTTP: the Ruuvi Gateway and the Shelly H&T (CONTRACT §9)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from ingest.auth import Caller, token_from_headers
+from ingest.deps import WRITERS, Services, caller, parse_json, require, services_of
+from ingest.errors import Unprocessable
+from ingest.limits import read_body
+from ingest.payloads import (
+    BadPayload,
+    DeviceReading,
+    ruuvi_gateway_readings,
+    shelly_query,
+    shelly_readings,
+)
+from ingest.ranchdata import body_doc
+from ingest.schemas import RuuviGatewayIn, Stored
+from ingest.units import FirstSight
+from ingest.validation import Window
+
+router = APIRouter(tags=["devices"])
+
+Parse = Callable[[Window], list[DeviceReading]]
+
+
+def store_device_readings(app: Services, units: FirstSight, caller: Caller, parse: Parse) -> int:
+    """As Services.store_readings, then units on first sight. Blocking."""
+    token = app.auth.authenticate(caller, "write")
+    window = app.window()
+    try:
+        found = parse(window)
+    except BadPayload as exc:
+        raise Unprocessable(str(exc)) from None
+    readings = [d.reading for d in found]
+    app.limiter.take(token.token_id, len(readings), now_ms=window.now_ms)
+    if readings:
+        app.store.write_readings(token.user_id, readings, now_ms=window.now_ms)
+    units.note(token.user_id, found, now_ms=window.now_ms)
+    app.auth.used(token)
+    return len(readings)
+
+
+async def ingest(request: Request, caller: Caller, parse: Parse) -> Stored:
+    units: FirstSight = request.app.state.units
+    loop = asyncio.get_running_loop()
+    stored = await loop.run_in_executor(WRITERS, store_device_readings, services_of(request),
+                                        units, caller, parse)
+    return Stored(stored=stored)
+
+
+@router.post("/api/v1/ruuvi", response_model=Stored, openapi_extra=body_doc(RuuviGatewayIn),
+             summary="Ruuvi Gateway (custom HTTP server): each tag's RAWv2 data, decoded")
+async def post_ruuvi(request: Request, who: Caller = Depends(caller)) -> Stored:
+    body = parse_json(await read_body(request))
+    return await ingest(request, who, lambda window: ruuvi_gateway_readings(body, window))
+
+
+@router.get("/api/v1/shelly", response_model=Stored,
+            summary="Shelly H&T report URL: <id>/temperature and <id>/humidity")
+async def get_shelly(
+    request: Request,
+    apikey: str | None = Query(None, description="Write token."),
+    id: str | None = Query(None, description="The device, e.g. shellyht-00EB85."),
+    temp: str | None = Query(None, description="Temperature, °C."),
+    hum: str | None = Query(None, description="Relative humidity, %."),
+) -> Stored:
+    # The parameters above document the route; the H&T's own URL is read by shelly_query.
+    params = shelly_query(request.url.query)
+    who = require(request, token_from_headers(request.headers) or params.get("apikey"))
+    return await ingest(request, who, lambda window: shelly_readings(params, window))

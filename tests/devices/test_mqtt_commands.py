@@ -1,0 +1,189 @@
+"""`sensorbot api` and `sensorbot run` with [mqtt]: the real processes, a real broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from core.config import ConfigError, load_settings
+from sensorbot.cli import main
+from storage.sqlite import SQLiteStore
+from tests.devices.broker import PASSWORD, USERNAME, Broker, Publisher, broker_kind
+from tests.devices.conftest import stored, wait_for
+from tests.dynalite import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_config(folder: Path, broker_url: str, user: str, topic: str, extra: str = "") -> Path:
+    config = folder / "config.toml"
+    config.write_text(f"""{extra}
+[storage]
+sqlite_path = "sensorbot.db"
+
+[api]
+port = {free_port()}
+
+[mqtt]
+enabled = true
+url = "{broker_url}"
+username = "{USERNAME}"
+password = "{PASSWORD}"
+client_id = "sensorbot-{uuid.uuid4().hex[:8]}"
+
+[[mqtt.subscriptions]]
+topic = "{topic}"
+user = "{user}"
+sensor = "{{1}}"
+format = "number"
+""", encoding="utf-8")
+    return config
+
+
+@pytest.mark.parametrize("command", ["api", "run"])
+def test_it_refuses_to_start_with_a_subscription_for_an_unknown_user(tmp_path, capsys, command):
+    config = write_config(tmp_path, "mqtt://127.0.0.1:1", "ghost", "a/+",
+                          extra='[telegram]\ntoken = "123:abc"\nbase_url = "http://127.0.0.1:1"')
+
+    assert main([command, "--config", str(config)]) == 2
+
+    err = capsys.readouterr().err
+    assert "names user 'ghost', who does not exist" in err
+    assert "sensorbot users add" in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_it_refuses_a_bad_mqtt_section_in_one_paragraph(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[mqtt]\nurl = "tcp://broker"\n[[mqtt.subscriptions]]\ntopic = "a/#/b"\n'
+                      'user = "u"\nsensor = "{1}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(config))
+    message = str(caught.value)
+    assert "'mqtt.url'" in message and "mqtts://" in message
+    assert "'mqtt.subscriptions.0.topic'" in message and "SENSORBOT_MQTT__" in message
+
+
+def test_it_reads_subscriptions_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENSORBOT_MQTT__ENABLED", "true")
+    monkeypatch.setenv("SENSORBOT_MQTT__SUBSCRIPTIONS",
+                       '[{"topic": "zigbee2mqtt/+", "user": "cottage", "sensor": "{1}"}]')
+    settings = load_settings(None, cwd=tmp_path, environ={})
+    assert settings.mqtt.enabled
+    assert settings.mqtt.subscriptions[0].format == "json"
+
+
+class Process:
+    def __init__(self, config: Path, log: Path) -> None:
+        self.log = log
+        with log.open("ab") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "sensorbot", "api",
+                                             "--config", str(config)],
+                                            cwd=ROOT, stdout=out, stderr=out)
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> int:
+        os.kill(self.process.pid, signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+
+def test_sensorbot_api_stores_what_was_published_while_it_was_down(tmp_path):
+    broker = Broker(broker_kind(), tmp_path / "broker").start()
+    try:
+        config = write_config(tmp_path, broker.url, "cottage", "dev/+")
+        assert main(["users", "add", "Cottage", "--id", "cottage", "--config", str(config)]) == 0
+        store = SQLiteStore(tmp_path / "sensorbot.db")
+        publisher = Publisher(broker)
+        log = tmp_path / "sensorbot.log"
+        first = Process(config, log)
+        try:
+            wait_for(lambda: "subscribed to dev/+" in first.output(), timeout=30)
+            publisher.publish("dev/attic", "1.5")
+            wait_for(lambda: stored(store))
+        finally:
+            assert first.stop() == 0
+        for value in ("2.5", "3.5", "4.5"):  # QoS 1, while sensorbot is down
+            publisher.publish("dev/attic", value)
+
+        second = Process(config, log)
+        try:
+            assert wait_for(lambda: len(stored(store)["attic"]) == 4 and stored(store)) == {
+                "attic": [1.5, 2.5, 3.5, 4.5]}
+        finally:
+            assert second.stop() == 0
+        publisher.close()
+        assert "Traceback" not in log.read_text(encoding="utf-8")
+    finally:
+        broker.stop()
+
+
+def test_it_never_waits_for_the_broker_to_start_serving_http(tmp_path):
+    """A broker that is down does not keep the API from answering."""
+    config = write_config(tmp_path, f"mqtt://127.0.0.1:{free_port()}", "cottage", "dev/+")
+    assert main(["users", "add", "Cottage", "--id", "cottage", "--config", str(config)]) == 0
+    port = load_settings(str(config)).api.port
+    process = Process(config, tmp_path / "api.log")
+    try:
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+
+        wait_for(healthy, timeout=30)
+        wait_for(lambda: "reconnecting with backoff" in process.output(), timeout=30)
+        time.sleep(3)
+        assert process.output().count("reconnecting with backoff") == 1
+    finally:
+        assert process.stop() == 0
+
+
+def test_sensorbot_run_subscribes_beside_the_bot_and_stops_cleanly(tmp_path):
+    from sensorbot.emulator import BotApiEmulator
+
+    broker = Broker(broker_kind(), tmp_path / "broker").start()
+    try:
+        with BotApiEmulator() as emulator:
+            config = write_config(tmp_path, broker.url, "cottage", "run/+", extra=(
+                f'[telegram]\ntoken = "{emulator.token}"\nbase_url = "{emulator.base_url}"'))
+            assert main(["users", "add", "C", "--id", "cottage", "--config", str(config)]) == 0
+            log = tmp_path / "run.log"
+            with log.open("ab") as out:
+                process = subprocess.Popen([sys.executable, "-m", "sensorbot", "run",
+                                            "--config", str(config)],
+                                           cwd=ROOT, stdout=out, stderr=out)
+            try:
+                wait_for(lambda: "subscribed to run/+" in log.read_text(encoding="utf-8"),
+                         timeout=30)
+                publisher = Publisher(broker)
+                publisher.publish("run/cellar", "6")
+                publisher.close()
+                store = SQLiteStore(tmp_path / "sensorbot.db")
+                assert wait_for(lambda: stored(store)) == {"cellar": [6]}
+            finally:
+                os.kill(process.pid, signal.SIGTERM)
+                assert process.wait(timeout=30) == 0
+        assert "Traceback" not in log.read_text(encoding="utf-8")
+    finally:
+        broker.stop()
+
+
+def test_it_takes_mqtts_for_tls_on_port_8883_unless_told():
+    from core.config import MqttSettings
+
+    secure = MqttSettings(url="mqtts://broker.example")
+    assert (secure.tls, secure.host, secure.port) == (True, "broker.example", 8883)
+    plain = MqttSettings(url="mqtt://192.168.1.5")
+    assert (plain.tls, plain.port) == (False, 1883)
+    assert MqttSettings(url="mqtts://b:8884").port == 8884

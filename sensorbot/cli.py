@@ -198,7 +198,7 @@ def cmd_webhook_set(store: Store | None, args: argparse.Namespace, settings: Set
 
     if not args.url.startswith("https://"):
         raise CommandError(f"Telegram delivers webhooks over HTTPS only; got {args.url!r}. Use "
-                           "the BotWebhookUrl output of the deployed stack.")
+                           "the WebhookUrl output of the deployed stack.")
     run_against_telegram(set_webhook(fill_secrets(settings), args.url))
     print(f"webhook set: Telegram now posts updates to {args.url} with the secret token",
           file=sys.stderr)

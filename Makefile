@@ -5,7 +5,7 @@ BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
 DYNALITE := .tools/node_modules/.bin/dynalite
 
-.PHONY: test demo lint bench clean
+.PHONY: test demo lint bench package clean
 
 test: $(STAMP) $(DYNALITE)
 	$(BIN)/ruff check .
@@ -25,6 +25,10 @@ bench: $(STAMP) $(DYNALITE)
 	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python benchmarks/migrate.py
 	$(BIN)/python benchmarks/mqtt.py
 
+# dist/{api,alerts,bot}.zip for deploy/template.yaml (python3.12, arm64); README "Deploy to AWS".
+package: $(STAMP)
+	$(BIN)/python deploy/package.py
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
@@ -39,4 +43,4 @@ $(DYNALITE):
 	npm install --prefix .tools --no-audit --no-fund --loglevel=error dynalite@4.0.0
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache build dist

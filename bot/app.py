@@ -98,12 +98,15 @@ def require_token(settings: Settings) -> str:
 
 
 def build_application(settings: Settings, store: Store, *,
-                      clock_ms: Callable[[], int] | None = None) -> Application[Any, Any, Any,
-                                                                                  Any, Any, Any]:
+                      clock_ms: Callable[[], int] | None = None,
+                      polling: bool = True) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The bot; `polling=False` for a webhook, which is handed its updates one by one."""
     builder = (ApplicationBuilder()
                .token(require_token(settings))
                .context_types(ContextTypes(context=BotContext))
                .rate_limiter(AIORateLimiter(max_retries=3)))
+    if not polling:
+        builder = builder.updater(None)
     if settings.telegram.base_url:
         builder = builder.base_url(f"{settings.telegram.base_url}/bot") \
                          .base_file_url(f"{settings.telegram.base_url}/file/bot")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import string
 import tomllib
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ class TelegramSettings(_Section):
     token: str = ""
     admins: list[int] = Field(default_factory=list)
     base_url: str = ""
+    webhook_secret: str = ""
 
     @field_validator("base_url")
     @classmethod
@@ -37,6 +39,13 @@ class TelegramSettings(_Section):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must be empty or an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{0,256}", value):
+            raise ValueError("must be at most 256 of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
 
 
 class DynamoDBSettings(_Section):

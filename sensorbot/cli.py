@@ -7,9 +7,10 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from core.clock import wall_clock_ms
 from core.config import ConfigError, Settings, find_config_file, load_settings
@@ -168,26 +169,48 @@ def demo() -> int:
 def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings) -> None:
     import asyncio
 
-    from telegram.ext import AIORateLimiter, ExtBot
+    from sensorbot.scheduled import alert_bot, cycle_once
 
-    from alerts.cycle import run_cycle
-    from bot.app import require_token
-    from bot.transport import TelegramNotifier
-
-    token = require_token(settings)
-    base = settings.telegram.base_url
-    # Like the bot's: Telegram's 429 is waited out, not counted as a failed delivery.
-    options = {"base_url": f"{base}/bot"} if base else {}
-    bot = ExtBot(token, rate_limiter=AIORateLimiter(max_retries=3), **options)
+    bot = alert_bot(settings)
 
     async def once() -> str:
         async with bot:
-            zone = settings.alerts.timezone
-            notifier = TelegramNotifier(bot, default_zone=zone)
-            summary = await run_cycle(store, notifier, now_ms(), default_zone=zone)
-        return str(summary)
+            return str(await cycle_once(settings, store, bot, now_ms()))
 
     print(asyncio.run(once()))
+
+
+def run_against_telegram(call: Coroutine[Any, Any, None]) -> None:
+    """Telegram's refusal (a bad token or URL, no network) as one line, not a traceback."""
+    import asyncio
+
+    from telegram.error import TelegramError
+
+    try:
+        asyncio.run(call)
+    except TelegramError as error:
+        raise CommandError(f"Telegram refused: {error}") from None
+
+
+def cmd_webhook_set(store: Store | None, args: argparse.Namespace, settings: Settings) -> None:
+    from sensorbot.secrets import fill_secrets
+    from sensorbot.webhook import set_webhook
+
+    if not args.url.startswith("https://"):
+        raise CommandError(f"Telegram delivers webhooks over HTTPS only; got {args.url!r}. Use "
+                           "the WebhookUrl output of the deployed stack.")
+    run_against_telegram(set_webhook(fill_secrets(settings), args.url))
+    print(f"webhook set: Telegram now posts updates to {args.url} with the secret token",
+          file=sys.stderr)
+
+
+def cmd_webhook_delete(store: Store | None, args: argparse.Namespace,
+                       settings: Settings) -> None:
+    from sensorbot.secrets import fill_secrets
+    from sensorbot.webhook import delete_webhook
+
+    run_against_telegram(delete_webhook(fill_secrets(settings)))
+    print("webhook deleted: `sensorbot run` can long-poll this bot again", file=sys.stderr)
 
 
 # -- wiring ----------------------------------------------------------------------------------
@@ -240,6 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     add(alerts, "check", cmd_alerts_check, "run one alert cycle (evaluate, deliver) and exit"
         ).set_defaults(needs_bot=True)
 
+    webhook = group("webhook", "the bot's Telegram webhook (AWS)")
+    webhook_set = add(webhook, "set", cmd_webhook_set, "have Telegram post updates to URL, "
+                      "with telegram.webhook_secret as the secret token")
+    webhook_set.add_argument("url")
+    webhook_set.set_defaults(needs_store=False)
+    add(webhook, "delete", cmd_webhook_delete, "remove the webhook"
+        ).set_defaults(needs_store=False)
+
     tokens = group("tokens", "manage API tokens")
     issue = add(tokens, "issue", cmd_tokens_issue, "issue a token; prints it (shown only once)")
     issue.add_argument("user_id")
@@ -290,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     try:
-        store = open_store(settings.storage)
+        store = open_store(settings.storage) if getattr(args, "needs_store", True) else None
     except StorageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -303,5 +334,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     return 0

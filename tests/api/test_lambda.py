@@ -92,16 +92,16 @@ def test_a_function_url_gateway_post_with_apikey_and_a_base64_body(invoke, backe
 
 def test_the_module_handler_builds_its_app_once_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("SENSORBOT_STORAGE__SQLITE_PATH", str(tmp_path / "lambda.db"))
-    monkeypatch.setattr(lambda_handler, "_adapter", None)
+    monkeypatch.setattr(lambda_handler, "_apps", {})
     health = {**event("function_url_get"), "rawPath": "/healthz"}
     health["requestContext"] = {**health["requestContext"],
                                 "http": {**health["requestContext"]["http"], "path": "/healthz"}}
 
     first = lambda_handler.handler(health, None)
-    adapter = lambda_handler._adapter
+    adapter = lambda_handler._apps["api"]
     second = lambda_handler.handler(health, None)
 
     assert (first["statusCode"], second["statusCode"]) == (200, 200)
     assert adapter is not None
-    assert lambda_handler._adapter is adapter
+    assert lambda_handler._apps["api"] is adapter
     assert (tmp_path / "lambda.db").is_file()

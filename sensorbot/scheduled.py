@@ -1,0 +1,68 @@
+"""One alert cycle on demand: `sensorbot alerts check` and AlertsFunction (a schedule).
+
+A scheduled Lambda reloads the rules every cycle: the bot that adds and removes them runs in
+another function and cannot tell this one (README "Deploy to AWS": what a cycle costs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from telegram.ext import AIORateLimiter, ExtBot
+
+from alerts.cycle import CycleSummary, RuleBook, run_cycle
+from bot.app import require_token
+from bot.transport import TelegramNotifier
+from core.clock import wall_clock_ms
+from core.config import Settings
+from storage.base import Store
+
+log = logging.getLogger("sensorbot.alerts")
+TELEGRAM = "https://api.telegram.org/bot"  # PTB's default base URL
+
+
+def alert_bot(settings: Settings) -> ExtBot[Any]:
+    """Like the bot's: Telegram's 429 is waited out, not counted as a failed delivery."""
+    base = settings.telegram.base_url
+    return ExtBot(require_token(settings), base_url=f"{base}/bot" if base else TELEGRAM,
+                  rate_limiter=AIORateLimiter(max_retries=3))
+
+
+async def cycle_once(settings: Settings, store: Store, bot: ExtBot[Any],
+                     now_ms: int) -> CycleSummary:
+    zone = settings.alerts.timezone
+    return await run_cycle(store, TelegramNotifier(bot, default_zone=zone), now_ms,
+                           default_zone=zone, rulebook=RuleBook())
+
+
+@dataclass
+class ScheduledAlerts:
+    """AlertsFunction's app: settings, store, an initialised Bot API client and its loop."""
+
+    settings: Settings
+    store: Store
+    bot: ExtBot[Any]
+    loop: asyncio.AbstractEventLoop
+
+    @classmethod
+    def build(cls, settings: Settings, store: Store) -> ScheduledAlerts:
+        bot = alert_bot(settings)
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(bot.initialize())
+        return cls(settings, store, bot, loop)
+
+    def run_once(self, now_ms: int | None = None) -> dict[str, Any]:
+        now = wall_clock_ms() if now_ms is None else now_ms
+        summary = self.loop.run_until_complete(cycle_once(self.settings, self.store, self.bot,
+                                                          now))
+        if summary.transitions or summary.failed:
+            log.info("alert cycle: %s", summary)
+        return asdict(summary)
+
+    def close(self) -> None:
+        """Lambda freezes and discards the environment; tests and benchmarks close it."""
+        self.loop.run_until_complete(self.bot.shutdown())
+        self.loop.close()

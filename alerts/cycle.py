@@ -24,6 +24,7 @@ from alerts.quiet import in_quiet_hours
 from alerts.rulebook import RuleBook
 from alerts.state import update_rule_state
 from alerts.trend import TREND_WINDOW_MS, trend_per_hour
+from core.formatting import plural
 from storage.base import Store
 from storage.models import (
     AlertRule,
@@ -55,8 +56,9 @@ class CycleSummary:
     lost_races: int = 0
 
     def __str__(self) -> str:
-        return (f"{self.rules} rules, {self.transitions} new transitions, {self.delivered} "
-                f"messages delivered, {self.failed} failed (retried next cycle)")
+        return (f"{plural(self.rules, 'rule')}, {plural(self.transitions, 'new transition')}, "
+                f"{plural(self.delivered, 'message')} delivered, {self.failed} failed "
+                "(retried next cycle)")
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from telegram import Update
+from telegram import Message, Update
 
 from alerts import actions
 from alerts.quiet import BadQuietHours, parse_quiet_hours
@@ -13,19 +13,23 @@ from alerts.rules import FREEZE_DEFAULT, BadRule, is_freeze
 from bot.alert_buttons import SNOOZE_SECONDS, Action, after_press, parse_button
 from bot.alert_syntax import ALERT_EXAMPLE, parse_alert, parse_number
 from bot.alert_text import describe_rule
-from bot.chat import chat_link, find_sensor, linked_sensor, no_such_sensor, reply
+from bot.chat import chat_link, command_words, find_sensor, linked_sensor, reply
 from bot.context import BotContext
 from bot.data import send_chart
-from core.formatting import BadArgument, describe_duration, format_time, parse_duration, parse_range
+from core.formatting import (
+    BadArgument,
+    describe_duration,
+    format_time,
+    parse_duration,
+    parse_range,
+    plural,
+)
 from storage.models import AlertStatus
 
 FREEZE_USAGE = (f"Give a sensor and, if you like, a temperature: /freeze attic "
                 f"(below {FREEZE_DEFAULT:g}) or /freeze attic 5")
-SNOOZE_USAGE = "Give a sensor (or all) and a duration or off, e.g. /snooze attic 2h"
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+SNOOZE_USAGE = ("Give a sensor (or all) and a duration or off, e.g. /snooze attic 2h, "
+                "/snooze all 8h or /snooze attic off")
 
 
 async def alert_command(update: Update, context: BotContext) -> None:
@@ -114,7 +118,7 @@ async def delalert_command(update: Update, context: BotContext) -> None:
         await reply(update, "Give a rule id from /alerts, e.g. /delalert r1a2b3")
         return
     services = context.services
-    rule_id = context.args[0]
+    rule_id = (context.args or [""])[0]
     removed = await services.run(actions.delete_rule, services.store, link.user_id, rule_id,
                                  rulebook=services.rulebook)
     await reply(update, f"Deleted alert {rule_id}." if removed else
@@ -123,27 +127,29 @@ async def delalert_command(update: Update, context: BotContext) -> None:
 
 async def snooze_command(update: Update, context: BotContext) -> None:
     """/snooze <sensor|all> <dur|off>."""
-    link = await chat_link(update, context)
+    words = await command_words(update, context)
+    if words is None:
+        return
+    if len(words) < 2:
+        await reply(update, SNOOZE_USAGE)
+        return
+    link, sensor_id = None, None
+    if len(words) == 2 and words[0].lower() == "all":
+        link = await chat_link(update, context)
+    else:
+        found = await linked_sensor(update, context, min_args=2, usage=SNOOZE_USAGE)
+        if found is not None:
+            link, sensor_id = found[0], found[1].sensor_id
     if link is None:
         return
-    args = context.args or []
-    if len(args) != 2:
-        await reply(update, f"{SNOOZE_USAGE}, /snooze all 8h or /snooze attic off")
+    try:
+        seconds = None if words[-1].lower() == "off" else parse_duration(words[-1])
+    except BadArgument as problem:
+        await reply(update, f"{problem} ({SNOOZE_USAGE})")
         return
     services = context.services
-    try:
-        seconds = None if args[1].lower() == "off" else parse_duration(args[1])
-    except BadArgument as problem:
-        await reply(update, f"{problem} (e.g. /snooze attic 2h, or /snooze attic off)")
-        return
-    rules = await services.run(services.store.list_alert_rules, link.user_id)
-    if args[0].lower() != "all":
-        sensors = await services.run(services.store.list_sensors, link.user_id)
-        sensor = find_sensor(sensors, args[0])
-        if sensor is None:
-            await reply(update, no_such_sensor(args[0], sensors) + " (e.g. /snooze all 2h)")
-            return
-        rules = [r for r in rules if r.sensor == sensor.sensor_id]
+    rules = [r for r in await services.run(services.store.list_alert_rules, link.user_id)
+             if sensor_id is None or r.sensor == sensor_id]
     if not rules:
         await reply(update, "No alerts to snooze there. See /alerts.")
         return
@@ -235,7 +241,7 @@ async def alert_button(update: Update, context: BotContext) -> None:
         note = f"💤 Snoozed for {describe_duration(seconds)} by {who}."
         incident = rule.state.since or 0 if rule.state.status is AlertStatus.FIRING else 0
     await query.answer(note if done else "Could not change the alert; try again.")
-    if done and query.message is not None and query.message.text:
+    if done and isinstance(query.message, Message) and query.message.text:
         await query.edit_message_text(f"{query.message.text}\n\n{note}",
                                       reply_markup=after_press(button.action, rule.rule_id,
                                                                incident))

@@ -80,7 +80,7 @@ COMMANDS: Wiring = [
 
 # Commands that take a sensor: an ambiguity question's button runs one of them again.
 SENSOR_COMMANDS = frozenset({"latest", "status", "history", "export", "rename", "unit", "alert",
-                             "freeze"})
+                             "freeze", "snooze"})
 HINT = "I answer commands. /help lists them with examples — try /latest or /history."
 
 

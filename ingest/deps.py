@@ -67,7 +67,7 @@ class Services:
 # Dependencies are async: each sync one would cost a trip to a worker thread.
 
 def services_of(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 async def services(request: Request) -> Services:

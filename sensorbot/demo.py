@@ -113,12 +113,13 @@ def free_port() -> int:
 def run_demo(stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
     folder = Path(tempfile.mkdtemp(prefix="sensorbot-demo-"))
     emulator = BotApiEmulator(username="sensorbot_demo_bot").start()
-    settings = Settings(
-        telegram={"token": emulator.token, "base_url": emulator.base_url, "admins": [DEMO_CHAT]},
-        storage={"sqlite_path": folder / "demo.db"},
+    settings = Settings.model_validate({
+        "telegram": {"token": emulator.token, "base_url": emulator.base_url,
+                     "admins": [DEMO_CHAT]},
+        "storage": {"sqlite_path": folder / "demo.db"},
         # The day of history arrives in one go; a real sensor would meet the usual limit.
-        api={"port": free_port(), "max_readings_per_minute": 0},
-        alerts={"check_interval_seconds": 5})
+        "api": {"port": free_port(), "max_readings_per_minute": 0},
+        "alerts": {"check_interval_seconds": 5}})
     store = SQLiteStore(settings.storage.sqlite_path)
     now = time.time_ns() // 1_000_000
     store.add_user(User("cottage", "Summer cottage", now))

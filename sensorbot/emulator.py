@@ -101,7 +101,8 @@ class BotApiEmulator:
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning",
                                 access_log=False, lifespan="off", timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # The emulator runs on a thread of its own: the process keeps its signals.
+        self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
 
         def run() -> None:
             asyncio.run(self._serve(started))
@@ -162,7 +163,7 @@ class BotApiEmulator:
         user_id = chat_id if user_id is None else user_id
 
         def add() -> dict[str, Any]:
-            message = {
+            message: dict[str, Any] = {
                 "message_id": next(self._message_ids), "date": int(time.time()),
                 "chat": {"id": chat_id, "type": chat_type,
                          **({"first_name": first_name} if chat_type == "private"
@@ -179,7 +180,7 @@ class BotApiEmulator:
             self._updates.append({"update_id": update_id, "message": message})
             return {**message, "update_id": update_id}
 
-        return self._in_loop(add)  # type: ignore[no-any-return]
+        return self._in_loop(add)
 
     def press(self, call: Call, data: str, *, user_id: int | None = None,
               first_name: str = "Tester") -> None:
@@ -344,10 +345,10 @@ async def _read_params(request: Request) -> tuple[dict[str, Any], dict[str, tupl
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         form = await request.form()
         for key, value in form.multi_items():
-            if hasattr(value, "read"):
-                files[key] = (value.filename or key, await value.read())
-            else:
+            if isinstance(value, str):
                 params[key] = _decode(key, value)
+            else:
+                files[key] = (value.filename or key, await value.read())
     return params, files
 
 

@@ -33,7 +33,7 @@ def api_server(settings: Settings, store: Store, clock_ms: Callable[[], int] | N
     server = build_server(app, settings.api.host, settings.api.port, access_log=False,
                           log_level="warning", log_config=None)
     # This process owns the signals: uvicorn must not take them over.
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     return server
 
 
@@ -64,6 +64,7 @@ async def serve(settings: Settings, store: Store, stop: asyncio.Event, *,
             return
         try:
             await register_menu(application)
+            assert application.job_queue is not None and application.updater is not None
             application.job_queue.run_repeating(
                 alert_job, interval=settings.alerts.check_interval_seconds, first=0,
                 name="alerts", job_kwargs={"max_instances": 1, "coalesce": True})

@@ -29,7 +29,7 @@ def test_alerts_check_delivers_once_and_a_second_run_repeats_nothing(tmp_path, e
 
     alerts = [c for c in emulator.calls if c.method == "sendMessage" and c.chat_id == 77]
     assert first.returncode == 0, first.stderr
-    assert "1 new transitions, 1 messages delivered" in first.stdout
+    assert "1 new transition, 1 message delivered" in first.stdout
     assert "0 new transitions, 0 messages delivered" in second.stdout
     assert len(alerts) == 1
     assert alerts[0].text.startswith("❄️ Alert: attic is 1.5")

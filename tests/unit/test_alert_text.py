@@ -106,3 +106,10 @@ def test_after_a_press_the_buttons_that_still_make_sense_remain():
     assert [b.text for row in acked.inline_keyboard for b in row] == ["Chart 24h"]
     assert [b.text for row in snoozed.inline_keyboard for b in row] == \
         ["Acknowledge", "Chart 24h"]
+
+
+def test_a_cycle_summary_counts_in_words():
+    from alerts.cycle import CycleSummary
+
+    assert str(CycleSummary(rules=1, transitions=1, delivered=1)) == \
+        "1 rule, 1 new transition, 1 message delivered, 0 failed (retried next cycle)"

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from core.tokens import issue_token  # noqa: E402
 from storage.models import Reading, User  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
-from tests.dynalite import free_port  # noqa: E402
+from tests.support.dynalite import free_port  # noqa: E402
 
 SINGLE_POSTS = 4000
 BATCH = 500

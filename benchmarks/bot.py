@@ -26,7 +26,7 @@ from bot.chart import render_png  # noqa: E402
 from sensorbot.emulator import BotApiEmulator  # noqa: E402
 from storage.models import ChatLink, Reading, User  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
-from tests.dynalite import free_port  # noqa: E402
+from tests.support.dynalite import free_port  # noqa: E402
 
 CHAT = 4242
 READINGS = 43_200

@@ -33,7 +33,7 @@ from core.tokens import issue_token  # noqa: E402
 from sensorbot.emulator import BotApiEmulator  # noqa: E402
 from storage.models import ChatLink, Reading, User  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
-from tests.dynalite import free_port  # noqa: E402
+from tests.support.dynalite import free_port  # noqa: E402
 
 CHAT = 4242
 READINGS = 1_500_000

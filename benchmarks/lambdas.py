@@ -37,7 +37,7 @@ from sensorbot.lambdas import build_handler  # noqa: E402
 from storage.dynamodb import DynamoDBStore  # noqa: E402
 from storage.dynamodb.client import build_client  # noqa: E402
 from storage.models import AlertRule, ChatLink, Reading, User  # noqa: E402
-from tests.dynalite import find_dynalite, start_dynalite  # noqa: E402
+from tests.support.dynalite import find_dynalite, start_dynalite  # noqa: E402
 
 EVENTS = ROOT / "tests" / "events"
 RUNS = 5

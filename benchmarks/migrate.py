@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from core.migrate import migrate  # noqa: E402
 from storage.dynamodb import DynamoDBStore  # noqa: E402
 from storage.dynamodb.client import CapacityMeter, batch_write, build_client  # noqa: E402
-from tests.dynalite import find_dynalite, start_dynalite  # noqa: E402
+from tests.support.dynalite import find_dynalite, start_dynalite  # noqa: E402
 
 NOW_MS = 1_800_000_000_000
 USERS = ("23", "24", "cottage")

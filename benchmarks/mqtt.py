@@ -32,7 +32,7 @@ from ingest.mqtt import MqttIngest  # noqa: E402
 from storage.models import Reading, User  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
 from tests.devices.broker import PASSWORD, USERNAME, Broker, broker_kind  # noqa: E402
-from tests.dynalite import free_port  # noqa: E402
+from tests.support.dynalite import free_port  # noqa: E402
 
 MESSAGES = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100_000
 BATCH = 1000

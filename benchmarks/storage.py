@@ -82,7 +82,7 @@ def latest_of_many(folder: Path) -> float:
 def dynalite_capacity() -> tuple[float, float] | None:
     from storage.dynamodb import DynamoDBStore
     from storage.dynamodb.client import build_client
-    from tests.dynalite import find_dynalite, start_dynalite
+    from tests.support.dynalite import find_dynalite, start_dynalite
 
     binary = find_dynalite()
     if binary is None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.dynalite import Dynalite, find_dynalite, start_dynalite
+from tests.support.common import BACKENDS, StoreFactory
+from tests.support.dynalite import Dynalite, find_dynalite, start_dynalite
 
 # No test touches the internet, and none may pick up a developer's real AWS account.
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
@@ -21,9 +22,6 @@ for name in ("AWS_PROFILE", "SENSORBOT_CONFIG", "TELEGRAM_BOT_TOKEN", "RANCH_API
     os.environ.pop(name, None)
 for name in [n for n in os.environ if n.startswith("SENSORBOT_")]:
     os.environ.pop(name)
-
-NOW_MS = 1_800_000_000_000  # 2027-01-15, so tests never depend on the clock
-BACKENDS = ["sqlite", "moto", "dynalite"]
 
 
 @pytest.fixture
@@ -64,9 +62,6 @@ def moto_client() -> Iterator[Any]:
         yield boto3.client("dynamodb", region_name="eu-north-1")
 
 
-StoreFactory = Callable[..., Any]
-
-
 @pytest.fixture(params=BACKENDS)
 def make_store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[StoreFactory]:
     """A factory of fresh, initialised stores on the parametrised backend."""
@@ -101,3 +96,4 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[StoreF
 @pytest.fixture
 def store(make_store: StoreFactory) -> Any:
     return make_store()
+

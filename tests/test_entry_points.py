@@ -14,7 +14,7 @@ import pytest
 from sensorbot.emulator import BotApiEmulator
 from storage.models import AlertRule, ChatLink, Reading, RuleKind, RuleSpec
 from storage.sqlite import SQLiteStore
-from tests.dynalite import free_port
+from tests.support.dynalite import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

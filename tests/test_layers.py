@@ -51,3 +51,15 @@ def test_it_finds_a_lazy_import_inside_a_function(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from bot.app import x\n    import storage.base\n")
     assert imported_packages(module) == {"bot", "storage"}
+
+
+def test_conftest_files_do_not_import_each_other() -> None:
+    """Shared helpers live in tests/support/; a conftest holds fixtures only."""
+    conftests = sorted((ROOT / "tests").rglob("conftest.py"))
+    reaching = {str(path.relative_to(ROOT)): name
+                for path in conftests
+                for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                if isinstance(node, ast.ImportFrom) and (name := node.module or "")
+                and name.endswith("conftest")}
+    assert len(conftests) >= 5
+    assert reaching == {}

@@ -27,7 +27,7 @@ from sensorbot.cli import main
 from storage.base import DAY_MS
 from storage.dynamodb import DynamoDBStore
 from storage.models import AlertRule
-from tests.conftest import NOW_MS
+from tests.support.common import NOW_MS
 
 READ, WRITE = "old-read-token-of-23", "old-write-token-of-23"
 TOKENS = f"R:{READ}:23#W:{WRITE}:23#R:shortkey:my ranch#w:dead-lowercase-token:23#"

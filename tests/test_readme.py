@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.dynalite import free_port
+from tests.support.dynalite import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 README_API = "http://127.0.0.1:8080"

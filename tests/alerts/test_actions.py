@@ -10,7 +10,7 @@ from alerts import actions
 from alerts.rulebook import RuleBook
 from alerts.rules import BadRule
 from storage.models import AlertState, AlertStatus, RuleKind, RuleSpec
-from tests.conftest import NOW_MS
+from tests.support.common import NOW_MS
 
 
 @pytest.fixture

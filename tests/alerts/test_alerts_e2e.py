@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from storage.models import Reading
-from tests.alerts.conftest import AlertWorld
-from tests.bot.conftest import ALICE_CHAT, BOB_CHAT
-from tests.conftest import NOW_MS
+from tests.support.alerts import AlertWorld
+from tests.support.bot import ALICE_CHAT, BOB_CHAT
+from tests.support.common import NOW_MS
 
 GROUP = -7007
 SUPERGROUP = -1001234567890

@@ -11,7 +11,7 @@ from alerts.cycle import LEASE_MS, Cycle, RuleBook
 from alerts.delivery import DeliveryError, Notice
 from storage.models import AlertRule, ChatLink, Reading, RuleKind, RuleSpec, TransitionKind
 from storage.sqlite import SQLiteStore
-from tests.conftest import NOW_MS
+from tests.support.common import NOW_MS
 
 
 class Recorder:

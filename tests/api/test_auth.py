@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storage.models import Reading
-from tests.conftest import NOW_MS
+from tests.support.common import NOW_MS
 
 WRITES = [
     ("/api/v1/sensor/attic/measurement", {"value": 1.5}),

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ingest.errors import ApiError
 from ingest.v3 import fast_parse_batch, parse_batch
 from ingest.validation import Window
-from tests.conftest import NOW_MS
+from tests.support.common import NOW_MS
 
 WINDOW = Window(NOW_MS, 90 * 86_400_000)
 

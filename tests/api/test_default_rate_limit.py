@@ -6,8 +6,8 @@ from pathlib import Path
 
 from core.config import Settings
 from storage.sqlite import SQLiteStore
-from tests.api.conftest import make_api
-from tests.conftest import NOW_MS
+from tests.support.api import make_api
+from tests.support.common import NOW_MS
 
 
 def test_it_accepts_a_maximal_1000_reading_batch_with_the_default_limit(tmp_path: Path):

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from storage.errors import StorageError, StorageUnavailable
 from storage.models import Reading
 from storage.sqlite import SQLiteStore
-from tests.api.conftest import make_api
-from tests.conftest import NOW_MS
+from tests.support.api import make_api
+from tests.support.common import NOW_MS
 
 
 class FailingStore:

@@ -12,7 +12,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from storage.models import Reading
-from tests.conftest import NOW_MS
+from tests.support.common import NOW_MS
 
 REQUESTS = 1200
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

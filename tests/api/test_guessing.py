@@ -14,8 +14,8 @@ from ingest.app import create_app
 from ingest.limits import FAILED_LOGINS_PER_MINUTE, MAX_TRACKED_KEYS, TokenBuckets
 from sensorbot import lambdas
 from storage.sqlite import SQLiteStore
-from tests.api.conftest import Clock, make_api
-from tests.conftest import NOW_MS
+from tests.support.api import Clock, make_api
+from tests.support.common import NOW_MS
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 GUESS = "wrong-guess"

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from storage.sqlite import SQLiteStore
-from tests.api.conftest import make_api
+from tests.support.api import make_api
 
 LONG = b"1" * 5000  # Python's json refuses integers past 4,300 digits
 DEEP = b"[" * 100_000 + b"]" * 100_000  # past Python's recursion limit

@@ -13,8 +13,8 @@ from core.tokens import import_ranch_tokens
 from ingest.app import create_app
 from sensorbot import lambdas as lambda_handler
 from storage.models import Reading
-from tests.api.conftest import Clock
-from tests.conftest import NOW_MS
+from tests.support.api import Clock
+from tests.support.common import NOW_MS
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 TOKENS = "R:recorded-read-token-0001:23#W:recorded-write-token-0001:23"

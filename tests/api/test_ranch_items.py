@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import make_api
-from tests.conftest import NOW_MS
+from tests.support.api import make_api
+from tests.support.common import NOW_MS
 from tests.test_migrate import ranch_put
 
 MINUTE = 60_000

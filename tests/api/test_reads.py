@@ -6,8 +6,8 @@ import pytest
 
 from core.config import Settings
 from storage.models import Reading
-from tests.api.conftest import make_api
-from tests.conftest import NOW_MS
+from tests.support.api import make_api
+from tests.support.common import NOW_MS
 
 HOUR = 3_600_000
 

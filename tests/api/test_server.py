@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.dynalite import free_port
+from tests.support.dynalite import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

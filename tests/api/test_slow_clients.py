@@ -14,8 +14,8 @@ import pytest
 
 from ingest.server import build_server
 from storage.sqlite import SQLiteStore
-from tests.api.conftest import Api, make_api
-from tests.dynalite import free_port
+from tests.support.api import Api, make_api
+from tests.support.dynalite import free_port
 
 TIMEOUT_S = 1.0
 WAIT_S = 5.0  # how long a test waits for what should happen after TIMEOUT_S

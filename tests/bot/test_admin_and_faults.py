@@ -9,7 +9,7 @@ import pytest
 from bot.data import split_history_args
 from core.tokens import hash_token
 from storage.models import Sensor
-from tests.bot.conftest import ADMIN, ALICE_CHAT, BOB_CHAT
+from tests.support.bot import ADMIN, ALICE_CHAT, BOB_CHAT
 
 
 def test_an_admin_adds_a_user_and_issues_a_token_shown_once(world):

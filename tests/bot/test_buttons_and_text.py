@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from bot.app import safe_traceback
-from tests.bot.conftest import ADMIN, ALICE_CHAT
+from tests.support.bot import ADMIN, ALICE_CHAT
 
 FORGED = "FORGED ERROR sensorbot: the admin password is hunter2"
 

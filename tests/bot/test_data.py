@@ -8,8 +8,8 @@ import io
 import pytest
 
 from storage.models import Reading
-from tests.bot.conftest import ALICE_CHAT, BOB_CHAT
-from tests.conftest import NOW_MS
+from tests.support.bot import ALICE_CHAT, BOB_CHAT
+from tests.support.common import NOW_MS
 
 
 def test_sensors_lists_name_id_value_and_last_seen(world):

@@ -12,7 +12,7 @@ import bot.export
 from bot.export import pages
 from storage.models import Reading
 from storage.sqlite import SQLiteStore
-from tests.conftest import NOW_MS
+from tests.support.common import NOW_MS
 
 DENSE = 30_000
 

@@ -9,7 +9,7 @@ import time
 import urllib.request
 
 from storage.models import Reading
-from tests.bot.conftest import ADMIN, ALICE_CHAT
+from tests.support.bot import ADMIN, ALICE_CHAT
 
 
 def test_a_long_sensor_list_is_split_within_telegrams_limit(world):

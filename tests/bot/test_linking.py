@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bot.conftest import ADMIN, ALICE_CHAT, BOB_CHAT
+from tests.support.bot import ADMIN, ALICE_CHAT, BOB_CHAT
 
 
 def test_it_registers_its_command_menu(world):

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from core.config import Settings
-from tests.api.conftest import Clock
-from tests.bot.conftest import Chat, RunningBot
+from tests.support.api import Clock
+from tests.support.bot import Chat, RunningBot
 from tests.test_migrate import EXPECTED_23, migrate, ranch  # noqa: F401 (a fixture)
 
 APOLOGY = "something went wrong"

@@ -8,7 +8,7 @@ from bot.chat import quote, sensor_by_key, sensor_key, split_words
 from bot.data import history_callback_data
 from core.formatting import BadArgument
 from storage.models import Reading, Sensor
-from tests.conftest import NOW_MS
+from tests.support.common import NOW_MS
 
 
 def add_sensor(world, sensor_id: str, value: float = 5.0, name: str | None = None) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from core.config import Settings
 from sensorbot.emulator import BotApiEmulator
-from tests.dynalite import free_port
+from tests.support.dynalite import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,8 +76,8 @@ def test_run_with_a_token_telegram_refuses_says_so(tmp_path, emulator):
 
 def test_the_bot_waits_for_telegram_to_become_reachable(tmp_path, emulator):
     from storage.sqlite import SQLiteStore
-    from tests.api.conftest import Clock
-    from tests.bot.conftest import RunningBot
+    from tests.support.api import Clock
+    from tests.support.bot import RunningBot
 
     for _ in range(2):
         emulator.fail_next("getMe", 502, "Bad Gateway")

@@ -22,7 +22,7 @@ from sensorbot.stores import open_store
 from storage.base import Store
 from storage.dynamodb.client import shared_client
 from tests.deploy.test_template import sam_template
-from tests.dynalite import Dynalite
+from tests.support.dynalite import Dynalite
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 TOKENS = "R:recorded-read-token-0001:23#W:recorded-write-token-0001:23"

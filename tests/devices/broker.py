@@ -23,7 +23,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.dynalite import free_port
+from tests.support.dynalite import free_port
 
 USERNAME, PASSWORD = "sensorbot", "test"
 

@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from tests.api.conftest import Api, make_api
 from tests.devices.recorded import recorded
+from tests.support.api import Api, make_api
 
 GATEWAY = recorded("ruuvi_gateway_http")["body"]
 TAG_TIME = 1_767_582_720_000  # the recorded tag's own timestamp

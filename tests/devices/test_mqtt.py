@@ -10,8 +10,8 @@ import pytest
 
 from storage.errors import StorageUnavailable
 from tests.devices.broker import broker_kind
-from tests.devices.conftest import mqtt_settings, stored, wait_connected, wait_for
 from tests.devices.recorded import recorded
+from tests.support.devices import mqtt_settings, stored, wait_connected, wait_for
 
 
 def publish_recorded(publisher, prefix: str, name: str, **changes: str) -> str:
@@ -173,9 +173,12 @@ def test_it_stores_a_message_after_a_storage_outage_once_storage_is_back(
     flaky.down = False
 
     assert wait_for(lambda: stored(store)) == {"attic": [-2.5]}
-    messages = [r.getMessage() for r in caplog.records]
-    assert len([m for m in messages if m.startswith("storage failed")]) == 1
-    assert len([m for m in messages if m.startswith("storage is back")]) == 1
+
+    def said(start: str) -> int:
+        return len([r for r in caplog.records if r.getMessage().startswith(start)])
+
+    assert wait_for(lambda: said("storage is back")) == 1  # logged just after the write
+    assert said("storage failed") == 1
 
 
 @pytest.mark.skipif(broker_kind() != "mosquitto",

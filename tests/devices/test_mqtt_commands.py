@@ -17,8 +17,8 @@ from core.config import ConfigError, load_settings
 from sensorbot.cli import main
 from storage.sqlite import SQLiteStore
 from tests.devices.broker import PASSWORD, USERNAME, Broker, Publisher, broker_kind
-from tests.devices.conftest import stored, wait_for
-from tests.dynalite import free_port
+from tests.support.devices import stored, wait_for
+from tests.support.dynalite import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

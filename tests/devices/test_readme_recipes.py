@@ -16,7 +16,7 @@ from core.config import MqttSubscription
 from ingest.payloads import readings_from_message
 from ingest.validation import Window
 from tests.devices.recorded import recorded
-from tests.dynalite import free_port
+from tests.support.dynalite import free_port
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 NOW = 1_767_582_780_000

@@ -24,7 +24,7 @@ from storage.models import (
     TransitionKind,
     User,
 )
-from tests.conftest import NOW_MS
+from tests.support.common import NOW_MS
 
 MINUTE = 60_000
 

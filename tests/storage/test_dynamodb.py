@@ -12,7 +12,7 @@ from storage.dynamodb import DynamoDBStore
 from storage.dynamodb.client import CapacityMeter, batch_write
 from storage.errors import StorageUnavailable
 from storage.models import Reading
-from tests.conftest import NOW_MS
+from tests.support.common import NOW_MS
 
 NOW_S = NOW_MS // 1000
 

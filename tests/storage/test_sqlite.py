@@ -14,7 +14,7 @@ from pathlib import Path
 from storage.base import DAY_MS
 from storage.models import Reading
 from storage.sqlite import SQLiteStore
-from tests.conftest import NOW_MS
+from tests.support.common import NOW_MS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,15 +7,19 @@ DYNALITE := .tools/node_modules/.bin/dynalite
 
 .PHONY: test demo lint bench package clean
 
+# ruff, mypy (configured in pyproject.toml), then the suite on every core (at most 4).
 test: $(STAMP) $(DYNALITE)
 	$(BIN)/ruff check .
-	NO_PROXY=127.0.0.1,localhost DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/pytest -q
+	$(BIN)/mypy
+	NO_PROXY=127.0.0.1,localhost DYNALITE_BIN=$(abspath $(DYNALITE)) \
+		$(BIN)/pytest -q -n auto --maxprocesses 4
 
 demo: $(STAMP)
 	$(BIN)/sensorbot demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(STAMP) $(DYNALITE)
 	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python benchmarks/storage.py
@@ -24,6 +28,7 @@ bench: $(STAMP) $(DYNALITE)
 	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python benchmarks/alerts.py
 	DYNALITE_BIN=$(abspath $(DYNALITE)) $(BIN)/python benchmarks/migrate.py
 	$(BIN)/python benchmarks/mqtt.py
+	$(BIN)/python benchmarks/export.py
 
 # dist/{api,alerts,bot}.zip for deploy/template.yaml (python3.12, arm64); README "Deploy to AWS".
 package: $(STAMP)

@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import (
 from storage.models import Reading
 from tests.support.common import NOW_MS
 
-REQUESTS = 1200
+REQUESTS = 400
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 
@@ -36,5 +36,5 @@ def test_generated_requests_never_get_a_5xx_and_match_the_schema(api):
 
     fuzz()
 
-    assert len(sent) >= 1000
+    assert len(sent) >= 350
     assert 200 in sent  # the fuzzer reached the inside of the API, not only its gate

@@ -184,7 +184,7 @@ def ruuvi_gateway_readings(body: Any, window: Window) -> list[DeviceReading]:
             continue
         except (GarbledAdvertisement, BadPayload) as exc:
             raise BadPayload(f"{where}: {exc}") from None
-        base = "ruuvi/" + mac.lower().replace("-", ":")
+        base = "ruuvi/" + mac.upper().replace("-", ":")  # as the gateway writes it, over MQTT too
         try:
             readings += [device_reading(f"{base}/{name}", value, timestamp, window,
                                         RUUVI_UNITS[name])

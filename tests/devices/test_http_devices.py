@@ -33,29 +33,29 @@ def test_it_stores_a_ruuvi_gateways_tags_with_units(api):
     assert response.status_code == 200, response.text
     assert response.json() == {"stored": 8}
     assert readings(api) == {
-        "ruuvi/d8:bf:48:c1:da:4b/temperature": (24.3, TAG_TIME),
-        "ruuvi/d8:bf:48:c1:da:4b/humidity": (53.49, TAG_TIME),
-        "ruuvi/d8:bf:48:c1:da:4b/pressure": (1000.44, TAG_TIME),
-        "ruuvi/d8:bf:48:c1:da:4b/battery": (2.977, TAG_TIME),
-        "ruuvi/f4:1f:0c:28:cb:d6/temperature": (28.66, TAG_TIME + 1000),
-        "ruuvi/f4:1f:0c:28:cb:d6/humidity": (54.9325, TAG_TIME + 1000),
-        "ruuvi/f4:1f:0c:28:cb:d6/pressure": (1009.1, TAG_TIME + 1000),
-        "ruuvi/f4:1f:0c:28:cb:d6/battery": (2.995, TAG_TIME + 1000),
+        "ruuvi/D8:BF:48:C1:DA:4B/temperature": (24.3, TAG_TIME),
+        "ruuvi/D8:BF:48:C1:DA:4B/humidity": (53.49, TAG_TIME),
+        "ruuvi/D8:BF:48:C1:DA:4B/pressure": (1000.44, TAG_TIME),
+        "ruuvi/D8:BF:48:C1:DA:4B/battery": (2.977, TAG_TIME),
+        "ruuvi/F4:1F:0C:28:CB:D6/temperature": (28.66, TAG_TIME + 1000),
+        "ruuvi/F4:1F:0C:28:CB:D6/humidity": (54.9325, TAG_TIME + 1000),
+        "ruuvi/F4:1F:0C:28:CB:D6/pressure": (1009.1, TAG_TIME + 1000),
+        "ruuvi/F4:1F:0C:28:CB:D6/battery": (2.995, TAG_TIME + 1000),
     }
     units = {s.sensor_id: s.unit for s in api.store.list_sensors("alice")}
-    assert units["ruuvi/d8:bf:48:c1:da:4b/temperature"] == "°C"
-    assert units["ruuvi/d8:bf:48:c1:da:4b/humidity"] == "%"
-    assert units["ruuvi/d8:bf:48:c1:da:4b/pressure"] == "hPa"
-    assert units["ruuvi/d8:bf:48:c1:da:4b/battery"] == "V"
+    assert units["ruuvi/D8:BF:48:C1:DA:4B/temperature"] == "°C"
+    assert units["ruuvi/D8:BF:48:C1:DA:4B/humidity"] == "%"
+    assert units["ruuvi/D8:BF:48:C1:DA:4B/pressure"] == "hPa"
+    assert units["ruuvi/D8:BF:48:C1:DA:4B/battery"] == "V"
 
 
 def test_it_never_overwrites_a_unit_the_user_chose(api):
-    api.store.update_sensor("alice", "ruuvi/d8:bf:48:c1:da:4b/temperature", now_ms=RECORDED_NOW,
+    api.store.update_sensor("alice", "ruuvi/D8:BF:48:C1:DA:4B/temperature", now_ms=RECORDED_NOW,
                             unit="K")
 
     api.client.post("/api/v1/ruuvi", json=GATEWAY, headers=api.headers("alice_write"))
 
-    sensor = api.store.get_sensor("alice", "ruuvi/d8:bf:48:c1:da:4b/temperature")
+    sensor = api.store.get_sensor("alice", "ruuvi/D8:BF:48:C1:DA:4B/temperature")
     assert sensor.unit == "K"
 
 

@@ -1,7 +1,7 @@
 """What a person does to alert rules: add, replace the freeze preset, delete, acknowledge,
-snooze. Each takes a Store and `now_ms`, writes through the conditional-update loop, and tells
-the rulebook, so the next cycle sees the change. Synchronous: callers on an event loop run
-them in a worker thread."""
+snooze, ask for the chart. Each takes a Store (and `now_ms` where time matters), writes
+through the one conditional-update loop, and tells the rulebook, so the next cycle sees the
+change. Synchronous: callers on an event loop run them in a worker thread."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from alerts.rules import check_rule, freeze_preset, is_freeze
 from alerts.state import update_rule_state
 from storage.base import Store
 from storage.errors import AlreadyExists
-from storage.models import AlertRule, AlertState, AlertStatus, RuleSpec
+from storage.models import AlertRule, AlertState, AlertStatus, RuleSpec, Sensor
 
 ID_TRIES = 5
 
@@ -93,6 +93,15 @@ def snooze(store: Store, rules: list[AlertRule], until_ms: int | None, *,
         is not None for rule in rules)
     _changed(rulebook)
     return changed
+
+
+def chart_request(store: Store, user_id: str, rule_id: str) -> Sensor | None:
+    """The sensor a rule's Chart button draws: the registered one (with its name and unit),
+    or the bare id while no reading has registered it; None when the rule is gone."""
+    rule = store.get_alert_rule(user_id, rule_id)
+    if rule is None:
+        return None
+    return store.get_sensor(user_id, rule.sensor) or Sensor(rule.sensor)
 
 
 def _changed(rulebook: RuleBook | None) -> None:

@@ -13,7 +13,7 @@ from alerts.rules import FREEZE_DEFAULT, BadRule, is_freeze
 from bot.alert_buttons import SNOOZE_SECONDS, Action, after_press, parse_button
 from bot.alert_syntax import ALERT_EXAMPLE, parse_alert, parse_number
 from bot.alert_text import describe_rule
-from bot.chat import chat_link, command_words, find_sensor, linked_sensor, reply
+from bot.chat import chat_link, command_words, linked_sensor, reply
 from bot.context import BotContext
 from bot.data import send_chart
 from core.formatting import (
@@ -217,8 +217,8 @@ async def alert_button(update: Update, context: BotContext) -> None:
     who = query.from_user.first_name if query.from_user else "someone"
     if button.action is Action.CHART:
         await query.answer()
-        sensors = await services.run(services.store.list_sensors, link.user_id)
-        sensor = find_sensor(sensors, rule.sensor)
+        sensor = await services.run(actions.chart_request, services.store, link.user_id,
+                                    rule.rule_id)
         if sensor is not None:
             window = parse_range("24h", now_ms=services.clock_ms(), zone=services.zone(link))
             await send_chart(update, context, link, sensor, window)

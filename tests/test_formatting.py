@@ -94,3 +94,16 @@ def test_it_splits_long_lists_within_the_limit():
     assert all(len(chunk) <= 1000 for chunk in chunks)
     assert "\n".join(chunks).split("\n") == lines
     assert split_message(["y" * 5000], limit=100) == ["y" * 99 + "…"]
+
+
+def test_a_time_in_another_year_shows_the_year():
+    from zoneinfo import ZoneInfo
+
+    from core.formatting import format_time
+
+    zone = ZoneInfo("Europe/Helsinki")
+    now = 1_800_000_000_000  # 2027-01-15 10:00 in Helsinki
+
+    assert format_time(now - 3_600_000, zone, now) == "09:00"
+    assert format_time(now - 86_400_000, zone, now) == "Jan 14 10:00"
+    assert format_time(now + 400 * 86_400_000, zone, now) == "Feb 19 2028 10:00"

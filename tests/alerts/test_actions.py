@@ -9,7 +9,7 @@ import pytest
 from alerts import actions
 from alerts.rulebook import RuleBook
 from alerts.rules import BadRule
-from storage.models import AlertState, AlertStatus, RuleKind, RuleSpec
+from storage.models import AlertState, AlertStatus, Reading, RuleKind, RuleSpec, Sensor
 from tests.support.common import NOW_MS
 
 
@@ -75,3 +75,15 @@ def test_deleting_a_rule_says_whether_there_was_one(store, book):
     assert actions.delete_rule(store, "u1", rule.rule_id, rulebook=book) is True
     assert actions.delete_rule(store, "u1", rule.rule_id) is False
     assert book.rules is None
+
+
+def test_a_chart_request_names_the_rules_sensor_with_its_name(store):
+    rule = actions.add_rule(store, "u1", "attic", RuleSpec(RuleKind.BELOW, 3), now_ms=NOW_MS)
+    assert actions.chart_request(store, "u1", rule.rule_id) == Sensor("attic")
+    store.write_readings("u1", [Reading("attic", NOW_MS, 2.0)], now_ms=NOW_MS)
+    store.update_sensor("u1", "attic", name="Attic", unit="°C", now_ms=NOW_MS)
+
+    sensor = actions.chart_request(store, "u1", rule.rule_id)
+
+    assert (sensor.sensor_id, sensor.name, sensor.unit) == ("attic", "Attic", "°C")
+    assert actions.chart_request(store, "u2", rule.rule_id) is None

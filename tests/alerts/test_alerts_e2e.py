@@ -236,3 +236,17 @@ def test_an_alert_follows_a_group_that_became_a_supergroup(alert_world):
     time.sleep(1.5)  # later cycles: nothing more, to either id
     assert len(world.alerts_to(SUPERGROUP, start)) == 1
     assert world.alerts_to(GROUP, start) == []
+
+
+def test_snooze_can_be_lifted_and_quiet_hours_can_be_read_back(alert_world):
+    world = alert_world
+    chat = world.linked_chat()
+    chat.ask("/alert attic below 1")
+
+    assert "Snoozed 1 alert for 2 h, until" in chat.ask("/snooze attic 2h")
+    assert chat.ask("/snooze attic off") == "Snooze lifted from 1 alert."
+    assert world.store.list_alert_rules("alice")[0].state.snoozed_until is None
+    assert " 2300 " in chat.ask("/snooze all 99999d")  # a date far off shows its year
+    assert chat.ask("/quiet").startswith("Quiet hours are off.")
+    chat.ask("/quiet 22:00-07:00")
+    assert chat.ask("/quiet").startswith("Quiet hours are 22:00-07:00.")

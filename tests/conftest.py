@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.common import BACKENDS, StoreFactory
 from tests.support.dynalite import Dynalite, find_dynalite, start_dynalite
+from tests.support.migrate import OLD_WRITES, READ, WRITE, ranch_put
 
 # No test touches the internet, and none may pick up a developer's real AWS account.
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
@@ -97,3 +100,25 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[StoreF
 def store(make_store: StoreFactory) -> Any:
     return make_store()
 
+
+@pytest.fixture
+def ranch(dynalite: Any, dynalite_client: Any, tmp_path: Path) -> dict[str, Any]:
+    """A ranchdata table with its old bot's users.json, and sensorbot's config beside it."""
+    from storage.dynamodb import DynamoDBStore
+
+    suffix = uuid.uuid4().hex[:10]
+    store = DynamoDBStore(client=dynalite_client, measurements_table=f"measurement-{suffix}",
+                          meta_table=f"meta-{suffix}")
+    store.init()
+    for user, sensor, bodies in OLD_WRITES:
+        for body in bodies:
+            ranch_put(dynalite_client, store.measurements_table, user, sensor, body)
+    users_json = tmp_path / "users.json"
+    users_json.write_text(json.dumps([[1001, READ], [1002, "forgotten"], [1003, "shortkey"],
+                                      ["1004", WRITE]]), encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[storage]\nbackend = "dynamodb"\n[storage.dynamodb]\n'
+                      f'endpoint_url = "{dynalite.endpoint}"\n'
+                      f'measurements_table = "{store.measurements_table}"\n'
+                      f'meta_table = "{store.meta_table}"\n', encoding="utf-8")
+    return {"store": store, "config": config, "users_json": users_json}

@@ -6,7 +6,7 @@ import pytest
 
 from tests.support.api import make_api
 from tests.support.common import NOW_MS
-from tests.test_migrate import ranch_put
+from tests.support.migrate import ranch_put
 
 MINUTE = 60_000
 T = NOW_MS - 10 * MINUTE

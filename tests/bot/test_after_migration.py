@@ -6,12 +6,12 @@ from __future__ import annotations
 from core.config import Settings
 from tests.support.api import Clock
 from tests.support.bot import Chat, RunningBot
-from tests.test_migrate import EXPECTED_23, migrate, ranch  # noqa: F401 (a fixture)
+from tests.support.migrate import EXPECTED_23, migrate
 
 APOLOGY = "something went wrong"
 
 
-def test_an_old_chat_sees_every_old_sensor_and_draws_their_charts(ranch, emulator):  # noqa: F811
+def test_an_old_chat_sees_every_old_sensor_and_draws_their_charts(ranch, emulator):
     assert migrate(ranch) == 0
     settings = Settings(telegram={"token": emulator.token, "base_url": emulator.base_url},
                         api={"enabled": False})

@@ -7,14 +7,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.dynalite import free_port
+from tests.support.http import wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 README_API = "http://127.0.0.1:8080"
@@ -57,15 +56,8 @@ def start_api(project: Path, port: int) -> subprocess.Popen[str]:
     server = subprocess.Popen(
         [sys.executable, "-m", "sensorbot", "--config", str(project / "config.toml"), "api"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return server
-        except OSError:
-            assert server.poll() is None, server.communicate()[0]
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.1)
+    wait_until_serving(f"http://127.0.0.1:{port}/healthz", process=server)
+    return server
 
 
 def test_the_readme_http_examples_work_as_pasted(project):

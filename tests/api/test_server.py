@@ -8,11 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 from tests.support.dynalite import free_port
+from tests.support.http import wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,14 +39,7 @@ def test_sensorbot_api_serves_over_http_and_stops_cleanly(tmp_path):
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                request(f"{base}/healthz")
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the API did not start"
-                time.sleep(0.1)
+        wait_until_serving(f"{base}/healthz", process=server)
         posted = request(f"{base}/api/v1/sensor/ruuvi%2Ftemperature/measurement?apikey={write}",
                          body=b'{"value": 21.3}')
         sensors = request(f"{base}/api/v3/sensors", headers={"Authorization": f"Bearer {read}"})
@@ -76,14 +69,7 @@ def test_it_answers_health_while_more_uploads_stall_than_the_soft_file_limit(tmp
     base = f"http://127.0.0.1:{port}"
     stalled: list[socket.socket] = []
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                request(f"{base}/healthz")
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the API did not start"
-                time.sleep(0.1)
+        wait_until_serving(f"{base}/healthz", process=server)
         for _ in range(300):
             sock = socket.create_connection(("127.0.0.1", port))
             sock.sendall(b"POST /api/v3/readings HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")

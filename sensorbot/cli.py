@@ -10,7 +10,9 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
 
 from core.clock import wall_clock_ms
 from core.config import ConfigError, Settings, find_config_file, load_settings
@@ -22,6 +24,7 @@ from storage.base import ScanProgress, Store
 from storage.errors import NotFound, StorageError
 from storage.models import User, check_user_id
 
+T = TypeVar("T")
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
@@ -147,7 +150,12 @@ def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:
     from sensorbot.runner import run_until_signalled, serve_api
 
     given = {"host": args.host, "port": args.port}
-    api = settings.api.model_copy(update={k: v for k, v in given.items() if v is not None})
+    try:
+        api = type(settings.api).model_validate(
+            {**settings.api.model_dump(), **{k: v for k, v in given.items() if v is not None}})
+    except ValidationError as exc:
+        raise ConfigError(f"--host/--port: {exc.errors()[0]['msg']} "
+                          "(e.g. sensorbot api --port 8080)") from None
     settings = settings.model_copy(update={"api": api})
     run_until_signalled(lambda stop: serve_api(settings, store, stop))
 
@@ -167,7 +175,6 @@ def demo() -> int:
 
 
 def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings) -> None:
-    import asyncio
 
     from sensorbot.scheduled import alert_bot, cycle_once
 
@@ -177,19 +184,32 @@ def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings)
         async with bot:
             return str(await cycle_once(settings, store, bot, now_ms()))
 
-    print(asyncio.run(once()))
+    print(run_against_telegram(once(), settings))
 
 
-def run_against_telegram(call: Coroutine[Any, Any, None]) -> None:
-    """Telegram's refusal (a bad token or URL, no network) as one line, not a traceback."""
+def run_against_telegram(call: Coroutine[Any, Any, T], settings: Settings) -> T:
+    """Telegram's answer. A refused token is a configuration error (exit 2); no network or
+    another refusal is one line (exit 1). Never a traceback, never the token itself."""
     import asyncio
 
-    from telegram.error import TelegramError
+    from telegram.error import InvalidToken, NetworkError, TelegramError
 
+    from sensorbot.runner import REFUSED_BY_TELEGRAM
+
+    token = settings.telegram.token or os.environ.get("TELEGRAM_BOT_TOKEN") or ""
     try:
-        asyncio.run(call)
+        return asyncio.run(call)
+    except InvalidToken:
+        raise ConfigError(REFUSED_BY_TELEGRAM) from None
+    except NetworkError as error:
+        raise CommandError(f"cannot reach Telegram ({_without(str(error), token)}); check the "
+                           "network and [telegram] base_url") from None
     except TelegramError as error:
-        raise CommandError(f"Telegram refused: {error}") from None
+        raise CommandError(f"Telegram refused: {_without(str(error), token)}") from None
+
+
+def _without(text: str, secret: str) -> str:
+    return text.replace(secret, "<bot token>") if secret else text
 
 
 def cmd_webhook_set(store: Store | None, args: argparse.Namespace, settings: Settings) -> None:
@@ -199,7 +219,8 @@ def cmd_webhook_set(store: Store | None, args: argparse.Namespace, settings: Set
     if not args.url.startswith("https://"):
         raise CommandError(f"Telegram delivers webhooks over HTTPS only; got {args.url!r}. Use "
                            "the WebhookUrl output of the deployed stack.")
-    run_against_telegram(set_webhook(fill_secrets(settings), args.url))
+    settings = fill_secrets(settings)
+    run_against_telegram(set_webhook(settings, args.url), settings)
     print(f"webhook set: Telegram now posts updates to {args.url} with the secret token",
           file=sys.stderr)
 
@@ -209,7 +230,8 @@ def cmd_webhook_delete(store: Store | None, args: argparse.Namespace,
     from sensorbot.secrets import fill_secrets
     from sensorbot.webhook import delete_webhook
 
-    run_against_telegram(delete_webhook(fill_secrets(settings)))
+    settings = fill_secrets(settings)
+    run_against_telegram(delete_webhook(settings), settings)
     print("webhook deleted: `sensorbot run` can long-poll this bot again", file=sys.stderr)
 
 

@@ -22,6 +22,10 @@ from storage.base import Store
 
 log = logging.getLogger("sensorbot")
 
+REFUSED_BY_TELEGRAM = (
+    "Telegram refused the bot token. Check [telegram] token in the config file (or "
+    "TELEGRAM_BOT_TOKEN) against the one @BotFather gave, and [telegram] base_url.")
+
 
 def api_server(settings: Settings, store: Store, clock_ms: Callable[[], int] | None) -> Any:
     from ingest.app import create_app
@@ -94,10 +98,7 @@ async def connect(application: Any, stop: asyncio.Event) -> bool:
         try:
             await application.initialize()
         except InvalidToken:
-            raise ConfigError(
-                "Telegram refused the bot token. Check [telegram] token in the config file (or "
-                "TELEGRAM_BOT_TOKEN) against the one @BotFather gave, and [telegram] base_url."
-            ) from None
+            raise ConfigError(REFUSED_BY_TELEGRAM) from None
         except NetworkError as error:
             log.warning("cannot reach Telegram (%s); trying again in %.0f s", error, delay)
             with contextlib.suppress(TimeoutError):

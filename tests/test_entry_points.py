@@ -40,6 +40,15 @@ def test_a_taken_api_port_is_one_sentence_and_exit_status_2(tmp_path, command):
         "file (or SENSORBOT_API__PORT) to a free one."]
 
 
+def test_a_port_out_of_range_on_the_command_line_is_one_sentence_and_exit_2(tmp_path):
+    result = sensorbot("api", "--port", "99999", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "--host/--port: Input should be less than or equal to 65535 "
+        "(e.g. sensorbot api --port 8080)"]
+
+
 def test_run_logs_the_api_url_and_keeps_the_scheduler_quiet(tmp_path):
     port = free_port()
     with BotApiEmulator() as emulator:

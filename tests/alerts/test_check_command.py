@@ -33,3 +33,26 @@ def test_alerts_check_delivers_once_and_a_second_run_repeats_nothing(tmp_path, e
     assert "0 new transitions, 0 messages delivered" in second.stdout
     assert len(alerts) == 1
     assert alerts[0].text.startswith("❄️ Alert: attic is 1.5")
+
+
+def test_a_refused_token_or_no_telegram_is_one_sentence_without_the_token(tmp_path, emulator):
+    config = tmp_path / "config.toml"
+    command = [sys.executable, "-m", "sensorbot", "alerts", "check", "--config", str(config)]
+
+    def run(base_url: str) -> subprocess.CompletedProcess[str]:
+        config.write_text(f'[telegram]\ntoken = "123456:NotTheBotsToken"\nbase_url = '
+                          f'"{base_url}"\n[storage]\nsqlite_path = "cron.db"\n',
+                          encoding="utf-8")
+        config.chmod(0o600)  # else a warning that others can read it comes first
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    refused = run(emulator.base_url)  # the emulator answers 401 to any other token
+    unreachable = run("http://127.0.0.1:9")
+
+    assert (refused.returncode, unreachable.returncode) == (2, 1)
+    assert refused.stderr.startswith("Telegram refused the bot token.")
+    assert unreachable.stderr.startswith("error: cannot reach Telegram")
+    for result in (refused, unreachable):
+        assert "Traceback" not in result.stderr
+        assert "NotTheBotsToken" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1

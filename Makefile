@@ -34,10 +34,17 @@ bench: $(STAMP) $(DYNALITE)
 package: $(STAMP)
 	$(BIN)/python deploy/package.py
 
+# sensorbot needs Python 3.11+: say so before making a .venv that cannot install it.
+NEEDS_311 := import sys; sys.exit(sys.version_info < (3, 11))
+
 $(BIN)/python:
+	@$(PYTHON) -c '$(NEEDS_311)' || { echo "sensorbot needs Python 3.11 or newer; $(PYTHON)" \
+		"is $$($(PYTHON) --version 2>&1). Name a newer one: make PYTHON=python3.12" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
+	@$(BIN)/python -c '$(NEEDS_311)' || { echo "$(VENV) was made with an older Python:" \
+		"make clean, then make PYTHON=python3.12" >&2; exit 2; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@

@@ -75,6 +75,9 @@ class Cottage:
                               {"value": temperature(sensor, hours)}, self.token)
 
 
+PROMPT = "you> "
+
+
 class Terminal:
     """Prints what the bot sends to the demo chat; saves photos and documents to files."""
 
@@ -82,6 +85,7 @@ class Terminal:
         self.folder, self.out = folder, out
         self.with_buttons: Call | None = None
         self.saved = 0
+        self.prompting = False  # the `you> ` prompt is on screen, waiting for a line
 
     def show(self, call: Call) -> None:
         if call.chat_id != DEMO_CHAT or call.method not in {"sendMessage", "sendPhoto",
@@ -100,7 +104,10 @@ class Terminal:
             self.with_buttons = call
             lines += [f"  [{n}] {button['text']}" for n, button in enumerate(call.buttons, 1)]
             lines.append("  (type a number to press that button)")
-        self.out.write("\n".join("bot> " + line for line in "\n".join(lines).split("\n")) + "\n")
+        text = "\n".join("bot> " + line for line in "\n".join(lines).split("\n")) + "\n"
+        # Something that arrives on its own (an alert) starts a new line, then gives the
+        # prompt back.
+        self.out.write(f"\n{text}{PROMPT}" if self.prompting else text)
         self.out.flush()
 
 
@@ -178,10 +185,13 @@ def banner(folder: Path, api: str, read_token: str) -> str:
 def chat(emulator: BotApiEmulator, terminal: Terminal, stdin: TextIO, out: TextIO) -> None:
     """Read lines until end of input; after each, wait until the bot has answered."""
     while True:
-        out.write("you> ")
+        out.write(PROMPT)
         out.flush()
+        terminal.prompting = True
         line = stdin.readline()
+        terminal.prompting = False
         if not line:
+            out.write("\n")
             return
         text = line.strip()
         if not text:

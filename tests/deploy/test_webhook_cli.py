@@ -68,8 +68,9 @@ def test_it_explains_a_refused_token_in_one_line(
                    config(tmp_path, emulator, token="999:WRONG")])
 
     err = capsys.readouterr().err
-    assert status == 1
-    assert err.startswith("error: Telegram refused") and "Traceback" not in err
+    assert status == 2  # a configuration error, as for `run`
+    assert err.startswith("Telegram refused the bot token.") and "Traceback" not in err
+    assert "WRONG" not in err  # the token never reaches a log
 
 
 def test_it_takes_the_token_and_secret_from_ssm_when_named(

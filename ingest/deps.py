@@ -14,7 +14,7 @@ from fastapi import Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
 
 from ingest.auth import Authenticator, Caller, missing_token, token_from_headers
-from ingest.errors import BadRequest, Unprocessable
+from ingest.errors import BadRequest, Unauthorized, Unprocessable
 from ingest.limits import ReadingRateLimiter, read_body
 from ingest.validation import Invalid, Window, parse_sensor
 from storage.base import DAY_MS, Store
@@ -77,6 +77,10 @@ async def services(request: Request) -> Services:
 def require(request: Request, secret: str | None) -> Caller:
     """A caller that sent a token (else 401 before its body is read)."""
     if not secret:
+        if "apikey" in request.query_params:
+            raise Unauthorized("?apikey= is accepted only by the v1 gateway routes "
+                               "(/api/v1/sensor/…/measurement, /api/v1/shelly); send the token "
+                               "as 'Authorization: Bearer <token>' or 'X-API-Key: <token>'")
         raise missing_token()
     # uvicorn's address (X-Forwarded-For from a trusted proxy), or the event's on Lambda
     return Caller(secret, request.client.host if request.client else "unknown")

@@ -213,8 +213,14 @@ def shelly_readings(params: dict[str, str], window: Window) -> list[DeviceReadin
     if not device:
         raise BadPayload("id is missing: the H&T adds it (id=shellyht-XXXXXX), or put "
                          "&id=<name> in the URL")
-    readings = [device_reading(f"{device}/{name}", params[key], None, window, unit)
-                for key, (name, unit) in SHELLY_QUANTITIES.items() if params.get(key)]
+    readings = []
+    for key, (name, unit) in SHELLY_QUANTITIES.items():
+        if params.get(key):
+            try:
+                readings.append(device_reading(f"{device}/{name}", params[key], None, window,
+                                               unit))
+            except BadPayload as problem:
+                raise BadPayload(f"{key}: {problem}") from None
     if not readings:
         raise BadPayload("no temp or hum in the query; the H&T sends e.g. "
                          "?hum=45&temp=21.5&id=shellyht-00EB85")

@@ -70,6 +70,7 @@ def test_it_accepts_apikey_in_the_query_on_the_v1_route_only(api):
     v2 = api.client.post(f"/api/v2/sensor/attic/measurement?apikey={token}", json={"value": 2})
 
     assert (v1.status_code, v2.status_code) == (200, 401)
+    assert "accepted only by the v1 gateway routes" in v2.json()["detail"]
     assert [r.value for r in api.stored("alice")] == [1.0]
 
 

@@ -142,6 +142,15 @@ def test_it_refuses_a_bad_shelly_report_and_stores_nothing(api, query, status):
     assert api.stored() == []
 
 
+def test_a_bad_shelly_value_names_its_parameter(api):
+    response = api.client.get(f"/api/v1/shelly?apikey={api.tokens['alice_write']}"
+                              "&temp=21&hum=zz&id=x")
+
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("hum: ")
+    assert api.stored() == []
+
+
 def test_it_documents_the_device_routes():
     from core.config import Settings
     from ingest.app import create_app

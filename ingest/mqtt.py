@@ -284,6 +284,11 @@ class MqttIngest:
                 except BadPayload as problem:
                     self._bad.report(delivery.topic, problem)
                     continue
+                except Exception as error:  # a message must never stop the subscriber
+                    log.exception("an MQTT message on %r could not be read; skipped",
+                                  delivery.topic)
+                    self._bad.report(delivery.topic, BadPayload(type(error).__name__))
+                    continue
                 prepared.setdefault(subscription.user, []).extend(
                     self._distinct(subscription.user, found, delivery.arrived_ms))
         return prepared
@@ -307,7 +312,12 @@ class MqttIngest:
     def _write(self, prepared: Prepared) -> None:
         now = self._clock_ms()
         for user_id, found in prepared.items():
-            self._store.write_readings(user_id, [d.reading for d in found], now_ms=now)
+            try:
+                self._store.write_readings(user_id, [d.reading for d in found], now_ms=now)
+            except InvalidRecord as exc:  # permanent, and this user's only: the others go on
+                log.error("storage refused %d MQTT reading(s) of %s, skipped: %s", len(found),
+                          user_id, exc)
+                continue
             self._units.note(user_id, found, now_ms=now)
 
     def _subscriptions_of(self, topic: str) -> list[MqttSubscription]:

@@ -67,8 +67,9 @@ def number_text(payload: bytes) -> str:
 def json_document(payload: bytes) -> Any:
     try:
         return json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise BadPayload("the payload is not JSON") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):  # ValueError: 4,300+ digits too
+        raise BadPayload("the payload is not JSON (or holds a number too long to read)") \
+            from None
 
 
 def device_reading(sensor: str, value: Any, timestamp: Any, window: Window,
@@ -143,8 +144,8 @@ def seconds_to_ms(raw: Any) -> int | None:
         return None
     try:
         return int(raw) * 1000
-    except (TypeError, ValueError):
-        raise BadPayload(f"the timestamp {raw!r} is not Unix seconds") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e400 is infinity
+        raise BadPayload(f"the timestamp {str(raw)[:40]!r} is not Unix seconds") from None
 
 
 def guess_unit(name: str) -> str | None:

@@ -51,7 +51,23 @@ def start_mqtt(settings: Settings, store: Store, stop: asyncio.Event,
     check_subscriptions(settings.mqtt, store)
     ingest = MqttIngest(settings.mqtt, store) if clock_ms is None else \
         MqttIngest(settings.mqtt, store, clock_ms=clock_ms)
-    return asyncio.create_task(ingest.run(stop))
+    return asyncio.create_task(supervise(ingest.run, stop, "the MQTT subscriber"))
+
+
+async def supervise(run: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event,
+                    name: str) -> None:
+    """Run until `stop`; a failure is logged with its traceback and the run starts again after
+    a growing pause, so a fault never silently ends a part the process still advertises."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await run(stop)
+            return
+        except Exception:
+            log.exception("%s failed; it starts again in %.0f s", name, delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, 60.0)
 
 
 async def serve(settings: Settings, store: Store, stop: asyncio.Event, *,

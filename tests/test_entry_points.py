@@ -131,3 +131,21 @@ def test_the_api_socket_sends_answers_without_waiting_for_acks():
     finally:
         for sock in (accepted, client, server):
             sock.close()
+
+
+def test_a_failing_part_is_started_again_not_silently_lost(caplog):
+    import asyncio
+
+    from sensorbot.runner import supervise
+
+    runs: list[int] = []
+
+    async def flaky(stop: asyncio.Event) -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            raise RuntimeError("a fault nobody expected")
+
+    asyncio.run(supervise(flaky, asyncio.Event(), "the part"))
+
+    assert len(runs) == 2
+    assert "the part failed; it starts again in 1 s" in caplog.text

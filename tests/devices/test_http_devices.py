@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -65,6 +66,18 @@ def test_it_stamps_tags_without_a_timestamp_with_now(api):
         del tag["timestamp"]
     api.client.post("/api/v1/ruuvi", json=body, headers=api.headers("alice_write"))
     assert {stamp for _, stamp in readings(api).values()} == {RECORDED_NOW}
+
+
+def test_a_tag_time_beyond_any_clock_is_refused_not_a_500(api):
+    body = copy.deepcopy(GATEWAY)
+    body["data"]["tags"]["F4:1F:0C:28:CB:D6"]["timestamp"] = 1e400
+
+    response = api.client.post("/api/v1/ruuvi", content=json.dumps(body).replace(
+        "Infinity", "1e400"), headers=api.headers("alice_write"))
+
+    assert response.status_code == 422
+    assert "data.tags.F4:1F:0C:28:CB:D6" in response.json()["detail"]
+    assert api.stored() == []
 
 
 def test_it_refuses_garbled_ruuvi_data_and_stores_nothing(api):

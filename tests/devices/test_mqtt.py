@@ -88,7 +88,10 @@ def test_it_skips_malformed_payloads_with_one_line_each_and_carries_on(
     publisher = publisher_for(shared_broker)
     bad = [("json/a", b"{not json"), ("json/b", b'{"state": "ON"}'), ("number/c", b"nan"),
            ("number/d", b"\xff\xfe"), ("ruuvi/e", b'{"data": "0201061BFF9904051"}'),
-           ("json/f", b'{"temperature": 1e999}')]
+           ("json/f", b'{"temperature": 1e999}'),
+           ("json/g", b'{"temperature": ' + b"1" * 5000 + b"}"),  # past int()'s 4,300 digits
+           ("ruuvi/h", b'{"data": "0201061BFF99040512FC5394C37C0004FFFC040CAC364200CDCBB8334C8'
+                       b'84F", "ts": 1e400}')]
     for topic, payload in bad:
         publisher.publish(f"{prefix}/{topic}", payload)
     publisher.publish(f"{prefix}/number/attic", "3.5")

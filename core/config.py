@@ -254,6 +254,10 @@ def load_settings(
     return settings
 
 
+# Settings whose values never appear in an error message (they end up in logs).
+SECRET_KEYS = frozenset({"token", "webhook_secret", "password"})
+
+
 def describe_validation_error(exc: ValidationError, path: Path | None) -> str:
     """One paragraph naming each bad key, what was wrong and where it was set: the environment
     variable by name when one set it (pydantic-settings reads `os.environ`), else the file."""
@@ -264,6 +268,8 @@ def describe_validation_error(exc: ValidationError, path: Path | None) -> str:
         setter = env_variable_setting(error["loc"], os.environ)
         got = error.get("input")
         shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
+        if SECRET_KEYS & {str(part) for part in error["loc"]}:
+            shown = " (value hidden: it is a secret)"
         if error["type"] == "extra_forbidden":
             problem = f"'{key}' is not a known setting (see config.example.toml)"
         else:

@@ -156,3 +156,16 @@ def test_the_example_file_documents_every_key_with_its_default():
     assert example["storage"]["retention_days"] == defaults["storage"]["retention_days"]
     assert example["api"] == defaults["api"]
     assert example["api"]["max_readings_per_minute"] == 1200
+
+
+def test_a_bad_secret_is_named_but_never_shown(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENSORBOT_TELEGRAM__WEBHOOK_SECRET", "my super secret!")
+    path = write(tmp_path / "c.toml", "[mqtt]\npassword = 31337\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(path), environ={})
+
+    message = str(caught.value)
+    assert "SENSORBOT_TELEGRAM__WEBHOOK_SECRET" in message and "'mqtt.password'" in message
+    assert message.count("value hidden") == 2
+    assert "super secret" not in message and "31337" not in message

@@ -22,6 +22,7 @@ from ingest.ranchdata import body_doc
 from ingest.schemas import RuuviGatewayIn, Stored
 from ingest.units import FirstSight
 from ingest.validation import Window
+from storage.models import distinct_count
 
 router = APIRouter(tags=["devices"])
 
@@ -42,7 +43,7 @@ def store_device_readings(app: Services, units: FirstSight, caller: Caller, pars
         app.store.write_readings(token.user_id, readings, now_ms=window.now_ms)
     units.note(token.user_id, found, now_ms=window.now_ms)
     app.auth.used(token)
-    return len(readings)
+    return distinct_count(readings)
 
 
 async def ingest(request: Request, caller: Caller, parse: Parse) -> Stored:

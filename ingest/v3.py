@@ -31,7 +31,7 @@ from ingest.ranchdata import body_doc
 from ingest.schemas import ErrorBody, Health, ReadingBatchIn, SensorReadings, SensorSummary, Stored
 from ingest.validation import Invalid, Window, parse_reading
 from storage.errors import StorageError
-from storage.models import MAX_VALUE, SENSOR_ID_MAX, Reading
+from storage.models import MAX_VALUE, SENSOR_ID_MAX, Reading, distinct_count
 
 MAX_BATCH = 1000
 
@@ -101,7 +101,7 @@ async def post_readings(request: Request, who: Caller = Depends(caller)) -> Stor
         return fast_parse_batch(raw, window) or parse_batch(parse_json(raw), window)
 
     stored = await services_of(request).ingest(who, parse)
-    return Stored(stored=len(stored))
+    return Stored(stored=distinct_count(stored))
 
 
 @router.get("/api/v3/sensors", response_model=list[SensorSummary],

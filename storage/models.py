@@ -52,6 +52,11 @@ class Reading(NamedTuple):
     value: float
 
 
+def distinct_count(readings: list[Reading]) -> int:
+    """How many readings a batch leaves stored: one per sensor and time (the last wins)."""
+    return len({(r.sensor, r.timestamp) for r in readings})
+
+
 @dataclass(frozen=True, slots=True)
 class Sensor:
     sensor_id: str

@@ -179,6 +179,18 @@ def test_it_stores_a_v3_batch(api):
         Reading("cellar", NOW_MS - 60_000, 4.0)]
 
 
+def test_a_batch_counts_what_it_leaves_stored_one_per_sensor_and_time(api):
+    readings = [{"sensor": "a", "value": 1}, {"sensor": "a", "value": 2},  # both "now"
+                {"sensor": "b", "value": 3, "timestamp": NOW_MS - 5},
+                {"sensor": "b", "value": 4, "timestamp": NOW_MS - 5}]
+
+    response = api.client.post("/api/v3/readings", json={"readings": readings},
+                               headers=api.headers("alice_write"))
+
+    assert response.json() == {"stored": 2}
+    assert sorted(r.value for r in api.stored()) == [2.0, 4.0]  # the last one wins
+
+
 @pytest.mark.parametrize(("readings", "says"), [
     ([], "1 to 1000"),
     ([{"sensor": "a", "value": 1}] * 1001, "1 to 1000"),

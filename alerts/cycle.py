@@ -110,10 +110,11 @@ class Cycle:
     # -- evaluation ---------------------------------------------------------------------
 
     async def evaluate(self, rule: AlertRule, latest: Reading | None) -> AlertRule | None:
-        step = evaluate(rule.spec, rule.state, latest, self.now_ms)
+        step = evaluate(rule.spec, rule.state, latest, self.now_ms,
+                        watched_since=rule.created)
         if step.needs is not None:
             step = evaluate(rule.spec, rule.state, latest, self.now_ms,
-                            await self.history(rule, *step.needs))
+                            await self.history(rule, *step.needs), watched_since=rule.created)
         if not step.changed_from(rule.state) and not step.transitions:
             return rule
         entries = tuple([await self.entry(rule, t) for t in step.transitions])

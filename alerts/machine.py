@@ -44,9 +44,11 @@ class Step:
 
 
 def evaluate(spec: RuleSpec, state: AlertState, latest: Reading | None, now_ms: int,
-             history: Sequence[Reading] | None = None) -> Step:
+             history: Sequence[Reading] | None = None, *, watched_since: int = 0) -> Step:
+    """`watched_since`: when the rule was made; a sensor with no reading at all is silent
+    from then on, not from the beginning of time."""
     if spec.kind is RuleKind.STALE:
-        return _stale(spec, state, latest, now_ms)
+        return _stale(spec, state, latest, now_ms, watched_since)
     return _threshold(spec, state, latest, now_ms, history)
 
 
@@ -129,17 +131,18 @@ def _remind(spec: RuleSpec, state: AlertState, latest: Reading | None, now_ms: i
                                    state.since),))
 
 
-def _stale(spec: RuleSpec, state: AlertState, latest: Reading | None, now_ms: int) -> Step:
+def _stale(spec: RuleSpec, state: AlertState, latest: Reading | None, now_ms: int,
+           watched_since: int) -> Step:
     stale_ms = _or(spec.stale_s, 0) * 1000
-    fresh = latest is not None and now_ms - latest.timestamp < stale_ms
+    heard = latest.timestamp if latest is not None else watched_since
+    fresh = now_ms - heard < stale_ms
     if state.status is AlertStatus.FIRING and latest is not None and fresh:
         transitions = (Transition(TransitionKind.RESOLVED, now_ms, latest.value,
                                   latest.timestamp, None, state.since),) \
             if state.notified else ()
         return Step(replace(state.without_incident(), status=AlertStatus.OK), transitions)
     if state.status is not AlertStatus.FIRING and not fresh:
-        fired = replace(state.without_incident(), status=AlertStatus.FIRING,
-                        since=latest.timestamp if latest else now_ms,
+        fired = replace(state.without_incident(), status=AlertStatus.FIRING, since=heard,
                         last_value=latest.value if latest else None,
                         last_ts=latest.timestamp if latest else None)
         return _remind(spec, fired, latest, now_ms)

@@ -44,14 +44,14 @@ class Sim:
         now = T0 + int(minute * MIN)
         visible = [r for r in self.readings if r.timestamp <= now]
         latest = max(visible, key=lambda r: r.timestamp, default=None)
-        step = evaluate(self.spec, self.state, latest, now)
+        step = evaluate(self.spec, self.state, latest, now, watched_since=T0)
         if step.needs is not None:
             start, end = step.needs
             history = [r for r in visible if start <= r.timestamp <= end]
             before = [r for r in visible if r.timestamp < start]
             if before:
                 history.append(max(before, key=lambda r: r.timestamp))
-            step = evaluate(self.spec, self.state, latest, now, history)
+            step = evaluate(self.spec, self.state, latest, now, history, watched_since=T0)
             assert step.needs is None
         self.apply(step)
         return [t.kind for t in step.transitions]
@@ -160,8 +160,13 @@ def test_stale_fires_after_the_silence_and_resolves_on_the_next_reading():
     assert sim.cycle(100) == [RESOLVED]
 
 
-def test_a_stale_rule_on_a_sensor_without_any_data_fires():
-    assert Sim(Spec("stale", stale_s=600)).cycle(0) == [FIRED]
+def test_a_stale_rule_on_a_sensor_without_any_data_fires_once_the_rule_has_waited():
+    sim = Sim(Spec("stale", stale_s=600))  # made at T0, on a sensor that never reported
+
+    assert sim.cycle(0) == []
+    assert sim.cycle(9) == []
+    assert sim.cycle(10) == [FIRED]
+    assert sim.sent[-1][0].since == T0
 
 
 # -- properties -----------------------------------------------------------------------------

@@ -82,7 +82,13 @@ def acknowledge(store: Store, user_id: str, rule_id: str, incident: int, who: st
         return Acknowledged.OVER
     done = update_rule_state(store, rule, ack)
     _changed(rulebook)
-    return Acknowledged.DONE if done is not None else Acknowledged.FAILED
+    if done is not None:
+        return Acknowledged.DONE
+    # The cycle got there first: the incident may have ended meanwhile.
+    fresh = store.get_alert_rule(user_id, rule_id)
+    if fresh is None:
+        return Acknowledged.GONE
+    return Acknowledged.OVER if ack(fresh.state) is None else Acknowledged.FAILED
 
 
 def snooze(store: Store, rules: list[AlertRule], until_ms: int | None, *,

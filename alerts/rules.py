@@ -18,9 +18,11 @@ class BadRule(ValueError):
 
 def check_rule(spec: RuleSpec) -> RuleSpec:
     """Refuse thresholds no sensor reaches and clear levels that would resolve at once."""
-    for name, level in (("threshold", spec.threshold), ("clear", spec.clear)):
-        if level is not None and abs(level) > MAX_THRESHOLD:
-            raise BadRule(f"a {name} of {level:g} is beyond ±{MAX_THRESHOLD:g}")
+    # A clear level may sit one past a threshold at the limit (the preset's default).
+    for name, level, limit in (("threshold", spec.threshold, MAX_THRESHOLD),
+                               ("clear", spec.clear, MAX_THRESHOLD + 1)):
+        if level is not None and abs(level) > limit:
+            raise BadRule(f"a {name} of {level:g} is beyond ±{limit:g}")
     if spec.kind is not RuleKind.STALE and spec.clears(spec.limit):
         side = "above" if spec.kind is RuleKind.BELOW else "below"
         raise BadRule(f"clear {spec.clear_level:g} would resolve at the threshold itself; "

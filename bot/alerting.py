@@ -176,7 +176,7 @@ async def quiet_command(update: Update, context: BotContext) -> None:
             "Quiet hours are off."
         await reply(update, f"{now} Set them with /quiet 22:00-07:00, or /quiet off.")
         return
-    text = args[0]
+    text = "off" if args[0].lower() == "off" else args[0]
     if len(args) != 1 or (text != "off" and not _valid_quiet(text)):
         await reply(update, f"'{' '.join(args)}' is not a time span. Give a span or off, "
                             "e.g. /quiet 22:00-07:00 or /quiet off")

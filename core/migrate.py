@@ -142,7 +142,7 @@ def link_old_chat(store: Store, done: Migration, chat: OldChat,
     if old is not None and old.user_id == token.user_id:
         done.chats_already += 1
         return
-    if old is not None and old.user_id != token.user_id:
+    if old is not None and old.linked:
         done.warnings.append(f"{where}: already linked to {old.user_id!r} here; left as it is")
         return
     done.chats_linked.append((chat.chat_id, token.user_id))

@@ -21,7 +21,7 @@ from core.users import NoFreeId, add_user_named
 from sensorbot.logs import configure_logging
 from sensorbot.stores import open_store
 from storage.base import ScanProgress, Store
-from storage.errors import NotFound, StorageError
+from storage.errors import InvalidRecord, NotFound, StorageError
 from storage.models import User, check_user_id
 
 T = TypeVar("T")
@@ -351,6 +351,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.handler(store, args, settings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except InvalidRecord as exc:  # an argument no store can keep, such as an id with '#'
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (CommandError, StorageError, TokenImportError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

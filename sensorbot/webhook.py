@@ -45,7 +45,10 @@ def request_of(event: dict[str, Any]) -> tuple[dict[str, str], str]:
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
-        body = base64.b64decode(body).decode("utf-8", errors="replace")
+        try:
+            body = base64.b64decode(body, validate=True).decode("utf-8", errors="replace")
+        except ValueError:  # binascii.Error: not base64 after all; JSON parsing refuses it
+            body = ""
     return headers, body
 
 

@@ -101,6 +101,11 @@ class ChatLink:
     timezone: str | None = None
     quiet_hours: str | None = None  # "22:00-07:00" in the chat's zone
 
+    @property
+    def linked(self) -> bool:
+        """False for a chat that unlinked: its row stays, with its zone and quiet hours."""
+        return bool(self.user_id)
+
 
 @dataclass(frozen=True, slots=True)
 class Invite:

@@ -57,7 +57,7 @@ def test_it_refuses_a_duplicate_user_id(config, capsys):
 
 
 def test_it_refuses_a_user_id_with_a_hash(config, capsys):
-    assert run(config, "users", "add", "Ranch", "--id", "a#b") == 1
+    assert run(config, "users", "add", "Ranch", "--id", "a#b") == 2  # a bad argument
     assert "no '#'" in capsys.readouterr().err
 
 

@@ -19,7 +19,7 @@ from core.tokens import hash_token
 from ingest.app import create_app
 from sensorbot.cli import main
 from storage.base import DAY_MS
-from storage.models import AlertRule
+from storage.models import AlertRule, ChatLink
 from tests.support.common import NOW_MS
 from tests.support.migrate import (
     EXPECTED_23,
@@ -171,3 +171,12 @@ def test_on_sqlite_it_imports_tokens_and_links_chats_with_nothing_to_scan(tmp_pa
     assert store.get_chat_link(1001).user_id == "23"
     assert store.token_by_hash(hash_token(WRITE)).scope == "write"
     store.close()
+
+
+def test_a_chat_that_once_unlinked_is_linked_and_keeps_its_zone(ranch):
+    ranch["store"].put_chat_link(ChatLink(1001, "", NOW_MS, False, "Europe/Helsinki"))
+
+    assert migrate(ranch) == 0
+
+    link = ranch["store"].get_chat_link(1001)
+    assert (link.user_id, link.active, link.timezone) == ("23", True, "Europe/Helsinki")

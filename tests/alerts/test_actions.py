@@ -87,3 +87,28 @@ def test_a_chart_request_names_the_rules_sensor_with_its_name(store):
 
     assert (sensor.sensor_id, sensor.name, sensor.unit) == ("attic", "Attic", "°C")
     assert actions.chart_request(store, "u2", rule.rule_id) is None
+
+
+def test_an_acknowledge_that_loses_to_the_incidents_end_says_it_is_over(store):
+    rule = actions.add_rule(store, "u1", "attic", RuleSpec(RuleKind.BELOW, 3), now_ms=NOW_MS)
+    store.update_alert_state("u1", rule.rule_id, AlertState(AlertStatus.FIRING, since=NOW_MS),
+                             expected_version=0)
+
+    class ResolvesFirst:
+        """The store, where the cycle resolves the incident just before the button's write."""
+
+        def __getattr__(self, name: str):
+            return getattr(store, name)
+
+        def update_alert_state(self, user_id, rule_id, state, *, expected_version):
+            current = store.get_alert_rule(user_id, rule_id).state
+            if current.status is AlertStatus.FIRING:
+                store.update_alert_state(user_id, rule_id, AlertState(),
+                                         expected_version=current.version)
+            return store.update_alert_state(user_id, rule_id, state,
+                                            expected_version=expected_version)
+
+    outcome = actions.acknowledge(ResolvesFirst(), "u1", rule.rule_id, NOW_MS, "Ann")
+
+    assert outcome is actions.Acknowledged.OVER
+    assert store.get_alert_rule("u1", rule.rule_id).state.ack_by is None

@@ -250,3 +250,4 @@ def test_snooze_can_be_lifted_and_quiet_hours_can_be_read_back(alert_world):
     assert chat.ask("/quiet").startswith("Quiet hours are off.")
     chat.ask("/quiet 22:00-07:00")
     assert chat.ask("/quiet").startswith("Quiet hours are 22:00-07:00.")
+    assert chat.ask("/quiet OFF") == "Quiet hours are off."

@@ -17,6 +17,12 @@ def test_it_reads_a_base64_body_and_headers_in_any_case() -> None:
     assert body == '{"update_id": 1}'
 
 
+def test_a_body_that_is_not_base64_reads_as_empty_not_a_crash() -> None:
+    headers, body = request_of({"headers": {}, "body": "a", "isBase64Encoded": True})
+
+    assert (headers, body) == ({}, "")  # the handler then answers 401 or 400
+
+
 def test_it_reads_a_rest_api_event_without_headers_or_body() -> None:
     assert request_of({"headers": None, "body": None}) == ({}, "")
 

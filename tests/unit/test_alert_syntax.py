@@ -51,9 +51,10 @@ def test_the_freeze_preset_is_below_for_ten_minutes_and_an_hour_of_silence():
     assert (stale.kind, stale.stale_s, stale.always_rings) == (RuleKind.STALE, 3600, True)
 
 
-def test_the_freeze_preset_refuses_an_absurd_threshold():
-    with pytest.raises(BadRule):
+def test_the_freeze_preset_refuses_an_absurd_threshold_and_takes_one_at_the_limit():
+    with pytest.raises(BadRule, match="threshold of 1e"):
         freeze_preset(1e9)
+    assert freeze_preset(99_999.5)[0].clear_level == 100_000.5
 
 
 def test_a_number_must_be_finite():

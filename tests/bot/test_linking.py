@@ -10,7 +10,8 @@ from tests.support.bot import ADMIN, ALICE_CHAT, BOB_CHAT
 def test_it_registers_its_command_menu(world):
     names = [command["command"] for command in world.emulator.commands]
 
-    assert {"latest", "history", "sensors", "help", "link"} <= set(names)
+    assert {"latest", "history", "sensors", "help", "link", "freeze", "alert", "snooze",
+            "quiet", "alerts"} <= set(names)
 
 
 def test_start_welcomes_an_unlinked_chat_and_says_how_to_link(world):

@@ -125,6 +125,7 @@ class MqttSettings(_Section):
     url: str = "mqtt://127.0.0.1:1883"
     username: str = ""
     password: str = ""
+    ca_file: str = ""  # with mqtts://: a CA certificate (PEM) to trust instead of the system's
     client_id: str = Field(default="sensorbot", min_length=1, max_length=65535)
     subscriptions: list[MqttSubscription] = Field(default_factory=list)
 

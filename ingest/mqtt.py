@@ -91,8 +91,8 @@ class BrokerLink:
                              clean_session=False, protocol=paho.MQTTv311, manual_ack=True)
         if self._settings.username:
             client.username_pw_set(self._settings.username, self._settings.password or None)
-        if self._settings.tls:
-            client.tls_set()  # the system's CA certificates
+        if self._settings.tls:  # the system's CA certificates, or the broker's own CA
+            client.tls_set(ca_certs=self._settings.ca_file or None)
         client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail

@@ -50,7 +50,7 @@ async def chat_link(update: Update, context: BotContext) -> ChatLink | None:
     user how to link."""
     chat = update.effective_chat
     link = await stored_link(context, chat.id) if chat else None
-    if link is None or link.user_id == UNLINKED:
+    if link is None or not link.linked:
         await reply(update, HOW_TO_LINK)
         return None
     if not link.active:
@@ -198,7 +198,7 @@ async def picked(update: Update, context: BotContext) -> tuple[str, Pick] | None
     except BadArgument:
         return None
     link = await stored_link(context, update.effective_chat.id)
-    if not command.startswith("/") or not words or link is None or link.user_id == UNLINKED:
+    if not command.startswith("/") or not words or link is None or not link.linked:
         return None
     services = context.services
     sensors = await services.run(services.store.list_sensors, link.user_id)

@@ -49,7 +49,7 @@ async def start(update: Update, context: BotContext) -> None:
         await use_invite(update, context, context.args[0])
         return
     link = await stored_link(context, chat_id_of(update))
-    if link is None or link.user_id == UNLINKED:
+    if link is None or not link.linked:
         await reply(update, "Hello! I watch home sensors and warn before pipes freeze.\n"
                             "To begin, send /link followed by a read token, or open the invite "
                             "link your admin gave you. /help lists everything I can do.")
@@ -124,7 +124,7 @@ async def unlink(update: Update, context: BotContext) -> None:
     """/unlink: this chat stops following its user; its /tz and /quiet stay for a relink."""
     services = context.services
     link = await stored_link(context, chat_id_of(update))
-    if link is None or link.user_id == UNLINKED:
+    if link is None or not link.linked:
         await reply(update, "This chat is not linked.")
         return
     await services.run(services.store.put_chat_link,

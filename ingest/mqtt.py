@@ -1,10 +1,8 @@
 """MQTT ingest: subscribe (QoS 1, persistent session), store, and only then acknowledge.
 
-paho-mqtt 2 rather than aiomqtt: acknowledging a message only once it is stored needs manual
-acks, which paho-mqtt 2 has as public API (`manual_ack=True`, `Client.ack`) while aiomqtt 2.5
-does not expose them (empicano/aiomqtt#345, open). paho's network thread also reconnects with
-exponential backoff by itself; messages cross to the event loop with `call_soon_threadsafe`,
-and readings are written off the loop, in batches.
+The connection is our own asyncio code over `ingest.mqtt_wire` (whose docstring says why not
+paho-mqtt or aiomqtt): whole TCP reads are parsed at once, messages are stored in batches off
+the event loop, and their PUBACKs go out together once the batch is stored.
 """
 
 from __future__ import annotations
@@ -12,17 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from typing import NamedTuple
 
 from core.clock import wall_clock_ms
 from core.config import ConfigError, MqttSettings, MqttSubscription
+from ingest import mqtt_wire as wire
 from ingest.payloads import BadPayload, DeviceReading, readings_from_message
 from ingest.units import FirstSight
 from ingest.validation import Window
@@ -31,11 +27,15 @@ from storage.errors import InvalidRecord, StorageError
 
 log = logging.getLogger("sensorbot.mqtt")
 
-MAX_BATCH = 500  # messages stored in one write (per user)
+MAX_BATCH = 2000  # messages stored in one write (per user)
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 60
+CONNECT_TIMEOUT_S = 10
+KEEPALIVE_S = 30  # a PINGREQ every half of it; silence for 1.5 times it is a lost broker
+READ_SIZE = 1 << 18
 STORAGE_RETRY_MIN_S, STORAGE_RETRY_MAX_S = 1.0, 60.0
 BAD_PAYLOAD_LINES_PER_MINUTE = 10
 RECENT_MESSAGES = 4096  # remembered to recognise the broker's redelivery of a stored message
+INBOX_LIMIT = 100_000  # messages waiting to be stored before reading from the broker pauses
 
 
 def check_subscriptions(settings: MqttSettings, store: Store) -> None:
@@ -50,12 +50,11 @@ def check_subscriptions(settings: MqttSettings, store: Store) -> None:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
+class Delivery(NamedTuple):
     """One message as the broker delivered it on one connection."""
 
     topic: str
-    payload: bytes
+    payload: bytes | None  # None: larger than mqtt_wire.MAX_PACKET, passed over unread
     mid: int
     qos: int
     dup: bool
@@ -68,100 +67,137 @@ class Delivery:
 
 
 class BrokerLink:
-    """The paho client: connects, subscribes on every (re)connect, logs once per outage.
+    """One connection at a time: connect, subscribe, read, keep alive; after a loss, connect
+    again with backoff, logging once per outage rather than once per attempt."""
 
-    Its callbacks run on paho's network thread and hand each message to `deliver`.
-    """
-
-    def __init__(self, settings: MqttSettings, deliver: Callable[[Delivery], None],
-                 clock_ms: Callable[[], int], subscribed: threading.Event) -> None:
+    def __init__(self, settings: MqttSettings, inbox: Inbox, clock_ms: Callable[[], int],
+                 subscribed: threading.Event) -> None:
         self._settings = settings
-        self.subscribed = subscribed  # set while connected with the subscriptions made
-        self._deliver = deliver
+        self._inbox = inbox
         self._clock_ms = clock_ms
+        self.subscribed = subscribed  # set while connected with the subscriptions made
         self.where = f"{settings.host}:{settings.port}"
         self.connection = 0  # counts successful connects: an ack is valid on its own only
+        self._writer: asyncio.StreamWriter | None = None
         self._down_since: int | None = None
-        self._stopping = False
-        self._lock = threading.Lock()
-        self.client = self._build()
+        self._tls = ssl.create_default_context(cafile=settings.ca_file or None) \
+            if settings.tls else None
 
-    def _build(self) -> paho.Client:
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self._settings.client_id,
-                             clean_session=False, protocol=paho.MQTTv311, manual_ack=True)
-        if self._settings.username:
-            client.username_pw_set(self._settings.username, self._settings.password or None)
-        if self._settings.tls:  # the system's CA certificates, or the broker's own CA
-            client.tls_set(ca_certs=self._settings.ca_file or None)
-        client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
-        client.on_connect = self._on_connect
-        client.on_connect_fail = self._on_connect_fail
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        return client
+    async def run(self) -> None:
+        """Until cancelled."""
+        delay = RECONNECT_MIN_S
+        while True:
+            connections = self.connection
+            try:
+                await self._session()
+            except wire.ProtocolError as exc:
+                self._outage(f"it sent {exc}")
+            except (OSError, EOFError) as exc:
+                self._outage(f"lost the connection ({exc or type(exc).__name__})"
+                             if self.connection else f"cannot connect ({exc})")
+            except TimeoutError:
+                self._outage("no answer in time")
+            if self.connection != connections:  # it had connected: start the backoff again
+                delay = RECONNECT_MIN_S
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
 
-    def start(self) -> None:
-        self.client.connect_async(self._settings.host, self._settings.port, keepalive=30)
-        self.client.loop_start()
-
-    def stop(self) -> None:
-        """Disconnect (after the acks already queued) and end the network thread."""
-        self._stopping = True
-        self.client.disconnect()
-        self.client.loop_stop()
+    async def close(self) -> None:
+        """Say goodbye after the acks already written; the broker keeps the session."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(OSError, RuntimeError):
+                writer.write(wire.GOODBYE)
+                await asyncio.wait_for(writer.drain(), 5)
+            writer.close()
 
     def ack(self, batch: list[Delivery]) -> None:
         """Acknowledge stored messages that arrived on the current connection; the broker
         redelivers the others, and they are recognised as already stored."""
-        with self._lock:
-            current = self.connection
-        for delivery in batch:
-            if delivery.connection == current:
-                self.client.ack(delivery.mid, delivery.qos)
-
-    # -- paho callbacks (network thread) ---------------------------------------------------
-
-    def _on_connect(self, client: paho.Client, _userdata: Any, flags: Any, reason: Any,
-                    _properties: Any) -> None:
-        if reason.is_failure:
-            self._outage(f"the broker refused the connection ({reason}); check [mqtt] "
-                         "username and password")
+        writer, current = self._writer, self.connection
+        if writer is None:
             return
-        with self._lock:
-            self.connection += 1
+        ids = [d.mid for d in batch if d.qos and d.connection == current]
+        if ids:
+            writer.write(wire.pubacks(ids))
+
+    async def _session(self) -> None:
+        """One connection, from CONNECT until it is lost (an exception says how)."""
+        settings = self._settings
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(
+            settings.host, settings.port, ssl=self._tls, limit=READ_SIZE), CONNECT_TIMEOUT_S)
+        pinger: asyncio.Task[None] | None = None
+        try:
+            writer.write(wire.connect(settings.client_id, KEEPALIVE_S, settings.username,
+                                      settings.password))
+            decoder = wire.Decoder()
+            packets: list[wire.Packet] = []
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                while not packets:
+                    packets = decoder.feed(await self._read(reader))
+            if not isinstance(packets[0], wire.Connack):
+                raise wire.ProtocolError(f"a packet of type {packets[0]} before CONNACK")
+            if packets[0].code:
+                self._outage(f"the broker refused the connection: "
+                             f"{wire.REFUSALS.get(packets[0].code, packets[0].code)}; check "
+                             "[mqtt] username, password and client_id")
+                raise EOFError("refused")
+            self._connected(packets[0].session_present, writer)
+            pinger = asyncio.create_task(self._ping(writer))
+            self._handle(packets[1:])
+            while True:
+                await self._inbox.room()
+                async with asyncio.timeout(KEEPALIVE_S * 1.5):
+                    data = await self._read(reader)
+                self._handle(decoder.feed(data))
+        finally:
+            if pinger is not None:
+                pinger.cancel()
+            self._writer = None
+            self.subscribed.clear()
+            writer.close()
+
+    @staticmethod
+    async def _read(reader: asyncio.StreamReader) -> bytes:
+        data = await reader.read(READ_SIZE)
+        if not data:
+            raise EOFError("the broker closed it")
+        return data
+
+    def _connected(self, session_present: bool, writer: asyncio.StreamWriter) -> None:
+        self.connection += 1
+        self._writer = writer
         topics = sorted({s.topic for s in self._settings.subscriptions})
-        client.subscribe([(topic, 1) for topic in topics])
+        writer.write(wire.subscribe(1, topics))
         if self._down_since is None and self.connection == 1:
             log.info("connected to the MQTT broker at %s as %r; subscribed to %s", self.where,
                      self._settings.client_id, ", ".join(topics))
         elif self._down_since is not None:
             seconds = (self._clock_ms() - self._down_since) / 1000
             log.info("the MQTT broker at %s is back after %.0f s (session kept: %s)",
-                     self.where, seconds, flags.session_present)
+                     self.where, seconds, session_present)
         self._down_since = None
 
-    def _on_connect_fail(self, _client: paho.Client, _userdata: Any) -> None:
-        self._outage("cannot connect")
+    def _handle(self, packets: list[wire.Packet]) -> None:
+        if not packets:
+            return
+        now, connection = self._clock_ms(), self.connection
+        arrived = [Delivery(p.topic, p.payload, p.packet_id, p.qos, p.dup, now, connection)
+                   for p in packets if isinstance(p, wire.Publish)]
+        if arrived:
+            self._inbox.put(arrived)
+        for packet in packets:
+            if isinstance(packet, wire.Suback):
+                if wire.SUBACK_FAILURE in packet.codes:
+                    log.error("the MQTT broker at %s refused a subscription; check its ACL",
+                              self.where)
+                self.subscribed.set()
 
-    def _on_disconnect(self, _client: paho.Client, _userdata: Any, _flags: Any, reason: Any,
-                       _properties: Any) -> None:
-        self.subscribed.clear()
-        if not self._stopping:
-            self._outage(f"lost the connection ({reason})")
-
-    def _on_subscribe(self, _client: paho.Client, _userdata: Any, _mid: int,
-                      reasons: list[Any], _properties: Any) -> None:
-        for reason in reasons:
-            if reason.is_failure:
-                log.error("the MQTT broker at %s refused a subscription (%s); check its ACL",
-                          self.where, reason)
-        self.subscribed.set()
-
-    def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage
-                    ) -> None:
-        self._deliver(Delivery(message.topic, bytes(message.payload), message.mid, message.qos,
-                               bool(message.dup), self._clock_ms(), self.connection))
+    @staticmethod
+    async def _ping(writer: asyncio.StreamWriter) -> None:
+        while True:
+            await asyncio.sleep(KEEPALIVE_S / 2)
+            writer.write(wire.PING)
 
     def _outage(self, reason: str) -> None:
         if self._down_since is None:  # one line per outage, not one per attempt
@@ -214,9 +250,9 @@ class MqttIngest:
         self.connected = threading.Event()  # connected and subscribed, for tests and health
 
     async def run(self, stop: asyncio.Event) -> None:
-        inbox = Inbox(asyncio.get_running_loop())
-        link = BrokerLink(self._settings, inbox.put, self._clock_ms, self.connected)
-        link.start()
+        inbox = Inbox()
+        link = BrokerLink(self._settings, inbox, self._clock_ms, self.connected)
+        connection = asyncio.create_task(link.run())
         try:
             while not stop.is_set():
                 batch = await inbox.take(stop, MAX_BATCH)
@@ -224,7 +260,10 @@ class MqttIngest:
                     link.ack(batch)
             await self._store_what_arrived(inbox, link)
         finally:
-            await asyncio.to_thread(link.stop)
+            await link.close()
+            connection.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connection
 
     async def _store_until_stored(self, batch: list[Delivery], stop: asyncio.Event) -> bool:
         """Store, retrying with backoff while storage fails; False if stopped first."""
@@ -277,6 +316,10 @@ class MqttIngest:
         for delivery in batch:
             if delivery.dup and delivery.key in self._recent_keys:
                 continue  # stored already; the broker did not get the ack
+            if delivery.payload is None:
+                self._bad.report(delivery.topic, BadPayload(
+                    f"larger than {wire.MAX_PACKET // 1024} KiB"))
+                continue
             for subscription in self._subscriptions_of(delivery.topic):
                 try:
                     found = readings_from_message(subscription, delivery.topic,
@@ -326,7 +369,7 @@ class MqttIngest:
             if len(self._routes) > 10_000:  # topics with ids in them must not grow this forever
                 self._routes.clear()
             matching = [s for s in self._settings.subscriptions
-                        if paho.topic_matches_sub(s.topic, topic)]
+                        if wire.topic_matches(s.topic, topic)]
             self._routes[topic] = matching
         return matching
 
@@ -339,22 +382,23 @@ class MqttIngest:
 
 
 class Inbox:
-    """Messages from paho's thread to the event loop: appended to a deque, with one wake-up of
-    the loop per batch rather than one per message."""
+    """Messages waiting to be stored, taken in batches."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+    def __init__(self) -> None:
         self._items: deque[Delivery] = deque()
         self._ready = asyncio.Event()
-        self._signalled = False
+        self._room = asyncio.Event()
+        self._room.set()
 
-    def put(self, delivery: Delivery) -> None:
-        """Called on paho's thread."""
-        self._items.append(delivery)
-        if not self._signalled:
-            self._signalled = True
-            with contextlib.suppress(RuntimeError):  # the loop closed while shutting down
-                self._loop.call_soon_threadsafe(self._ready.set)
+    def put(self, deliveries: list[Delivery]) -> None:
+        self._items.extend(deliveries)
+        self._ready.set()
+        if len(self._items) >= INBOX_LIMIT:
+            self._room.clear()
+
+    async def room(self) -> None:
+        """Until fewer than INBOX_LIMIT messages wait (storage is slow or down)."""
+        await self._room.wait()
 
     async def take(self, stop: asyncio.Event, limit: int) -> list[Delivery]:
         """Wait for messages (or stop), then take up to `limit` of them."""
@@ -365,11 +409,12 @@ class Inbox:
             ready.cancel()
             stopped.cancel()
             self._ready.clear()
-            self._signalled = False  # from here on, a new message wakes the loop again
         return self.drain(limit)
 
     def drain(self, limit: int | None) -> list[Delivery]:
-        taken: list[Delivery] = []
-        while self._items and (limit is None or len(taken) < limit):
-            taken.append(self._items.popleft())
+        items = self._items
+        count = len(items) if limit is None else min(limit, len(items))
+        taken = [items.popleft() for _ in range(count)]
+        if len(items) < INBOX_LIMIT:
+            self._room.set()
         return taken

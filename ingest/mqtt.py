@@ -50,20 +50,19 @@ def check_subscriptions(settings: MqttSettings, store: Store) -> None:
             )
 
 
-class Delivery(NamedTuple):
-    """One message as the broker delivered it on one connection."""
+class Arrival(NamedTuple):
+    """Messages that came in one read on one connection (a PUBACK is valid on its own only)."""
 
-    topic: str
-    payload: bytes | None  # None: larger than mqtt_wire.MAX_PACKET, passed over unread
-    mid: int
-    qos: int
-    dup: bool
-    arrived_ms: int
     connection: int
+    arrived_ms: int
+    messages: list[wire.Publish]
 
-    @property
-    def key(self) -> int:
-        return hash((self.topic, self.payload, self.mid))
+
+Batch = list[Arrival]
+
+
+def count(batch: Batch) -> int:
+    return sum(len(arrival.messages) for arrival in batch)
 
 
 class BrokerLink:
@@ -80,6 +79,7 @@ class BrokerLink:
         self.connection = 0  # counts successful connects: an ack is valid on its own only
         self._writer: asyncio.StreamWriter | None = None
         self._down_since: int | None = None
+        self._closing = False
         self._tls = ssl.create_default_context(cafile=settings.ca_file or None) \
             if settings.tls else None
 
@@ -104,6 +104,7 @@ class BrokerLink:
 
     async def close(self) -> None:
         """Say goodbye after the acks already written; the broker keeps the session."""
+        self._closing = True
         writer, self._writer = self._writer, None
         if writer is not None:
             with contextlib.suppress(OSError, RuntimeError):
@@ -111,13 +112,14 @@ class BrokerLink:
                 await asyncio.wait_for(writer.drain(), 5)
             writer.close()
 
-    def ack(self, batch: list[Delivery]) -> None:
+    def ack(self, batch: Batch) -> None:
         """Acknowledge stored messages that arrived on the current connection; the broker
         redelivers the others, and they are recognised as already stored."""
         writer, current = self._writer, self.connection
         if writer is None:
             return
-        ids = [d.mid for d in batch if d.qos and d.connection == current]
+        ids = [m.packet_id for arrival in batch if arrival.connection == current
+               for m in arrival.messages if m.qos]
         if ids:
             writer.write(wire.pubacks(ids))
 
@@ -181,11 +183,11 @@ class BrokerLink:
     def _handle(self, packets: list[wire.Packet]) -> None:
         if not packets:
             return
-        now, connection = self._clock_ms(), self.connection
-        arrived = [Delivery(p.topic, p.payload, p.packet_id, p.qos, p.dup, now, connection)
-                   for p in packets if isinstance(p, wire.Publish)]
-        if arrived:
-            self._inbox.put(arrived)
+        messages = [p for p in packets if type(p) is wire.Publish]
+        if messages:
+            self._inbox.put(Arrival(self.connection, self._clock_ms(), messages))
+        if len(messages) == len(packets):
+            return
         for packet in packets:
             if isinstance(packet, wire.Suback):
                 if wire.SUBACK_FAILURE in packet.codes:
@@ -200,7 +202,7 @@ class BrokerLink:
             writer.write(wire.PING)
 
     def _outage(self, reason: str) -> None:
-        if self._down_since is None:  # one line per outage, not one per attempt
+        if self._down_since is None and not self._closing:  # once per outage, not per try
             self._down_since = self._clock_ms()
             log.warning("MQTT broker at %s: %s; reconnecting with backoff (%d s up to %d s)",
                         self.where, reason, RECONNECT_MIN_S, RECONNECT_MAX_S)
@@ -230,6 +232,7 @@ class BadPayloadLog:
 
 
 Prepared = dict[str, list[DeviceReading]]  # user → readings
+Key = tuple[int, bytes | None]  # a message's packet id and payload
 
 
 class MqttIngest:
@@ -243,8 +246,9 @@ class MqttIngest:
         self._units = FirstSight(store)
         self._bad = BadPayloadLog(clock_ms)
         self._routes: dict[str, list[MqttSubscription]] = {}
-        self._recent: deque[int] = deque(maxlen=RECENT_MESSAGES)
-        self._recent_keys: set[int] = set()
+        self._recent: deque[list[Key]] = deque()  # per batch, oldest first
+        self._recent_count = 0
+        self._recent_keys: set[Key] = set()
         self._last_arrival: dict[tuple[str, str], int] = {}
         self.stored_messages = 0
         self.connected = threading.Event()  # connected and subscribed, for tests and health
@@ -253,32 +257,39 @@ class MqttIngest:
         inbox = Inbox()
         link = BrokerLink(self._settings, inbox, self._clock_ms, self.connected)
         connection = asyncio.create_task(link.run())
+        writing: asyncio.Task[bool] | None = None  # the previous batch, stored meanwhile
         try:
             while not stop.is_set():
                 batch = await inbox.take(stop, MAX_BATCH)
-                if batch and await self._store_until_stored(batch, stop):
-                    link.ack(batch)
-            await self._store_what_arrived(inbox, link)
+                prepared = self._prepare(batch) if batch else {}
+                if writing is not None and not await writing:
+                    return  # stopped while storage was failing: the broker keeps the rest
+                writing = asyncio.create_task(self._store_and_ack(batch, prepared, link, stop)) \
+                    if batch else None
+            if writing is None or await writing:
+                await self._store_what_arrived(inbox, link)
         finally:
             await link.close()
             connection.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await connection
 
-    async def _store_until_stored(self, batch: list[Delivery], stop: asyncio.Event) -> bool:
-        """Store, retrying with backoff while storage fails; False if stopped first."""
-        prepared = await asyncio.to_thread(self._prepare, batch)
+    async def _store_and_ack(self, batch: Batch, prepared: Prepared, link: BrokerLink,
+                             stop: asyncio.Event) -> bool:
+        """Store, retrying with backoff while storage fails, then acknowledge; False if
+        stopped first."""
         delay, failing_since = STORAGE_RETRY_MIN_S, None
         while True:
             try:
                 await asyncio.to_thread(self._write, prepared)
             except InvalidRecord as exc:  # permanent: retrying would block every later message
-                log.error("storage refused %d MQTT message(s), skipped: %s", len(batch), exc)
+                log.error("storage refused %d MQTT message(s), skipped: %s", count(batch),
+                          exc)
             except StorageError as exc:
                 if failing_since is None:
                     failing_since = self._clock_ms()
                     log.warning("storage failed (%s); %d MQTT message(s) wait unacknowledged, "
-                                "retrying with backoff", exc, len(batch))
+                                "retrying with backoff", exc, count(batch))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 if stop.is_set():
@@ -288,8 +299,8 @@ class MqttIngest:
             if failing_since is not None:
                 log.info("storage is back after %.0f s; the waiting MQTT messages are stored",
                          (self._clock_ms() - failing_since) / 1000)
-            self._remember(batch)
-            self.stored_messages += len(batch)
+            link.ack(batch)
+            self.stored_messages += count(batch)
             return True
 
     async def _store_what_arrived(self, inbox: Inbox, link: BrokerLink) -> None:
@@ -303,38 +314,45 @@ class MqttIngest:
             await asyncio.to_thread(self._write, prepared)
         except StorageError as exc:
             log.warning("%d MQTT message(s) left unacknowledged at stop (%s); the broker keeps "
-                        "them", len(rest), exc)
+                        "them", count(rest), exc)
             return
         link.ack(rest)
 
     # -- blocking work, on a worker thread -------------------------------------------------
 
-    def _prepare(self, batch: list[Delivery]) -> Prepared:
+    def _prepare(self, batch: Batch) -> Prepared:
         """Readings per user; malformed messages logged and left out."""
         window = Window(self._clock_ms(), self._store.retention_ms)
         prepared: Prepared = {}
-        for delivery in batch:
-            if delivery.dup and delivery.key in self._recent_keys:
-                continue  # stored already; the broker did not get the ack
-            if delivery.payload is None:
-                self._bad.report(delivery.topic, BadPayload(
-                    f"larger than {wire.MAX_PACKET // 1024} KiB"))
-                continue
-            for subscription in self._subscriptions_of(delivery.topic):
-                try:
-                    found = readings_from_message(subscription, delivery.topic,
-                                                  delivery.payload, delivery.arrived_ms, window)
-                except BadPayload as problem:
-                    self._bad.report(delivery.topic, problem)
-                    continue
-                except Exception as error:  # a message must never stop the subscriber
-                    log.exception("an MQTT message on %r could not be read; skipped",
-                                  delivery.topic)
-                    self._bad.report(delivery.topic, BadPayload(type(error).__name__))
-                    continue
-                prepared.setdefault(subscription.user, []).extend(
-                    self._distinct(subscription.user, found, delivery.arrived_ms))
+        recent = self._recent_keys
+        for arrival in batch:
+            for message in arrival.messages:
+                if message.dup and (message.packet_id, message.payload) in recent:
+                    continue  # stored already; the broker did not get the ack
+                for subscription in self._subscriptions_of(message.topic):
+                    found = self._read(subscription, message, arrival.arrived_ms, window)
+                    if found:
+                        prepared.setdefault(subscription.user, []).extend(
+                            self._distinct(subscription.user, found, arrival.arrived_ms))
+        self._remember(batch)  # it will be stored, or this process stops before acking it
         return prepared
+
+    def _read(self, subscription: MqttSubscription, message: wire.Publish, arrived_ms: int,
+              window: Window) -> list[DeviceReading]:
+        """The message's readings, or none (logged) when it is not what the format expects."""
+        if message.payload is None:
+            self._bad.report(message.topic, BadPayload(
+                f"larger than {wire.MAX_PACKET // 1024} KiB"))
+            return []
+        try:
+            return readings_from_message(subscription, message.topic, message.payload,
+                                         arrived_ms, window)
+        except BadPayload as problem:
+            self._bad.report(message.topic, problem)
+        except Exception as error:  # a message must never stop the subscriber
+            log.exception("an MQTT message on %r could not be read; skipped", message.topic)
+            self._bad.report(message.topic, BadPayload(type(error).__name__))
+        return []
 
     def _distinct(self, user_id: str, found: list[DeviceReading], arrived_ms: int
                   ) -> list[DeviceReading]:
@@ -373,36 +391,42 @@ class MqttIngest:
             self._routes[topic] = matching
         return matching
 
-    def _remember(self, batch: list[Delivery]) -> None:
-        for delivery in batch:
-            if len(self._recent) == self._recent.maxlen:
-                self._recent_keys.discard(self._recent[0])
-            self._recent.append(delivery.key)
-            self._recent_keys.add(delivery.key)
+    def _remember(self, batch: Batch) -> None:
+        keys = [(m.packet_id, m.payload) for arrival in batch for m in arrival.messages
+                if m.qos]
+        self._recent.append(keys)
+        self._recent_keys.update(keys)
+        self._recent_count += len(keys)
+        while self._recent_count - len(self._recent[0]) >= RECENT_MESSAGES:
+            oldest = self._recent.popleft()
+            self._recent_count -= len(oldest)
+            self._recent_keys.difference_update(oldest)
 
 
 class Inbox:
     """Messages waiting to be stored, taken in batches."""
 
     def __init__(self) -> None:
-        self._items: deque[Delivery] = deque()
+        self._arrivals: deque[Arrival] = deque()
+        self._count = 0
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
 
-    def put(self, deliveries: list[Delivery]) -> None:
-        self._items.extend(deliveries)
+    def put(self, arrival: Arrival) -> None:
+        self._arrivals.append(arrival)
+        self._count += len(arrival.messages)
         self._ready.set()
-        if len(self._items) >= INBOX_LIMIT:
+        if self._count >= INBOX_LIMIT:
             self._room.clear()
 
     async def room(self) -> None:
         """Until fewer than INBOX_LIMIT messages wait (storage is slow or down)."""
         await self._room.wait()
 
-    async def take(self, stop: asyncio.Event, limit: int) -> list[Delivery]:
+    async def take(self, stop: asyncio.Event, limit: int) -> Batch:
         """Wait for messages (or stop), then take up to `limit` of them."""
-        while not self._items and not stop.is_set():
+        while not self._arrivals and not stop.is_set():
             ready = asyncio.ensure_future(self._ready.wait())
             stopped = asyncio.ensure_future(stop.wait())
             await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -411,10 +435,17 @@ class Inbox:
             self._ready.clear()
         return self.drain(limit)
 
-    def drain(self, limit: int | None) -> list[Delivery]:
-        items = self._items
-        count = len(items) if limit is None else min(limit, len(items))
-        taken = [items.popleft() for _ in range(count)]
-        if len(items) < INBOX_LIMIT:
+    def drain(self, limit: int | None) -> Batch:
+        taken: Batch = []
+        wanted = self._count if limit is None else min(limit, self._count)
+        while wanted > 0:
+            arrival = self._arrivals.popleft()
+            if len(arrival.messages) > wanted:  # split it: the rest stays first in line
+                self._arrivals.appendleft(arrival._replace(messages=arrival.messages[wanted:]))
+                arrival = arrival._replace(messages=arrival.messages[:wanted])
+            taken.append(arrival)
+            wanted -= len(arrival.messages)
+            self._count -= len(arrival.messages)
+        if self._count < INBOX_LIMIT:
             self._room.set()
         return taken

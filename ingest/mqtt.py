@@ -324,17 +324,30 @@ class MqttIngest:
         """Readings per user; malformed messages logged and left out."""
         window = Window(self._clock_ms(), self._store.retention_ms)
         prepared: Prepared = {}
-        recent = self._recent_keys
+        recent, routes, stamped = self._recent_keys, self._routes, []
         for arrival in batch:
+            arrived_ms = arrival.arrived_ms
             for message in arrival.messages:
                 if message.dup and (message.packet_id, message.payload) in recent:
                     continue  # stored already; the broker did not get the ack
-                for subscription in self._subscriptions_of(message.topic):
-                    found = self._read(subscription, message, arrival.arrived_ms, window)
-                    if found:
-                        prepared.setdefault(subscription.user, []).extend(
-                            self._distinct(subscription.user, found, arrival.arrived_ms))
-        self._remember(batch)  # it will be stored, or this process stops before acking it
+                subscriptions = routes.get(message.topic)
+                if subscriptions is None:
+                    subscriptions = self._subscriptions_of(message.topic)
+                for subscription in subscriptions:
+                    found = self._read(subscription, message, arrived_ms, window)
+                    if not found:
+                        continue
+                    if found[0].reading.timestamp == arrived_ms:  # the message has no time
+                        found = self._distinct(subscription.user, found, arrived_ms)
+                        stamped.append((message.packet_id, message.payload))
+                    readings = prepared.get(subscription.user)
+                    if readings is None:
+                        prepared[subscription.user] = found
+                    else:
+                        readings.extend(found)
+        # Stored twice, these would be two readings (a message that carries its own time is
+        # the same reading again). Remembered now: it is stored, or this process stops first.
+        self._remember(stamped)
         return prepared
 
     def _read(self, subscription: MqttSubscription, message: wire.Publish, arrived_ms: int,
@@ -362,12 +375,11 @@ class MqttIngest:
         kept = []
         for item in found:
             reading = item.reading
-            if reading.timestamp == arrived_ms:
-                key = (user_id, reading.sensor)
-                stamp = max(arrived_ms, self._last_arrival.get(key, 0) + 1)
-                self._last_arrival[key] = stamp
-                item = DeviceReading(reading._replace(timestamp=stamp), item.unit)
-            kept.append(item)
+            key = (user_id, reading.sensor)
+            stamp = max(arrived_ms, self._last_arrival.get(key, 0) + 1)
+            self._last_arrival[key] = stamp
+            kept.append(DeviceReading(reading._replace(timestamp=stamp), item.unit)
+                        if stamp != arrived_ms else item)
         return kept
 
     def _write(self, prepared: Prepared) -> None:
@@ -391,9 +403,9 @@ class MqttIngest:
             self._routes[topic] = matching
         return matching
 
-    def _remember(self, batch: Batch) -> None:
-        keys = [(m.packet_id, m.payload) for arrival in batch for m in arrival.messages
-                if m.qos]
+    def _remember(self, keys: list[Key]) -> None:
+        if not keys:
+            return
         self._recent.append(keys)
         self._recent_keys.update(keys)
         self._recent_count += len(keys)

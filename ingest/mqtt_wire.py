@@ -116,26 +116,17 @@ class Decoder:
             skipped = min(self._skipping, len(data))
             self._skipping -= skipped
             data = data[skipped:]
-        buffer = self._buffer
-        buffer += data
+        self._buffer += data
+        buffer = bytes(self._buffer)  # slices of bytes are bytes: one copy, not one a slice
         packets: list[Packet] = []
         position, end = 0, len(buffer)
         while end - position >= 2:
-            length, multiplier, index = 0, 1, position + 1
-            while True:  # the remaining length: 1 to 4 bytes, 7 bits each
-                if index >= end:
-                    length = -1
+            length = buffer[position + 1]
+            index = position + 2
+            if length & 0x80:  # the remaining length goes on: up to 4 bytes, 7 bits each
+                length, index = _remaining_length(buffer, position + 1, end)
+                if length < 0:
                     break
-                byte = buffer[index]
-                index += 1
-                length += (byte & 0x7F) * multiplier
-                if not byte & 0x80:
-                    break
-                multiplier <<= 7
-                if multiplier > 1 << 21:
-                    raise ProtocolError("a remaining length longer than four bytes")
-            if length < 0:
-                break
             first = buffer[position]
             if index + length > end:
                 if length > self._max_packet and first >> 4 == PUBLISH:
@@ -152,11 +143,11 @@ class Decoder:
             else:
                 packets.append(_other(kind, bytes(buffer[index:index + length])))
             position = index + length
-        del buffer[:position]
+        del self._buffer[:position]
         return packets
 
     @staticmethod
-    def _oversized(first: int, buffer: bytearray, start: int, end: int, length: int
+    def _oversized(first: int, buffer: bytes, start: int, end: int, length: int
                    ) -> Publish | None:
         """A PUBLISH too large to keep: its topic and packet id, so it can be acknowledged."""
         if end - start < 2:
@@ -168,7 +159,22 @@ class Decoder:
         return publish._replace(payload=None)
 
 
-def _publish(first: int, buffer: bytearray, start: int, end: int) -> Publish:
+def _remaining_length(buffer: bytes, start: int, end: int) -> tuple[int, int]:
+    """The variable-length integer at `start` and the index after it; (-1, end) if not all
+    of it has arrived."""
+    length, multiplier = 0, 1
+    for index in range(start, min(start + 4, end)):
+        byte = buffer[index]
+        length += (byte & 0x7F) * multiplier
+        if not byte & 0x80:
+            return length, index + 1
+        multiplier <<= 7
+    if end - start < 4:
+        return -1, end
+    raise ProtocolError("a remaining length longer than four bytes")
+
+
+def _publish(first: int, buffer: bytes, start: int, end: int) -> Publish:
     topic_end = start + 2 + ((buffer[start] << 8) | buffer[start + 1])
     qos = (first >> 1) & 0x03
     if qos == 3 or topic_end + (2 if qos else 0) > end:

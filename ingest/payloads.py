@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
@@ -97,9 +96,9 @@ def json_readings(base: str, document: Any, fields: list[str], arrived_ms: int,
                   window: Window) -> list[DeviceReading]:
     """Every numeric field, nested ones joined with '/'; a top-level `timestamp` (epoch ms)
     is the readings' time, else the arrival time."""
-    if is_number(document):  # a bare number is one reading, as the `number` format reads it
-        return [device_reading(base, document, arrived_ms, window, guess_unit(base))]
-    if not isinstance(document, dict):
+    if type(document) is not dict:
+        if is_number(document):  # a bare number is one reading, as `number` reads it
+            return [device_reading(base, document, arrived_ms, window, guess_unit(base))]
         raise BadPayload("the payload is JSON but not an object")
     stamp = document.get("timestamp")
     try:
@@ -126,16 +125,18 @@ def json_readings(base: str, document: Any, fields: list[str], arrived_ms: int,
 
 
 def numeric_fields(document: dict[str, Any], prefix: str = "", depth: int = 1
-                   ) -> Iterator[tuple[str, str, int | float]]:
+                   ) -> list[tuple[str, str, int | float]]:
     """(path joined with '/', last key, number) of every numeric field; strings, booleans,
     nulls, lists, times and ids are not readings."""
+    found = []
     for key, value in document.items():
         kind = type(value)
         if kind is float or kind is int:  # not bool, whose type is its own
             if key.lower() not in NOT_READINGS:
-                yield f"{prefix}{key}", key, value
+                found.append((prefix + key, key, value))
         elif kind is dict and depth < MAX_DEPTH and key.lower() not in NOT_READINGS:
-            yield from numeric_fields(value, f"{prefix}{key}/", depth + 1)
+            found += numeric_fields(value, f"{prefix}{key}/", depth + 1)
+    return found
 
 
 @functools.lru_cache(maxsize=8192)
@@ -149,13 +150,13 @@ def field_sensor(base: str, path: str) -> str:
 
 def field_value(number: int | float) -> float:
     """A JSON number as a reading's value: finite and within what storage holds."""
-    value = float(number) if isinstance(number, int) else number
-    if not (value == 0 or 1e-100 <= abs(value) <= 1e100):  # else as storage.models bounds it
-        try:
-            return parse_value(number)
-        except Invalid as exc:
-            raise BadPayload(str(exc)) from None
-    return value
+    value = float(number)
+    if value == 0 or 1e-100 <= abs(value) <= 1e100:  # what storage holds (storage.models)
+        return value
+    try:
+        return parse_value(number)  # which says what is wrong with it
+    except Invalid as exc:
+        raise BadPayload(str(exc)) from None
 
 
 def ruuvi_readings(base: str, document: Any, arrived_ms: int, window: Window

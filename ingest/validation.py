@@ -57,8 +57,9 @@ def parse_value(raw: Any) -> float:
 
 def parse_timestamp(raw: Any, window: Window) -> int:
     """Epoch milliseconds, or ISO-8601 with a zone; None means now."""
-    if type(raw) is int and window.oldest <= raw <= window.newest:  # the usual case, first
-        return raw
+    now = window.now_ms
+    if type(raw) is int and now - window.retention_ms <= raw <= now + FUTURE_TOLERANCE_MS:
+        return raw  # the usual case, first
     if raw is None:
         return window.now_ms
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):

@@ -8,6 +8,7 @@ import errno
 import logging
 import signal
 import socket
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -51,7 +52,26 @@ def start_mqtt(settings: Settings, store: Store, stop: asyncio.Event,
     check_subscriptions(settings.mqtt, store)
     ingest = MqttIngest(settings.mqtt, store) if clock_ms is None else \
         MqttIngest(settings.mqtt, store, clock_ms=clock_ms)
-    return asyncio.create_task(supervise(ingest.run, stop, "the MQTT subscriber"))
+    return asyncio.create_task(in_own_thread(
+        lambda own_stop: supervise(ingest.run, own_stop, "the MQTT subscriber"), stop,
+        "mqtt"))
+
+
+async def in_own_thread(main: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event,
+                        name: str) -> None:
+    """Run `main` on an event loop of its own thread until `stop` (of this loop) is set, so
+    that its blocking work (the MQTT subscriber stores on its loop) never holds up this one."""
+    own_loop = asyncio.new_event_loop()
+    own_stop = asyncio.Event()
+    thread = threading.Thread(target=own_loop.run_until_complete, args=(main(own_stop),),
+                              name=name, daemon=True)
+    thread.start()
+    try:
+        await stop.wait()
+    finally:
+        own_loop.call_soon_threadsafe(own_stop.set)
+        await asyncio.to_thread(thread.join)
+        own_loop.close()
 
 
 async def supervise(run: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event,

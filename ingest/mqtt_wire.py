@@ -106,9 +106,9 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
 class Decoder:
     """Bytes as the socket gives them in; whole packets out."""
 
-    def __init__(self, max_packet: int = MAX_PACKET) -> None:
+    def __init__(self, max_packet: int | None = None) -> None:
         self._buffer = bytearray()
-        self._max_packet = max_packet
+        self._max_packet = max_packet or MAX_PACKET
         self._skipping = 0  # bytes of an oversized PUBLISH still to pass over
 
     def feed(self, data: bytes) -> list[Packet]:

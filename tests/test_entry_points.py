@@ -149,3 +149,35 @@ def test_a_failing_part_is_started_again_not_silently_lost(caplog):
 
     assert len(runs) == 2
     assert "the part failed; it starts again in 1 s" in caplog.text
+
+
+def test_a_part_in_its_own_thread_never_holds_up_the_main_loop():
+    import asyncio
+    import threading
+
+    from sensorbot.runner import in_own_thread
+
+    seen: dict[str, object] = {}
+
+    async def blocking(stop: asyncio.Event) -> None:
+        seen["thread"] = threading.current_thread().name
+        time.sleep(1.0)  # a write that blocks its loop
+        await stop.wait()
+        seen["stopped"] = True
+
+    async def main() -> float:
+        stop = asyncio.Event()
+        part = asyncio.create_task(in_own_thread(blocking, stop, "mqtt"))
+        worst, last = 0.0, time.monotonic()
+        for _ in range(30):  # the main loop ticks every 20 ms meanwhile
+            await asyncio.sleep(0.02)
+            now = time.monotonic()
+            worst, last = max(worst, now - last), now
+        stop.set()
+        await asyncio.wait_for(part, 5)
+        return worst
+
+    worst = asyncio.run(main())
+
+    assert seen == {"thread": "mqtt", "stopped": True}
+    assert worst < 0.5

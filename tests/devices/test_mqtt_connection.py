@@ -1,0 +1,111 @@
+"""The subscriber's own MQTT connection against a real broker: refused credentials, a message
+too large to keep, a broker that hangs, and acknowledgements that hold across a restart."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from ingest import mqtt, mqtt_wire
+from tests.devices.broker import PASSWORD, USERNAME, Broker, broker_kind
+from tests.support.devices import mqtt_settings, stored, wait_connected, wait_for
+
+
+def said(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if text in r.getMessage()]
+
+
+@pytest.mark.skipif(broker_kind() != "mosquitto", reason="a password file is mosquitto's")
+def test_it_says_once_that_the_broker_refused_its_credentials(tmp_path, store, prefix,
+                                                              start_ingest, caplog):
+    caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
+    passwords = tmp_path / "passwords"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), USERNAME, PASSWORD],
+                   check=True, capture_output=True)
+    passwords.chmod(0o600)
+    broker = Broker("mosquitto", tmp_path / "broker", mosquitto_options=(
+        f"password_file {passwords}\n")).start()
+    try:
+        settings = mqtt_settings(broker, {"topic": f"{prefix}/+", "user": "cottage",
+                                          "sensor": "{1}", "format": "number"})
+        ingest = start_ingest(settings.model_copy(update={"password": "wrong"}), store)
+
+        wait_for(lambda: said(caplog, "refused the connection"))
+        time.sleep(3.5)  # attempts at 1 s and 2 s more
+
+        lines = said(caplog, "MQTT broker at")
+        assert len(lines) == 1
+        assert "refused the connection: not authorised" in lines[0]  # mosquitto: code 5
+        assert "check [mqtt] username, password" in lines[0]
+        assert not ingest.ingest.connected.is_set()
+    finally:
+        broker.stop()
+
+
+def test_it_skips_a_message_too_large_to_keep_and_acknowledges_it(
+        shared_broker, store, prefix, start_ingest, publisher_for, caplog, monkeypatch):
+    caplog.set_level(logging.WARNING, logger="sensorbot.mqtt")
+    monkeypatch.setattr(mqtt_wire, "MAX_PACKET", 64 * 1024)
+    settings = mqtt_settings(shared_broker, {"topic": f"{prefix}/+", "user": "cottage",
+                                             "sensor": "{1}", "format": "number"})
+    first = start_ingest(settings, store)
+    wait_connected(first)
+    publisher = publisher_for(shared_broker)
+    publisher.publish(f"{prefix}/camera", b"9" * 300_000)
+    publisher.publish(f"{prefix}/attic", "2.5")
+
+    assert wait_for(lambda: stored(store)) == {"attic": [2.5]}
+    assert len(said(caplog, "larger than 64 KiB")) == 1
+    first.stop()
+    second = start_ingest(settings, store)  # the same session: nothing is delivered again
+    wait_connected(second)
+    publisher.publish(f"{prefix}/attic", "3.5")
+
+    assert wait_for(lambda: len(stored(store)["attic"]) == 2 and stored(store)) == {
+        "attic": [2.5, 3.5]}
+    assert len(said(caplog, "larger than")) == 1
+
+
+def test_it_drops_a_broker_that_stops_answering_and_comes_back_to_it(
+        own_broker, store, prefix, start_ingest, publisher_for, caplog, monkeypatch):
+    caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
+    monkeypatch.setattr(mqtt, "KEEPALIVE_S", 2)
+    monkeypatch.setattr(mqtt, "CONNECT_TIMEOUT_S", 1)
+    settings = mqtt_settings(own_broker, {"topic": f"{prefix}/+", "user": "cottage",
+                                          "sensor": "{1}", "format": "number"})
+    ingest = start_ingest(settings, store)
+    wait_connected(ingest)
+    assert own_broker.process is not None
+    os.kill(own_broker.process.pid, signal.SIGSTOP)  # it hangs: the socket stays open
+    try:
+        wait_for(lambda: said(caplog, "reconnecting with backoff"), timeout=10)
+    finally:
+        os.kill(own_broker.process.pid, signal.SIGCONT)
+    wait_for(lambda: said(caplog, " is back after "), timeout=20)
+    wait_connected(ingest)
+    publisher_for(own_broker).publish(f"{prefix}/attic", "1.5")
+
+    assert wait_for(lambda: stored(store)) == {"attic": [1.5]}
+    assert len(said(caplog, "reconnecting with backoff")) == 1
+
+
+def test_it_keeps_a_quiet_connection_alive_with_pings(shared_broker, store, prefix,
+                                                      start_ingest, publisher_for, caplog,
+                                                      monkeypatch):
+    caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
+    monkeypatch.setattr(mqtt, "KEEPALIVE_S", 1)  # the broker drops it after 1.5 s unpinged
+    settings = mqtt_settings(shared_broker, {"topic": f"{prefix}/+", "user": "cottage",
+                                             "sensor": "{1}", "format": "number"})
+    ingest = start_ingest(settings, store)
+    wait_connected(ingest)
+
+    time.sleep(4)
+    publisher_for(shared_broker).publish(f"{prefix}/attic", "0.5")
+
+    assert wait_for(lambda: stored(store)) == {"attic": [0.5]}
+    assert not said(caplog, "reconnecting")

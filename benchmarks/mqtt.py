@@ -11,7 +11,7 @@ Through a real broker (mosquitto when installed, else amqtt) into SQLite:
    holding it);
 3. paho-mqtt (the client used before) draining the same queue, acknowledging on arrival and
    storing nothing, for reference;
-4. RSS of `sensorbot api` with the subscriber on: idle, and after the same messages.
+4. RSS of `sensorbot run` with the subscriber on: idle, and after the same messages.
 """
 
 from __future__ import annotations
@@ -222,11 +222,18 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def api_rss(broker: Broker, folder: Path) -> tuple[int, int, int]:
-    """RSS of `sensorbot api` with [mqtt] on: idle, then after MESSAGES messages."""
+def run_rss(broker: Broker, folder: Path) -> tuple[int, int, int]:
+    """RSS of `sensorbot run` (the bot polling the local Bot API emulator, the HTTP API, the
+    alert scheduler) with [mqtt] on: idle, then after MESSAGES messages."""
+    from sensorbot.emulator import BotApiEmulator
+
+    emulator = BotApiEmulator().start()
     config = folder / "config.toml"
-    config.write_text(f"""[storage]
-sqlite_path = "api.db"
+    config.write_text(f"""[telegram]
+token = "{emulator.token}"
+base_url = "{emulator.base_url}"
+[storage]
+sqlite_path = "run.db"
 [api]
 port = {free_port()}
 [mqtt]
@@ -234,34 +241,37 @@ enabled = true
 url = "{broker.url}"
 username = "{USERNAME}"
 password = "{PASSWORD}"
-client_id = "bench-api"
+client_id = "bench-run"
 [[mqtt.subscriptions]]
-topic = "api/+"
+topic = "run/+"
 user = "bench"
 sensor = "{{1}}"
 """, encoding="utf-8")
-    store = SQLiteStore(folder / "api.db")
+    store = SQLiteStore(folder / "run.db")
     store.add_user(User("bench", "Bench", 0))
-    command = [sys.executable, "-m", "sensorbot", "api", "--config", str(config)]
-    log = (folder / "api.log").open("wb")
+    command = [sys.executable, "-m", "sensorbot", "run", "--config", str(config)]
+    log = (folder / "run.log").open("wb")
     process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log)
+
+    def stored() -> int:
+        return len(store.read_range("bench", "a/sent", 0, 2**53,
+                                    now_ms=int(time.time() * 1000)))
+
     try:
-        while "subscribed to" not in (folder / "api.log").read_text():
+        while "subscribed to" not in (folder / "run.log").read_text():
             time.sleep(0.1)
         time.sleep(2)
         idle = rss_kib(process.pid)
-        run_publisher(broker.port, MESSAGES, "api/a")
+        run_publisher(broker.port, MESSAGES, "run/a")
         deadline = time.monotonic() + 900
-        while time.monotonic() < deadline and len(store.read_range(
-                "bench", "a/sent", 0, 2**53, now_ms=int(time.time() * 1000))) < MESSAGES:
+        while time.monotonic() < deadline and stored() < MESSAGES:
             time.sleep(0.5)
-        stored = len(store.read_range("bench", "a/sent", 0, 2**53,
-                                      now_ms=int(time.time() * 1000)))
-        return idle, rss_kib(process.pid), stored
+        return idle, rss_kib(process.pid), stored()
     finally:
         os.kill(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
         store.close()
+        emulator.stop()
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -278,7 +288,7 @@ def main() -> None:
             rate = store_rate(folder, MESSAGES)
             mqtt_rate, zigbee_rate, latencies, rows, zigbee_rows = subscriber_runs(broker, folder)
             bare_rate = bare_paho_rate(broker)
-            idle, busy, api_rows = api_rss(broker, folder)
+            idle, busy, run_rows = run_rss(broker, folder)
         finally:
             broker.stop()
     print(f"MQTT ingest through {kind}, {MESSAGES:,} QoS 1 messages a run, SQLite:")
@@ -298,7 +308,7 @@ def main() -> None:
     print("  latency message->stored at 500 messages/s:")
     print(f"    p50                        {percentile(latencies, 0.5):9.1f} ms")
     print(f"    p99                        {percentile(latencies, 0.99):9.1f} ms")
-    print(f"`sensorbot api` with the subscriber on ({api_rows:,} of {MESSAGES:,} stored):")
+    print(f"`sensorbot run` with the subscriber on ({run_rows:,} of {MESSAGES:,} stored):")
     print(f"  RSS idle                     {idle / 1024:9.1f} MiB")
     print(f"  RSS after {MESSAGES:,} messages   {busy / 1024:9.1f} MiB")
 

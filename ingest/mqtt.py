@@ -65,6 +65,10 @@ def count(batch: Batch) -> int:
     return sum(len(arrival.messages) for arrival in batch)
 
 
+class Refused(Exception):
+    """The broker answered CONNECT with a refusal; the message says why."""
+
+
 class BrokerLink:
     """One connection at a time: connect, subscribe, read, keep alive; after a loss, connect
     again with backoff, logging once per outage rather than once per attempt."""
@@ -90,6 +94,8 @@ class BrokerLink:
             connections = self.connection
             try:
                 await self._session()
+            except Refused as exc:
+                self._outage(str(exc))
             except wire.ProtocolError as exc:
                 self._outage(f"it sent {exc}")
             except (OSError, EOFError) as exc:
@@ -138,12 +144,11 @@ class BrokerLink:
                 while not packets:
                     packets = decoder.feed(await self._read(reader))
             if not isinstance(packets[0], wire.Connack):
-                raise wire.ProtocolError(f"a packet of type {packets[0]} before CONNACK")
+                raise wire.ProtocolError("something other than CONNACK first")
             if packets[0].code:
-                self._outage(f"the broker refused the connection: "
-                             f"{wire.REFUSALS.get(packets[0].code, packets[0].code)}; check "
-                             "[mqtt] username, password and client_id")
-                raise EOFError("refused")
+                raise Refused(f"the broker refused the connection: "
+                              f"{wire.REFUSALS.get(packets[0].code, packets[0].code)}; check "
+                              "[mqtt] username, password and client_id")
             self._connected(packets[0].session_present, writer)
             pinger = asyncio.create_task(self._ping(writer))
             self._handle(packets[1:])

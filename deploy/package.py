@@ -37,9 +37,9 @@ FUNCTIONS: dict[str, tuple[list[str], set[str]]] = {
     "api": (["sensorbot", "core", "storage", "ingest"],
             {"matplotlib", "python-telegram-bot"}),
     "alerts": (["sensorbot", "core", "storage", "alerts", "bot"],
-               {"matplotlib", "fastapi", "mangum", "python-multipart"}),
+               {"matplotlib", "fastapi", "mangum", "python-multipart", "orjson"}),
     "bot": (["sensorbot", "core", "storage", "alerts", "bot"],
-            {"fastapi", "mangum", "python-multipart"}),
+            {"fastapi", "mangum", "python-multipart", "orjson"}),
 }
 
 

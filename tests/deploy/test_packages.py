@@ -20,7 +20,7 @@ EVENTS = ROOT / "tests" / "events"
 # distribution left out of a zip → the modules that would come with it
 MODULES = {"matplotlib": ["matplotlib", "numpy", "PIL"], "python-telegram-bot": ["telegram"],
            "fastapi": ["fastapi", "starlette"], "mangum": ["mangum"],
-           "python-multipart": ["multipart", "python_multipart"]}
+           "python-multipart": ["multipart", "python_multipart"], "orjson": ["orjson"]}
 
 RUN = """
 import json, sys

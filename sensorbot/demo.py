@@ -2,16 +2,21 @@
 
 A fresh SQLite file, the HTTP API on localhost, a demo user with tokens, a simulated cottage
 whose heating has failed (its sensor posts through the real HTTP API), the bot polling the
-local Bot API emulator, and you typing into the chat. No Telegram account needed.
+local Bot API emulator, and you typing into the chat. No Telegram account needed. With amqtt
+installed (the dev extra), also an MQTT broker and a Zigbee sensor in the cellar publishing to
+it, which the bot's subscriber stores by configuration alone (README "Devices").
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import math
 import random
+import shlex
+import shutil
 import socket
 import sys
 import tempfile
@@ -19,7 +24,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from core.config import Settings
 from core.tokens import issue_token
@@ -28,17 +33,31 @@ from sensorbot.runner import serve
 from storage.models import ChatLink, User
 from storage.sqlite import SQLiteStore
 
+if TYPE_CHECKING:
+    from sensorbot.demo_mqtt import MqttCorner
+
 DEMO_CHAT = 4242
 HOUR_MS = 3_600_000
 # name, heated temperature, cooling rate per hour once the heating failed
 SENSORS = {"attic": ("Attic", 9.0, 0.0224), "living-room": ("Living room", 16.0, 0.019)}
+# The cellar's Zigbee sensor (over MQTT): half underground, it cools slowly.
+CELLAR = ("Cellar", 8.0, 0.012)
+# Its readings as the Zigbee2MQTT recipe names them, and the names they are given.
+CELLAR_NAMES = {"cellar/temperature": "Cellar", "cellar/humidity": "Cellar humidity",
+                "cellar/battery": "Cellar battery"}
 OUTDOOR = -9.0
 SENSOR_PERIOD_S = 10
+NO_AMQTT = ("(No MQTT device in this demo: it needs amqtt, which `make demo` installs with the "
+            "dev extra — pip install -e '.[dev]'.)\n")
 
 
 def temperature(sensor: str, hours_since_failure: float) -> float:
+    return cooled(SENSORS[sensor], hours_since_failure)
+
+
+def cooled(spec: tuple[str, float, float], hours_since_failure: float) -> float:
     """Newton's cooling towards the frost outside, with a little sensor noise."""
-    _, heated, rate = SENSORS[sensor]
+    _, heated, rate = spec
     value = OUTDOOR + (heated - OUTDOOR) * math.exp(-rate * max(0.0, hours_since_failure))
     return round(value + random.gauss(0, 0.05), 2)
 
@@ -119,22 +138,13 @@ def free_port() -> int:
 
 def run_demo(stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
     folder = Path(tempfile.mkdtemp(prefix="sensorbot-demo-"))
-    emulator = BotApiEmulator(username="sensorbot_demo_bot").start()
-    settings = Settings.model_validate({
-        "telegram": {"token": emulator.token, "base_url": emulator.base_url,
-                     "admins": [DEMO_CHAT]},
-        "storage": {"sqlite_path": folder / "demo.db"},
-        # The day of history arrives in one go; a real sensor would meet the usual limit.
-        "api": {"port": free_port(), "max_readings_per_minute": 0},
-        "alerts": {"check_interval_seconds": 5}})
-    store = SQLiteStore(settings.storage.sqlite_path)
     now = time.time_ns() // 1_000_000
-    store.add_user(User("cottage", "Summer cottage", now))
-    write, _ = issue_token(store, "cottage", "write", label="simulated sensor", now_ms=now)
-    read, _ = issue_token(store, "cottage", "read", label="demo banner", now_ms=now)
-    for sensor, (name, _, _) in SENSORS.items():
-        store.update_sensor("cottage", sensor, name=name, unit="°C", now_ms=now)
-    store.put_chat_link(ChatLink(DEMO_CHAT, "cottage", now))
+    failed_at = now - 20 * HOUR_MS
+    mqtt = start_mqtt_corner(failed_at, out)
+    emulator = BotApiEmulator(username="sensorbot_demo_bot").start()
+    settings = demo_settings(emulator, folder, mqtt)
+    store = SQLiteStore(settings.storage.sqlite_path)
+    write, read = prepare_cottage(store, now, with_cellar=mqtt is not None)
     terminal = Terminal(folder, out)
     emulator.on_call(terminal.show)
     loop = asyncio.new_event_loop()
@@ -142,12 +152,14 @@ def run_demo(stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
     bot = threading.Thread(target=loop.run_until_complete, args=(serve(settings, store, stop),),
                            daemon=True)
     bot.start()
-    cottage = Cottage(f"http://127.0.0.1:{settings.api.port}", write, now - 20 * HOUR_MS)
+    cottage = Cottage(f"http://127.0.0.1:{settings.api.port}", write, failed_at)
     try:
         wait_for_api(cottage.api)
         cottage.backfill(now)
         threading.Thread(target=cottage.run, daemon=True).start()
-        out.write(banner(folder, cottage.api, read))
+        if mqtt is not None:
+            wait_for_reading(store, "cellar/temperature")
+        out.write(banner(folder, cottage.api, read) + mqtt_banner(mqtt))
         chat(emulator, terminal, stdin, out)
     except KeyboardInterrupt:
         out.write("\n")
@@ -155,8 +167,74 @@ def run_demo(stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
         cottage.stopped.set()
         loop.call_soon_threadsafe(stop.set)
         bot.join(timeout=20)
+        if mqtt is not None:  # after the subscriber left, so that it sees no broker outage
+            mqtt.stop()
         emulator.stop()
         out.write(f"Bye. The demo's files stay in {folder}\n")
+
+
+def demo_settings(emulator: BotApiEmulator, folder: Path, mqtt: MqttCorner | None) -> Settings:
+    sections: dict[str, Any] = {
+        "telegram": {"token": emulator.token, "base_url": emulator.base_url,
+                     "admins": [DEMO_CHAT]},
+        "storage": {"sqlite_path": folder / "demo.db"},
+        # The day of history arrives in one go; a real sensor would meet the usual limit.
+        "api": {"port": free_port(), "max_readings_per_minute": 0},
+        "alerts": {"check_interval_seconds": 5}}
+    if mqtt is not None:
+        from sensorbot.demo_mqtt import SUBSCRIBER_LOGIN, TOPIC_FILTER
+
+        # The README's Zigbee2MQTT recipe, word for word.
+        sections["mqtt"] = {
+            "enabled": True, "url": mqtt.url, "username": SUBSCRIBER_LOGIN[0],
+            "password": SUBSCRIBER_LOGIN[1], "client_id": "sensorbot-demo",
+            "subscriptions": [{"topic": TOPIC_FILTER, "user": "cottage", "sensor": "{1}",
+                               "format": "json",
+                               "fields": ["temperature", "humidity", "pressure", "battery"]}]}
+    return Settings.model_validate(sections)
+
+
+def prepare_cottage(store: SQLiteStore, now: int, *, with_cellar: bool) -> tuple[str, str]:
+    """The demo user, its chat link and named sensors; returns a write and a read token."""
+    store.add_user(User("cottage", "Summer cottage", now))
+    write, _ = issue_token(store, "cottage", "write", label="simulated sensor", now_ms=now)
+    read, _ = issue_token(store, "cottage", "read", label="demo banner", now_ms=now)
+    for sensor, (name, _, _) in SENSORS.items():
+        store.update_sensor("cottage", sensor, name=name, unit="°C", now_ms=now)
+    # No unit: the MQTT subscriber sets it when it first sees the sensor, as for any device.
+    for sensor, name in CELLAR_NAMES.items() if with_cellar else ():
+        store.update_sensor("cottage", sensor, name=name, now_ms=now)
+    store.put_chat_link(ChatLink(DEMO_CHAT, "cottage", now))
+    return write, read
+
+
+def start_mqtt_corner(failed_at_ms: int, out: TextIO) -> MqttCorner | None:
+    """The broker and the cellar's sensor; None, said in one line, without amqtt."""
+    try:
+        demo_mqtt = importlib.import_module("sensorbot.demo_mqtt")
+    except ImportError as error:
+        if not (error.name or "").startswith("amqtt"):
+            raise
+        out.write(NO_AMQTT)
+        return None
+
+    def cellar() -> float:
+        return cooled(CELLAR, (time.time() * 1000 - failed_at_ms) / HOUR_MS)
+
+    corner: MqttCorner = demo_mqtt.MqttCorner(free_port(), SENSOR_PERIOD_S, cellar)
+    try:
+        return corner.start()
+    except demo_mqtt.BrokerError as error:
+        out.write(f"(No MQTT device in this demo: its broker did not start: {error})\n")
+        return None
+
+
+def wait_for_reading(store: SQLiteStore, sensor: str, timeout: float = 10) -> None:
+    """So that the first /latest already shows it; a late reading only shows later."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and store.latest_reading(
+            "cottage", sensor, now_ms=time.time_ns() // 1_000_000) is None:
+        time.sleep(0.1)
 
 
 def wait_for_api(api: str, timeout: float = 20) -> None:
@@ -179,7 +257,27 @@ def banner(folder: Path, api: str, read_token: str) -> str:
         "and /freeze attic — the attic is already below 3 °C: an alert follows within seconds.\n"
         f"The HTTP API is at {api} while the demo runs; from another terminal:\n"
         f'  curl -H "X-API-Key: {read_token}" {api}/api/v3/sensors\n'
-        f"Charts and files are saved under {folder}. Ctrl-D or Ctrl-C leaves.\n\n")
+        f"Charts and files are saved under {folder}. Ctrl-D or Ctrl-C leaves.\n")
+
+
+def mqtt_banner(mqtt: MqttCorner | None) -> str:
+    if mqtt is None:
+        return "\n"
+    return (
+        f"A Zigbee sensor in the cellar publishes over MQTT to the demo's broker at {mqtt.url};\n"
+        "the bot subscribes to zigbee2mqtt/+ by configuration alone (README \"Devices\").\n"
+        f"Be another Zigbee2MQTT device:\n  {publish_command(mqtt.port)}\n\n")
+
+
+def publish_command(port: int) -> str:
+    """mosquitto_pub when installed; otherwise amqtt's own, from this Python's environment."""
+    topic, message = "zigbee2mqtt/garage", '{"temperature":1.5}'
+    amqtt_pub = Path(sys.executable).parent / "amqtt_pub"
+    if shutil.which("mosquitto_pub") or not amqtt_pub.exists():
+        return (f"mosquitto_pub -h 127.0.0.1 -p {port} -u demo -P demo -t {topic} "
+                f"-m {shlex.quote(message)}")
+    return (f"{shlex.quote(str(amqtt_pub))} --url mqtt://demo:demo@127.0.0.1:{port} "
+            f"-t {topic} -m {shlex.quote(message)}")
 
 
 def chat(emulator: BotApiEmulator, terminal: Terminal, stdin: TextIO, out: TextIO) -> None:

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import re
+import shlex
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sensorbot import demo
+from sensorbot.demo import run_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,6 +34,7 @@ def test_the_demo_answers_in_the_terminal_and_saves_charts(tmp_path):
     out = result.stdout
     assert result.returncode == 0, result.stderr
     assert re.search(r"bot> Attic: -?\d+(\.\d+)? °C", out)
+    assert re.search(r"bot> Cellar: -?\d+(\.\d+)? °C", out)  # over MQTT, unit at first sight
     assert "[1] Attic" in out
     chart = Path(re.search(r"\[photo saved to (.+\.png)\]", out)[1])
     assert chart.read_bytes().startswith(b"\x89PNG")
@@ -27,4 +43,100 @@ def test_the_demo_answers_in_the_terminal_and_saves_charts(tmp_path):
     assert "Pipe-freeze protection on Attic" in out
     assert "Bye." in out
     assert "Traceback" not in result.stderr
+    assert "amqtt" not in result.stderr  # the broker keeps quiet: the terminal is the chat
     assert list(tmp_path.iterdir()) == []  # nothing left in the working directory
+
+
+def test_it_leaves_cleanly_on_ctrl_c(tmp_path):
+    demo_process = subprocess.Popen(
+        [sys.executable, "-m", "sensorbot", "demo"], cwd=tmp_path, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # A shell's background job ignores SIGINT, and Python keeps it ignored if inherited.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert demo_process.stdout is not None
+    shown = ""
+    while "you> " not in shown:
+        chunk = os.read(demo_process.stdout.fileno(), 4096).decode()
+        assert chunk, shown
+        shown += chunk
+    demo_process.send_signal(signal.SIGINT)
+    out, err = demo_process.communicate(timeout=20)
+
+    assert demo_process.returncode == 0, err
+    assert "Bye." in out
+    assert "Traceback" not in err
+    assert "amqtt" not in err
+
+
+class PublishThenAsk(io.StringIO):
+    """The demo's stdin: runs the banner's publish command, waits until the HTTP API lists
+    the new sensor, then asks /latest and leaves."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        super().__init__()
+        self.out = out
+        self.lines = ["/latest\n", ""]
+        self.published: subprocess.CompletedProcess[str] | None = None
+
+    def readline(self, size: int = -1) -> str:
+        if self.published is None:
+            shown = self.out.getvalue()
+            command = re.search(r"^  (\S*(mosquitto_pub|amqtt_pub) .+)$", shown, re.MULTILINE)
+            assert command, shown
+            self.published = subprocess.run(shlex.split(command[1]), capture_output=True,
+                                             text=True, timeout=30)
+            wait_for_sensor(shown, "garage/temperature")
+        return self.lines.pop(0)
+
+
+def wait_for_sensor(banner: str, sensor: str, timeout: float = 10) -> None:
+    """Through the banner's curl command: the demo's HTTP API lists `sensor`."""
+    curl = re.search(r'curl -H "X-API-Key: (\S+)" (http://\S+)', banner)
+    assert curl, banner
+    request = urllib.request.Request(curl[2], headers={"X-API-Key": curl[1]})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            if sensor in {s["sensor"] for s in json.loads(response.read())}:
+                return
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("publisher", ["mosquitto_pub", "amqtt_pub"])
+def test_it_shows_the_mqtt_devices_readings_and_the_banners_publish_command_works(
+        tmp_path: Path, monkeypatch: Any, publisher: str) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    if publisher == "mosquitto_pub" and not shutil.which("mosquitto_pub"):
+        pytest.skip("mosquitto_pub is not installed (Debian: mosquitto-clients)")
+    if publisher == "amqtt_pub":  # what a machine without mosquitto_pub is shown
+        monkeypatch.setattr(demo.shutil, "which", lambda name: None)
+    out = io.StringIO()
+    stdin = PublishThenAsk(out)
+
+    run_demo(stdin=stdin, out=out)
+
+    shown = out.getvalue()
+    assert re.search(r"broker at mqtt://127\.0\.0\.1:\d+", shown)
+    assert f"  {publisher}" in shown or f"/{publisher} " in shown
+    assert stdin.published is not None and stdin.published.returncode == 0, stdin.published
+    # The cellar's sensor publishes through the broker; the subscriber sets units at first sight.
+    assert re.search(r"bot> Cellar: -?\d+\.\d+ °C", shown), shown
+    assert re.search(r"bot> Cellar humidity: \d+(\.\d+)?%", shown), shown
+    assert "bot> garage/temperature: 1.5 °C" in shown, shown
+
+
+def test_it_runs_without_the_mqtt_device_when_amqtt_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for name in [n for n in sys.modules if n.split(".")[0] == "amqtt"] + ["amqtt"]:
+        monkeypatch.setitem(sys.modules, name, None)  # importing it now fails
+    monkeypatch.delitem(sys.modules, "sensorbot.demo_mqtt", raising=False)
+    out = io.StringIO()
+
+    run_demo(stdin=io.StringIO("/latest\n"), out=out)
+
+    shown = out.getvalue()
+    assert shown.count("No MQTT device in this demo: it needs amqtt") == 1
+    assert "pip install -e '.[dev]'" in shown
+    assert re.search(r"bot> Attic: -?\d+(\.\d+)? °C", shown), shown
+    assert "Cellar" not in shown and "mqtt://" not in shown
+    assert "Bye." in shown

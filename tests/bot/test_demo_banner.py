@@ -37,4 +37,5 @@ def test_the_demo_banner_shows_the_api_url_and_a_working_request(tmp_path, monke
     run_demo(stdin=stdin, out=out)
 
     assert re.search(r"The HTTP API is at http://127\.0\.0\.1:\d+ ", out.getvalue())
-    assert sorted(sensor["sensor"] for sensor in stdin.answer) == ["attic", "living-room"]
+    assert sorted(sensor["sensor"] for sensor in stdin.answer) == [
+        "attic", "cellar/battery", "cellar/humidity", "cellar/temperature", "living-room"]

@@ -159,7 +159,7 @@ def run_demo(stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
         threading.Thread(target=cottage.run, daemon=True).start()
         if mqtt is not None:
             wait_for_reading(store, "cellar/temperature")
-        out.write(banner(folder, cottage.api, read) + mqtt_banner(mqtt))
+        out.write(banner(folder, cottage.api, read, mqtt_banner(mqtt)))
         chat(emulator, terminal, stdin, out)
     except KeyboardInterrupt:
         out.write("\n")
@@ -249,24 +249,25 @@ def wait_for_api(api: str, timeout: float = 20) -> None:
             time.sleep(0.1)
 
 
-def banner(folder: Path, api: str, read_token: str) -> str:
+def banner(folder: Path, api: str, read_token: str, mqtt_lines: str = "") -> str:
     return (
         "sensorbot demo — a summer cottage whose heating failed 20 hours ago.\n"
         "This terminal is a Telegram chat already linked to it (and you are an admin).\n"
         "Try: /latest   /sensors   /history attic   /history   /export attic 6h   /help\n"
         "and /freeze attic — the attic is already below 3 °C: an alert follows within seconds.\n"
         f"The HTTP API is at {api} while the demo runs; from another terminal:\n"
-        f'  curl -H "X-API-Key: {read_token}" {api}/api/v3/sensors\n'
-        f"Charts and files are saved under {folder}. Ctrl-D or Ctrl-C leaves.\n")
+        f'  curl -H "X-API-Key: {read_token}" {api}/api/v3/sensors\n{mqtt_lines}'
+        f"Charts and files are saved under {folder}. Ctrl-D or Ctrl-C leaves.\n\n")
 
 
 def mqtt_banner(mqtt: MqttCorner | None) -> str:
     if mqtt is None:
-        return "\n"
+        return ""
     return (
-        f"A Zigbee sensor in the cellar publishes over MQTT to the demo's broker at {mqtt.url};\n"
-        "the bot subscribes to zigbee2mqtt/+ by configuration alone (README \"Devices\").\n"
-        f"Be another Zigbee2MQTT device:\n  {publish_command(mqtt.port)}\n\n")
+        f"The cellar's Zigbee sensor publishes to the demo's MQTT broker at {mqtt.url},\n"
+        "which the bot reads by configuration alone (README \"Devices\", Zigbee2MQTT).\n"
+        "Publish as another device, and /latest shows garage/temperature:\n"
+        f"  {publish_command(mqtt.port)}\n")
 
 
 def publish_command(port: int) -> str:

@@ -116,7 +116,7 @@ def test_it_shows_the_mqtt_devices_readings_and_the_banners_publish_command_work
     run_demo(stdin=stdin, out=out)
 
     shown = out.getvalue()
-    assert re.search(r"broker at mqtt://127\.0\.0\.1:\d+", shown)
+    assert re.search(r"MQTT broker at mqtt://127\.0\.0\.1:\d+", shown)
     assert f"  {publisher}" in shown or f"/{publisher} " in shown
     assert stdin.published is not None and stdin.published.returncode == 0, stdin.published
     # The cellar's sensor publishes through the broker; the subscriber sets units at first sight.

@@ -7,8 +7,9 @@ benchmarks/mqtt.py, a tenth of what the store takes. gmqtt acknowledges manually
 MQTT 5 and runs a task per message (43k/s). This decoder parses whole TCP reads at once.
 
 The subset: CONNECT (persistent session, username/password), CONNACK, SUBSCRIBE, SUBACK,
-PUBLISH received at QoS 0 or 1 (a subscription at QoS 1 is never sent QoS 2), PUBACK, PINGREQ,
-PINGRESP and DISCONNECT. http://docs.oasis-open.org/mqtt/mqtt/v3.1.1/mqtt-v3.1.1.html
+PUBLISH received (at QoS 0 or 1 for our own QoS 1 filters; at QoS 2 for a filter another
+client left in the session, answered PUBREC, then PUBCOMP to the broker's PUBREL), PUBACK,
+PINGREQ, PINGRESP and DISCONNECT. http://docs.oasis-open.org/mqtt/mqtt/v3.1.1/mqtt-v3.1.1.html
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import struct
 from dataclasses import dataclass
 from typing import NamedTuple
 
-CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 1, 2, 3, 4, 8, 9
-PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
+CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7
+SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 12, 13, 14
 
 PING = bytes([PINGREQ << 4, 0])
 GOODBYE = bytes([DISCONNECT << 4, 0])
 MAX_PACKET = 1 << 20  # a larger PUBLISH is passed over unread (and acknowledged)
+MAX_CONTROL_PACKET = 1 << 16  # anything else this large is not from a sane broker
 SUBACK_FAILURE = 0x80
 
 # CONNACK return codes (§3.2.2.3)
@@ -58,13 +60,20 @@ class Suback:
 
 
 @dataclass(frozen=True, slots=True)
-class Other:
-    """PINGRESP, PUBACK and the like: nothing a subscriber acts on."""
+class Pubrel:
+    """The broker's second step of a QoS 2 delivery: answered with PUBCOMP."""
+
+    packet_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """PINGRESP and the like: nothing a subscriber acts on."""
 
     kind: int
 
 
-Packet = Publish | Connack | Suback | Other
+Packet = Publish | Connack | Suback | Pubrel | Control
 
 
 def connect(client_id: str, keepalive_s: int, username: str = "", password: str = "",
@@ -84,9 +93,19 @@ def subscribe(packet_id: int, filters: list[str], qos: int = 1) -> bytes:
     return _packet(SUBSCRIBE << 4 | 0x02, body)
 
 
-def pubacks(packet_ids: list[int]) -> bytes:
-    """One PUBACK for each id, ready to write at once."""
-    return b"".join(struct.pack("!BBH", PUBACK << 4, 2, i) for i in packet_ids)
+_ACK = struct.Struct("!BBH")
+
+
+def acks(messages: list[Publish]) -> bytes:
+    """The acknowledgement of each stored message in order, ready to write at once: PUBACK at
+    QoS 1, PUBREC at QoS 2, nothing at QoS 0."""
+    pack = _ACK.pack
+    return b"".join([pack(PUBACK << 4, 2, m.packet_id) if m.qos == 1 else
+                     pack(PUBREC << 4, 2, m.packet_id) for m in messages if m.qos])
+
+
+def pubcomp(packet_id: int) -> bytes:
+    return _ACK.pack(PUBCOMP << 4, 2, packet_id)
 
 
 def topic_matches(topic_filter: str, topic: str) -> bool:
@@ -117,7 +136,7 @@ class Decoder:
             self._skipping -= skipped
             data = data[skipped:]
         self._buffer += data
-        buffer = bytes(self._buffer)  # slices of bytes are bytes: one copy, not one a slice
+        buffer = bytes(self._buffer)  # one copy here, and every slice below is bytes already
         packets: list[Packet] = []
         position, end = 0, len(buffer)
         while end - position >= 2:
@@ -128,6 +147,8 @@ class Decoder:
                 if length < 0:
                     break
             first = buffer[position]
+            if first >> 4 != PUBLISH and length > MAX_CONTROL_PACKET:
+                raise ProtocolError(f"a control packet of {length} bytes")
             if index + length > end:
                 if length > self._max_packet and first >> 4 == PUBLISH:
                     oversized = self._oversized(first, buffer, index, end, length)
@@ -141,7 +162,7 @@ class Decoder:
             if kind == PUBLISH:
                 packets.append(_publish(first, buffer, index, index + length))
             else:
-                packets.append(_other(kind, bytes(buffer[index:index + length])))
+                packets.append(_control(kind, buffer[index:index + length]))
             position = index + length
         del self._buffer[:position]
         return packets
@@ -175,6 +196,8 @@ def _remaining_length(buffer: bytes, start: int, end: int) -> tuple[int, int]:
 
 
 def _publish(first: int, buffer: bytes, start: int, end: int) -> Publish:
+    if end - start < 2:
+        raise ProtocolError("a PUBLISH too short for its topic")
     topic_end = start + 2 + ((buffer[start] << 8) | buffer[start + 1])
     qos = (first >> 1) & 0x03
     if qos == 3 or topic_end + (2 if qos else 0) > end:
@@ -190,7 +213,7 @@ def _publish(first: int, buffer: bytes, start: int, end: int) -> Publish:
     return Publish(topic, bytes(buffer[topic_end:end]), packet_id, qos, bool(first & 0x08))
 
 
-def _other(kind: int, body: bytes) -> Packet:
+def _control(kind: int, body: bytes) -> Packet:
     if kind == CONNACK:
         if len(body) != 2:
             raise ProtocolError("a malformed CONNACK")
@@ -199,7 +222,11 @@ def _other(kind: int, body: bytes) -> Packet:
         if len(body) < 3:
             raise ProtocolError("a malformed SUBACK")
         return Suback((body[0] << 8) | body[1], body[2:])
-    return Other(kind)
+    if kind == PUBREL:
+        if len(body) != 2:
+            raise ProtocolError("a malformed PUBREL")
+        return Pubrel((body[0] << 8) | body[1])
+    return Control(kind)
 
 
 def _text(value: str) -> bytes:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ingest import mqtt, mqtt_wire
+from ingest import mqtt_link, mqtt_wire
 from tests.devices.broker import PASSWORD, USERNAME, Broker, broker_kind
 from tests.support.devices import mqtt_settings, stored, wait_connected, wait_for
 
@@ -74,8 +74,8 @@ def test_it_skips_a_message_too_large_to_keep_and_acknowledges_it(
 def test_it_drops_a_broker_that_stops_answering_and_comes_back_to_it(
         own_broker, store, prefix, start_ingest, publisher_for, caplog, monkeypatch):
     caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
-    monkeypatch.setattr(mqtt, "KEEPALIVE_S", 2)
-    monkeypatch.setattr(mqtt, "CONNECT_TIMEOUT_S", 1)
+    monkeypatch.setattr(mqtt_link, "KEEPALIVE_S", 2)
+    monkeypatch.setattr(mqtt_link, "CONNECT_TIMEOUT_S", 1)
     settings = mqtt_settings(own_broker, {"topic": f"{prefix}/+", "user": "cottage",
                                           "sensor": "{1}", "format": "number"})
     ingest = start_ingest(settings, store)
@@ -98,7 +98,7 @@ def test_it_keeps_a_quiet_connection_alive_with_pings(shared_broker, store, pref
                                                       start_ingest, publisher_for, caplog,
                                                       monkeypatch):
     caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
-    monkeypatch.setattr(mqtt, "KEEPALIVE_S", 1)  # the broker drops it after 1.5 s unpinged
+    monkeypatch.setattr(mqtt_link, "KEEPALIVE_S", 1)  # the broker drops it after 1.5 s unpinged
     settings = mqtt_settings(shared_broker, {"topic": f"{prefix}/+", "user": "cottage",
                                              "sensor": "{1}", "format": "number"})
     ingest = start_ingest(settings, store)

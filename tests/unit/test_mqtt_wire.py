@@ -74,7 +74,7 @@ def test_it_reads_connack_suback_and_pingresp():
     packets = decoder.feed(bytes([0x20, 2, 1, 0]) + bytes([0x90, 4, 0, 1, 1, 0x80])
                            + bytes([0xD0, 0]))
     assert packets == [wire.Connack(True, 0), wire.Suback(1, bytes([1, 0x80])),
-                       wire.Other(wire.PINGRESP)]
+                       wire.Control(wire.PINGRESP)]
 
 
 @pytest.mark.parametrize("garbage", [
@@ -96,10 +96,13 @@ def test_it_writes_connect_as_the_spec_lays_it_out():
     assert wire.connect("id", 60)[9] == 0x00  # no credentials, and never a clean session
 
 
-def test_it_writes_subscribe_and_pubacks():
+def test_it_writes_subscribe_and_the_acks_of_each_qos():
     assert wire.subscribe(1, ["a/+", "b/#"]) == (
         bytes([0x82, 14, 0, 1]) + b"\x00\x03a/+\x01" + b"\x00\x03b/#\x01")
-    assert wire.pubacks([1, 0x1234]) == bytes([0x40, 2, 0, 1, 0x40, 2, 0x12, 0x34])
+    stored = [wire.Publish("a", b"", 1, 1, False), wire.Publish("b", b"", 0, 0, False),
+              wire.Publish("c", b"", 0x1234, 2, False)]
+    assert wire.acks(stored) == bytes([0x40, 2, 0, 1, 0x50, 2, 0x12, 0x34])  # PUBACK, PUBREC
+    assert wire.pubcomp(9) == bytes([0x70, 2, 0, 9])
 
 
 @pytest.mark.parametrize(("topic_filter", "topic"), [

@@ -179,6 +179,8 @@ class BrokerLink:
             except Exception:  # a fault of ours must not end the subscription for good
                 log.exception("the MQTT connection failed")
                 self._outage("an error (logged above)")
+            if self._closing:
+                return
             lasted = time.monotonic() - started
             if self.connection != connections and lasted < FLAPPING_S:
                 log.warning("the MQTT broker at %s dropped sensorbot %.0f s after it connected: "

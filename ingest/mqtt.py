@@ -25,7 +25,7 @@ from storage.errors import InvalidRecord, StorageError
 
 log = logging.getLogger("sensorbot.mqtt")
 
-MAX_BATCH = 2000  # messages stored in one write (per user)
+MAX_BATCH = 5000  # messages stored in one write (per user)
 STORAGE_RETRY_MIN_S, STORAGE_RETRY_MAX_S = 1.0, 60.0
 BAD_PAYLOAD_LINES_PER_MINUTE = 10
 RECENT_MESSAGES = 4096  # remembered to recognise the broker's resending of a stored message

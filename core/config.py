@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import string
 import tomllib
 from collections.abc import Mapping
@@ -146,7 +147,22 @@ class MqttSettings(_Section):
         if self.enabled and not self.subscriptions:
             raise ValueError("mqtt is enabled but has no [[mqtt.subscriptions]]; add one (see "
                              "config.example.toml) or set enabled = false")
+        if self.password and not self.username:
+            raise ValueError("mqtt has a password but no username; MQTT sends a password only "
+                             "with a user name")
+        if self.ca_file:
+            self._check_ca_file()
         return self
+
+    def _check_ca_file(self) -> None:
+        """Found out at start, not at every reconnect attempt."""
+        if not self.tls:
+            raise ValueError(f"mqtt.ca_file is set but url {self.url!r} is not mqtts://")
+        try:
+            ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"mqtt.ca_file {self.ca_file!r} cannot be read as PEM "
+                             f"certificates: {exc.strerror or exc}") from None
 
     @property
     def host(self) -> str:

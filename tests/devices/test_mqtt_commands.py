@@ -72,6 +72,23 @@ def test_it_refuses_a_bad_mqtt_section_in_one_paragraph(tmp_path):
     assert "'mqtt.subscriptions.0.topic'" in message and "SENSORBOT_MQTT__" in message
 
 
+@pytest.mark.parametrize(("lines", "said"), [
+    ('url = "mqtts://broker"\npassword = "s3cret"', "has a password but no username"),
+    ('url = "mqtts://broker"\nca_file = "missing.pem"', "cannot be read as PEM certificates"),
+    ('url = "mqtts://broker"\nca_file = "{not_pem}"', "cannot be read as PEM certificates"),
+    ('url = "mqtt://broker"\nca_file = "{not_pem}"', "is not mqtts://"),
+])
+def test_it_finds_a_broken_tls_or_login_setting_at_start(tmp_path, lines, said):
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("this is not a certificate\n", encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text("[mqtt]\n" + lines.format(not_pem=not_pem) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(config))
+    assert said in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+
+
 def test_it_reads_subscriptions_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("SENSORBOT_MQTT__ENABLED", "true")
     monkeypatch.setenv("SENSORBOT_MQTT__SUBSCRIPTIONS",

@@ -69,12 +69,12 @@ def test_it_passes_over_a_publish_too_large_to_keep_but_names_it_for_its_ack():
                        wire.Publish("cellar", b"4.5", 43, 1, False)]
 
 
-def test_it_reads_connack_suback_and_pingresp():
+def test_it_reads_connack_suback_pubrel_and_pingresp():
     decoder = wire.Decoder()
     packets = decoder.feed(bytes([0x20, 2, 1, 0]) + bytes([0x90, 4, 0, 1, 1, 0x80])
-                           + bytes([0xD0, 0]))
+                           + bytes([0x62, 2, 0, 7]) + bytes([0xD0, 0]))
     assert packets == [wire.Connack(True, 0), wire.Suback(1, bytes([1, 0x80])),
-                       wire.Control(wire.PINGRESP)]
+                       wire.Pubrel(7), wire.Control(wire.PINGRESP)]
 
 
 @pytest.mark.parametrize("garbage", [
@@ -83,6 +83,9 @@ def test_it_reads_connack_suback_and_pingresp():
     bytes([0x32, 3, 0, 9, 97]),  # a topic longer than the packet
     bytes([0x30, 4, 0, 2, 0xC3, 0x28]),  # a topic that is not UTF-8
     bytes([0x20, 1, 0]),  # a short CONNACK
+    bytes([0x32, 0]), bytes([0x30, 1, 0]),  # a PUBLISH too short for its topic's length
+    bytes([0x90, 0x80, 0x80, 0x05]),  # a SUBACK of 80 KiB
+    bytes([0x62, 1, 0]),  # a short PUBREL
 ])
 def test_it_refuses_what_mqtt_does_not_allow(garbage):
     with pytest.raises(wire.ProtocolError):

@@ -1,0 +1,89 @@
+"""The inbox between the MQTT connection and the writes: batches, back-pressure, and what a
+kept session's resending replaces."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ingest import mqtt_link
+from ingest.mqtt_link import Arrival, Inbox
+from ingest.mqtt_wire import Publish
+
+
+def arrival(connection: int, *ids: int, qos: int = 1, size: int = 100) -> Arrival:
+    return Arrival(connection, 0, [Publish(f"t/{i}", b"1", i, qos, False) for i in ids], size)
+
+
+def ids(batch: list[Arrival]) -> list[tuple[int, int]]:
+    return [(a.connection, m.packet_id) for a in batch for m in a.messages]
+
+
+LOOP = asyncio.new_event_loop()  # one for the module: an inbox's events belong to one loop
+
+
+def has_room(inbox: Inbox) -> bool:
+    async def check() -> bool:
+        try:
+            await asyncio.wait_for(inbox.room(), 0.01)
+        except TimeoutError:
+            return False
+        return True
+    return LOOP.run_until_complete(check())
+
+
+def test_it_hands_out_batches_in_order_splitting_a_read_between_them():
+    inbox = Inbox()
+    inbox.put(arrival(1, 1, 2, 3))
+    inbox.put(arrival(1, 4, 5))
+
+    assert ids(inbox.drain(2)) == [(1, 1), (1, 2)]
+    assert ids(inbox.drain(10)) == [(1, 3), (1, 4), (1, 5)]
+    assert inbox.drain(10) == []
+
+
+def test_it_stops_reading_when_full_by_count_or_by_size_until_drained(monkeypatch):
+    monkeypatch.setattr(mqtt_link, "INBOX_MESSAGES", 4)
+    monkeypatch.setattr(mqtt_link, "INBOX_BYTES", 1000)
+    inbox = Inbox()
+    inbox.put(arrival(1, 1, 2, 3))
+    assert has_room(inbox)
+    inbox.put(arrival(1, 4))
+    assert not has_room(inbox)
+    inbox.drain(1)
+    assert has_room(inbox)
+    inbox.put(arrival(1, 5, size=2000))  # few messages, but large ones
+    assert not has_room(inbox)
+    inbox.drain(10)
+    assert has_room(inbox)
+
+
+def test_it_stops_reading_while_a_batch_is_written():
+    inbox = Inbox()
+    with inbox.writing():
+        assert not has_room(inbox)
+    assert has_room(inbox)
+
+
+def test_it_forgets_what_a_kept_session_resends_but_keeps_qos_0_and_the_new_connection():
+    inbox = Inbox()
+    inbox.put(arrival(1, 1, 2))
+    inbox.put(arrival(1, 0, qos=0))
+    inbox.put(arrival(2, 3))
+
+    inbox.forget_resent(2)
+
+    assert ids(inbox.drain(10)) == [(1, 0), (2, 3)]
+
+
+@pytest.mark.parametrize("limit", [1, 3, 5])
+def test_a_forgotten_read_leaves_the_counts_right(limit, monkeypatch):
+    monkeypatch.setattr(mqtt_link, "INBOX_MESSAGES", 3)
+    inbox = Inbox()
+    inbox.put(arrival(1, 1, 2, 3))
+    assert not has_room(inbox)
+    inbox.forget_resent(2)
+    assert has_room(inbox)
+    inbox.put(arrival(2, 4))
+    assert ids(inbox.drain(limit)) == [(2, 4)]

@@ -91,7 +91,9 @@ def test_it_drops_a_broker_that_stops_answering_and_comes_back_to_it(
     publisher_for(own_broker).publish(f"{prefix}/attic", "1.5")
 
     assert wait_for(lambda: stored(store)) == {"attic": [1.5]}
-    assert len(said(caplog, "reconnecting with backoff")) == 1
+    outage = said(caplog, "reconnecting with backoff")
+    assert len(outage) == 1
+    assert "no answer in time" in outage[0]
 
 
 def test_it_keeps_a_quiet_connection_alive_with_pings(shared_broker, store, prefix,
@@ -109,3 +111,61 @@ def test_it_keeps_a_quiet_connection_alive_with_pings(shared_broker, store, pref
 
     assert wait_for(lambda: stored(store)) == {"attic": [0.5]}
     assert not said(caplog, "reconnecting")
+
+
+class SlowStore:
+    """The real store, whose writes take longer than the broker waits for a ping."""
+
+    def __init__(self, store, seconds: float) -> None:
+        self._store, self._seconds = store, seconds
+        self.writes = 0
+
+    def write_readings(self, *args, **kwargs):
+        self.writes += 1
+        time.sleep(self._seconds)
+        return self._store.write_readings(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def test_a_slow_write_keeps_the_connection_alive(shared_broker, store, prefix, start_ingest,
+                                                 publisher_for, caplog, monkeypatch):
+    caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
+    monkeypatch.setattr(mqtt_link, "KEEPALIVE_S", 1)  # silence for 1.5 s is a lost connection
+    slow = SlowStore(store, 3)
+    settings = mqtt_settings(shared_broker, {"topic": f"{prefix}/+", "user": "cottage",
+                                             "sensor": "{1}", "format": "number"})
+    first = start_ingest(settings, slow)
+    wait_connected(first)
+    publisher_for(shared_broker).publish(f"{prefix}/attic", "4.5")
+
+    assert wait_for(lambda: stored(store)) == {"attic": [4.5]}
+    time.sleep(0.5)  # the acknowledgement goes out
+    first.stop()
+    second = start_ingest(settings, slow)  # the same session: nothing to deliver again
+    wait_connected(second)
+    time.sleep(1)
+
+    assert slow.writes == 1
+    assert not said(caplog, "reconnecting")
+
+
+@pytest.mark.skipif(broker_kind() != "mosquitto",
+                    reason="mosquitto hands a client id over to the newest connection")
+def test_two_subscribers_with_one_client_id_are_told_and_back_off(
+        shared_broker, store, prefix, start_ingest, caplog):
+    caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
+    settings = mqtt_settings(shared_broker, {"topic": f"{prefix}/+", "user": "cottage",
+                                             "sensor": "{1}", "format": "number"},
+                             client_id=f"twin-{prefix}")
+    start_ingest(settings, store)
+    time.sleep(0.5)
+    start_ingest(settings, store)  # e.g. `sensorbot run` and `sensorbot api` both subscribed
+
+    time.sleep(8)
+
+    hints = said(caplog, "does another client use client_id")
+    assert hints and f"'twin-{prefix}'" in hints[0]
+    # Each waits 1, 2, 4 s between takeovers rather than 1 s every time.
+    assert len(said(caplog, " is back after ")) <= 5  # at 1 s each: 7 or more

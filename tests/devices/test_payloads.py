@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.config import MqttSubscription
 from ingest.payloads import BadPayload, readings_from_message
-from ingest.validation import Window
+from ingest.validation import Invalid, Window, parse_reading
 from storage.models import Reading
 from tests.devices.recorded import recorded
 
@@ -130,3 +133,31 @@ def test_it_reads_a_bare_number_under_the_json_format():
     found = readings_from_message(MqttSubscription(topic="a/+", user="u", sensor="{1}"),
                                   "a/attic", b"-1.5", NOW, WINDOW)
     assert [r.reading for r in found] == [Reading("attic", NOW, -1.5)]
+
+
+# The json format checks each field with a fast path of its own; it must accept and refuse
+# exactly what the HTTP API's validation (parse_reading) does.
+JSON_NUMBERS = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.0, -0.0, 1e-100, 9.99e-101, 1e100, 1.0001e100, -1e100, 5e-324]))
+FIELD_NAMES = st.text(min_size=1, max_size=30).filter(lambda name: "/" not in name)
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=FIELD_NAMES, value=JSON_NUMBERS, stamp=st.integers(NOW - 10**11, NOW + 10**7))
+def test_the_json_format_validates_as_the_http_api_does(name, value, stamp):
+    payload = orjson.dumps({name: value, "timestamp": stamp})
+    try:
+        expected: Reading | None = parse_reading(f"s/{name}", value, stamp, WINDOW)
+    except Invalid:
+        expected = None
+    subscription = MqttSubscription(topic="#", user="u", sensor="s")
+    try:
+        found = [d.reading for d in readings_from_message(subscription, "t", payload, NOW,
+                                                          WINDOW)]
+    except BadPayload:
+        found = None
+    if name.lower() in ("timestamp", "time", "last_seen", "id"):
+        return  # not a reading by name
+    assert found == (None if expected is None else [expected])

@@ -233,3 +233,30 @@ def test_it_says_goodbye_after_its_last_acks_when_stopped(fake, store, writes):
     wait_for(connection.closed.is_set)
     assert connection.from_client[-2:] == [(PUBACK, 3), (DISCONNECT, None)]
     assert stored(store) == {"x": [21.5]}
+
+
+def test_it_does_not_take_a_new_sessions_message_for_one_of_the_old_session_stored_late(
+        fake, store, writes, start_ingest):
+    """FAILS on 27297c5, a bug reported to the lead: a batch of the old session whose write
+    ends after the new session began is remembered into the new session's memory, so the new
+    session's resend of a message with the same topic, id and payload (ids start over at 1)
+    is acknowledged and never stored."""
+    start_ingest(settings_for(fake, NUMBER), store)
+    writes.down.set()
+    first = fake.connection(1)
+    first.send(publish("a/x", b"21.5", packet_id=1))
+    wait_for(lambda: writes.attempts >= 1)  # its write is retried until storage is back
+
+    fake.answers = Answers(session_present=False)  # the broker lost the session
+    first.drop()
+    fake.connection(2).send(publish("a/x", b"21.5", packet_id=1))  # a new reading
+    time.sleep(0.2)
+    fake.answers = Answers(session_present=True)
+    fake.connections[1].drop()
+    third = fake.connection(3)
+    third.send(publish("a/x", b"21.5", packet_id=1, dup=True))  # that reading, resent
+    time.sleep(0.2)
+    writes.down.clear()
+
+    wait_for(lambda: third.count(PUBACK, 1))
+    assert stored(store) == {"x": [21.5, 21.5]}

@@ -77,7 +77,7 @@ def writes(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> Writes:
     return Writes(store, monkeypatch)
 
 
-def settings_for(fake: FakeBroker, *subscriptions: dict[str, str]) -> MqttSettings:
+def settings_for(fake: FakeBroker, *subscriptions: dict[str, Any]) -> MqttSettings:
     return MqttSettings(enabled=True, url=fake.url, username="sensorbot", password="test",
                         client_id=f"sensorbot-{uuid.uuid4().hex[:8]}",
                         subscriptions=[MqttSubscription(**s) for s in subscriptions])

@@ -1,11 +1,7 @@
-"""A scripted MQTT 3.1.1 broker, for what a real one cannot be made to do on demand: a
-malformed PUBLISH, a chosen session_present or SUBACK code, a resend with DUP set, a
-connection dropped at a chosen moment.
-
-It parses and builds packets itself, independently of `ingest.mqtt_wire`, so a test of the
-subscriber does not take the subscriber's word for what went over the wire. It runs on an
-event loop of its own thread; the test drives it from its own thread.
-"""
+"""A scripted MQTT 3.1.1 broker for what a real one cannot be made to do on demand: a
+malformed PUBLISH, a chosen session_present or SUBACK code, a resend with DUP set, a dropped
+connection. It runs on an event loop of its own thread and parses and builds packets itself,
+so the tests never take `ingest.mqtt_wire`'s word for what went over the wire."""
 
 from __future__ import annotations
 
@@ -76,7 +72,7 @@ class Connection:
 
 class FakeBroker:
     def __init__(self) -> None:
-        self.answers = Answers()
+        self.answers = Answers()  # the test changes them before the connections they are for
         self.connections: list[Connection] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop = asyncio.new_event_loop()
@@ -133,7 +129,7 @@ class FakeBroker:
 
     def _answer(self, connection: Connection, writer: asyncio.StreamWriter, kind: int,
                 body: bytes) -> None:
-        answers = self.answers
+        answers = self.answers  # as the test left them when this packet came
         if kind == CONNECT:
             writer.write(packet(CONNACK << 4, bytes([answers.session_present, answers.code])))
         elif kind == SUBSCRIBE:

@@ -29,8 +29,9 @@ def mqtt_settings(broker: Broker, *subscriptions: dict[str, Any],
 class RunningIngest:
     """MqttIngest.run on an event loop of its own thread, as `sensorbot run` runs it."""
 
-    def __init__(self, settings: MqttSettings, store: Any) -> None:
-        self.ingest = MqttIngest(settings, store)
+    def __init__(self, settings: MqttSettings, store: Any, *,
+                 ingest: MqttIngest | None = None) -> None:
+        self.ingest = ingest or MqttIngest(settings, store)  # given: run it again
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._thread = threading.Thread(target=self._main, daemon=True)

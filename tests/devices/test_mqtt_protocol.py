@@ -1,0 +1,262 @@
+"""The subscriber against a scripted broker (tests/support/fake_broker.py), in the situations
+a real broker cannot be made to produce on demand: a malformed PUBLISH, a session kept or
+lost, a resend with DUP set, QoS 2, a SUBACK refusing a filter."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from core.config import MqttSettings, MqttSubscription
+from ingest import mqtt, mqtt_link
+from ingest.mqtt import MqttIngest
+from storage.errors import StorageUnavailable
+from storage.sqlite import SQLiteStore
+from tests.support.devices import RunningIngest, stored, wait_for
+from tests.support.fake_broker import (
+    DISCONNECT,
+    PUBACK,
+    PUBCOMP,
+    PUBREC,
+    Answers,
+    FakeBroker,
+    publish,
+    pubrel,
+)
+
+NUMBER = {"topic": "a/+", "user": "cottage", "sensor": "{1}", "format": "number"}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBroker]:
+    broker = FakeBroker()
+    yield broker
+    broker.close()
+
+
+@pytest.fixture(autouse=True)
+def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reconnects and storage retries within a fraction of a second (read at call time)."""
+    monkeypatch.setattr(mqtt_link, "RECONNECT_MIN_S", 0.05)
+    monkeypatch.setattr(mqtt_link, "CONNECT_TIMEOUT_S", 2)
+    monkeypatch.setattr(mqtt, "STORAGE_RETRY_MIN_S", 0.05)
+    monkeypatch.setattr(mqtt, "STORAGE_RETRY_MAX_S", 0.2)
+
+
+class Writes:
+    """The real store's writes, failing with each of `failures` first, then with
+    StorageUnavailable while `down` is set, and waiting while `held` is set."""
+
+    def __init__(self, store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.failures: list[Exception] = []
+        self.down, self.held, self.released = threading.Event(), threading.Event(), \
+            threading.Event()
+        self.attempts = 0
+        self._real = store.write_readings
+        monkeypatch.setattr(store, "write_readings", self._write)
+
+    def _write(self, *args: Any, **kwargs: Any) -> int:
+        self.attempts += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        if self.down.is_set():
+            raise StorageUnavailable("the test's storage outage")
+        if self.held.is_set():
+            self.released.wait(5)
+        return self._real(*args, **kwargs)
+
+
+@pytest.fixture
+def writes(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> Writes:
+    return Writes(store, monkeypatch)
+
+
+def settings_for(fake: FakeBroker, *subscriptions: dict[str, Any]) -> MqttSettings:
+    return MqttSettings(enabled=True, url=fake.url, username="sensorbot", password="test",
+                        client_id=f"sensorbot-{uuid.uuid4().hex[:8]}",
+                        subscriptions=[MqttSubscription(**s) for s in subscriptions])
+
+
+def said(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if text in r.getMessage()]
+
+
+@pytest.mark.parametrize("short", [b"\x32\x00", b"\x30\x01\x00"], ids=["length0", "length1"])
+def test_it_reconnects_after_a_publish_too_short_for_its_topic(fake, store, start_ingest,
+                                                                caplog, short):
+    caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
+    ingest = start_ingest(settings_for(fake, NUMBER), store)
+    fake.connection(1).send(short)
+
+    second = fake.connection(2)
+    second.send(publish("a/x", b"21.5", packet_id=1))
+
+    assert wait_for(lambda: stored(store)) == {"x": [21.5]}
+    lines = said(caplog, "reconnecting with backoff")
+    assert len(lines) == 1
+    assert "it sent a PUBLISH too short for its topic" in lines[0]
+    assert ingest.error is None
+
+
+@pytest.mark.parametrize(("topic", "session_present", "expected"), [
+    ("a/y", False, {"x": [21.5], "y": [21.5]}),
+    ("a/y", True, {"x": [21.5], "y": [21.5]}),  # the topic is part of what is remembered
+    ("a/x", False, {"x": [21.5, 21.5]}),  # a new session: the ids start over
+    ("a/x", True, {"x": [21.5]}),  # the same message again: stored already
+], ids=["other-topic-new-session", "other-topic-same-session", "new-session", "resend"])
+def test_it_recognises_a_resend_by_topic_id_and_payload_within_one_session(
+        fake, store, start_ingest, topic, session_present, expected):
+    start_ingest(settings_for(fake, NUMBER), store)
+    first = fake.connection(1)
+    first.send(publish("a/x", b"21.5", packet_id=1))
+    wait_for(lambda: first.count(PUBACK, 1))
+    assert stored(store) == {"x": [21.5]}
+
+    fake.answers = Answers(session_present=session_present)
+    first.drop()
+    second = fake.connection(2)
+    second.send(publish(topic, b"21.5", packet_id=1, dup=True))
+
+    wait_for(lambda: second.count(PUBACK, 1))  # stored, or recognised as stored
+    assert stored(store) == expected
+
+
+def test_it_remembers_a_message_only_once_it_is_stored(fake, store, writes):
+    settings = settings_for(fake, NUMBER)
+    writes.failures.append(RuntimeError("a fault of ours"))
+    ingest = MqttIngest(settings, store)
+    first = RunningIngest(settings, store, ingest=ingest)
+    fake.connection(1).send(publish("a/x", b"21.5", packet_id=1))
+    wait_for(lambda: first.error is not None)
+    assert isinstance(first.error, RuntimeError)
+
+    fake.answers = Answers(session_present=True)
+    again = RunningIngest(settings, store, ingest=ingest)  # as sensorbot.runner.supervise does
+    try:
+        second = fake.connection(2)
+        second.send(publish("a/x", b"21.5", packet_id=1, dup=True))
+        wait_for(lambda: second.count(PUBACK, 1))
+        assert stored(store) == {"x": [21.5]}
+    finally:
+        again.stop()
+
+
+def test_it_stores_a_message_resent_while_storage_was_down_once_and_acks_it_once(
+        fake, store, writes, start_ingest):
+    ingest = start_ingest(settings_for(fake, NUMBER), store)
+    writes.down.set()
+    first = fake.connection(1)
+    first.send(publish("a/x", b"21.5", packet_id=5))
+    wait_for(lambda: writes.attempts >= 1)
+
+    fake.answers = Answers(session_present=True)
+    first.drop()
+    second = fake.connection(2)
+    second.send(publish("a/x", b"21.5", packet_id=5, dup=True))
+    time.sleep(0.2)  # the resent copy waits in the inbox behind the first one
+    writes.down.clear()
+
+    wait_for(lambda: second.count(PUBACK, 5))
+    ingest.stop()
+    wait_for(second.closed.is_set)
+    assert stored(store) == {"x": [21.5]}
+    assert first.count(PUBACK, 5) == 0
+    assert second.count(PUBACK, 5) == 1  # not once more for the copy of connection 1
+
+
+def test_it_answers_qos_2_with_pubrec_once_stored_and_pubcomp_to_pubrel(
+        fake, store, writes, start_ingest):
+    start_ingest(settings_for(fake, NUMBER), store)
+    writes.down.set()
+    connection = fake.connection(1)
+    connection.send(publish("a/x", b"21.5", packet_id=7, qos=2))
+    wait_for(lambda: writes.attempts >= 2)
+    assert connection.count(PUBREC, 7) == 0  # not stored yet
+
+    writes.down.clear()
+    wait_for(lambda: connection.count(PUBREC, 7))
+    assert stored(store) == {"x": [21.5]}
+    connection.send(pubrel(7))
+
+    wait_for(lambda: connection.count(PUBCOMP, 7))
+    assert connection.count(PUBACK, 7) == 0
+    assert stored(store) == {"x": [21.5]}
+
+
+TWO = (NUMBER, {"topic": "b/+", "user": "cottage", "sensor": "b{1}", "format": "number"})
+
+
+def test_it_names_a_refused_filter_and_does_not_count_as_connected(fake, store,
+                                                                    start_ingest, caplog):
+    caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
+    fake.answers = Answers(suback=[1, 0x80])
+    ingest = start_ingest(settings_for(fake, *TWO), store)
+    assert fake.connection(1).filters == ["a/+", "b/+"]
+
+    lines = wait_for(lambda: [r for r in caplog.records if "refused the subscription" in
+                              r.getMessage()])
+    time.sleep(0.2)
+    assert lines[0].levelno == logging.ERROR
+    assert "refused the subscription to b/+;" in lines[0].getMessage()
+    assert not ingest.ingest.connected.is_set()
+
+
+def test_it_warns_of_a_filter_granted_qos_0_only(fake, store, start_ingest, caplog):
+    caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
+    fake.answers = Answers(suback=[1, 0])
+    ingest = start_ingest(settings_for(fake, *TWO), store)
+    fake.connection(1)
+
+    wait_for(lambda: ingest.ingest.connected.is_set())
+    lines = [r for r in caplog.records if "at QoS 0 only" in r.getMessage()]
+    assert [r.levelno for r in lines] == [logging.WARNING]
+    assert "grants b/+ at QoS 0 only" in lines[0].getMessage()
+    assert not said(caplog, "refused")
+
+
+def test_it_says_goodbye_after_its_last_acks_when_stopped(fake, store, writes):
+    ingest = RunningIngest(settings_for(fake, NUMBER), store)
+    writes.held.set()
+    connection = fake.connection(1)
+    connection.send(publish("a/x", b"21.5", packet_id=3))
+    wait_for(lambda: writes.attempts >= 1)  # the write is under way
+
+    threading.Timer(0.3, writes.released.set).start()
+    ingest.stop()
+
+    wait_for(connection.closed.is_set)
+    assert connection.from_client[-2:] == [(PUBACK, 3), (DISCONNECT, None)]
+    assert stored(store) == {"x": [21.5]}
+
+
+def test_it_does_not_take_a_new_sessions_message_for_one_of_the_old_session_stored_late(
+        fake, store, writes, start_ingest):
+    """FAILS on 27297c5, a bug reported to the lead: a batch of the old session whose write
+    ends after the new session began is remembered into the new session's memory, so the new
+    session's resend of a message with the same topic, id and payload (ids start over at 1)
+    is acknowledged and never stored."""
+    start_ingest(settings_for(fake, NUMBER), store)
+    writes.down.set()
+    first = fake.connection(1)
+    first.send(publish("a/x", b"21.5", packet_id=1))
+    wait_for(lambda: writes.attempts >= 1)  # its write is retried until storage is back
+
+    fake.answers = Answers(session_present=False)  # the broker lost the session
+    first.drop()
+    fake.connection(2).send(publish("a/x", b"21.5", packet_id=1))  # a new reading
+    time.sleep(0.2)
+    fake.answers = Answers(session_present=True)
+    fake.connections[1].drop()
+    third = fake.connection(3)
+    third.send(publish("a/x", b"21.5", packet_id=1, dup=True))  # that reading, resent
+    time.sleep(0.2)
+    writes.down.clear()
+
+    wait_for(lambda: third.count(PUBACK, 1))
+    assert stored(store) == {"x": [21.5, 21.5]}

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable
 
 from core.clock import wall_clock_ms
@@ -28,7 +27,8 @@ log = logging.getLogger("sensorbot.mqtt")
 MAX_BATCH = 5000  # messages stored in one write (per user)
 STORAGE_RETRY_MIN_S, STORAGE_RETRY_MAX_S = 1.0, 60.0
 BAD_PAYLOAD_LINES_PER_MINUTE = 10
-RECENT_MESSAGES = 4096  # remembered to recognise the broker's resending of a stored message
+RECENT_MESSAGES = 4096  # acknowledged messages remembered, should the broker resend one
+WITHHELD_MESSAGES = 100_000  # and those stored after their connection was lost
 
 
 def check_subscriptions(settings: MqttSettings, store: Store) -> None:
@@ -83,9 +83,7 @@ class MqttIngest:
         self._units = FirstSight(store)
         self._bad = BadPayloadLog(clock_ms)
         self._routes: dict[str, list[MqttSubscription]] = {}
-        self._recent: deque[list[MessageKey]] = deque()  # per batch, oldest first
-        self._recent_count = 0
-        self._recent_keys: set[MessageKey] = set()
+        self._resends = ResendMemory()
         self._last_arrival: dict[tuple[str, str], int] = {}
         self._inbox: Inbox | None = None
         self.stored_messages = 0
@@ -93,6 +91,7 @@ class MqttIngest:
 
     async def run(self, stop: asyncio.Event) -> None:
         inbox = self._inbox = Inbox()
+        self._resends.new_run()
         link = BrokerLink(self._settings, inbox, self._clock_ms, self.connected,
                           self._on_connect)
         connection = asyncio.create_task(link.run())
@@ -109,13 +108,8 @@ class MqttIngest:
                 await connection
 
     def _on_connect(self, connection: int, session_present: bool) -> None:
-        if session_present:  # what it has no ack for, it sends again [MQTT-4.4.0-1]
-            assert self._inbox is not None
-            self._inbox.forget_resent(connection)
-        else:  # a new session: nothing of the old one comes again, and its ids start over
-            self._recent.clear()
-            self._recent_keys.clear()
-            self._recent_count = 0
+        if not session_present:
+            self._resends.new_session(connection)
 
     async def _store_and_ack(self, batch: Batch, link: BrokerLink, stop: asyncio.Event
                              ) -> bool:
@@ -140,7 +134,7 @@ class MqttIngest:
             if failing_since is not None:
                 log.info("storage is back after %.0f s; the waiting MQTT messages are stored",
                          (self._clock_ms() - failing_since) / 1000)
-            self._remember(stamped)
+            self._resends.stored(stamped, link.connection)
             link.ack(batch)
             self.stored_messages += message_count(batch)
             return True
@@ -158,22 +152,23 @@ class MqttIngest:
             log.warning("%d MQTT message(s) left unacknowledged at stop (%s); the broker keeps "
                         "them", message_count(batch), exc)
             return
-        self._remember(stamped)
+        self._resends.stored(stamped, link.connection)
         link.ack(batch)
 
-    def _prepare(self, batch: Batch) -> tuple[ReadingsByUser, set[MessageKey]]:
-        """Readings per user, malformed messages logged and left out; and the keys of the
-        messages stamped on arrival, which would be stored twice if the broker resent one."""
+    def _prepare(self, batch: Batch) -> tuple[ReadingsByUser, dict[MessageKey, int]]:
+        """Readings per user, malformed messages logged and left out; and the messages
+        stamped on arrival (with their connection), which would be stored twice if the broker
+        resent one."""
         window = Window(self._clock_ms(), self._store.retention_ms)
         readings: ReadingsByUser = {}
-        recent, routes = self._recent_keys, self._routes
-        stamped: set[MessageKey] = set()
+        resends, routes = self._resends, self._routes
+        stamped: dict[MessageKey, int] = {}
         for arrival in batch:
             arrived_ms = arrival.arrived_ms
             for message in arrival.messages:
                 if message.dup:
                     key = (message.topic, message.packet_id, message.payload)
-                    if key in recent or key in stamped:
+                    if key in stamped or resends.recognise(key):
                         continue  # stored already; the broker did not get the ack
                 subscriptions = routes.get(message.topic)
                 if subscriptions is None:
@@ -184,7 +179,8 @@ class MqttIngest:
                         continue
                     if found[0].reading.timestamp == arrived_ms:  # the message has no time
                         found = self._distinct(subscription.user, found, arrived_ms)
-                        stamped.add((message.topic, message.packet_id, message.payload))
+                        stamped[(message.topic, message.packet_id, message.payload)] = \
+                            arrival.connection
                     kept = readings.get(subscription.user)
                     if kept is None:
                         readings[subscription.user] = found
@@ -252,14 +248,52 @@ class MqttIngest:
             self._routes[topic] = matching
         return matching
 
-    def _remember(self, stamped: set[MessageKey]) -> None:
-        if not stamped:
-            return
-        keys = list(stamped)
-        self._recent.append(keys)
-        self._recent_keys.update(keys)
-        self._recent_count += len(keys)
-        while self._recent_count - len(self._recent[0]) >= RECENT_MESSAGES:
-            oldest = self._recent.popleft()
-            self._recent_count -= len(oldest)
-            self._recent_keys.difference_update(oldest)
+
+class ResendMemory:
+    """Stored messages the broker may send again, to recognise them when it does.
+
+    Only messages stamped on arrival need it: one that carries its own time is the same reading
+    again. One stored after its connection was lost had its ack withheld, and a broker that
+    kept the session resends it for certain [MQTT-4.4.0-1]: it is kept until then (at most
+    WITHHELD_MESSAGES). One acknowledged may come again if the ack was lost with the
+    connection: the last RECENT_MESSAGES are kept. A new session forgets everything: nothing
+    of the old one is resent, and its packet ids start over."""
+
+    def __init__(self) -> None:
+        self._recent: dict[MessageKey, None] = {}  # oldest first
+        self._withheld: dict[MessageKey, None] = {}
+        self._session_began = 1  # the connection that began the current session
+
+    def new_run(self) -> None:
+        """A new connection counter starts with a new BrokerLink."""
+        self._session_began = 1
+
+    def new_session(self, connection: int) -> None:
+        self._recent.clear()
+        self._withheld.clear()
+        self._session_began = connection
+
+    def recognise(self, key: MessageKey) -> bool:
+        """Whether a message with DUP set was stored already."""
+        if key in self._withheld:  # here it is: from now on like any acknowledged one
+            del self._withheld[key]
+            self._keep(self._recent, key, RECENT_MESSAGES)
+            return True
+        return key in self._recent
+
+    def stored(self, stamped: dict[MessageKey, int], current: int) -> None:
+        """`stamped` messages (with the connection each came on) are stored; `current` is
+        the connection now."""
+        for key, connection in stamped.items():
+            if connection < self._session_began:
+                continue  # a session the broker no longer has
+            if connection < current:
+                self._keep(self._withheld, key, WITHHELD_MESSAGES)
+            else:
+                self._keep(self._recent, key, RECENT_MESSAGES)
+
+    @staticmethod
+    def _keep(keys: dict[MessageKey, None], key: MessageKey, most: int) -> None:
+        keys[key] = None
+        if len(keys) > most:
+            del keys[next(iter(keys))]

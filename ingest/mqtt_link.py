@@ -110,23 +110,6 @@ class Inbox:
         self._check_room()
         return taken
 
-    def forget_resent(self, connection: int) -> None:
-        """The broker kept the session and resends every message it has no ack for
-        [MQTT-4.4.0-1]: the copies from earlier connections still waiting here would be
-        stored twice. Those at QoS 0 are never resent, so they stay."""
-        kept: deque[Arrival] = deque()
-        for arrival in self._arrivals:
-            if arrival.connection < connection:
-                messages = [m for m in arrival.messages if not m.qos]
-                self._count -= len(arrival.messages) - len(messages)
-                self._size -= arrival.size
-                if not messages:
-                    continue
-                arrival = arrival._replace(messages=messages, size=0)
-            kept.append(arrival)
-        self._arrivals = kept
-        self._check_room()
-
     def _check_room(self) -> None:
         if self._writing or self._count >= INBOX_MESSAGES or self._size >= INBOX_BYTES:
             self._room.clear()

@@ -237,10 +237,9 @@ def test_it_says_goodbye_after_its_last_acks_when_stopped(fake, store, writes):
 
 def test_it_does_not_take_a_new_sessions_message_for_one_of_the_old_session_stored_late(
         fake, store, writes, start_ingest):
-    """FAILS on 27297c5, a bug reported to the lead: a batch of the old session whose write
-    ends after the new session began is remembered into the new session's memory, so the new
-    session's resend of a message with the same topic, id and payload (ids start over at 1)
-    is acknowledged and never stored."""
+    """A batch of the old session whose write ends after the new session began must not be
+    remembered as the new session's: the new session's resend of a message with the same
+    topic, id and payload (its ids start over at 1) would be acknowledged and never stored."""
     start_ingest(settings_for(fake, NUMBER), store)
     writes.down.set()
     first = fake.connection(1)

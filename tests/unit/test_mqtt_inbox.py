@@ -1,11 +1,8 @@
-"""The inbox between the MQTT connection and the writes: batches, back-pressure, and what a
-kept session's resending replaces."""
+"""The inbox between the MQTT connection and the writes: batches and back-pressure."""
 
 from __future__ import annotations
 
 import asyncio
-
-import pytest
 
 from ingest import mqtt_link
 from ingest.mqtt_link import Arrival, Inbox
@@ -64,26 +61,3 @@ def test_it_stops_reading_while_a_batch_is_written():
     with inbox.writing():
         assert not has_room(inbox)
     assert has_room(inbox)
-
-
-def test_it_forgets_what_a_kept_session_resends_but_keeps_qos_0_and_the_new_connection():
-    inbox = Inbox()
-    inbox.put(arrival(1, 1, 2))
-    inbox.put(arrival(1, 0, qos=0))
-    inbox.put(arrival(2, 3))
-
-    inbox.forget_resent(2)
-
-    assert ids(inbox.drain(10)) == [(1, 0), (2, 3)]
-
-
-@pytest.mark.parametrize("limit", [1, 3, 5])
-def test_a_forgotten_read_leaves_the_counts_right(limit, monkeypatch):
-    monkeypatch.setattr(mqtt_link, "INBOX_MESSAGES", 3)
-    inbox = Inbox()
-    inbox.put(arrival(1, 1, 2, 3))
-    assert not has_room(inbox)
-    inbox.forget_resent(2)
-    assert has_room(inbox)
-    inbox.put(arrival(2, 4))
-    assert ids(inbox.drain(limit)) == [(2, 4)]

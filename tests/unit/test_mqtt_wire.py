@@ -3,19 +3,11 @@ where it has the same function."""
 
 from __future__ import annotations
 
-import struct
-
 import paho.mqtt.client as paho
 import pytest
 
 from ingest import mqtt_wire as wire
-
-
-def publish_packet(topic: str, payload: bytes, packet_id: int = 0, qos: int = 1,
-                   dup: bool = False) -> bytes:
-    """A PUBLISH as a broker sends it (§3.3)."""
-    body = wire._text(topic) + (struct.pack("!H", packet_id) if qos else b"") + payload
-    return wire._packet(0x30 | (0x08 if dup else 0) | qos << 1, body)
+from tests.support.fake_broker import publish as publish_packet  # encoded independently
 
 
 def test_it_reads_a_publish_split_at_every_byte():

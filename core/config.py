@@ -13,7 +13,15 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "SENSORBOT_"
@@ -147,22 +155,32 @@ class MqttSettings(_Section):
         if self.enabled and not self.subscriptions:
             raise ValueError("mqtt is enabled but has no [[mqtt.subscriptions]]; add one (see "
                              "config.example.toml) or set enabled = false")
-        if self.password and not self.username:
-            raise ValueError("mqtt has a password but no username; MQTT sends a password only "
-                             "with a user name")
-        if self.ca_file:
-            self._check_ca_file()
         return self
 
-    def _check_ca_file(self) -> None:
-        """Found out at start, not at every reconnect attempt."""
-        if not self.tls:
-            raise ValueError(f"mqtt.ca_file is set but url {self.url!r} is not mqtts://")
+    @field_validator("password")
+    @classmethod
+    def _password_needs_a_user(cls, value: str, info: ValidationInfo) -> str:
+        if value and not info.data.get("username"):
+            raise ValueError("is set but username is empty; MQTT sends a password only with "
+                             "a user name")
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable_ca_file(cls, value: str, info: ValidationInfo) -> str:
+        """Found out at start, not at every attempt to connect."""
+        if not value:
+            return value
+        url = info.data.get("url")
+        if url is not None and urlsplit(url).scheme != "mqtts":
+            raise ValueError(f"is for mqtts:// (TLS), but url is {url!r}")
         try:
-            ssl.create_default_context(cafile=self.ca_file)
+            ssl.create_default_context(cafile=value)
         except (OSError, ssl.SSLError) as exc:
-            raise ValueError(f"mqtt.ca_file {self.ca_file!r} cannot be read as PEM "
-                             f"certificates: {exc.strerror or exc}") from None
+            raise ValueError(f"cannot be read as PEM certificates ({exc.strerror or exc}); "
+                             "give the file of the CA that signed the broker's certificate, "
+                             "relative to the config file's folder or absolute") from None
+        return value
 
     @property
     def host(self) -> str:
@@ -259,6 +277,8 @@ def load_settings(
     cwd = Path.cwd() if cwd is None else cwd
     path = find_config_file(config_path, environ, cwd)
     file_data = read_toml(path) if path else {}
+    if path:
+        relative_to_file(file_data, "mqtt", "ca_file", path.parent)
     try:
         settings = Settings(_file_data=file_data, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
@@ -269,6 +289,14 @@ def load_settings(
     if not settings.storage.sqlite_path.is_absolute():
         settings.storage.sqlite_path = (base / settings.storage.sqlite_path).resolve()
     return settings
+
+
+def relative_to_file(data: dict[str, Any], section: str, key: str, base: Path) -> None:
+    """A relative path in the file means one next to the file, as for `sqlite_path`."""
+    values = data.get(section)
+    if isinstance(values, dict) and isinstance(values.get(key), str) and values[key] and \
+            not Path(values[key]).is_absolute():
+        values[key] = str((base / values[key]).resolve())
 
 
 # Settings whose values never appear in an error message (they end up in logs).

@@ -192,8 +192,10 @@ class MqttIngest:
               window: Window) -> list[DeviceReading]:
         """The message's readings, or none (logged) when it is not what the format expects."""
         if message.payload is None:
+            limit = wire.MAX_PACKET
             self._bad.report(message.topic, BadPayload(
-                f"larger than {wire.MAX_PACKET // 1024} KiB"))
+                f"larger than {limit >> 20} MiB" if limit % (1 << 20) == 0 else
+                f"larger than {limit >> 10} KiB"))
             return []
         try:
             return readings_from_message(subscription, message.topic, message.payload,

@@ -155,10 +155,14 @@ class BrokerLink:
                 self._outage(f"it sent {exc}")
             except TimeoutError:
                 self._outage("no answer in time")
+            except ssl.SSLCertVerificationError as exc:
+                self._outage(f"its certificate is not trusted ({exc.verify_message}); set "
+                             "[mqtt] ca_file to the CA that signed it")
             except (OSError, EOFError) as exc:
                 self._outage(f"lost the connection ({str(exc) or type(exc).__name__})"
                              if self.connection != connections else
-                             f"cannot connect ({str(exc) or type(exc).__name__})")
+                             f"cannot connect ({str(exc) or type(exc).__name__})"
+                             + self._scheme_hint(exc))
             except Exception:  # a fault of ours must not end the subscription for good
                 log.exception("the MQTT connection failed")
                 self._outage("an error (logged above)")
@@ -241,10 +245,13 @@ class BrokerLink:
         self._writer = writer
         writer.write(wire.subscribe(1, self.topics))
         self._on_connect(self.connection, session_present)
-        if self._down_since is not None:
+        if self._down_since is not None and self.connection > 1:
             seconds = (self._clock_ms() - self._down_since) / 1000
-            log.info("the MQTT broker at %s is back after %.0f s (session kept: %s)",
-                     self.where, seconds, session_present)
+            log.info("the MQTT broker at %s is back after %.0f s", self.where, seconds)
+            if not session_present:
+                log.warning("the MQTT broker at %s had forgotten sensorbot's session (does it "
+                            "run with `persistence true`?): what it held for sensorbot is "
+                            "lost; subscribed again", self.where)
         self._down_since = None
 
     def _handle(self, packets: list[wire.Packet], size: int) -> None:
@@ -280,6 +287,15 @@ class BrokerLink:
             log.info("connected to the MQTT broker at %s as %r; subscribed to %s", self.where,
                      self._settings.client_id, ", ".join(self.topics))
         self.subscribed.set()
+
+    def _scheme_hint(self, exc: BaseException) -> str:
+        """A connection reset or closed while connecting is most often TLS on one side
+        only."""
+        if not isinstance(exc, ConnectionResetError | ssl.SSLError | EOFError):
+            return ""
+        port = self._settings.port
+        return (f"; is port {port} a TLS listener? mqtts:// needs one" if self._tls else
+                f"; if port {port} is a TLS listener, the url must be mqtts://")
 
     @staticmethod
     async def _ping(writer: asyncio.StreamWriter) -> None:

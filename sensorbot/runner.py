@@ -60,7 +60,8 @@ def start_mqtt(settings: Settings, store: Store, stop: asyncio.Event,
 async def in_own_thread(main: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event,
                         name: str) -> None:
     """Run `main` on an event loop of its own thread until `stop` (of this loop) is set, so
-    that its blocking work (the MQTT subscriber stores on its loop) never holds up this one."""
+    that its work (the MQTT subscriber parses every message on its loop) never holds up this
+    one."""
     own_loop = asyncio.new_event_loop()
     own_stop = asyncio.Event()
     thread = threading.Thread(target=own_loop.run_until_complete, args=(main(own_stop),),

@@ -73,10 +73,13 @@ def test_it_refuses_a_bad_mqtt_section_in_one_paragraph(tmp_path):
 
 
 @pytest.mark.parametrize(("lines", "said"), [
-    ('url = "mqtts://broker"\npassword = "s3cret"', "has a password but no username"),
-    ('url = "mqtts://broker"\nca_file = "missing.pem"', "cannot be read as PEM certificates"),
+    ('url = "mqtts://broker"\npassword = "s3cret"', "'mqtt.password': Value error, is set but "
+                                                    "username is empty"),
+    ('url = "mqtts://broker"\nca_file = "missing.pem"', "'mqtt.ca_file': Value error, cannot "
+                                                       "be read as PEM certificates"),
     ('url = "mqtts://broker"\nca_file = "{not_pem}"', "cannot be read as PEM certificates"),
-    ('url = "mqtt://broker"\nca_file = "{not_pem}"', "is not mqtts://"),
+    ('url = "mqtt://broker"\nca_file = "{not_pem}"', "is for mqtts:// (TLS), but url is "
+                                                    "'mqtt://broker'"),
 ])
 def test_it_finds_a_broken_tls_or_login_setting_at_start(tmp_path, lines, said):
     not_pem = tmp_path / "ca.pem"
@@ -87,6 +90,31 @@ def test_it_finds_a_broken_tls_or_login_setting_at_start(tmp_path, lines, said):
         load_settings(str(config))
     assert said in str(caught.value)
     assert "s3cret" not in str(caught.value)
+
+
+def test_it_blames_a_bad_ca_file_on_the_variable_that_set_it(tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text('[mqtt]\nurl = "mqtts://broker"\n', encoding="utf-8")
+    monkeypatch.setenv("SENSORBOT_MQTT__CA_FILE", str(tmp_path / "nowhere.pem"))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(config))
+    assert str(caught.value).startswith("Configuration error in the environment: "
+                                        "SENSORBOT_MQTT__CA_FILE: 'mqtt.ca_file'")
+
+
+def test_it_finds_a_relative_ca_file_next_to_the_config_file(tmp_path, monkeypatch):
+    from tests.support.tls import home_ca
+
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    home_ca(folder)
+    (folder / "config.toml").write_text('[mqtt]\nurl = "mqtts://broker"\nca_file = "ca.pem"\n',
+                                        encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # not the config file's folder
+
+    settings = load_settings(str(folder / "config.toml"))
+
+    assert settings.mqtt.ca_file == str(folder / "ca.pem")
 
 
 def test_it_reads_subscriptions_from_the_environment(tmp_path, monkeypatch):

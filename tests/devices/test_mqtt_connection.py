@@ -169,3 +169,24 @@ def test_two_subscribers_with_one_client_id_are_told_and_back_off(
     assert hints and f"'twin-{prefix}'" in hints[0]
     # Each waits 1, 2, 4 s between takeovers rather than 1 s every time.
     assert len(said(caplog, " is back after ")) <= 5  # at 1 s each: 7 or more
+
+
+def test_it_says_when_a_restarted_broker_forgot_its_session(tmp_path, store, prefix,
+                                                            start_ingest, caplog):
+    caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
+    broker = Broker(broker_kind(), tmp_path / "broker",
+                    mosquitto_options="persistence false\n").start()
+    try:
+        settings = mqtt_settings(broker, {"topic": f"{prefix}/+", "user": "cottage",
+                                          "sensor": "{1}", "format": "number"})
+        ingest = start_ingest(settings, store)
+        wait_connected(ingest)
+        assert not said(caplog, "forgotten")
+        broker.stop()
+        broker.start()
+
+        wait_for(lambda: said(caplog, " is back after "), timeout=20)
+        wait_connected(ingest)
+        assert len(said(caplog, "had forgotten sensorbot's session")) == 1
+    finally:
+        broker.stop()

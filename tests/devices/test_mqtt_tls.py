@@ -2,54 +2,17 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
-from pathlib import Path
+import logging
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.devices.broker import Broker, Publisher, broker_kind
 from tests.support.devices import mqtt_settings, stored, wait_connected, wait_for
 from tests.support.dynalite import free_port
+from tests.support.tls import home_ca
 
 pytestmark = pytest.mark.skipif(broker_kind() != "mosquitto",
                                 reason="the TLS listener is configured for mosquitto")
-
-
-def certificate(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
-                signer: ec.EllipticCurvePrivateKey, *, ca: bool) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-               .issuer_name(issuer).public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(minutes=5))
-               .not_valid_after(now + datetime.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if not ca:
-        builder = builder.add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-    return builder.sign(signer, hashes.SHA256())
-
-
-def home_ca(folder: Path) -> dict[str, Path]:
-    """A CA of the user's own and a certificate for 127.0.0.1 it signed, as PEM files."""
-    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), \
-        ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Home CA")])
-    ca = certificate("Home CA", ca_key, ca_name, ca_key, ca=True)
-    server = certificate("broker", server_key, ca_name, ca_key, ca=False)
-    files = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "key.pem"}
-    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files["cert"].write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    files["key"].write_bytes(server_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    return files
 
 
 def test_it_stores_over_tls_from_a_broker_certified_by_its_own_ca(tmp_path, store,
@@ -71,5 +34,31 @@ def test_it_stores_over_tls_from_a_broker_certified_by_its_own_ca(tmp_path, stor
 
         assert wait_for(lambda: stored(store)) == {"attic": [2.5]}
         publisher.close()
+    finally:
+        broker.stop()
+
+
+@pytest.mark.parametrize(("scheme", "said"), [
+    ("mqtts", "its certificate is not trusted"),  # the home CA is not the system's
+    ("mqtt", "the url must be mqtts://"),  # plain MQTT to the TLS listener
+])
+def test_it_says_what_to_change_when_tls_does_not_fit(tmp_path, store, start_ingest, caplog,
+                                                      scheme, said):
+    caplog.set_level(logging.WARNING, logger="sensorbot.mqtt")
+    files = home_ca(tmp_path)
+    tls_port = free_port()
+    broker = Broker("mosquitto", tmp_path / "broker", mosquitto_options=(
+        f"listener {tls_port} 127.0.0.1\ncafile {files['ca']}\ncertfile {files['cert']}\n"
+        f"keyfile {files['key']}\n")).start()
+    try:
+        settings = mqtt_settings(broker, {"topic": "home/+", "user": "cottage",
+                                          "sensor": "{1}", "format": "number"})
+        start_ingest(settings.model_copy(update={"url": f"{scheme}://127.0.0.1:{tls_port}"}),
+                     store)
+
+        line = wait_for(lambda: [r.getMessage() for r in caplog.records
+                                 if "reconnecting" in r.getMessage()])[0]
+        assert said in line
+        assert ("ca_file" in line) == (scheme == "mqtts")
     finally:
         broker.stop()

@@ -190,3 +190,21 @@ def test_it_says_when_a_restarted_broker_forgot_its_session(tmp_path, store, pre
         assert len(said(caplog, "had forgotten sensorbot's session")) == 1
     finally:
         broker.stop()
+
+
+def test_a_broker_down_at_start_is_one_line_then_connected_not_back(tmp_path, store, prefix,
+                                                                    start_ingest, caplog):
+    caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
+    broker = Broker(broker_kind(), tmp_path / "broker")  # not started yet
+    try:
+        settings = mqtt_settings(broker, {"topic": f"{prefix}/+", "user": "cottage",
+                                          "sensor": "{1}", "format": "number"})
+        ingest = start_ingest(settings, store)
+        wait_for(lambda: said(caplog, "cannot connect"))
+        broker.start()
+
+        wait_connected(ingest)
+        assert said(caplog, "connected to the MQTT broker")
+        assert not said(caplog, " is back after ")
+    finally:
+        broker.stop()

@@ -174,7 +174,7 @@ class MqttIngest:
                 if subscriptions is None:
                     subscriptions = self._subscriptions_of(message.topic)
                 for subscription in subscriptions:
-                    found = self._read(subscription, message, arrived_ms, window)
+                    found = self._readings_of(subscription, message, arrived_ms, window)
                     if not found:
                         continue
                     if found[0].reading.timestamp == arrived_ms:  # the message has no time
@@ -188,7 +188,7 @@ class MqttIngest:
                         kept.extend(found)
         return readings, stamped
 
-    def _read(self, subscription: MqttSubscription, message: wire.Publish, arrived_ms: int,
+    def _readings_of(self, subscription: MqttSubscription, message: wire.Publish, arrived_ms: int,
               window: Window) -> list[DeviceReading]:
         """The message's readings, or none (logged) when it is not what the format expects."""
         if message.payload is None:

@@ -76,10 +76,9 @@ class Control:
 Packet = Publish | Connack | Suback | Pubrel | Control
 
 
-def connect(client_id: str, keepalive_s: int, username: str = "", password: str = "",
-            clean_session: bool = False) -> bytes:
-    flags = (0x80 if username else 0) | (0x40 if username and password else 0) | \
-        (0x02 if clean_session else 0)
+def connect(client_id: str, keepalive_s: int, username: str = "", password: str = "") -> bytes:
+    """Always a persistent session (clean session off): QoS 1 messages wait for us."""
+    flags = (0x80 if username else 0) | (0x40 if username and password else 0)
     body = _text("MQTT") + bytes([4, flags]) + struct.pack("!H", keepalive_s) + _text(client_id)
     if username:
         body += _text(username)

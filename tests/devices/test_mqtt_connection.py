@@ -13,7 +13,13 @@ import pytest
 
 from ingest import mqtt_link, mqtt_wire
 from tests.devices.broker import PASSWORD, USERNAME, Broker, broker_kind
-from tests.support.devices import mqtt_settings, stored, wait_connected, wait_for
+from tests.support.devices import (
+    mqtt_settings,
+    number_subscription,
+    stored,
+    wait_connected,
+    wait_for,
+)
 
 
 def said(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
@@ -31,8 +37,7 @@ def test_it_says_once_that_the_broker_refused_its_credentials(tmp_path, store, p
     broker = Broker("mosquitto", tmp_path / "broker", mosquitto_options=(
         f"password_file {passwords}\n")).start()
     try:
-        settings = mqtt_settings(broker, {"topic": f"{prefix}/+", "user": "cottage",
-                                          "sensor": "{1}", "format": "number"})
+        settings = mqtt_settings(broker, number_subscription(prefix))
         ingest = start_ingest(settings.model_copy(update={"password": "wrong"}), store)
 
         wait_for(lambda: said(caplog, "refused the connection"))
@@ -51,8 +56,7 @@ def test_it_skips_a_message_too_large_to_keep_and_acknowledges_it(
         shared_broker, store, prefix, start_ingest, publisher_for, caplog, monkeypatch):
     caplog.set_level(logging.WARNING, logger="sensorbot.mqtt")
     monkeypatch.setattr(mqtt_wire, "MAX_PACKET", 64 * 1024)
-    settings = mqtt_settings(shared_broker, {"topic": f"{prefix}/+", "user": "cottage",
-                                             "sensor": "{1}", "format": "number"})
+    settings = mqtt_settings(shared_broker, number_subscription(prefix))
     first = start_ingest(settings, store)
     wait_connected(first)
     publisher = publisher_for(shared_broker)
@@ -76,8 +80,7 @@ def test_it_drops_a_broker_that_stops_answering_and_comes_back_to_it(
     caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
     monkeypatch.setattr(mqtt_link, "KEEPALIVE_S", 2)
     monkeypatch.setattr(mqtt_link, "CONNECT_TIMEOUT_S", 1)
-    settings = mqtt_settings(own_broker, {"topic": f"{prefix}/+", "user": "cottage",
-                                          "sensor": "{1}", "format": "number"})
+    settings = mqtt_settings(own_broker, number_subscription(prefix))
     ingest = start_ingest(settings, store)
     wait_connected(ingest)
     assert own_broker.process is not None
@@ -101,8 +104,7 @@ def test_it_keeps_a_quiet_connection_alive_with_pings(shared_broker, store, pref
                                                       monkeypatch):
     caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
     monkeypatch.setattr(mqtt_link, "KEEPALIVE_S", 1)  # the broker drops it after 1.5 s unpinged
-    settings = mqtt_settings(shared_broker, {"topic": f"{prefix}/+", "user": "cottage",
-                                             "sensor": "{1}", "format": "number"})
+    settings = mqtt_settings(shared_broker, number_subscription(prefix))
     ingest = start_ingest(settings, store)
     wait_connected(ingest)
 
@@ -134,8 +136,7 @@ def test_a_slow_write_keeps_the_connection_alive(shared_broker, store, prefix, s
     caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
     monkeypatch.setattr(mqtt_link, "KEEPALIVE_S", 1)  # silence for 1.5 s is a lost connection
     slow = SlowStore(store, 3)
-    settings = mqtt_settings(shared_broker, {"topic": f"{prefix}/+", "user": "cottage",
-                                             "sensor": "{1}", "format": "number"})
+    settings = mqtt_settings(shared_broker, number_subscription(prefix))
     first = start_ingest(settings, slow)
     wait_connected(first)
     publisher_for(shared_broker).publish(f"{prefix}/attic", "4.5")
@@ -156,8 +157,7 @@ def test_a_slow_write_keeps_the_connection_alive(shared_broker, store, prefix, s
 def test_two_subscribers_with_one_client_id_are_told_and_back_off(
         shared_broker, store, prefix, start_ingest, caplog):
     caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
-    settings = mqtt_settings(shared_broker, {"topic": f"{prefix}/+", "user": "cottage",
-                                             "sensor": "{1}", "format": "number"},
+    settings = mqtt_settings(shared_broker, number_subscription(prefix),
                              client_id=f"twin-{prefix}")
     start_ingest(settings, store)
     time.sleep(0.5)
@@ -177,8 +177,7 @@ def test_it_says_when_a_restarted_broker_forgot_its_session(tmp_path, store, pre
     broker = Broker(broker_kind(), tmp_path / "broker",
                     mosquitto_options="persistence false\n").start()
     try:
-        settings = mqtt_settings(broker, {"topic": f"{prefix}/+", "user": "cottage",
-                                          "sensor": "{1}", "format": "number"})
+        settings = mqtt_settings(broker, number_subscription(prefix))
         ingest = start_ingest(settings, store)
         wait_connected(ingest)
         assert not said(caplog, "forgotten")
@@ -197,8 +196,7 @@ def test_a_broker_down_at_start_is_one_line_then_connected_not_back(tmp_path, st
     caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
     broker = Broker(broker_kind(), tmp_path / "broker")  # not started yet
     try:
-        settings = mqtt_settings(broker, {"topic": f"{prefix}/+", "user": "cottage",
-                                          "sensor": "{1}", "format": "number"})
+        settings = mqtt_settings(broker, number_subscription(prefix))
         ingest = start_ingest(settings, store)
         wait_for(lambda: said(caplog, "cannot connect"))
         broker.start()

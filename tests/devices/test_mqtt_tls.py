@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -15,13 +16,19 @@ pytestmark = pytest.mark.skipif(broker_kind() != "mosquitto",
                                 reason="the TLS listener is configured for mosquitto")
 
 
-def test_it_stores_over_tls_from_a_broker_certified_by_its_own_ca(tmp_path, store,
-                                                                 start_ingest):
-    files = home_ca(tmp_path)
+def tls_broker(folder: Path) -> tuple[Broker, int, dict[str, Path]]:
+    """mosquitto with a plain listener and a TLS one (its port), certified by a home CA."""
+    files = home_ca(folder)
     tls_port = free_port()
-    broker = Broker("mosquitto", tmp_path / "broker", mosquitto_options=(
+    broker = Broker("mosquitto", folder / "broker", mosquitto_options=(
         f"listener {tls_port} 127.0.0.1\ncafile {files['ca']}\ncertfile {files['cert']}\n"
         f"keyfile {files['key']}\n")).start()
+    return broker, tls_port, files
+
+
+def test_it_stores_over_tls_from_a_broker_certified_by_its_own_ca(tmp_path, store,
+                                                                 start_ingest):
+    broker, tls_port, files = tls_broker(tmp_path)
     try:
         settings = mqtt_settings(broker, {"topic": "home/+", "user": "cottage",
                                           "sensor": "{1}", "format": "number"})
@@ -45,11 +52,7 @@ def test_it_stores_over_tls_from_a_broker_certified_by_its_own_ca(tmp_path, stor
 def test_it_says_what_to_change_when_tls_does_not_fit(tmp_path, store, start_ingest, caplog,
                                                       scheme, said):
     caplog.set_level(logging.WARNING, logger="sensorbot.mqtt")
-    files = home_ca(tmp_path)
-    tls_port = free_port()
-    broker = Broker("mosquitto", tmp_path / "broker", mosquitto_options=(
-        f"listener {tls_port} 127.0.0.1\ncafile {files['ca']}\ncertfile {files['cert']}\n"
-        f"keyfile {files['key']}\n")).start()
+    broker, tls_port, _ = tls_broker(tmp_path)
     try:
         settings = mqtt_settings(broker, {"topic": "home/+", "user": "cottage",
                                           "sensor": "{1}", "format": "number"})

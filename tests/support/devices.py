@@ -26,6 +26,11 @@ def mqtt_settings(broker: Broker, *subscriptions: dict[str, Any],
         subscriptions=[MqttSubscription(**s) for s in subscriptions])
 
 
+def number_subscription(prefix: str) -> dict[str, Any]:
+    """`<prefix>/<sensor>` carrying one number, for the cottage."""
+    return {"topic": f"{prefix}/+", "user": "cottage", "sensor": "{1}", "format": "number"}
+
+
 class RunningIngest:
     """MqttIngest.run on an event loop of its own thread, as `sensorbot run` runs it."""
 

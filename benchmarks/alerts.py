@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from alerts.cycle import Cycle, RuleBook  # noqa: E402
 from core.tokens import issue_token  # noqa: E402
-from sensorbot.emulator import BotApiEmulator  # noqa: E402
+from sensorbot.demo.emulator import BotApiEmulator  # noqa: E402
 from storage.models import AlertRule, ChatLink, Reading, RuleKind, RuleSpec, User  # noqa: E402  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
 from tests.support.dynalite import find_dynalite, free_port, start_dynalite  # noqa: E402

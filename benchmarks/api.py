@@ -106,10 +106,10 @@ def lambda_cold_start(folder: Path) -> tuple[float, float]:
     runs = [float(subprocess.run([sys.executable, "-c", script, json.dumps(event)], cwd=ROOT,
                                  env=env, capture_output=True, text=True, check=True).stdout)
             for _ in range(3)]
-    bare = subprocess.run([sys.executable, "-X", "importtime", "-c", "import ingest.app"],
+    bare = subprocess.run([sys.executable, "-X", "importtime", "-c", "import ingest.http.app"],
                           cwd=ROOT, capture_output=True, text=True, check=True).stderr
     app_import_us = next(int(line.split("|")[1]) for line in bare.splitlines()
-                     if line.rstrip().endswith(" ingest.app"))
+                     if line.rstrip().endswith(" ingest.http.app"))
     return min(runs), app_import_us / 1e6
 
 
@@ -132,7 +132,7 @@ def serve_and_load(folder: Path, now_ms: int, bodies: list[tuple[str, bytes]]) -
 def overhead_per_batch(folder: Path, now_ms: int) -> float:
     """Seconds per batch the app spends on HTTP, auth and validation, storage made a no-op."""
     from core.config import Settings
-    from ingest.app import create_app
+    from ingest.http.app import create_app
 
     store = SQLiteStore(folder / "overhead.db")
     store.add_user(User("bench", "Bench", now_ms))
@@ -194,7 +194,7 @@ def main() -> None:
           f" a batch, storage {storage_s * 1e3:.2f} ms: ratio {storage_s / overhead_s:.2f}"
           "   (>= 1: they cost at most what storage costs)")
     print(f"Lambda cold start: import handler + build app + first event {cold_s:.2f} s"
-          f"   (target <= 1 s); of which `import ingest.app` {app_import_s:.2f} s")
+          f"   (target <= 1 s); of which `import ingest.http.app` {app_import_s:.2f} s")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.chart import render_png  # noqa: E402
-from sensorbot.emulator import BotApiEmulator  # noqa: E402
+from sensorbot.demo.emulator import BotApiEmulator  # noqa: E402
 from storage.models import ChatLink, Reading, User  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
 from tests.support.dynalite import free_port  # noqa: E402

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.tokens import issue_token  # noqa: E402
-from sensorbot.emulator import BotApiEmulator  # noqa: E402
+from sensorbot.demo.emulator import BotApiEmulator  # noqa: E402
 from storage.models import ChatLink, Reading, User  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
 from tests.support.dynalite import free_port  # noqa: E402

@@ -31,8 +31,8 @@ from alerts.cycle import RuleBook, run_cycle  # noqa: E402
 from alerts.rules import freeze_preset  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.tokens import issue_token  # noqa: E402
-from ingest.app import create_app  # noqa: E402
-from sensorbot.emulator import BotApiEmulator  # noqa: E402
+from ingest.http.app import create_app  # noqa: E402
+from sensorbot.demo.emulator import BotApiEmulator  # noqa: E402
 from sensorbot.lambdas import build_handler  # noqa: E402
 from storage.dynamodb import DynamoDBStore  # noqa: E402
 from storage.dynamodb.client import build_client  # noqa: E402

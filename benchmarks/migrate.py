@@ -21,7 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.migrate import migrate  # noqa: E402
+from sensorbot.migrate import migrate  # noqa: E402
 from storage.dynamodb import DynamoDBStore  # noqa: E402
 from storage.dynamodb.client import CapacityMeter, batch_write, build_client  # noqa: E402
 from tests.support.dynalite import find_dynalite, start_dynalite  # noqa: E402

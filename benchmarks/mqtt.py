@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.config import MqttSettings, MqttSubscription  # noqa: E402
-from ingest.mqtt import MqttIngest  # noqa: E402
+from ingest.mqtt.subscriber import MqttIngest  # noqa: E402
 from storage.models import Reading, User  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
 from tests.devices.broker import PASSWORD, USERNAME, Broker, broker_kind  # noqa: E402
@@ -225,7 +225,7 @@ def rss_kib(pid: int) -> int:
 def run_rss(broker: Broker, folder: Path) -> tuple[int, int, int]:
     """RSS of `sensorbot run` (the bot polling the local Bot API emulator, the HTTP API, the
     alert scheduler) with [mqtt] on: idle, then after MESSAGES messages."""
-    from sensorbot.emulator import BotApiEmulator
+    from sensorbot.demo.emulator import BotApiEmulator
 
     emulator = BotApiEmulator().start()
     config = folder / "config.toml"

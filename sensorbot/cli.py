@@ -118,7 +118,7 @@ def cmd_tokens_import(store: Store, args: argparse.Namespace, settings: Settings
 
 
 def cmd_migrate(store: Store, args: argparse.Namespace, settings: Settings) -> None:
-    from core.migrate import migrate, parse_old_bot_users, progress_line, summary
+    from sensorbot.migrate import migrate, parse_old_bot_users, progress_line, summary
 
     text = args.tokens if args.tokens is not None else os.environ.get("RANCH_API_TOKENS")
     if not text:

@@ -31,7 +31,7 @@ configure_logging()
 # observed to run with more CPU than the handler gets at small memory sizes, so the entry point
 # Lambda will call (env `_HANDLER`) has its heavy imports done then; anywhere else (tests, the
 # other functions' entry points) importing this module costs nothing.
-PRELOAD = {"api_handler": ["ingest.app"], "handler": ["ingest.app"],
+PRELOAD = {"api_handler": ["ingest.http.app"], "handler": ["ingest.http.app"],
            "alerts_handler": ["sensorbot.scheduled"], "bot_handler": ["sensorbot.webhook"]}
 for _module in PRELOAD.get(os.environ.get("_HANDLER", "").rpartition(".")[2], []):
     importlib.import_module(_module)
@@ -69,7 +69,7 @@ def build_handler(app: Any) -> Mangum:
 
 
 def build_api() -> Mangum:
-    from ingest.app import create_app
+    from ingest.http.app import create_app
     from sensorbot.secrets import load_lambda_settings
     from sensorbot.stores import open_store
 

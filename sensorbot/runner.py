@@ -29,8 +29,8 @@ REFUSED_BY_TELEGRAM = (
 
 
 def api_server(settings: Settings, store: Store, clock_ms: Callable[[], int] | None) -> Any:
-    from ingest.app import create_app
-    from ingest.server import build_server
+    from ingest.http.app import create_app
+    from ingest.http.server import build_server
 
     app = create_app(settings, store=store) if clock_ms is None else \
         create_app(settings, store=store, clock_ms=clock_ms)
@@ -47,7 +47,7 @@ def start_mqtt(settings: Settings, store: Store, stop: asyncio.Event,
     """The MQTT subscriber as a task, when `[mqtt] enabled`; it ends once `stop` is set."""
     if not settings.mqtt.enabled:
         return None
-    from ingest.mqtt import MqttIngest, check_subscriptions
+    from ingest.mqtt.subscriber import MqttIngest, check_subscriptions
 
     check_subscriptions(settings.mqtt, store)
     ingest = MqttIngest(settings.mqtt, store) if clock_ms is None else \

@@ -30,7 +30,7 @@ for name in [n for n in os.environ if n.startswith("SENSORBOT_")]:
 @pytest.fixture
 def emulator() -> Iterator[Any]:
     """A local Bot API server for one test."""
-    from sensorbot.emulator import BotApiEmulator
+    from sensorbot.demo.emulator import BotApiEmulator
 
     with BotApiEmulator() as running:
         yield running

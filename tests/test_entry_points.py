@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sensorbot.emulator import BotApiEmulator
+from sensorbot.demo.emulator import BotApiEmulator
 from storage.models import AlertRule, ChatLink, Reading, RuleKind, RuleSpec
 from storage.sqlite import SQLiteStore
 from tests.support.dynalite import free_port

@@ -14,10 +14,10 @@ from alerts.cycle import run_cycle
 from alerts.rules import freeze_preset
 from bot.chart import render_png
 from core.config import Settings
-from core.migrate import MigrationInputError, parse_old_bot_users
 from core.tokens import hash_token
-from ingest.app import create_app
+from ingest.http.app import create_app
 from sensorbot.cli import main
+from sensorbot.migrate import MigrationInputError, parse_old_bot_users
 from storage.base import DAY_MS
 from storage.models import AlertRule, ChatLink
 from tests.support.common import NOW_MS

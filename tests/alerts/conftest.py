@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sensorbot.emulator import BotApiEmulator
+from sensorbot.demo.emulator import BotApiEmulator
 from storage.sqlite import SQLiteStore
 from tests.support.alerts import AlertWorld, start_world
 from tests.support.api import Clock

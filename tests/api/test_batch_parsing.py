@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.errors import ApiError
-from ingest.v3 import fast_parse_batch, parse_batch
+from ingest.http.errors import ApiError
+from ingest.http.v3 import fast_parse_batch, parse_batch
 from ingest.validation import Window
 from tests.support.common import NOW_MS
 

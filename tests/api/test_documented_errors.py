@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ingest.app import ERROR_RESPONSES
+from ingest.http.app import ERROR_RESPONSES
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ROUTING = {405}  # the router's own, on no route in particular

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from core.config import Settings
 from core.tokens import import_ranch_tokens
-from ingest.app import create_app
-from ingest.limits import FAILED_LOGINS_PER_MINUTE, MAX_TRACKED_KEYS, TokenBuckets
+from ingest.http.app import create_app
+from ingest.http.limits import FAILED_LOGINS_PER_MINUTE, MAX_TRACKED_KEYS, TokenBuckets
 from sensorbot import lambdas
 from storage.sqlite import SQLiteStore
 from tests.support.api import Clock, make_api

@@ -10,7 +10,7 @@ import pytest
 
 from core.config import Settings
 from core.tokens import import_ranch_tokens
-from ingest.app import create_app
+from ingest.http.app import create_app
 from sensorbot import lambdas as lambda_handler
 from storage.models import Reading
 from tests.support.api import Clock

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingest.server import build_server
+from ingest.http.server import build_server
 from storage.sqlite import SQLiteStore
 from tests.support.api import Api, make_api
 from tests.support.dynalite import free_port

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from core.config import Settings
-from sensorbot.emulator import BotApiEmulator
+from sensorbot.demo.emulator import BotApiEmulator
 from storage.sqlite import SQLiteStore
 from tests.support.api import Clock
 from tests.support.bot import (

@@ -129,7 +129,7 @@ def test_it_runs_without_the_mqtt_device_when_amqtt_is_missing(tmp_path, monkeyp
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     for name in [n for n in sys.modules if n.split(".")[0] == "amqtt"] + ["amqtt"]:
         monkeypatch.setitem(sys.modules, name, None)  # importing it now fails
-    monkeypatch.delitem(sys.modules, "sensorbot.demo_mqtt", raising=False)
+    monkeypatch.delitem(sys.modules, "sensorbot.demo.mqtt", raising=False)
     out = io.StringIO()
 
     run_demo(stdin=io.StringIO("/latest\n"), out=out)

@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from core.config import Settings
-from sensorbot.emulator import BotApiEmulator
+from sensorbot.demo.emulator import BotApiEmulator
 from tests.support.dynalite import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

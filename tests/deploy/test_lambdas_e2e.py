@@ -17,7 +17,7 @@ import pytest
 from core.config import load_settings
 from core.tokens import import_ranch_tokens
 from sensorbot import lambdas
-from sensorbot.emulator import BotApiEmulator
+from sensorbot.demo.emulator import BotApiEmulator
 from sensorbot.stores import open_store
 from storage.base import Store
 from storage.dynamodb.client import shared_client

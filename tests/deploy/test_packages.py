@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from deploy.package import FUNCTIONS, requirements
-from sensorbot.emulator import BotApiEmulator
+from sensorbot.demo.emulator import BotApiEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "events"
@@ -27,7 +27,7 @@ import json, sys
 blocked = json.loads(sys.argv[2])
 sys.modules.update({name: None for name in blocked})  # importing one now fails
 from sensorbot import lambdas
-preloaded = sorted(m for m in ("ingest.app", "sensorbot.scheduled", "sensorbot.webhook")
+preloaded = sorted(m for m in ("ingest.http.app", "sensorbot.scheduled", "sensorbot.webhook")
                    if m in sys.modules)
 response = getattr(lambdas, sys.argv[1])(json.loads(sys.stdin.read()), None)
 print(json.dumps({"preloaded": preloaded, "response": response}))
@@ -68,7 +68,7 @@ def test_the_api_handler_runs_without_telegram_or_matplotlib(tmp_path: Path) -> 
     found = run("api_handler", "api", health_check(), env)
 
     assert found["response"]["statusCode"] == 200
-    assert found["preloaded"] == ["ingest.app"]
+    assert found["preloaded"] == ["ingest.http.app"]
 
 
 @pytest.mark.parametrize(("handler", "function"), [("alerts_handler", "alerts"),
@@ -91,7 +91,7 @@ def test_the_telegram_handlers_run_without_what_their_zips_leave_out(
     expected = {"alerts_handler": ["sensorbot.scheduled"],
                 "bot_handler": ["sensorbot.webhook"]}
     assert set(expected[handler]) <= set(found["preloaded"])
-    assert "ingest.app" not in found["preloaded"]
+    assert "ingest.http.app" not in found["preloaded"]
     if handler == "bot_handler":
         assert found["response"]["statusCode"] == 200
         assert emulator.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == 5)

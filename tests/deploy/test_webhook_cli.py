@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from sensorbot.cli import main
-from sensorbot.emulator import BotApiEmulator
+from sensorbot.demo.emulator import BotApiEmulator
 
 URL = "https://xyz789ghi.lambda-url.eu-north-1.on.aws/"
 SECRET = "webhook-secret_0001"

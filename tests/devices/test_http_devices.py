@@ -166,7 +166,7 @@ def test_a_bad_shelly_value_names_its_parameter(api):
 
 def test_it_documents_the_device_routes():
     from core.config import Settings
-    from ingest.app import create_app
+    from ingest.http.app import create_app
     from storage.sqlite import SQLiteStore
 
     paths = create_app(Settings(), store=SQLiteStore(":memory:")).openapi()["paths"]

@@ -195,7 +195,7 @@ def test_it_never_waits_for_the_broker_to_start_serving_http(tmp_path):
 
 
 def test_sensorbot_run_subscribes_beside_the_bot_and_stops_cleanly(tmp_path):
-    from sensorbot.emulator import BotApiEmulator
+    from sensorbot.demo.emulator import BotApiEmulator
 
     broker = Broker(broker_kind(), tmp_path / "broker").start()
     try:

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from ingest import mqtt_link, mqtt_wire
+from ingest.mqtt import link as mqtt_link
+from ingest.mqtt import wire as mqtt_wire
 from tests.devices.broker import PASSWORD, USERNAME, Broker, broker_kind
 from tests.support.devices import (
     mqtt_settings,

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from core.config import MqttSettings, MqttSubscription
-from ingest import mqtt, mqtt_link
-from ingest.mqtt import MqttIngest
+from ingest.mqtt import link as mqtt_link
+from ingest.mqtt import subscriber as mqtt
+from ingest.mqtt.subscriber import MqttIngest
 from storage.errors import StorageUnavailable
 from storage.sqlite import SQLiteStore
 from tests.support.devices import RunningIngest, stored, wait_for

@@ -10,7 +10,7 @@ import urllib.request
 from typing import Any
 
 from core.config import Settings
-from sensorbot.emulator import BotApiEmulator
+from sensorbot.demo.emulator import BotApiEmulator
 from storage.sqlite import SQLiteStore
 from tests.support.api import Clock
 from tests.support.bot import (

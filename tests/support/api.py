@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from core.config import Settings
 from core.tokens import issue_token
-from ingest.app import create_app
+from ingest.http.app import create_app
 from storage.models import Reading, User
 from tests.support.common import NOW_MS
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from core.config import Settings
 from core.tokens import issue_token
-from sensorbot.emulator import BotApiEmulator, Call
+from sensorbot.demo.emulator import BotApiEmulator, Call
 from sensorbot.runner import serve
 from storage.models import Reading, User
 from storage.sqlite import SQLiteStore

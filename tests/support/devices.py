@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.config import MqttSettings, MqttSubscription
-from ingest.mqtt import MqttIngest
+from ingest.mqtt.subscriber import MqttIngest
 from storage.models import Reading
 from tests.devices.broker import PASSWORD, USERNAME, Broker
 

@@ -1,7 +1,7 @@
 """A scripted MQTT 3.1.1 broker for what a real one cannot be made to do on demand: a
 malformed PUBLISH, a chosen session_present or SUBACK code, a resend with DUP set, a dropped
 connection. It runs on an event loop of its own thread and parses and builds packets itself,
-so the tests never take `ingest.mqtt_wire`'s word for what went over the wire."""
+so the tests never take `ingest.mqtt.wire`'s word for what went over the wire."""
 
 from __future__ import annotations
 

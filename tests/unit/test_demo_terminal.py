@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from sensorbot.demo import DEMO_CHAT, Terminal
-from sensorbot.emulator import Call
+from sensorbot.demo.emulator import Call
 
 
 def test_an_alert_arriving_at_the_prompt_gets_its_own_line_and_the_prompt_back(tmp_path):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from ingest import mqtt_link
-from ingest.mqtt_link import Arrival, Inbox
-from ingest.mqtt_wire import Publish
+from ingest.mqtt import link as mqtt_link
+from ingest.mqtt.link import Arrival, Inbox
+from ingest.mqtt.wire import Publish
 
 
 def arrival(connection: int, *ids: int, qos: int = 1, size: int = 100) -> Arrival:

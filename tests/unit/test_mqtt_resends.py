@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ingest import mqtt
-from ingest.mqtt import ResendMemory
+from ingest.mqtt import subscriber as mqtt
+from ingest.mqtt.subscriber import ResendMemory
 
 
 def key(n: int) -> tuple[str, int, bytes]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import paho.mqtt.client as paho
 import pytest
 
-from ingest import mqtt_wire as wire
+from ingest.mqtt import wire
 from tests.support.fake_broker import publish as publish_packet  # encoded independently
 
 

@@ -13,9 +13,9 @@ from typing import Any
 from fastapi import Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
 
-from ingest.auth import Authenticator, Caller, missing_token, token_from_headers
-from ingest.errors import BadRequest, Unauthorized, Unprocessable
-from ingest.limits import ReadingRateLimiter, read_body
+from ingest.http.auth import Authenticator, Caller, missing_token, token_from_headers
+from ingest.http.errors import BadRequest, Unauthorized, Unprocessable
+from ingest.http.limits import ReadingRateLimiter, read_body
 from ingest.validation import Invalid, Window, parse_sensor
 from storage.base import DAY_MS, Store
 from storage.models import ApiToken, Reading

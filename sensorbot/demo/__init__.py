@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from core.config import Settings
 from core.tokens import issue_token
-from sensorbot.emulator import BotApiEmulator, Call
+from sensorbot.demo.emulator import BotApiEmulator, Call
 from sensorbot.runner import serve
 from storage.models import ChatLink, User
 from storage.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
-    from sensorbot.demo_mqtt import MqttCorner
+    from sensorbot.demo.mqtt import MqttCorner
 
 DEMO_CHAT = 4242
 HOUR_MS = 3_600_000
@@ -182,7 +182,7 @@ def demo_settings(emulator: BotApiEmulator, folder: Path, mqtt: MqttCorner | Non
         "api": {"port": free_port(), "max_readings_per_minute": 0},
         "alerts": {"check_interval_seconds": 5}}
     if mqtt is not None:
-        from sensorbot.demo_mqtt import SUBSCRIBER_LOGIN, TOPIC_FILTER
+        from sensorbot.demo.mqtt import SUBSCRIBER_LOGIN, TOPIC_FILTER
 
         # The README's Zigbee2MQTT recipe, word for word.
         sections["mqtt"] = {
@@ -211,7 +211,7 @@ def prepare_cottage(store: SQLiteStore, now: int, *, with_cellar: bool) -> tuple
 def start_mqtt_corner(failed_at_ms: int, out: TextIO) -> MqttCorner | None:
     """The broker and the cellar's sensor; None, said in one line, without amqtt."""
     try:
-        demo_mqtt = importlib.import_module("sensorbot.demo_mqtt")
+        demo_mqtt = importlib.import_module("sensorbot.demo.mqtt")
     except ImportError as error:
         if not (error.name or "").startswith("amqtt"):
             raise

@@ -1,6 +1,6 @@
 """MQTT ingest: subscribe (QoS 1, persistent session), store, and only then acknowledge.
 
-The connection and the inbox are in `ingest.mqtt_link`; here messages become readings, are
+The connection and the inbox are in `ingest.mqtt.link`; here messages become readings, are
 stored in batches, and are acknowledged once stored.
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from core.clock import wall_clock_ms
 from core.config import ConfigError, MqttSettings, MqttSubscription
-from ingest import mqtt_wire as wire
-from ingest.mqtt_link import Batch, BrokerLink, Inbox, message_count
+from ingest.mqtt import wire
+from ingest.mqtt.link import Batch, BrokerLink, Inbox, message_count
 from ingest.payloads import BadPayload, DeviceReading, readings_from_message
 from ingest.units import FirstSight
 from ingest.validation import Window

@@ -7,10 +7,11 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from ingest.auth import Caller, token_from_headers
-from ingest.deps import WRITERS, Services, caller, parse_json, require, services_of
-from ingest.errors import Unprocessable
-from ingest.limits import read_body
+from ingest.http.auth import Caller, token_from_headers
+from ingest.http.deps import WRITERS, Services, caller, parse_json, require, services_of
+from ingest.http.errors import Unprocessable
+from ingest.http.limits import read_body
+from ingest.http.schemas import RuuviGatewayIn, Stored, body_doc
 from ingest.payloads import (
     BadPayload,
     DeviceReading,
@@ -18,8 +19,6 @@ from ingest.payloads import (
     shelly_query,
     shelly_readings,
 )
-from ingest.ranchdata import body_doc
-from ingest.schemas import RuuviGatewayIn, Stored
 from ingest.units import FirstSight
 from ingest.validation import Window
 from storage.models import distinct_count

@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from core.tokens import hash_token
-from ingest.errors import Forbidden, Unauthorized
-from ingest.limits import FailedLogins
+from ingest.http.errors import Forbidden, Unauthorized
+from ingest.http.limits import FailedLogins
 from storage.base import Store
 from storage.errors import StorageError
 from storage.models import ApiToken, Scope

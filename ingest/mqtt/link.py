@@ -1,6 +1,6 @@
 """The subscriber's connection to the broker, and the inbox its messages wait in.
 
-Our own asyncio code over `ingest.mqtt_wire` (whose docstring says why not paho-mqtt or
+Our own asyncio code over `ingest.mqtt.wire` (whose docstring says why not paho-mqtt or
 aiomqtt): whole TCP reads are parsed at once into the inbox, from which `ingest.mqtt` takes
 batches; acknowledgements go out together once a batch is stored.
 """
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from core.config import MqttSettings
-from ingest import mqtt_wire as wire
+from ingest.mqtt import wire
 
 log = logging.getLogger("sensorbot.mqtt")
 

@@ -17,11 +17,11 @@ from starlette.requests import ClientDisconnect
 import core
 from core.clock import wall_clock_ms
 from core.config import Settings
-from ingest import devices, ranchdata, v3
-from ingest.auth import Authenticator
-from ingest.deps import Services
-from ingest.draining import DrainUnreadBody
-from ingest.errors import (
+from ingest.http import devices, ranchdata, v3
+from ingest.http.auth import Authenticator
+from ingest.http.deps import Services
+from ingest.http.draining import DrainUnreadBody
+from ingest.http.errors import (
     ApiError,
     BadRequest,
     Forbidden,
@@ -31,8 +31,8 @@ from ingest.errors import (
     Unauthorized,
     Unprocessable,
 )
-from ingest.limits import ReadingRateLimiter
-from ingest.schemas import ErrorBody, MeasurementIn, ReadingBatchIn, RuuviGatewayIn
+from ingest.http.limits import ReadingRateLimiter
+from ingest.http.schemas import ErrorBody, MeasurementIn, ReadingBatchIn, RuuviGatewayIn
 from ingest.units import FirstSight
 from storage.base import Store
 from storage.errors import StorageError, StorageUnavailable

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from ingest.auth import Caller
-from ingest.deps import (
+from ingest.http.auth import Caller
+from ingest.http.deps import (
     MAX_MS,
     Services,
     authorized_reader,
@@ -23,19 +23,14 @@ from ingest.deps import (
     services_of,
     time_range,
 )
-from ingest.errors import Unprocessable
-from ingest.schemas import MeasurementIn, SavedMeasurement, SeriesItem
+from ingest.http.errors import Unprocessable
+from ingest.http.schemas import MeasurementIn, SavedMeasurement, SeriesItem, body_doc
 from ingest.validation import Invalid, Window, parse_reading
 from storage.base import KeepsStoredItems, StoredItem
 from storage.models import ApiToken, Reading
 
 MAX_SERIES = 20_000
 router = APIRouter(tags=["ranchdata"])
-
-
-def body_doc(model: type) -> dict[str, Any]:
-    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def parse_measurement(body: Any, sensor: str, window: Window) -> list[Reading]:

@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 from pydantic import AllowInfNan, Strict, StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-from ingest.auth import Caller
-from ingest.deps import (
+from ingest.http.auth import Caller
+from ingest.http.deps import (
     MAX_MS,
     Services,
     caller,
@@ -25,10 +25,17 @@ from ingest.deps import (
     services,
     services_of,
 )
-from ingest.errors import Unprocessable
-from ingest.limits import read_body
-from ingest.ranchdata import body_doc
-from ingest.schemas import ErrorBody, Health, ReadingBatchIn, SensorReadings, SensorSummary, Stored
+from ingest.http.errors import Unprocessable
+from ingest.http.limits import read_body
+from ingest.http.schemas import (
+    ErrorBody,
+    Health,
+    ReadingBatchIn,
+    SensorReadings,
+    SensorSummary,
+    Stored,
+    body_doc,
+)
 from ingest.validation import Invalid, Window, parse_reading
 from storage.errors import StorageError
 from storage.models import MAX_VALUE, SENSOR_ID_MAX, Reading, distinct_count

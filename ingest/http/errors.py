@@ -1,6 +1,6 @@
 """The HTTP API's errors: each names its status, and carries a sentence for the client.
 
-`ingest.app.install_error_handlers` turns these, storage's errors (which carry their own
+`ingest.http.app.install_error_handlers` turns these, storage's errors (which carry their own
 `status_code`) and the framework's into JSON responses, in that one place.
 """
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from ingest.errors import PayloadTooLarge, TooManyRequests
+from ingest.http.errors import PayloadTooLarge, TooManyRequests
 
 MAX_BODY_BYTES = 1024 * 1024
 FAILED_LOGINS_PER_MINUTE = 20

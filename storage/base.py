@@ -17,6 +17,8 @@ SensorKey = tuple[str, str]  # (user_id, sensor_id)
 
 DAY_MS = 86_400_000
 MAX_TIME_MS = 2**63 - 1  # range reads clamp their end here: both backends hold it
+# Telegram redelivers an update it got no answer for, for up to a day: remember them that long.
+UPDATE_MEMORY_MS = DAY_MS
 
 
 class Unset:
@@ -106,6 +108,14 @@ class Store(Protocol):
 
     def claim_invite(self, code: str, chat_id: int, *, now_ms: int) -> Invite | None:
         """Mark the invite used by this chat; None if unknown, used or expired."""
+
+    # Telegram updates a webhook has taken: a redelivered one is handled once.
+    def claim_update(self, update_id: int, *, now_ms: int, lease_ms: int) -> bool:
+        """Take an update for handling, by a conditional write: True unless it was handled
+        within UPDATE_MEMORY_MS or another process took it less than `lease_ms` ago."""
+
+    def finish_update(self, update_id: int, *, now_ms: int) -> None:
+        """Mark a taken update handled: its redeliveries are skipped for UPDATE_MEMORY_MS."""
 
     # Alert rules with their state; state changes are conditional on its version.
     def put_alert_rule(self, rule: AlertRule) -> None: ...

@@ -8,6 +8,9 @@
 | token      | TOKEN#<sha256>   | TOKEN          | TOKENS          | <token id>        |
 | chat link  | CHAT#<chat id>   | CHAT           | USER#<user>     | CHAT#<chat id>    |
 | invite     | INVITE#<code>    | INVITE         |                 |                   |
+| update     | UPDATE#<id>      | UPDATE         |                 |                   |
+
+Telegram updates a webhook took expire by TTL (`expires_at`, epoch seconds) a day after.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from storage.base import UNSET, Unset
+from storage.base import UNSET, UPDATE_MEMORY_MS, Unset
 from storage.codec import dump_spec, dump_state, load_spec, load_state
 from storage.dynamodb.client import CapacityMeter, Item, error_code, query_pages, translated
 from storage.dynamodb.numbers import NumberSafeDeserializer
@@ -290,6 +293,28 @@ class MetaMixin:
             ExpressionAttributeValues=to_item({":chat": chat_id, ":now": now_ms}),
         )
         return invite_from(row) if row else None
+
+    # -- Telegram updates ---------------------------------------------------------------------
+
+    def claim_update(self, update_id: int, *, now_ms: int, lease_ms: int) -> bool:
+        forget_s = (now_ms + UPDATE_MEMORY_MS) // 1000
+        return self._update(
+            f"UPDATE#{update_id}", "UPDATE",
+            UpdateExpression="SET claimed_at = :now, done = :no, expires_at = :forget",
+            # TTL deletion lags: an item past expires_at is forgotten already.
+            ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now_s"
+                                " OR (done = :no AND claimed_at <= :abandoned)",
+            ExpressionAttributeValues=to_item({
+                ":now": now_ms, ":no": False, ":forget": forget_s, ":now_s": now_ms // 1000,
+                ":abandoned": now_ms - lease_ms}),
+        ) is not None
+
+    def finish_update(self, update_id: int, *, now_ms: int) -> None:
+        self._update(
+            f"UPDATE#{update_id}", "UPDATE", UpdateExpression="SET done = :yes, expires_at = :f",
+            ExpressionAttributeValues=to_item({":yes": True,
+                                               ":f": (now_ms + UPDATE_MEMORY_MS) // 1000}),
+        )
 
     # -- alert rules --------------------------------------------------------------------------
 

@@ -89,6 +89,7 @@ class ReadingsTable(Connections):
                     (user_id, sensor, cutoff),
                 ).rowcount
             db.execute("DELETE FROM invites WHERE expires < ?", (now_ms - DAY_MS,))
+            db.execute("DELETE FROM telegram_updates WHERE expires_at <= ?", (now_ms,))
         return deleted
 
     # -- sensors ------------------------------------------------------------------------------

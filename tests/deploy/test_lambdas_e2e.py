@@ -193,6 +193,27 @@ def test_it_answers_400_to_a_body_that_is_not_an_update(deployment: Deployment) 
     assert response["statusCode"] == 400
 
 
+def test_a_redelivered_update_is_handled_once(deployment: Deployment) -> None:
+    deployment.webhook("/link recorded-read-token-0001", 30)
+    mark = len(deployment.emulator.calls)
+
+    first = deployment.webhook("/latest", 31)
+    again = deployment.webhook("/latest", 31)  # Telegram redelivers after a timeout or 5xx
+    later = deployment.webhook("/latest", 32)
+
+    assert [r["statusCode"] for r in (first, again, later)] == [200, 200, 200]
+    assert len(deployment.replies(mark)) == 2
+
+
+def test_an_update_is_not_claimed_without_the_right_secret(deployment: Deployment) -> None:
+    deployment.webhook("/help", 33, secret="wrong")
+    mark = len(deployment.emulator.calls)
+
+    deployment.webhook("/help", 33)
+
+    assert len(deployment.replies(mark)) == 1
+
+
 @pytest.mark.parametrize("depth", [1025, 100_000])
 def test_it_answers_400_to_a_body_nested_too_deep_even_with_the_right_secret(
         deployment: Deployment, depth: int) -> None:

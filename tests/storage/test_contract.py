@@ -385,3 +385,49 @@ def test_it_reads_one_alert_rule_with_its_whole_state(store):
     assert stored is not None and stored.outbox == (entry,)
     assert store.get_alert_rule("u1", "r2") is None
     assert store.get_alert_rule("u2", "r1") is None
+
+
+# -- Telegram updates a webhook took ----------------------------------------------------------
+
+LEASE = 60_000
+
+
+def test_an_update_is_claimed_once_and_its_redelivery_is_refused(store):
+    assert store.claim_update(7, now_ms=NOW_MS, lease_ms=LEASE)
+    assert not store.claim_update(7, now_ms=NOW_MS + 1, lease_ms=LEASE)  # still being handled
+    store.finish_update(7, now_ms=NOW_MS + 2)
+
+    assert not store.claim_update(7, now_ms=NOW_MS + LEASE + 3, lease_ms=LEASE)
+    assert not store.claim_update(7, now_ms=NOW_MS + DAY_MS - 1, lease_ms=LEASE)
+    assert store.claim_update(8, now_ms=NOW_MS, lease_ms=LEASE)
+
+
+def test_an_update_abandoned_by_a_crashed_handler_is_claimed_again_after_the_lease(store):
+    assert store.claim_update(7, now_ms=NOW_MS, lease_ms=LEASE)
+
+    assert not store.claim_update(7, now_ms=NOW_MS + LEASE - 1, lease_ms=LEASE)
+    assert store.claim_update(7, now_ms=NOW_MS + LEASE, lease_ms=LEASE)
+
+
+def test_a_handled_update_is_forgotten_after_a_day(store):
+    store.claim_update(7, now_ms=NOW_MS, lease_ms=LEASE)
+    store.finish_update(7, now_ms=NOW_MS)
+    store.purge_expired(now_ms=NOW_MS + DAY_MS)
+
+    assert store.claim_update(7, now_ms=NOW_MS + DAY_MS + 1000, lease_ms=LEASE)
+
+
+def test_of_concurrent_claims_of_one_update_exactly_one_wins(store):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    barrier = Barrier(8)
+
+    def claim(update_id: int) -> bool:
+        barrier.wait()
+        return store.claim_update(update_id, now_ms=NOW_MS, lease_ms=LEASE)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(claim, [42] * 8))
+
+    assert results.count(True) == 1

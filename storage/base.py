@@ -120,6 +120,12 @@ class Store(Protocol):
     # Alert rules with their state; state changes are conditional on its version.
     def put_alert_rule(self, rule: AlertRule) -> None: ...
 
+    def put_preset_rule(self, rule: AlertRule) -> bool:
+        """Store a preset's rule under its (derived) id, by a conditional write: unless the
+        rule stored there has the same sensor and spec, whose state is then kept. A rule
+        replaced gets a higher version, so a state update read before loses its race.
+        True when written."""
+
     def list_alert_rules(self, user_id: str | None = None) -> list[AlertRule]: ...
 
     def get_alert_rule(self, user_id: str, rule_id: str) -> AlertRule | None:

@@ -26,7 +26,7 @@ from storage.base import UNSET, UPDATE_MEMORY_MS, Unset
 from storage.codec import dump_spec, dump_state, load_spec, load_state
 from storage.dynamodb.client import CapacityMeter, Item, error_code, query_pages, translated
 from storage.dynamodb.numbers import NumberSafeDeserializer
-from storage.errors import AlreadyExists
+from storage.errors import AlreadyExists, StorageUnavailable
 from storage.models import (
     AlertRule,
     AlertState,
@@ -40,6 +40,7 @@ from storage.models import (
 )
 
 GSI = "gsi1"
+PRESET_TRIES = 5  # a preset's rule rewritten by other processes this often in a row: give up
 _serializer = TypeSerializer()
 _deserializer = NumberSafeDeserializer()
 
@@ -80,6 +81,14 @@ def rule_from(row: dict[str, Any]) -> AlertRule:
     state = load_state(row["status"], int(row["version"]), row["data"])
     return AlertRule(row["user_id"], row["rule_id"], row["sensor"], load_spec(row["spec"]),
                      int(row["created"]), state)
+
+
+def rule_values(rule: AlertRule) -> dict[str, Any]:
+    return {"pk": f"USER#{rule.user_id}", "sk": f"RULE#{rule.rule_id}", "gsi1pk": "RULES",
+            "gsi1sk": f"{rule.user_id}#{rule.rule_id}", "user_id": rule.user_id,
+            "rule_id": rule.rule_id, "sensor": rule.sensor, "spec": dump_spec(rule.spec),
+            "created": rule.created, "status": rule.state.status.value,
+            "version": rule.state.version, "data": dump_state(rule.state)}
 
 
 class MetaMixin:
@@ -320,13 +329,39 @@ class MetaMixin:
 
     def put_alert_rule(self, rule: AlertRule) -> None:
         check_sensor_id(rule.sensor)
-        values = {"pk": f"USER#{rule.user_id}", "sk": f"RULE#{rule.rule_id}", "gsi1pk": "RULES",
-                  "gsi1sk": f"{rule.user_id}#{rule.rule_id}", "user_id": rule.user_id,
-                  "rule_id": rule.rule_id, "sensor": rule.sensor, "spec": dump_spec(rule.spec),
-                  "created": rule.created, "status": rule.state.status.value,
-                  "version": rule.state.version, "data": dump_state(rule.state)}
-        if not self._put(values, only_new=True):
+        if not self._put(rule_values(rule), only_new=True):
             raise AlreadyExists(f"rule {rule.rule_id!r} already exists")
+
+    def put_preset_rule(self, rule: AlertRule) -> bool:
+        check_sensor_id(rule.sensor)
+        if self._put(rule_values(rule), only_new=True):
+            return True
+        for _ in range(PRESET_TRIES):
+            stored = self.get_alert_rule(rule.user_id, rule.rule_id)
+            if stored is None:
+                if self._put(rule_values(rule), only_new=True):
+                    return True
+                continue
+            if stored.sensor == rule.sensor and dump_spec(stored.spec) == dump_spec(rule.spec):
+                return False
+            if self._replace_rule(rule, expected_version=stored.state.version):
+                return True
+        raise StorageUnavailable(f"rule {rule.rule_id!r} kept changing; try again")
+
+    def _replace_rule(self, rule: AlertRule, *, expected_version: int) -> bool:
+        """The rule's spec and a fresh state, if its version is still `expected_version`."""
+        fields = ("sensor", "spec", "created", "status", "data")
+        values = {key: value for key, value in rule_values(rule).items() if key in fields}
+        sets = ", ".join(f"#{name} = :{name}" for name in fields)
+        return self._update(
+            f"USER#{rule.user_id}", f"RULE#{rule.rule_id}",
+            UpdateExpression=f"SET {sets}, #version = :next",
+            ConditionExpression="#version = :expected",
+            ExpressionAttributeNames={f"#{name}": name for name in (*fields, "version")},
+            ExpressionAttributeValues=to_item({
+                **{f":{name}": value for name, value in values.items()},
+                ":next": expected_version + 1, ":expected": expected_version}),
+        ) is not None
 
     def list_alert_rules(self, user_id: str | None = None) -> list[AlertRule]:
         if user_id is None:

@@ -431,3 +431,25 @@ def test_of_concurrent_claims_of_one_update_exactly_one_wins(store):
         results = list(pool.map(claim, [42] * 8))
 
     assert results.count(True) == 1
+
+
+# -- a preset's rules, under derived ids ------------------------------------------------------
+
+def test_a_preset_rule_is_written_once_kept_when_the_same_and_replaced_when_not(store):
+    rule = AlertRule("u1", "fabc", "attic", RuleSpec(RuleKind.BELOW, 3.0, preset="freeze"),
+                     NOW_MS)
+    assert store.put_preset_rule(rule)
+    firing = store.update_alert_state("u1", "fabc", AlertState(AlertStatus.FIRING, since=NOW_MS),
+                                      expected_version=0)
+
+    same = store.put_preset_rule(replace(rule, created=NOW_MS + 1))
+    kept = store.get_alert_rule("u1", "fabc")
+    other = store.put_preset_rule(replace(rule, spec=RuleSpec(RuleKind.BELOW, 5.0,
+                                                              preset="freeze")))
+    replaced = store.get_alert_rule("u1", "fabc")
+
+    assert (same, kept.state.status, kept.created) == (False, AlertStatus.FIRING, NOW_MS)
+    assert other
+    assert (replaced.spec.threshold, replaced.state.status) == (5.0, AlertStatus.OK)
+    assert replaced.state.version > firing.version
+    assert [r.rule_id for r in store.list_alert_rules("u1")] == ["fabc"]

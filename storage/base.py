@@ -62,6 +62,16 @@ class Store(Protocol):
     def purge_expired(self, *, now_ms: int) -> int:
         """Delete what retention says is gone (a no-op where TTL does it)."""
 
+    def delete_sensor(
+        self, user_id: str, sensor: str, *,
+        progress: Callable[[DeletionProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> SensorDeletion:
+        """Remove a sensor with its alert rules and its readings (expired ones too): the rules
+        first (a rule left on a sensor losing its readings would cry "no data"), then the
+        readings, the sensor itself last, so a deletion stopped part-way (`should_stop`,
+        asked between batches) leaves it listed, to be deleted again."""
+
     # Sensors: registered on their first reading; name and unit set by the user.
     def list_sensors(self, user_id: str) -> list[Sensor]: ...
 
@@ -141,6 +151,27 @@ class Store(Protocol):
         Returns the stored state (version bumped), or None when another writer got there first
         or the rule is gone.
         """
+
+
+@dataclass(frozen=True)
+class DeletionProgress:
+    """How far deleting a sensor's readings has come, and what it has cost so far."""
+
+    readings: int
+    read_units: float
+    write_units: float
+
+
+@dataclass(frozen=True)
+class SensorDeletion:
+    """What deleting a sensor removed; `complete` is False when it was stopped part-way."""
+
+    sensor: str
+    readings: int
+    rules: int
+    complete: bool
+    read_units: float = 0.0
+    write_units: float = 0.0
 
 
 @dataclass(frozen=True)

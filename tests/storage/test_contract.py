@@ -453,3 +453,42 @@ def test_a_preset_rule_is_written_once_kept_when_the_same_and_replaced_when_not(
     assert (replaced.spec.threshold, replaced.state.status) == (5.0, AlertStatus.OK)
     assert replaced.state.version > firing.version
     assert [r.rule_id for r in store.list_alert_rules("u1")] == ["fabc"]
+
+
+# -- deleting a sensor ------------------------------------------------------------------------
+
+def test_deleting_a_sensor_removes_it_its_rules_and_readings_and_nothing_else(store):
+    store.write_readings("u1", minutes("attic", 460) + minutes("cellar", 3), now_ms=NOW_MS)
+    store.write_readings("u2", minutes("attic", 2), now_ms=NOW_MS)
+    for user, sensor, rule_id in (("u1", "attic", "r1"), ("u1", "attic", "r2"),
+                                  ("u1", "cellar", "r3"), ("u2", "attic", "r4")):
+        store.put_alert_rule(AlertRule(user, rule_id, sensor, RuleSpec(RuleKind.BELOW, 3.0),
+                                       NOW_MS))
+    seen = []
+
+    done = store.delete_sensor("u1", "attic", progress=seen.append)
+
+    assert (done.sensor, done.readings, done.rules, done.complete) == ("attic", 460, 2, True)
+    assert seen and seen[-1].readings == 460
+    assert [s.sensor_id for s in store.list_sensors("u1")] == ["cellar"]
+    assert store.get_sensor("u1", "attic") is None
+    assert store.read_range("u1", "attic", 0, NOW_MS, now_ms=NOW_MS) == []
+    assert [r.rule_id for r in store.list_alert_rules("u1")] == ["r3"]
+    assert len(store.read_range("u1", "cellar", 0, NOW_MS, now_ms=NOW_MS)) == 3
+    assert len(store.read_range("u2", "attic", 0, NOW_MS, now_ms=NOW_MS)) == 2
+    assert [r.rule_id for r in store.list_alert_rules("u2")] == ["r4"]
+
+
+def test_deleting_a_sensor_nobody_has_removes_nothing(store):
+    done = store.delete_sensor("u1", "ghost")
+
+    assert (done.readings, done.rules, done.complete) == (0, 0, True)
+
+
+def test_a_deleted_sensor_that_reports_again_is_listed_again(store):
+    store.write_readings("u1", minutes("attic", 2), now_ms=NOW_MS)
+    store.delete_sensor("u1", "attic")
+
+    store.write_readings("u1", minutes("attic", 1, end=NOW_MS + MINUTE), now_ms=NOW_MS + MINUTE)
+
+    assert [s.sensor_id for s in store.list_sensors("u1")] == ["attic"]

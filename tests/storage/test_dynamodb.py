@@ -183,3 +183,61 @@ def test_it_reads_every_number_dynamodb_holds_in_the_form_dynamodb_returns_it(te
     from storage.dynamodb.meta import from_item
 
     assert from_item({"n": {"N": text}})["n"] == Decimal(expected)
+
+
+def test_deleting_a_sensor_deletes_in_batches_reporting_progress_and_cost(dynamo):
+    readings = [Reading("attic", NOW_MS - i * 1000, 1.0) for i in range(520)]
+    dynamo.write_readings("23", readings, now_ms=NOW_MS)
+    expired = {"sensorId": {"S": "23#attic"}, "timestamp": {"N": "1"}, "value": {"N": "1"},
+               "expires_at": {"N": "2"}}  # TTL has not got to it yet
+    dynamo._client.put_item(TableName=dynamo.measurements_table, Item=expired)
+    calls: list[int] = []
+
+    def count(params, **_):
+        calls.append(len(params["RequestItems"][dynamo.measurements_table]))
+
+    event = "provide-client-params.dynamodb.BatchWriteItem"
+    dynamo._client.meta.events.register(event, count)
+    seen = []
+    try:
+        done = dynamo.delete_sensor("23", "attic", progress=seen.append)
+    finally:
+        dynamo._client.meta.events.unregister(event, count)
+
+    assert (done.readings, done.complete) == (521, True)
+    assert max(calls) <= 25 and sum(calls) == 521
+    assert [p.readings for p in seen] == [200, 400, 521]
+    assert done.write_units > 0 and done.read_units > 0
+    left = dynamo._client.query(TableName=dynamo.measurements_table,
+                                KeyConditionExpression="sensorId = :pk",
+                                ExpressionAttributeValues={":pk": {"S": "23#attic"}})
+    assert left["Items"] == []
+
+
+def test_a_deletion_stopped_part_way_leaves_the_sensor_listed_to_finish_later(dynamo):
+    dynamo.write_readings("23", [Reading("attic", NOW_MS - i * 1000, 1.0) for i in range(450)],
+                          now_ms=NOW_MS)
+    rounds = iter([False, True])
+
+    stopped = dynamo.delete_sensor("23", "attic", should_stop=lambda: next(rounds))
+    finished = dynamo.delete_sensor("23", "attic")
+
+    assert (stopped.readings, stopped.complete) == (200, False)
+    assert (finished.readings, finished.complete) == (250, True)
+    assert dynamo.list_sensors("23") == []
+
+
+def test_deleting_retries_what_dynamodb_left_unprocessed():
+    client = boto3.client("dynamodb", region_name="eu-north-1")
+    stub = Stubber(client)
+    keys = [{"sensorId": {"S": "23#a"}, "timestamp": {"N": str(i)}} for i in range(3)]
+    requests = [{"DeleteRequest": {"Key": key}} for key in keys]
+    stub.add_response("batch_write_item", {"UnprocessedItems": {"m": requests[1:]}},
+                      {"RequestItems": {"m": requests}, "ReturnConsumedCapacity": ANY})
+    stub.add_response("batch_write_item", {"UnprocessedItems": {}},
+                      {"RequestItems": {"m": requests[1:]}, "ReturnConsumedCapacity": ANY})
+    from storage.dynamodb.client import batch_delete
+
+    with stub:
+        batch_delete(client, CapacityMeter(), "m", keys, sleep=lambda _: None)
+    stub.assert_no_pending_responses()

@@ -6,13 +6,14 @@ change. Synchronous: callers on an event loop run them in a worker thread."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from enum import Enum
 
 from alerts.rulebook import RuleBook
 from alerts.rules import check_rule, freeze_preset, is_freeze, preset_rule_id
 from alerts.state import update_rule_state
-from storage.base import Store
+from storage.base import DeletionProgress, SensorDeletion, Store
 from storage.errors import AlreadyExists
 from storage.models import AlertRule, AlertState, AlertStatus, RuleSpec, Sensor
 
@@ -64,6 +65,16 @@ def set_freeze(store: Store, user_id: str, sensor: str, threshold: float, *, now
             store.delete_alert_rule(user_id, rule.rule_id)
     _changed(rulebook)
     return rules, len(old)
+
+
+def forget_sensor(store: Store, user_id: str, sensor: str, *,
+                  rulebook: RuleBook | None = None,
+                  progress: Callable[[DeletionProgress], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> SensorDeletion:
+    """Delete a sensor with its rules and readings; the next cycle forgets its rules."""
+    done = store.delete_sensor(user_id, sensor, progress=progress, should_stop=should_stop)
+    _changed(rulebook)
+    return done
 
 
 def delete_rule(store: Store, user_id: str, rule_id: str, *,

@@ -21,6 +21,7 @@ from bot.chat import (
 )
 from bot.context import BotContext
 from bot.export import write_export
+from bot.pages import ENTRY_LIMIT, page_buttons, page_of, page_text
 from core.formatting import (
     CAPTION_LIMIT,
     BadArgument,
@@ -34,67 +35,105 @@ from core.formatting import (
     plural,
     safe_filename,
 )
-from storage.models import ChatLink, Reading, Sensor
+from storage.models import AlertStatus, ChatLink, Reading, Sensor
 
 log = logging.getLogger("sensorbot.bot")
 
+Paged = tuple[str, InlineKeyboardMarkup | None]
 DEFAULT_RANGE = "24h"
 HISTORY_EXAMPLE = "e.g. /history attic 7d"
 
 
+NO_SENSORS = "No sensors yet: they appear here with their first reading."
+NAME_LIMIT = 40  # of a name shown beside an id that does not fit whole
+
+
 async def sensors_command(update: Update, context: BotContext) -> None:
-    """/sensors: name, id, last value, last seen and alert state of every sensor."""
+    """/sensors: name, id, last value, last seen and alert state of every sensor, a page at
+    a time."""
     link = await chat_link(update, context)
     if link is None:
         return
+    await send_page(update, *await sensors_page(context, link, 1))
+
+
+async def sensors_page(context: BotContext, link: ChatLink, number: int) -> Paged:
+    """/sensors' page `number`: only its sensors' latest readings are read."""
     services = context.services
     now = services.clock_ms()
     sensors = await services.run(services.store.list_sensors, link.user_id)
     if not sensors:
-        await reply(update, "No sensors yet: they appear here with their first reading.")
-        return
+        return NO_SENSORS, None
+    page = page_of(sensors, number)
     latest = await services.run(services.store.latest_readings,
-                                [(link.user_id, s.sensor_id) for s in sensors], now_ms=now)
+                                [(link.user_id, s.sensor_id) for s in page.items], now_ms=now)
     rules = await services.run(services.store.list_alert_rules, link.user_id)
-    lines = []
-    for sensor in sensors:
-        last = latest.get((link.user_id, sensor.sensor_id))
-        states = sorted({r.state.status for r in rules if r.sensor == sensor.sensor_id})
-        seen = (f"{format_value(last.value, sensor.unit)} · last seen "
-                f"{format_ago(last.timestamp, now)}") if last else "no recent readings"
-        alert = f" · alerts: {', '.join(states)}" if states else ""
-        lines.append(f"{sensor.display_name} ({sensor.sensor_id})\n  {seen}{alert}")
-    await reply(update, "\n".join(lines))
+    entries = [sensor_entry(sensor, latest.get((link.user_id, sensor.sensor_id)),
+                            sorted({r.state.status for r in rules if r.sensor == sensor.sensor_id}),
+                            now) for sensor in page.items]
+    return page_text(entries, page, "sensor"), page_buttons("s", page)
 
 
+def sensor_entry(sensor: Sensor, last: Reading | None, states: list[AlertStatus],
+                 now: int) -> str:
+    seen = (f"{format_value(last.value, sensor.unit)} · last seen "
+            f"{format_ago(last.timestamp, now)}") if last else "no recent readings"
+    alert = f" · alerts: {', '.join(states)}" if states else ""
+    tail = f"\n  {seen}{alert}"
+    head = f"{sensor.display_name} ({sensor.sensor_id})"
+    room = ENTRY_LIMIT - len(tail)
+    if len(head) > room:  # the id is what commands take: the name gives way first
+        head = f"{clip(sensor.display_name, NAME_LIMIT)} ({sensor.sensor_id})"
+    return clip(head, room) + tail
+
+
+async def send_page(update: Update, text: str, buttons: InlineKeyboardMarkup | None) -> None:
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(text, reply_markup=buttons, do_quote=False)
 
 
 async def latest_command(update: Update, context: BotContext) -> None:
-    """/latest [sensor] (alias /status): the latest values."""
+    """/latest [sensor] (alias /status): the latest values, a page at a time."""
     link = await chat_link(update, context)
     words = await command_words(update, context) if link else None
     if link is None or words is None:
         return
+    if not words:
+        await send_page(update, *await latest_page(context, link, 1))
+        return
+    services = context.services
+    sensors = await services.run(services.store.list_sensors, link.user_id)
+    sensor = await resolve_sensor(update, context, sensors, " ".join(words), [],
+                                  usage="e.g. /latest attic")
+    if sensor is None:
+        return
+    now = services.clock_ms()
+    last = await services.run(services.store.latest_reading, link.user_id, sensor.sensor_id,
+                              now_ms=now)
+    await reply(update, latest_line(sensor, last, services.zone(link), now))
+
+
+async def latest_page(context: BotContext, link: ChatLink, number: int) -> Paged:
+    """/latest's page `number`."""
     services = context.services
     now = services.clock_ms()
     sensors = await services.run(services.store.list_sensors, link.user_id)
-    if words:
-        sensor = await resolve_sensor(update, context, sensors, " ".join(words), [],
-                                      usage="e.g. /latest attic")
-        if sensor is None:
-            return
-        sensors = [sensor]
+    if not sensors:
+        return NO_SENSORS, None
+    page = page_of(sensors, number)
     latest = await services.run(services.store.latest_readings,
-                                [(link.user_id, s.sensor_id) for s in sensors], now_ms=now)
+                                [(link.user_id, s.sensor_id) for s in page.items], now_ms=now)
     zone = services.zone(link)
-    lines = [latest_line(s, latest.get((link.user_id, s.sensor_id)), zone, now) for s in sensors]
-    await reply(update, "\n".join(lines) or "No sensors yet: they appear with their first reading.")
+    entries = [latest_line(s, latest.get((link.user_id, s.sensor_id)), zone, now)
+               for s in page.items]
+    return page_text(entries, page, "sensor"), page_buttons("l", page)
 
 
 def latest_line(sensor: Sensor, last: Reading | None, zone: ZoneInfo, now: int) -> str:
+    name = clip(sensor.display_name, NAME_LIMIT * 2)
     if last is None:
-        return f"{sensor.display_name}: no recent readings"
-    return (f"{sensor.display_name}: {format_value(last.value, sensor.unit)} "
+        return f"{name}: no recent readings"
+    return (f"{name}: {format_value(last.value, sensor.unit)} "
             f"at {format_time(last.timestamp, zone, now)} ({format_ago(last.timestamp, now)})")
 
 

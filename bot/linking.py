@@ -22,6 +22,7 @@ HELP = """Commands
 /export <sensor> [range] — readings as CSV, e.g. /export attic 30d
 /rename <sensor> <name> — e.g. /rename attic Attic
 /unit <sensor> <unit> — e.g. /unit attic °C
+/forget <sensor> — delete a sensor with its readings and alerts, e.g. /forget attic
 /tz <Area/City> — times in your zone, e.g. /tz Europe/Helsinki
 /link <read-token> — follow a user's sensors · /unlink
 Ranges: 6h, 24h (default), 7d, 30d, 2026-01-05, 2026-01-01..2026-01-07

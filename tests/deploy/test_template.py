@@ -247,7 +247,7 @@ EXPECTED_ACTIONS = {
     "AlertsRole": {"measurement": {"Query"},
                    "sensorbot-meta": {"Query", "GetItem", "PutItem", "UpdateItem", "DeleteItem"},
                    "sensorbot-meta/index/gsi1": {"Query"}},
-    "BotRole": {"measurement": {"Query"},
+    "BotRole": {"measurement": {"Query", "BatchWriteItem"},
                 "sensorbot-meta": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"},
                 "sensorbot-meta/index/gsi1": {"Query"}},
 }

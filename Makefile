@@ -30,7 +30,7 @@ bench: $(STAMP) $(DYNALITE)
 	$(BIN)/python benchmarks/mqtt.py
 	$(BIN)/python benchmarks/export.py
 
-# dist/{api,alerts,bot}.zip for deploy/template.yaml (python3.12, arm64); README "Deploy to AWS".
+# dist/{api,alerts,bot}.zip for deploy/template.yaml (python3.12, arm64); docs/aws.md.
 package: $(STAMP)
 	$(BIN)/python deploy/package.py
 

@@ -1,4 +1,4 @@
-"""The `sensorbot` command: init, users, tokens (CONTRACT §2)."""
+"""The `sensorbot` command: init, users, tokens (docs/configuration.md)."""
 
 from __future__ import annotations
 

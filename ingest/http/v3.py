@@ -1,4 +1,4 @@
-"""v3: batch ingest, sensor list, readings with paging, health (CONTRACT §4.2)."""
+"""v3: batch ingest, sensor list, readings with paging, health (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ A fresh SQLite file, the HTTP API on localhost, a demo user with tokens, a simul
 whose heating has failed (its sensor posts through the real HTTP API), the bot polling the
 local Bot API emulator, and you typing into the chat. No Telegram account needed. With amqtt
 installed (the dev extra), also an MQTT broker and a Zigbee sensor in the cellar publishing to
-it, which the bot's subscriber stores by configuration alone (README "Devices").
+it, which the bot's subscriber stores by configuration alone (docs/devices.md).
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def demo_settings(emulator: BotApiEmulator, folder: Path, mqtt: MqttCorner | Non
     if mqtt is not None:
         from sensorbot.demo.mqtt import SUBSCRIBER_LOGIN, TOPIC_FILTER
 
-        # The README's Zigbee2MQTT recipe, word for word.
+        # The Zigbee2MQTT recipe of docs/devices.md, word for word.
         sections["mqtt"] = {
             "enabled": True, "url": mqtt.url, "username": SUBSCRIBER_LOGIN[0],
             "password": SUBSCRIBER_LOGIN[1], "client_id": "sensorbot-demo",
@@ -265,7 +265,7 @@ def mqtt_banner(mqtt: MqttCorner | None) -> str:
         return ""
     return (
         f"The cellar's Zigbee sensor publishes to the demo's MQTT broker at {mqtt.url},\n"
-        "which the bot reads by configuration alone (README \"Devices\", Zigbee2MQTT).\n"
+        "which the bot reads by configuration alone (docs/devices.md, Zigbee2MQTT).\n"
         "Publish as another device, and /latest shows garage/temperature:\n"
         f"  {publish_command(mqtt.port)}\n")
 

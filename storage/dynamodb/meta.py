@@ -1,4 +1,4 @@
-"""Everything but readings, in one table (single-table design; README "Metadata table").
+"""Everything but readings, in one table (single-table design; docs/storage.md, "Metadata table").
 
 | record     | pk               | sk             | gsi1pk          | gsi1sk            |
 |------------|------------------|----------------|-----------------|-------------------|

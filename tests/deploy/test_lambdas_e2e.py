@@ -78,7 +78,7 @@ class Deployment:
 def deployment(dynalite: Dynalite, emulator: BotApiEmulator,
                monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
     """What `sam deploy`, `sensorbot init` and `sensorbot tokens import` leave behind, with the
-    functions' environment (secrets overridden by env, as the README allows for tests)."""
+    functions' environment (secrets overridden by env, as docs/aws.md allows)."""
     suffix = uuid.uuid4().hex[:8]
     tables = {"measurement": f"measurement-{suffix}", "sensorbot-meta": f"meta-{suffix}"}
     environment = {

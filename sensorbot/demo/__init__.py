@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from sensorbot.demo.mqtt import MqttCorner
 
 DEMO_CHAT = 4242
+# The id `sensorbot users add "Summer cottage"` makes, so the docs' commands work in the demo.
+DEMO_USER = "summer-cottage"
 HOUR_MS = 3_600_000
 # name, heated temperature, cooling rate per hour once the heating failed
 SENSORS = {"attic": ("Attic", 9.0, 0.0224), "living-room": ("Living room", 16.0, 0.019)}
@@ -188,7 +190,7 @@ def demo_settings(emulator: BotApiEmulator, folder: Path, mqtt: MqttCorner | Non
         sections["mqtt"] = {
             "enabled": True, "url": mqtt.url, "username": SUBSCRIBER_LOGIN[0],
             "password": SUBSCRIBER_LOGIN[1], "client_id": "sensorbot-demo",
-            "subscriptions": [{"topic": TOPIC_FILTER, "user": "cottage", "sensor": "{1}",
+            "subscriptions": [{"topic": TOPIC_FILTER, "user": DEMO_USER, "sensor": "{1}",
                                "format": "json",
                                "fields": ["temperature", "humidity", "pressure", "battery"]}]}
     return Settings.model_validate(sections)
@@ -196,15 +198,15 @@ def demo_settings(emulator: BotApiEmulator, folder: Path, mqtt: MqttCorner | Non
 
 def prepare_cottage(store: SQLiteStore, now: int, *, with_cellar: bool) -> tuple[str, str]:
     """The demo user, its chat link and named sensors; returns a write and a read token."""
-    store.add_user(User("cottage", "Summer cottage", now))
-    write, _ = issue_token(store, "cottage", "write", label="simulated sensor", now_ms=now)
-    read, _ = issue_token(store, "cottage", "read", label="demo banner", now_ms=now)
+    store.add_user(User(DEMO_USER, "Summer cottage", now))
+    write, _ = issue_token(store, DEMO_USER, "write", label="simulated sensor", now_ms=now)
+    read, _ = issue_token(store, DEMO_USER, "read", label="demo banner", now_ms=now)
     for sensor, (name, _, _) in SENSORS.items():
-        store.update_sensor("cottage", sensor, name=name, unit="°C", now_ms=now)
+        store.update_sensor(DEMO_USER, sensor, name=name, unit="°C", now_ms=now)
     # No unit: the MQTT subscriber sets it when it first sees the sensor, as for any device.
     for sensor, name in CELLAR_NAMES.items() if with_cellar else ():
-        store.update_sensor("cottage", sensor, name=name, now_ms=now)
-    store.put_chat_link(ChatLink(DEMO_CHAT, "cottage", now))
+        store.update_sensor(DEMO_USER, sensor, name=name, now_ms=now)
+    store.put_chat_link(ChatLink(DEMO_CHAT, DEMO_USER, now))
     return write, read
 
 
@@ -233,7 +235,7 @@ def wait_for_reading(store: SQLiteStore, sensor: str, timeout: float = 10) -> No
     """So that the first /latest already shows it; a late reading only shows later."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and store.latest_reading(
-            "cottage", sensor, now_ms=time.time_ns() // 1_000_000) is None:
+            DEMO_USER, sensor, now_ms=time.time_ns() // 1_000_000) is None:
         time.sleep(0.1)
 
 

@@ -50,7 +50,7 @@ def block_with(route: str) -> str:
     return block
 
 
-def make_project(folder: Path) -> Path:
+def make_project(folder: Path, *, with_user: bool = True) -> Path:
     """A folder as the docs assume it: .venv/bin/sensorbot, and the user from the README."""
     bin_dir = folder / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
@@ -58,8 +58,9 @@ def make_project(folder: Path) -> Path:
         f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}" -m sensorbot "$@"\n',
         encoding="utf-8")
     (bin_dir / "sensorbot").chmod(0o755)
-    subprocess.run([bin_dir / "sensorbot", "users", "add", "Summer cottage"], cwd=folder,
-                   check=True, capture_output=True)
+    if with_user:
+        subprocess.run([bin_dir / "sensorbot", "users", "add", "Summer cottage"], cwd=folder,
+                       check=True, capture_output=True)
     return folder
 
 

@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="everything embedded, chatting in this terminal, no Telegram account needed",
         description="The whole product on this machine, no Telegram account needed: a local Bot "
         "API emulator, the HTTP API on a free localhost port, a fresh SQLite file in a new "
-        "temporary folder, simulated sensors and, with amqtt installed (the dev extra), an MQTT "
+        "temporary folder, simulated sensors and, with amqtt installed (the demo extra), an MQTT "
         "broker on a free localhost port with a Zigbee2MQTT-style sensor publishing to it. You "
         "chat with the bot in this terminal. "
         "Reads no configuration and touches nothing else.")

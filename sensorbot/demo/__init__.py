@@ -3,7 +3,7 @@
 A fresh SQLite file, the HTTP API on localhost, a demo user with tokens, a simulated cottage
 whose heating has failed (its sensor posts through the real HTTP API), the bot polling the
 local Bot API emulator, and you typing into the chat. No Telegram account needed. With amqtt
-installed (the dev extra), also an MQTT broker and a Zigbee sensor in the cellar publishing to
+installed (the demo extra), also an MQTT broker and a Zigbee sensor in the cellar publishing to
 it, which the bot's subscriber stores by configuration alone (docs/devices.md).
 """
 
@@ -50,7 +50,7 @@ CELLAR_NAMES = {"cellar/temperature": "Cellar", "cellar/humidity": "Cellar humid
 OUTDOOR = -9.0
 SENSOR_PERIOD_S = 10
 NO_AMQTT = ("(No MQTT device in this demo: it needs amqtt, which `make demo` installs with the "
-            "dev extra — pip install -e '.[dev]'.)\n")
+            "demo extra — pip install -e '.[demo]'.)\n")
 
 
 def temperature(sensor: str, hours_since_failure: float) -> float:

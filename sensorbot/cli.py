@@ -174,6 +174,18 @@ def demo() -> int:
     return 0
 
 
+def emulator(args: argparse.Namespace) -> int:
+    """Reads no configuration: it prints what to set in yours."""
+    from sensorbot.demo.by_hand import port_in_use, run_emulator
+
+    if port_in_use(args.host, args.port):
+        print(f"Port {args.port} on {args.host} is in use; pick another with "
+              f"`sensorbot emulator --port {args.port + 1}`.", file=sys.stderr)
+        return EXIT_USAGE
+    run_emulator(sys.stdin, sys.stdout, host=args.host, port=args.port)
+    return 0
+
+
 def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings) -> None:
 
     from sensorbot.scheduled import alert_bot, cycle_once
@@ -268,6 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
         "broker on a free localhost port with a Zigbee2MQTT-style sensor publishing to it. You "
         "chat with the bot in this terminal. "
         "Reads no configuration and touches nothing else.")
+    local = commands.add_parser(
+        "emulator", parents=[common],
+        help="a stand-in for Telegram on this machine, chatting in this terminal: try "
+        "`sensorbot run` before you have a bot token",
+        description="Starts the local Bot API emulator, prints the base_url and token to give "
+        "`sensorbot run`, and makes this terminal a private chat with that bot. Reads no "
+        "configuration.")
+    local.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    local.add_argument("--port", type=int, default=8081, help="port (default 8081)")
     add(commands, "init", cmd_init, "create storage (idempotent)")
     api = add(commands, "api", cmd_api, "serve the HTTP API alone")
     api.add_argument("--host", help="listen address (default: api.host)")
@@ -331,9 +352,11 @@ def warn_if_others_can_read(path: Path | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The demo's terminal is a chat: only warnings may interrupt it.
-    configure_logging(logging.WARNING if args.command == "demo" else logging.INFO)
+    configure_logging(logging.WARNING if args.command in {"demo", "emulator"} else logging.INFO)
     if args.command == "demo":
         return demo()
+    if args.command == "emulator":
+        return emulator(args)
     try:
         settings = load_settings(args.config)
         if getattr(args, "needs_bot", False):

@@ -283,7 +283,8 @@ def publish_command(port: int) -> str:
             f"-t {topic} -m {shlex.quote(message)}")
 
 
-def chat(emulator: BotApiEmulator, terminal: Terminal, stdin: TextIO, out: TextIO) -> None:
+def chat(emulator: BotApiEmulator, terminal: Terminal, stdin: TextIO, out: TextIO, *,
+         no_answer: str = "(no answer from the bot)") -> None:
     """Read lines until end of input; after each, wait until the bot has answered."""
     while True:
         out.write(PROMPT)
@@ -310,4 +311,4 @@ def chat(emulator: BotApiEmulator, terminal: Terminal, stdin: TextIO, out: TextI
                 timeout=30)
             time.sleep(0.3)  # let a multi-message answer finish printing
         except TimeoutError:
-            out.write("(no answer from the bot)\n")
+            out.write(no_answer + "\n")

@@ -33,6 +33,10 @@ class CommandError(Exception):
     """A user-facing failure of a command: printed as is, exit status 1."""
 
 
+class UsageError(Exception):
+    """A command given something it cannot take: printed as is, exit status 2."""
+
+
 now_ms = wall_clock_ms
 
 
@@ -229,8 +233,9 @@ def cmd_webhook_set(store: Store | None, args: argparse.Namespace, settings: Set
     from sensorbot.webhook import set_webhook
 
     if not args.url.startswith("https://"):
-        raise CommandError(f"Telegram delivers webhooks over HTTPS only; got {args.url!r}. Use "
-                           "the WebhookUrl output of the deployed stack.")
+        raise UsageError(f"error: Telegram delivers webhooks over HTTPS only; got {args.url!r}. "
+                         "Use the WebhookUrl output of the deployed stack, e.g. sensorbot webhook "
+                         "set https://abc123.lambda-url.eu-north-1.on.aws/")
     settings = fill_secrets(settings)
     run_against_telegram(set_webhook(settings, args.url), settings)
     print(f"webhook set: Telegram now posts updates to {args.url} with the secret token",
@@ -302,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     users_add = add(users, "add", cmd_users_add, "create a user; prints its id")
     users_add.add_argument("name", type=user_name)
     users_add.add_argument("--id", help="the user id (default: made from the name)")
-    add(users, "list", cmd_users_list, "list users")
+    add(users, "list", cmd_users_list, "list users").set_defaults(reads_only=True)
 
     alerts = group("alerts", "alert cycle")
     add(alerts, "check", cmd_alerts_check, "run one alert cycle (evaluate, deliver) and exit"
@@ -323,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--label", default="")
     listing = add(tokens, "list", cmd_tokens_list, "list tokens (never their secrets)")
     listing.add_argument("user_id", nargs="?")
+    listing.set_defaults(reads_only=True)
     revoke = add(tokens, "revoke", cmd_tokens_revoke, "revoke a token")
     revoke.add_argument("token_id")
     imports = add(tokens, "import", cmd_tokens_import,
@@ -349,6 +355,16 @@ def warn_if_others_can_read(path: Path | None) -> None:
             "chmod 600 %s", path, path)
 
 
+def missing_database(settings: Settings, args: argparse.Namespace) -> Path | None:
+    """The SQLite file a command that only reads would need, when it is not there: opening it
+    would create an empty one (in the wrong folder, say) and answer as if all were well."""
+    reads_only = getattr(args, "reads_only", False) or getattr(args, "dry_run", False)
+    path = settings.storage.sqlite_path
+    if settings.storage.backend == "sqlite" and reads_only and not path.exists():
+        return path
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The demo's terminal is a chat: only warnings may interrupt it.
@@ -367,6 +383,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    missing = missing_database(settings, args)
+    if missing is not None:
+        print(f"error: no database at {missing}; run `sensorbot init` (or point --config at "
+              "the configuration that names yours)", file=sys.stderr)
+        return EXIT_FAILURE
     try:
         store = open_store(settings.storage) if getattr(args, "needs_store", True) else None
     except StorageError as exc:
@@ -374,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     try:
         args.handler(store, args, settings)
-    except ConfigError as exc:
+    except (ConfigError, UsageError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     except InvalidRecord as exc:  # an argument no store can keep, such as an id with '#'

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.config import Settings
 from ingest.http.server import build_server
+from sensorbot.runner import api_server
 from storage.sqlite import SQLiteStore
 from tests.support.api import Api, make_api
 from tests.support.dynalite import free_port
@@ -211,3 +213,13 @@ def test_it_refuses_an_oversized_body_before_inviting_it(live):
         response = read_all(sock)
 
     assert status_of(response) == 413  # no "100 Continue" first: curl sends nothing more
+
+
+def test_the_request_deadline_is_the_api_setting(tmp_path):
+    store = SQLiteStore(tmp_path / "setting.db")
+    settings = Settings.model_validate({"api": {"request_timeout_seconds": 2.5}})
+    server = api_server(settings, store, None)
+
+    assert server.config.http.request_timeout_s == 2.5
+    assert Settings().api.request_timeout_seconds == 30
+    store.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -34,6 +34,9 @@ from storage.models import (
     check_sensor_id,
     check_user_id,
 )
+
+if TYPE_CHECKING:  # boto3-stubs, a dev dependency
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 GSI = "gsi1"
 _serializer = TypeSerializer()
@@ -81,7 +84,7 @@ def rule_from(row: dict[str, Any]) -> AlertRule:
 class MetaMixin:
     """The metadata half of DynamoDBStore."""
 
-    _client: Any
+    _client: DynamoDBClient
     _meter: CapacityMeter
     meta_table: str
     _known_sensors: dict[str, set[str]]

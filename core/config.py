@@ -86,6 +86,9 @@ class ApiSettings(_Section):
     port: int = Field(default=8080, ge=0, le=65535)
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
     max_readings_per_minute: int = Field(default=1200, ge=0)
+    # A request's headers and body must arrive within this; at 30 s, a 1 MiB upload slower
+    # than 35 kB/s gets 408.
+    request_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
 
 
 class AlertsSettings(_Section):

@@ -268,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="configuration file (TOML)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(group: argparse._SubParsersAction, name: str, handler: Handler,
+    def add(group: argparse._SubParsersAction[argparse.ArgumentParser], name: str, handler: Handler,
             help_text: str) -> argparse.ArgumentParser:
         sub = group.add_parser(name, parents=[common], help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
@@ -299,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--host", help="listen address (default: api.host)")
     api.add_argument("--port", type=int, help="port (default: api.port)")
 
-    def group(name: str, help_text: str) -> argparse._SubParsersAction:
+    def group(name: str, help_text: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
         return commands.add_parser(name, parents=[common], help=help_text).add_subparsers(
             dest="action", required=True, metavar="ACTION")
 

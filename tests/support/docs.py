@@ -69,7 +69,7 @@ def start_api(project: Path, port: int) -> subprocess.Popen[str]:
     (project / "config.toml").write_text(f"[api]\nport = {port}\n", encoding="utf-8")
     server = subprocess.Popen(
         [sys.executable, "-m", "sensorbot", "--config", str(project / "config.toml"), "api"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wait_until_serving(f"http://127.0.0.1:{port}/healthz", process=server)
     return server
 

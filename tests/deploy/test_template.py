@@ -297,8 +297,9 @@ def test_it_lets_only_the_functions_that_need_them_read_their_own_secrets(aws: N
                                   f"{prefix}/sensorbot/webhook-secret"]
 
 
-def test_it_runs_one_alert_cycle_a_minute_and_caps_the_apis_concurrency(aws: None) -> None:
-    deploy("sensorbot")
+def test_it_runs_one_alert_cycle_a_minute_and_caps_the_apis_concurrency_when_asked(
+        aws: None) -> None:
+    deploy("sensorbot", {"ApiReservedConcurrency": "10"})
     rules = boto3.client("events", region_name=REGION).list_rules()["Rules"]
     lambda_client = boto3.client("lambda", region_name=REGION)
 
@@ -308,3 +309,13 @@ def test_it_runs_one_alert_cycle_a_minute_and_caps_the_apis_concurrency(aws: Non
     assert [t["Arn"].rsplit(":", 1)[1] for t in target] == ["sensorbot-alerts"]
     concurrency = lambda_client.get_function_concurrency(FunctionName="sensorbot-api")
     assert concurrency["ReservedConcurrentExecutions"] == 10
+
+
+def test_it_reserves_no_concurrency_by_default(aws: None) -> None:
+    """A new account's whole quota may be 10, of which Lambda keeps 10 unreserved: reserving
+    any by default would roll the first deploy back."""
+    deploy("sensorbot")
+
+    concurrency = boto3.client("lambda", region_name=REGION).get_function_concurrency(
+        FunctionName="sensorbot-api")
+    assert concurrency.get("ReservedConcurrentExecutions") is None

@@ -67,7 +67,7 @@ class TelegramSettings(_Section):
 
 
 class DynamoDBSettings(_Section):
-    region: str = "eu-north-1"
+    region: str = ""  # "": the user's AWS configuration's (AWS_REGION, the profile's)
     endpoint_url: str = ""
     measurements_table: str = Field(default="measurement", min_length=3, max_length=255)
     meta_table: str = Field(default="sensorbot-meta", min_length=3, max_length=255)

@@ -58,12 +58,15 @@ def user_name(text: str) -> str:
 # -- commands --------------------------------------------------------------------------------
 
 def cmd_init(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    if settings.storage.backend == "dynamodb":
+        from sensorbot.tables import init_tables
+
+        init_tables(store, create=args.create_tables,
+                    endpoint_url=settings.storage.dynamodb.endpoint_url)
+        return
     for warning in store.init():
         print(warning, file=sys.stderr)
-    where = settings.storage.sqlite_path if settings.storage.backend == "sqlite" else (
-        f"DynamoDB tables {settings.storage.dynamodb.measurements_table!r} and "
-        f"{settings.storage.dynamodb.meta_table!r}")
-    print(f"storage ready: {where}", file=sys.stderr)
+    print(f"storage ready: {settings.storage.sqlite_path}", file=sys.stderr)
 
 
 def cmd_users_add(store: Store, args: argparse.Namespace, settings: Settings) -> None:
@@ -294,7 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
         "configuration.")
     local.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     local.add_argument("--port", type=int, default=8081, help="port (default 8081)")
-    add(commands, "init", cmd_init, "create storage (idempotent)")
+    init = add(commands, "init", cmd_init, "create storage (idempotent)")
+    init.add_argument("--create-tables", action="store_true",
+                      help="DynamoDB: create the tables that are missing (without a stack that "
+                      "owns them); without it, init only checks and adopts the ones there are")
     api = add(commands, "api", cmd_api, "serve the HTTP API alone")
     api.add_argument("--host", help="listen address (default: api.host)")
     api.add_argument("--port", type=int, help="port (default: api.port)")

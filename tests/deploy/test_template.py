@@ -319,3 +319,70 @@ def test_it_reserves_no_concurrency_by_default(aws: None) -> None:
     concurrency = boto3.client("lambda", region_name=REGION).get_function_concurrency(
         FunctionName="sensorbot-api")
     assert concurrency.get("ReservedConcurrentExecutions") is None
+
+
+@pytest.fixture
+def init_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A machine set up as docs/aws.md says: DynamoDB, no region of its own (the AWS
+    configuration's), no process-wide client left from another test."""
+    from storage.dynamodb import client
+
+    monkeypatch.setattr(client, "_clients", {})
+    config = tmp_path / "config.toml"
+    config.write_text('[storage]\nbackend = "dynamodb"\n', encoding="utf-8")
+    return config
+
+
+def test_init_before_the_stack_creates_nothing_and_says_where_it_looked(
+        aws: None, init_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sensorbot.cli import main
+
+    assert main(["init", "--config", str(init_config)]) == 1
+
+    err = capsys.readouterr().err
+    assert f"no table 'measurement' or 'sensorbot-meta' in region {REGION}" in err
+    assert "deploy it first" in err and "--create-tables" in err
+    assert boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"] == []
+    deploy("sensorbot")  # so the stack can still make its tables
+
+
+def test_init_after_the_stack_leaves_the_stacks_tables_to_it(
+        aws: None, init_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sensorbot.cli import main
+
+    deploy("sensorbot")
+    assert main(["init", "--config", str(init_config)]) == 0
+
+    err = capsys.readouterr().err
+    assert f"table 'measurement' in {REGION}: owned by the stack 'sensorbot', left as it is" \
+        in err
+    assert f"table 'sensorbot-meta' in {REGION}: owned by the stack 'sensorbot'" in err
+
+
+def test_init_creates_missing_tables_when_told_in_the_aws_configurations_region(
+        aws: None, init_config: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from sensorbot.cli import main
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    assert main(["init", "--create-tables", "--config", str(init_config)]) == 0
+
+    err = capsys.readouterr().err
+    assert "table 'measurement' in us-west-2: created" in err
+    assert "table 'sensorbot-meta' in us-west-2: created" in err
+    assert sorted(boto3.client("dynamodb", region_name="us-west-2").list_tables()[
+        "TableNames"]) == ["measurement", "sensorbot-meta"]
+    assert boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"] == []
+
+
+def test_without_any_region_it_says_how_to_set_one(
+        aws: None, init_config: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from sensorbot.cli import main
+
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(init_config.parent / "no-aws-config"))
+
+    assert main(["users", "add", "Ranch", "--config", str(init_config)]) == 1
+    assert "no AWS region" in capsys.readouterr().err

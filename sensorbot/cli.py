@@ -124,6 +124,13 @@ def cmd_tokens_import(store: Store, args: argparse.Namespace, settings: Settings
     print(f"imported {len(result.imported)} token(s)", file=sys.stderr)
 
 
+REUSE_THE_OLD_BOT = (
+    "note: these chats pressed Start with the old bot only, and Telegram lets a bot write only "
+    "to chats that started it. Run sensorbot with the OLD bot's token ([telegram] token, or the "
+    "SSM parameter on AWS) and stop the old bot: with a new bot, every alert to them is "
+    "refused (403) and the chats are marked inactive (docs/migrating.md).")
+
+
 def cmd_migrate(store: Store, args: argparse.Namespace, settings: Settings) -> None:
     from sensorbot.migrate import migrate, parse_old_bot_users, progress_line, summary
 
@@ -151,6 +158,8 @@ def cmd_migrate(store: Store, args: argparse.Namespace, settings: Settings) -> N
     for warning in done.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print("\n".join(summary(done, elapsed_s=elapsed)))
+    if old_chats:
+        print(REUSE_THE_OLD_BOT, file=sys.stderr)
 
 
 def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:

@@ -24,6 +24,7 @@ from bot.alert_text import describe_rule
 from bot.chat import chat_link, command_words, linked_sensor, reply
 from bot.context import BotContext
 from bot.data import send_chart
+from bot.unit_question import reply_asking_unit
 from core.formatting import (
     BadArgument,
     describe_duration,
@@ -32,7 +33,7 @@ from core.formatting import (
     parse_range,
     plural,
 )
-from storage.models import AlertStatus
+from storage.models import AlertStatus, RuleKind
 
 log = logging.getLogger("sensorbot.bot")
 
@@ -57,8 +58,12 @@ async def alert_command(update: Update, context: BotContext) -> None:
     services = context.services
     rule = await services.run(actions.add_rule, services.store, link.user_id, sensor.sensor_id,
                               spec, now_ms=services.clock_ms(), rulebook=services.rulebook)
-    await reply(update, f"Alert {rule.rule_id}: {sensor.display_name} "
-                        f"{describe_rule(spec, sensor.unit)}. /alerts lists your rules.")
+    text = (f"Alert {rule.rule_id}: {sensor.display_name} "
+            f"{describe_rule(spec, sensor.unit)}. /alerts lists your rules.")
+    if spec.kind is RuleKind.STALE:
+        await reply(update, text)
+    else:
+        await reply_asking_unit(update, text, sensor, rule.rule_id)
 
 
 async def freeze_command(update: Update, context: BotContext) -> None:
@@ -82,10 +87,11 @@ async def freeze_command(update: Update, context: BotContext) -> None:
         return
     below, stale = rules
     again = " It replaces the previous freeze protection there." if replaced else ""
-    await reply(update, f"Pipe-freeze protection on {sensor.display_name}: alert "
-                        f"{below.rule_id} when {describe_rule(below.spec, sensor.unit)}, and "
-                        f"alert {stale.rule_id} on {describe_rule(stale.spec)}. Freeze alerts "
-                        f"ring even in quiet hours.{again}")
+    await reply_asking_unit(
+        update, f"Pipe-freeze protection on {sensor.display_name}: alert {below.rule_id} when "
+        f"{describe_rule(below.spec, sensor.unit)}, and alert {stale.rule_id} on "
+        f"{describe_rule(stale.spec)}. Freeze alerts ring even in quiet hours.{again}",
+        sensor, below.rule_id)
 
 
 async def alerts_command(update: Update, context: BotContext) -> None:

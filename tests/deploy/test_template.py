@@ -7,6 +7,7 @@ import ast
 import importlib
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -386,3 +387,31 @@ def test_without_any_region_it_says_how_to_set_one(
 
     assert main(["users", "add", "Ranch", "--config", str(init_config)]) == 1
     assert "no AWS region" in capsys.readouterr().err
+
+
+def test_the_migration_pages_takeover_deploys_beside_ranchdatas_table_and_init_adopts_it(
+        aws: None, init_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/migrating.md, in its order: the stack (with the page's overrides) beside the table
+    ranchdata made, then `sensorbot init`, which creates nothing."""
+    from sensorbot.cli import main
+
+    page = (ROOT / "docs" / "migrating.md").read_text(encoding="utf-8")
+    overrides = re.search(r"--parameter-overrides ([^\n`]+)", page)
+    assert overrides is not None
+    assert page.index("sam deploy") < page.index("sensorbot init")  # the stack first
+    parameters = dict(pair.split("=", 1) for pair in overrides[1].split())
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(TableName="measurement", BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "sensorId", "AttributeType": "S"},
+                                                {"AttributeName": "timestamp",
+                                                 "AttributeType": "N"}],
+                          KeySchema=[{"AttributeName": "sensorId", "KeyType": "HASH"},
+                                     {"AttributeName": "timestamp", "KeyType": "RANGE"}])
+
+    deploy("sensorbot", parameters)  # CREATE_COMPLETE
+    assert main(["init", "--config", str(init_config)]) == 0
+
+    err = capsys.readouterr().err
+    assert "MeasurementsTable" not in stack_resources("sensorbot")
+    assert f"table 'measurement' in {REGION}: there, adopted as it is" in err
+    assert f"table 'sensorbot-meta' in {REGION}: owned by the stack 'sensorbot'" in err

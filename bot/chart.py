@@ -27,6 +27,7 @@ PLOT_WIDTH_PX = 1100  # the axes' share of the width (0.915): one bucket a pixel
 
 
 HALF_HOUR_MS = 1_800_000
+DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,10 @@ def bucket(readings: list[Reading], columns: int = PLOT_WIDTH_PX) -> Buckets:
 
 
 def hour_buckets(hours: list[HourStats], columns: int = PLOT_WIDTH_PX) -> Buckets:
-    """Hours (ascending) at their middle; more hours than columns are merged into equal time
-    slices: the lowest minimum, the highest maximum, the mean weighed by readings."""
+    """Hours (ascending) at their middle. More hours than columns are merged into whole days
+    (UTC; several a bucket when even days outnumber the columns), so a day's swing widens the
+    min–max band instead of zigzagging the mean: the lowest minimum, the highest maximum,
+    the mean weighed by readings, at the readings' mean time."""
     import numpy as np
 
     times = np.fromiter((h.hour + HALF_HOUR_MS for h in hours), dtype=np.int64, count=len(hours))
@@ -90,11 +93,11 @@ def hour_buckets(hours: list[HourStats], columns: int = PLOT_WIDTH_PX) -> Bucket
                                  for name in ("minimum", "maximum", "mean", "n"))
     if len(hours) <= columns:
         return Buckets(times, mins, maxs, means)
-    span = max(1, int(times[-1] - times[0]))
-    slots = np.minimum((times - times[0]) * columns // span, columns - 1)
+    days = -(-int(times[-1] - times[0]) // DAY_MS // columns) or 1
+    slots = times // (days * DAY_MS)
     starts = np.flatnonzero(np.r_[True, slots[1:] != slots[:-1]])
     weights = np.add.reduceat(counts, starts)
-    return Buckets(np.add.reduceat(times, starts) // np.diff(np.r_[starts, len(times)]),
+    return Buckets((np.add.reduceat(times * counts, starts) // weights).astype(np.int64),
                    np.minimum.reduceat(mins, starts), np.maximum.reduceat(maxs, starts),
                    np.add.reduceat(means * counts, starts) / weights)
 

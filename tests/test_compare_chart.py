@@ -21,16 +21,18 @@ def hours(count: int) -> list[HourStats]:
             for i in range(count)]
 
 
-def test_a_year_of_hours_is_merged_into_pixel_columns_weighing_means_by_readings():
+def test_a_year_of_hours_is_merged_into_days_weighing_means_by_readings():
     year = hours(8760)
 
-    merged = hour_buckets(year, columns=100)
+    merged = hour_buckets(year)
 
-    assert len(merged.means) == 100
+    assert len(merged.means) == 366  # NOW is mid-day: the first and last days are partial
     assert merged.mins.min() == -5.0 and merged.maxs.max() == 14.0
-    first = year[:88]  # the first column's hours
-    assert merged.means[0] == pytest.approx(sum(h.mean * h.n for h in first) /
-                                            sum(h.n for h in first))
+    day = [h for h in year if h.hour // 86_400_000 == year[100].hour // 86_400_000]
+    assert len(day) == 24
+    assert merged.means[year[100].hour // 86_400_000 - year[0].hour // 86_400_000] == \
+        pytest.approx(sum(h.mean * h.n for h in day) / sum(h.n for h in day))
+    assert len(hour_buckets(year, columns=100).means) == 92  # four days a bucket
 
 
 def test_few_hours_are_drawn_one_point_each_at_their_middle():

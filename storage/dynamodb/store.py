@@ -1,4 +1,4 @@
-"""DynamoDB backend: ranchdata's measurements table plus one metadata table (CONTRACT §5.1)."""
+"""DynamoDB backend: ranchdata's measurements table plus one metadata table (docs/storage.md)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -18,6 +18,9 @@ from storage.dynamodb.scan import scan_sensor_keys
 from storage.dynamodb.statistics import StatisticsMixin
 from storage.errors import StorageUnavailable
 
+if TYPE_CHECKING:  # boto3-stubs, a dev dependency
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 
 class DynamoDBStore(ReadingsMixin, MetaMixin, StatisticsMixin):
     def __init__(
@@ -28,7 +31,7 @@ class DynamoDBStore(ReadingsMixin, MetaMixin, StatisticsMixin):
         retention_days: int = 90,
         region: str = "eu-north-1",
         endpoint_url: str = "",
-        client: Any = None,
+        client: DynamoDBClient | None = None,
         statistics_table: str = "sensorbot-statistics",
         statistics_retention_days: int = 0,
     ) -> None:

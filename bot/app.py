@@ -22,11 +22,12 @@ from telegram.ext import (
 )
 
 from alerts.delivery import mark_chat_inactive
-from bot import admin, alerting, data, forget, linking
+from bot import admin, alerting, compare, data, forget, linking
 from bot.chat import PICK_PREFIX, chat_link, picked, reply
 from bot.context import BotContext, BotServices
 from bot.forget import FORGET_PREFIX
 from bot.pages import PAGE_PREFIX, parse_page_button
+from bot.unit_question import unit_button
 from core.config import ConfigError, Settings
 from storage.base import Store
 
@@ -36,6 +37,7 @@ MENU = [
     BotCommand("latest", "latest values"),
     BotCommand("sensors", "every sensor, last seen"),
     BotCommand("history", "a chart: /history attic 7d"),
+    BotCommand("compare", "sensors on one chart: /compare attic cellar 7d"),
     BotCommand("freeze", "pipe-freeze alerts: /freeze attic"),
     BotCommand("alerts", "your alert rules and states"),
     BotCommand("alert", "a rule: /alert attic below 3"),
@@ -66,6 +68,7 @@ COMMANDS: Wiring = [
     (("latest", "status"), data.latest_command),
     ("history", data.history_command),
     ("export", data.export_command),
+    ("compare", compare.compare_command),
     ("rename", data.rename_command),
     ("unit", data.unit_command),
     ("forget", forget.forget_command),
@@ -88,7 +91,7 @@ COMMANDS: Wiring = [
 
 # Commands that take a sensor: an ambiguity question's button runs one of them again.
 SENSOR_COMMANDS = frozenset({"latest", "status", "history", "export", "rename", "unit", "alert",
-                             "freeze", "snooze", "forget"})
+                             "freeze", "snooze", "compare", "forget"})
 # The lists that page: a page button's list name → what renders one of its pages.
 PAGED_LISTS = {"s": data.sensors_page, "l": data.latest_page, "a": alerting.alerts_page}
 HINT = "I answer commands. /help lists them with examples — try /latest or /history."
@@ -129,6 +132,7 @@ def build_application(settings: Settings, store: Store, *,
     # buttons: the bot's own prefixes, then anything else, answered quietly
     application.add_handler(CallbackQueryHandler(data.history_button, pattern=r"^h:"))
     application.add_handler(CallbackQueryHandler(alerting.alert_button, pattern=r"^a:"))
+    application.add_handler(CallbackQueryHandler(unit_button, pattern=r"^u:"))
     application.add_handler(CallbackQueryHandler(forget.forget_button,
                                                  pattern=f"^{FORGET_PREFIX}"))
     application.add_handler(CallbackQueryHandler(page_button, pattern=f"^{PAGE_PREFIX}"))

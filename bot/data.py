@@ -20,8 +20,10 @@ from bot.chat import (
     sensor_key,
 )
 from bot.context import BotContext
-from bot.export import write_export
-from bot.pages import ENTRY_LIMIT, page_buttons, page_of, page_text
+from bot.export import write_export, write_hourly_export
+from bot.longterm import send_statistics_chart
+from bot.pages import page_buttons, page_of, page_text
+from bot.sensor_list import sensor_lines
 from core.formatting import (
     CAPTION_LIMIT,
     BadArgument,
@@ -35,7 +37,8 @@ from core.formatting import (
     plural,
     safe_filename,
 )
-from storage.models import AlertStatus, ChatLink, Reading, Sensor
+from storage.models import ChatLink, Reading, Sensor
+from storage.rollup import LONG_RANGE_MS
 
 log = logging.getLogger("sensorbot.bot")
 
@@ -45,7 +48,7 @@ HISTORY_EXAMPLE = "e.g. /history attic 7d"
 
 
 NO_SENSORS = "No sensors yet: they appear here with their first reading."
-NAME_LIMIT = 40  # of a name shown beside an id that does not fit whole
+NAME_LIMIT = 40  # of a name in a list entry
 
 
 async def sensors_command(update: Update, context: BotContext) -> None:
@@ -68,23 +71,11 @@ async def sensors_page(context: BotContext, link: ChatLink, number: int) -> Page
     latest = await services.run(services.store.latest_readings,
                                 [(link.user_id, s.sensor_id) for s in page.items], now_ms=now)
     rules = await services.run(services.store.list_alert_rules, link.user_id)
-    entries = [sensor_entry(sensor, latest.get((link.user_id, sensor.sensor_id)),
-                            sorted({r.state.status for r in rules if r.sensor == sensor.sensor_id}),
-                            now) for sensor in page.items]
+    states = {s.sensor_id: sorted({r.state.status for r in rules if r.sensor == s.sensor_id})
+              for s in page.items}
+    last = {sensor: reading for (_, sensor), reading in latest.items()}
+    entries = sensor_lines(page.items, last, states, now)
     return page_text(entries, page, "sensor"), page_buttons("s", page)
-
-
-def sensor_entry(sensor: Sensor, last: Reading | None, states: list[AlertStatus],
-                 now: int) -> str:
-    seen = (f"{format_value(last.value, sensor.unit)} · last seen "
-            f"{format_ago(last.timestamp, now)}") if last else "no recent readings"
-    alert = f" · alerts: {', '.join(states)}" if states else ""
-    tail = f"\n  {seen}{alert}"
-    head = f"{sensor.display_name} ({sensor.sensor_id})"
-    room = ENTRY_LIMIT - len(tail)
-    if len(head) > room:  # the id is what commands take: the name gives way first
-        head = f"{clip(sensor.display_name, NAME_LIMIT)} ({sensor.sensor_id})"
-    return clip(head, room) + tail
 
 
 async def send_page(update: Update, text: str, buttons: InlineKeyboardMarkup | None) -> None:
@@ -250,6 +241,9 @@ async def history_button(update: Update, context: BotContext) -> None:
 
 async def send_chart(update: Update, context: BotContext, link: ChatLink, sensor: Sensor,
                      window: TimeRange) -> None:
+    if window.end_ms - window.start_ms > LONG_RANGE_MS:
+        await send_statistics_chart(update, context, link, sensor, window)
+        return
     services = context.services
     readings = await services.run(services.store.read_range, link.user_id, sensor.sensor_id,
                                   window.start_ms, window.end_ms, now_ms=services.clock_ms())
@@ -283,9 +277,10 @@ async def export_command(update: Update, context: BotContext) -> None:
         return
     services = context.services
     stem = f"{safe_filename(sensor.sensor_id)}_{safe_filename(range_text.replace('..', '_'))}"
-    files = await services.run(write_export, services.store, link.user_id, sensor.sensor_id,
-                               window.start_ms, window.end_ms, now_ms=services.clock_ms(),
-                               zone=services.zone(link), stem=stem)
+    hourly = window.end_ms - window.start_ms > LONG_RANGE_MS  # hourly statistics rows
+    files = await services.run(write_hourly_export if hourly else write_export, services.store,
+                               link.user_id, sensor.sensor_id, window.start_ms, window.end_ms,
+                               now_ms=services.clock_ms(), zone=services.zone(link), stem=stem)
     try:
         if not files.count or update.effective_message is None:
             await reply(update, f"No readings from {sensor.display_name} in {window.label}.")
@@ -296,14 +291,17 @@ async def export_command(update: Update, context: BotContext) -> None:
                 await update.effective_message.reply_document(
                     InputFile(content, filename=name, read_file_handle=False), do_quote=False,
                     caption=clip(export_caption(sensor, window, files.count, files.compressed,
-                                                number, len(parts)), CAPTION_LIMIT))
+                                                number, len(parts), files.row_word),
+                                 CAPTION_LIMIT))
     finally:
         await services.run(files.close)
 
 
 def export_caption(sensor: Sensor, window: TimeRange, count: int, compressed: bool,
-                   number: int, parts: int) -> str:
-    text = f"{sensor.display_name} · {window.label} · {plural(count, 'reading')}"
+                   number: int, parts: int, row_word: str = "reading") -> str:
+    text = f"{sensor.display_name} · {window.label} · {plural(count, row_word)}"
+    if row_word == "hour":
+        text += " of statistics (n, min, max, mean)"
     if compressed:
         text += " · gzip-compressed CSV"
     return text + (f" · part {number} of {parts}" if parts > 1 else "")

@@ -15,7 +15,6 @@ from core.formatting import MESSAGE_LIMIT, clip, plural
 T = TypeVar("T")
 
 PAGE_SIZE = 20
-ENTRY_LIMIT = 200  # twenty entries of this and the footer fit one Telegram message
 PAGE_PREFIX = "p:"
 
 
@@ -38,11 +37,14 @@ def page_of(items: Sequence[T], number: int) -> Page[T]:
 
 
 def page_text(entries: list[str], page: Page[T], noun: str) -> str:
-    """The page's entries, each clipped, with a footer saying where it is in the list."""
-    lines = [clip(entry, ENTRY_LIMIT) for entry in entries]
-    if page.count > 1:
-        lines.append(f"— page {page.number:,} of {page.count:,} · {plural(page.total, noun)}")
-    return clip("\n".join(lines), MESSAGE_LIMIT)
+    """The page's entries with a footer saying where it is in the list; when they would not
+    fit one message (ids of 200 characters), each is clipped to its share of it."""
+    footer = f"— page {page.number:,} of {page.count:,} · {plural(page.total, noun)}" \
+        if page.count > 1 else ""
+    room = MESSAGE_LIMIT - len(footer) - len(entries) - 1
+    if sum(map(len, entries)) > room:
+        entries = [clip(entry, room // len(entries)) for entry in entries]
+    return "\n".join(entries + ([footer] if footer else []))
 
 
 def page_buttons(list_name: str, page: Page[T]) -> InlineKeyboardMarkup | None:

@@ -1,4 +1,4 @@
-"""Pure validation of what sensors send: ids, values, timestamps (CONTRACT §4)."""
+"""Pure validation of what sensors send: ids, values, timestamps (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -70,8 +70,8 @@ def response(status: int, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_of(body: str) -> dict[str, Any] | None:
-    """The JSON object a body holds; None for anything else, a body nested too deep for the
-    parser included."""
+    """The JSON object a body holds; None for anything else, a body nested deeper than the
+    parser's stack included. The standard library's parser: the bot's zip leaves orjson out."""
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):

@@ -11,11 +11,22 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-from storage.models import AlertRule, AlertState, ApiToken, ChatLink, Invite, Reading, Sensor, User
+from storage.models import (
+    AlertRule,
+    AlertState,
+    ApiToken,
+    ChatLink,
+    HourStats,
+    Invite,
+    Reading,
+    Sensor,
+    User,
+)
 
 SensorKey = tuple[str, str]  # (user_id, sensor_id)
 
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 MAX_TIME_MS = 2**63 - 1  # range reads clamp their end here: both backends hold it
 # Telegram redelivers an update it got no answer for, for up to a day: remember them that long.
 UPDATE_MEMORY_MS = DAY_MS
@@ -67,10 +78,20 @@ class Store(Protocol):
         progress: Callable[[DeletionProgress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> SensorDeletion:
-        """Remove a sensor with its alert rules and its readings (expired ones too): the rules
-        first (a rule left on a sensor losing its readings would cry "no data"), then the
-        readings, the sensor itself last, so a deletion stopped part-way (`should_stop`,
-        asked between batches) leaves it listed, to be deleted again."""
+        """Remove a sensor with its alert rules, its readings (expired ones too) and its
+        hourly statistics: the rules first (a rule left on a sensor losing its readings would
+        cry "no data"), then the readings and statistics, the sensor itself last, so a
+        deletion stopped part-way (`should_stop`, asked between batches) leaves it listed, to
+        be deleted again."""
+
+    # Hourly statistics, kept `statistics_retention_days` (0 = forever) past the readings.
+    def write_statistics(self, user_id: str, sensor: str, hours: Sequence[HourStats], *,
+                         now_ms: int) -> int:
+        """Store hours (the same hour overwrites); return how many."""
+
+    def read_statistics(self, user_id: str, sensor: str, start_ms: int, end_ms: int, *,
+                        now_ms: int) -> list[HourStats]:
+        """The hours starting in [start_ms, end_ms], ascending."""
 
     # Sensors: registered on their first reading; name and unit set by the user.
     def list_sensors(self, user_id: str) -> list[Sensor]: ...

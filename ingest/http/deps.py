@@ -67,7 +67,8 @@ class Services:
 # Dependencies are async: each sync one would cost a trip to a worker thread.
 
 def services_of(request: Request) -> Services:
-    return request.app.state.services
+    services: Services = request.app.state.services
+    return services
 
 
 async def services(request: Request) -> Services:

@@ -1,4 +1,4 @@
-"""Everything but readings, in one table (single-table design; README "Metadata table").
+"""Everything but readings, in one table (single-table design; docs/storage.md, "Metadata table").
 
 | record     | pk               | sk             | gsi1pk          | gsi1sk            |
 |------------|------------------|----------------|-----------------|-------------------|
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
@@ -38,6 +38,9 @@ from storage.models import (
     check_sensor_id,
     check_user_id,
 )
+
+if TYPE_CHECKING:  # boto3-stubs, a dev dependency
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 GSI = "gsi1"
 PRESET_TRIES = 5  # a preset's rule rewritten by other processes this often in a row: give up
@@ -94,7 +97,7 @@ def rule_values(rule: AlertRule) -> dict[str, Any]:
 class MetaMixin:
     """The metadata half of DynamoDBStore."""
 
-    _client: Any
+    _client: DynamoDBClient
     _meter: CapacityMeter
     meta_table: str
     _known_sensors: dict[str, set[str]]

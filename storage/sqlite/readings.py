@@ -98,6 +98,9 @@ class ReadingsTable(Connections):
                 ).rowcount
             db.execute("DELETE FROM invites WHERE expires < ?", (now_ms - DAY_MS,))
             db.execute("DELETE FROM telegram_updates WHERE expires_at <= ?", (now_ms,))
+            if self.statistics_retention_ms:
+                db.execute("DELETE FROM hourly_statistics WHERE hour < ?",
+                           (now_ms - self.statistics_retention_ms,))
         return deleted
 
     # -- sensors ------------------------------------------------------------------------------
@@ -113,6 +116,8 @@ class ReadingsTable(Connections):
                                (user_id, sensor)).rowcount
             readings = db.execute("DELETE FROM readings WHERE user_id = ? AND sensor = ?",
                                   (user_id, sensor)).rowcount
+            db.execute("DELETE FROM hourly_statistics WHERE user_id = ? AND sensor = ?",
+                       (user_id, sensor))
             db.execute("DELETE FROM sensors WHERE user_id = ? AND sensor = ?", (user_id, sensor))
         if progress is not None:
             progress(DeletionProgress(readings, 0.0, 0.0))

@@ -1,4 +1,4 @@
-"""Items ranchdata's DocumentClient stored, read back through the API (CONTRACT §4)."""
+"""Items ranchdata's DocumentClient stored, read back through the API (docs/storage.md)."""
 
 from __future__ import annotations
 

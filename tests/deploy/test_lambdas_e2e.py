@@ -88,7 +88,7 @@ class Deployment:
 def deployment(dynalite: Dynalite, emulator: BotApiEmulator,
                monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
     """What `sam deploy`, `sensorbot init` and `sensorbot tokens import` leave behind, with the
-    functions' environment (secrets overridden by env, as the README allows for tests)."""
+    functions' environment (secrets overridden by env, as docs/aws.md allows)."""
     suffix = uuid.uuid4().hex[:8]
     tables = {"measurement": f"measurement-{suffix}", "sensorbot-meta": f"meta-{suffix}"}
     environment = {
@@ -254,7 +254,7 @@ def test_it_builds_each_app_once_per_cold_start(deployment: Deployment) -> None:
 def template_grants() -> dict[str, set[tuple[str, str]]]:
     """Function → (action, table kind) the template's role allows."""
     kinds = {"Readings": "measurement", "Meta": "sensorbot-meta",
-             "MetaIndex": "sensorbot-meta/index/gsi1"}
+             "MetaIndex": "sensorbot-meta/index/gsi1", "Statistics": "sensorbot-statistics"}
     resources = sam_template()["Resources"]
     grants = {}
     for function in ("ApiFunction", "AlertsFunction", "BotFunction"):

@@ -464,6 +464,10 @@ def test_deleting_a_sensor_removes_it_its_rules_and_readings_and_nothing_else(st
                                   ("u1", "cellar", "r3"), ("u2", "attic", "r4")):
         store.put_alert_rule(AlertRule(user, rule_id, sensor, RuleSpec(RuleKind.BELOW, 3.0),
                                        NOW_MS))
+    from storage.models import HourStats
+    hour = HourStats(NOW_MS - NOW_MS % 3_600_000 - 3_600_000, 2, 1.0, 2.0, 1.5, 0, 1)
+    for user, sensor in (("u1", "attic"), ("u1", "cellar")):
+        store.write_statistics(user, sensor, [hour], now_ms=NOW_MS)
     seen = []
 
     done = store.delete_sensor("u1", "attic", progress=seen.append)
@@ -477,6 +481,8 @@ def test_deleting_a_sensor_removes_it_its_rules_and_readings_and_nothing_else(st
     assert len(store.read_range("u1", "cellar", 0, NOW_MS, now_ms=NOW_MS)) == 3
     assert len(store.read_range("u2", "attic", 0, NOW_MS, now_ms=NOW_MS)) == 2
     assert [r.rule_id for r in store.list_alert_rules("u2")] == ["r4"]
+    assert store.read_statistics("u1", "attic", 0, NOW_MS, now_ms=NOW_MS) == []
+    assert store.read_statistics("u1", "cellar", 0, NOW_MS, now_ms=NOW_MS) == [hour]
 
 
 def test_deleting_a_sensor_nobody_has_removes_nothing(store):

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # boto3-stubs, a dev dependency
     from mypy_boto3_dynamodb import DynamoDBClient
 
 GSI = "gsi1"
+KNOWN_FOR_MS = 3_600_000  # a sensor deleted by another process is registered again within this
 PRESET_TRIES = 5  # a preset's rule rewritten by other processes this often in a row: give up
 _serializer = TypeSerializer()
 _deserializer = NumberSafeDeserializer()
@@ -100,7 +101,7 @@ class MetaMixin:
     _client: DynamoDBClient
     _meter: CapacityMeter
     meta_table: str
-    _known_sensors: dict[str, set[str]]
+    _known_sensors: dict[str, dict[str, int]]  # user → sensor → when known to be registered
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -167,15 +168,18 @@ class MetaMixin:
     # -- sensors ------------------------------------------------------------------------------
 
     def _register_sensors(self, user_id: str, sensors: set[str], now_ms: int) -> None:
-        """Record new sensors; known ones cost nothing, so a reading costs one write."""
+        """Record new sensors; known ones cost nothing, so a reading costs one write. What
+        this process knows is checked again hourly: another process may have deleted one."""
         known = self._known_sensors.get(user_id)
         if known is None:
-            known = {s.sensor_id for s in self.list_sensors(user_id)}
+            known = dict.fromkeys((s.sensor_id for s in self.list_sensors(user_id)), now_ms)
             self._known_sensors[user_id] = known
-        for sensor in sensors - known:
+        for sensor in sensors:
+            if now_ms - known.get(sensor, -KNOWN_FOR_MS) < KNOWN_FOR_MS:
+                continue
             self._put({"pk": f"USER#{user_id}", "sk": f"SENSOR#{sensor}", "sensor": sensor,
                        "created": now_ms}, only_new=True)
-            known.add(sensor)
+            known[sensor] = now_ms
 
     def list_sensors(self, user_id: str) -> list[Sensor]:
         rows = self._query("pk = :pk AND begins_with(sk, :sk)",
@@ -208,7 +212,7 @@ class MetaMixin:
         row = self._update(f"USER#{user_id}", f"SENSOR#{sensor}", UpdateExpression=expression,
                            ExpressionAttributeNames=names,
                            ExpressionAttributeValues=to_item(values)) or {}
-        self._known_sensors.setdefault(user_id, set()).add(sensor)
+        self._known_sensors.setdefault(user_id, {})[sensor] = now_ms
         return Sensor(sensor, row.get("name"), row.get("unit"), int(row.get("created", now_ms)))
 
     # -- users and tokens ---------------------------------------------------------------------

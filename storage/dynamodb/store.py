@@ -43,7 +43,7 @@ class DynamoDBStore(ReadingsMixin, MetaMixin, StatisticsMixin):
         self.retention_ms = retention_days * DAY_MS
         self.statistics_table = statistics_table
         self.statistics_retention_ms = statistics_retention_days * DAY_MS
-        self._known_sensors: dict[str, set[str]] = {}
+        self._known_sensors: dict[str, dict[str, int]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -159,7 +159,7 @@ class DynamoDBStore(ReadingsMixin, MetaMixin, StatisticsMixin):
                 sort_key="hour", should_stop=should_stop)
         if complete:
             self._delete_key(meter, f"USER#{user_id}", f"SENSOR#{sensor}")
-            self._known_sensors.get(user_id, set()).discard(sensor)
+            self._known_sensors.get(user_id, {}).pop(sensor, None)
         self._meter.add({"ConsumedCapacity": {"CapacityUnits": meter.read_units}}, write=False)
         self._meter.add({"ConsumedCapacity": {"CapacityUnits": meter.write_units}}, write=True)
         return SensorDeletion(sensor, readings, len(rules), complete, meter.read_units,

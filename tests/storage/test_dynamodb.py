@@ -241,3 +241,20 @@ def test_deleting_retries_what_dynamodb_left_unprocessed():
     with stub:
         batch_delete(client, CapacityMeter(), "m", keys, sleep=lambda _: None)
     stub.assert_no_pending_responses()
+
+
+def test_a_sensor_deleted_by_another_process_is_registered_again_within_the_hour(dynamo):
+    from storage.dynamodb import DynamoDBStore
+
+    api = DynamoDBStore(client=dynamo._client, measurements_table=dynamo.measurements_table,
+                        meta_table=dynamo.meta_table, retention_days=28)
+    api.write_readings("23", [Reading("attic", NOW_MS, 1.0)], now_ms=NOW_MS)
+    dynamo.delete_sensor("23", "attic")  # the bot's /forget, in another process
+
+    api.write_readings("23", [Reading("attic", NOW_MS + 60_000, 2.0)], now_ms=NOW_MS + 60_000)
+    soon = [s.sensor_id for s in dynamo.list_sensors("23")]
+    later = NOW_MS + 3_600_000
+    api.write_readings("23", [Reading("attic", later, 3.0)], now_ms=later)
+
+    assert soon == []  # this process still knew it; the next check comes within the hour
+    assert [s.sensor_id for s in dynamo.list_sensors("23")] == ["attic"]

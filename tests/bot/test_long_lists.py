@@ -106,3 +106,16 @@ def test_forget_says_what_was_wrong(world, text, answer):
 
     assert answer in chat.ask(text)
     assert world.store.get_sensor("alice", "attic") is not None
+
+
+def test_a_deletion_stopped_part_way_offers_to_continue():
+    from bot.chat import sensor_key
+    from bot.forget import FORGET_PREFIX, outcome
+    from storage.base import SensorDeletion
+    from storage.models import Sensor
+
+    text, buttons = outcome(Sensor("attic"), SensorDeletion("attic", 40_000, 2, False))
+
+    assert text == "Deleted 40,000 readings of attic so far; press Continue to delete the rest."
+    data = [b.callback_data for row in buttons.inline_keyboard for b in row]
+    assert data == [FORGET_PREFIX + sensor_key("attic"), "f:cancel"]

@@ -258,3 +258,13 @@ def test_a_sensor_deleted_by_another_process_is_registered_again_within_the_hour
 
     assert soon == []  # this process still knew it; the next check comes within the hour
     assert [s.sensor_id for s in dynamo.list_sensors("23")] == ["attic"]
+
+
+@pytest.mark.parametrize("stored", ["1_000", "２１", "٢١"])
+def test_a_string_value_ranchdata_stored_reads_as_a_number_only_as_javascript_read_it(stored):
+    from storage.dynamodb.readings import reading_from_item
+
+    item = {"timestamp": {"N": str(NOW_MS)}, "value": {"S": stored}}
+
+    assert reading_from_item("attic", item) is None
+    assert reading_from_item("attic", {**item, "value": {"S": " 21 "}}).value == 21.0

@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from alerts.delivery import mark_chat_inactive
-from bot import admin, alerting, data, linking
+from bot import admin, alerting, compare, data, linking
 from bot.chat import PICK_PREFIX, picked, reply
 from bot.context import BotContext, BotServices
 from bot.unit_question import unit_button
@@ -35,6 +35,7 @@ MENU = [
     BotCommand("latest", "latest values"),
     BotCommand("sensors", "every sensor, last seen"),
     BotCommand("history", "a chart: /history attic 7d"),
+    BotCommand("compare", "sensors on one chart: /compare attic cellar 7d"),
     BotCommand("freeze", "pipe-freeze alerts: /freeze attic"),
     BotCommand("alerts", "your alert rules and states"),
     BotCommand("alert", "a rule: /alert attic below 3"),
@@ -64,6 +65,7 @@ COMMANDS: Wiring = [
     (("latest", "status"), data.latest_command),
     ("history", data.history_command),
     ("export", data.export_command),
+    ("compare", compare.compare_command),
     ("rename", data.rename_command),
     ("unit", data.unit_command),
     # alerts
@@ -85,7 +87,7 @@ COMMANDS: Wiring = [
 
 # Commands that take a sensor: an ambiguity question's button runs one of them again.
 SENSOR_COMMANDS = frozenset({"latest", "status", "history", "export", "rename", "unit", "alert",
-                             "freeze", "snooze"})
+                             "freeze", "snooze", "compare"})
 HINT = "I answer commands. /help lists them with examples — try /latest or /history."
 
 

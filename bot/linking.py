@@ -20,11 +20,13 @@ HELP = """Commands
 /latest [sensor] — latest values, e.g. /latest attic
 /history [sensor] [range] — a chart, e.g. /history attic 7d
 /export <sensor> [range] — readings as CSV, e.g. /export attic 30d
+/compare <sensor> <sensor> […] [range] — up to 5 on one chart, e.g. /compare attic cellar 7d
 /rename <sensor> <name> — e.g. /rename attic Attic
 /unit <sensor> <unit> — e.g. /unit attic °C
 /tz <Area/City> — times in your zone, e.g. /tz Europe/Helsinki
 /link <read-token> — follow a user's sensors · /unlink
-Ranges: 6h, 24h (default), 7d, 30d, 2026-01-05, 2026-01-01..2026-01-07
+Ranges: 6h, 24h (default), 7d, 30d, 12w, 1y, 2026-01-05, 2026-01-01..2026-01-07
+Past 48 h, charts and exports show hourly min, max and mean
 A name with spaces goes in quotes, e.g. /history "Living room" 7d
 
 Alerts

@@ -71,12 +71,14 @@ class DynamoDBSettings(_Section):
     endpoint_url: str = ""
     measurements_table: str = Field(default="measurement", min_length=3, max_length=255)
     meta_table: str = Field(default="sensorbot-meta", min_length=3, max_length=255)
+    statistics_table: str = Field(default="sensorbot-statistics", min_length=3, max_length=255)
 
 
 class StorageSettings(_Section):
     backend: Literal["sqlite", "dynamodb"] = "sqlite"
     sqlite_path: Path = Path("sensorbot.db")
     retention_days: int = Field(default=90, ge=1, le=36500)
+    statistics_retention_days: int = Field(default=0, ge=0, le=36500)  # 0: kept forever
     dynamodb: DynamoDBSettings = Field(default_factory=DynamoDBSettings)
 
 

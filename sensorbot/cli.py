@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -160,6 +160,25 @@ def cmd_migrate(store: Store, args: argparse.Namespace, settings: Settings) -> N
     print("\n".join(summary(done, elapsed_s=elapsed)))
     if old_chats:
         print(REUSE_THE_OLD_BOT, file=sys.stderr)
+
+
+def cmd_rollup(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    from storage.rollup import Rollup, rebuild
+
+    started, now = time.monotonic(), now_ms()
+    if args.rebuild or args.since is not None:
+        since = 0 if args.since is None else int(
+            datetime.combine(args.since, datetime.min.time(), UTC).timestamp() * 1000)
+        done = rebuild(store, since_ms=since, now_ms=now)
+    else:
+        done = Rollup(store).run(now)
+    capacity = getattr(store, "capacity", None)
+    units = f"; {capacity.read_units:,.1f} read and {capacity.write_units:,.1f} write units" \
+        if capacity is not None else ""
+    print(f"statistics: {done.sensors} sensor(s), {done.hours_written:,} hour(s) written from "
+          f"{done.readings_read:,} reading(s) in {time.monotonic() - started:.1f} s{units}")
+    if done.failed:
+        raise CommandError(f"{done.failed} sensor(s) failed (see the warnings); run it again")
 
 
 def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:
@@ -349,6 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
     imports = add(tokens, "import", cmd_tokens_import,
                   "import ranchdata's R:TOKEN:USER#W:TOKEN:USER (else env RANCH_API_TOKENS)")
     imports.add_argument("string", nargs="?")
+    rollup = add(commands, "rollup", cmd_rollup,
+                 "compile the hourly statistics now (the alert cycle does it every hour)")
+    rollup.add_argument("--rebuild", action="store_true",
+                        help="recompile every hour the readings still hold")
+    rollup.add_argument("--since", type=day, metavar="DATE",
+                        help="recompile from this UTC day on, e.g. 2026-01-01")
     migration = add(commands, "migrate", cmd_migrate,
                     "adopt a running ranchdata deployment: its tokens, sensors and chats")
     migration.add_argument("--tokens", metavar="STRING",
@@ -360,6 +385,13 @@ def build_parser() -> argparse.ArgumentParser:
     migration.add_argument("--segments", type=int, default=4, choices=range(1, 65),
                            metavar="N", help="parallel scan segments (default 4)")
     return parser
+
+
+def day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; e.g. 2026-01-01") from None
 
 
 def warn_if_others_can_read(path: Path | None) -> None:

@@ -26,7 +26,7 @@ def init_tables(store: Store, *, create: bool, endpoint_url: str = "",
                 out: TextIO | None = None) -> None:
     assert isinstance(store, DynamoDBStore)
     out = out or sys.stderr
-    names = [store.measurements_table, store.meta_table]
+    names = [store.measurements_table, store.meta_table, store.statistics_table]
     before = store.existing_tables()
     missing = [name for name in names if name not in before]
     if missing and not create:

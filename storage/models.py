@@ -52,6 +52,18 @@ class Reading(NamedTuple):
     value: float
 
 
+class HourStats(NamedTuple):
+    """One hour of one sensor's readings, summarised; kept after the readings expire."""
+
+    hour: int  # epoch ms of the hour's start
+    n: int  # how many readings
+    minimum: float
+    maximum: float
+    mean: float
+    first: int  # the times of the hour's first and last reading, epoch ms
+    last: int
+
+
 def distinct_count(readings: list[Reading]) -> int:
     """How many readings a batch leaves stored: one per sensor and time (the last wins)."""
     return len({(r.sensor, r.timestamp) for r in readings})

@@ -40,7 +40,17 @@ CREATE TABLE IF NOT EXISTS alert_rules (
 );
 """
 
-MIGRATIONS: list[str] = [BASE]
+# Version 2: hourly statistics, kept after the readings they summarise expire.
+STATISTICS = """
+CREATE TABLE IF NOT EXISTS hourly_statistics (
+    user_id TEXT NOT NULL, sensor TEXT NOT NULL, hour INTEGER NOT NULL, n INTEGER NOT NULL,
+    min REAL NOT NULL, max REAL NOT NULL, mean REAL NOT NULL,
+    first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL, compiled_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, sensor, hour)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [BASE, STATISTICS]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -135,7 +135,7 @@ def test_it_names_a_handler_that_imports_and_is_callable(name: str) -> None:
 def test_it_keeps_the_tables_with_ttl_point_in_time_recovery_and_retain() -> None:
     resources = sam_template()["Resources"]
 
-    for name in ("MeasurementsTable", "MetaTable"):
+    for name in ("MeasurementsTable", "MetaTable", "StatisticsTable"):
         table = resources[name]
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
         assert table["Properties"]["TimeToLiveSpecification"] == {
@@ -189,12 +189,16 @@ def test_it_deploys_the_tables_in_ranchdatas_layout(aws: None) -> None:
     [index] = meta["GlobalSecondaryIndexes"]
     assert (index["IndexName"], index["Projection"]) == ("gsi1", {"ProjectionType": "ALL"})
     assert [k["AttributeName"] for k in index["KeySchema"]] == ["gsi1pk", "gsi1sk"]
+    statistics = dynamodb.describe_table(TableName="sensorbot-statistics")["Table"]
+    assert statistics["KeySchema"] == [{"AttributeName": "sensorId", "KeyType": "HASH"},
+                                       {"AttributeName": "hour", "KeyType": "RANGE"}]
 
 
 def test_it_bills_the_tables_on_demand_unless_write_units_are_given(aws: None) -> None:
-    deploy("on-demand", {"MeasurementsTableName": "m1", "MetaTableName": "meta1"})
+    deploy("on-demand", {"MeasurementsTableName": "m1", "MetaTableName": "meta1",
+                         "StatisticsTableName": "statistics1"})
     deploy("provisioned", {"MeasurementsTableName": "m2", "MetaTableName": "meta2",
-                           "MeasurementsWriteUnits": "17"})
+                           "StatisticsTableName": "statistics2", "MeasurementsWriteUnits": "17"})
     dynamodb = boto3.client("dynamodb", region_name=REGION)
 
     def billing(table: str) -> tuple[str, int, int]:
@@ -206,6 +210,7 @@ def test_it_bills_the_tables_on_demand_unless_write_units_are_given(aws: None) -
     assert billing("m1") == ("PAY_PER_REQUEST", 0, 0)
     assert billing("m2") == ("PROVISIONED", 5, 17)
     assert billing("meta1")[0] == billing("meta2")[0] == "PAY_PER_REQUEST"
+    assert billing("statistics1")[0] == billing("statistics2")[0] == "PAY_PER_REQUEST"
 
 
 def test_it_adopts_an_existing_measurements_table_under_its_own_name(aws: None) -> None:
@@ -236,7 +241,7 @@ def test_it_leaves_the_tables_behind_when_the_stack_is_deleted(aws: None) -> Non
     cloudformation.delete_stack(StackName="sensorbot")
 
     tables = boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"]
-    assert sorted(tables) == ["measurement", "sensorbot-meta"]
+    assert sorted(tables) == ["measurement", "sensorbot-meta", "sensorbot-statistics"]
     logs = boto3.client("logs", region_name=REGION).describe_log_groups()["logGroups"]
     assert logs == []  # the stack's other resources did go
 
@@ -244,13 +249,16 @@ def test_it_leaves_the_tables_behind_when_the_stack_is_deleted(aws: None) -> Non
 # Which DynamoDB actions each function's code calls (docs/aws.md, least privilege).
 EXPECTED_ACTIONS = {
     "ApiRole": {"measurement": {"BatchWriteItem", "Query", "DescribeTable"},
-                "sensorbot-meta": {"GetItem", "PutItem", "UpdateItem", "Query"}},
+                "sensorbot-meta": {"GetItem", "PutItem", "UpdateItem", "Query"},
+                "sensorbot-statistics": {"Query"}},
     "AlertsRole": {"measurement": {"Query"},
                    "sensorbot-meta": {"Query", "GetItem", "PutItem", "UpdateItem", "DeleteItem"},
-                   "sensorbot-meta/index/gsi1": {"Query"}},
+                   "sensorbot-meta/index/gsi1": {"Query"},
+                   "sensorbot-statistics": {"Query", "BatchWriteItem"}},
     "BotRole": {"measurement": {"Query"},
                 "sensorbot-meta": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"},
-                "sensorbot-meta/index/gsi1": {"Query"}},
+                "sensorbot-meta/index/gsi1": {"Query"},
+                "sensorbot-statistics": {"Query"}},
 }
 
 

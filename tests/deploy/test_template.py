@@ -349,7 +349,8 @@ def test_init_before_the_stack_creates_nothing_and_says_where_it_looked(
     assert main(["init", "--config", str(init_config)]) == 1
 
     err = capsys.readouterr().err
-    assert f"no table 'measurement' or 'sensorbot-meta' or 'sensorbot-statistics' in region {REGION}" in err
+    assert ("no table 'measurement' or 'sensorbot-meta' or 'sensorbot-statistics' "
+            f"in region {REGION}") in err
     assert "deploy it first" in err and "--create-tables" in err
     assert boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"] == []
     deploy("sensorbot")  # so the stack can still make its tables

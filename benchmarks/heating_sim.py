@@ -31,9 +31,9 @@ class Ranges:
 
     tau_h: tuple[float, float] = (12.0, 60.0)
     air_share: tuple[float, float] = (0.04, 0.2)  # the air's share of the capacity
-    air_mass_h: tuple[float, float] = (0.2, 1.5)  # air↔mass exchange time
+    air_mass: tuple[float, float] = (4.0, 20.0)  # air↔mass conductance / the loss outside
     air_loss_share: tuple[float, float] = (0.3, 0.7)  # the share of the loss through the air
-    power_margin: tuple[float, float] = (0.9, 2.2)  # heater power / need at the coldest hour
+    power_margin: tuple[float, float] = (0.8, 2.2)  # heater power / need at the coldest hour
     hysteresis: tuple[float, float] = (0.2, 1.0)
     guard_setpoint: tuple[float, float] = (5.0, 12.0)
     home_setpoint: tuple[float, float] = (18.5, 21.5)
@@ -44,7 +44,7 @@ class Ranges:
 
 
 SECOND_RANGES = Ranges(
-    tau_h=(10.0, 70.0), air_share=(0.03, 0.25), air_mass_h=(0.15, 2.0),
+    tau_h=(10.0, 70.0), air_share=(0.03, 0.25), air_mass=(3.0, 25.0),
     air_loss_share=(0.25, 0.75), power_margin=(0.85, 2.5), hysteresis=(0.15, 1.2),
     guard_setpoint=(4.0, 14.0), home_setpoint=(17.0, 22.0), outside_mean=(-18.0, 1.0),
     front_sd=(2.0, 8.0), diurnal=(0.5, 6.0), sun_peak=(0.0, 18.0),
@@ -113,7 +113,7 @@ def simulate(seed: int, kind: str, fail: bool, ranges: Ranges = Ranges(), days: 
     c_air, c_mass = tau * air_share, tau * (1 - air_share)
     k_air_out = rng.uniform(*r.air_loss_share)
     k_mass_out = 1.0 - k_air_out
-    k_air_mass = c_air / rng.uniform(*r.air_mass_h)
+    k_air_mass = rng.uniform(*r.air_mass)  # inner surfaces pass heat far better than the shell
     hyst = rng.uniform(*r.hysteresis)
     heat_pump = rng.random() < 0.35
     sun_peak = rng.uniform(*r.sun_peak)
@@ -132,7 +132,7 @@ def simulate(seed: int, kind: str, fail: bool, ranges: Ranges = Ranges(), days: 
             end = (week * 7 + 6) * 1440 + rng.randint(13 * 60, 19 * 60)  # Sunday afternoon
             for m in range(max(0, start), min(minutes, end)):
                 setpoint[m] = 20.0
-        doors = _events(rng, days, 0.08, 10, 40, minutes)
+        doors = _events(rng, days, 0.15, 10, 40, minutes)
         doors += [d for d in _events(rng, days, 3.0, 1, 15, minutes) if setpoint[d[0]] > 15]
         peak = 20.0
     else:
@@ -142,7 +142,7 @@ def simulate(seed: int, kind: str, fail: bool, ranges: Ranges = Ranges(), days: 
         for m in range(minutes):
             hour = (m // 60) % 24
             setpoint.append(day_sp - setback if hour >= 22 or hour < 6 else day_sp)
-        doors = _events(rng, days, rng.uniform(0.3, 2.0), 10, 40, minutes)
+        doors = _events(rng, days, rng.uniform(0.5, 3.0), 10, 40, minutes)
         peak = day_sp
     coldest = min(weather)
     power = max(3.0, (peak - coldest) * rng.uniform(*r.power_margin))
@@ -181,7 +181,7 @@ def simulate(seed: int, kind: str, fail: bool, ranges: Ranges = Ranges(), days: 
                 next_defrost = rng.randint(45, 150)
         if defrost_left > 0:
             defrost_left -= 1
-            p = -0.25 * power if not failed else 0.0
+            p = -0.35 * power if not failed else 0.0
         hour = (m / 60.0) % 24.0
         sun = 0.0
         if 8.0 < hour < 16.0:

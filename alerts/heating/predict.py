@@ -19,6 +19,9 @@ RATE_MS = 90 * 60_000  # the current fall is read over this
 MEASURED_MS = 3 * HOUR_MS  # the measured outside held constant: its mean over this
 OUTSIDE_DOUBT = 1.5  # °C either way on the outside temperature, for the range
 FREEZE = 0.0
+SETTLED_MS = 45 * 60_000
+OBSERVED_SCALE = 1.3  # ideal τ / the τ a fall shows at the first warning: about 1.3 (0.7–2.3)
+BLEND_DOUBT = 0.4  # the blended τ's range: × e^±0.4
 
 OutsideSource = Literal["sensor", "forecast"]
 
@@ -28,6 +31,31 @@ def taus(model: HeatingModel | None) -> tuple[float, float, float]:
     if model is None:
         return PRIOR_TAU_H, PRIOR_TAU_LOW_H, PRIOR_TAU_HIGH_H
     return model.tau_h, model.tau_low_h, model.tau_high_h
+
+
+def recent_rate(recent: Sequence[Reading], now_ms: int) -> float | None:
+    """The fall per hour over the last 45 minutes: late enough after a failure that the air's
+    own quick drop towards the building mass has mostly passed (None without 4 readings)."""
+    window = [r for r in recent if r.timestamp >= now_ms - SETTLED_MS]
+    if len(window) < 4:
+        return None
+    return trend_per_hour(window)
+
+
+def blended_taus(model: HeatingModel | None, start: float, out_now: float,
+                 rate: float | None) -> tuple[float, float, float]:
+    """τ with its range for this fall: the learned τ (or the prior) blended with the τ the fall
+    itself shows, (T − outside) / rate, scaled up because the air still falls a little faster
+    than the building then; the learned τ weighs more the more falls it was learned from."""
+    tau, low, high = taus(model)
+    if rate is None or rate >= -0.02 or start - out_now < 1.0:
+        return tau, low, high
+    seen = (start - out_now) / -rate * OBSERVED_SCALE
+    seen = min(200.0, max(3.0, seen))
+    episodes = model.cooling_episodes if model is not None else 0
+    w = min(0.75, 0.4 + 0.05 * episodes)
+    mid = math.exp(w * math.log(tau) + (1 - w) * math.log(seen))
+    return mid, mid * math.exp(-BLEND_DOUBT), mid * math.exp(BLEND_DOUBT)
 
 
 def now_and_rate(recent: Sequence[Reading], now_ms: int) -> tuple[float, float | None] | None:
@@ -133,7 +161,7 @@ def predict_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: 
     if found is None:
         return _without_outside(start, rate, now_ms, model)
     course, now_out, source = found
-    tau, low, high = taus(model)
+    tau, low, high = blended_taus(model, start, now_out, recent_rate(recent, now_ms))
     until = now_ms + HORIZON_MS
     eta = _crossing(course_of(start, now_ms, until, tau, course, 0.0))
     early = _crossing(course_of(start, now_ms, until, low, course, -OUTSIDE_DOUBT))
@@ -156,6 +184,7 @@ def curve_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: in
     found = outside_course(outside, now_ms)
     if found is not None:
         course = found[0]
+        tau, low, high = blended_taus(model, start, found[1], recent_rate(recent, now_ms))
     elif rate is not None and rate < -0.05:
         towards = start + rate * tau
 

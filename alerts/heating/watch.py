@@ -28,7 +28,8 @@ from storage.models import Reading
 
 MARGIN = 0.3  # °C below the band before a reading counts as below the usual level
 RESET = 0.1  # °C back above that before "below since" forgets (noise at the line)
-DWELL_MS = 45 * 60_000  # a door or a defrost is over and recovering by then
+BELOW_MS = 15 * 60_000  # below the usual level this long before the history is read
+FALLING_MS = 50 * 60_000  # a door (≤ 40 min) or a defrost is over and recovering by then
 CHECK_MS = 3 * HOUR_MS  # the history a suspicious fall is checked on
 FALL_MS = 90 * 60_000  # the fall's rate is read over this
 NEW_LOW = 0.2  # °C: the latest readings stay this close to the lowest (still falling)
@@ -78,7 +79,7 @@ def _relearn(memory: HeatingMemory, history: Sequence[Reading], outside: Outside
 def _fall_began(model: HeatingModel, history: Sequence[Reading], below_since: int) -> int:
     """When the fall began: the last reading at the usual level before it went below."""
     for r in reversed(history):
-        if r.timestamp <= below_since and r.value >= model.level - model.band:
+        if r.timestamp <= below_since and r.value >= model.level:
             return r.timestamp
     return history[0].timestamp if history else below_since
 
@@ -124,19 +125,23 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
     threshold = model.level - model.band - MARGIN
     if latest.value >= threshold + RESET or (
             memory.below_since is None and latest.value >= threshold):
+        # steady: the memory is left as it is (nothing to store)
+        if memory.below_since is None:
+            return HeatingStep(memory)
         return HeatingStep(replace(memory, below_since=None))
     below_since = memory.below_since if memory.below_since is not None else latest.timestamp
-    memory = replace(memory, below_since=below_since)
-    if latest.timestamp - below_since < DWELL_MS:
+    memory = replace(memory, below_since=below_since, last_at=latest.timestamp)
+    if latest.timestamp - below_since < BELOW_MS:
         return HeatingStep(memory)
     if history is None:
         return HeatingStep(memory, needs=(now_ms - CHECK_MS, now_ms))
     recent = [r for r in history if now_ms - CHECK_MS <= r.timestamp <= now_ms]
     if not recent or recent[-1].timestamp != latest.timestamp:
         recent.append(latest)
-    if not falling_unheated(model, recent, now_ms, below_since, outside):
-        return HeatingStep(memory)
     began = _fall_began(model, recent, below_since)
+    if now_ms - began < FALLING_MS or not falling_unheated(model, recent, now_ms, below_since,
+                                                           outside):
+        return HeatingStep(memory)
     prediction = predict_from(model, recent, now_ms, outside)
     event = HeatingEvent("heating_failed", latest.timestamp, latest.value, model.level,
                          prediction=prediction, since=began)
@@ -157,17 +162,17 @@ def evaluate(memory: HeatingMemory, latest: Reading | None, now_ms: int,
         return HeatingStep(memory)  # no new reading: nothing to do
     first_seen = memory.first_seen if memory.first_seen is not None else latest.timestamp
     if latest.timestamp - first_seen < MIN_DAYS * DAY_MS:
-        return HeatingStep(replace(memory, last_at=latest.timestamp))
+        return HeatingStep(memory)
     if memory.phase != HeatingPhase.FIRING and memory.below_since is None and _due(memory,
                                                                                    now_ms):
         if history is None:
             return HeatingStep(memory, needs=_learn_range(memory, now_ms))
         memory = _relearn(memory, history, outside, now_ms)
     model = memory.model
-    memory = replace(memory, last_at=latest.timestamp)
     if model is None or _silent(memory):
         return HeatingStep(memory)
     if memory.phase == HeatingPhase.FIRING:
+        memory = replace(memory, last_at=latest.timestamp)
         if latest.value >= model.level - model.band:
             return _back(memory, model, latest)
         lowest = latest.value if memory.lowest is None else min(memory.lowest, latest.value)

@@ -181,7 +181,7 @@ def simulate(seed: int, kind: str, fail: bool, ranges: Ranges = Ranges(), days: 
                 next_defrost = rng.randint(45, 150)
         if defrost_left > 0:
             defrost_left -= 1
-            p = -0.35 * power if not failed else 0.0
+            p = -0.1 * power if not failed else 0.0  # the fan stops, the coil draws a little
         hour = (m / 60.0) % 24.0
         sun = 0.0
         if 8.0 < hour < 16.0:

@@ -13,7 +13,8 @@ PRIOR_TAU_H = 30.0  # a typical building, until it has seen its own cooling
 PRIOR_TAU_LOW_H = 15.0
 PRIOR_TAU_HIGH_H = 55.0
 MIN_BAND = 0.25  # °C: noise and quantisation alone go this far
-MAX_BAND = 3.0
+MAX_BAND = 4.0
+DIP_QUANTILE = 0.02  # a day's lowest half hour at 5-minute readings
 BIN_MS = 15 * 60_000  # cooling episodes are read from 15-minute means
 MIN_EPISODE_MS = 2 * HOUR_MS
 SETTLE_MS = 45 * 60_000  # the air's own quick drop at the start of a fall is not τ
@@ -44,8 +45,9 @@ def learn_level(readings: Sequence[Reading], now_ms: int) -> tuple[float, float,
     level = _quantile(lows, 0.5) if len(lows) % 2 else (
         lows[len(lows) // 2 - 1] + lows[len(lows) // 2]) / 2
     ordinary = [v for v in full if _quantile(v, 0.25) <= level + 1.0]  # not visit days
-    dips = sorted(max(0.0, level - _quantile(v, 0.03)) for v in ordinary)
-    band = _quantile(dips, 0.75) if dips else MIN_BAND
+    dips = sorted(max(0.0, level - _quantile(v, DIP_QUANTILE)) for v in ordinary)
+    # the second-deepest day: the coldest nights take a setback or a thermostat lowest
+    band = dips[-2] if len(dips) >= 4 else (dips[-1] if dips else MIN_BAND)
     span = (readings[-1].timestamp - readings[0].timestamp) / DAY_MS
     return level, min(MAX_BAND, max(MIN_BAND, band)), span
 

@@ -7,7 +7,7 @@ import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
-from alerts.heating.learn import OutsideAt, learn
+from alerts.heating.learn import MAX_BAND, OutsideAt, learn
 from alerts.heating.model import (
     DAY_MS,
     HOUR_MS,
@@ -34,6 +34,8 @@ CHECK_MS = 3 * HOUR_MS  # the history a suspicious fall is checked on
 FALL_MS = 90 * 60_000  # the fall's rate is read over this
 NEW_LOW = 0.2  # °C: the latest readings stay this close to the lowest (still falling)
 MIN_RATE = 0.08  # °C/h: slower than this is a sag, not an unheated fall
+MIN_RATE_BLIND = 0.2  # °C/h: the same without outside data, when the unheated rate is unknown
+SHORT_MS = 4 * HOUR_MS  # back this soon: the usual level goes lower than learned
 SHARE_OF_UNHEATED = 0.3  # the fall is at least this share of the unheated one (slow τ)
 NO_OUTSIDE = Outside()  # nothing known of the outside
 FORECAST_H = 96  # replay: hourly forecast points it builds from the outdoor series
@@ -102,7 +104,7 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
     latest = [r.value for r in since if r.timestamp >= now_ms - 15 * 60_000]
     if not latest or sum(latest) / len(latest) > min(r.value for r in since) + NEW_LOW:
         return False
-    needed = MIN_RATE
+    needed = MIN_RATE if outside.measured else MIN_RATE_BLIND
     out = OutsideAt(outside.measured).at(now_ms, HOUR_MS) if outside.measured else None
     if out is not None and since[-1].value > out:
         needed = max(MIN_RATE, SHARE_OF_UNHEATED * (since[-1].value - out) / model.tau_high_h)
@@ -114,9 +116,15 @@ def _back(memory: HeatingMemory, model: HeatingModel, latest: Reading) -> Heatin
     lowest = min(memory.lowest if memory.lowest is not None else latest.value, latest.value)
     event = HeatingEvent("heating_back", latest.timestamp, latest.value, model.level,
                          since=memory.since, lowest=lowest)
-    return HeatingStep(replace(memory, phase=HeatingPhase.WATCHING, since=None, lowest=None,
-                               below_since=None, skip_from=memory.since,
-                               skip_to=latest.timestamp), (event,))
+    since = memory.since if memory.since is not None else latest.timestamp
+    back = replace(memory, phase=HeatingPhase.WATCHING, since=None, lowest=None,
+                   below_since=None)
+    if latest.timestamp - since < SHORT_MS:
+        # back this soon, it was most likely the thermostat's own low (learned on mild days):
+        # widen the band to it, and keep these readings for learning
+        band = min(MAX_BAND, max(model.band, model.level - lowest + 0.1))
+        return HeatingStep(replace(back, model=replace(model, band=round(band, 2))), (event,))
+    return HeatingStep(replace(back, skip_from=since, skip_to=latest.timestamp), (event,))
 
 
 def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: int,

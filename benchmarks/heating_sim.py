@@ -3,9 +3,10 @@
 Each building has two nodes, the air (what the sensor sees) and the building mass. Heat flows
 air↔mass, air↔outside, mass↔outside; the heater warms the air under a thermostat with a band
 (hysteresis); the sun warms air and mass on some days; doors open now and then (the air's
-link to the outside multiplies for 10–40 min); frost-guard cabins get weekend visits (8 → 20 °C
-and back); homes sit near 20 °C, some with a night setback; heat pumps dip for defrost. The
-weather wanders: a daily cycle on top of fronts (a mean-reverting random walk).
+link to the outside multiplies for 10–40 min; homes air their rooms, 5–20 min); frost-guard
+cabins get weekend visits (8 → 20 °C and back); homes sit near 20 °C, some with a night
+setback; heat pumps dip for defrost. The weather wanders: a daily cycle on top of fronts (a
+mean-reverting random walk).
 
 Units: the building's total loss is 1 (power per kelvin), so a heater power P holds P kelvin
 above the outside and the capacities are in hours (τ = total capacity / total loss).
@@ -33,7 +34,7 @@ class Ranges:
     air_share: tuple[float, float] = (0.04, 0.2)  # the air's share of the capacity
     air_mass: tuple[float, float] = (4.0, 20.0)  # air↔mass conductance / the loss outside
     air_loss_share: tuple[float, float] = (0.3, 0.7)  # the share of the loss through the air
-    power_margin: tuple[float, float] = (0.8, 2.2)  # heater power / need at the coldest hour
+    power_margin: tuple[float, float] = (0.75, 2.2)  # heater power / need at the coldest hour
     hysteresis: tuple[float, float] = (0.2, 1.0)
     guard_setpoint: tuple[float, float] = (5.0, 12.0)
     home_setpoint: tuple[float, float] = (18.5, 21.5)
@@ -143,6 +144,7 @@ def simulate(seed: int, kind: str, fail: bool, ranges: Ranges = Ranges(), days: 
             hour = (m // 60) % 24
             setpoint.append(day_sp - setback if hour >= 22 or hour < 6 else day_sp)
         doors = _events(rng, days, rng.uniform(0.5, 3.0), 10, 40, minutes)
+        doors += _events(rng, days, rng.uniform(0.0, 1.0), 5, 20, minutes)  # airing: windows wide
         peak = day_sp
     coldest = min(weather)
     power = max(3.0, (peak - coldest) * rng.uniform(*r.power_margin))
@@ -151,7 +153,7 @@ def simulate(seed: int, kind: str, fail: bool, ranges: Ranges = Ranges(), days: 
     door_at = [False] * minutes
     door_gain = [0.0] * minutes
     for a, b in doors:
-        mult = rng.uniform(0.5, 4.0)  # an open door: the air's loss grows 1.5–5 fold
+        mult = rng.uniform(0.5, 6.0) if b - a > 20 else rng.uniform(3.0, 12.0)
         for m in range(a, min(b, minutes)):
             door_at[m] = True
             door_gain[m] = mult

@@ -14,7 +14,7 @@ How it works:
   at their lowest (a door or defrost recovers by then) and falling at least 0.3 of the rate an
   unheated building falls towards the outside (a heater that barely keeps up sags slower).
 - It fires once, then only tracks the lowest reading; back at `level − band` it says so once.
-- The ETA (`predict.py`) steps T' = (outside − T)/τ through the forecast (or the outdoor sensor
+- The ETA (`eta.py`) steps T' = (outside − T)/τ through the forecast (or the outdoor sensor
   held), the range from τ's range and ±1.5 °C outside; without outside data the indoor fall
   and τ give where it is heading (T + rate·τ).
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -14,11 +15,11 @@ PRIOR_TAU_LOW_H = 15.0
 PRIOR_TAU_HIGH_H = 55.0
 MIN_BAND = 0.25  # °C: noise and quantisation alone go this far
 MAX_BAND = 4.0
-DIP_QUANTILE = 0.02  # a day's lowest half hour at 5-minute readings
 BIN_MS = 15 * 60_000  # cooling episodes are read from 15-minute means
-MIN_EPISODE_MS = 2 * HOUR_MS
+MIN_EPISODE_MS = 90 * 60_000
+RUN_NOISE = 0.12  # °C: a 15-minute mean may rise this much inside a fall (noise)
 SETTLE_MS = 45 * 60_000  # the air's own quick drop at the start of a fall is not τ
-MIN_EPISODE_DROP = 0.8  # °C
+MIN_EPISODE_DROP = 0.5  # °C
 MIN_ABOVE_OUTSIDE = 4.0  # °C: closer to the outside temperature, ln(T − outside) is noise
 
 
@@ -28,25 +29,36 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[i]
 
 
+def _held_low(day: Sequence[Reading]) -> float:
+    """The day's lowest 30-minute hold: the lower of each two successive 15-minute means'
+    higher one (a door, an airing or a defrost dip shorter than that does not count)."""
+    bins = _bins(day)
+    if len(bins) < 2:
+        return min(r.value for r in day)
+    return min(max(a[1], b[1]) for a, b in itertools.pairwise(bins))
+
+
 def learn_level(readings: Sequence[Reading], now_ms: int) -> tuple[float, float, float] | None:
     """The level the heating holds, the band below it the sensor's daily life goes, and the days
     of history behind them; None without a day's worth.
 
     Each day (24 h back from now) gives its lower quartile (the held level: sunny afternoons and
-    visits only raise a day, and most days are ordinary) and how far its lowest 3 % go below
-    (the thermostat's band, defrost dips). The median day sets the level, a bad day the band."""
-    days: dict[int, list[float]] = {}
+    visits only raise a day, and most days are ordinary) and its lowest 30-minute hold (the
+    thermostat's band, a setback on a cold night). The median day sets the level, the
+    second-deepest day the band."""
+    days: dict[int, list[Reading]] = {}
     for r in readings:
-        days.setdefault((now_ms - r.timestamp) // DAY_MS, []).append(r.value)
-    full = [sorted(v) for v in days.values() if len(v) >= 24]  # two hours at 5 min, 4 at 10
+        days.setdefault((now_ms - r.timestamp) // DAY_MS, []).append(r)
+    full = [d for d in days.values() if len(d) >= 24]  # two hours at 5 min, 4 at 10
     if not full:
         return None
-    lows = sorted(_quantile(v, 0.25) for v in full)
+    quartiles = [_quantile(sorted(r.value for r in d), 0.25) for d in full]
+    lows = sorted(quartiles)
     level = _quantile(lows, 0.5) if len(lows) % 2 else (
         lows[len(lows) // 2 - 1] + lows[len(lows) // 2]) / 2
-    ordinary = [v for v in full if _quantile(v, 0.25) <= level + 1.0]  # not visit days
-    dips = sorted(max(0.0, level - _quantile(v, DIP_QUANTILE)) for v in ordinary)
-    # the second-deepest day: the coldest nights take a setback or a thermostat lowest
+    # visit days (well above the level all day) say nothing of the band
+    dips = sorted(max(0.0, level - _held_low(d))
+                  for d, q in zip(full, quartiles, strict=True) if q <= level + 1.0)
     band = dips[-2] if len(dips) >= 4 else (dips[-1] if dips else MIN_BAND)
     span = (readings[-1].timestamp - readings[0].timestamp) / DAY_MS
     return level, min(MAX_BAND, max(MIN_BAND, band)), span
@@ -122,7 +134,7 @@ def cooling_episodes(readings: Sequence[Reading],
     found: list[tuple[float, float]] = []
     run: list[tuple[int, float]] = []
     for t, v in bins:
-        if run and (t - run[-1][0] > 2 * BIN_MS or v > run[-1][1] + 0.05):
+        if run and (t - run[-1][0] > 2 * BIN_MS or v > run[-1][1] + RUN_NOISE):
             _close(run, outside, found)
             run = []
         run.append((t, v))

@@ -7,6 +7,7 @@ import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
+from alerts.heating.eta import curve_from, predict_from
 from alerts.heating.learn import MAX_BAND, OutsideAt, learn
 from alerts.heating.model import (
     DAY_MS,
@@ -22,7 +23,6 @@ from alerts.heating.model import (
     Outside,
     Prediction,
 )
-from alerts.heating.predict import curve_from, predict_from
 from alerts.trend import trend_per_hour
 from storage.models import Reading
 

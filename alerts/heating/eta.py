@@ -21,7 +21,7 @@ OUTSIDE_DOUBT = 1.5  # °C either way on the outside temperature, for the range
 FREEZE = 0.0
 SETTLED_MS = 45 * 60_000
 OBSERVED_SCALE = 1.3  # ideal τ / the τ a fall shows at the first warning: about 1.3 (0.7–2.3)
-BLEND_DOUBT = 0.4  # the blended τ's range: × e^±0.4
+BLEND_DOUBT = 0.5  # the blended τ's range: × e^±0.4
 
 OutsideSource = Literal["sensor", "forecast"]
 
@@ -35,7 +35,7 @@ def taus(model: HeatingModel | None) -> tuple[float, float, float]:
 
 def recent_rate(recent: Sequence[Reading], now_ms: int) -> float | None:
     """The fall per hour over the last 45 minutes: late enough after a failure that the air's
-    own quick drop towards the building mass has mostly passed (None without 4 readings)."""
+    own quick drop towards the building mass has partly passed (None without 4 readings)."""
     window = [r for r in recent if r.timestamp >= now_ms - SETTLED_MS]
     if len(window) < 4:
         return None

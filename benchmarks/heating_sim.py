@@ -98,7 +98,8 @@ def _events(rng: random.Random, days: int, per_day: float, lo_min: int, hi_min: 
         m += int(rng.expovariate(per_day / 1440.0))
         if m >= minutes:
             break
-        events.append((m, m + rng.randint(lo_min, hi_min)))
+        if 7 * 60 <= m % 1440 < 22 * 60:  # people open doors by day
+            events.append((m, m + rng.randint(lo_min, hi_min)))
     return events
 
 

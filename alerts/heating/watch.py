@@ -32,6 +32,7 @@ BELOW_MS = 15 * 60_000  # below the usual level this long before the history is 
 FALLING_MS = 50 * 60_000  # a door (≤ 40 min) or a defrost is over and recovering by then
 CHECK_MS = 3 * HOUR_MS  # the history a suspicious fall is checked on
 FALL_MS = 90 * 60_000  # the fall's rate is read over this
+RISE = 0.5  # °C above the lowest so far: the fall was interrupted, not noise
 NEW_LOW = 0.2  # °C: the latest readings stay this close to the lowest (still falling)
 MIN_RATE = 0.08  # °C/h: slower than this is a sag, not an unheated fall
 MIN_RATE_BLIND = 0.2  # °C/h: the same without outside data, when the unheated rate is unknown
@@ -84,6 +85,19 @@ def _fall_began(model: HeatingModel, history: Sequence[Reading], below_since: in
         if r.timestamp <= below_since and r.value >= model.level:
             return r.timestamp
     return history[0].timestamp if history else below_since
+
+
+def _rose(history: Sequence[Reading], began: int) -> bool:
+    """Whether the readings rose on the way down (a door closed, a heater came on): an
+    unheated building only falls, give or take the noise."""
+    low = None
+    for r in history:
+        if r.timestamp < began:
+            continue
+        if low is not None and r.value > low + RISE:
+            return True
+        low = r.value if low is None else min(low, r.value)
+    return False
 
 
 def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: int,
@@ -147,8 +161,8 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
     if not recent or recent[-1].timestamp != latest.timestamp:
         recent.append(latest)
     began = _fall_began(model, recent, below_since)
-    if now_ms - began < FALLING_MS or not falling_unheated(model, recent, now_ms, below_since,
-                                                           outside):
+    if now_ms - began < FALLING_MS or _rose(recent, began) or not falling_unheated(
+            model, recent, now_ms, below_since, outside):
         return HeatingStep(memory)
     prediction = predict_from(model, recent, now_ms, outside)
     event = HeatingEvent("heating_failed", latest.timestamp, latest.value, model.level,

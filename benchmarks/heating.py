@@ -211,10 +211,12 @@ def report(title: str, outcomes: list[Outcome]) -> bool:
     naive_f = _figures(outcomes, "naive")
     slope_f = _figures(outcomes, "slope@ours")
     no_out = _figures([o for o in outcomes if not o.has_outdoor], "ours")
+    with_out = _figures([o for o in outcomes if o.has_outdoor], "ours")
     print(f"\n== {title}: {len(outcomes)} houses, {int(ours['failures'])} failures "
           f"({int(ours['reach 3 °C'])} reach 3 °C, {int(ours['reach 0 °C'])} reach 0 °C), "
           f"{ours['normal days']:.0f} days of normal operation watched")
-    print(f"{'figure':24} {'ours':>9} {'no outdoor':>11} {'naive':>9} {'slope ETA':>10}  goal")
+    print(f"{'figure':24} {'ours':>9} {'outdoor':>8} {'no outdoor':>11} {'naive':>9} "
+          f"{'slope ETA':>10}  goal")
     ok = True
     for key in ("missed", "delay median h", "delay p90 h", "lead median", "lead worst",
                 "ETA error median", "ETA later than truth", "truth in range", "false per 180 d"):
@@ -226,7 +228,8 @@ def report(title: str, outcomes: list[Outcome]) -> bool:
             mark = f"{goal[1]} {goal[0]:g} {'ok' if good else 'MISSED'}"
         slope = slope_f[key] if key.startswith("ETA") else math.nan
         naive_v = naive_f[key] if not key.startswith(("ETA", "truth")) else math.nan
-        print(f"{key:24} {ours[key]:9.2f} {no_out[key]:11.2f} {naive_v:9.2f} {slope:10.2f}  {mark}")
+        print(f"{key:24} {ours[key]:9.2f} {with_out[key]:8.2f} {no_out[key]:11.2f} "
+              f"{naive_v:9.2f} {slope:10.2f}  {mark}")
     return ok
 
 

@@ -19,6 +19,7 @@ RATE_MS = 90 * 60_000  # the current fall is read over this
 MEASURED_MS = 3 * HOUR_MS  # the measured outside held constant: its mean over this
 OUTSIDE_DOUBT = 1.5  # °C either way on the outside temperature, for the range
 FREEZE = 0.0
+COLDEST = -35.0  # °C: no building heads for colder than this
 SETTLED_MS = 45 * 60_000
 OBSERVED_SCALE = 1.3  # ideal τ / the τ a fall shows at the first warning: about 1.3 (0.7–2.3)
 BLEND_DOUBT = 0.5  # the blended τ's range: × e^±0.4
@@ -139,7 +140,7 @@ def _without_outside(start: float, rate: float | None, now_ms: int,
         return Prediction(None, None, None, rate, None, None)
     etas: list[int] = []
     for tau in taus(model):
-        towards = start + rate * tau
+        towards = max(COLDEST, start + rate * tau)
         if start <= FREEZE:
             etas.append(now_ms)
         elif towards < FREEZE - 0.5:
@@ -159,7 +160,9 @@ def predict_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: 
     start, rate = state
     found = outside_course(outside, now_ms)
     if found is None:
-        return _without_outside(start, rate, now_ms, model)
+        slow = recent_rate(recent, now_ms)
+        slow = slow / OBSERVED_SCALE if slow is not None else rate
+        return _without_outside(start, slow, now_ms, model)
     course, now_out, source = found
     tau, low, high = blended_taus(model, start, now_out, recent_rate(recent, now_ms))
     until = now_ms + HORIZON_MS

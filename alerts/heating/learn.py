@@ -101,10 +101,12 @@ class OutsideAt:
 
 def _episode_tau(episode: list[tuple[int, float]],
                  outside: OutsideAt) -> tuple[float, float] | None:
-    """τ (h) of one unheated fall from the slope of ln(T − outside), and its weight (hours)."""
+    """τ (h) of one unheated fall, and its weight (hours): T' = −(T − outside)/τ, so τ is the
+    mean distance to the outside over the fall's slope (robust to the outside's wiggles)."""
     start = episode[0][0] + SETTLE_MS
     xs: list[float] = []
     ys: list[float] = []
+    gaps: list[float] = []
     for t, v in episode:
         if t < start:
             continue
@@ -112,15 +114,16 @@ def _episode_tau(episode: list[tuple[int, float]],
         if out is None or v - out < MIN_ABOVE_OUTSIDE:
             return None
         xs.append((t - start) / HOUR_MS)
-        ys.append(math.log(v - out))
+        ys.append(v)
+        gaps.append(v - out)
     if len(xs) < 4 or xs[-1] - xs[0] < 1.0:
         return None
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     sxx = sum((x - mx) ** 2 for x in xs)
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-    if slope >= -1e-3:
+    if slope >= -0.02:
         return None
-    return min(150.0, max(5.0, -1.0 / slope)), xs[-1] - xs[0]
+    return min(150.0, max(5.0, sum(gaps) / len(gaps) / -slope)), xs[-1] - xs[0]
 
 
 def cooling_episodes(readings: Sequence[Reading],
@@ -168,7 +171,7 @@ def learn_tau(episodes: Sequence[tuple[float, float]],
     median = logs[-1][0]
     for lt, w in logs:
         acc += w
-        if acc >= total / 2:
+        if acc >= total * 0.35:  # the lower part: sunny evenings fall slower
             median = lt
             break
     weight = total / (total + 4.0)  # hours of clean falls against the prior

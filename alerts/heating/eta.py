@@ -19,7 +19,7 @@ RATE_MS = 90 * 60_000  # the current fall is read over this
 MEASURED_MS = 3 * HOUR_MS  # the measured outside held constant: its mean over this
 OUTSIDE_DOUBT = 1.5  # °C either way on the outside temperature, for the range
 FREEZE = 0.0
-COLDEST = -35.0  # °C: no building heads for colder than this
+BLIND_FACTORS = (1.2, 2.0, 4.0)  # without outside data: ETA = these × the straight line
 SETTLED_MS = 45 * 60_000
 OBSERVED_SCALE = 1.3  # ideal τ / the τ a fall shows at the first warning: about 1.3 (0.7–2.3)
 BLEND_DOUBT = 0.5  # the blended τ's range: × e^±0.4
@@ -133,22 +133,15 @@ def _crossing(course: list[tuple[int, float]]) -> int | None:
     return None
 
 
-def _without_outside(start: float, rate: float | None, now_ms: int,
-                     model: HeatingModel | None) -> Prediction:
-    """From the indoor curve alone: the fall and τ say where it is heading (T + rate·τ)."""
+def _without_outside(start: float, rate: float | None, now_ms: int) -> Prediction:
+    """From the indoor curve alone: the straight line of the current fall is the earliest it
+    can be (the air's quick first drop is in that fall, and an unheated building slows as it
+    nears the outside temperature); about twice that is typical, four times the latest."""
     if rate is None or rate >= -0.05:
         return Prediction(None, None, None, rate, None, None)
-    etas: list[int] = []
-    for tau in taus(model):
-        towards = max(COLDEST, start + rate * tau)
-        if start <= FREEZE:
-            etas.append(now_ms)
-        elif towards < FREEZE - 0.5:
-            hours = tau * math.log((start - towards) / (FREEZE - towards))
-            etas.append(now_ms + int(hours * HOUR_MS))
-    if len(etas) < 3:  # with some τ in its range it never gets there: cannot tell
-        return Prediction(None, None, None, round(rate, 2), None, None)
-    return Prediction(etas[0], min(etas), max(etas), round(rate, 2), None, None)
+    line_ms = max(0.0, start - FREEZE) / -rate * HOUR_MS
+    low, mid, high = (now_ms + int(f * line_ms) for f in BLIND_FACTORS)
+    return Prediction(mid, low, high, round(rate, 2), None, None)
 
 
 def predict_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: int,
@@ -160,9 +153,7 @@ def predict_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: 
     start, rate = state
     found = outside_course(outside, now_ms)
     if found is None:
-        slow = recent_rate(recent, now_ms)
-        slow = slow / OBSERVED_SCALE if slow is not None else rate
-        return _without_outside(start, slow, now_ms, model)
+        return _without_outside(start, rate, now_ms)
     course, now_out, source = found
     tau, low, high = blended_taus(model, start, now_out, recent_rate(recent, now_ms))
     until = now_ms + HORIZON_MS

@@ -43,6 +43,7 @@ class Outcome:
     failure_ms: int | None
     at_3_ms: int | None
     at_0_ms: int | None
+    in_visit: bool  # the failure came during a visit (the fall looks like the visit ending)
     watched_days: float  # days of normal operation it watched (after MIN_DAYS)
     warn_ms: int | None  # the first warning after the failure
     eta: tuple[int | None, int | None, int | None] | None  # ETA, low, high at that warning
@@ -122,7 +123,7 @@ def run_house(args: tuple[int, str, bool, Ranges, bool]) -> Outcome:
         eta = (p.eta_ms, p.eta_low_ms, p.eta_high_ms)
     return Outcome(
         name=house.name, kind=kind, has_outdoor=bool(house.outdoor), failure_ms=fail_ms,
-        at_3_ms=house.at_3_ms, at_0_ms=house.at_0_ms,
+        at_3_ms=house.at_3_ms, at_0_ms=house.at_0_ms, in_visit=house.in_visit,
         watched_days=max(0.0, (normal_end - watch_from) / DAY_MS),
         warn_ms=warn.at if warn else None, eta=eta, false_warnings=false,
         naive_warn_ms=naive_warn, naive_false=naive_false,
@@ -170,6 +171,12 @@ def _figures(outcomes: list[Outcome], which: str) -> dict[str, float]:
     got["reach 0 °C"] = len(reach0)
     got["lead median"] = _pct(leads, 0.5)
     got["lead worst"] = min(leads) if leads else math.nan
+    got["lead worst (no visit)"] = min(
+        (lead for lead, o in zip(leads, reach0, strict=True) if not o.in_visit), default=math.nan)
+    got["failures in a visit"] = sum(1 for o in fails if o.in_visit)
+    got["missed (3 °C > 1 h)"] = sum(
+        1 for o in reach3 if (warn[o.name] is None or warn[o.name] > o.at_3_ms)
+        and o.at_3_ms - o.failure_ms > HOUR_MS)  # type: ignore[operator]
     errors, inside, late = [], [], []
     for o in reach0:
         w = warn[o.name]
@@ -218,8 +225,9 @@ def report(title: str, outcomes: list[Outcome]) -> bool:
     print(f"{'figure':24} {'ours':>9} {'outdoor':>8} {'no outdoor':>11} {'naive':>9} "
           f"{'slope ETA':>10}  goal")
     ok = True
-    for key in ("missed", "delay median h", "delay p90 h", "lead median", "lead worst",
-                "ETA error median", "ETA later than truth", "truth in range", "false per 180 d"):
+    for key in ("missed", "missed (3 °C > 1 h)", "delay median h", "delay p90 h", "lead median",
+                "lead worst", "lead worst (no visit)", "failures in a visit", "ETA error median",
+                "ETA later than truth", "truth in range", "false per 180 d"):
         goal = GOALS.get(key)
         mark = ""
         if goal is not None:

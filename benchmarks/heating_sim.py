@@ -65,6 +65,7 @@ class House:
     at_3_ms: int | None = None  # the air first at 3 °C after the failure
     at_0_ms: int | None = None  # the air first at 0 °C after the failure
     needed_ms: int | None = None  # first time after the failure the thermostat asked for heat
+    in_visit: bool = False  # the failure came while the cabin was warm for a visit
     air: list[tuple[int, float]] = field(default_factory=list)  # the true air, every 10 min
 
 
@@ -205,6 +206,7 @@ def simulate(seed: int, kind: str, fail: bool, ranges: Ranges = Ranges(), days: 
     if fail_m is not None:
         house.failure_ms = START_MS + fail_m * 60_000
         house.needed_ms = START_MS + needed_m * 60_000 if needed_m is not None else None
+        house.in_visit = setpoint[fail_m] > 15.0 and kind == "cabin"
         house.at_3_ms = _first_below(air, fail_m, 3.0)
         house.at_0_ms = _first_below(air, fail_m, 0.0)
     return house

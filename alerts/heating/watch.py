@@ -44,11 +44,16 @@ FORECAST_H = 96  # replay: hourly forecast points it builds from the outdoor ser
 
 def _due(memory: HeatingMemory, now_ms: int) -> bool:
     """Whether the model is to be (re)learned now."""
-    if memory.relearn_from is not None:
-        waited = now_ms - memory.relearn_from >= RELEARN_MS
-        stale = memory.model is None or memory.model.learned_at < memory.relearn_from
-        return waited and stale
-    return memory.model is None or now_ms - memory.model.learned_at >= RELEARN_MS
+    if memory.phase == HeatingPhase.FIRING:
+        return False  # the fall is not the heating's level
+    if memory.relearn_from is not None and (
+            memory.model is None or memory.model.learned_at < memory.relearn_from):
+        return now_ms - memory.relearn_from >= RELEARN_MS  # a day of the new level first
+    if memory.model is None:
+        return True
+    age = now_ms - memory.model.learned_at
+    # below the level the check needs the model it went below; a sag of days does not
+    return age >= (RELEARN_MS if memory.below_since is None else 2 * RELEARN_MS)
 
 
 def _silent(memory: HeatingMemory) -> bool:
@@ -111,7 +116,9 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
     threshold = model.level - model.band - MARGIN
     if any(r.value >= threshold + RESET for r in since):
         return False
-    fall = [r for r in history if r.timestamp >= now_ms - FALL_MS]
+    # the fall's window, and the reading before it: after a gap the fall shows across it
+    first = bisect.bisect_left([r.timestamp for r in history], now_ms - FALL_MS)
+    fall = list(history[max(0, first - 1):])
     rate = trend_per_hour(fall)
     if rate is None or fall[-1].timestamp - fall[0].timestamp < 40 * 60_000:
         return False
@@ -185,8 +192,7 @@ def evaluate(memory: HeatingMemory, latest: Reading | None, now_ms: int,
     first_seen = memory.first_seen if memory.first_seen is not None else latest.timestamp
     if latest.timestamp - first_seen < MIN_DAYS * DAY_MS:
         return HeatingStep(memory)
-    if memory.phase != HeatingPhase.FIRING and memory.below_since is None and _due(memory,
-                                                                                   now_ms):
+    if _due(memory, now_ms):
         if history is None:
             return HeatingStep(memory, needs=_learn_range(memory, now_ms))
         memory = _relearn(memory, history, outside, now_ms)

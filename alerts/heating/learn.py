@@ -15,6 +15,7 @@ PRIOR_TAU_LOW_H = 15.0
 PRIOR_TAU_HIGH_H = 55.0
 MIN_BAND = 0.25  # °C: noise and quantisation alone go this far
 MAX_BAND = 4.0
+MAX_NOISE = 0.2  # °C: a sensor noisier than this is read as this
 BIN_MS = 15 * 60_000  # cooling episodes are read from 15-minute means
 MIN_EPISODE_MS = 90 * 60_000
 RUN_NOISE = 0.12  # °C: a 15-minute mean may rise this much inside a fall (noise)
@@ -36,6 +37,19 @@ def _held_low(day: Sequence[Reading]) -> float:
     if len(bins) < 2:
         return min(r.value for r in day)
     return min(max(a[1], b[1]) for a, b in itertools.pairwise(bins))
+
+
+def noise_of(readings: Sequence[Reading]) -> float:
+    """The sensor's noise (°C, one sigma) from the readings' second differences: a steady
+    fall or rise cancels out of them, the noise does not; the lower quartile leaves out the
+    doors, the thermostat's turns and the defrosts."""
+    values = [r.value for r in readings]
+    if len(values) < 5:
+        return 0.0
+    second = sorted(abs(a - 2 * b + c) for a, b, c in zip(values, values[1:], values[2:],
+                                                          strict=False))
+    # the lower quartile of |N(0, 6σ²)| is 0.3186·σ·√6; quiet hours set it, not the dynamics
+    return min(MAX_NOISE, second[len(second) // 4] / 0.3186 / 6 ** 0.5)
 
 
 def learn_level(readings: Sequence[Reading], now_ms: int) -> tuple[float, float, float] | None:
@@ -193,4 +207,5 @@ def learn(readings: Sequence[Reading], measured: Sequence[Reading], now_ms: int,
     tau, low, high, episodes = learn_tau(cooling_episodes(usable, measured), before)
     return HeatingModel(learned_at=now_ms, level=round(level, 2), band=round(band, 2),
                         tau_h=round(tau, 2), tau_low_h=round(low, 2), tau_high_h=round(high, 2),
-                        history_days=round(span, 2), cooling_episodes=episodes)
+                        history_days=round(span, 2), cooling_episodes=episodes,
+                        noise=round(noise_of(usable), 3))

@@ -42,6 +42,7 @@ class HeatingModel:
     tau_high_h: float
     history_days: float  # how much history backed it
     cooling_episodes: int  # unheated coolings τ was learned from (0 = the prior)
+    noise: float = 0.0  # the sensor's noise, one sigma (°C): the checks' tolerances grow with it
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,8 +32,8 @@ BELOW_MS = 15 * 60_000  # below the usual level this long before the history is 
 FALLING_MS = 50 * 60_000  # a door (≤ 40 min) or a defrost is over and recovering by then
 CHECK_MS = 3 * HOUR_MS  # the history a suspicious fall is checked on
 FALL_MS = 90 * 60_000  # the fall's rate is read over this
-RISE = 0.5  # °C above the lowest so far: the fall was interrupted, not noise
-NEW_LOW = 0.2  # °C: the latest readings stay this close to the lowest (still falling)
+RISE = 0.35  # °C above the lowest so far: the fall was interrupted, not noise
+NEW_LOW = 0.12  # °C: the latest readings stay this close to the lowest (still falling)
 MIN_RATE = 0.08  # °C/h: slower than this is a sag, not an unheated fall
 MIN_RATE_BLIND = 0.2  # °C/h: the same without outside data, when the unheated rate is unknown
 SHORT_MS = 4 * HOUR_MS  # back this soon: the usual level goes lower than learned
@@ -92,21 +92,21 @@ def _fall_began(model: HeatingModel, history: Sequence[Reading], below_since: in
     return history[0].timestamp if history else below_since
 
 
-def _rose(history: Sequence[Reading], began: int) -> bool:
+def _rose(history: Sequence[Reading], began: int, noise: float) -> bool:
     """Whether the readings rose on the way down (a door closed, a heater came on): an
     unheated building only falls, give or take the noise."""
     low = None
     for r in history:
         if r.timestamp < began:
             continue
-        if low is not None and r.value > low + RISE:
+        if low is not None and r.value > low + RISE + 3 * noise:
             return True
         low = r.value if low is None else min(low, r.value)
     return False
 
 
 def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: int,
-                     below_since: int, outside: Outside) -> bool:
+                     below_since: int, outside: Outside, noise: float = 0.0) -> bool:
     """Whether the readings since `below_since` fall the way this building cools unheated:
     still at their lowest (a door or a defrost recovers), falling at least a share of the
     unheated rate towards the outside temperature (a heater that barely keeps up sags slower)."""
@@ -123,7 +123,7 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
     if rate is None or fall[-1].timestamp - fall[0].timestamp < 40 * 60_000:
         return False
     latest = [r.value for r in since if r.timestamp >= now_ms - 15 * 60_000]
-    if not latest or sum(latest) / len(latest) > min(r.value for r in since) + NEW_LOW:
+    if not latest or sum(latest) / len(latest) > min(r.value for r in since) + NEW_LOW + 2 * noise:
         return False
     needed = MIN_RATE if outside.measured else MIN_RATE_BLIND
     out = OutsideAt(outside.measured).at(now_ms, HOUR_MS) if outside.measured else None
@@ -168,8 +168,9 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
     if not recent or recent[-1].timestamp != latest.timestamp:
         recent.append(latest)
     began = _fall_began(model, recent, below_since)
-    if now_ms - began < FALLING_MS or _rose(recent, began) or not falling_unheated(
-            model, recent, now_ms, below_since, outside):
+    noise = model.noise
+    if now_ms - began < FALLING_MS or _rose(recent, began, noise) or not falling_unheated(
+            model, recent, now_ms, below_since, outside, noise):
         return HeatingStep(memory)
     prediction = predict_from(model, recent, now_ms, outside)
     event = HeatingEvent("heating_failed", latest.timestamp, latest.value, model.level,

@@ -25,6 +25,7 @@ from alerts.delivery import mark_chat_inactive
 from bot import admin, alerting, compare, data, linking
 from bot.chat import PICK_PREFIX, picked, reply
 from bot.context import BotContext, BotServices
+from bot.unit_question import unit_button
 from core.config import ConfigError, Settings
 from storage.base import Store
 
@@ -125,6 +126,7 @@ def build_application(settings: Settings, store: Store, *,
     # buttons: the bot's own prefixes, then anything else, answered quietly
     application.add_handler(CallbackQueryHandler(data.history_button, pattern=r"^h:"))
     application.add_handler(CallbackQueryHandler(alerting.alert_button, pattern=r"^a:"))
+    application.add_handler(CallbackQueryHandler(unit_button, pattern=r"^u:"))
     application.add_handler(CallbackQueryHandler(sensor_picked, pattern=f"^{PICK_PREFIX}"))
     application.add_handler(CallbackQueryHandler(unknown_button))
     # messages that no command took

@@ -22,6 +22,7 @@ from bot.chat import (
 from bot.context import BotContext
 from bot.export import write_export, write_hourly_export
 from bot.longterm import send_statistics_chart
+from bot.sensor_list import sensor_lines
 from core.formatting import (
     CAPTION_LIMIT,
     BadArgument,
@@ -58,15 +59,10 @@ async def sensors_command(update: Update, context: BotContext) -> None:
     latest = await services.run(services.store.latest_readings,
                                 [(link.user_id, s.sensor_id) for s in sensors], now_ms=now)
     rules = await services.run(services.store.list_alert_rules, link.user_id)
-    lines = []
-    for sensor in sensors:
-        last = latest.get((link.user_id, sensor.sensor_id))
-        states = sorted({r.state.status for r in rules if r.sensor == sensor.sensor_id})
-        seen = (f"{format_value(last.value, sensor.unit)} · last seen "
-                f"{format_ago(last.timestamp, now)}") if last else "no recent readings"
-        alert = f" · alerts: {', '.join(states)}" if states else ""
-        lines.append(f"{sensor.display_name} ({sensor.sensor_id})\n  {seen}{alert}")
-    await reply(update, "\n".join(lines))
+    states = {s.sensor_id: sorted({r.state.status for r in rules if r.sensor == s.sensor_id})
+              for s in sensors}
+    last = {sensor: reading for (_, sensor), reading in latest.items()}
+    await reply(update, "\n".join(sensor_lines(sensors, last, states, now)))
 
 
 

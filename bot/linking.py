@@ -40,7 +40,7 @@ Alerts
 ADMIN_HELP = """Admin
 /adduser <name> — e.g. /adduser Summer cottage
 /users · /tokens [user] · /revoke <token-id>
-/token <user> read|write [label] — e.g. /token cottage write attic sensor
+/token <user> read|write [label] — e.g. /token summer-cottage write attic sensor
   (asked in a group, the token comes to you in a private chat)
 /invite <user> — a one-time link that links a chat"""
 
@@ -56,7 +56,8 @@ async def start(update: Update, context: BotContext) -> None:
                             "To begin, send /link followed by a read token, or open the invite "
                             "link your admin gave you. /help lists everything I can do.")
         return
-    await reply(update, f"This chat follows the sensors of '{link.user_id}'. "
+    followed = await shown_user(context, link.user_id)
+    await reply(update, f"This chat follows the sensors of {followed}. "
                         "Try /latest or /history. /help lists everything.")
 
 
@@ -79,8 +80,16 @@ async def link_chat(update: Update, context: BotContext, user_id: str) -> None:
     await services.run(services.store.put_chat_link, ChatLink(
         chat_id, user_id, services.clock_ms(), True, old.timezone if old else None,
         old.quiet_hours if old else None))
-    await reply(update, f"Linked: this chat now follows the sensors of '{user_id}'. "
+    await reply(update, "Linked: this chat now follows the sensors of "
+                        f"{await shown_user(context, user_id)}. "
                         "Try /sensors, /latest or /history.")
+
+
+async def shown_user(context: BotContext, user_id: str) -> str:
+    """A user as people know it: by name (`Summer cottage`), else by id."""
+    services = context.services
+    user = await services.run(services.store.get_user, user_id)
+    return user.name if user is not None and user.name else user_id
 
 
 async def link(update: Update, context: BotContext) -> None:

@@ -58,13 +58,15 @@ def user_name(text: str) -> str:
 # -- commands --------------------------------------------------------------------------------
 
 def cmd_init(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    if settings.storage.backend == "dynamodb":
+        from sensorbot.tables import init_tables
+
+        init_tables(store, create=args.create_tables,
+                    endpoint_url=settings.storage.dynamodb.endpoint_url)
+        return
     for warning in store.init():
         print(warning, file=sys.stderr)
-    where = settings.storage.sqlite_path if settings.storage.backend == "sqlite" else (
-        f"DynamoDB tables {settings.storage.dynamodb.measurements_table!r}, "
-        f"{settings.storage.dynamodb.meta_table!r} and "
-        f"{settings.storage.dynamodb.statistics_table!r}")
-    print(f"storage ready: {where}", file=sys.stderr)
+    print(f"storage ready: {settings.storage.sqlite_path}", file=sys.stderr)
 
 
 def cmd_users_add(store: Store, args: argparse.Namespace, settings: Settings) -> None:
@@ -122,6 +124,13 @@ def cmd_tokens_import(store: Store, args: argparse.Namespace, settings: Settings
     print(f"imported {len(result.imported)} token(s)", file=sys.stderr)
 
 
+REUSE_THE_OLD_BOT = (
+    "note: these chats pressed Start with the old bot only, and Telegram lets a bot write only "
+    "to chats that started it. Run sensorbot with the OLD bot's token ([telegram] token, or the "
+    "SSM parameter on AWS) and stop the old bot: with a new bot, every alert to them is "
+    "refused (403) and the chats are marked inactive (docs/migrating.md).")
+
+
 def cmd_migrate(store: Store, args: argparse.Namespace, settings: Settings) -> None:
     from sensorbot.migrate import migrate, parse_old_bot_users, progress_line, summary
 
@@ -149,6 +158,8 @@ def cmd_migrate(store: Store, args: argparse.Namespace, settings: Settings) -> N
     for warning in done.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print("\n".join(summary(done, elapsed_s=elapsed)))
+    if old_chats:
+        print(REUSE_THE_OLD_BOT, file=sys.stderr)
 
 
 def cmd_rollup(store: Store, args: argparse.Namespace, settings: Settings) -> None:
@@ -317,7 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
         "configuration.")
     local.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     local.add_argument("--port", type=int, default=8081, help="port (default 8081)")
-    add(commands, "init", cmd_init, "create storage (idempotent)")
+    init = add(commands, "init", cmd_init, "create storage (idempotent)")
+    init.add_argument("--create-tables", action="store_true",
+                      help="DynamoDB: create the tables that are missing (without a stack that "
+                      "owns them); without it, init only checks and adopts the ones there are")
     api = add(commands, "api", cmd_api, "serve the HTTP API alone")
     api.add_argument("--host", help="listen address (default: api.host)")
     api.add_argument("--port", type=int, help="port (default: api.port)")

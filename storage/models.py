@@ -231,10 +231,13 @@ class AlertState:
     last_ts: int | None = None
     snoozed_until: int | None = None
     outbox: tuple[OutboxEntry, ...] = ()
+    # (chat, message) of the incident's latest message with buttons in each chat, so that a
+    # press in one chat updates the others.
+    messages: tuple[tuple[int, int], ...] = ()
 
     def without_incident(self) -> AlertState:
         return replace(self, since=None, extreme=None, notified=False, last_notice=None,
-                       ack_by=None, last_value=None, last_ts=None)
+                       ack_by=None, last_value=None, last_ts=None, messages=())
 
     def snoozed(self, now_ms: int) -> bool:
         return self.snoozed_until is not None and self.snoozed_until > now_ms

@@ -29,7 +29,7 @@ class DynamoDBStore(ReadingsMixin, MetaMixin, StatisticsMixin):
         measurements_table: str = "measurement",
         meta_table: str = "sensorbot-meta",
         retention_days: int = 90,
-        region: str = "eu-north-1",
+        region: str = "",  # "": the AWS configuration's
         endpoint_url: str = "",
         client: DynamoDBClient | None = None,
         statistics_table: str = "sensorbot-statistics",
@@ -49,6 +49,25 @@ class DynamoDBStore(ReadingsMixin, MetaMixin, StatisticsMixin):
     @property
     def capacity(self) -> CapacityMeter:
         return self._meter
+
+    @property
+    def region(self) -> str:
+        """Where the tables are: the region the client resolved."""
+        return str(self._client.meta.region_name)
+
+    def existing_tables(self) -> set[str]:
+        """Which of its tables exist."""
+        found = set()
+        for name in (self.measurements_table, self.meta_table, self.statistics_table):
+            try:
+                self._client.describe_table(TableName=name)
+            except ClientError as exc:
+                if error_code(exc) == "ResourceNotFoundException":
+                    continue
+                with translated():
+                    raise
+            found.add(name)
+        return found
 
     def init(self) -> list[str]:
         """Create the tables and their TTL; idempotent. Returns warnings."""

@@ -56,6 +56,17 @@ class Stored(BaseModel):
     stored: int
 
 
+class SkippedTagOut(BaseModel):
+    tag: str
+    reason: str
+
+
+class GatewayStored(Stored):
+    """What a Ruuvi Gateway POST stored, and the tags that gave no readings, with why."""
+
+    skipped: list[SkippedTagOut]
+
+
 class SensorSummary(BaseModel):
     sensor: str
     name: str

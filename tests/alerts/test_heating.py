@@ -73,7 +73,7 @@ def test_the_eta_range_holds_the_physics_truth() -> None:
     assert p.eta_low_ms is not None and p.eta_high_ms is not None and p.eta_ms is not None
     assert p.eta_low_ms <= truth <= p.eta_high_ms
     left = truth - failed.at
-    assert abs(p.eta_ms - truth) <= 0.5 * left  # the air's quick first drop pulls it early
+    assert abs(p.eta_ms - truth) <= 0.6 * left  # the air's quick first drop pulls it early
     assert p.eta_ms <= truth
 
 

@@ -46,6 +46,8 @@ def _due(memory: HeatingMemory, now_ms: int) -> bool:
     """Whether the model is to be (re)learned now."""
     if memory.phase == HeatingPhase.FIRING:
         return False  # the fall is not the heating's level
+    if memory.learn_tried is not None and now_ms - memory.learn_tried < HOUR_MS:
+        return False  # too few readings an hour ago: not every cycle again
     if memory.relearn_from is not None and (
             memory.model is None or memory.model.learned_at < memory.relearn_from):
         return now_ms - memory.relearn_from >= RELEARN_MS  # a day of the new level first
@@ -80,8 +82,8 @@ def _relearn(memory: HeatingMemory, history: Sequence[Reading], outside: Outside
         skip = (memory.skip_from, memory.skip_to)
     model = learn(usable, outside.measured, now_ms, memory.model, skip)
     if model is None:
-        return memory
-    return replace(memory, model=model, phase=HeatingPhase.WATCHING)
+        return replace(memory, learn_tried=now_ms)
+    return replace(memory, model=model, phase=HeatingPhase.WATCHING, learn_tried=None)
 
 
 def _fall_began(model: HeatingModel, history: Sequence[Reading], below_since: int) -> int:

@@ -192,3 +192,17 @@ def test_no_reading_and_no_new_reading_change_nothing() -> None:
     latest = Reading("attic", START, 8.0)
     step = evaluate(memory, latest, START + 60_000)
     assert step.needs is None and step.events == ()
+
+
+def test_too_few_readings_to_learn_are_not_asked_for_every_cycle() -> None:
+    sparse = [Reading("attic", START + i * 6 * HOUR_MS, 8.0) for i in range(16)]  # 4 a day
+    memory = HeatingMemory()
+    for r in sparse:
+        memory = evaluate(memory, r, r.timestamp).memory
+    latest = Reading("attic", sparse[-1].timestamp + 10 * 60_000, 8.0)
+    first = evaluate(memory, latest, latest.timestamp)
+    assert first.needs is not None
+    answered = evaluate(memory, latest, latest.timestamp, sparse, Outside()).memory
+    assert answered.model is None
+    again = Reading("attic", latest.timestamp + 10 * 60_000, 8.0)
+    assert evaluate(answered, again, again.timestamp).needs is None

@@ -44,6 +44,7 @@ class Ranges:
     sun_peak: tuple[float, float] = (0.0, 14.0)  # kelvin-equivalent gain at noon on a clear day
     noise: tuple[float, float] = (0.02, 0.1)  # the indoor sensor's noise, one sigma
     cadences: tuple[int, ...] = (5, 5, 10)  # minutes between readings
+    defrost_draw: float = 0.1  # a defrost draws this share of the heat pump's power from the air
 
 
 SECOND_RANGES = Ranges(
@@ -187,7 +188,7 @@ def simulate(seed: int, kind: str, fail: bool, ranges: Ranges = Ranges(), days: 
                 next_defrost = rng.randint(45, 150)
         if defrost_left > 0:
             defrost_left -= 1
-            p = -0.1 * power if not failed else 0.0  # the fan stops, the coil draws a little
+            p = -r.defrost_draw * power if not failed else 0.0  # the fan stops, the coil draws
         hour = (m / 60.0) % 24.0
         sun = 0.0
         if 8.0 < hour < 16.0:

@@ -130,7 +130,7 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
     needed = MIN_RATE if outside.measured else MIN_RATE_BLIND
     out = OutsideAt(outside.measured).at(now_ms, HOUR_MS) if outside.measured else None
     if out is not None and since[-1].value > out:
-        needed = max(MIN_RATE, SHARE_OF_UNHEATED * (since[-1].value - out) / model.tau_high_h)
+        needed = max(MIN_RATE, SHARE_OF_UNHEATED * (since[-1].value - out) / model.tau_h)
     return rate <= -needed
 
 

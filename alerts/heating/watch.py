@@ -30,6 +30,9 @@ MARGIN = 0.3  # °C below the band before a reading counts as below the usual le
 RESET = 0.1  # °C back above that before "below since" forgets (noise at the line)
 BELOW_MS = 15 * 60_000  # below the usual level this long before the history is read
 FALLING_MS = 50 * 60_000  # a door (≤ 40 min) or a defrost is over and recovering by then
+NEAR_FREEZING = 4.5  # °C: this close to the pipes' danger it waits less...
+URGENT_BELOW_MS = 10 * 60_000  # ... below the level this long
+URGENT_FALLING_MS = 25 * 60_000  # ... falling this long
 CHECK_MS = 3 * HOUR_MS  # the history a suspicious fall is checked on
 FALL_MS = 90 * 60_000  # the fall's rate is read over this
 RISE = 0.35  # °C above the lowest so far: the fall was interrupted, not noise
@@ -162,7 +165,8 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
         return HeatingStep(replace(memory, below_since=None))
     below_since = memory.below_since if memory.below_since is not None else latest.timestamp
     memory = replace(memory, below_since=below_since, last_at=latest.timestamp)
-    if latest.timestamp - below_since < BELOW_MS:
+    urgent = latest.value < NEAR_FREEZING
+    if latest.timestamp - below_since < (URGENT_BELOW_MS if urgent else BELOW_MS):
         return HeatingStep(memory)
     if history is None:
         return HeatingStep(memory, needs=(now_ms - CHECK_MS, now_ms))
@@ -171,7 +175,7 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
         recent.append(latest)
     began = _fall_began(model, recent, below_since)
     noise = model.noise
-    if now_ms - began < FALLING_MS or _rose(recent, began, noise) or not falling_unheated(
+    if now_ms - began < (URGENT_FALLING_MS if urgent else FALLING_MS) or _rose(recent, began, noise) or not falling_unheated(
             model, recent, now_ms, below_since, outside, noise):
         return HeatingStep(memory)
     prediction = predict_from(model, recent, now_ms, outside)

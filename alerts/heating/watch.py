@@ -33,6 +33,7 @@ FALLING_MS = 50 * 60_000  # a door (≤ 40 min) or a defrost is over and recover
 NEAR_FREEZING = 4.5  # °C: this close to the pipes' danger it waits less...
 URGENT_BELOW_MS = 10 * 60_000  # ... below the level this long
 URGENT_FALLING_MS = 25 * 60_000  # ... falling this long
+URGENT_MAX_SHARE = 4.0  # ... and no faster than this many times the unheated fall (fast τ)
 CHECK_MS = 3 * HOUR_MS  # the history a suspicious fall is checked on
 FALL_MS = 90 * 60_000  # the fall's rate is read over this
 RISE = 0.35  # °C above the lowest so far: the fall was interrupted, not noise
@@ -111,7 +112,8 @@ def _rose(history: Sequence[Reading], began: int, noise: float) -> bool:
 
 
 def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: int,
-                     below_since: int, outside: Outside, noise: float = 0.0) -> bool:
+                     below_since: int, outside: Outside, noise: float = 0.0,
+                     urgent: bool = False) -> bool:
     """Whether the readings since `below_since` fall the way this building cools unheated:
     still at their lowest (a door or a defrost recovers), falling at least a share of the
     unheated rate towards the outside temperature (a heater that barely keeps up sags slower)."""
@@ -134,6 +136,8 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
     out = OutsideAt(outside.measured).at(now_ms, HOUR_MS) if outside.measured else None
     if out is not None and since[-1].value > out:
         needed = max(MIN_RATE, SHARE_OF_UNHEATED * (since[-1].value - out) / model.tau_h)
+        if urgent and rate < -URGENT_MAX_SHARE * (since[-1].value - out) / model.tau_low_h:
+            return False  # waiting less, it asks more: far faster than unheated is a door
     return rate <= -needed
 
 
@@ -175,8 +179,9 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
         recent.append(latest)
     began = _fall_began(model, recent, below_since)
     noise = model.noise
-    if now_ms - began < (URGENT_FALLING_MS if urgent else FALLING_MS) or _rose(recent, began, noise) or not falling_unheated(
-            model, recent, now_ms, below_since, outside, noise):
+    if now_ms - began < (URGENT_FALLING_MS if urgent else FALLING_MS) or _rose(
+            recent, began, noise) or not falling_unheated(model, recent, now_ms, below_since,
+                                                          outside, noise, urgent):
         return HeatingStep(memory)
     prediction = predict_from(model, recent, now_ms, outside)
     event = HeatingEvent("heating_failed", latest.timestamp, latest.value, model.level,

@@ -153,7 +153,13 @@ def latency(emulator: BotApiEmulator, text: str) -> float:
     return photo.at - emulator.served_at[sent["update_id"]]
 
 
-def chats(folder: Path) -> dict[str, list[float]]:
+def cpu_s(pid: int) -> float:
+    """The process's CPU time so far (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def chats(folder: Path) -> tuple[dict[str, list[float]], dict[str, float]]:
     with BotApiEmulator() as emulator:
         config = folder / "config.toml"
         config.write_text(f'[telegram]\ntoken = "{emulator.token}"\nbase_url = '
@@ -165,12 +171,14 @@ def chats(folder: Path) -> dict[str, list[float]]:
         try:
             emulator.wait_for(lambda c: c.method == "setMyCommands", timeout=60)
             time.sleep(2.0)  # the first statistics run at start-up
-            found = {}
+            found, cpu = {}, {}
             for text in ("/history dense 48h", "/history attic 30d", "/history attic 1y",
                          "/compare " + " ".join(COMPARED) + " 30d"):
                 latency(emulator, text)  # the first: imports and font caches
+                before = cpu_s(process.pid)
                 found[text] = [latency(emulator, text) for _ in range(WARM_RUNS)]
-            return found
+                cpu[text] = (cpu_s(process.pid) - before) / WARM_RUNS
+            return found, cpu
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
@@ -227,7 +235,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         prepare(folder, now_ms)
-        found = chats(folder)
+        found, cpu = chats(folder)
         print(f"sensorbot run on SQLite, {len(COMPARED)} sensors x {MONTH:,} one-minute readings "
               "and a year of statistics; update served -> photo at the emulator, warm median "
               f"(wall time, {load()}):")
@@ -235,10 +243,12 @@ def main() -> None:
         before = statistics.median(found.pop("/history dense 48h"))
         for text, times in found.items():
             goal = goals.get(text)
-            print(f"  {text}: {statistics.median(times):.3f} s" +
-                  (f"   (goal <= {goal} s)" if goal else ""))
-        print(f"  before, a chart of {MONTH:,} readings (/history dense 48h): {before:.3f} s; "
-              f"30 d now / before: {statistics.median(found['/history attic 30d']) / before:.2f}")
+            print(f"  {text}: {statistics.median(times):.3f} s, the bot's CPU "
+                  f"{cpu[text]:.3f} s" + (f"   (goal <= {goal} s)" if goal else ""))
+        print(f"  before, a chart of {MONTH:,} readings (/history dense 48h): {before:.3f} s, "
+              f"CPU {cpu['/history dense 48h']:.3f} s; 30 d now / before: "
+              f"{statistics.median(found['/history attic 30d']) / before:.2f} (CPU "
+              f"{cpu['/history attic 30d'] / cpu['/history dense 48h']:.2f})")
         renders(folder, now_ms)
         print("  /compare goal: render <= 0.2 s")
 

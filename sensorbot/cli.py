@@ -252,6 +252,9 @@ def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings)
             return str(await cycle_once(settings, store, bot, now_ms()))
 
     print(run_against_telegram(once(), settings))
+    from storage.rollup import Rollup  # the process that runs the cycle compiles the hours
+
+    Rollup(store).run(now_ms())
 
 
 def run_against_telegram(call: Coroutine[Any, Any, T], settings: Settings) -> T:

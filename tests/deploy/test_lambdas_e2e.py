@@ -215,6 +215,33 @@ def test_a_redelivered_update_is_handled_once(deployment: Deployment) -> None:
     assert len(deployment.replies(mark)) == 2
 
 
+def test_two_lambdas_given_one_update_at_once_handle_it_once(deployment: Deployment) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from sensorbot.webhook import WebhookBot
+
+    deployment.webhook("/link recorded-read-token-0001", 40)
+    settings = load_settings()
+    bots = [WebhookBot.build(settings, open_store(settings.storage)) for _ in range(2)]
+    barrier = Barrier(2)
+    mark = len(deployment.emulator.calls)
+
+    def deliver(bot: WebhookBot) -> dict[str, Any]:
+        barrier.wait()
+        return bot.handle(telegram_update("/latest", 41))
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(deliver, bots))
+    finally:
+        for bot in bots:
+            bot.close()
+
+    assert [a["statusCode"] for a in answers] == [200, 200]
+    assert len(deployment.replies(mark)) == 1
+
+
 def test_an_update_is_not_claimed_without_the_right_secret(deployment: Deployment) -> None:
     deployment.webhook("/help", 33, secret="wrong")
     mark = len(deployment.emulator.calls)

@@ -242,6 +242,37 @@ def test_two_lambdas_given_one_update_at_once_handle_it_once(deployment: Deploym
     assert len(deployment.replies(mark)) == 1
 
 
+def test_four_lambdas_running_freeze_at_once_leave_the_presets_rules_once(
+        deployment: Deployment) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from alerts.rules import freeze_preset
+    from sensorbot.webhook import WebhookBot
+
+    now = int(time.time() * 1000)
+    deployment.webhook("/link recorded-read-token-0001", 50)
+    lambdas.api_handler(readings_post([(now, 5.0)]), None)
+    settings = load_settings()
+    bots = [WebhookBot.build(settings, open_store(settings.storage)) for _ in range(4)]
+    barrier = Barrier(4)
+
+    def freeze(number: int) -> dict[str, Any]:
+        barrier.wait()
+        return bots[number].handle(telegram_update("/freeze attic", 51 + number))
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(freeze, range(4)))
+    finally:
+        for bot in bots:
+            bot.close()
+
+    assert [a["statusCode"] for a in answers] == [200] * 4
+    rules = deployment.store.list_alert_rules("23")
+    assert sorted(r.spec.kind for r in rules) == sorted(s.kind for s in freeze_preset())
+
+
 def test_an_update_is_not_claimed_without_the_right_secret(deployment: Deployment) -> None:
     deployment.webhook("/help", 33, secret="wrong")
     mark = len(deployment.emulator.calls)

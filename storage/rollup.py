@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from storage.base import HOUR_MS, SensorKey, Store
-from storage.errors import StorageError
+from storage.errors import MissingTable, StorageError
 from storage.models import HourStats, Reading
 
 log = logging.getLogger("sensorbot.statistics")
@@ -89,6 +89,10 @@ class Rollup:
                 key = (user.user_id, sensor.sensor_id)
                 try:
                     self.compile_sensor(key, current, now_ms, summary)
+                except MissingTable as error:  # said once an hour, not once a sensor
+                    log.warning("the hourly statistics are not compiled: %s", error)
+                    self.done_hour = current
+                    return summary
                 except StorageError as error:  # the next cycle tries this sensor again
                     log.warning("could not compile the statistics of %r: %s", key, error)
                     summary.failed += 1

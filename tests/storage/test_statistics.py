@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 from storage.base import DAY_MS, HOUR_MS
+from storage.errors import MissingTable
 from storage.models import HourStats, Reading, User
 from storage.rollup import GRACE_MS, Rollup, daily, hourly_history, rebuild, summarize_hours
 from tests.support.common import NOW_MS
@@ -169,3 +170,22 @@ def test_a_version_1_database_gains_the_statistics_table_with_its_data_intact(tm
     assert len(store.read_statistics("u1", "attic", 0, NOW_MS, now_ms=NOW_MS)) == 1
     assert store._query("PRAGMA user_version")[0][0] == 2
     store.close()
+
+
+def test_without_its_table_dynamodb_charts_from_readings_and_the_cycle_says_so_once(
+        store, caplog):
+    if not hasattr(store, "statistics_table"):
+        pytest.skip("SQLite creates its table on open")
+    with_user(store)
+    readings = five_minutes("attic", NOW_MS - 3 * HOUR_MS, 3)
+    store.write_readings("u1", readings, now_ms=NOW_MS)
+    store.statistics_table = "never-created"  # upgraded without `init --create-tables`
+
+    history = hourly_history(store, "u1", "attic", 0, NOW_MS, now_ms=NOW_MS)
+    summary = Rollup(store).run(NOW_MS + MINUTE)
+
+    assert history.hours == summarize_hours(readings)
+    assert summary.failed == 0
+    assert caplog.text.count("init --create-tables") == 2  # the read's warning, the cycle's
+    with pytest.raises(MissingTable):
+        store.write_statistics("u1", "attic", summarize_hours(readings), now_ms=NOW_MS)

@@ -50,7 +50,16 @@ CREATE TABLE IF NOT EXISTS hourly_statistics (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: list[str] = [BASE, STATISTICS]
+# Version 3: Telegram updates a webhook has taken, so a redelivered one is handled once.
+UPDATES = """
+CREATE TABLE IF NOT EXISTS telegram_updates (
+    update_id INTEGER PRIMARY KEY, claimed_at INTEGER NOT NULL, done INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS telegram_updates_by_expiry ON telegram_updates (expires_at);
+"""
+
+MIGRATIONS: list[str] = [BASE, STATISTICS, UPDATES]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

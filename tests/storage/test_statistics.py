@@ -151,7 +151,7 @@ def test_grace_is_two_hours():
 @pytest.mark.parametrize("rows", [0, 3])
 def test_a_version_1_database_gains_the_statistics_table_with_its_data_intact(tmp_path, rows):
     from storage.sqlite import SQLiteStore
-    from storage.sqlite.schema import BASE
+    from storage.sqlite.schema import BASE, SCHEMA_VERSION
 
     path = tmp_path / "v1.db"
     db = sqlite3.connect(path)
@@ -168,7 +168,7 @@ def test_a_version_1_database_gains_the_statistics_table_with_its_data_intact(tm
 
     assert len(store.read_range("u1", "attic", 0, NOW_MS, now_ms=NOW_MS)) == rows
     assert len(store.read_statistics("u1", "attic", 0, NOW_MS, now_ms=NOW_MS)) == 1
-    assert store._query("PRAGMA user_version")[0][0] == 2
+    assert store._query("PRAGMA user_version")[0][0] == SCHEMA_VERSION
     store.close()
 
 

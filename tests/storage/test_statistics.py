@@ -61,6 +61,18 @@ def test_the_cycle_compiles_every_finished_hour_once(store):
     assert (again.hours_written, again.readings_read) == (0, 0)  # the same hour: nothing read
 
 
+def test_the_next_hour_reads_only_the_grace_window_and_writes_only_the_new_hour(store):
+    with_user(store)
+    store.write_readings("u1", five_minutes("attic", NOW_MS - 5 * HOUR_MS, 5), now_ms=NOW_MS)
+    rollup = Rollup(store)
+    rollup.run(NOW_MS + MINUTE)
+    store.write_readings("u1", five_minutes("attic", NOW_MS, 1), now_ms=NOW_MS + HOUR_MS)
+
+    summary = rollup.run(NOW_MS + HOUR_MS + MINUTE)
+
+    assert (summary.readings_read, summary.hours_written) == (36, 1)  # 3 hours, 1 new
+
+
 def test_a_late_reading_within_the_grace_window_is_compiled(store):
     with_user(store)
     store.write_readings("u1", five_minutes("attic", NOW_MS - 3 * HOUR_MS, 3), now_ms=NOW_MS)

@@ -5,7 +5,10 @@ matplotlib is imported on the first chart only: it costs ~45 MB that an idle bot
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import io
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,11 +107,40 @@ def render_png(readings: list[Reading], *, title: str, unit: str | None, zone: Z
                thresholds: Sequence[Threshold] = ()) -> bytes:
     """A PNG of the readings in the chat's local time, over `window` (epoch ms) when given,
     with a dashed line per alert threshold; `readings` ascending and non-empty."""
-    figure = draw(readings, title=title, unit=unit, zone=zone, window=window,
-                  thresholds=thresholds)
+    with _drawing:
+        png = _png_of(draw(readings, title=title, unit=unit, zone=zone, window=window,
+                           thresholds=thresholds))
+        _release_memory()  # now that nothing refers to the figure
+    return png
+
+
+# One chart at a time: each is drawn at full speed anyway (the GIL), and one figure at a time
+# is what the release below keeps memory to.
+_drawing = threading.Lock()
+
+
+def _png_of(figure: Figure) -> bytes:
     output = io.BytesIO()
-    figure.savefig(output, format="png", pil_kwargs={"compress_level": 1})
+    try:
+        figure.savefig(output, format="png", pil_kwargs={"compress_level": 1})
+    finally:
+        figure.clear()
     return output.getvalue()
+
+
+def _release_memory() -> None:
+    """Free drawn figures now. A figure is a web of reference cycles (figure, axes, artists,
+    canvas and its pixel buffer): left to the cycle collector, several charts' worth piled up
+    (+35 MB after 8 charts). Then give the freed heap back to the system."""
+    gc.collect()
+    _trim_heap()
+
+
+def _trim_heap() -> None:
+    # The process's own symbols include the C library's; malloc_trim is glibc's (Linux).
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def draw(readings: list[Reading], *, title: str, unit: str | None, zone: ZoneInfo,

@@ -1,4 +1,4 @@
-"""Configuration: defaults < TOML file < environment < explicit values (CONTRACT §2, §3)."""
+"""Configuration: defaults < TOML file < environment < explicit values (docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ class AlertsSettings(_Section):
 
 
 class MqttSubscription(_Section):
-    """One topic filter whose messages are one user's readings (CONTRACT §3, §9)."""
+    """One topic filter whose messages are one user's readings (docs/devices.md)."""
 
     topic: str = Field(min_length=1, max_length=65535)
     user: str = Field(min_length=1)

@@ -1,4 +1,4 @@
-"""Everything but readings, in one table (single-table design; README "Metadata table").
+"""Everything but readings, in one table (single-table design; docs/storage.md, "Metadata table").
 
 | record     | pk               | sk             | gsi1pk          | gsi1sk            |
 |------------|------------------|----------------|-----------------|-------------------|
@@ -16,12 +16,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from storage.base import UNSET, Unset
 from storage.codec import dump_spec, dump_state, load_spec, load_state
 from storage.dynamodb.client import CapacityMeter, Item, error_code, query_pages, translated
+from storage.dynamodb.numbers import NumberSafeDeserializer
 from storage.errors import AlreadyExists
 from storage.models import (
     AlertRule,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:  # boto3-stubs, a dev dependency
 
 GSI = "gsi1"
 _serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+_deserializer = NumberSafeDeserializer()
 
 
 def to_item(values: Mapping[str, Any]) -> Item:

@@ -10,10 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer
-
 from storage.base import MAX_TIME_MS, SensorKey, StoredItem
 from storage.dynamodb.client import CapacityMeter, Item, batch_write, query_pages
+from storage.dynamodb.numbers import NumberSafeDeserializer
 from storage.models import Reading, check_sensor_id, check_user_id, check_value
 
 if TYPE_CHECKING:  # boto3-stubs, a dev dependency
@@ -22,7 +21,7 @@ if TYPE_CHECKING:  # boto3-stubs, a dev dependency
 # Readings past retention may linger until TTL deletes them (up to two days): never return them.
 NOT_EXPIRED = "attribute_not_exists(expires_at) OR expires_at > :now_s"
 log = logging.getLogger("sensorbot.storage")
-_deserializer = TypeDeserializer()
+_deserializer = NumberSafeDeserializer()
 
 
 def number(value: float | int) -> str:

@@ -1,7 +1,7 @@
 """The one Scan of the measurements table: which `<user>#<sensor>` keys it holds.
 
 Run by an operator (`sensorbot migrate`) to adopt a table ranchdata filled, never on a request
-or alert path (CONTRACT §5.1): it reads every item, so it costs as much as the table is large.
+or alert path (docs/storage.md): it reads every item, so it costs as much as the table is large.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""DynamoDB backend: ranchdata's measurements table plus one metadata table (CONTRACT §5.1)."""
+"""DynamoDB backend: ranchdata's measurements table plus one metadata table (docs/storage.md)."""
 
 from __future__ import annotations
 

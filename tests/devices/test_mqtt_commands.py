@@ -78,7 +78,7 @@ def test_it_refuses_a_bad_mqtt_section_in_one_paragraph(tmp_path):
     ('url = "mqtts://broker"\nca_file = "missing.pem"', "'mqtt.ca_file': Value error, cannot "
                                                        "be read as PEM certificates"),
     ('url = "mqtts://broker"\nca_file = "{not_pem}"', "cannot be read as PEM certificates"),
-    ('url = "mqtt://broker"\nca_file = "{not_pem}"', "is for mqtts:// (TLS), but url is "
+    ('url = "mqtt://broker"\nca_file = "{not_pem}"', "is for TLS (mqtts:// or wss://), but url is "
                                                     "'mqtt://broker'"),
 ])
 def test_it_finds_a_broken_tls_or_login_setting_at_start(tmp_path, lines, said):
@@ -152,7 +152,7 @@ def test_sensorbot_api_stores_what_was_published_while_it_was_down(tmp_path):
         log = tmp_path / "sensorbot.log"
         first = Process(config, log)
         try:
-            wait_for(lambda: "subscribed to dev/+" in first.output(), timeout=30)
+            wait_for(lambda: "subscribed to 'dev/+'" in first.output(), timeout=30)
             publisher.publish("dev/attic", "1.5")
             wait_for(lambda: stored(store))
         finally:
@@ -209,7 +209,7 @@ def test_sensorbot_run_subscribes_beside_the_bot_and_stops_cleanly(tmp_path):
                                             "--config", str(config)],
                                            cwd=ROOT, stdout=out, stderr=out)
             try:
-                wait_for(lambda: "subscribed to run/+" in log.read_text(encoding="utf-8"),
+                wait_for(lambda: "subscribed to 'run/+'" in log.read_text(encoding="utf-8"),
                          timeout=30)
                 publisher = Publisher(broker)
                 publisher.publish("run/cellar", "6")

@@ -1,0 +1,111 @@
+"""What the subscriber must remember across restarts, in a small SQLite file of its own
+(`[mqtt] state_file`).
+
+- The time given to each message stamped on arrival, by packet id, until the broker reuses
+  that id (it does so only once it got the acknowledgement). The time is written before the
+  readings: when the broker sends a message again (sensorbot stopped or was killed between
+  storing and acknowledging), the readings are written again with the same time, which stores
+  them once whatever happened in between.
+- The last payload of each topic, to recognise a retained message the broker sends again on
+  every subscription: it is stored only if it is new.
+
+Payloads are kept as digests, so the file and the memory stay small whatever their sizes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+TOPICS_KEPT = 20_000  # last payloads remembered; the oldest go first
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS stamps (
+    session TEXT NOT NULL, packet_id INTEGER NOT NULL, digest BLOB NOT NULL,
+    stamp INTEGER NOT NULL, PRIMARY KEY (session, packet_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS payloads (
+    session TEXT NOT NULL, topic TEXT NOT NULL, digest BLOB NOT NULL,
+    UNIQUE (session, topic));
+"""
+
+
+def digest(topic: bytes, payload: bytes) -> bytes:
+    return hashlib.blake2b(topic + b"\0" + payload, digest_size=16).digest()
+
+
+class DeliveryMemory:
+    """One broker session's memory (`session` names the broker and the client id)."""
+
+    def __init__(self, path: Path, session: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._session = session
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                   timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # a killed process loses nothing
+        self._db.executescript(SCHEMA)
+        self._db.execute(
+            "DELETE FROM payloads WHERE session = ? AND rowid NOT IN (SELECT rowid FROM "
+            "payloads WHERE session = ? ORDER BY rowid DESC LIMIT ?)",
+            (session, session, TOPICS_KEPT))
+
+    def forget_session(self) -> None:
+        """The broker has no session for sensorbot: it will resend nothing, and its packet
+        ids start over."""
+        with self._lock:
+            self._db.execute("DELETE FROM stamps WHERE session = ?", (self._session,))
+
+    def stamps(self, packet_ids: Iterable[int]) -> dict[int, tuple[bytes, int]]:
+        """Packet id → (digest, time given) of the messages stamped under these ids."""
+        found: dict[int, tuple[bytes, int]] = {}
+        with self._lock:
+            for packet_id in set(packet_ids):
+                row = self._db.execute(
+                    "SELECT digest, stamp FROM stamps WHERE session = ? AND packet_id = ?",
+                    (self._session, packet_id)).fetchone()
+                if row is not None:
+                    found[packet_id] = (bytes(row[0]), row[1])
+        return found
+
+    def last_payloads(self, topics: Iterable[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        with self._lock:
+            for topic in set(topics):
+                row = self._db.execute(
+                    "SELECT digest FROM payloads WHERE session = ? AND topic = ?",
+                    (self._session, topic)).fetchone()
+                if row is not None:
+                    found[topic] = bytes(row[0])
+        return found
+
+    def remember(self, stamps: dict[int, tuple[bytes, int]],
+                 payloads: dict[str, bytes | None]) -> None:
+        """In one transaction: times given (packet id → (digest, time)), and the topics' last
+        payloads (None: the retained message was cleared)."""
+        if not stamps and not payloads:
+            return
+        session = self._session
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO stamps VALUES (?, ?, ?, ?)",
+                    [(session, pid, value, stamp) for pid, (value, stamp) in stamps.items()])
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO payloads VALUES (?, ?, ?)",
+                    [(session, t, v) for t, v in payloads.items() if v is not None])
+                self._db.executemany(
+                    "DELETE FROM payloads WHERE session = ? AND topic = ?",
+                    [(session, t) for t, v in payloads.items() if v is None])
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -206,14 +206,14 @@ class MqttSettings(_Section):
             return self
         try:
             ssl.create_default_context().load_cert_chain(self.cert_file, self.key_file or None)
-        except OSError as exc:
-            raise ValueError(f"[mqtt] cert_file or key_file cannot be read ({exc.strerror or exc})"
-                             "; give PEM files, relative to the config file's folder or "
-                             "absolute") from None
         except ssl.SSLError as exc:
             raise ValueError(f"[mqtt] cert_file and key_file do not make a client certificate "
                              f"({exc.reason or exc}): give the certificate (PEM) in cert_file and "
                              "its private key in key_file (or both in cert_file)") from None
+        except OSError as exc:
+            raise ValueError(f"[mqtt] cert_file or key_file cannot be read ({exc.strerror or exc})"
+                             "; give PEM files, relative to the config file's folder or "
+                             "absolute") from None
         return self
 
     @property

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 
 INBOX_MESSAGES = 10_000
-INBOX_BYTES = 16 << 20
+INBOX_BYTES = 8 << 20
 
 
 @dataclass(frozen=True, slots=True)

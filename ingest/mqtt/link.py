@@ -228,11 +228,12 @@ class BrokerLink:
         if exc is not None and not isinstance(exc, ConnectionResetError | ssl.SSLError |
                                               EOFError | paho.WebsocketConnectionError):
             return ""
-        port = self._settings.port
-        return (f"; is port {port} a TLS listener? {self._settings.scheme}:// needs one"
-                if self._settings.tls else
-                f"; if port {port} is a TLS listener, the url must be "
-                f"{self._settings.scheme}s://")
+        port, scheme = self._settings.port, self._settings.scheme
+        if not self._settings.tls:
+            return f"; if port {port} is a TLS listener, the url must be {scheme}s://"
+        certificate = "" if self._settings.cert_file else \
+            ", and whether the broker wants a client certificate ([mqtt] cert_file, key_file)"
+        return f"; check that port {port} is a TLS listener ({scheme}:// needs one){certificate}"
 
     # -- paho's callbacks (network thread) -----------------------------------------------------
 

@@ -80,6 +80,12 @@ def test_it_refuses_a_bad_mqtt_section_in_one_paragraph(tmp_path):
     ('url = "mqtts://broker"\nca_file = "{not_pem}"', "cannot be read as PEM certificates"),
     ('url = "mqtt://broker"\nca_file = "{not_pem}"', "is for TLS (mqtts:// or wss://), but url is "
                                                     "'mqtt://broker'"),
+    ('url = "ws://broker"\ncert_file = "{not_pem}"', "'mqtt.cert_file': Value error, is for TLS"),
+    ('url = "mqtts://broker"\nkey_file = "{not_pem}"', "key_file is set but cert_file is empty"),
+    ('url = "mqtts://broker"\ncert_file = "{not_pem}"', "do not make a client certificate"),
+    ('url = "mqtts://broker"\ncert_file = "nowhere.pem"', "cert_file or key_file cannot be read"),
+    ('url = "mqtt://broker/mqtt"', "has a path ('/mqtt'), which only ws:// and wss:// take"),
+    ('url = "http://broker"', "or over WebSocket ws://HOST[:PORT][/PATH]"),
 ])
 def test_it_finds_a_broken_tls_or_login_setting_at_start(tmp_path, lines, said):
     not_pem = tmp_path / "ca.pem"
@@ -90,6 +96,23 @@ def test_it_finds_a_broken_tls_or_login_setting_at_start(tmp_path, lines, said):
         load_settings(str(config))
     assert said in str(caught.value)
     assert "s3cret" not in str(caught.value)
+
+
+def test_it_refuses_to_start_with_a_key_that_is_not_the_certificates(tmp_path, capsys):
+    from tests.support.tls import home_ca
+
+    files = home_ca(tmp_path)
+    config = write_config(tmp_path, "mqtts://127.0.0.1:1", "cottage", "a/+")
+    text = config.read_text(encoding="utf-8").replace("[[mqtt.subscriptions]]", (
+        f'cert_file = "{files["client_cert"]}"\nkey_file = "{files["key"]}"\n\n'
+        "[[mqtt.subscriptions]]"))
+    config.write_text(text, encoding="utf-8")
+
+    assert main(["api", "--config", str(config)]) == 2
+
+    err = capsys.readouterr().err
+    assert "cert_file and key_file do not make a client certificate" in err
+    assert "Traceback" not in err and err.count("\n") == 1
 
 
 def test_it_blames_a_bad_ca_file_on_the_variable_that_set_it(tmp_path, monkeypatch):
@@ -232,3 +255,12 @@ def test_it_takes_mqtts_for_tls_on_port_8883_unless_told():
     plain = MqttSettings(url="mqtt://192.168.1.5")
     assert (plain.tls, plain.port) == (False, 1883)
     assert MqttSettings(url="mqtts://b:8884").port == 8884
+
+
+def test_it_takes_mqtt_over_websocket_with_its_path():
+    from core.config import MqttSettings
+
+    secure = MqttSettings(url="wss://broker.example/ws")
+    assert (secure.tls, secure.websockets, secure.port, secure.path) == (True, True, 443, "/ws")
+    plain = MqttSettings(url="ws://192.168.1.5:9001")
+    assert (plain.tls, plain.websockets, plain.port, plain.path) == (False, True, 9001, "/mqtt")

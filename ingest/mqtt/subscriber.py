@@ -165,13 +165,17 @@ class MqttIngest:
                              memory: DeliveryMemory, stop: asyncio.Event) -> bool:
         """Store, retrying with backoff while storage fails, then acknowledge; False if
         stopped first."""
-        plan: Plan | None = None
+        plans: list[Plan] = []  # made once: a retry writes the same times
+
+        def store() -> None:
+            if not plans:
+                plans.append(self._plan(batch, memory))
+            self._write(plans[0])
+
         delay, failing_since = self._timings.storage_retry_min, None
         while True:
             try:
-                if plan is None:
-                    plan = await asyncio.to_thread(self._plan, batch, memory)
-                await asyncio.to_thread(self._write, plan)
+                await asyncio.to_thread(store)
             except StorageError as exc:
                 if failing_since is None:
                     failing_since = self._clock_ms()
@@ -198,8 +202,7 @@ class MqttIngest:
         if not batch:
             return
         try:
-            plan = await asyncio.to_thread(self._plan, batch, memory)
-            await asyncio.to_thread(self._write, plan)
+            await asyncio.to_thread(lambda: self._write(self._plan(batch, memory)))
         except StorageError as exc:
             log.warning("%d MQTT message(s) left unacknowledged at stop (%s); the broker keeps "
                         "them", len(batch), exc)

@@ -6,13 +6,14 @@ change. Synchronous: callers on an event loop run them in a worker thread."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from enum import Enum
 
 from alerts.rulebook import RuleBook
-from alerts.rules import check_rule, freeze_preset, is_freeze
+from alerts.rules import check_rule, freeze_preset, is_freeze, preset_rule_id
 from alerts.state import update_rule_state
-from storage.base import Store
+from storage.base import DeletionProgress, SensorDeletion, Store
 from storage.errors import AlreadyExists
 from storage.models import AlertRule, AlertState, AlertStatus, RuleSpec, Sensor
 
@@ -21,6 +22,7 @@ ID_TRIES = 5
 
 class Acknowledged(Enum):
     DONE = "done"
+    ALREADY = "already"  # someone acknowledged this incident first; their name stands
     OVER = "over"  # the incident the button named has ended (or another began)
     GONE = "gone"  # the rule was deleted
     FAILED = "failed"  # lost every race; try again
@@ -47,15 +49,33 @@ def add_rule(store: Store, user_id: str, sensor: str, spec: RuleSpec, *, now_ms:
 
 def set_freeze(store: Store, user_id: str, sensor: str, threshold: float, *, now_ms: int,
                rulebook: RuleBook | None = None) -> tuple[list[AlertRule], int]:
-    """The freeze preset on a sensor, replacing the one it had: (new rules, how many
-    replaced). The new rules are written first, so the sensor is never unguarded."""
+    """The freeze preset on a sensor, replacing the one it had: (its rules, how many it
+    replaced). Each rule's id derives from user, sensor and kind, and is written by a
+    conditional write, so the same command run by several processes at once leaves one set;
+    the same preset again keeps its rules' states. Written before the old ones (of an older
+    version's random ids) are deleted, so the sensor is never unguarded."""
     specs = freeze_preset(threshold)
     old = [r for r in store.list_alert_rules(user_id) if r.sensor == sensor and is_freeze(r)]
-    rules = [add_rule(store, user_id, sensor, spec, now_ms=now_ms) for spec in specs]
+    rules = [AlertRule(user_id, preset_rule_id(user_id, sensor, spec.kind), sensor, spec,
+                       now_ms, AlertState()) for spec in specs]
+    for rule in rules:
+        store.put_preset_rule(rule)
+    kept = {rule.rule_id for rule in rules}
     for rule in old:
-        store.delete_alert_rule(user_id, rule.rule_id)
+        if rule.rule_id not in kept:
+            store.delete_alert_rule(user_id, rule.rule_id)
     _changed(rulebook)
     return rules, len(old)
+
+
+def forget_sensor(store: Store, user_id: str, sensor: str, *,
+                  rulebook: RuleBook | None = None,
+                  progress: Callable[[DeletionProgress], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> SensorDeletion:
+    """Delete a sensor with its rules and readings; the next cycle forgets its rules."""
+    done = store.delete_sensor(user_id, sensor, progress=progress, should_stop=should_stop)
+    _changed(rulebook)
+    return done
 
 
 def delete_rule(store: Store, user_id: str, rule_id: str, *,
@@ -73,22 +93,30 @@ def acknowledge(store: Store, user_id: str, rule_id: str, incident: int, who: st
     if rule is None:
         return Acknowledged.GONE
 
+    def current(state: AlertState) -> bool:
+        return state.status is AlertStatus.FIRING and (state.since or 0) == incident
+
     def ack(state: AlertState) -> AlertState | None:
-        if state.status is not AlertStatus.FIRING or (state.since or 0) != incident:
+        if not current(state) or state.ack_by:
             return None
         return replace(state, ack_by=who)
 
+    def judged(state: AlertState) -> Acknowledged:
+        if not current(state):
+            return Acknowledged.OVER
+        return Acknowledged.ALREADY if state.ack_by else Acknowledged.FAILED
+
     if ack(rule.state) is None:
-        return Acknowledged.OVER
+        return judged(rule.state)
     done = update_rule_state(store, rule, ack)
     _changed(rulebook)
     if done is not None:
         return Acknowledged.DONE
-    # The cycle got there first: the incident may have ended meanwhile.
+    # The cycle or another chat got there first: the incident may have ended meanwhile.
     fresh = store.get_alert_rule(user_id, rule_id)
     if fresh is None:
         return Acknowledged.GONE
-    return Acknowledged.OVER if ack(fresh.state) is None else Acknowledged.FAILED
+    return judged(fresh.state)
 
 
 def snooze(store: Store, rules: list[AlertRule], until_ms: int | None, *,

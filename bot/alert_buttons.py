@@ -25,7 +25,7 @@ class Action(Enum):
 SNOOZE_SECONDS = {Action.SNOOZE_1H: 3600, Action.SNOOZE_8H: 8 * 3600}
 LABELS = {Action.ACK: "Acknowledge", Action.SNOOZE_1H: "Snooze 1h",
           Action.SNOOZE_8H: "Snooze 8h", Action.CHART: "Chart 24h"}
-BUTTON_RE = re.compile(r"a:(ack|s1|s8|chart):(r[0-9a-f]{1,16})(?::(\d{1,16}))?")
+BUTTON_RE = re.compile(r"a:(ack|s1|s8|chart):([rf][0-9a-f]{1,16})(?::(\d{1,16}))?")
 
 
 @dataclass(frozen=True)

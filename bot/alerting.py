@@ -3,9 +3,17 @@ alerts/ (alerts.actions); these handlers parse, call and answer."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
-from telegram import Message, Update
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
+    Message,
+    Update,
+)
+from telegram.error import BadRequest, TelegramError
 
 from alerts import actions
 from alerts.quiet import BadQuietHours, parse_quiet_hours
@@ -16,15 +24,20 @@ from bot.alert_text import describe_rule
 from bot.chat import chat_link, command_words, linked_sensor, reply
 from bot.context import BotContext
 from bot.data import send_chart
+from bot.pages import page_buttons, page_of, page_text
+from bot.unit_question import reply_asking_unit
 from core.formatting import (
     BadArgument,
+    clip,
     describe_duration,
     format_time,
     parse_duration,
     parse_range,
     plural,
 )
-from storage.models import AlertStatus
+from storage.models import AlertStatus, ChatLink, RuleKind
+
+log = logging.getLogger("sensorbot.bot")
 
 FREEZE_USAGE = (f"Give a sensor and, if you like, a temperature: /freeze attic "
                 f"(below {FREEZE_DEFAULT:g}) or /freeze attic 5")
@@ -47,8 +60,12 @@ async def alert_command(update: Update, context: BotContext) -> None:
     services = context.services
     rule = await services.run(actions.add_rule, services.store, link.user_id, sensor.sensor_id,
                               spec, now_ms=services.clock_ms(), rulebook=services.rulebook)
-    await reply(update, f"Alert {rule.rule_id}: {sensor.display_name} "
-                        f"{describe_rule(spec, sensor.unit)}. /alerts lists your rules.")
+    text = (f"Alert {rule.rule_id}: {sensor.display_name} "
+            f"{describe_rule(spec, sensor.unit)}. /alerts lists your rules.")
+    if spec.kind is RuleKind.STALE:
+        await reply(update, text)
+    else:
+        await reply_asking_unit(update, text, sensor, rule.rule_id)
 
 
 async def freeze_command(update: Update, context: BotContext) -> None:
@@ -72,29 +89,38 @@ async def freeze_command(update: Update, context: BotContext) -> None:
         return
     below, stale = rules
     again = " It replaces the previous freeze protection there." if replaced else ""
-    await reply(update, f"Pipe-freeze protection on {sensor.display_name}: alert "
-                        f"{below.rule_id} when {describe_rule(below.spec, sensor.unit)}, and "
-                        f"alert {stale.rule_id} on {describe_rule(stale.spec)}. Freeze alerts "
-                        f"ring even in quiet hours.{again}")
+    await reply_asking_unit(
+        update, f"Pipe-freeze protection on {sensor.display_name}: alert {below.rule_id} when "
+        f"{describe_rule(below.spec, sensor.unit)}, and alert {stale.rule_id} on "
+        f"{describe_rule(stale.spec)}. Freeze alerts ring even in quiet hours.{again}",
+        sensor, below.rule_id)
 
 
 async def alerts_command(update: Update, context: BotContext) -> None:
-    """/alerts: rules with ids and states."""
+    """/alerts: rules with ids and states, a page at a time."""
     link = await chat_link(update, context)
     if link is None:
         return
+    text, buttons = await alerts_page(context, link, 1)
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(text, reply_markup=buttons, do_quote=False)
+
+
+async def alerts_page(context: BotContext, link: ChatLink,
+                      number: int) -> tuple[str, InlineKeyboardMarkup | None]:
+    """/alerts' page `number`."""
     services = context.services
     rules = await services.run(services.store.list_alert_rules, link.user_id)
     if not rules:
-        await reply(update, "No alert rules yet. Try /freeze attic, or /alert attic below 3.")
-        return
+        return "No alert rules yet. Try /freeze attic, or /alert attic below 3.", None
     sensors = {s.sensor_id: s for s in await services.run(services.store.list_sensors,
                                                          link.user_id)}
     zone, now = services.zone(link), services.clock_ms()
+    page = page_of(rules, number)
     lines = []
-    for rule in rules:
+    for rule in page.items:
         sensor = sensors.get(rule.sensor)
-        name = sensor.display_name if sensor else rule.sensor
+        name = clip(sensor.display_name if sensor else rule.sensor, 60)
         state = rule.state.status.value.capitalize()
         if rule.state.snoozed(now) and rule.state.snoozed_until is not None:
             state += f", snoozed until {format_time(rule.state.snoozed_until, zone, now)}"
@@ -106,7 +132,7 @@ async def alerts_command(update: Update, context: BotContext) -> None:
                      f"{preset} — {state}")
     if link.quiet_hours:
         lines.append(f"Quiet hours: {link.quiet_hours}")
-    await reply(update, "\n".join(lines))
+    return page_text(lines, page, "rule"), page_buttons("a", page)
 
 
 async def delalert_command(update: Update, context: BotContext) -> None:
@@ -224,24 +250,75 @@ async def alert_button(update: Update, context: BotContext) -> None:
             await send_chart(update, context, link, sensor, window)
         return
     if button.action is Action.ACK:
-        outcome = await services.run(actions.acknowledge, services.store, link.user_id,
-                                     rule.rule_id, button.incident, who,
-                                     rulebook=services.rulebook)
-        if outcome is actions.Acknowledged.OVER:
-            await query.answer("That alert is over already.")
-            return
-        done = outcome is actions.Acknowledged.DONE
-        note = f"✓ Acknowledged by {who}: no more reminders for this incident."
-        incident = button.incident
-    else:
-        seconds = SNOOZE_SECONDS[button.action]
-        until = services.clock_ms() + seconds * 1000
-        done = await services.run(actions.snooze, services.store, [rule], until,
-                                  rulebook=services.rulebook) == 1
-        note = f"💤 Snoozed for {describe_duration(seconds)} by {who}."
-        incident = rule.state.since or 0 if rule.state.status is AlertStatus.FIRING else 0
+        await acknowledge_pressed(query, context, link.user_id, link.chat_id, rule.rule_id,
+                                  button.incident, who)
+        return
+    seconds = SNOOZE_SECONDS[button.action]
+    until = services.clock_ms() + seconds * 1000
+    done = await services.run(actions.snooze, services.store, [rule], until,
+                              rulebook=services.rulebook) == 1
+    note = f"💤 Snoozed for {describe_duration(seconds)} by {who}."
     await query.answer(note if done else "Could not change the alert; try again.")
-    if done and isinstance(query.message, Message) and query.message.text:
-        await query.edit_message_text(f"{query.message.text}\n\n{note}",
-                                      reply_markup=after_press(button.action, rule.rule_id,
-                                                               incident))
+    if done:
+        incident = rule.state.since or 0 if rule.state.status is AlertStatus.FIRING else 0
+        buttons = after_press(button.action, rule.rule_id, incident)
+        await show_on(query.message, note, buttons)
+        await tell_other_chats(context, link.user_id, rule.rule_id, link.chat_id, note,
+                               buttons)
+
+
+async def acknowledge_pressed(query: CallbackQuery, context: BotContext, user_id: str,
+                              chat_id: int, rule_id: str, incident: int, who: str) -> None:
+    """The first acknowledge of an incident stands: a later press (in this chat or another
+    following the same user) is told who it was, and changes nothing."""
+    services = context.services
+    outcome = await services.run(actions.acknowledge, services.store, user_id, rule_id,
+                                 incident, who, rulebook=services.rulebook)
+    if outcome is actions.Acknowledged.OVER:
+        await query.answer("That alert is over already.")
+        return
+    if outcome not in (actions.Acknowledged.DONE, actions.Acknowledged.ALREADY):
+        await query.answer("Could not change the alert; try again.")
+        return
+    first = await services.run(services.store.get_alert_rule, user_id, rule_id)
+    by = first.state.ack_by if first is not None and first.state.ack_by else who
+    note = f"✓ Acknowledged by {by}: no more reminders for this incident."
+    buttons = after_press(Action.ACK, rule_id, incident)
+    if outcome is actions.Acknowledged.ALREADY:
+        await query.answer(f"Already acknowledged by {by}.")
+        await show_on(query.message, note, buttons)
+        return
+    await query.answer(note)
+    await show_on(query.message, note, buttons)
+    await tell_other_chats(context, user_id, rule_id, chat_id, note, buttons)
+
+
+async def show_on(message: MaybeInaccessibleMessage | None, note: str,
+                  buttons: InlineKeyboardMarkup | None) -> None:
+    """The pressed message says what was done (once) and keeps the buttons that still fit."""
+    if not isinstance(message, Message) or not message.text:
+        return
+    text = message.text if note in message.text else f"{message.text}\n\n{note}"
+    try:
+        await message.edit_text(text, reply_markup=buttons)
+    except BadRequest as error:  # "message is not modified": it says so already
+        log.debug("alert message %s not edited: %s", message.message_id, error)
+
+
+async def tell_other_chats(context: BotContext, user_id: str, rule_id: str, pressed_in: int,
+                           note: str, buttons: InlineKeyboardMarkup | None) -> None:
+    """Every other chat following the user (a second phone, a family group) loses the
+    buttons that no longer fit under its copy of the alert, and hears what was done, quietly.
+    A chat that cannot be reached is skipped: the press has been done all the same."""
+    services = context.services
+    rule = await services.run(services.store.get_alert_rule, user_id, rule_id)
+    for chat_id, message_id in rule.state.messages if rule is not None else ():
+        if chat_id == pressed_in:
+            continue
+        try:
+            await context.bot.edit_message_reply_markup(chat_id, message_id,
+                                                        reply_markup=buttons)
+            await context.bot.send_message(chat_id, note, disable_notification=True,
+                                           reply_to_message_id=message_id)
+        except TelegramError as error:
+            log.info("alert message %s in chat %s not updated: %s", message_id, chat_id, error)

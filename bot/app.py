@@ -22,9 +22,12 @@ from telegram.ext import (
 )
 
 from alerts.delivery import mark_chat_inactive
-from bot import admin, alerting, data, linking
-from bot.chat import PICK_PREFIX, picked, reply
+from bot import admin, alerting, compare, data, forget, linking
+from bot.chat import PICK_PREFIX, chat_link, picked, reply
 from bot.context import BotContext, BotServices
+from bot.forget import FORGET_PREFIX
+from bot.pages import PAGE_PREFIX, parse_page_button
+from bot.unit_question import unit_button
 from core.config import ConfigError, Settings
 from storage.base import Store
 
@@ -34,6 +37,7 @@ MENU = [
     BotCommand("latest", "latest values"),
     BotCommand("sensors", "every sensor, last seen"),
     BotCommand("history", "a chart: /history attic 7d"),
+    BotCommand("compare", "sensors on one chart: /compare attic cellar 7d"),
     BotCommand("freeze", "pipe-freeze alerts: /freeze attic"),
     BotCommand("alerts", "your alert rules and states"),
     BotCommand("alert", "a rule: /alert attic below 3"),
@@ -42,6 +46,7 @@ MENU = [
     BotCommand("delalert", "delete a rule: /delalert r1a2b3"),
     BotCommand("export", "readings as CSV"),
     BotCommand("rename", "name a sensor"),
+    BotCommand("forget", "delete a sensor: /forget attic"),
     BotCommand("unit", "set a sensor's unit"),
     BotCommand("tz", "your time zone"),
     BotCommand("link", "follow sensors with a read token"),
@@ -63,8 +68,10 @@ COMMANDS: Wiring = [
     (("latest", "status"), data.latest_command),
     ("history", data.history_command),
     ("export", data.export_command),
+    ("compare", compare.compare_command),
     ("rename", data.rename_command),
     ("unit", data.unit_command),
+    ("forget", forget.forget_command),
     # alerts
     ("alert", alerting.alert_command),
     ("freeze", alerting.freeze_command),
@@ -84,7 +91,9 @@ COMMANDS: Wiring = [
 
 # Commands that take a sensor: an ambiguity question's button runs one of them again.
 SENSOR_COMMANDS = frozenset({"latest", "status", "history", "export", "rename", "unit", "alert",
-                             "freeze", "snooze"})
+                             "freeze", "snooze", "compare", "forget"})
+# The lists that page: a page button's list name → what renders one of its pages.
+PAGED_LISTS = {"s": data.sensors_page, "l": data.latest_page, "a": alerting.alerts_page}
 HINT = "I answer commands. /help lists them with examples — try /latest or /history."
 
 
@@ -123,6 +132,10 @@ def build_application(settings: Settings, store: Store, *,
     # buttons: the bot's own prefixes, then anything else, answered quietly
     application.add_handler(CallbackQueryHandler(data.history_button, pattern=r"^h:"))
     application.add_handler(CallbackQueryHandler(alerting.alert_button, pattern=r"^a:"))
+    application.add_handler(CallbackQueryHandler(unit_button, pattern=r"^u:"))
+    application.add_handler(CallbackQueryHandler(forget.forget_button,
+                                                 pattern=f"^{FORGET_PREFIX}"))
+    application.add_handler(CallbackQueryHandler(page_button, pattern=f"^{PAGE_PREFIX}"))
     application.add_handler(CallbackQueryHandler(sensor_picked, pattern=f"^{PICK_PREFIX}"))
     application.add_handler(CallbackQueryHandler(unknown_button))
     # messages that no command took
@@ -168,6 +181,25 @@ async def sensor_picked(update: Update, context: BotContext) -> None:
         log.info("could not remove the buttons of a sensor question: %s", error)
     context.pick = found[1]
     await handler(update, context)
+
+
+async def page_button(update: Update, context: BotContext) -> None:
+    """◀ ▶ under a paged list: the message turns to that page."""
+    query = update.callback_query
+    parsed = parse_page_button(query.data if query else None)
+    render = PAGED_LISTS.get(parsed[0]) if parsed else None
+    if query is None or parsed is None or render is None:
+        await unknown_button(update, context)
+        return
+    link = await chat_link(update, context)
+    await query.answer()
+    if link is None:
+        return
+    text, buttons = await render(context, link, parsed[1])
+    try:
+        await query.edit_message_text(text, reply_markup=buttons)
+    except BadRequest as error:  # e.g. pressed twice: "message is not modified"
+        log.info("could not turn the page: %s", error)
 
 
 async def unknown_button(update: Update, context: BotContext) -> None:

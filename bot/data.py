@@ -20,7 +20,10 @@ from bot.chat import (
     sensor_key,
 )
 from bot.context import BotContext
-from bot.export import write_export
+from bot.export import write_export, write_hourly_export
+from bot.longterm import send_statistics_chart
+from bot.pages import page_buttons, page_of, page_text
+from bot.sensor_list import sensor_lines
 from core.formatting import (
     CAPTION_LIMIT,
     BadArgument,
@@ -35,66 +38,93 @@ from core.formatting import (
     safe_filename,
 )
 from storage.models import ChatLink, Reading, Sensor
+from storage.rollup import LONG_RANGE_MS
 
 log = logging.getLogger("sensorbot.bot")
 
+Paged = tuple[str, InlineKeyboardMarkup | None]
 DEFAULT_RANGE = "24h"
 HISTORY_EXAMPLE = "e.g. /history attic 7d"
 
 
+NO_SENSORS = "No sensors yet: they appear here with their first reading."
+NAME_LIMIT = 40  # of a name in a list entry
+
+
 async def sensors_command(update: Update, context: BotContext) -> None:
-    """/sensors: name, id, last value, last seen and alert state of every sensor."""
+    """/sensors: name, id, last value, last seen and alert state of every sensor, a page at
+    a time."""
     link = await chat_link(update, context)
     if link is None:
         return
+    await send_page(update, *await sensors_page(context, link, 1))
+
+
+async def sensors_page(context: BotContext, link: ChatLink, number: int) -> Paged:
+    """/sensors' page `number`: only its sensors' latest readings are read."""
     services = context.services
     now = services.clock_ms()
     sensors = await services.run(services.store.list_sensors, link.user_id)
     if not sensors:
-        await reply(update, "No sensors yet: they appear here with their first reading.")
-        return
+        return NO_SENSORS, None
+    page = page_of(sensors, number)
     latest = await services.run(services.store.latest_readings,
-                                [(link.user_id, s.sensor_id) for s in sensors], now_ms=now)
+                                [(link.user_id, s.sensor_id) for s in page.items], now_ms=now)
     rules = await services.run(services.store.list_alert_rules, link.user_id)
-    lines = []
-    for sensor in sensors:
-        last = latest.get((link.user_id, sensor.sensor_id))
-        states = sorted({r.state.status for r in rules if r.sensor == sensor.sensor_id})
-        seen = (f"{format_value(last.value, sensor.unit)} · last seen "
-                f"{format_ago(last.timestamp, now)}") if last else "no recent readings"
-        alert = f" · alerts: {', '.join(states)}" if states else ""
-        lines.append(f"{sensor.display_name} ({sensor.sensor_id})\n  {seen}{alert}")
-    await reply(update, "\n".join(lines))
+    states = {s.sensor_id: sorted({r.state.status for r in rules if r.sensor == s.sensor_id})
+              for s in page.items}
+    last = {sensor: reading for (_, sensor), reading in latest.items()}
+    entries = sensor_lines(page.items, last, states, now)
+    return page_text(entries, page, "sensor"), page_buttons("s", page)
 
 
+async def send_page(update: Update, text: str, buttons: InlineKeyboardMarkup | None) -> None:
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(text, reply_markup=buttons, do_quote=False)
 
 
 async def latest_command(update: Update, context: BotContext) -> None:
-    """/latest [sensor] (alias /status): the latest values."""
+    """/latest [sensor] (alias /status): the latest values, a page at a time."""
     link = await chat_link(update, context)
     words = await command_words(update, context) if link else None
     if link is None or words is None:
         return
+    if not words:
+        await send_page(update, *await latest_page(context, link, 1))
+        return
+    services = context.services
+    sensors = await services.run(services.store.list_sensors, link.user_id)
+    sensor = await resolve_sensor(update, context, sensors, " ".join(words), [],
+                                  usage="e.g. /latest attic")
+    if sensor is None:
+        return
+    now = services.clock_ms()
+    last = await services.run(services.store.latest_reading, link.user_id, sensor.sensor_id,
+                              now_ms=now)
+    await reply(update, latest_line(sensor, last, services.zone(link), now))
+
+
+async def latest_page(context: BotContext, link: ChatLink, number: int) -> Paged:
+    """/latest's page `number`."""
     services = context.services
     now = services.clock_ms()
     sensors = await services.run(services.store.list_sensors, link.user_id)
-    if words:
-        sensor = await resolve_sensor(update, context, sensors, " ".join(words), [],
-                                      usage="e.g. /latest attic")
-        if sensor is None:
-            return
-        sensors = [sensor]
+    if not sensors:
+        return NO_SENSORS, None
+    page = page_of(sensors, number)
     latest = await services.run(services.store.latest_readings,
-                                [(link.user_id, s.sensor_id) for s in sensors], now_ms=now)
+                                [(link.user_id, s.sensor_id) for s in page.items], now_ms=now)
     zone = services.zone(link)
-    lines = [latest_line(s, latest.get((link.user_id, s.sensor_id)), zone, now) for s in sensors]
-    await reply(update, "\n".join(lines) or "No sensors yet: they appear with their first reading.")
+    entries = [latest_line(s, latest.get((link.user_id, s.sensor_id)), zone, now)
+               for s in page.items]
+    return page_text(entries, page, "sensor"), page_buttons("l", page)
 
 
 def latest_line(sensor: Sensor, last: Reading | None, zone: ZoneInfo, now: int) -> str:
+    name = clip(sensor.display_name, NAME_LIMIT * 2)
     if last is None:
-        return f"{sensor.display_name}: no recent readings"
-    return (f"{sensor.display_name}: {format_value(last.value, sensor.unit)} "
+        return f"{name}: no recent readings"
+    return (f"{name}: {format_value(last.value, sensor.unit)} "
             f"at {format_time(last.timestamp, zone, now)} ({format_ago(last.timestamp, now)})")
 
 
@@ -211,6 +241,9 @@ async def history_button(update: Update, context: BotContext) -> None:
 
 async def send_chart(update: Update, context: BotContext, link: ChatLink, sensor: Sensor,
                      window: TimeRange) -> None:
+    if window.end_ms - window.start_ms > LONG_RANGE_MS:
+        await send_statistics_chart(update, context, link, sensor, window)
+        return
     services = context.services
     readings = await services.run(services.store.read_range, link.user_id, sensor.sensor_id,
                                   window.start_ms, window.end_ms, now_ms=services.clock_ms())
@@ -244,9 +277,10 @@ async def export_command(update: Update, context: BotContext) -> None:
         return
     services = context.services
     stem = f"{safe_filename(sensor.sensor_id)}_{safe_filename(range_text.replace('..', '_'))}"
-    files = await services.run(write_export, services.store, link.user_id, sensor.sensor_id,
-                               window.start_ms, window.end_ms, now_ms=services.clock_ms(),
-                               zone=services.zone(link), stem=stem)
+    hourly = window.end_ms - window.start_ms > LONG_RANGE_MS  # hourly statistics rows
+    files = await services.run(write_hourly_export if hourly else write_export, services.store,
+                               link.user_id, sensor.sensor_id, window.start_ms, window.end_ms,
+                               now_ms=services.clock_ms(), zone=services.zone(link), stem=stem)
     try:
         if not files.count or update.effective_message is None:
             await reply(update, f"No readings from {sensor.display_name} in {window.label}.")
@@ -257,14 +291,17 @@ async def export_command(update: Update, context: BotContext) -> None:
                 await update.effective_message.reply_document(
                     InputFile(content, filename=name, read_file_handle=False), do_quote=False,
                     caption=clip(export_caption(sensor, window, files.count, files.compressed,
-                                                number, len(parts)), CAPTION_LIMIT))
+                                                number, len(parts), files.row_word),
+                                 CAPTION_LIMIT))
     finally:
         await services.run(files.close)
 
 
 def export_caption(sensor: Sensor, window: TimeRange, count: int, compressed: bool,
-                   number: int, parts: int) -> str:
-    text = f"{sensor.display_name} · {window.label} · {plural(count, 'reading')}"
+                   number: int, parts: int, row_word: str = "reading") -> str:
+    text = f"{sensor.display_name} · {window.label} · {plural(count, row_word)}"
+    if row_word == "hour":
+        text += " of statistics (n, min, max, mean)"
     if compressed:
         text += " · gzip-compressed CSV"
     return text + (f" · part {number} of {parts}" if parts > 1 else "")

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +33,10 @@ class CommandError(Exception):
     """A user-facing failure of a command: printed as is, exit status 1."""
 
 
+class UsageError(Exception):
+    """A command given something it cannot take: printed as is, exit status 2."""
+
+
 now_ms = wall_clock_ms
 
 
@@ -54,12 +58,15 @@ def user_name(text: str) -> str:
 # -- commands --------------------------------------------------------------------------------
 
 def cmd_init(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    if settings.storage.backend == "dynamodb":
+        from sensorbot.tables import init_tables
+
+        init_tables(store, create=args.create_tables,
+                    endpoint_url=settings.storage.dynamodb.endpoint_url)
+        return
     for warning in store.init():
         print(warning, file=sys.stderr)
-    where = settings.storage.sqlite_path if settings.storage.backend == "sqlite" else (
-        f"DynamoDB tables {settings.storage.dynamodb.measurements_table!r} and "
-        f"{settings.storage.dynamodb.meta_table!r}")
-    print(f"storage ready: {where}", file=sys.stderr)
+    print(f"storage ready: {settings.storage.sqlite_path}", file=sys.stderr)
 
 
 def cmd_users_add(store: Store, args: argparse.Namespace, settings: Settings) -> None:
@@ -117,6 +124,33 @@ def cmd_tokens_import(store: Store, args: argparse.Namespace, settings: Settings
     print(f"imported {len(result.imported)} token(s)", file=sys.stderr)
 
 
+def cmd_sensors_delete(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    from sensorbot.forget import Tally, chosen_sensors, forget_all
+
+    try:
+        sensors = chosen_sensors(store, args.user_id, args.sensor, args.prefix)
+    except LookupError as exc:
+        raise NotFound(str(exc)) from None
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+    def show(tally: Tally) -> None:
+        print("\r" + tally.progress_line(len(sensors)), end="", file=sys.stderr, flush=True)
+
+    tally = forget_all(store, args.user_id, sensors, progress=show)
+    print(file=sys.stderr)
+    for done in tally.deleted:
+        print(f"{done.sensor}\t{done.readings}\t{done.rules}")
+    print(tally.summary(), file=sys.stderr)
+
+
+REUSE_THE_OLD_BOT = (
+    "note: these chats pressed Start with the old bot only, and Telegram lets a bot write only "
+    "to chats that started it. Run sensorbot with the OLD bot's token ([telegram] token, or the "
+    "SSM parameter on AWS) and stop the old bot: with a new bot, every alert to them is "
+    "refused (403) and the chats are marked inactive (docs/migrating.md).")
+
+
 def cmd_migrate(store: Store, args: argparse.Namespace, settings: Settings) -> None:
     from sensorbot.migrate import migrate, parse_old_bot_users, progress_line, summary
 
@@ -144,6 +178,27 @@ def cmd_migrate(store: Store, args: argparse.Namespace, settings: Settings) -> N
     for warning in done.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print("\n".join(summary(done, elapsed_s=elapsed)))
+    if old_chats:
+        print(REUSE_THE_OLD_BOT, file=sys.stderr)
+
+
+def cmd_rollup(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    from storage.rollup import Rollup, rebuild
+
+    started, now = time.monotonic(), now_ms()
+    if args.rebuild or args.since is not None:
+        since = 0 if args.since is None else int(
+            datetime.combine(args.since, datetime.min.time(), UTC).timestamp() * 1000)
+        done = rebuild(store, since_ms=since, now_ms=now)
+    else:
+        done = Rollup(store).run(now)
+    capacity = getattr(store, "capacity", None)
+    units = f"; {capacity.read_units:,.1f} read and {capacity.write_units:,.1f} write units" \
+        if capacity is not None else ""
+    print(f"statistics: {done.sensors} sensor(s), {done.hours_written:,} hour(s) written from "
+          f"{done.readings_read:,} reading(s) in {time.monotonic() - started:.1f} s{units}")
+    if done.failed:
+        raise CommandError(f"{done.failed} sensor(s) failed (see the warnings); run it again")
 
 
 def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:
@@ -174,6 +229,18 @@ def demo() -> int:
     return 0
 
 
+def emulator(args: argparse.Namespace) -> int:
+    """Reads no configuration: it prints what to set in yours."""
+    from sensorbot.demo.by_hand import port_in_use, run_emulator
+
+    if port_in_use(args.host, args.port):
+        print(f"Port {args.port} on {args.host} is in use; pick another with "
+              f"`sensorbot emulator --port {args.port + 1}`.", file=sys.stderr)
+        return EXIT_USAGE
+    run_emulator(sys.stdin, sys.stdout, host=args.host, port=args.port)
+    return 0
+
+
 def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings) -> None:
 
     from sensorbot.scheduled import alert_bot, cycle_once
@@ -185,6 +252,9 @@ def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings)
             return str(await cycle_once(settings, store, bot, now_ms()))
 
     print(run_against_telegram(once(), settings))
+    from storage.rollup import Rollup  # the process that runs the cycle compiles the hours
+
+    Rollup(store).run(now_ms())
 
 
 def run_against_telegram(call: Coroutine[Any, Any, T], settings: Settings) -> T:
@@ -217,8 +287,9 @@ def cmd_webhook_set(store: Store | None, args: argparse.Namespace, settings: Set
     from sensorbot.webhook import set_webhook
 
     if not args.url.startswith("https://"):
-        raise CommandError(f"Telegram delivers webhooks over HTTPS only; got {args.url!r}. Use "
-                           "the WebhookUrl output of the deployed stack.")
+        raise UsageError(f"error: Telegram delivers webhooks over HTTPS only; got {args.url!r}. "
+                         "Use the WebhookUrl output of the deployed stack, e.g. sensorbot webhook "
+                         "set https://abc123.lambda-url.eu-north-1.on.aws/")
     settings = fill_secrets(settings)
     run_against_telegram(set_webhook(settings, args.url), settings)
     print(f"webhook set: Telegram now posts updates to {args.url} with the secret token",
@@ -251,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="configuration file (TOML)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(group: argparse._SubParsersAction, name: str, handler: Handler,
+    def add(group: argparse._SubParsersAction[argparse.ArgumentParser], name: str, handler: Handler,
             help_text: str) -> argparse.ArgumentParser:
         sub = group.add_parser(name, parents=[common], help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
@@ -264,16 +335,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="everything embedded, chatting in this terminal, no Telegram account needed",
         description="The whole product on this machine, no Telegram account needed: a local Bot "
         "API emulator, the HTTP API on a free localhost port, a fresh SQLite file in a new "
-        "temporary folder, simulated sensors and, with amqtt installed (the dev extra), an MQTT "
+        "temporary folder, simulated sensors and, with amqtt installed (the demo extra), an MQTT "
         "broker on a free localhost port with a Zigbee2MQTT-style sensor publishing to it. You "
         "chat with the bot in this terminal. "
         "Reads no configuration and touches nothing else.")
-    add(commands, "init", cmd_init, "create storage (idempotent)")
+    local = commands.add_parser(
+        "emulator", parents=[common],
+        help="a stand-in for Telegram on this machine, chatting in this terminal: try "
+        "`sensorbot run` before you have a bot token",
+        description="Starts the local Bot API emulator, prints the base_url and token to give "
+        "`sensorbot run`, and makes this terminal a private chat with that bot. Reads no "
+        "configuration.")
+    local.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    local.add_argument("--port", type=int, default=8081, help="port (default 8081)")
+    init = add(commands, "init", cmd_init, "create storage (idempotent)")
+    init.add_argument("--create-tables", action="store_true",
+                      help="DynamoDB: create the tables that are missing (without a stack that "
+                      "owns them); without it, init only checks and adopts the ones there are")
     api = add(commands, "api", cmd_api, "serve the HTTP API alone")
     api.add_argument("--host", help="listen address (default: api.host)")
     api.add_argument("--port", type=int, help="port (default: api.port)")
 
-    def group(name: str, help_text: str) -> argparse._SubParsersAction:
+    def group(name: str, help_text: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
         return commands.add_parser(name, parents=[common], help=help_text).add_subparsers(
             dest="action", required=True, metavar="ACTION")
 
@@ -281,7 +364,15 @@ def build_parser() -> argparse.ArgumentParser:
     users_add = add(users, "add", cmd_users_add, "create a user; prints its id")
     users_add.add_argument("name", type=user_name)
     users_add.add_argument("--id", help="the user id (default: made from the name)")
-    add(users, "list", cmd_users_list, "list users")
+    add(users, "list", cmd_users_list, "list users").set_defaults(reads_only=True)
+
+    sensors = group("sensors", "manage sensors")
+    forget = add(sensors, "delete", cmd_sensors_delete,
+                 "delete a sensor (or every sensor whose id starts with --prefix) with its alert "
+                 "rules and readings; prints one line per sensor: id, readings, rules")
+    forget.add_argument("user_id", metavar="USER")
+    forget.add_argument("sensor", metavar="SENSOR", nargs="?")
+    forget.add_argument("--prefix", metavar="P", help="every sensor whose id starts with P")
 
     alerts = group("alerts", "alert cycle")
     add(alerts, "check", cmd_alerts_check, "run one alert cycle (evaluate, deliver) and exit"
@@ -302,11 +393,18 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--label", default="")
     listing = add(tokens, "list", cmd_tokens_list, "list tokens (never their secrets)")
     listing.add_argument("user_id", nargs="?")
+    listing.set_defaults(reads_only=True)
     revoke = add(tokens, "revoke", cmd_tokens_revoke, "revoke a token")
     revoke.add_argument("token_id")
     imports = add(tokens, "import", cmd_tokens_import,
                   "import ranchdata's R:TOKEN:USER#W:TOKEN:USER (else env RANCH_API_TOKENS)")
     imports.add_argument("string", nargs="?")
+    rollup = add(commands, "rollup", cmd_rollup,
+                 "compile the hourly statistics now (the alert cycle does it every hour)")
+    rollup.add_argument("--rebuild", action="store_true",
+                        help="recompile every hour the readings still hold")
+    rollup.add_argument("--since", type=day, metavar="DATE",
+                        help="recompile from this UTC day on, e.g. 2026-01-01")
     migration = add(commands, "migrate", cmd_migrate,
                     "adopt a running ranchdata deployment: its tokens, sensors and chats")
     migration.add_argument("--tokens", metavar="STRING",
@@ -320,6 +418,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; e.g. 2026-01-01") from None
+
+
 def warn_if_others_can_read(path: Path | None) -> None:
     """A bot token in a file others can read is the bot in their hands: say so, carry on."""
     if path is not None and path.stat().st_mode & 0o077:
@@ -328,12 +433,24 @@ def warn_if_others_can_read(path: Path | None) -> None:
             "chmod 600 %s", path, path)
 
 
+def missing_database(settings: Settings, args: argparse.Namespace) -> Path | None:
+    """The SQLite file a command that only reads would need, when it is not there: opening it
+    would create an empty one (in the wrong folder, say) and answer as if all were well."""
+    reads_only = getattr(args, "reads_only", False) or getattr(args, "dry_run", False)
+    path = settings.storage.sqlite_path
+    if settings.storage.backend == "sqlite" and reads_only and not path.exists():
+        return path
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The demo's terminal is a chat: only warnings may interrupt it.
-    configure_logging(logging.WARNING if args.command == "demo" else logging.INFO)
+    configure_logging(logging.WARNING if args.command in {"demo", "emulator"} else logging.INFO)
     if args.command == "demo":
         return demo()
+    if args.command == "emulator":
+        return emulator(args)
     try:
         settings = load_settings(args.config)
         if getattr(args, "needs_bot", False):
@@ -344,6 +461,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    missing = missing_database(settings, args)
+    if missing is not None:
+        print(f"error: no database at {missing}; run `sensorbot init` (or point --config at "
+              "the configuration that names yours)", file=sys.stderr)
+        return EXIT_FAILURE
     try:
         store = open_store(settings.storage) if getattr(args, "needs_store", True) else None
     except StorageError as exc:
@@ -351,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     try:
         args.handler(store, args, settings)
-    except ConfigError as exc:
+    except (ConfigError, UsageError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     except InvalidRecord as exc:  # an argument no store can keep, such as an id with '#'

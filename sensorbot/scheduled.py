@@ -1,7 +1,7 @@
 """One alert cycle on demand: `sensorbot alerts check` and AlertsFunction (a schedule).
 
 A scheduled Lambda reloads the rules every cycle: the bot that adds and removes them runs in
-another function and cannot tell this one (README "Deploy to AWS": what a cycle costs).
+another function and cannot tell this one (docs/aws.md: what a cycle costs).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from bot.transport import TelegramNotifier
 from core.clock import wall_clock_ms
 from core.config import Settings
 from storage.base import Store
+from storage.errors import StorageError
+from storage.rollup import Rollup
 
 log = logging.getLogger("sensorbot.alerts")
 TELEGRAM = "https://api.telegram.org/bot"  # PTB's default base URL
@@ -46,13 +48,14 @@ class ScheduledAlerts:
     store: Store
     bot: ExtBot[Any]
     loop: asyncio.AbstractEventLoop
+    rollup: Rollup | None = None  # the hourly statistics, compiled after the cycle
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> ScheduledAlerts:
         bot = alert_bot(settings)
         loop = asyncio.new_event_loop()
         loop.run_until_complete(bot.initialize())
-        return cls(settings, store, bot, loop)
+        return cls(settings, store, bot, loop, Rollup(store))
 
     def run_once(self, now_ms: int | None = None) -> dict[str, Any]:
         now = wall_clock_ms() if now_ms is None else now_ms
@@ -60,6 +63,11 @@ class ScheduledAlerts:
                                                           now))
         if summary.transitions or summary.failed:
             log.info("alert cycle: %s", summary)
+        if self.rollup is not None:
+            try:
+                self.rollup.run(now)
+            except StorageError as error:  # the next cycle compiles what this one could not
+                log.warning("could not compile the hourly statistics: %s", error)
         return asdict(summary)
 
     def close(self) -> None:

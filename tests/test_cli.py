@@ -1,4 +1,4 @@
-"""The `sensorbot` command: init, users, tokens (CONTRACT §2)."""
+"""The `sensorbot` command: init, users, tokens (docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -190,14 +190,16 @@ def test_it_sets_up_dynamodb_on_a_server_without_ttl_support(tmp_path, dynalite)
         f'endpoint_url = "{dynalite.endpoint}"\nmeasurements_table = "cli-measurements"\n'
         'meta_table = "cli-meta"\n', encoding="utf-8")
 
-    first = sensorbot("init", "--config", str(config), cwd=tmp_path)
+    first = sensorbot("init", "--create-tables", "--config", str(config), cwd=tmp_path)
     again = sensorbot("init", "--config", str(config), cwd=tmp_path)
     added = sensorbot("users", "add", "Ranch", "--config", str(config), cwd=tmp_path)
     issued = sensorbot("tokens", "issue", "ranch", "--scope", "read", "--config", str(config),
                        cwd=tmp_path)
 
-    assert (first.returncode, again.returncode) == (0, 0)
+    assert (first.returncode, again.returncode) == (0, 0), again.stderr
     assert "could not enable TTL" in first.stderr
+    assert "table 'cli-meta' in eu-north-1: created" in first.stderr
+    assert "table 'cli-meta' in eu-north-1: there, adopted as it is" in again.stderr
     assert added.stdout == "ranch\n"
     assert issued.returncode == 0 and len(issued.stdout.strip()) >= 32
 
@@ -244,3 +246,25 @@ def test_it_refuses_a_user_with_a_blank_name(config, capsys, blank):
     assert exited.value.code == 2
     assert "a user needs a name" in capsys.readouterr().err
     assert not (config.parent / "cli.db").exists() or open_db(config).list_users() == []
+
+
+@pytest.mark.parametrize("command", [("users", "list"), ("tokens", "list"),
+                                     ("tokens", "list", "summer-cottage"),
+                                     ("migrate", "--dry-run", "--tokens", "R:abc:23")])
+def test_a_command_that_only_reads_creates_no_database_where_there_is_none(
+        tmp_path, monkeypatch, capsys, command):
+    monkeypatch.chdir(tmp_path)  # the wrong folder: no config.toml, no sensorbot.db
+
+    assert main(list(command)) == 1
+
+    err = capsys.readouterr().err
+    assert f"no database at {tmp_path / 'sensorbot.db'}; run `sensorbot init`" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_command_that_only_reads_works_once_the_database_is_there(config, capsys):
+    assert run(config, "init") == 0
+
+    assert run(config, "users", "list") == 0
+    assert run(config, "migrate", "--dry-run", "--tokens", "R:abcdefghijklmnopq:23") == 0
+    assert open_db(config).list_users() == []  # the dry run wrote nothing

@@ -1,8 +1,8 @@
-"""Request and response bodies as the OpenAPI schema documents them (CONTRACT §4)."""
+"""Request and response bodies as the OpenAPI schema documents them (docs/api.md)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +22,10 @@ class MeasurementIn(BaseModel):
 class ReadingIn(MeasurementIn):
     sensor: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$",
                         description="Any text without control characters, e.g. 'Living room'.")
+    unit: str | None = Field(
+        default=None, min_length=1, max_length=32, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$",
+        description="The sensor's unit, e.g. '°C': set when the sensor has none yet, never "
+                    "over one chosen in the chat.")
 
 
 class ReadingBatchIn(BaseModel):
@@ -52,6 +56,17 @@ class Stored(BaseModel):
     stored: int
 
 
+class SkippedTagOut(BaseModel):
+    tag: str
+    reason: str
+
+
+class GatewayStored(Stored):
+    """What a Ruuvi Gateway POST stored, and the tags that gave no readings, with why."""
+
+    skipped: list[SkippedTagOut]
+
+
 class SensorSummary(BaseModel):
     sensor: str
     name: str
@@ -70,6 +85,20 @@ class SensorReadings(BaseModel):
     sensor: str
     readings: list[TimedValue]
     next: int | None = Field(description="The `start` that continues the range, if cut.")
+
+
+class StatsBucket(BaseModel):
+    t: int = Field(description="The bucket's start, epoch ms: an hour, or a day in UTC.")
+    n: int = Field(description="How many readings the bucket holds.")
+    min: float
+    max: float
+    mean: float
+
+
+class SensorStats(BaseModel):
+    sensor: str
+    step: Literal["1h", "1d"]
+    stats: list[StatsBucket]
 
 
 class Health(BaseModel):

@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-REQUEST_TIMEOUT_S = 30.0
 KEEP_ALIVE_S = 5  # uvicorn's default: an idle kept-alive connection is closed after this
 MAX_OPEN_FILES = 65_536
+MAX_URL_BYTES = 65_535  # llhttp's URL parser counts offsets in 16 bits
 
 log = logging.getLogger("sensorbot.api")
 
@@ -25,7 +25,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     byte, on a kept-alive connection). Past it, a client whose body is awaited gets 408; any
     other is just closed. Either way its file descriptor is freed."""
 
-    request_timeout_s: ClassVar[float] = REQUEST_TIMEOUT_S
+    request_timeout_s: ClassVar[float]  # set by guarded_protocol
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -47,6 +47,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+    def send_400_response(self, msg: str) -> None:
+        """A request the HTTP parser refuses gets the JSON error every route gives, not
+        uvicorn's plain text. The parser holds URLs of up to 64 KiB (a Shelly report URL
+        padded with parameters can be longer)."""
+        if len(getattr(self, "url", b"")) > MAX_URL_BYTES:
+            status, detail = b"414 URI Too Long", ("the URL is longer than 64 KiB; send at "
+                                                   "most 64 KiB of query parameters")
+        else:
+            status, detail = b"400 Bad Request", "the request is not valid HTTP/1.1"
+        self.transport.write(json_error(status, detail, self.server_state.default_headers))
+        self.transport.close()
 
     def _arm(self) -> None:
         self._deadline = self.loop.call_later(self.request_timeout_s, self._cut_off)
@@ -71,6 +83,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+def json_error(status: bytes, detail: str,
+               headers: list[tuple[bytes, bytes]] | None = None) -> bytes:
+    """A whole response, written before the app is involved, closing the connection."""
+    body = json.dumps({"detail": detail}).encode()
+    extra = b"".join(name + b": " + value + b"\r\n" for name, value in headers or [])
+    return (b"HTTP/1.1 %s\r\n%scontent-type: application/json\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n\r\n%s" % (status, extra, len(body), body))
+
+
 def timeout_response(timeout_s: float) -> bytes:
     body = json.dumps({"detail": f"the request did not arrive within {timeout_s:.0f} s; "
                                  "nothing was stored"}).encode()
@@ -84,7 +105,7 @@ def guarded_protocol(request_timeout_s: float) -> type[GuardedHttpToolsProtocol]
 
 
 def build_server(app: Any, host: str, port: int, *,
-                 request_timeout_s: float = REQUEST_TIMEOUT_S, **options: Any) -> uvicorn.Server:
+                 request_timeout_s: float, **options: Any) -> uvicorn.Server:
     """A uvicorn server for `app` whose requests must arrive within `request_timeout_s`.
     `options` go to uvicorn.Config as they are."""
     raise_open_file_limit()

@@ -1,9 +1,10 @@
-"""v3: batch ingest, sensor list, readings with paging, health (CONTRACT §4.2)."""
+"""v3: batch ingest, sensor list, readings with paging, health (docs/api.md)."""
 
 from __future__ import annotations
 
 from typing import (
     Annotated,
+    Literal,
     NotRequired,  # pydantic needs these before 3.12
 )
 
@@ -17,6 +18,7 @@ from ingest.http.auth import Caller
 from ingest.http.deps import (
     MAX_MS,
     Services,
+    authorized_reader,
     caller,
     iso_ms,
     js_number,
@@ -25,6 +27,7 @@ from ingest.http.deps import (
     services,
     services_of,
 )
+from ingest.http.devices import ingest as ingest_devices
 from ingest.http.errors import Unprocessable
 from ingest.http.limits import read_body
 from ingest.http.schemas import (
@@ -32,15 +35,20 @@ from ingest.http.schemas import (
     Health,
     ReadingBatchIn,
     SensorReadings,
+    SensorStats,
     SensorSummary,
     Stored,
     body_doc,
 )
-from ingest.validation import Invalid, Window, parse_reading
+from ingest.payloads import DeviceReading
+from ingest.validation import Invalid, Window, might_underflow, parse_reading
+from storage.base import DAY_MS, HOUR_MS
 from storage.errors import StorageError
 from storage.models import MAX_VALUE, SENSOR_ID_MAX, Reading, distinct_count
+from storage.rollup import daily, hourly_history
 
 MAX_BATCH = 1000
+MAX_UNIT = 32  # as /unit keeps it
 
 
 class _FastReading(TypedDict):
@@ -58,6 +66,7 @@ class _FastBatch(TypedDict):
 _FAST_BATCH = TypeAdapter(_FastBatch)
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 20_000
+MAX_STATS = 10_000  # buckets a stats answer may hold: 416 days of hours
 router = APIRouter(tags=["v3"])
 
 
@@ -84,6 +93,8 @@ def fast_parse_batch(raw: bytes, window: Window) -> list[Reading] | None:
 
     Accepts only what parse_batch accepts, and the same readings (a property test holds it).
     """
+    if might_underflow(raw):
+        return None  # pydantic would read 1e-400 as 0; parse_batch's parser refuses it
     try:
         items = _FAST_BATCH.validate_json(raw)["readings"]
     except ValidationError:
@@ -107,8 +118,30 @@ async def post_readings(request: Request, who: Caller = Depends(caller)) -> Stor
     def parse(window: Window) -> list[Reading]:
         return fast_parse_batch(raw, window) or parse_batch(parse_json(raw), window)
 
+    if b'"unit"' in raw:  # a unit given with a reading: the devices' path, units and all
+        return await ingest_devices(request, who, lambda window: with_units(raw, window))
     stored = await services_of(request).ingest(who, parse)
     return Stored(stored=distinct_count(stored))
+
+
+def with_units(raw: bytes, window: Window) -> list[DeviceReading]:
+    """The batch's readings, each with the unit it names (set on a sensor that has none)."""
+    body = parse_json(raw)
+    readings = parse_batch(body, window)
+    items = body["readings"] if isinstance(body, dict) else []
+    return [DeviceReading(reading, unit_of(index, item))
+            for index, (reading, item) in enumerate(zip(readings, items, strict=True))]
+
+
+def unit_of(index: int, item: dict[str, object]) -> str | None:
+    unit = item.get("unit")
+    if unit is None:
+        return None
+    if not isinstance(unit, str) or not 1 <= len(unit) <= MAX_UNIT or \
+            any(ord(c) < 32 or 127 <= ord(c) < 160 for c in unit):
+        raise Unprocessable(f'readings[{index}]: unit must be a short text (1 to {MAX_UNIT} '
+                            'characters), e.g. "°C"')
+    return unit
 
 
 @router.get("/api/v3/sensors", response_model=list[SensorSummary],
@@ -153,6 +186,37 @@ def get_readings(
                      for r in readings[:limit]],
         "next": following,
     })
+
+
+@router.get("/api/v3/sensors/{sensor:path}/stats", response_model=SensorStats,
+            summary="Hourly (or daily, UTC) count, min, max and mean, ascending; kept after "
+                    "the readings expire")
+def get_stats(
+    sensor: str,
+    start: int | None = Query(None, ge=0, le=MAX_MS,
+                              description="Epoch ms; buckets from the one holding it. Default: "
+                                          "end - 7 days"),
+    end: int | None = Query(None, ge=0, le=MAX_MS, description="Epoch ms, inclusive; default now"),
+    step: Literal["1h", "1d"] = Query("1h", description="`1h`, or `1d` for days in UTC"),
+    who: Caller = Depends(caller),
+    app: Services = Depends(services),
+) -> JSONResponse:
+    token = authorized_reader(app, who, sensor)
+    now = app.clock_ms()
+    end = now if end is None else end
+    start = end - 7 * DAY_MS if start is None else start
+    size = HOUR_MS if step == "1h" else DAY_MS
+    if start > end:
+        raise Unprocessable(f"start ({start}) is after end ({end})")
+    if (end - start) // size >= MAX_STATS:
+        raise Unprocessable(f"the range holds more than {MAX_STATS} buckets of {step}: use "
+                            "step=1d or a shorter range")
+    hours = hourly_history(app.store, token.user_id, sensor, start - start % size, end,
+                           now_ms=now).hours
+    app.auth.used(token)
+    return JSONResponse({"sensor": sensor, "step": step, "stats": [
+        {"t": b.hour, "n": b.n, "min": js_number(b.minimum), "max": js_number(b.maximum),
+         "mean": js_number(b.mean)} for b in (hours if step == "1h" else daily(hours))]})
 
 
 @router.get("/healthz", response_model=Health, tags=["health"],

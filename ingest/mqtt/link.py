@@ -160,7 +160,7 @@ class BrokerLink:
 
     def _connection(self) -> Ending:
         """One connection, from connect until it is lost."""
-        self._connected_at, self._refusal, self._loss = None, None, CLOSED
+        self._forget_last_connection()
         settings = self._settings
         try:
             self.client.connect(settings.host, settings.port, round(self._timings.keepalive))
@@ -197,6 +197,10 @@ class BrokerLink:
             reason = "the connection was closed before the broker answered" + \
                 self._scheme_hint(None)
         return Ending(reason, lasted, closed)
+
+    def _forget_last_connection(self) -> None:
+        """Before connecting: what paho's callbacks tell of this connection starts afresh."""
+        self._connected_at, self._refusal, self._loss = None, None, CLOSED
 
     def _ended(self, ending: Ending) -> None:
         """One line per outage: a connection dropped right after it was made continues the
@@ -288,7 +292,7 @@ class BrokerLink:
             topic: str | None = raw.decode("utf-8")
         except UnicodeDecodeError:
             topic = None
-        payload = message.payload
+        payload = bytes(message.payload)  # no copy: paho's payload is bytes already
         self._deliver(Delivery(
             topic, bytes(raw), payload if len(payload) <= MAX_PAYLOAD else None, len(payload),
             message.mid, message.qos, bool(message.dup), bool(message.retain),

@@ -7,13 +7,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from storage.errors import StorageError, StorageUnavailable
+
+if TYPE_CHECKING:  # boto3-stubs, a dev dependency
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import WriteRequestOutputTypeDef, WriteRequestTypeDef
 
 Item = dict[str, Any]
 
@@ -35,11 +39,11 @@ CLIENT_CONFIG = Config(
     max_pool_connections=32,
 )
 
-_clients: dict[tuple[str, str], Any] = {}
+_clients: dict[tuple[str, str], DynamoDBClient] = {}
 _clients_lock = threading.Lock()
 
 
-def shared_client(region: str, endpoint_url: str = "") -> Any:
+def shared_client(region: str, endpoint_url: str = "") -> DynamoDBClient:
     """The process's DynamoDB client for this region and endpoint, built on first use."""
     key = (region, endpoint_url)
     with _clients_lock:
@@ -48,8 +52,17 @@ def shared_client(region: str, endpoint_url: str = "") -> Any:
         return _clients[key]
 
 
-def build_client(region: str, endpoint_url: str = "") -> Any:
+def build_client(region: str, endpoint_url: str = "") -> DynamoDBClient:
+    """A client for `region`, else the region of the user's AWS configuration (AWS_REGION,
+    AWS_DEFAULT_REGION, the profile's), never one of our choosing: tables made in a region
+    the deployed stack does not use would hold users and tokens the stack never sees."""
     session = boto3.session.Session()
+    region = region or session.region_name or ("local" if endpoint_url else "")
+    if not region:
+        raise StorageError(
+            "no AWS region: set the one your tables are in (the stack's) with `aws configure "
+            "set region REGION`, AWS_REGION, or [storage.dynamodb] region "
+            "(SENSORBOT_STORAGE__DYNAMODB__REGION)")
     options: dict[str, Any] = {"region_name": region, "config": CLIENT_CONFIG}
     if endpoint_url:
         options["endpoint_url"] = endpoint_url
@@ -97,7 +110,7 @@ class CapacityMeter:
                 self.read_units += units
 
 
-def query_pages(client: Any, meter: CapacityMeter, **request: Any) -> Iterator[Item]:
+def query_pages(client: DynamoDBClient, meter: CapacityMeter, **request: Any) -> Iterator[Item]:
     """Every item of a Query, following LastEvaluatedKey."""
     request = {**request, "ReturnConsumedCapacity": "TOTAL"}
     while True:
@@ -112,7 +125,7 @@ def query_pages(client: Any, meter: CapacityMeter, **request: Any) -> Iterator[I
 
 
 def batch_write(
-    client: Any,
+    client: DynamoDBClient,
     meter: CapacityMeter,
     table: str,
     items: Sequence[Item],
@@ -125,8 +138,31 @@ def batch_write(
 
     Raises StorageUnavailable naming how many items were not written: never a silent loss.
     """
-    for start in range(0, len(items), BATCH_LIMIT):
-        pending = [{"PutRequest": {"Item": item}} for item in items[start:start + BATCH_LIMIT]]
+    batch_requests(client, meter, table, [{"PutRequest": {"Item": item}} for item in items],
+                   sleep=sleep, attempts=attempts, base_delay=base_delay)
+
+
+def batch_delete(client: DynamoDBClient, meter: CapacityMeter, table: str,
+                 keys: Sequence[Item], *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """DeleteRequests of these keys, as batch_write sends its puts."""
+    batch_requests(client, meter, table, [{"DeleteRequest": {"Key": key}} for key in keys],
+                   sleep=sleep)
+
+
+def batch_requests(
+    client: DynamoDBClient,
+    meter: CapacityMeter,
+    table: str,
+    requests: Sequence[WriteRequestTypeDef],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    attempts: int = BATCH_ATTEMPTS,
+    base_delay: float = 0.05,
+) -> None:
+    """BatchWriteItem requests, 25 at a time, UnprocessedItems retried."""
+    for start in range(0, len(requests), BATCH_LIMIT):
+        pending: Sequence[WriteRequestTypeDef | WriteRequestOutputTypeDef] = \
+            requests[start:start + BATCH_LIMIT]
         for attempt in range(attempts):
             with translated():
                 response = client.batch_write_item(
@@ -139,7 +175,8 @@ def batch_write(
             if attempt + 1 < attempts:
                 sleep(random.uniform(0, min(2.0, base_delay * 2**attempt)))
         if pending:
-            unwritten = len(pending) + max(0, len(items) - start - BATCH_LIMIT)
+            unwritten = len(pending) + max(0, len(requests) - start - BATCH_LIMIT)
             raise StorageUnavailable(
-                f"DynamoDB left {unwritten} of {len(items)} items unwritten after {attempts} tries"
+                f"DynamoDB left {unwritten} of {len(requests)} items unwritten after {attempts} "
+                "tries"
             )

@@ -40,7 +40,26 @@ CREATE TABLE IF NOT EXISTS alert_rules (
 );
 """
 
-MIGRATIONS: list[str] = [BASE]
+# Version 2: hourly statistics, kept after the readings they summarise expire.
+STATISTICS = """
+CREATE TABLE IF NOT EXISTS hourly_statistics (
+    user_id TEXT NOT NULL, sensor TEXT NOT NULL, hour INTEGER NOT NULL, n INTEGER NOT NULL,
+    min REAL NOT NULL, max REAL NOT NULL, mean REAL NOT NULL,
+    first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL, compiled_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, sensor, hour)
+) WITHOUT ROWID;
+"""
+
+# Version 3: Telegram updates a webhook has taken, so a redelivered one is handled once.
+UPDATES = """
+CREATE TABLE IF NOT EXISTS telegram_updates (
+    update_id INTEGER PRIMARY KEY, claimed_at INTEGER NOT NULL, done INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS telegram_updates_by_expiry ON telegram_updates (expires_at);
+"""
+
+MIGRATIONS: list[str] = [BASE, STATISTICS, UPDATES]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -5,7 +5,9 @@ WebSocket listener)."""
 from __future__ import annotations
 
 import logging
+import shutil
 import ssl
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from tests.support.devices import mqtt_settings, stored, wait_connected, wait_fo
 from tests.support.dynalite import free_port
 from tests.support.tls import home_ca
 
+ROOT = Path(__file__).resolve().parents[2]
 mosquitto = pytest.mark.skipif(broker_kind() != "mosquitto",
                                reason="the TLS listener is configured for mosquitto")
 QUICK = Timings(reconnect_min=0.05, reconnect_max=0.1)
@@ -165,3 +168,15 @@ def test_it_stores_over_websocket(tmp_path, store, start_ingest, scheme):
         stores_over(broker, settings, store, start_ingest)
     finally:
         broker.stop()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_the_documented_home_ca_passes_strict_verification(tmp_path):
+    """docs/devices.md's OpenSSL recipe, run as written."""
+    page = (ROOT / "docs" / "devices.md").read_text(encoding="utf-8")
+    recipe = page.split("e.g. with OpenSSL:\n\n```sh\n", 1)[1].split("```", 1)[0]
+    subprocess.run(["bash", "-c", recipe], cwd=tmp_path, check=True, capture_output=True)
+
+    checked = subprocess.run(["openssl", "verify", "-x509_strict", "-CAfile", "ca.pem",
+                              "server.pem"], cwd=tmp_path, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

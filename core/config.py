@@ -119,6 +119,7 @@ class MqttSubscription(_Section):
     @field_validator("topic")
     @classmethod
     def _topic_filter(cls, value: str) -> str:
+        _fits_mqtt(value)
         levels = value.split("/")
         for index, level in enumerate(levels):
             if ("+" in level and level != "+") or ("#" in level and level != "#") or \
@@ -179,6 +180,12 @@ class MqttSettings(_Section):
             raise ValueError("mqtt is enabled but has no [[mqtt.subscriptions]]; add one (see "
                              "config.example.toml) or set enabled = false")
         return self
+
+    @field_validator("client_id", "username", "password")
+    @classmethod
+    def _fits_a_string(cls, value: str) -> str:
+        _fits_mqtt(value)
+        return value
 
     @field_validator("password")
     @classmethod
@@ -256,6 +263,12 @@ class MqttSettings(_Section):
         """The WebSocket path: the url's, or /mqtt (Mosquitto takes any, EMQX and HiveMQ this)."""
         parts = urlsplit(self.url)
         return (parts.path or "/mqtt") + (f"?{parts.query}" if parts.query else "")
+
+
+def _fits_mqtt(value: str) -> None:
+    """MQTT sends a string as at most 65,535 bytes of UTF-8."""
+    if len(value.encode("utf-8", "surrogatepass")) > 65535:
+        raise ValueError("is longer than MQTT allows (65,535 bytes of UTF-8)")
 
 
 def _needs_tls(info: ValidationInfo) -> None:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import shlex
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -51,6 +52,17 @@ def check_subscriptions(settings: MqttSettings, store: Store) -> None:
                 "Create the user with `sensorbot users add "
                 f"{user} --id {user}`, or name an existing one (`sensorbot users list`)."
             )
+
+
+def check_state_file(settings: MqttSettings) -> None:
+    """The subscriber's memory must open at start, not fail at every attempt to run."""
+    try:
+        DeliveryMemory(settings.state_file, "").close()
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(
+            f"Configuration error: [mqtt] state_file {str(settings.state_file)!r} cannot be "
+            f"opened ({exc}). Give a file in a folder sensorbot may write to, relative to the "
+            "config file's folder or absolute.") from None
 
 
 class BadPayloadLog:

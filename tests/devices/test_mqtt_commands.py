@@ -84,6 +84,8 @@ def test_it_refuses_a_bad_mqtt_section_in_one_paragraph(tmp_path):
     ('url = "mqtts://broker"\ncert_file = "nowhere.pem"', "cert_file or key_file cannot be read"),
     ('url = "mqtt://broker/mqtt"', "has a path ('/mqtt'), which only ws:// and wss:// take"),
     ('url = "http://broker"', "or over WebSocket ws://HOST[:PORT][/PATH]"),
+    ('client_id = "' + "é" * 40_000 + '"', "'mqtt.client_id': Value error, is longer than MQTT "
+                                          "allows (65,535 bytes of UTF-8)"),
 ])
 def test_it_finds_a_broken_tls_or_login_setting_at_start(tmp_path, lines, said):
     not_pem = tmp_path / "ca.pem"
@@ -110,6 +112,22 @@ def test_it_refuses_to_start_with_a_key_that_is_not_the_certificates(tmp_path, c
 
     err = capsys.readouterr().err
     assert "cert_file and key_file do not make a client certificate" in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_it_refuses_to_start_with_a_state_file_it_cannot_open(tmp_path, capsys):
+    (tmp_path / "taken").write_text("a file, not a folder", encoding="utf-8")
+    config = write_config(tmp_path, "mqtt://127.0.0.1:1", "cottage", "a/+")
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "[[mqtt.subscriptions]]", 'state_file = "taken/mqtt.db"\n\n[[mqtt.subscriptions]]'),
+        encoding="utf-8")
+    assert main(["users", "add", "Cottage", "--id", "cottage", "--config", str(config)]) == 0
+    capsys.readouterr()
+
+    assert main(["api", "--config", str(config)]) == 2
+
+    err = capsys.readouterr().err
+    assert "[mqtt] state_file" in err and "cannot be opened" in err
     assert "Traceback" not in err and err.count("\n") == 1
 
 

@@ -30,7 +30,7 @@ PLATFORM = "manylinux2014_aarch64"
 PROVIDED_BY_RUNTIME = {"boto3"}
 # The runtime's botocore is imported from /var/task's packages too: keep what it requires.
 RUNTIME_PINS = ["python-dateutil>=2.8,<3"]
-NOT_IN_LAMBDA = {"uvicorn"}  # `sensorbot run`/`api` and the emulator serve HTTP themselves
+NOT_IN_LAMBDA = {"uvicorn", "paho-mqtt"}  # `sensorbot run`/`api` serve HTTP and subscribe to MQTT
 
 # function → (the project's packages, the distributions it does without)
 FUNCTIONS: dict[str, tuple[list[str], set[str]]] = {

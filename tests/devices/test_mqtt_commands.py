@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -207,6 +208,48 @@ def test_sensorbot_api_stores_what_was_published_while_it_was_down(tmp_path):
             assert second.stop() == 0
         publisher.close()
         assert "Traceback" not in log.read_text(encoding="utf-8")
+    finally:
+        broker.stop()
+
+
+@pytest.mark.skipif(broker_kind() != "mosquitto",
+                    reason="amqtt 0.12 does not resend unacknowledged messages on reconnect")
+def test_a_kill_9_mid_flood_loses_nothing_and_stores_nothing_twice(tmp_path):
+    broker = Broker(broker_kind(), tmp_path / "broker").start()
+    try:
+        config = write_config(tmp_path, broker.url, "cottage", "flood/+")
+        assert main(["users", "add", "Cottage", "--id", "cottage", "--config", str(config)]) == 0
+        store = SQLiteStore(tmp_path / "sensorbot.db")
+        log = tmp_path / "sensorbot.log"
+        first = Process(config, log)
+        wait_for(lambda: "subscribed to 'flood/+'" in first.output(), timeout=30)
+        publisher = Publisher(broker)
+
+        def flood() -> None:
+            sent = [publisher.client.publish(f"flood/s{value % 10}", str(value), qos=1)
+                    for value in range(3000)]
+            for message in sent:
+                message.wait_for_publish(timeout=60)
+
+        devices = threading.Thread(target=flood)
+        devices.start()
+        wait_for(lambda: len(stored(store)) == 10 and sum(map(len, stored(store).values()))
+                 >= 1000)
+        first.process.kill()  # SIGKILL, at times between storing and acknowledging (the
+        # deterministic case is in test_mqtt_stored_once.py)
+        first.process.wait()
+        second = Process(config, log)
+        try:
+            devices.join(60)
+
+            def values() -> list[float]:
+                return [v for found in stored(store).values() for v in found]
+
+            wait_for(lambda: len(set(values())) == 3000, timeout=60)
+        finally:
+            assert second.stop() == 0
+        assert sorted(values()) == list(range(3000))
+        publisher.close()
     finally:
         broker.stop()
 

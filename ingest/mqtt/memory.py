@@ -19,7 +19,9 @@ import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, TypeVar
 
+Key = TypeVar("Key", int, str)
 TOPICS_KEPT = 20_000  # last payloads remembered; the oldest go first
 
 SCHEMA = """
@@ -65,25 +67,22 @@ class DeliveryMemory:
 
     def stamps(self, packet_ids: Iterable[int]) -> dict[int, tuple[bytes, int]]:
         """Packet id → (digest, time given) of the messages stamped under these ids."""
-        found: dict[int, tuple[bytes, int]] = {}
-        with self._lock:
-            for packet_id in set(packet_ids):
-                row = self._db.execute(
-                    "SELECT digest, stamp FROM stamps WHERE session = ? AND packet_id = ?",
-                    (self._session, packet_id)).fetchone()
-                if row is not None:
-                    found[packet_id] = (bytes(row[0]), row[1])
-        return found
+        rows = self._rows("SELECT digest, stamp FROM stamps WHERE session = ? AND packet_id = ?",
+                          packet_ids)
+        return {packet_id: (bytes(row[0]), row[1]) for packet_id, row in rows.items()}
 
     def last_payloads(self, topics: Iterable[str]) -> dict[str, bytes]:
-        found: dict[str, bytes] = {}
+        rows = self._rows("SELECT digest FROM payloads WHERE session = ? AND topic = ?", topics)
+        return {topic: bytes(row[0]) for topic, row in rows.items()}
+
+    def _rows(self, query: str, keys: Iterable[Key]) -> dict[Key, tuple[Any, ...]]:
+        """The row `query` finds for each key (of this session), where it finds one."""
+        found: dict[Key, tuple[Any, ...]] = {}
         with self._lock:
-            for topic in set(topics):
-                row = self._db.execute(
-                    "SELECT digest FROM payloads WHERE session = ? AND topic = ?",
-                    (self._session, topic)).fetchone()
+            for key in set(keys):
+                row = self._db.execute(query, (self._session, key)).fetchone()
                 if row is not None:
-                    found[topic] = bytes(row[0])
+                    found[key] = row
         return found
 
     def remember(self, stamps: dict[int, tuple[bytes, int]],

@@ -166,6 +166,13 @@ def test_it_reads_subscriptions_from_the_environment(tmp_path, monkeypatch):
     assert settings.mqtt.subscriptions[0].format == "json"
 
 
+def api_folder(tmp_path: Path, broker: Broker, topic: str) -> tuple[Path, SQLiteStore, Path]:
+    """A config subscribing the user cottage (created) to `topic`, its store and a log file."""
+    config = write_config(tmp_path, broker.url, "cottage", topic)
+    assert main(["users", "add", "Cottage", "--id", "cottage", "--config", str(config)]) == 0
+    return config, SQLiteStore(tmp_path / "sensorbot.db"), tmp_path / "sensorbot.log"
+
+
 class Process:
     def __init__(self, config: Path, log: Path) -> None:
         self.log = log
@@ -185,11 +192,8 @@ class Process:
 def test_sensorbot_api_stores_what_was_published_while_it_was_down(tmp_path):
     broker = Broker(broker_kind(), tmp_path / "broker").start()
     try:
-        config = write_config(tmp_path, broker.url, "cottage", "dev/+")
-        assert main(["users", "add", "Cottage", "--id", "cottage", "--config", str(config)]) == 0
-        store = SQLiteStore(tmp_path / "sensorbot.db")
+        config, store, log = api_folder(tmp_path, broker, "dev/+")
         publisher = Publisher(broker)
-        log = tmp_path / "sensorbot.log"
         first = Process(config, log)
         try:
             wait_for(lambda: "subscribed to 'dev/+'" in first.output(), timeout=30)
@@ -217,10 +221,7 @@ def test_sensorbot_api_stores_what_was_published_while_it_was_down(tmp_path):
 def test_a_kill_9_mid_flood_loses_nothing_and_stores_nothing_twice(tmp_path):
     broker = Broker(broker_kind(), tmp_path / "broker").start()
     try:
-        config = write_config(tmp_path, broker.url, "cottage", "flood/+")
-        assert main(["users", "add", "Cottage", "--id", "cottage", "--config", str(config)]) == 0
-        store = SQLiteStore(tmp_path / "sensorbot.db")
-        log = tmp_path / "sensorbot.log"
+        config, store, log = api_folder(tmp_path, broker, "flood/+")
         first = Process(config, log)
         wait_for(lambda: "subscribed to 'flood/+'" in first.output(), timeout=30)
         publisher = Publisher(broker)

@@ -140,6 +140,21 @@ def test_it_recognises_a_resend_by_topic_id_and_payload_within_one_session(
     assert stored(store) == expected
 
 
+def stored_once_when_resent(fake: FakeBroker, settings: MqttSettings, store: SQLiteStore,
+                            packet_id: int, ingest: MqttIngest | None = None) -> None:
+    """The subscriber runs (again); the broker, which kept the session, sends a:x 21.5 again:
+    it is acknowledged, and stored once."""
+    fake.answers = Answers(session_present=True)
+    again = RunningIngest(settings, store, ingest=ingest, timings=QUICK)
+    try:
+        second = fake.connection(2)
+        second.send(publish("a/x", b"21.5", packet_id=packet_id, dup=True))
+        wait_for(lambda: second.count(PUBACK, packet_id))
+        assert stored(store) == {"x": [21.5]}
+    finally:
+        again.stop()
+
+
 def test_it_remembers_a_message_only_once_it_is_stored(fake, store, writes):
     settings = settings_for(fake, NUMBER)
     writes.failures.append(RuntimeError("a fault of ours"))
@@ -149,15 +164,7 @@ def test_it_remembers_a_message_only_once_it_is_stored(fake, store, writes):
     wait_for(lambda: first.error is not None)
     assert isinstance(first.error, RuntimeError)
 
-    fake.answers = Answers(session_present=True)
-    again = RunningIngest(settings, store, ingest=ingest)  # as sensorbot.runner.supervise does
-    try:
-        second = fake.connection(2)
-        second.send(publish("a/x", b"21.5", packet_id=1, dup=True))
-        wait_for(lambda: second.count(PUBACK, 1))
-        assert stored(store) == {"x": [21.5]}
-    finally:
-        again.stop()
+    stored_once_when_resent(fake, settings, store, 1, ingest)  # as runner.supervise does
 
 
 def test_it_stores_a_message_resent_while_storage_was_down_once_and_acks_it_once(
@@ -297,12 +304,4 @@ def test_a_restarted_subscriber_stores_a_resent_message_once(fake, store, monkey
     wait_for(lambda: first.error is not None)  # stored, never acknowledged
     assert stored(store) == {"x": [21.5]}
 
-    fake.answers = Answers(session_present=True)
-    again = RunningIngest(settings, store, timings=QUICK)  # a new process: nothing in memory
-    try:
-        second = fake.connection(2)
-        second.send(publish("a/x", b"21.5", packet_id=9, dup=True))
-        wait_for(lambda: second.count(PUBACK, 9))
-        assert stored(store) == {"x": [21.5]}
-    finally:
-        again.stop()
+    stored_once_when_resent(fake, settings, store, 9)  # a new process: nothing in memory

@@ -14,7 +14,9 @@ Payloads are kept as digests, so the file and the memory stay small whatever the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -47,6 +49,10 @@ class DeliveryMemory:
 
     def __init__(self, path: Path, session: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only, as the database: topics name the devices. SQLite gives its -wal and -shm
+        # files the file's mode; an existing file keeps its own.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         self._session = session
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,

@@ -244,6 +244,10 @@ class MqttIngest:
             if topic is None:
                 self._bad.report(delivery.raw_topic, "its topic is not UTF-8")
                 continue
+            if not topic or "+" in topic or "#" in topic or "\0" in topic:
+                self._bad.report(topic, "a broker must not send a topic that is empty or holds "
+                                        "+, # or U+0000")
+                continue
             if delivery.payload is None:
                 self._bad.report(topic, f"larger than {MAX_PAYLOAD >> 20} MiB")
                 continue

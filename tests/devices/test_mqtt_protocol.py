@@ -99,7 +99,8 @@ def said(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if text in r.getMessage()]
 
 
-@pytest.mark.parametrize("short", [b"\x32\x00", b"\x30\x01\x00"], ids=["length0", "length1"])
+@pytest.mark.parametrize("short", [b"\x32\x00", b"\x30\x01\x00", publish("", b"1", 4)],
+                         ids=["length0", "length1", "empty-topic"])
 def test_it_reconnects_after_a_publish_too_short_for_its_topic(fake, store, start_ingest,
                                                                 caplog, short):
     caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
@@ -305,3 +306,19 @@ def test_a_restarted_subscriber_stores_a_resent_message_once(fake, store, monkey
     assert stored(store) == {"x": [21.5]}
 
     stored_once_when_resent(fake, settings, store, 9)  # a new process: nothing in memory
+
+
+@pytest.mark.parametrize("topic", ["a/+", "a/#", "a/\0"], ids=["plus", "hash", "nul"])
+def test_it_skips_a_topic_no_broker_may_send_once_and_acknowledges_it(fake, store, start_ingest,
+                                                                      caplog, topic):
+    caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
+    start_ingest(settings_for(fake, {**NUMBER, "topic": "#"}), store)
+    connection = fake.connection(1)
+    connection.send(publish(topic, b"21.5", packet_id=4))
+    connection.send(publish("a/x", b"3.5", packet_id=5))
+
+    wait_for(lambda: connection.count(PUBACK, 5))
+    assert connection.count(PUBACK, 4) == 1
+    assert stored(store) == {"x": [3.5]}
+    [line] = said(caplog, "skipped an MQTT message")
+    assert "a broker must not send" in line

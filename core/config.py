@@ -119,6 +119,7 @@ class MqttSubscription(_Section):
     @field_validator("topic")
     @classmethod
     def _topic_filter(cls, value: str) -> str:
+        _fits_mqtt(value)
         levels = value.split("/")
         for index, level in enumerate(levels):
             if ("+" in level and level != "+") or ("#" in level and level != "#") or \
@@ -143,13 +144,19 @@ class MqttSubscription(_Section):
         return self
 
 
+SCHEMES = {"mqtt": 1883, "mqtts": 8883, "ws": 80, "wss": 443}  # and their default ports
+
+
 class MqttSettings(_Section):
     enabled: bool = False
     url: str = "mqtt://127.0.0.1:1883"
     username: str = ""
     password: str = ""
-    ca_file: str = ""  # with mqtts://: a CA certificate (PEM) to trust instead of the system's
+    ca_file: str = ""  # with TLS: a CA certificate (PEM) to trust instead of the system's
+    cert_file: str = ""  # with TLS: this client's certificate (PEM), for brokers that ask
+    key_file: str = ""  # its private key (PEM), unless cert_file holds it too
     client_id: str = Field(default="sensorbot", min_length=1, max_length=65535)
+    state_file: Path = Path("sensorbot-mqtt.db")  # what the subscriber keeps across restarts
     subscriptions: list[MqttSubscription] = Field(default_factory=list)
 
     @field_validator("url")
@@ -160,8 +167,11 @@ class MqttSettings(_Section):
             parts.port  # noqa: B018 - a bad port raises here
         except ValueError:
             raise ValueError("has a bad port; e.g. mqtt://192.168.1.5:1883") from None
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError("must be mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (TLS)")
+        if parts.scheme not in SCHEMES or not parts.hostname:
+            raise ValueError("must be mqtt://HOST[:PORT], mqtts://HOST[:PORT] (TLS), or over "
+                             "WebSocket ws://HOST[:PORT][/PATH] or wss://HOST[:PORT][/PATH]")
+        if parts.scheme in ("mqtt", "mqtts") and parts.path not in ("", "/"):
+            raise ValueError(f"has a path ({parts.path!r}), which only ws:// and wss:// take")
         return value
 
     @model_validator(mode="after")
@@ -170,6 +180,12 @@ class MqttSettings(_Section):
             raise ValueError("mqtt is enabled but has no [[mqtt.subscriptions]]; add one (see "
                              "config.example.toml) or set enabled = false")
         return self
+
+    @field_validator("client_id", "username", "password")
+    @classmethod
+    def _fits_a_string(cls, value: str) -> str:
+        _fits_mqtt(value)
+        return value
 
     @field_validator("password")
     @classmethod
@@ -185,9 +201,7 @@ class MqttSettings(_Section):
         """Found out at start, not at every attempt to connect."""
         if not value:
             return value
-        url = info.data.get("url")
-        if url is not None and urlsplit(url).scheme != "mqtts":
-            raise ValueError(f"is for mqtts:// (TLS), but url is {url!r}")
+        _needs_tls(info)
         try:
             ssl.create_default_context(cafile=value)
         except (OSError, ssl.SSLError) as exc:
@@ -196,6 +210,37 @@ class MqttSettings(_Section):
                              "relative to the config file's folder or absolute") from None
         return value
 
+    @field_validator("cert_file", "key_file")
+    @classmethod
+    def _for_tls(cls, value: str, info: ValidationInfo) -> str:
+        if value:
+            _needs_tls(info)
+        return value
+
+    @model_validator(mode="after")
+    def _client_certificate(self) -> MqttSettings:
+        """The certificate and its key load together, or sensorbot does not start."""
+        if self.key_file and not self.cert_file:
+            raise ValueError("[mqtt] key_file is set but cert_file is empty; give the client "
+                             "certificate the key belongs to")
+        if not self.cert_file:
+            return self
+        try:
+            ssl.create_default_context().load_cert_chain(self.cert_file, self.key_file or None)
+        except ssl.SSLError as exc:
+            raise ValueError(f"[mqtt] cert_file and key_file do not make a client certificate "
+                             f"({exc.reason or exc}): give the certificate (PEM) in cert_file and "
+                             "its private key in key_file (or both in cert_file)") from None
+        except OSError as exc:
+            raise ValueError(f"[mqtt] cert_file or key_file cannot be read ({exc.strerror or exc})"
+                             "; give PEM files, relative to the config file's folder or "
+                             "absolute") from None
+        return self
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.url).scheme
+
     @property
     def host(self) -> str:
         return urlsplit(self.url).hostname or "127.0.0.1"
@@ -203,11 +248,33 @@ class MqttSettings(_Section):
     @property
     def port(self) -> int:
         parts = urlsplit(self.url)
-        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        return parts.port or SCHEMES.get(parts.scheme, 1883)
 
     @property
     def tls(self) -> bool:
-        return urlsplit(self.url).scheme == "mqtts"
+        return self.scheme in ("mqtts", "wss")
+
+    @property
+    def websockets(self) -> bool:
+        return self.scheme in ("ws", "wss")
+
+    @property
+    def path(self) -> str:
+        """The WebSocket path: the url's, or /mqtt (Mosquitto takes any, EMQX and HiveMQ this)."""
+        parts = urlsplit(self.url)
+        return (parts.path or "/mqtt") + (f"?{parts.query}" if parts.query else "")
+
+
+def _fits_mqtt(value: str) -> None:
+    """MQTT sends a string as at most 65,535 bytes of UTF-8."""
+    if len(value.encode("utf-8", "surrogatepass")) > 65535:
+        raise ValueError("is longer than MQTT allows (65,535 bytes of UTF-8)")
+
+
+def _needs_tls(info: ValidationInfo) -> None:
+    url = info.data.get("url")
+    if url is not None and urlsplit(url).scheme not in ("mqtts", "wss"):
+        raise ValueError(f"is for TLS (mqtts:// or wss://), but url is {url!r}")
 
 
 class _FileSource(PydanticBaseSettingsSource):
@@ -292,7 +359,8 @@ def load_settings(
     path = find_config_file(config_path, environ, cwd)
     file_data = read_toml(path) if path else {}
     if path:
-        relative_to_file(file_data, "mqtt", "ca_file", path.parent)
+        for key in ("ca_file", "cert_file", "key_file"):
+            relative_to_file(file_data, "mqtt", key, path.parent)
     try:
         settings = Settings(_file_data=file_data, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
@@ -304,6 +372,8 @@ def load_settings(
     base = path.parent if path else cwd
     if not settings.storage.sqlite_path.is_absolute():
         settings.storage.sqlite_path = (base / settings.storage.sqlite_path).resolve()
+    if not settings.mqtt.state_file.is_absolute():
+        settings.mqtt.state_file = (base / settings.mqtt.state_file).resolve()
     return settings
 
 

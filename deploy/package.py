@@ -37,7 +37,8 @@ RUNTIME_PINS = ["python-dateutil>=2.8,<3"]
 # (and cold starts quick: the bot's zip is the one that grows).
 ZIPPED_BUDGET_MIB = 40
 UNPACKED_BUDGET_MIB = 150
-NOT_IN_LAMBDA = {"uvicorn"}  # `sensorbot run`/`api` and the emulator serve HTTP themselves
+# `sensorbot run`/`api` serve HTTP (as does the emulator) and subscribe to MQTT themselves
+NOT_IN_LAMBDA = {"uvicorn", "paho-mqtt"}
 
 # function → (the project's packages, the distributions it does without)
 FUNCTIONS: dict[str, tuple[list[str], set[str]]] = {

@@ -49,9 +49,10 @@ def start_mqtt(settings: Settings, store: Store, stop: asyncio.Event,
     """The MQTT subscriber as a task, when `[mqtt] enabled`; it ends once `stop` is set."""
     if not settings.mqtt.enabled:
         return None
-    from ingest.mqtt.subscriber import MqttIngest, check_subscriptions
+    from ingest.mqtt.subscriber import MqttIngest, check_state_file, check_subscriptions
 
     check_subscriptions(settings.mqtt, store)
+    check_state_file(settings.mqtt)
     ingest = MqttIngest(settings.mqtt, store) if clock_ms is None else \
         MqttIngest(settings.mqtt, store, clock_ms=clock_ms)
     return asyncio.create_task(in_own_thread(

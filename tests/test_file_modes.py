@@ -39,6 +39,18 @@ def test_a_new_sqlite_database_and_its_wal_and_shm_are_owner_only(tmp_path):
     assert modes == {"new.db": 0o600, "new.db-wal": 0o600, "new.db-shm": 0o600}
 
 
+def test_the_mqtt_subscribers_state_file_is_owner_only(tmp_path):
+    from ingest.mqtt.memory import DeliveryMemory
+
+    memory = DeliveryMemory(tmp_path / "mqtt.db", "broker:1883 sensorbot")
+    memory.remember({1: (b"d" * 16, 5)}, {"zigbee2mqtt/cellar": b"d" * 16})
+
+    modes = {p.name: mode(p) for p in tmp_path.iterdir()}
+    memory.close()
+
+    assert modes == {"mqtt.db": 0o600, "mqtt.db-wal": 0o600, "mqtt.db-shm": 0o600}
+
+
 def test_sensorbot_init_creates_an_owner_only_database(tmp_path, capsys):
     config = tmp_path / "config.toml"
     config.write_text('[storage]\nsqlite_path = "data.db"\n', encoding="utf-8")

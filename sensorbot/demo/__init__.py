@@ -190,6 +190,7 @@ def demo_settings(emulator: BotApiEmulator, folder: Path, mqtt: MqttCorner | Non
         sections["mqtt"] = {
             "enabled": True, "url": mqtt.url, "username": SUBSCRIBER_LOGIN[0],
             "password": SUBSCRIBER_LOGIN[1], "client_id": "sensorbot-demo",
+            "state_file": folder / "mqtt-state.db",
             "subscriptions": [{"topic": TOPIC_FILTER, "user": DEMO_USER, "sensor": "{1}",
                                "format": "json",
                                "fields": ["temperature", "humidity", "pressure", "battery"]}]}

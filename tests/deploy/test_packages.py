@@ -58,7 +58,7 @@ def test_it_leaves_matplotlib_out_of_the_api_and_alert_zips_only() -> None:
     assert not any(r.startswith("matplotlib") for r in requirements(FUNCTIONS["api"][1]))
     assert not any(r.startswith("matplotlib") for r in requirements(FUNCTIONS["alerts"][1]))
     assert any(r.startswith("matplotlib") for r in requirements(FUNCTIONS["bot"][1]))
-    assert not any(r.startswith(("boto3", "uvicorn")) for f in FUNCTIONS
+    assert not any(r.startswith(("boto3", "uvicorn", "paho-mqtt")) for f in FUNCTIONS
                    for r in requirements(FUNCTIONS[f][1]))
 
 

@@ -49,6 +49,7 @@ class Broker:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     mosquitto_options: str = ""  # more lines of mosquitto.conf
+    amqtt_listeners: str = ""  # more listeners of amqtt.yaml (indented under `listeners:`)
 
     @property
     def url(self) -> str:
@@ -83,7 +84,7 @@ class Broker:
         config = self.folder / "amqtt.yaml"
         config.write_text(
             "listeners:\n  default:\n    type: tcp\n"
-            f"    bind: 127.0.0.1:{self.port}\n"
+            f"    bind: 127.0.0.1:{self.port}\n{self.amqtt_listeners}"
             "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
             "    allow_anonymous: false\n", encoding="utf-8")
         return [str(Path(sys.executable).parent / "amqtt"), "-c", str(config)]
@@ -112,8 +113,9 @@ class Publisher:
         self.client.connect("127.0.0.1", broker.port)
         self.client.loop_start()
 
-    def publish(self, topic: str, payload: str | bytes, qos: int = 1) -> None:
-        self.client.publish(topic, payload, qos=qos).wait_for_publish(timeout=10)
+    def publish(self, topic: str, payload: str | bytes, qos: int = 1, *,
+                retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(timeout=10)
 
     def close(self) -> None:
         self.client.disconnect()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from core.config import MqttSettings
+from ingest.mqtt.link import Timings
 from storage.models import User
 from storage.sqlite import SQLiteStore
 from tests.devices.broker import Broker, Publisher, broker_kind
@@ -47,11 +48,12 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
 
 
 @pytest.fixture
-def start_ingest() -> Iterator[Callable[[MqttSettings, Any], RunningIngest]]:
+def start_ingest() -> Iterator[Callable[..., RunningIngest]]:
     running: list[RunningIngest] = []
 
-    def start(settings: MqttSettings, store: Any) -> RunningIngest:
-        running.append(RunningIngest(settings, store))
+    def start(settings: MqttSettings, store: Any, timings: Timings | None = None
+              ) -> RunningIngest:
+        running.append(RunningIngest(settings, store, timings=timings))
         return running[-1]
 
     yield start

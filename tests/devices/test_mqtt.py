@@ -227,3 +227,4 @@ def test_it_reconnects_after_a_broker_restart_and_logs_the_outage_once(
     messages = [r.getMessage() for r in caplog.records]
     assert len([m for m in messages if "reconnecting with backoff" in m]) == 1
     assert len([m for m in messages if " is back after " in m]) == 1
+    assert not [m for m in messages if "client_id" in m]  # a restart is no sign of a twin

@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from ingest.mqtt import link as mqtt_link
-from ingest.mqtt import wire as mqtt_wire
+from ingest.mqtt.link import Timings
 from tests.devices.broker import PASSWORD, USERNAME, Broker, broker_kind
 from tests.support.devices import (
     mqtt_settings,
@@ -54,18 +53,17 @@ def test_it_says_once_that_the_broker_refused_its_credentials(tmp_path, store, p
 
 
 def test_it_skips_a_message_too_large_to_keep_and_acknowledges_it(
-        shared_broker, store, prefix, start_ingest, publisher_for, caplog, monkeypatch):
+        shared_broker, store, prefix, start_ingest, publisher_for, caplog):
     caplog.set_level(logging.WARNING, logger="sensorbot.mqtt")
-    monkeypatch.setattr(mqtt_wire, "MAX_PACKET", 64 * 1024)
     settings = mqtt_settings(shared_broker, number_subscription(prefix))
     first = start_ingest(settings, store)
     wait_connected(first)
     publisher = publisher_for(shared_broker)
-    publisher.publish(f"{prefix}/camera", b"9" * 300_000)
+    publisher.publish(f"{prefix}/camera", b"9" * 1_100_000)
     publisher.publish(f"{prefix}/attic", "2.5")
 
     assert wait_for(lambda: stored(store)) == {"attic": [2.5]}
-    assert len(said(caplog, "larger than 64 KiB")) == 1
+    assert len(said(caplog, "larger than 1 MiB")) == 1
     first.stop()
     second = start_ingest(settings, store)  # the same session: nothing is delivered again
     wait_connected(second)
@@ -77,12 +75,10 @@ def test_it_skips_a_message_too_large_to_keep_and_acknowledges_it(
 
 
 def test_it_drops_a_broker_that_stops_answering_and_comes_back_to_it(
-        own_broker, store, prefix, start_ingest, publisher_for, caplog, monkeypatch):
+        own_broker, store, prefix, start_ingest, publisher_for, caplog):
     caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
-    monkeypatch.setattr(mqtt_link, "KEEPALIVE_S", 2)
-    monkeypatch.setattr(mqtt_link, "CONNECT_TIMEOUT_S", 1)
     settings = mqtt_settings(own_broker, number_subscription(prefix))
-    ingest = start_ingest(settings, store)
+    ingest = start_ingest(settings, store, Timings(keepalive=2, connect=1))
     wait_connected(ingest)
     assert own_broker.process is not None
     os.kill(own_broker.process.pid, signal.SIGSTOP)  # it hangs: the socket stays open
@@ -101,12 +97,11 @@ def test_it_drops_a_broker_that_stops_answering_and_comes_back_to_it(
 
 
 def test_it_keeps_a_quiet_connection_alive_with_pings(shared_broker, store, prefix,
-                                                      start_ingest, publisher_for, caplog,
-                                                      monkeypatch):
+                                                      start_ingest, publisher_for, caplog):
     caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
-    monkeypatch.setattr(mqtt_link, "KEEPALIVE_S", 1)  # the broker drops it after 1.5 s unpinged
     settings = mqtt_settings(shared_broker, number_subscription(prefix))
-    ingest = start_ingest(settings, store)
+    # The broker drops a client silent for 1.5 keepalives.
+    ingest = start_ingest(settings, store, Timings(keepalive=1))
     wait_connected(ingest)
 
     time.sleep(4)
@@ -133,12 +128,11 @@ class SlowStore:
 
 
 def test_a_slow_write_keeps_the_connection_alive(shared_broker, store, prefix, start_ingest,
-                                                 publisher_for, caplog, monkeypatch):
+                                                 publisher_for, caplog):
     caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
-    monkeypatch.setattr(mqtt_link, "KEEPALIVE_S", 1)  # silence for 1.5 s is a lost connection
     slow = SlowStore(store, 3)
     settings = mqtt_settings(shared_broker, number_subscription(prefix))
-    first = start_ingest(settings, slow)
+    first = start_ingest(settings, slow, Timings(keepalive=1))  # silent 1.5 s: lost
     wait_connected(first)
     publisher_for(shared_broker).publish(f"{prefix}/attic", "4.5")
 

@@ -1,6 +1,6 @@
 """The subscriber against a scripted broker (tests/support/fake_broker.py), in the situations
-a real broker cannot be made to produce on demand: a malformed PUBLISH, a session kept or
-lost, a resend with DUP set, QoS 2, a SUBACK refusing a filter."""
+a real broker cannot be made to produce on demand: a malformed PUBLISH, a topic that is not
+UTF-8, a session kept or lost, a resend with DUP set, a SUBACK refusing a filter."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from core.config import MqttSettings, MqttSubscription
-from ingest.mqtt import link as mqtt_link
-from ingest.mqtt import subscriber as mqtt
+from ingest.mqtt.link import Timings
 from ingest.mqtt.subscriber import MqttIngest
 from storage.errors import StorageUnavailable
 from storage.sqlite import SQLiteStore
@@ -23,31 +22,37 @@ from tests.support.devices import RunningIngest, stored, wait_for
 from tests.support.fake_broker import (
     DISCONNECT,
     PUBACK,
-    PUBCOMP,
-    PUBREC,
     Answers,
     FakeBroker,
     publish,
-    pubrel,
+    publish_raw,
 )
 
 NUMBER = {"topic": "a/+", "user": "cottage", "sensor": "{1}", "format": "number"}
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeBroker]:
-    broker = FakeBroker()
+def fake(tmp_path) -> Iterator[FakeBroker]:
+    broker = FakeBroker(tmp_path)
     yield broker
     broker.close()
 
 
-@pytest.fixture(autouse=True)
-def quick(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reconnects and storage retries within a fraction of a second (read at call time)."""
-    monkeypatch.setattr(mqtt_link, "RECONNECT_MIN_S", 0.05)
-    monkeypatch.setattr(mqtt_link, "CONNECT_TIMEOUT_S", 2)
-    monkeypatch.setattr(mqtt, "STORAGE_RETRY_MIN_S", 0.05)
-    monkeypatch.setattr(mqtt, "STORAGE_RETRY_MAX_S", 0.2)
+# Reconnects and storage retries within a fraction of a second.
+QUICK = Timings(connect=2, reconnect_min=0.05, storage_retry_min=0.05, storage_retry_max=0.2)
+
+
+@pytest.fixture
+def start_ingest(tmp_path):
+    running: list[RunningIngest] = []
+
+    def start(settings: MqttSettings, store: Any) -> RunningIngest:
+        running.append(RunningIngest(settings, store, timings=QUICK))
+        return running[-1]
+
+    yield start
+    for ingest in running:
+        ingest.stop()
 
 
 class Writes:
@@ -78,9 +83,15 @@ def writes(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> Writes:
     return Writes(store, monkeypatch)
 
 
+@pytest.fixture
+def state_file(tmp_path):
+    return tmp_path / "mqtt-state.db"
+
+
 def settings_for(fake: FakeBroker, *subscriptions: dict[str, Any]) -> MqttSettings:
+    client_id = f"sensorbot-{uuid.uuid4().hex[:8]}"
     return MqttSettings(enabled=True, url=fake.url, username="sensorbot", password="test",
-                        client_id=f"sensorbot-{uuid.uuid4().hex[:8]}",
+                        client_id=client_id, state_file=fake.folder / f"{client_id}.db",
                         subscriptions=[MqttSubscription(**s) for s in subscriptions])
 
 
@@ -88,7 +99,8 @@ def said(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if text in r.getMessage()]
 
 
-@pytest.mark.parametrize("short", [b"\x32\x00", b"\x30\x01\x00"], ids=["length0", "length1"])
+@pytest.mark.parametrize("short", [b"\x32\x00", b"\x30\x01\x00", publish("", b"1", 4)],
+                         ids=["length0", "length1", "empty-topic"])
 def test_it_reconnects_after_a_publish_too_short_for_its_topic(fake, store, start_ingest,
                                                                 caplog, short):
     caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
@@ -101,7 +113,8 @@ def test_it_reconnects_after_a_publish_too_short_for_its_topic(fake, store, star
     assert wait_for(lambda: stored(store)) == {"x": [21.5]}
     lines = said(caplog, "reconnecting with backoff")
     assert len(lines) == 1
-    assert "it sent a PUBLISH too short for its topic" in lines[0]
+    assert "it sent something MQTT does not allow" in lines[0]
+    assert not said(caplog, "client_id")  # a protocol error is no sign of a twin
     assert ingest.error is None
 
 
@@ -128,24 +141,31 @@ def test_it_recognises_a_resend_by_topic_id_and_payload_within_one_session(
     assert stored(store) == expected
 
 
+def stored_once_when_resent(fake: FakeBroker, settings: MqttSettings, store: SQLiteStore,
+                            packet_id: int, ingest: MqttIngest | None = None) -> None:
+    """The subscriber runs (again); the broker, which kept the session, sends a:x 21.5 again:
+    it is acknowledged, and stored once."""
+    fake.answers = Answers(session_present=True)
+    again = RunningIngest(settings, store, ingest=ingest, timings=QUICK)
+    try:
+        second = fake.connection(2)
+        second.send(publish("a/x", b"21.5", packet_id=packet_id, dup=True))
+        wait_for(lambda: second.count(PUBACK, packet_id))
+        assert stored(store) == {"x": [21.5]}
+    finally:
+        again.stop()
+
+
 def test_it_remembers_a_message_only_once_it_is_stored(fake, store, writes):
     settings = settings_for(fake, NUMBER)
     writes.failures.append(RuntimeError("a fault of ours"))
-    ingest = MqttIngest(settings, store)
+    ingest = MqttIngest(settings, store, timings=QUICK)
     first = RunningIngest(settings, store, ingest=ingest)
     fake.connection(1).send(publish("a/x", b"21.5", packet_id=1))
     wait_for(lambda: first.error is not None)
     assert isinstance(first.error, RuntimeError)
 
-    fake.answers = Answers(session_present=True)
-    again = RunningIngest(settings, store, ingest=ingest)  # as sensorbot.runner.supervise does
-    try:
-        second = fake.connection(2)
-        second.send(publish("a/x", b"21.5", packet_id=1, dup=True))
-        wait_for(lambda: second.count(PUBACK, 1))
-        assert stored(store) == {"x": [21.5]}
-    finally:
-        again.stop()
+    stored_once_when_resent(fake, settings, store, 1, ingest)  # as runner.supervise does
 
 
 def test_it_stores_a_message_resent_while_storage_was_down_once_and_acks_it_once(
@@ -171,25 +191,6 @@ def test_it_stores_a_message_resent_while_storage_was_down_once_and_acks_it_once
     assert second.count(PUBACK, 5) == 1  # not once more for the copy of connection 1
 
 
-def test_it_answers_qos_2_with_pubrec_once_stored_and_pubcomp_to_pubrel(
-        fake, store, writes, start_ingest):
-    start_ingest(settings_for(fake, NUMBER), store)
-    writes.down.set()
-    connection = fake.connection(1)
-    connection.send(publish("a/x", b"21.5", packet_id=7, qos=2))
-    wait_for(lambda: writes.attempts >= 2)
-    assert connection.count(PUBREC, 7) == 0  # not stored yet
-
-    writes.down.clear()
-    wait_for(lambda: connection.count(PUBREC, 7))
-    assert stored(store) == {"x": [21.5]}
-    connection.send(pubrel(7))
-
-    wait_for(lambda: connection.count(PUBCOMP, 7))
-    assert connection.count(PUBACK, 7) == 0
-    assert stored(store) == {"x": [21.5]}
-
-
 TWO = (NUMBER, {"topic": "b/+", "user": "cottage", "sensor": "b{1}", "format": "number"})
 
 
@@ -204,7 +205,7 @@ def test_it_names_a_refused_filter_and_does_not_count_as_connected(fake, store,
                               r.getMessage()])
     time.sleep(0.2)
     assert lines[0].levelno == logging.ERROR
-    assert "refused the subscription to b/+;" in lines[0].getMessage()
+    assert "refused the subscription to 'b/+';" in lines[0].getMessage()
     assert not ingest.ingest.connected.is_set()
 
 
@@ -217,12 +218,12 @@ def test_it_warns_of_a_filter_granted_qos_0_only(fake, store, start_ingest, capl
     wait_for(lambda: ingest.ingest.connected.is_set())
     lines = [r for r in caplog.records if "at QoS 0 only" in r.getMessage()]
     assert [r.levelno for r in lines] == [logging.WARNING]
-    assert "grants b/+ at QoS 0 only" in lines[0].getMessage()
+    assert "grants 'b/+' at QoS 0 only" in lines[0].getMessage()
     assert not said(caplog, "refused")
 
 
 def test_it_says_goodbye_after_its_last_acks_when_stopped(fake, store, writes):
-    ingest = RunningIngest(settings_for(fake, NUMBER), store)
+    ingest = RunningIngest(settings_for(fake, NUMBER), store, timings=QUICK)
     writes.held.set()
     connection = fake.connection(1)
     connection.send(publish("a/x", b"21.5", packet_id=3))
@@ -260,3 +261,64 @@ def test_it_does_not_take_a_new_sessions_message_for_one_of_the_old_session_stor
 
     wait_for(lambda: third.count(PUBACK, 1))
     assert stored(store) == {"x": [21.5, 21.5]}
+
+
+def test_it_skips_a_topic_that_is_not_utf8_once_and_acknowledges_it(fake, store, start_ingest,
+                                                                    caplog):
+    """Rather than dropping the connection, to be sent the same message again and again."""
+    caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
+    start_ingest(settings_for(fake, {**NUMBER, "topic": "#"}), store)
+    connection = fake.connection(1)
+    connection.send(publish_raw(b"a/\xff\nforged", b"21.5", packet_id=4))
+    connection.send(publish("a/x", b"3.5", packet_id=5))
+
+    wait_for(lambda: connection.count(PUBACK, 5))
+    assert connection.count(PUBACK, 4) == 1
+    assert stored(store) == {"x": [3.5]}
+    [line] = said(caplog, "skipped an MQTT message")
+    assert "b'a/\\xff\\nforged'" in line and "not UTF-8" in line
+    assert not said(caplog, "reconnecting")
+
+
+class CrashAfterWriting:
+    """The real store's writes, after which the subscriber dies before it acknowledges: as a
+    `kill -9` between storing and acknowledging."""
+
+    def __init__(self, store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._real = store.write_readings
+        self.crashes = 1
+        monkeypatch.setattr(store, "write_readings", self._write)
+
+    def _write(self, *args: Any, **kwargs: Any) -> int:
+        written = self._real(*args, **kwargs)
+        if self.crashes:
+            self.crashes -= 1
+            raise SystemExit("killed")
+        return written
+
+
+def test_a_restarted_subscriber_stores_a_resent_message_once(fake, store, monkeypatch):
+    settings = settings_for(fake, NUMBER)
+    CrashAfterWriting(store, monkeypatch)
+    first = RunningIngest(settings, store, timings=QUICK)
+    fake.connection(1).send(publish("a/x", b"21.5", packet_id=9))
+    wait_for(lambda: first.error is not None)  # stored, never acknowledged
+    assert stored(store) == {"x": [21.5]}
+
+    stored_once_when_resent(fake, settings, store, 9)  # a new process: nothing in memory
+
+
+@pytest.mark.parametrize("topic", ["a/+", "a/#", "a/\0"], ids=["plus", "hash", "nul"])
+def test_it_skips_a_topic_no_broker_may_send_once_and_acknowledges_it(fake, store, start_ingest,
+                                                                      caplog, topic):
+    caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
+    start_ingest(settings_for(fake, {**NUMBER, "topic": "#"}), store)
+    connection = fake.connection(1)
+    connection.send(publish(topic, b"21.5", packet_id=4))
+    connection.send(publish("a/x", b"3.5", packet_id=5))
+
+    wait_for(lambda: connection.count(PUBACK, 5))
+    assert connection.count(PUBACK, 4) == 1
+    assert stored(store) == {"x": [3.5]}
+    [line] = said(caplog, "skipped an MQTT message")
+    assert "a broker must not send" in line

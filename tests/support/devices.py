@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.config import MqttSettings, MqttSubscription
+from ingest.mqtt.link import Timings
 from ingest.mqtt.subscriber import MqttIngest
 from storage.models import Reading
 from tests.devices.broker import PASSWORD, USERNAME, Broker
@@ -20,9 +21,11 @@ from tests.devices.broker import PASSWORD, USERNAME, Broker
 
 def mqtt_settings(broker: Broker, *subscriptions: dict[str, Any],
                   client_id: str | None = None) -> MqttSettings:
+    """A subscriber of `broker`, with its state file in the broker's test folder."""
+    client_id = client_id or f"sensorbot-{uuid.uuid4().hex[:8]}"
     return MqttSettings(
         enabled=True, url=broker.url, username=USERNAME, password=PASSWORD,
-        client_id=client_id or f"sensorbot-{uuid.uuid4().hex[:8]}",
+        client_id=client_id, state_file=broker.folder.parent / f"{client_id}.state.db",
         subscriptions=[MqttSubscription(**s) for s in subscriptions])
 
 
@@ -35,8 +38,8 @@ class RunningIngest:
     """MqttIngest.run on an event loop of its own thread, as `sensorbot run` runs it."""
 
     def __init__(self, settings: MqttSettings, store: Any, *,
-                 ingest: MqttIngest | None = None) -> None:
-        self.ingest = ingest or MqttIngest(settings, store)  # given: run it again
+                 ingest: MqttIngest | None = None, timings: Timings | None = None) -> None:
+        self.ingest = ingest or MqttIngest(settings, store, timings=timings)  # given: run again
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._thread = threading.Thread(target=self._main, daemon=True)

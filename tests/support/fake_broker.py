@@ -1,7 +1,7 @@
 """A scripted MQTT 3.1.1 broker for what a real one cannot be made to do on demand: a
 malformed PUBLISH, a chosen session_present or SUBACK code, a resend with DUP set, a dropped
 connection. It runs on an event loop of its own thread and parses and builds packets itself,
-so the tests never take `ingest.mqtt.wire`'s word for what went over the wire."""
+so the tests never take paho's word for what went over the wire."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7
 SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 12, 13, 14
@@ -30,7 +31,12 @@ def packet(first: int, body: bytes = b"") -> bytes:
 
 def publish(topic: str, payload: bytes, packet_id: int = 0, qos: int = 1,
             dup: bool = False) -> bytes:
-    encoded = topic.encode()
+    return publish_raw(topic.encode(), payload, packet_id, qos, dup)
+
+
+def publish_raw(encoded: bytes, payload: bytes, packet_id: int = 0, qos: int = 1,
+                dup: bool = False) -> bytes:
+    """A PUBLISH whose topic is these bytes, UTF-8 or not."""
     body = struct.pack("!H", len(encoded)) + encoded
     body += (struct.pack("!H", packet_id) if qos else b"") + payload
     return packet(PUBLISH << 4 | (0x08 if dup else 0) | qos << 1, body)
@@ -71,7 +77,8 @@ class Connection:
 
 
 class FakeBroker:
-    def __init__(self) -> None:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder  # where the subscribers' state files go
         self.answers = Answers()  # the test changes them before the connections they are for
         self.connections: list[Connection] = []
         self._tasks: set[asyncio.Task[None]] = set()

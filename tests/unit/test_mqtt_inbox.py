@@ -1,63 +1,59 @@
-"""The inbox between the MQTT connection and the writes: batches and back-pressure."""
+"""The inbox between paho's network thread and the writes: batches and back-pressure."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
-from ingest.mqtt import link as mqtt_link
-from ingest.mqtt.link import Arrival, Inbox
-from ingest.mqtt.wire import Publish
-
-
-def arrival(connection: int, *ids: int, qos: int = 1, size: int = 100) -> Arrival:
-    return Arrival(connection, 0, [Publish(f"t/{i}", b"1", i, qos, False) for i in ids], size)
+from ingest.mqtt.inbox import Delivery, Inbox
 
 
-def ids(batch: list[Arrival]) -> list[tuple[int, int]]:
-    return [(a.connection, m.packet_id) for a in batch for m in a.messages]
+def delivery(packet_id: int, size: int = 100) -> Delivery:
+    return Delivery(f"t/{packet_id}", b"t", b"1", size, packet_id, 1, False, False, 0, 1)
 
 
-LOOP = asyncio.new_event_loop()  # one for the module: an inbox's events belong to one loop
+def test_it_hands_over_in_order_up_to_the_limit() -> None:
+    loop = asyncio.new_event_loop()
+    inbox = Inbox(loop)
+    for packet_id in range(1, 6):
+        inbox.put(delivery(packet_id))
+
+    first = loop.run_until_complete(inbox.take(asyncio.Event(), 3))
+
+    assert [d.packet_id for d in first] == [1, 2, 3]
+    assert [d.packet_id for d in inbox.drain(10)] == [4, 5]
+    loop.close()
 
 
-def has_room(inbox: Inbox) -> bool:
-    async def check() -> bool:
-        try:
-            await asyncio.wait_for(inbox.room(), 0.01)
-        except TimeoutError:
-            return False
-        return True
-    return LOOP.run_until_complete(check())
+def put_in_thread(inbox: Inbox, item: Delivery) -> threading.Thread:
+    thread = threading.Thread(target=inbox.put, args=(item,), daemon=True)
+    thread.start()
+    return thread
 
 
-def test_it_hands_out_batches_in_order_splitting_a_read_between_them():
-    inbox = Inbox()
-    inbox.put(arrival(1, 1, 2, 3))
-    inbox.put(arrival(1, 4, 5))
+def test_the_network_thread_waits_while_it_is_full_of_messages() -> None:
+    inbox = Inbox(asyncio.new_event_loop(), messages=2)
+    inbox.put(delivery(1))
+    inbox.put(delivery(2))
+    waiting = put_in_thread(inbox, delivery(3))
+    waiting.join(0.2)
+    assert waiting.is_alive()
 
-    assert ids(inbox.drain(2)) == [(1, 1), (1, 2)]
-    assert ids(inbox.drain(10)) == [(1, 3), (1, 4), (1, 5)]
-    assert inbox.drain(10) == []
-
-
-def test_it_stops_reading_when_full_by_count_or_by_size_until_drained(monkeypatch):
-    monkeypatch.setattr(mqtt_link, "INBOX_MESSAGES", 4)
-    monkeypatch.setattr(mqtt_link, "INBOX_BYTES", 1000)
-    inbox = Inbox()
-    inbox.put(arrival(1, 1, 2, 3))
-    assert has_room(inbox)
-    inbox.put(arrival(1, 4))
-    assert not has_room(inbox)
     inbox.drain(1)
-    assert has_room(inbox)
-    inbox.put(arrival(1, 5, size=2000))  # few messages, but large ones
-    assert not has_room(inbox)
-    inbox.drain(10)
-    assert has_room(inbox)
+
+    waiting.join(5)
+    assert not waiting.is_alive()
+    assert [d.packet_id for d in inbox.drain(10)] == [2, 3]
 
 
-def test_it_stops_reading_while_a_batch_is_written():
-    inbox = Inbox()
-    with inbox.writing():
-        assert not has_room(inbox)
-    assert has_room(inbox)
+def test_it_counts_bytes_so_large_messages_fill_it_sooner() -> None:
+    inbox = Inbox(asyncio.new_event_loop(), size=1000)
+    inbox.put(delivery(1, size=1000))
+    waiting = put_in_thread(inbox, delivery(2, size=10))
+    waiting.join(0.2)
+    assert waiting.is_alive()
+
+    inbox.close()  # stopping: nobody waits for room any more
+
+    waiting.join(5)
+    assert not waiting.is_alive()

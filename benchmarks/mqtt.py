@@ -37,7 +37,7 @@ from core.config import MqttSettings, MqttSubscription  # noqa: E402
 from ingest.mqtt.subscriber import MqttIngest  # noqa: E402
 from storage.models import Reading, User  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
-from tests.devices.broker import PASSWORD, USERNAME, Broker, broker_kind  # noqa: E402
+from tests.ingest.mqtt.broker import PASSWORD, USERNAME, Broker, broker_kind  # noqa: E402
 from tests.support.dynalite import free_port  # noqa: E402
 
 RATE = 1000  # messages a second

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.docs import answers, block_with, curl_blocks, make_project, run_block
 
-# The blocks the tests here and in tests/devices look at closely, by a route only they use;
+# The blocks the tests here and in tests/ingest look at closely, by a route only they use;
 # every other block with a curl, on any page, is run by the last test.
 LOOKED_AT_CLOSELY = ("/api/v3/readings", "/api/v1/ruuvi")
 

@@ -1,4 +1,4 @@
-"""Test helpers shared by modules and fixtures; the fixtures live in tests/api/conftest.py.
+"""Test helpers shared by modules and fixtures; the fixtures live in tests/ingest/http/conftest.py.
 
 An API under test on each backend: the app, its store, a movable clock and tokens.
 """

@@ -1,4 +1,4 @@
-"""Test helpers shared by modules and fixtures; the fixtures live in tests/devices/conftest.py.
+"""Test helpers shared by modules and fixtures; the fixtures live in tests/ingest/mqtt/conftest.py.
 
 A real broker, a real SQLite store, and the subscriber running on its own event loop.
 """
@@ -16,7 +16,7 @@ from core.config import MqttSettings, MqttSubscription
 from ingest.mqtt.link import Timings
 from ingest.mqtt.subscriber import MqttIngest
 from storage.models import Reading
-from tests.devices.broker import PASSWORD, USERNAME, Broker
+from tests.ingest.mqtt.broker import PASSWORD, USERNAME, Broker
 
 
 def mqtt_settings(broker: Broker, *subscriptions: dict[str, Any],

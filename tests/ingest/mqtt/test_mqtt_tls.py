@@ -14,12 +14,12 @@ import pytest
 
 from ingest.mqtt import link as mqtt_link
 from ingest.mqtt.link import Timings
-from tests.devices.broker import Broker, Publisher, broker_kind
+from tests.ingest.mqtt.broker import Broker, Publisher, broker_kind
 from tests.support.devices import mqtt_settings, stored, wait_connected, wait_for
 from tests.support.dynalite import free_port
 from tests.support.tls import home_ca
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 mosquitto = pytest.mark.skipif(broker_kind() != "mosquitto",
                                reason="the TLS listener is configured for mosquitto")
 QUICK = Timings(reconnect_min=0.05, reconnect_max=0.1)

@@ -13,7 +13,7 @@ from core.config import MqttSettings
 from ingest.mqtt.link import Timings
 from storage.models import User
 from storage.sqlite import SQLiteStore
-from tests.devices.broker import Broker, Publisher, broker_kind
+from tests.ingest.mqtt.broker import Broker, Publisher, broker_kind
 from tests.support.devices import RunningIngest
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.devices.recorded import recorded
+from tests.ingest.recorded import recorded
 from tests.support.api import Api, make_api
 
 GATEWAY = recorded("ruuvi_gateway_http")["body"]

@@ -16,7 +16,7 @@ from storage.models import Reading
 from tests.support.api import Clock
 from tests.support.common import NOW_MS
 
-EVENTS = Path(__file__).resolve().parent.parent / "events"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 TOKENS = "R:recorded-read-token-0001:23#W:recorded-write-token-0001:23"
 
 

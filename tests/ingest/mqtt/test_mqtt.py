@@ -9,8 +9,8 @@ import time
 import pytest
 
 from storage.errors import StorageUnavailable
-from tests.devices.broker import broker_kind
-from tests.devices.recorded import recorded
+from tests.ingest.mqtt.broker import broker_kind
+from tests.ingest.recorded import recorded
 from tests.support.devices import mqtt_settings, stored, wait_connected, wait_for
 
 

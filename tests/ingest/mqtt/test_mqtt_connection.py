@@ -12,7 +12,7 @@ import time
 import pytest
 
 from ingest.mqtt.link import Timings
-from tests.devices.broker import PASSWORD, USERNAME, Broker, broker_kind
+from tests.ingest.mqtt.broker import PASSWORD, USERNAME, Broker, broker_kind
 from tests.support.devices import (
     mqtt_settings,
     number_subscription,

@@ -17,7 +17,7 @@ from storage.sqlite import SQLiteStore
 from tests.support.api import Clock, make_api
 from tests.support.common import NOW_MS
 
-EVENTS = Path(__file__).resolve().parent.parent / "events"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 GUESS = "wrong-guess"
 
 # (method, path, headers, query) for every route and way of sending a token

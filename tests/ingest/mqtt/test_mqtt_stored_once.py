@@ -13,7 +13,7 @@ import tracemalloc
 import pytest
 
 from storage.models import Reading
-from tests.devices.broker import Broker, broker_kind
+from tests.ingest.mqtt.broker import Broker, broker_kind
 from tests.support.devices import (
     RunningIngest,
     mqtt_settings,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ingest.http.app import ERROR_RESPONSES
 
-API_PAGE = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+API_PAGE = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 ROUTING = {405}  # the router's own, on no route in particular
 
 

@@ -11,7 +11,7 @@ import pytest
 from core.config import MqttSubscription
 from ingest.payloads import readings_from_message
 from ingest.validation import Window
-from tests.devices.recorded import recorded
+from tests.ingest.recorded import recorded
 from tests.support.docs import answers, block_with, make_project, page, run_block
 
 DEVICES = page("docs/devices.md")

@@ -17,7 +17,7 @@ import pytest
 from core.config import ConfigError, load_settings
 from sensorbot.cli import main
 from storage.sqlite import SQLiteStore
-from tests.devices.broker import PASSWORD, USERNAME, Broker, Publisher, broker_kind
+from tests.ingest.mqtt.broker import PASSWORD, USERNAME, Broker, Publisher, broker_kind
 from tests.support.devices import stored, wait_for
 from tests.support.dynalite import free_port
 

@@ -13,7 +13,7 @@ from core.config import MqttSubscription
 from ingest.payloads import BadPayload, readings_from_message
 from ingest.validation import Invalid, Window, parse_reading
 from storage.models import Reading
-from tests.devices.recorded import recorded
+from tests.ingest.recorded import recorded
 
 NOW = 1_767_582_780_000  # a minute after the recorded payloads' own times
 WINDOW = Window(NOW, 90 * 86_400_000)

@@ -9,14 +9,19 @@ import secrets
 from dataclasses import replace
 from enum import Enum
 
+from alerts import heating
+from alerts.forecast import Forecasts
+from alerts.heating_rule import dump_memory, memory_of, turn_down
+from alerts.outside import outside_for
 from alerts.rulebook import RuleBook
 from alerts.rules import check_rule, freeze_preset, is_freeze
 from alerts.state import update_rule_state
 from storage.base import Store
 from storage.errors import AlreadyExists
-from storage.models import AlertRule, AlertState, AlertStatus, RuleSpec, Sensor
+from storage.models import AlertRule, AlertState, AlertStatus, RuleKind, RuleSpec, Sensor
 
 ID_TRIES = 5
+COURSE_HISTORY_MS = 3 * 3_600_000  # the recent fall a heating chart's prediction starts from
 
 
 class Acknowledged(Enum):
@@ -35,7 +40,8 @@ def add_rule(store: Store, user_id: str, sensor: str, spec: RuleSpec, *, now_ms:
         rule_id = "r" + secrets.token_hex(3)
         if rule_id in taken:
             continue
-        rule = AlertRule(user_id, rule_id, sensor, spec, now_ms, AlertState())
+        rule = AlertRule(user_id, rule_id, sensor, spec, now_ms,
+                         _first_state(store, user_id, sensor, spec, now_ms))
         try:
             store.put_alert_rule(rule)
         except AlreadyExists:
@@ -45,17 +51,46 @@ def add_rule(store: Store, user_id: str, sensor: str, spec: RuleSpec, *, now_ms:
     raise AlreadyExists("no free rule id; try again")
 
 
+def _first_state(store: Store, user_id: str, sensor: str, spec: RuleSpec,
+                 now_ms: int) -> AlertState:
+    """A heating watch counts the history the sensor already has towards its learning, so a
+    sensor with two weeks of readings is watched at once, not three days later."""
+    if spec.kind is not RuleKind.HEATING:
+        return AlertState()
+    oldest = store.read_range(user_id, sensor, now_ms - heating.LEARN_DAYS * heating.DAY_MS,
+                              now_ms, now_ms=now_ms, limit=1)
+    first_seen = oldest[0].timestamp if oldest else None
+    return AlertState(heating=dump_memory(heating.HeatingMemory(first_seen=first_seen)))
+
+
 def set_freeze(store: Store, user_id: str, sensor: str, threshold: float, *, now_ms: int,
                rulebook: RuleBook | None = None) -> tuple[list[AlertRule], int]:
-    """The freeze preset on a sensor, replacing the one it had: (new rules, how many
-    replaced). The new rules are written first, so the sensor is never unguarded."""
-    specs = freeze_preset(threshold)
+    """The freeze preset on a sensor, replacing the one it had: (its rules, how many
+    replaced). The new rules are written first, so the sensor is never unguarded. A heating
+    watch already there is kept, with what it learned."""
     old = [r for r in store.list_alert_rules(user_id) if r.sensor == sensor and is_freeze(r)]
-    rules = [add_rule(store, user_id, sensor, spec, now_ms=now_ms) for spec in specs]
+    watch = next((r for r in old if r.spec.kind is RuleKind.HEATING), None)
+    rules = [watch if watch is not None and spec.kind is RuleKind.HEATING
+             else add_rule(store, user_id, sensor, spec, now_ms=now_ms)
+             for spec in freeze_preset(threshold)]
     for rule in old:
-        store.delete_alert_rule(user_id, rule.rule_id)
+        if rule is not watch:
+            store.delete_alert_rule(user_id, rule.rule_id)
     _changed(rulebook)
-    return rules, len(old)
+    return rules, sum(r.spec.kind is not RuleKind.HEATING for r in old)
+
+
+def heating_turned_down(store: Store, user_id: str, rule_id: str, *, now_ms: int,
+                        rulebook: RuleBook | None = None) -> bool:
+    """"I turned the heating down": no alert for this drop, the level relearned from now.
+    False when the rule is gone or is not a heating watch."""
+    rule = store.get_alert_rule(user_id, rule_id)
+    if rule is None or rule.spec.kind is not RuleKind.HEATING:
+        return False
+    done = update_rule_state(store, rule,
+                             lambda state: turn_down(state, heating.turned_down, now_ms))
+    _changed(rulebook)
+    return done is not None
 
 
 def delete_rule(store: Store, user_id: str, rule_id: str, *,
@@ -99,6 +134,20 @@ def snooze(store: Store, rules: list[AlertRule], until_ms: int | None, *,
         is not None for rule in rules)
     _changed(rulebook)
     return changed
+
+
+def heating_course(store: Store, forecasts: Forecasts, user_id: str, rule_id: str, *,
+                   now_ms: int, until_ms: int) -> list[tuple[int, float, float, float]]:
+    """What a firing heating watch expects after now, `(epoch ms, expected, low, high)`, for
+    its chart; empty for any other rule, or one not firing."""
+    rule = store.get_alert_rule(user_id, rule_id)
+    if rule is None or rule.spec.kind is not RuleKind.HEATING or \
+            rule.state.status is not AlertStatus.FIRING:
+        return []
+    start = now_ms - COURSE_HISTORY_MS
+    recent = store.read_range(user_id, rule.sensor, start, now_ms, now_ms=now_ms)
+    outside = outside_for(store, forecasts, user_id, start, now_ms, now_ms)
+    return heating.curve(memory_of(rule.state), recent, now_ms, until_ms, outside)
 
 
 def chart_request(store: Store, user_id: str, rule_id: str) -> Sensor | None:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from telegram import Message, Update
 
 from alerts import actions
+from alerts.heating_rule import memory_of
 from alerts.quiet import BadQuietHours, parse_quiet_hours
 from alerts.rules import FREEZE_DEFAULT, BadRule, is_freeze
 from bot.alert_buttons import SNOOZE_SECONDS, Action, after_press, parse_button
@@ -16,6 +17,7 @@ from bot.alert_text import describe_rule
 from bot.chat import chat_link, command_words, linked_sensor, reply
 from bot.context import BotContext
 from bot.data import send_chart
+from bot.heating_text import describe_state
 from core.formatting import (
     BadArgument,
     describe_duration,
@@ -24,10 +26,13 @@ from core.formatting import (
     parse_range,
     plural,
 )
-from storage.models import AlertStatus
+from storage.models import AlertStatus, ChatLink, RuleKind
 
 FREEZE_USAGE = (f"Give a sensor and, if you like, a temperature: /freeze attic "
                 f"(below {FREEZE_DEFAULT:g}) or /freeze attic 5")
+HEATING_NOTE = ("The heating watch learns from 3 days of readings; /outdoor and /location let "
+                "it say when the sensor would reach 0 °C.")
+CHART_AHEAD_MS = 12 * 3_600_000  # a heating chart's prediction reaches this far
 SNOOZE_USAGE = ("Give a sensor (or all) and a duration or off, e.g. /snooze attic 2h, "
                 "/snooze all 8h or /snooze attic off")
 
@@ -45,10 +50,14 @@ async def alert_command(update: Update, context: BotContext) -> None:
         await reply(update, str(problem))
         return
     services = context.services
+    now = services.clock_ms()
     rule = await services.run(actions.add_rule, services.store, link.user_id, sensor.sensor_id,
-                              spec, now_ms=services.clock_ms(), rulebook=services.rulebook)
+                              spec, now_ms=now, rulebook=services.rulebook)
+    more = ""
+    if spec.kind is RuleKind.HEATING:
+        more = f" {describe_state(memory_of(rule.state), sensor.unit, now)}. {HEATING_NOTE}"
     await reply(update, f"Alert {rule.rule_id}: {sensor.display_name} "
-                        f"{describe_rule(spec, sensor.unit)}. /alerts lists your rules.")
+                        f"{describe_rule(spec, sensor.unit)}.{more} /alerts lists your rules.")
 
 
 async def freeze_command(update: Update, context: BotContext) -> None:
@@ -70,12 +79,13 @@ async def freeze_command(update: Update, context: BotContext) -> None:
         await reply(update, f"{str(problem).split(';')[0].capitalize()}. "
                             "E.g. /freeze attic 5")
         return
-    below, stale = rules
+    below, stale, watch = rules
     again = " It replaces the previous freeze protection there." if replaced else ""
     await reply(update, f"Pipe-freeze protection on {sensor.display_name}: alert "
-                        f"{below.rule_id} when {describe_rule(below.spec, sensor.unit)}, and "
-                        f"alert {stale.rule_id} on {describe_rule(stale.spec)}. Freeze alerts "
-                        f"ring even in quiet hours.{again}")
+                        f"{below.rule_id} when {describe_rule(below.spec, sensor.unit)}, "
+                        f"alert {stale.rule_id} on {describe_rule(stale.spec)}, and the heating "
+                        f"watch {watch.rule_id}, which warns hours earlier when the heating "
+                        f"stops. Freeze alerts ring even in quiet hours.{again} {HEATING_NOTE}")
 
 
 async def alerts_command(update: Update, context: BotContext) -> None:
@@ -101,6 +111,9 @@ async def alerts_command(update: Update, context: BotContext) -> None:
         if rule.state.ack_by:
             state += f", acknowledged by {rule.state.ack_by}"
         preset = " [freeze]" if is_freeze(rule) else ""
+        if rule.spec.kind is RuleKind.HEATING:
+            state = describe_state(memory_of(rule.state), sensor.unit if sensor else None, now) \
+                + state[len(rule.state.status.value):]
         lines.append(f"{rule.rule_id} · {name}: "
                      f"{describe_rule(rule.spec, sensor.unit if sensor else None)}"
                      f"{preset} — {state}")
@@ -189,6 +202,38 @@ async def quiet_command(update: Update, context: BotContext) -> None:
                 "no-data alerts still ring.")
 
 
+async def chart_of_rule(update: Update, context: BotContext, link: ChatLink,
+                        rule_id: str) -> None:
+    """The last 24 hours of the rule's sensor; a firing heating watch adds its prediction."""
+    services = context.services
+    sensor = await services.run(actions.chart_request, services.store, link.user_id, rule_id)
+    if sensor is None:
+        return
+    now = services.clock_ms()
+    window = parse_range("24h", now_ms=now, zone=services.zone(link))
+    course = await services.run(actions.heating_course, services.store, services.forecasts,
+                                link.user_id, rule_id, now_ms=now,
+                                until_ms=now + CHART_AHEAD_MS)
+    await send_chart(update, context, link, sensor, window, course)
+
+
+async def turned_down(update: Update, context: BotContext, link: ChatLink, rule_id: str,
+                      who: str) -> None:
+    """"I turned the heating down": no alert for this drop; the usual level is relearned."""
+    query = update.callback_query
+    if query is None:
+        return
+    services = context.services
+    done = await services.run(actions.heating_turned_down, services.store, link.user_id,
+                              rule_id, now_ms=services.clock_ms(), rulebook=services.rulebook)
+    note = (f"🌡 {who} turned the heating down: no alert for this drop; the watch relearns "
+            "the usual level from the next days' readings.")
+    await query.answer(note[:200] if done else "Could not change the alert; try again.")
+    if done and isinstance(query.message, Message) and query.message.text:
+        await query.edit_message_text(f"{query.message.text}\n\n{note}",
+                                      reply_markup=after_press(Action.TURNED_DOWN, rule_id, 0))
+
+
 def _valid_quiet(text: str) -> bool:
     try:
         parse_quiet_hours(text)
@@ -217,11 +262,10 @@ async def alert_button(update: Update, context: BotContext) -> None:
     who = query.from_user.first_name if query.from_user else "someone"
     if button.action is Action.CHART:
         await query.answer()
-        sensor = await services.run(actions.chart_request, services.store, link.user_id,
-                                    rule.rule_id)
-        if sensor is not None:
-            window = parse_range("24h", now_ms=services.clock_ms(), zone=services.zone(link))
-            await send_chart(update, context, link, sensor, window)
+        await chart_of_rule(update, context, link, rule.rule_id)
+        return
+    if button.action is Action.TURNED_DOWN:
+        await turned_down(update, context, link, rule.rule_id, who)
         return
     if button.action is Action.ACK:
         outcome = await services.run(actions.acknowledge, services.store, link.user_id,

@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from alerts.delivery import mark_chat_inactive
-from bot import admin, alerting, data, linking
+from bot import admin, alerting, data, linking, outside
 from bot.chat import PICK_PREFIX, picked, reply
 from bot.context import BotContext, BotServices
 from core.config import ConfigError, Settings
@@ -40,6 +40,8 @@ MENU = [
     BotCommand("snooze", "silence alerts: /snooze all 2h"),
     BotCommand("quiet", "quiet hours: /quiet 22:00-07:00"),
     BotCommand("delalert", "delete a rule: /delalert r1a2b3"),
+    BotCommand("outdoor", "your outdoor sensor: /outdoor garden"),
+    BotCommand("location", "forecast location: /location 60.17 24.94"),
     BotCommand("export", "readings as CSV"),
     BotCommand("rename", "name a sensor"),
     BotCommand("unit", "set a sensor's unit"),
@@ -72,6 +74,8 @@ COMMANDS: Wiring = [
     ("delalert", alerting.delalert_command),
     ("snooze", alerting.snooze_command),
     ("quiet", alerting.quiet_command),
+    ("outdoor", outside.outdoor_command),
+    ("location", outside.location_command),
     # admins (telegram.admins)
     ("adduser", admin.adduser),
     ("users", admin.users),
@@ -84,7 +88,7 @@ COMMANDS: Wiring = [
 
 # Commands that take a sensor: an ambiguity question's button runs one of them again.
 SENSOR_COMMANDS = frozenset({"latest", "status", "history", "export", "rename", "unit", "alert",
-                             "freeze", "snooze"})
+                             "freeze", "snooze", "outdoor"})
 HINT = "I answer commands. /help lists them with examples — try /latest or /history."
 
 
@@ -125,7 +129,8 @@ def build_application(settings: Settings, store: Store, *,
     application.add_handler(CallbackQueryHandler(alerting.alert_button, pattern=r"^a:"))
     application.add_handler(CallbackQueryHandler(sensor_picked, pattern=f"^{PICK_PREFIX}"))
     application.add_handler(CallbackQueryHandler(unknown_button))
-    # messages that no command took
+    # messages that no command took: a shared location is the forecast's place
+    application.add_handler(MessageHandler(filters.LOCATION, outside.location_shared))
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_handler(MessageHandler(
         filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & ~filters.StatusUpdate.ALL,

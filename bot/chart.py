@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 600, 100
 THRESHOLD_COLORS = ("tab:red", "tab:orange", "tab:purple")
+Course = Sequence[tuple[int, float, float, float]]  # (epoch ms, expected, low, high)
 PLOT_WIDTH_PX = 1100  # the axes' share of the width (0.915): one bucket a pixel column
 
 
@@ -101,18 +102,20 @@ def literal(text: str) -> str:
 
 def render_png(readings: list[Reading], *, title: str, unit: str | None, zone: ZoneInfo,
                window: tuple[int, int] | None = None,
-               thresholds: Sequence[Threshold] = ()) -> bytes:
+               thresholds: Sequence[Threshold] = (), prediction: Course = ()) -> bytes:
     """A PNG of the readings in the chat's local time, over `window` (epoch ms) when given,
-    with a dashed line per alert threshold; `readings` ascending and non-empty."""
+    with a dashed line per alert threshold and, after now, the heating watch's prediction
+    (dashed, with its range); `readings` ascending and non-empty."""
     figure = draw(readings, title=title, unit=unit, zone=zone, window=window,
-                  thresholds=thresholds)
+                  thresholds=thresholds, prediction=prediction)
     output = io.BytesIO()
     figure.savefig(output, format="png", pil_kwargs={"compress_level": 1})
     return output.getvalue()
 
 
 def draw(readings: list[Reading], *, title: str, unit: str | None, zone: ZoneInfo,
-         window: tuple[int, int] | None = None, thresholds: Sequence[Threshold] = ()) -> Figure:
+         window: tuple[int, int] | None = None, thresholds: Sequence[Threshold] = (),
+         prediction: Course = ()) -> Figure:
     """The chart as a matplotlib Figure. Names and units are drawn literally, never as
     mathtext."""
     import matplotlib
@@ -138,14 +141,21 @@ def draw(readings: list[Reading], *, title: str, unit: str | None, zone: ZoneInf
     for number, threshold in enumerate(thresholds):
         axes.axhline(threshold.value, color=THRESHOLD_COLORS[number % len(THRESHOLD_COLORS)],
                      linestyle="--", linewidth=1.1, label=literal(threshold.label))
+    if prediction:
+        ahead = mdates.date2num([local(point[0]) for point in prediction])
+        axes.fill_between(ahead, [p[2] for p in prediction], [p[3] for p in prediction],
+                          color="tab:red", alpha=0.15, linewidth=0, label="likely range")
+        axes.plot(ahead, [p[1] for p in prediction], color="tab:red", linestyle="--",
+                  linewidth=1.4, label="expected without heating")
     if window is not None:
-        axes.set_xlim(mdates.date2num(local(window[0])), mdates.date2num(local(window[1])))
+        end = max(window[1], prediction[-1][0]) if prediction else window[1]
+        axes.set_xlim(mdates.date2num(local(window[0])), mdates.date2num(local(end)))
     locator = mdates.AutoDateLocator(tz=zone)
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))
     axes.set_title(title, parse_math=False)
     axes.set_ylabel(unit or "value", parse_math=False)
     axes.grid(True, alpha=0.3)
-    if thresholds or len(readings) > len(buckets.means):
+    if thresholds or prediction or len(readings) > len(buckets.means):
         axes.legend(loc="best", fontsize="small", framealpha=0.8)
     return figure

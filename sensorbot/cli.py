@@ -176,13 +176,14 @@ def demo() -> int:
 
 def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings) -> None:
 
-    from sensorbot.scheduled import alert_bot, cycle_once
+    from sensorbot.scheduled import alert_bot, configured_forecasts, cycle_once
 
     bot = alert_bot(settings)
 
     async def once() -> str:
         async with bot:
-            return str(await cycle_once(settings, store, bot, now_ms()))
+            return str(await cycle_once(settings, store, bot, now_ms(),
+                                        configured_forecasts(settings)))
 
     print(run_against_telegram(once(), settings))
 

@@ -11,7 +11,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-from storage.models import AlertRule, AlertState, ApiToken, ChatLink, Invite, Reading, Sensor, User
+from storage.models import (
+    AlertRule,
+    AlertState,
+    ApiToken,
+    ChatLink,
+    Invite,
+    OutsideSettings,
+    Reading,
+    Sensor,
+    User,
+)
 
 SensorKey = tuple[str, str]  # (user_id, sensor_id)
 
@@ -77,6 +87,11 @@ class Store(Protocol):
     def get_user(self, user_id: str) -> User | None: ...
 
     def list_users(self) -> list[User]: ...
+
+    # Where a user's outside temperature comes from (the heating watch).
+    def get_outside_settings(self, user_id: str) -> OutsideSettings | None: ...
+
+    def put_outside_settings(self, settings: OutsideSettings) -> None: ...
 
     # API tokens, stored by hash.
     def add_token(self, token: ApiToken) -> None: ...

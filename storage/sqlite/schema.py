@@ -40,7 +40,14 @@ CREATE TABLE IF NOT EXISTS alert_rules (
 );
 """
 
-MIGRATIONS: list[str] = [BASE]
+# Version 2: where each user's outside temperature comes from (the heating watch).
+OUTSIDE_SETTINGS = """
+CREATE TABLE IF NOT EXISTS outside_settings (
+    user_id TEXT PRIMARY KEY, outdoor_sensor TEXT, latitude REAL, longitude REAL
+);
+"""
+
+MIGRATIONS: list[str] = [BASE, OUTSIDE_SETTINGS]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -16,9 +16,13 @@ CLOCK_ONLY_MS = 20 * HOUR_MS  # an ETA closer than this is said as a clock time 
 MIN_RATE_SHOWN = 0.05  # °C/h: slower is "falling", without a figure
 
 
-def degrees(value: float, unit: str | None) -> str:
-    """`−14 °C`: a true minus sign, as in print."""
-    return f"{format_number(value).replace('-', '−')} {unit or '°C'}"
+def degrees(value: float, unit: str | None, digits: int | None = None) -> str:
+    """`−14 °C`: a true minus sign, as in print; `digits` after the point when given (a
+    learned level or an outside figure is an estimate, not a reading)."""
+    shown = format_number(value) if digits is None else f"{value:.{digits}f}"
+    if shown.lstrip("-") == f"{0:.{digits or 0}f}":
+        shown = shown.lstrip("-")
+    return f"{shown.replace('-', '−')} {unit or '°C'}"
 
 
 def duration(ms: int) -> str:
@@ -56,9 +60,9 @@ def warning(entry: OutboxEntry, name: str, unit: str | None, zone: ZoneInfo, now
     forecast −14 °C outside it reaches 0 °C around 03:40 (in about 11 h; 8–15 h)."""
     outlook = entry.outlook or HeatingOutlook(None)
     now = degrees(entry.value, unit) if entry.value is not None else "no reading"
-    usual = f" (usually {degrees(outlook.level, unit)})" if outlook.level is not None else ""
+    usual = f" (usually {degrees(outlook.level, unit, 1)})" if outlook.level is not None else ""
     rate = entry.trend_per_hour
-    falling = f"falling {format_number(abs(rate))} {unit or '°C'}/h" \
+    falling = f"falling {abs(rate):.1f} {unit or '°C'}/h" \
         if rate is not None and rate <= -MIN_RATE_SHOWN else "falling"
     return (f"🔥 Heating may have stopped at {name}: {now}{usual}, {falling}. "
             f"{_outlook(outlook, unit, zone, now_ms)}")
@@ -69,9 +73,9 @@ def _outlook(outlook: HeatingOutlook, unit: str | None, zone: ZoneInfo, now_ms: 
     if outlook.outside is None:
         basis = "From the indoor readings alone"
     elif outlook.outside_source == "forecast":
-        basis = f"At the forecast {degrees(outlook.outside, unit)} outside"
+        basis = f"At the forecast {degrees(outlook.outside, unit, 0)} outside"
     else:
-        basis = f"At {degrees(outlook.outside, unit)} outside (your outdoor sensor)"
+        basis = f"At {degrees(outlook.outside, unit, 0)} outside (your outdoor sensor)"
     if outlook.eta_ms is None:
         if outlook.outside is not None and outlook.outside > 0:
             return f"{basis} it should stay above {zero}."
@@ -116,4 +120,4 @@ def describe_state(memory: HeatingMemory, unit: str | None, now_ms: int) -> str:
            f"{', a first guess' if model.cooling_episodes == 0 else ''})")
     relearn = ", relearning the level after you turned it down" \
         if memory.relearn_from is not None and model.learned_at < memory.relearn_from else ""
-    return f"Watching: usually {degrees(model.level, unit)}, {tau}{relearn}"
+    return f"Watching: usually {degrees(model.level, unit, 1)}, {tau}{relearn}"

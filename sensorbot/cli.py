@@ -269,6 +269,18 @@ def build_parser() -> argparse.ArgumentParser:
         "broker on a free localhost port with a Zigbee2MQTT-style sensor publishing to it. You "
         "chat with the bot in this terminal. "
         "Reads no configuration and touches nothing else.")
+    backtest = commands.add_parser(
+        "backtest", parents=[common],
+        help="replay a sensor's readings through the heating watch: when it would have warned",
+        description="Replay readings through the heating watch, reading by reading, as the alert "
+        "cycle would have seen them; one JSON line per transition on stdout, a summary on "
+        "stderr. A FILE is CSV of timestamp_ms,value rows or the /export format "
+        "(timestamp_ms,local_time,value), header optional, .gz read as gzip. Reads no "
+        "configuration and no storage.")
+    backtest.add_argument("--indoor", required=True, metavar="FILE",
+                          help="the watched sensor's readings")
+    backtest.add_argument("--outdoor", metavar="FILE", help="outdoor readings: the measurement "
+                          "up to each moment, and the forecast after it")
     add(commands, "init", cmd_init, "create storage (idempotent)")
     api = add(commands, "api", cmd_api, "serve the HTTP API alone")
     api.add_argument("--host", help="listen address (default: api.host)")
@@ -335,6 +347,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(logging.WARNING if args.command == "demo" else logging.INFO)
     if args.command == "demo":
         return demo()
+    if args.command == "backtest":
+        from sensorbot.backtest import run
+
+        return run(args.indoor, args.outdoor)
     try:
         settings = load_settings(args.config)
         if getattr(args, "needs_bot", False):

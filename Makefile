@@ -3,6 +3,7 @@ VENV     ?= .venv
 PYTHON   ?= python3
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 DYNALITE := .tools/node_modules/.bin/dynalite
 
 .PHONY: test demo lint bench package clean
@@ -14,7 +15,8 @@ test: $(STAMP) $(DYNALITE)
 	NO_PROXY=127.0.0.1,localhost DYNALITE_BIN=$(abspath $(DYNALITE)) \
 		$(BIN)/pytest -q -n auto --maxprocesses 4
 
-demo: $(STAMP)
+# The demo needs only the product and amqtt (its MQTT broker): no dev toolchain, no node.
+demo: $(DEMO_STAMP)
 	$(BIN)/sensorbot demo
 
 lint: $(STAMP)
@@ -30,7 +32,7 @@ bench: $(STAMP) $(DYNALITE)
 	$(BIN)/python benchmarks/mqtt.py
 	$(BIN)/python benchmarks/export.py
 
-# dist/{api,alerts,bot}.zip for deploy/template.yaml (python3.12, arm64); README "Deploy to AWS".
+# dist/{api,alerts,bot}.zip for deploy/template.yaml (python3.12, arm64); docs/aws.md.
 package: $(STAMP)
 	$(BIN)/python deploy/package.py
 
@@ -47,6 +49,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 		"make clean, then make PYTHON=python3.12" >&2; exit 2; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(DEMO_STAMP)
+
+# The dev extra holds the demo's too: after `make test`, `make demo` installs nothing.
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	@$(BIN)/python -c '$(NEEDS_311)' || { echo "$(VENV) was made with an older Python:" \
+		"make clean, then make PYTHON=python3.12" >&2; exit 2; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
 	touch $@
 
 # dynalite: an independent DynamoDB implementation, for the DynamoDB contract suite.

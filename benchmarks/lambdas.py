@@ -7,7 +7,7 @@
 - on dynalite, the capacity units a reading costs through the API handler, and the read units
   per rule of a scheduled alert cycle, where a cold Lambda cannot keep the rulebook;
 - the monthly AWS bill those units make for 10, 100 and 1,000 sensors at a reading a minute
-  (README "Deploy to AWS"), next to ranchdata's for the same load.
+  (docs/aws.md), next to ranchdata's for the same load.
 """
 
 from __future__ import annotations

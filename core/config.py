@@ -1,4 +1,4 @@
-"""Configuration: defaults < TOML file < environment < explicit values (CONTRACT §2, §3)."""
+"""Configuration: defaults < TOML file < environment < explicit values (docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -77,6 +77,9 @@ class ApiSettings(_Section):
     port: int = Field(default=8080, ge=0, le=65535)
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
     max_readings_per_minute: int = Field(default=1200, ge=0)
+    # A request's headers and body must arrive within this; at 30 s, a 1 MiB upload slower
+    # than 35 kB/s gets 408.
+    request_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
 
 
 class AlertsSettings(_Section):
@@ -111,7 +114,7 @@ class ForecastSettings(_Section):
 
 
 class MqttSubscription(_Section):
-    """One topic filter whose messages are one user's readings (CONTRACT §3, §9)."""
+    """One topic filter whose messages are one user's readings (docs/devices.md)."""
 
     topic: str = Field(min_length=1, max_length=65535)
     user: str = Field(min_length=1)

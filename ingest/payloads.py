@@ -7,6 +7,7 @@ their units out, validated as the HTTP API validates them (ingest.validation).
 from __future__ import annotations
 
 import functools
+import json
 import re
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
@@ -19,6 +20,8 @@ from ingest.ruuvi import GarbledAdvertisement, UnsupportedFormat, decode_adverti
 from ingest.validation import (
     Invalid,
     Window,
+    might_underflow,
+    parse_number,
     parse_reading,
     parse_sensor,
     parse_timestamp,
@@ -76,12 +79,19 @@ def number_text(payload: bytes) -> str:
 
 def json_document(payload: bytes) -> Any:
     """orjson: a tenth of the standard library's time, and it refuses NaN, infinities and
-    nesting deeper than 1024 itself."""
+    nesting deeper than 1024 itself. It reads 1e-400 as 0, so a payload that may hold such a
+    number is read again by the number grammar of every other path."""
     try:
-        return orjson.loads(payload)
+        document = orjson.loads(payload)
     except orjson.JSONDecodeError:
         raise BadPayload("the payload is not JSON (or holds a number beyond any reading)") \
             from None
+    if might_underflow(payload):
+        try:
+            json.loads(payload, parse_float=parse_number)
+        except Invalid as exc:
+            raise BadPayload(str(exc)) from None
+    return document
 
 
 def device_reading(sensor: str, value: Any, timestamp: Any, window: Window,
@@ -178,7 +188,7 @@ def seconds_to_ms(raw: Any) -> int | None:
     if raw is None or raw == "":
         return None
     try:
-        return int(raw) * 1000
+        return int(parse_number(raw, "timestamp") if isinstance(raw, str) else raw) * 1000
     except (TypeError, ValueError, OverflowError):  # OverflowError: 1e400 is infinity
         raise BadPayload(f"the timestamp {str(raw)[:40]!r} is not Unix seconds") from None
 

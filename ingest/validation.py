@@ -1,8 +1,9 @@
-"""Pure validation of what sensors send: ids, values, timestamps (CONTRACT §4)."""
+"""Pure validation of what sensors send: ids, values, timestamps (docs/api.md)."""
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,15 @@ from storage.errors import InvalidRecord
 from storage.models import SENSOR_ID_RE, SENSOR_ID_RULE, Reading, check_value
 
 FUTURE_TOLERANCE_MS = 5 * 60_000
+# The one number grammar of every path (HTTP strings, MQTT, Shelly, Ruuvi timestamps): what
+# JSON and JavaScript's Number() read, in ASCII digits only. Python's float() also takes
+# "1_000", full-width "２１" and Arabic-Indic "٢١", which no sensor means.
+NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+NUMBER_RULE = "ASCII digits with an optional sign, point and exponent, e.g. 21.5 or -1.2e3"
+ASCII_SPACE = " \t\r\n"
+NOT_FINITE = frozenset({"nan", "inf", "infinity"})
+# A number that rounds to 0 has a negative exponent or hundreds of zeros after the point.
+MIGHT_UNDERFLOW = re.compile(rb"[eE]-|0{300}")
 
 
 class Invalid(ValueError):
@@ -39,13 +49,33 @@ def parse_sensor(raw: Any) -> str:
     return raw
 
 
+def parse_number(text: str, what: str = "value") -> float:
+    """A number written as text, by NUMBER_RE; one that rounds to 0 although it is not zero
+    (1e-400) is refused rather than stored as 0."""
+    digits = text.strip(ASCII_SPACE)
+    if not NUMBER_RE.fullmatch(digits):
+        kind = "a finite number" if digits.lstrip("+-").lower() in NOT_FINITE else "a number"
+        raise Invalid(f"{what} must be {kind} ({NUMBER_RULE}), got {_shown(text)}")
+    number = float(digits)
+    if number == 0 and any(c in "123456789" for c in digits.split("e")[0].split("E")[0]):
+        raise Invalid(f"{what} {_shown(text)} is too small: readings are 0 or 1e-100 to 1e100 "
+                      "in size")
+    return number
+
+
+def might_underflow(json_text: bytes) -> bool:
+    """Whether JSON text may hold a number that a parser would read as 0 though it is not
+    (1e-400): then it is read with parse_number, which refuses it."""
+    return MIGHT_UNDERFLOW.search(json_text) is not None
+
+
 def parse_value(raw: Any) -> float:
     """A finite JSON number, or a string that parses as one."""
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise Invalid(f"value must be a number, got {_shown(raw)}")
     try:
-        value = float(raw.strip()) if isinstance(raw, str) else float(raw)
-    except (ValueError, OverflowError):
+        value = parse_number(raw) if isinstance(raw, str) else float(raw)
+    except OverflowError:
         raise Invalid(f"value must be a number, got {_shown(raw)}") from None
     if not math.isfinite(value):
         raise Invalid(f"value must be a finite number, got {_shown(raw)}")
@@ -79,16 +109,12 @@ def parse_reading(sensor: Any, value: Any, timestamp: Any, window: Window) -> Re
 
 
 def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return NUMBER_RE.fullmatch(text.strip(ASCII_SPACE)) is not None
 
 
 def _number_to_ms(raw: int | float | str) -> int:
     """Fractional milliseconds (`time.time() * 1000` clients) are dropped, as reads do."""
-    number = float(raw) if isinstance(raw, str) else raw
+    number = parse_number(raw, "timestamp") if isinstance(raw, str) else raw
     if isinstance(number, float):
         if not math.isfinite(number):
             raise Invalid(f"timestamp must be epoch milliseconds, got {_shown(raw)}")

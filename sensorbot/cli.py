@@ -33,6 +33,10 @@ class CommandError(Exception):
     """A user-facing failure of a command: printed as is, exit status 1."""
 
 
+class UsageError(Exception):
+    """A command given something it cannot take: printed as is, exit status 2."""
+
+
 now_ms = wall_clock_ms
 
 
@@ -174,6 +178,18 @@ def demo() -> int:
     return 0
 
 
+def emulator(args: argparse.Namespace) -> int:
+    """Reads no configuration: it prints what to set in yours."""
+    from sensorbot.demo.by_hand import port_in_use, run_emulator
+
+    if port_in_use(args.host, args.port):
+        print(f"Port {args.port} on {args.host} is in use; pick another with "
+              f"`sensorbot emulator --port {args.port + 1}`.", file=sys.stderr)
+        return EXIT_USAGE
+    run_emulator(sys.stdin, sys.stdout, host=args.host, port=args.port)
+    return 0
+
+
 def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings) -> None:
 
     from sensorbot.scheduled import alert_bot, configured_forecasts, cycle_once
@@ -218,8 +234,9 @@ def cmd_webhook_set(store: Store | None, args: argparse.Namespace, settings: Set
     from sensorbot.webhook import set_webhook
 
     if not args.url.startswith("https://"):
-        raise CommandError(f"Telegram delivers webhooks over HTTPS only; got {args.url!r}. Use "
-                           "the WebhookUrl output of the deployed stack.")
+        raise UsageError(f"error: Telegram delivers webhooks over HTTPS only; got {args.url!r}. "
+                         "Use the WebhookUrl output of the deployed stack, e.g. sensorbot webhook "
+                         "set https://abc123.lambda-url.eu-north-1.on.aws/")
     settings = fill_secrets(settings)
     run_against_telegram(set_webhook(settings, args.url), settings)
     print(f"webhook set: Telegram now posts updates to {args.url} with the secret token",
@@ -252,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="configuration file (TOML)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(group: argparse._SubParsersAction, name: str, handler: Handler,
+    def add(group: argparse._SubParsersAction[argparse.ArgumentParser], name: str, handler: Handler,
             help_text: str) -> argparse.ArgumentParser:
         sub = group.add_parser(name, parents=[common], help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
@@ -265,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="everything embedded, chatting in this terminal, no Telegram account needed",
         description="The whole product on this machine, no Telegram account needed: a local Bot "
         "API emulator, the HTTP API on a free localhost port, a fresh SQLite file in a new "
-        "temporary folder, simulated sensors and, with amqtt installed (the dev extra), an MQTT "
+        "temporary folder, simulated sensors and, with amqtt installed (the demo extra), an MQTT "
         "broker on a free localhost port with a Zigbee2MQTT-style sensor publishing to it. You "
         "chat with the bot in this terminal. "
         "Reads no configuration and touches nothing else.")
@@ -281,12 +298,21 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the watched sensor's readings")
     backtest.add_argument("--outdoor", metavar="FILE", help="outdoor readings: the measurement "
                           "up to each moment, and the forecast after it")
+    local = commands.add_parser(
+        "emulator", parents=[common],
+        help="a stand-in for Telegram on this machine, chatting in this terminal: try "
+        "`sensorbot run` before you have a bot token",
+        description="Starts the local Bot API emulator, prints the base_url and token to give "
+        "`sensorbot run`, and makes this terminal a private chat with that bot. Reads no "
+        "configuration.")
+    local.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    local.add_argument("--port", type=int, default=8081, help="port (default 8081)")
     add(commands, "init", cmd_init, "create storage (idempotent)")
     api = add(commands, "api", cmd_api, "serve the HTTP API alone")
     api.add_argument("--host", help="listen address (default: api.host)")
     api.add_argument("--port", type=int, help="port (default: api.port)")
 
-    def group(name: str, help_text: str) -> argparse._SubParsersAction:
+    def group(name: str, help_text: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
         return commands.add_parser(name, parents=[common], help=help_text).add_subparsers(
             dest="action", required=True, metavar="ACTION")
 
@@ -294,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     users_add = add(users, "add", cmd_users_add, "create a user; prints its id")
     users_add.add_argument("name", type=user_name)
     users_add.add_argument("--id", help="the user id (default: made from the name)")
-    add(users, "list", cmd_users_list, "list users")
+    add(users, "list", cmd_users_list, "list users").set_defaults(reads_only=True)
 
     alerts = group("alerts", "alert cycle")
     add(alerts, "check", cmd_alerts_check, "run one alert cycle (evaluate, deliver) and exit"
@@ -315,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--label", default="")
     listing = add(tokens, "list", cmd_tokens_list, "list tokens (never their secrets)")
     listing.add_argument("user_id", nargs="?")
+    listing.set_defaults(reads_only=True)
     revoke = add(tokens, "revoke", cmd_tokens_revoke, "revoke a token")
     revoke.add_argument("token_id")
     imports = add(tokens, "import", cmd_tokens_import,
@@ -341,16 +368,28 @@ def warn_if_others_can_read(path: Path | None) -> None:
             "chmod 600 %s", path, path)
 
 
+def missing_database(settings: Settings, args: argparse.Namespace) -> Path | None:
+    """The SQLite file a command that only reads would need, when it is not there: opening it
+    would create an empty one (in the wrong folder, say) and answer as if all were well."""
+    reads_only = getattr(args, "reads_only", False) or getattr(args, "dry_run", False)
+    path = settings.storage.sqlite_path
+    if settings.storage.backend == "sqlite" and reads_only and not path.exists():
+        return path
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The demo's terminal is a chat: only warnings may interrupt it.
-    configure_logging(logging.WARNING if args.command == "demo" else logging.INFO)
+    configure_logging(logging.WARNING if args.command in {"demo", "emulator"} else logging.INFO)
     if args.command == "demo":
         return demo()
     if args.command == "backtest":
         from sensorbot.backtest import run
 
         return run(args.indoor, args.outdoor)
+    if args.command == "emulator":
+        return emulator(args)
     try:
         settings = load_settings(args.config)
         if getattr(args, "needs_bot", False):
@@ -361,6 +400,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    missing = missing_database(settings, args)
+    if missing is not None:
+        print(f"error: no database at {missing}; run `sensorbot init` (or point --config at "
+              "the configuration that names yours)", file=sys.stderr)
+        return EXIT_FAILURE
     try:
         store = open_store(settings.storage) if getattr(args, "needs_store", True) else None
     except StorageError as exc:
@@ -368,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     try:
         args.handler(store, args, settings)
-    except ConfigError as exc:
+    except (ConfigError, UsageError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     except InvalidRecord as exc:  # an argument no store can keep, such as an id with '#'

@@ -12,12 +12,15 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sensorbot.logs import configure_logging
 
 if TYPE_CHECKING:
     from mangum import Mangum
+
+    from sensorbot.scheduled import ScheduledAlerts
+    from sensorbot.webhook import WebhookBot
 
 T = TypeVar("T")
 Event = dict[str, Any]
@@ -41,7 +44,7 @@ def warm(name: str, build: Callable[[], T]) -> T:
     """The app `name`, built on first use in this execution environment."""
     if name not in _apps:
         _apps[name] = build()
-    return _apps[name]
+    return cast(T, _apps[name])
 
 
 def api_handler(event: Event, context: Any) -> dict[str, Any]:
@@ -77,7 +80,7 @@ def build_api() -> Mangum:
     return build_handler(create_app(settings, store=open_store(settings.storage)))
 
 
-def build_alerts() -> Any:
+def build_alerts() -> ScheduledAlerts:
     from sensorbot.scheduled import ScheduledAlerts
     from sensorbot.secrets import load_lambda_settings
     from sensorbot.stores import open_store
@@ -86,7 +89,7 @@ def build_alerts() -> Any:
     return ScheduledAlerts.build(settings, open_store(settings.storage))
 
 
-def build_bot() -> Any:
+def build_bot() -> WebhookBot:
     from sensorbot.secrets import load_lambda_settings
     from sensorbot.stores import open_store
     from sensorbot.webhook import WebhookBot

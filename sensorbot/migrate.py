@@ -1,4 +1,4 @@
-"""Adopting a running ranchdata deployment: `sensorbot migrate` (CONTRACT §2).
+"""Adopting a running ranchdata deployment: `sensorbot migrate` (docs/migrating.md).
 
 Three steps, each idempotent, so the command can run again while the old Lambda still writes:
 import ranchdata's token string, register every `<user>#<sensor>` its table holds (one Scan,

@@ -35,8 +35,9 @@ def api_server(settings: Settings, store: Store, clock_ms: Callable[[], int] | N
     app = create_app(settings, store=store) if clock_ms is None else \
         create_app(settings, store=store, clock_ms=clock_ms)
     # log_config=None: uvicorn's records go through our handler and format (sensorbot.logs).
-    server = build_server(app, settings.api.host, settings.api.port, access_log=False,
-                          log_level="warning", log_config=None)
+    server = build_server(app, settings.api.host, settings.api.port,
+                          request_timeout_s=settings.api.request_timeout_seconds,
+                          access_log=False, log_level="warning", log_config=None)
     # This process owns the signals: uvicorn must not take them over.
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     return server

@@ -1,7 +1,7 @@
 """One alert cycle on demand: `sensorbot alerts check` and AlertsFunction (a schedule).
 
 A scheduled Lambda reloads the rules every cycle: the bot that adds and removes them runs in
-another function and cannot tell this one (README "Deploy to AWS": what a cycle costs).
+another function and cannot tell this one (docs/aws.md: what a cycle costs).
 """
 
 from __future__ import annotations

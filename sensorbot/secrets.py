@@ -34,7 +34,7 @@ def fetch_parameters(client: Any, names: list[str]) -> dict[str, str]:
         raise ConfigError(
             f"The SSM parameter(s) {', '.join(missing)} do not exist in this account and region. "
             "Create them with `aws ssm put-parameter --type SecureString --name NAME --value "
-            "VALUE` (README \"Deploy to AWS\"), or set TELEGRAM_BOT_TOKEN / "
+            "VALUE` (docs/aws.md), or set TELEGRAM_BOT_TOKEN / "
             "SENSORBOT_TELEGRAM__WEBHOOK_SECRET instead.")
     return {parameter["Name"]: parameter["Value"] for parameter in response["Parameters"]}
 

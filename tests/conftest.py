@@ -1,4 +1,5 @@
-"""Shared fixtures: every storage backend behind one `store` fixture, and dynalite."""
+"""Shared fixtures: every storage backend behind one `store` fixture, and dynalite; every test
+isolated from the user's world (their ./config.toml and SENSORBOT_* / TELEGRAM_BOT_TOKEN)."""
 
 from __future__ import annotations
 
@@ -15,16 +16,28 @@ from tests.support.common import BACKENDS, StoreFactory
 from tests.support.dynalite import Dynalite, find_dynalite, start_dynalite
 from tests.support.migrate import OLD_WRITES, READ, WRITE, ranch_put
 
-# No test touches the internet, and none may pick up a developer's real AWS account.
+# No test touches the internet, and none may pick up a developer's real AWS account or their
+# sensorbot settings. Done at import, so session fixtures and every subprocess (which inherit
+# this environment) are covered too.
+USERS_VARIABLES = ("AWS_PROFILE", "TELEGRAM_BOT_TOKEN", "RANCH_API_TOKENS")
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 os.environ["no_proxy"] = "127.0.0.1,localhost"
 for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                     "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "eu-north-1"}.items():
     os.environ[name] = value
-for name in ("AWS_PROFILE", "SENSORBOT_CONFIG", "TELEGRAM_BOT_TOKEN", "RANCH_API_TOKENS"):
-    os.environ.pop(name, None)
-for name in [n for n in os.environ if n.startswith("SENSORBOT_")]:
+for name in [n for n in os.environ if n in USERS_VARIABLES or n.upper().startswith("SENSORBOT_")]:
     os.environ.pop(name)
+
+
+@pytest.fixture(autouse=True)
+def isolated_from_the_users_world(tmp_path_factory: pytest.TempPathFactory,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test (and each subprocess it starts) runs in an empty folder of its own, so a
+    ./config.toml in the project folder is never read, with none of the user's variables."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    for name in [n for n in os.environ
+                 if n in USERS_VARIABLES or n.upper().startswith("SENSORBOT_")]:
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture

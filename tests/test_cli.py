@@ -1,4 +1,4 @@
-"""The `sensorbot` command: init, users, tokens (CONTRACT §2)."""
+"""The `sensorbot` command: init, users, tokens (docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -244,3 +244,25 @@ def test_it_refuses_a_user_with_a_blank_name(config, capsys, blank):
     assert exited.value.code == 2
     assert "a user needs a name" in capsys.readouterr().err
     assert not (config.parent / "cli.db").exists() or open_db(config).list_users() == []
+
+
+@pytest.mark.parametrize("command", [("users", "list"), ("tokens", "list"),
+                                     ("tokens", "list", "summer-cottage"),
+                                     ("migrate", "--dry-run", "--tokens", "R:abc:23")])
+def test_a_command_that_only_reads_creates_no_database_where_there_is_none(
+        tmp_path, monkeypatch, capsys, command):
+    monkeypatch.chdir(tmp_path)  # the wrong folder: no config.toml, no sensorbot.db
+
+    assert main(list(command)) == 1
+
+    err = capsys.readouterr().err
+    assert f"no database at {tmp_path / 'sensorbot.db'}; run `sensorbot init`" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_command_that_only_reads_works_once_the_database_is_there(config, capsys):
+    assert run(config, "init") == 0
+
+    assert run(config, "users", "list") == 0
+    assert run(config, "migrate", "--dry-run", "--tokens", "R:abcdefghijklmnopq:23") == 0
+    assert open_db(config).list_users() == []  # the dry run wrote nothing

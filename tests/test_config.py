@@ -1,4 +1,4 @@
-"""Configuration: discovery, precedence, and readable errors (CONTRACT §2, §3)."""
+"""Configuration: discovery, precedence, and readable errors (docs/configuration.md)."""
 
 from __future__ import annotations
 

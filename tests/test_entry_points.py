@@ -16,8 +16,6 @@ from storage.models import AlertRule, ChatLink, Reading, RuleKind, RuleSpec
 from storage.sqlite import SQLiteStore
 from tests.support.dynalite import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def sensorbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sensorbot", *args], cwd=cwd,
@@ -107,7 +105,7 @@ logging.getLogger("sensorbot.api").info("cold start")
 
 @pytest.mark.parametrize("runtime", ["lambda", "plain"])
 def test_the_lambda_module_sets_logging_up_once(runtime):
-    result = subprocess.run([sys.executable, "-c", LAMBDA_RUNTIME, runtime], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-c", LAMBDA_RUNTIME, runtime],
                             capture_output=True, text=True, timeout=60)
 
     assert result.returncode == 0, result.stderr

@@ -1,4 +1,4 @@
-"""The packages import downward only (README "Layout"), lazy imports included."""
+"""The packages import downward only (docs/architecture.md), lazy imports included."""
 
 from __future__ import annotations
 

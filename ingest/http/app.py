@@ -46,7 +46,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         Unauthorized.status_code: "No token, or an unknown or revoked one",
         Forbidden.status_code: "A token of the wrong scope",
         404: "No such route (a sensor id with characters a path cannot carry)",
-        RequestTimeout.status_code: "The request did not arrive within 30 s",
+        RequestTimeout.status_code: "The request did not arrive within [api] "
+                                    "request_timeout_seconds (30 s unless configured)",
         PayloadTooLarge.status_code: "The body is over 1 MiB",
         Unprocessable.status_code: "Invalid input; `detail` says what and where",
         TooManyRequests.status_code: "Too many readings from this token, or too many failed "

@@ -16,7 +16,7 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from ingest.http.auth import Authenticator, Caller, missing_token, token_from_headers
 from ingest.http.errors import BadRequest, Unauthorized, Unprocessable
 from ingest.http.limits import ReadingRateLimiter, read_body
-from ingest.validation import Invalid, Window, parse_sensor
+from ingest.validation import Invalid, Window, parse_number, parse_sensor
 from storage.base import DAY_MS, Store
 from storage.models import ApiToken, Reading
 
@@ -67,7 +67,8 @@ class Services:
 # Dependencies are async: each sync one would cost a trip to a worker thread.
 
 def services_of(request: Request) -> Services:
-    return request.app.state.services
+    services: Services = request.app.state.services
+    return services
 
 
 async def services(request: Request) -> Services:
@@ -110,9 +111,11 @@ def parse_json(raw: bytes) -> Any:
     if not raw.strip():
         raise BadRequest("the body is empty; send JSON such as {\"value\": 21.5}")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_float=parse_number)  # 1e-400 is refused, not read as 0
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON ({exc})") from None
+    except Invalid as exc:
+        raise Unprocessable(str(exc)) from None
     except ValueError:  # Python refuses integers past 4,300 digits (a guard against slow parsing)
         raise Unprocessable("the body holds a number too long to be a reading") from None
     except RecursionError:

@@ -1,4 +1,4 @@
-"""Off-the-shelf devices over HTTP: the Ruuvi Gateway and the Shelly H&T (CONTRACT §9)."""
+"""Off-the-shelf devices over HTTP: the Ruuvi Gateway and the Shelly H&T (docs/devices.md)."""
 
 from __future__ import annotations
 

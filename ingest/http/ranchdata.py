@@ -1,4 +1,4 @@
-"""ranchdata-compatible routes: the v1 gateway write and v2 (CONTRACT §4.1)."""
+"""ranchdata-compatible routes: the v1 gateway write and v2 (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request and response bodies as the OpenAPI schema documents them (CONTRACT §4)."""
+"""Request and response bodies as the OpenAPI schema documents them (docs/api.md)."""
 
 from __future__ import annotations
 

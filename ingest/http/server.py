@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-REQUEST_TIMEOUT_S = 30.0
 KEEP_ALIVE_S = 5  # uvicorn's default: an idle kept-alive connection is closed after this
 MAX_OPEN_FILES = 65_536
 
@@ -25,7 +24,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     byte, on a kept-alive connection). Past it, a client whose body is awaited gets 408; any
     other is just closed. Either way its file descriptor is freed."""
 
-    request_timeout_s: ClassVar[float] = REQUEST_TIMEOUT_S
+    request_timeout_s: ClassVar[float]  # set by guarded_protocol
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -84,7 +83,7 @@ def guarded_protocol(request_timeout_s: float) -> type[GuardedHttpToolsProtocol]
 
 
 def build_server(app: Any, host: str, port: int, *,
-                 request_timeout_s: float = REQUEST_TIMEOUT_S, **options: Any) -> uvicorn.Server:
+                 request_timeout_s: float, **options: Any) -> uvicorn.Server:
     """A uvicorn server for `app` whose requests must arrive within `request_timeout_s`.
     `options` go to uvicorn.Config as they are."""
     raise_open_file_limit()

@@ -3,8 +3,8 @@
 A fresh SQLite file, the HTTP API on localhost, a demo user with tokens, a simulated cottage
 whose heating has failed (its sensor posts through the real HTTP API), the bot polling the
 local Bot API emulator, and you typing into the chat. No Telegram account needed. With amqtt
-installed (the dev extra), also an MQTT broker and a Zigbee sensor in the cellar publishing to
-it, which the bot's subscriber stores by configuration alone (README "Devices").
+installed (the demo extra), also an MQTT broker and a Zigbee sensor in the cellar publishing to
+it, which the bot's subscriber stores by configuration alone (docs/devices.md).
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from sensorbot.demo.mqtt import MqttCorner
 
 DEMO_CHAT = 4242
+# The id `sensorbot users add "Summer cottage"` makes, so the docs' commands work in the demo.
+DEMO_USER = "summer-cottage"
 HOUR_MS = 3_600_000
 # name, heated temperature, cooling rate per hour once the heating failed
 SENSORS = {"attic": ("Attic", 9.0, 0.0224), "living-room": ("Living room", 16.0, 0.019)}
@@ -48,7 +50,7 @@ CELLAR_NAMES = {"cellar/temperature": "Cellar", "cellar/humidity": "Cellar humid
 OUTDOOR = -9.0
 SENSOR_PERIOD_S = 10
 NO_AMQTT = ("(No MQTT device in this demo: it needs amqtt, which `make demo` installs with the "
-            "dev extra — pip install -e '.[dev]'.)\n")
+            "demo extra — pip install -e '.[demo]'.)\n")
 
 
 def temperature(sensor: str, hours_since_failure: float) -> float:
@@ -184,11 +186,11 @@ def demo_settings(emulator: BotApiEmulator, folder: Path, mqtt: MqttCorner | Non
     if mqtt is not None:
         from sensorbot.demo.mqtt import SUBSCRIBER_LOGIN, TOPIC_FILTER
 
-        # The README's Zigbee2MQTT recipe, word for word.
+        # The Zigbee2MQTT recipe of docs/devices.md, word for word.
         sections["mqtt"] = {
             "enabled": True, "url": mqtt.url, "username": SUBSCRIBER_LOGIN[0],
             "password": SUBSCRIBER_LOGIN[1], "client_id": "sensorbot-demo",
-            "subscriptions": [{"topic": TOPIC_FILTER, "user": "cottage", "sensor": "{1}",
+            "subscriptions": [{"topic": TOPIC_FILTER, "user": DEMO_USER, "sensor": "{1}",
                                "format": "json",
                                "fields": ["temperature", "humidity", "pressure", "battery"]}]}
     return Settings.model_validate(sections)
@@ -196,15 +198,15 @@ def demo_settings(emulator: BotApiEmulator, folder: Path, mqtt: MqttCorner | Non
 
 def prepare_cottage(store: SQLiteStore, now: int, *, with_cellar: bool) -> tuple[str, str]:
     """The demo user, its chat link and named sensors; returns a write and a read token."""
-    store.add_user(User("cottage", "Summer cottage", now))
-    write, _ = issue_token(store, "cottage", "write", label="simulated sensor", now_ms=now)
-    read, _ = issue_token(store, "cottage", "read", label="demo banner", now_ms=now)
+    store.add_user(User(DEMO_USER, "Summer cottage", now))
+    write, _ = issue_token(store, DEMO_USER, "write", label="simulated sensor", now_ms=now)
+    read, _ = issue_token(store, DEMO_USER, "read", label="demo banner", now_ms=now)
     for sensor, (name, _, _) in SENSORS.items():
-        store.update_sensor("cottage", sensor, name=name, unit="°C", now_ms=now)
+        store.update_sensor(DEMO_USER, sensor, name=name, unit="°C", now_ms=now)
     # No unit: the MQTT subscriber sets it when it first sees the sensor, as for any device.
     for sensor, name in CELLAR_NAMES.items() if with_cellar else ():
-        store.update_sensor("cottage", sensor, name=name, now_ms=now)
-    store.put_chat_link(ChatLink(DEMO_CHAT, "cottage", now))
+        store.update_sensor(DEMO_USER, sensor, name=name, now_ms=now)
+    store.put_chat_link(ChatLink(DEMO_CHAT, DEMO_USER, now))
     return write, read
 
 
@@ -233,7 +235,7 @@ def wait_for_reading(store: SQLiteStore, sensor: str, timeout: float = 10) -> No
     """So that the first /latest already shows it; a late reading only shows later."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and store.latest_reading(
-            "cottage", sensor, now_ms=time.time_ns() // 1_000_000) is None:
+            DEMO_USER, sensor, now_ms=time.time_ns() // 1_000_000) is None:
         time.sleep(0.1)
 
 
@@ -265,7 +267,7 @@ def mqtt_banner(mqtt: MqttCorner | None) -> str:
         return ""
     return (
         f"The cellar's Zigbee sensor publishes to the demo's MQTT broker at {mqtt.url},\n"
-        "which the bot reads by configuration alone (README \"Devices\", Zigbee2MQTT).\n"
+        "which the bot reads by configuration alone (docs/devices.md, Zigbee2MQTT).\n"
         "Publish as another device, and /latest shows garage/temperature:\n"
         f"  {publish_command(mqtt.port)}\n")
 
@@ -281,7 +283,8 @@ def publish_command(port: int) -> str:
             f"-t {topic} -m {shlex.quote(message)}")
 
 
-def chat(emulator: BotApiEmulator, terminal: Terminal, stdin: TextIO, out: TextIO) -> None:
+def chat(emulator: BotApiEmulator, terminal: Terminal, stdin: TextIO, out: TextIO, *,
+         no_answer: str = "(no answer from the bot)") -> None:
     """Read lines until end of input; after each, wait until the bot has answered."""
     while True:
         out.write(PROMPT)
@@ -308,4 +311,4 @@ def chat(emulator: BotApiEmulator, terminal: Terminal, stdin: TextIO, out: TextI
                 timeout=30)
             time.sleep(0.3)  # let a multi-message answer finish printing
         except TimeoutError:
-            out.write("(no answer from the bot)\n")
+            out.write(no_answer + "\n")

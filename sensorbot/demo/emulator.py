@@ -16,13 +16,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+T = TypeVar("T")
 
 BOT_ID = 7_000_000_001
 TEXT_FIELDS = frozenset({"text", "caption", "parse_mode", "callback_query_id", "url", "filename",
@@ -139,11 +141,11 @@ class BotApiEmulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _in_loop(self, work: Callable[[], Any]) -> Any:
+    def _in_loop(self, work: Callable[[], T]) -> T:
         """Run `work` on the emulator's loop (state is touched there only) and notify pollers."""
         assert self._loop is not None
 
-        async def apply() -> Any:
+        async def apply() -> T:
             result = work()
             await self._notify()
             return result

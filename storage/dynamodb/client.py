@@ -7,13 +7,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from storage.errors import StorageError, StorageUnavailable
+
+if TYPE_CHECKING:  # boto3-stubs, a dev dependency
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import WriteRequestOutputTypeDef, WriteRequestTypeDef
 
 Item = dict[str, Any]
 
@@ -35,11 +39,11 @@ CLIENT_CONFIG = Config(
     max_pool_connections=32,
 )
 
-_clients: dict[tuple[str, str], Any] = {}
+_clients: dict[tuple[str, str], DynamoDBClient] = {}
 _clients_lock = threading.Lock()
 
 
-def shared_client(region: str, endpoint_url: str = "") -> Any:
+def shared_client(region: str, endpoint_url: str = "") -> DynamoDBClient:
     """The process's DynamoDB client for this region and endpoint, built on first use."""
     key = (region, endpoint_url)
     with _clients_lock:
@@ -48,7 +52,7 @@ def shared_client(region: str, endpoint_url: str = "") -> Any:
         return _clients[key]
 
 
-def build_client(region: str, endpoint_url: str = "") -> Any:
+def build_client(region: str, endpoint_url: str = "") -> DynamoDBClient:
     session = boto3.session.Session()
     options: dict[str, Any] = {"region_name": region, "config": CLIENT_CONFIG}
     if endpoint_url:
@@ -97,7 +101,7 @@ class CapacityMeter:
                 self.read_units += units
 
 
-def query_pages(client: Any, meter: CapacityMeter, **request: Any) -> Iterator[Item]:
+def query_pages(client: DynamoDBClient, meter: CapacityMeter, **request: Any) -> Iterator[Item]:
     """Every item of a Query, following LastEvaluatedKey."""
     request = {**request, "ReturnConsumedCapacity": "TOTAL"}
     while True:
@@ -112,7 +116,7 @@ def query_pages(client: Any, meter: CapacityMeter, **request: Any) -> Iterator[I
 
 
 def batch_write(
-    client: Any,
+    client: DynamoDBClient,
     meter: CapacityMeter,
     table: str,
     items: Sequence[Item],
@@ -126,7 +130,9 @@ def batch_write(
     Raises StorageUnavailable naming how many items were not written: never a silent loss.
     """
     for start in range(0, len(items), BATCH_LIMIT):
-        pending = [{"PutRequest": {"Item": item}} for item in items[start:start + BATCH_LIMIT]]
+        pending: Sequence[WriteRequestTypeDef | WriteRequestOutputTypeDef] = [
+            {"PutRequest": {"Item": item}} for item in items[start:start + BATCH_LIMIT]
+        ]
         for attempt in range(attempts):
             with translated():
                 response = client.batch_write_item(

@@ -1,4 +1,4 @@
-"""Everything but readings, in one table (single-table design; README "Metadata table").
+"""Everything but readings, in one table (single-table design; docs/storage.md, "Metadata table").
 
 | record     | pk               | sk             | gsi1pk          | gsi1sk            |
 |------------|------------------|----------------|-----------------|-------------------|
@@ -16,14 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from storage.base import UNSET, Unset
 from storage.codec import dump_spec, dump_state, load_spec, load_state
 from storage.dynamodb.client import CapacityMeter, Item, error_code, query_pages, translated
+from storage.dynamodb.numbers import NumberSafeDeserializer
 from storage.errors import AlreadyExists
 from storage.models import (
     AlertRule,
@@ -38,9 +39,12 @@ from storage.models import (
     check_user_id,
 )
 
+if TYPE_CHECKING:  # boto3-stubs, a dev dependency
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 GSI = "gsi1"
 _serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+_deserializer = NumberSafeDeserializer()
 
 
 def to_item(values: Mapping[str, Any]) -> Item:
@@ -93,7 +97,7 @@ def rule_from(row: dict[str, Any]) -> AlertRule:
 class MetaMixin:
     """The metadata half of DynamoDBStore."""
 
-    _client: Any
+    _client: DynamoDBClient
     _meter: CapacityMeter
     meta_table: str
     _known_sensors: dict[str, set[str]]

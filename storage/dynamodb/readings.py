@@ -8,18 +8,20 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
-from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer
+from typing import TYPE_CHECKING, Any
 
 from storage.base import MAX_TIME_MS, SensorKey, StoredItem
 from storage.dynamodb.client import CapacityMeter, Item, batch_write, query_pages
+from storage.dynamodb.numbers import NumberSafeDeserializer
 from storage.models import Reading, check_sensor_id, check_user_id, check_value
+
+if TYPE_CHECKING:  # boto3-stubs, a dev dependency
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 # Readings past retention may linger until TTL deletes them (up to two days): never return them.
 NOT_EXPIRED = "attribute_not_exists(expires_at) OR expires_at > :now_s"
 log = logging.getLogger("sensorbot.storage")
-_deserializer = TypeDeserializer()
+_deserializer = NumberSafeDeserializer()
 
 
 def number(value: float | int) -> str:
@@ -74,7 +76,7 @@ def readings_from_items(sensor: str, items: Iterable[Item]) -> Iterator[Reading]
 class ReadingsMixin:
     """The readings half of DynamoDBStore."""
 
-    _client: Any
+    _client: DynamoDBClient
     _meter: CapacityMeter
     measurements_table: str
     retention_ms: int

@@ -1,7 +1,7 @@
 """The one Scan of the measurements table: which `<user>#<sensor>` keys it holds.
 
 Run by an operator (`sensorbot migrate`) to adopt a table ranchdata filled, never on a request
-or alert path (CONTRACT §5.1): it reads every item, so it costs as much as the table is large.
+or alert path (docs/storage.md): it reads every item, so it costs as much as the table is large.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -24,6 +24,10 @@ from storage.dynamodb.client import (
     translated,
 )
 from storage.errors import StorageUnavailable
+
+if TYPE_CHECKING:  # boto3-stubs, a dev dependency
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import ScanOutputTypeDef
 
 THROTTLED_TRIES = 40  # a table provisioned at 1 RCU (ranchdata's) throttles all the way through
 MAX_BACKOFF_S = 5.0
@@ -40,7 +44,7 @@ class _Tally:
         self._report = report
         self._lock = threading.Lock()
 
-    def add(self, page: dict[str, Any]) -> None:
+    def add(self, page: ScanOutputTypeDef) -> None:
         keys = Counter(item["sensorId"]["S"] for item in page.get("Items", [])
                        if "S" in item.get("sensorId", {}))
         units = float((page.get("ConsumedCapacity") or {}).get("CapacityUnits", 0) or 0)
@@ -52,7 +56,7 @@ class _Tally:
         self._report(progress)
 
 
-def scan_sensor_keys(client: Any, meter: CapacityMeter, table: str, *, segments: int,
+def scan_sensor_keys(client: DynamoDBClient, meter: CapacityMeter, table: str, *, segments: int,
                      progress: Callable[[ScanProgress], None],
                      sleep: Callable[[float], None] = time.sleep) -> SensorKeyScan:
     """Every partition key of `table` with its item count, by a parallel Scan."""
@@ -70,8 +74,8 @@ def scan_sensor_keys(client: Any, meter: CapacityMeter, table: str, *, segments:
     return SensorKeyScan(dict(tally.keys), tally.items, tally.read_units)
 
 
-def _pages(client: Any, table: str, segment: int, segments: int,
-           sleep: Callable[[float], None]) -> Iterator[dict[str, Any]]:
+def _pages(client: DynamoDBClient, table: str, segment: int, segments: int,
+           sleep: Callable[[float], None]) -> Iterator[ScanOutputTypeDef]:
     request: dict[str, Any] = {
         "TableName": table, "ProjectionExpression": "sensorId", "Segment": segment,
         "TotalSegments": segments, "ReturnConsumedCapacity": "TOTAL",
@@ -85,13 +89,13 @@ def _pages(client: Any, table: str, segment: int, segments: int,
         request["ExclusiveStartKey"] = last_key
 
 
-def _scan_page(client: Any, request: dict[str, Any],
-               sleep: Callable[[float], None]) -> dict[str, Any]:
+def _scan_page(client: DynamoDBClient, request: dict[str, Any],
+               sleep: Callable[[float], None]) -> ScanOutputTypeDef:
     """One page; throttling is waited out (the table may have little read capacity)."""
     for attempt in range(THROTTLED_TRIES):
         try:
             with translated():
-                return client.scan(**request)  # type: ignore[no-any-return]
+                return client.scan(**request)
         except StorageUnavailable as exc:
             cause = exc.__cause__
             if not isinstance(cause, ClientError) or error_code(cause) not in TRANSIENT_CODES:

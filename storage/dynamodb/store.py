@@ -1,4 +1,4 @@
-"""DynamoDB backend: ranchdata's measurements table plus one metadata table (CONTRACT §5.1)."""
+"""DynamoDB backend: ranchdata's measurements table plus one metadata table (docs/storage.md)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -16,6 +16,9 @@ from storage.dynamodb.meta import GSI, MetaMixin
 from storage.dynamodb.readings import ReadingsMixin
 from storage.dynamodb.scan import scan_sensor_keys
 from storage.errors import StorageUnavailable
+
+if TYPE_CHECKING:  # boto3-stubs, a dev dependency
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 class DynamoDBStore(ReadingsMixin, MetaMixin):
@@ -27,7 +30,7 @@ class DynamoDBStore(ReadingsMixin, MetaMixin):
         retention_days: int = 90,
         region: str = "eu-north-1",
         endpoint_url: str = "",
-        client: Any = None,
+        client: DynamoDBClient | None = None,
     ) -> None:
         self._client = client if client is not None else shared_client(region, endpoint_url)
         self._meter = CapacityMeter()

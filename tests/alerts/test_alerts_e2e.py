@@ -36,7 +36,7 @@ def test_a_cold_reading_alerts_each_linked_chat_once_with_four_buttons(alert_wor
 
     [mine] = wait_alerts(world, ALICE_CHAT, 1, start)
     [group] = wait_alerts(world, GROUP, 1, start)
-    time.sleep(2.5)  # a few more cycles: still one message per transition
+    world.wait_cycles(2)  # still one message per transition
     assert len(world.alerts_to(ALICE_CHAT, start)) == 1
     assert world.alerts_to(BOB_CHAT, start) == []
     assert mine.text.startswith("❄️ Alert: attic is 0.5 at 08:00, below 1")
@@ -82,7 +82,7 @@ def test_the_buttons_acknowledge_snooze_and_chart(alert_world):
     world.emulator.press(alert, data["Chart 24h"], user_id=ALICE_CHAT)
     photo = world.emulator.wait_for(lambda c: c.method == "sendPhoto", after=mark)
     world.clock.now += 31_000
-    time.sleep(2)
+    world.wait_cycles(2)
 
     assert "Acknowledged by Tester" in edited.text
     assert [b["text"] for b in edited.buttons] == ["Chart 24h"]  # what still makes sense
@@ -157,7 +157,7 @@ def test_a_restart_between_fire_and_resolve_repeats_nothing_and_loses_nothing(al
 
     world.restart()
     alerts = wait_alerts(world, ALICE_CHAT, 2, start)
-    time.sleep(2)
+    world.wait_cycles(2)
 
     kinds = [a.text[0] for a in world.alerts_to(ALICE_CHAT, start)]
     assert kinds == ["❄", "✅"]
@@ -196,7 +196,7 @@ def test_a_429_is_waited_out_and_a_403_chat_does_not_stop_the_others(alert_world
     deadline = time.monotonic() + 10
     while world.store.get_chat_link(ALICE_CHAT).active and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(1.5)
+    world.wait_cycles(1)
 
     assert group.text.startswith("❄️")
     assert world.store.get_chat_link(ALICE_CHAT).active is False
@@ -233,7 +233,7 @@ def test_an_alert_follows_a_group_that_became_a_supergroup(alert_world):
     assert alert.text.startswith("❄️ Alert: attic is 0.5")
     assert world.store.get_chat_link(GROUP) is None
     assert world.store.get_chat_link(SUPERGROUP).user_id == "alice"
-    time.sleep(1.5)  # later cycles: nothing more, to either id
+    world.wait_cycles(1)  # later cycles: nothing more, to either id
     assert len(world.alerts_to(SUPERGROUP, start)) == 1
     assert world.alerts_to(GROUP, start) == []
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from storage.models import AlertRule, ChatLink, Reading, RuleKind, RuleSpec
 from storage.sqlite import SQLiteStore
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_alerts_check_delivers_once_and_a_second_run_repeats_nothing(tmp_path, emulator):
@@ -24,8 +21,8 @@ def test_alerts_check_delivers_once_and_a_second_run_repeats_nothing(tmp_path, e
                       '\n[storage]\nsqlite_path = "cron.db"\n', encoding="utf-8")
     command = [sys.executable, "-m", "sensorbot", "alerts", "check", "--config", str(config)]
 
-    first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
-    second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    first = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=60)
 
     alerts = [c for c in emulator.calls if c.method == "sendMessage" and c.chat_id == 77]
     assert first.returncode == 0, first.stderr
@@ -44,7 +41,7 @@ def test_a_refused_token_or_no_telegram_is_one_sentence_without_the_token(tmp_pa
                           f'"{base_url}"\n[storage]\nsqlite_path = "cron.db"\n',
                           encoding="utf-8")
         config.chmod(0o600)  # else a warning that others can read it comes first
-        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
     refused = run(emulator.base_url)  # the emulator answers 401 to any other token
     unreachable = run("http://127.0.0.1:9")

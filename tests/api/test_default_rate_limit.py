@@ -1,4 +1,4 @@
-"""The default rate limit holds one maximal v3 batch (CONTRACT §3: 1200 a minute)."""
+"""The default rate limit holds one maximal v3 batch (docs/api.md: 1200 a minute)."""
 
 from __future__ import annotations
 

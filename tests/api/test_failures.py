@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from storage.errors import StorageError, StorageUnavailable
@@ -11,6 +10,7 @@ from storage.models import Reading
 from storage.sqlite import SQLiteStore
 from tests.support.api import make_api
 from tests.support.common import NOW_MS
+from tests.support.waiting import holds_write_lock, wait_until
 
 
 class FailingStore:
@@ -110,7 +110,8 @@ def test_it_answers_reads_while_another_process_holds_the_write_lock(tmp_path):
     with ThreadPoolExecutor(1) as pool:
         waiting_post = pool.submit(api.client.post, "/api/v2/sensor/attic/measurement",
                                    json={"value": 2}, headers=api.headers("alice_write"))
-        time.sleep(0.3)  # the write now waits for the file's lock, holding this store's
+        # the write now waits for the file's lock, holding this store's
+        wait_until(lambda: holds_write_lock(store), what="the write waiting")
 
         read = api.client.get("/api/v3/sensors", headers=api.headers("alice_read"))
         write_still_waiting = not waiting_post.done()

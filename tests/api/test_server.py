@@ -14,12 +14,10 @@ from pathlib import Path
 from tests.support.dynalite import free_port
 from tests.support.http import wait_until_serving
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def sensorbot(*args: str, config: Path) -> str:
     return subprocess.run([sys.executable, "-m", "sensorbot", *args, "--config", str(config)],
-                          cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 def request(url: str, body: bytes | None = None, headers: dict | None = None):
@@ -36,7 +34,7 @@ def test_sensorbot_api_serves_over_http_and_stops_cleanly(tmp_path):
     write = sensorbot("tokens", "issue", "cottage", "--scope", "write", config=config)
     read = sensorbot("tokens", "issue", "cottage", "--scope", "read", config=config)
     server = subprocess.Popen([sys.executable, "-m", "sensorbot", "api", "--config", str(config)],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(f"{base}/healthz", process=server)
@@ -64,7 +62,7 @@ def test_it_answers_health_while_more_uploads_stall_than_the_soft_file_limit(tmp
         resource.setrlimit(resource.RLIMIT_NOFILE, (128, hard))
 
     server = subprocess.Popen([sys.executable, "-m", "sensorbot", "api", "--config", str(config)],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               preexec_fn=systemd_like_limit)
     base = f"http://127.0.0.1:{port}"
     stalled: list[socket.socket] = []

@@ -12,10 +12,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.config import Settings
 from ingest.http.server import build_server
+from sensorbot.runner import api_server
 from storage.sqlite import SQLiteStore
 from tests.support.api import Api, make_api
 from tests.support.dynalite import free_port
+from tests.support.waiting import wait_until
 
 TIMEOUT_S = 1.0
 WAIT_S = 5.0  # how long a test waits for what should happen after TIMEOUT_S
@@ -99,6 +102,11 @@ def read_response(sock: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
+def ours(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """What the API and uvicorn logged."""
+    return [r for r in caplog.records if r.name.startswith(("sensorbot", "uvicorn"))]
+
+
 def status_of(response: bytes) -> int:
     return int(response.split(b" ", 2)[1])
 
@@ -120,14 +128,14 @@ def test_it_answers_408_to_a_body_that_stalls_and_stores_nothing(live, caplog):
     with live.connect() as sock:
         sock.sendall(live.head(100) + b'{"value": ')
         response = read_all(sock)
-    time.sleep(0.2)
+    wait_until(lambda: ours(caplog), what="the log line")
 
     assert status_of(response) == 408
     assert b"did not arrive within 1 s" in response
     assert live.api.stored() == []
-    assert [r.getMessage() for r in caplog.records if r.name.startswith(("sensorbot", "uvicorn"))
-            ] == ["POST '/api/v2/sensor/attic/measurement' from 127.0.0.1: the body stopped short "
-                  "(the client hung up or was cut off); nothing stored"]
+    assert [r.getMessage() for r in ours(caplog)] == [
+        "POST '/api/v2/sensor/attic/measurement' from 127.0.0.1: the body stopped short "
+        "(the client hung up or was cut off); nothing stored"]
 
 
 def test_it_cuts_off_a_body_that_trickles_in_byte_by_byte(live):
@@ -161,11 +169,15 @@ def test_it_still_serves_a_prompt_client_on_a_kept_alive_connection(live):
 def test_a_client_that_hangs_up_mid_body_costs_one_short_log_line(live, caplog):
     caplog.set_level(logging.INFO)
     with live.connect() as sock:
-        sock.sendall(live.head(1000) + b'{"value": ')
-        time.sleep(0.2)
-    time.sleep(0.5)
+        sock.sendall(live.head(1000, expect=True))
+        assert b"100 Continue" in sock.recv(1024)  # the app now awaits the body
+        sock.sendall(b'{"value": ')
+    wait_until(lambda: ours(caplog), what="the log line")
+    with live.connect() as sock:  # once the server has answered this, it has logged all else
+        sock.sendall(live.head(14) + b'{"value": 1.0}')
+        assert status_of(read_all(sock)) == 200
 
-    about_it = [r for r in caplog.records if r.name.startswith(("sensorbot", "uvicorn"))]
+    about_it = [r for r in ours(caplog) if r.name != "uvicorn.access"]  # the sync's line
     assert len(about_it) == 1, [r.getMessage() for r in about_it]
     assert about_it[0].levelno <= logging.INFO
     assert about_it[0].exc_info is None
@@ -211,3 +223,13 @@ def test_it_refuses_an_oversized_body_before_inviting_it(live):
         response = read_all(sock)
 
     assert status_of(response) == 413  # no "100 Continue" first: curl sends nothing more
+
+
+def test_the_request_deadline_is_the_api_setting(tmp_path):
+    store = SQLiteStore(tmp_path / "setting.db")
+    settings = Settings.model_validate({"api": {"request_timeout_seconds": 2.5}})
+    server = api_server(settings, store, None)
+
+    assert server.config.http.request_timeout_s == 2.5
+    assert Settings().api.request_timeout_seconds == 30
+    store.close()

@@ -136,7 +136,7 @@ def test_it_runs_without_the_mqtt_device_when_amqtt_is_missing(tmp_path, monkeyp
 
     shown = out.getvalue()
     assert shown.count("No MQTT device in this demo: it needs amqtt") == 1
-    assert "pip install -e '.[dev]'" in shown
+    assert "pip install -e '.[demo]'" in shown
     assert re.search(r"bot> Attic: -?\d+(\.\d+)? °C", shown), shown
     assert "Cellar" not in shown and "mqtt://" not in shown
     assert "Bye." in shown

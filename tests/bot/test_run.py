@@ -8,13 +8,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 from core.config import Settings
 from sensorbot.demo.emulator import BotApiEmulator
 from tests.support.dynalite import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_run_serves_the_bot_and_the_api_and_stops_cleanly_on_sigterm(tmp_path):
@@ -24,7 +21,7 @@ def test_run_serves_the_bot_and_the_api_and_stops_cleanly_on_sigterm(tmp_path):
         config.write_text(f'[telegram]\ntoken = "{emulator.token}"\nbase_url = '
                           f'"{emulator.base_url}"\n[api]\nport = {port}\n', encoding="utf-8")
         process = subprocess.Popen([sys.executable, "-m", "sensorbot", "run", "--config",
-                                    str(config)], cwd=ROOT, stdout=subprocess.PIPE,
+                                    str(config)], stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)
         try:
             emulator.wait_for(lambda c: c.method == "setMyCommands", timeout=30)

@@ -78,7 +78,7 @@ class Deployment:
 def deployment(dynalite: Dynalite, emulator: BotApiEmulator,
                monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
     """What `sam deploy`, `sensorbot init` and `sensorbot tokens import` leave behind, with the
-    functions' environment (secrets overridden by env, as the README allows for tests)."""
+    functions' environment (secrets overridden by env, as docs/aws.md allows)."""
     suffix = uuid.uuid4().hex[:8]
     tables = {"measurement": f"measurement-{suffix}", "sensorbot-meta": f"meta-{suffix}"}
     environment = {
@@ -191,6 +191,20 @@ def test_it_answers_400_to_a_body_that_is_not_an_update(deployment: Deployment) 
     response = lambdas.bot_handler(call, None)
 
     assert response["statusCode"] == 400
+
+
+@pytest.mark.parametrize("depth", [1025, 100_000])
+def test_it_answers_400_to_a_body_nested_too_deep_even_with_the_right_secret(
+        deployment: Deployment, depth: int) -> None:
+    call = telegram_update("/help", 4)
+    call["body"] = '{"update_id": 4, "message": ' + "[" * depth + "]" * depth + "}"
+    mark = len(deployment.emulator.calls)
+
+    response = lambdas.bot_handler(call, None)
+
+    assert response["statusCode"] == 400
+    assert "JSON Telegram update" in json.loads(response["body"])["detail"]
+    assert deployment.replies(mark) == []
 
 
 def test_it_builds_each_app_once_per_cold_start(deployment: Deployment) -> None:

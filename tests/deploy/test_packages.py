@@ -41,7 +41,7 @@ def run(handler: str, function: str, call: dict[str, Any], environment: dict[str
     if lambda_env:
         env["_HANDLER"] = f"sensorbot.lambdas.{handler}"
     result = subprocess.run([sys.executable, "-c", RUN, handler, json.dumps(blocked)],
-                            input=json.dumps(call), capture_output=True, text=True, cwd=ROOT,
+                            input=json.dumps(call), capture_output=True, text=True,
                             env=env, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]

@@ -240,7 +240,7 @@ def test_it_leaves_the_tables_behind_when_the_stack_is_deleted(aws: None) -> Non
     assert logs == []  # the stack's other resources did go
 
 
-# Which DynamoDB actions each function's code calls (README "Deploy to AWS", least privilege).
+# Which DynamoDB actions each function's code calls (docs/aws.md, least privilege).
 EXPECTED_ACTIONS = {
     "ApiRole": {"measurement": {"BatchWriteItem", "Query", "DescribeTable"},
                 "sensorbot-meta": {"GetItem", "PutItem", "UpdateItem", "Query"}},

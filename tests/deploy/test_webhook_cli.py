@@ -57,7 +57,7 @@ def test_it_refuses_a_url_telegram_would_not_call(
     status = main(["webhook", "set", "http://example.com/", "--config",
                    config(tmp_path, emulator)])
 
-    assert status == 1
+    assert status == 2  # a usage error
     assert "HTTPS" in capsys.readouterr().err
     assert [c.method for c in emulator.calls] == []
 

@@ -1,4 +1,4 @@
-"""POST /api/v1/ruuvi and GET /api/v1/shelly on the real app (CONTRACT §9)."""
+"""POST /api/v1/ruuvi and GET /api/v1/shelly on the real app (docs/devices.md)."""
 
 from __future__ import annotations
 

@@ -20,8 +20,6 @@ from tests.devices.broker import PASSWORD, USERNAME, Broker, Publisher, broker_k
 from tests.support.devices import stored, wait_for
 from tests.support.dynalite import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def write_config(folder: Path, broker_url: str, user: str, topic: str, extra: str = "") -> Path:
     config = folder / "config.toml"
@@ -132,7 +130,7 @@ class Process:
         with log.open("ab") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "sensorbot", "api",
                                              "--config", str(config)],
-                                            cwd=ROOT, stdout=out, stderr=out)
+                                            stdout=out, stderr=out)
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -207,7 +205,7 @@ def test_sensorbot_run_subscribes_beside_the_bot_and_stops_cleanly(tmp_path):
             with log.open("ab") as out:
                 process = subprocess.Popen([sys.executable, "-m", "sensorbot", "run",
                                             "--config", str(config)],
-                                           cwd=ROOT, stdout=out, stderr=out)
+                                           stdout=out, stderr=out)
             try:
                 wait_for(lambda: "subscribed to run/+" in log.read_text(encoding="utf-8"),
                          timeout=30)

@@ -1,13 +1,9 @@
-"""The README's device recipes, run on the recorded payloads: the ids it promises are made."""
+"""The device recipes of docs/devices.md, run on recorded payloads: the ids it promises are made."""
 
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 import tomllib
-from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
@@ -16,15 +12,14 @@ from core.config import MqttSubscription
 from ingest.payloads import readings_from_message
 from ingest.validation import Window
 from tests.devices.recorded import recorded
-from tests.support.dynalite import free_port
+from tests.support.docs import answers, block_with, make_project, page, run_block
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+DEVICES = page("docs/devices.md")
 NOW = 1_767_582_780_000
 
 
 def recipes() -> list[MqttSubscription]:
-    devices = README[README.index("## Devices"):README.index("## Storage")]
-    blocks = re.findall(r"```toml\n(.*?)```", devices, re.DOTALL)
+    blocks = re.findall(r"```toml\n(.*?)```", DEVICES, re.DOTALL)
     found = []
     for block in blocks:
         found += [MqttSubscription(**s) for s in tomllib.loads(block)["mqtt"]["subscriptions"]]
@@ -47,7 +42,7 @@ def recipes() -> list[MqttSubscription]:
      {"ruuvi/D8:BF:48:C1:DA:4B/temperature", "ruuvi/D8:BF:48:C1:DA:4B/humidity",
       "ruuvi/D8:BF:48:C1:DA:4B/pressure", "ruuvi/D8:BF:48:C1:DA:4B/battery"}),
 ])
-def test_it_makes_the_ids_the_readme_recipes_promise(topic, payload, promised):
+def test_it_makes_the_ids_the_recipes_promise(topic, payload, promised):
     made = set()
     for subscription in recipes():
         if paho.topic_matches_sub(subscription.topic, topic):
@@ -56,31 +51,11 @@ def test_it_makes_the_ids_the_readme_recipes_promise(topic, payload, promised):
                 Window(NOW, 90 * 86_400_000))}
     assert promised <= made
     shown = {sensor.split("/")[-1] for sensor in promised}
-    assert all(f"/{leaf}`" in README for leaf in shown)
+    assert all(f"/{leaf}`" in DEVICES for leaf in shown)
 
 
-def test_the_readme_device_routes_work_as_pasted(tmp_path):
-    from tests.test_readme import PRELUDE, README_API, answers, curl_blocks, start_api
-
-    bin_dir = tmp_path / ".venv" / "bin"
-    bin_dir.mkdir(parents=True)
-    root = Path(__file__).resolve().parents[2]
-    (bin_dir / "sensorbot").write_text(
-        f'#!/bin/sh\nPYTHONPATH="{root}" exec "{sys.executable}" -m sensorbot "$@"\n',
-        encoding="utf-8")
-    (bin_dir / "sensorbot").chmod(0o755)
-    subprocess.run([bin_dir / "sensorbot", "users", "add", "Summer cottage"], cwd=tmp_path,
-                   check=True, capture_output=True)
-    [block] = [b for b in curl_blocks() if "/api/v1/ruuvi" in b]
-    port = free_port()
-    server = start_api(tmp_path, port)
-    try:
-        result = subprocess.run(
-            ["bash", "-c", PRELUDE + block.replace(README_API, f"http://127.0.0.1:{port}")],
-            cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=10)
+def test_the_device_routes_work_as_pasted(tmp_path):
+    result = run_block(make_project(tmp_path), block_with("/api/v1/ruuvi"))
 
     assert result.returncode == 0, result.stderr
     assert [(status, path, body) for status, path, body in answers(result.stdout)] == [

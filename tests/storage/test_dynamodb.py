@@ -168,3 +168,18 @@ def test_it_surfaces_throttled_batch_writes(stubbed):
 
     with pytest.raises(StorageUnavailable):
         batch_write(client, CapacityMeter(), "t", [{"sensorId": {"S": "u#s"}}])
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1" + "0" * 100, "1E+100"),
+    ("9." + "9" * 37 + "E+125", "9." + "9" * 37 + "E+125"),
+    ("-" + "9" * 38 + "0" * 88, "-" + "9" * 38 + "E+88"),
+    ("0." + "0" * 129 + "1", "1E-130"),
+    ("0.00000000000000000000000000000000000000000000000000001", "1E-53"),
+])
+def test_it_reads_every_number_dynamodb_holds_in_the_form_dynamodb_returns_it(text, expected):
+    from decimal import Decimal
+
+    from storage.dynamodb.meta import from_item
+
+    assert from_item({"n": {"N": text}})["n"] == Decimal(expected)

@@ -7,16 +7,13 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from storage.base import DAY_MS
 from storage.models import Reading
 from storage.sqlite import SQLiteStore
 from tests.support.common import NOW_MS
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.waiting import holds_write_lock, wait_until
 
 WRITER = textwrap.dedent("""
     import sys
@@ -34,7 +31,7 @@ WRITER = textwrap.dedent("""
 
 def test_an_acknowledged_write_survives_kill_9(tmp_path):
     path = tmp_path / "durable.db"
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(NOW_MS)], cwd=ROOT,
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(NOW_MS)],
                               stdout=subprocess.PIPE, text=True)
     acknowledged = []
     assert writer.stdout is not None
@@ -125,7 +122,8 @@ def test_it_reads_while_another_process_holds_the_write_lock(tmp_path):
     with ThreadPoolExecutor(1) as pool:
         waiting_write = pool.submit(store.write_readings, "u1",
                                     [Reading("attic", NOW_MS + 1, 2.0)], now_ms=NOW_MS)
-        time.sleep(0.3)  # the write now holds this store's write lock, waiting for the file's
+        # the write now waits for the file's lock, holding this store's
+        wait_until(lambda: holds_write_lock(store), what="the write waiting")
 
         read = store.read_range("u1", "attic", 0, NOW_MS + 1, now_ms=NOW_MS)
         latest = store.latest_readings([("u1", "attic")], now_ms=NOW_MS)

@@ -6,6 +6,7 @@ The bot with the HTTP API and a one-second alert cycle, for end-to-end alert tes
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from typing import Any
 
@@ -41,6 +42,16 @@ class AlertWorld(World):
     def alerts_to(self, chat_id: int, after: int = 0) -> list[Any]:
         return [c for c in self.emulator.calls[after:] if c.method == "sendMessage"
                 and c.chat_id == chat_id and c.text.startswith(("❄️", "🔥", "✅", "📵"))]
+
+    def wait_cycles(self, count: int, timeout: float = 30) -> None:
+        """Until `count` alert cycles have run from start to end after this call."""
+        assert self.faulty is not None
+        # Cycles never overlap: the one begun after `count` more means those have ended.
+        target = self.faulty.cycles_begun + count + 1
+        deadline = time.monotonic() + timeout
+        while self.faulty.cycles_begun < target:
+            assert time.monotonic() < deadline, f"{count} alert cycles did not run"
+            time.sleep(0.02)
 
     def restart(self) -> None:
         self.bot.stop()

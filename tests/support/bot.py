@@ -26,17 +26,22 @@ ALICE_CHAT, BOB_CHAT = 101, 202
 
 
 class FaultyStore:
-    """The real store; the operations named in `faults` raise, as a bug would."""
+    """The real store; the operations named in `faults` raise, as a bug would. It counts the
+    alert cycles begun (each starts by reading the rules' latest readings), so tests can wait
+    for cycles instead of sleeping."""
 
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
         self.faults: set[str] = set()
+        self.cycles_begun = 0
 
     def __getattr__(self, name: str) -> Any:
         if name in self.faults:
             def fail(*args: Any, **kwargs: Any) -> Any:
                 raise RuntimeError(f"injected fault in {name}")
             return fail
+        if name == "latest_readings":
+            self.cycles_begun += 1
         return getattr(self._store, name)
 
 

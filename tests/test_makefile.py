@@ -1,0 +1,43 @@
+"""The two commands of the quickstart: `make demo` needs no dev toolchain and no node."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def planned(target: str, venv: Path) -> str:
+    """What `make TARGET` would run on a machine without the virtualenv (make -n runs nothing)."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    return subprocess.run(["make", "-n", target, f"VENV={venv}", "DYNALITE=absent/dynalite"],
+                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+
+def test_make_demo_installs_the_demo_extra_only(tmp_path):
+    commands = planned("demo", tmp_path / ".venv")
+
+    assert "-e '.[demo]'" in commands
+    assert ".[dev]" not in commands
+    assert "npm" not in commands
+
+
+def test_make_test_installs_the_dev_extra_and_dynalite(tmp_path):
+    commands = planned("test", tmp_path / ".venv")
+
+    assert "-e '.[dev]'" in commands
+    assert "npm install" in commands
+
+
+def test_the_demo_extra_is_amqtt_and_the_dev_extra_holds_it_too():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+
+    assert [requirement.split(">")[0] for requirement in extras["demo"]] == ["amqtt"]
+    assert set(extras["demo"]) <= set(extras["dev"])

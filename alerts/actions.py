@@ -26,6 +26,7 @@ COURSE_HISTORY_MS = 3 * 3_600_000  # the recent fall a heating chart's predictio
 
 class Acknowledged(Enum):
     DONE = "done"
+    ALREADY = "already"  # someone acknowledged this incident first; their name stands
     OVER = "over"  # the incident the button named has ended (or another began)
     GONE = "gone"  # the rule was deleted
     FAILED = "failed"  # lost every race; try again
@@ -108,22 +109,30 @@ def acknowledge(store: Store, user_id: str, rule_id: str, incident: int, who: st
     if rule is None:
         return Acknowledged.GONE
 
+    def current(state: AlertState) -> bool:
+        return state.status is AlertStatus.FIRING and (state.since or 0) == incident
+
     def ack(state: AlertState) -> AlertState | None:
-        if state.status is not AlertStatus.FIRING or (state.since or 0) != incident:
+        if not current(state) or state.ack_by:
             return None
         return replace(state, ack_by=who)
 
+    def judged(state: AlertState) -> Acknowledged:
+        if not current(state):
+            return Acknowledged.OVER
+        return Acknowledged.ALREADY if state.ack_by else Acknowledged.FAILED
+
     if ack(rule.state) is None:
-        return Acknowledged.OVER
+        return judged(rule.state)
     done = update_rule_state(store, rule, ack)
     _changed(rulebook)
     if done is not None:
         return Acknowledged.DONE
-    # The cycle got there first: the incident may have ended meanwhile.
+    # The cycle or another chat got there first: the incident may have ended meanwhile.
     fresh = store.get_alert_rule(user_id, rule_id)
     if fresh is None:
         return Acknowledged.GONE
-    return Acknowledged.OVER if ack(fresh.state) is None else Acknowledged.FAILED
+    return judged(fresh.state)
 
 
 def snooze(store: Store, rules: list[AlertRule], until_ms: int | None, *,

@@ -246,32 +246,35 @@ class Cycle:
             entry = rule.state.entry(entry_id)
             if entry is None or chat.chat_id in entry.delivered:
                 continue
-            if await self.send(rule, entry, sensor, chat):
-                rule = await self.change_entry(rule, entry_id,
-                                               partial(_mark, chat_id=chat.chat_id)) or rule
+            settled, message = await self.send(rule, entry, sensor, chat)
+            if settled:
+                rule = await self.change_state(rule, partial(
+                    _delivered, entry_id=entry_id, chat_id=chat.chat_id, message=message)) or rule
         return rule
 
     async def send(self, rule: AlertRule, entry: OutboxEntry, sensor: Sensor,
-                   chat: ChatLink) -> bool:
-        """One chat; True when it is settled for this entry (sent, or gone for good)."""
+                   chat: ChatLink) -> tuple[bool, tuple[int, int] | None]:
+        """One chat: whether it is settled for this entry (sent, or gone for good), and the
+        (chat, message id) sent when known."""
         zone = ZoneInfo(chat.timezone or self.default_zone)
         silent = not rule.spec.always_rings and in_quiet_hours(chat.quiet_hours, self.now_ms,
                                                                zone)
         try:
-            await self.notifier.send(Notice(chat, rule, entry, sensor, silent))
+            message_id = await self.notifier.send(Notice(chat, rule, entry, sensor, silent))
         except DeliveryError as error:
             if error.moved_to is not None:
                 moved = await self.follow(chat, error.moved_to)
-                return moved is None or await self.send(rule, entry, sensor, moved)
+                return (True, None) if moved is None else \
+                    await self.send(rule, entry, sensor, moved)
             if not error.permanent:
                 self.summary.failed += 1
                 log.warning("alert to chat %s failed, retried next cycle: %s", chat.chat_id,
                             error)
-                return False
+                return False, None
             await self.deactivate(chat)
-            return True
+            return True, None
         self.summary.delivered += 1
-        return True
+        return True, None if message_id is None else (chat.chat_id, message_id)
 
     async def settle(self, rule: AlertRule, entry_id: str) -> AlertRule | None:
         """Drop the entry once every current chat has it, or when it is a day old."""
@@ -339,10 +342,22 @@ class Cycle:
                                      if c.chat_id != chat.chat_id]
 
 
-def _mark(entry: OutboxEntry, chat_id: int) -> OutboxEntry:
-    if chat_id in entry.delivered:
-        return entry
-    return replace(entry, delivered=(*entry.delivered, chat_id))
+def _delivered(state: AlertState, entry_id: str, chat_id: int,
+               message: tuple[int, int] | None) -> AlertState | None:
+    """The entry marked delivered to the chat; the message remembered while its incident
+    lasts (a recovery has no buttons to update). None when the entry is gone."""
+    entry = state.entry(entry_id)
+    if entry is None:
+        return None
+    if chat_id not in entry.delivered:
+        marked = replace(entry, delivered=(*entry.delivered, chat_id))
+        state = replace(state, outbox=tuple(marked if e.entry_id == entry_id else e
+                                            for e in state.outbox))
+    if message is not None and entry.kind is not TransitionKind.RESOLVED and \
+            entry.since is not None and entry.since == state.since:
+        state = replace(state, messages=(
+            *(m for m in state.messages if m[0] != message[0]), message))
+    return state
 
 
 async def run_cycle(store: Store, notifier: Notifier, now_ms: int, *,

@@ -31,8 +31,9 @@ class Notice:
 
 
 class Notifier(Protocol):
-    async def send(self, notice: Notice) -> None:
-        """Deliver one message; raise DeliveryError on failure."""
+    async def send(self, notice: Notice) -> int | None:
+        """Deliver one message; its message id when there is one (so that a button pressed
+        in another chat can update it); raise DeliveryError on failure."""
 
 
 def mark_chat_inactive(store: Store, chat_id: int, user_id: str | None = None) -> bool:

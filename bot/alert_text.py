@@ -36,8 +36,22 @@ def describe_trend(spec: RuleSpec, value: float | None, per_hour: float | None,
     if spec.kind is RuleKind.BELOW and per_hour < 0 and value > 0:
         hours = value / -per_hour
         if hours <= MAX_ETA_H:
-            text += f" — reaches {format_value(0, unit)} in about {max(1, round(hours))} h"
+            text += f" — reaches {format_value(0, unit)} {time_to_go(hours)}"
     return text
+
+
+def time_to_go(hours: float) -> str:
+    """`in about 13 min`, `in about 2 h 40 min`, `in about 9 h`: rounded down, so the warning
+    is never later than the trend says (an ETA of 14 minutes must not read as an hour)."""
+    minutes = int(hours * 60)
+    if minutes < 1:
+        return "within a minute"
+    if minutes < 60:
+        return f"in about {minutes} min"
+    if minutes < 6 * 60:
+        whole, rest = divmod(minutes // 10 * 10, 60)
+        return f"in about {whole} h" + (f" {rest} min" if rest else "")
+    return f"in about {minutes // 60} h"
 
 
 def render(spec: RuleSpec, entry: OutboxEntry, name: str, unit: str | None, zone: ZoneInfo,

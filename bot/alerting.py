@@ -3,9 +3,17 @@ alerts/ (alerts.actions); these handlers parse, call and answer."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
-from telegram import Message, Update
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
+    Message,
+    Update,
+)
+from telegram.error import BadRequest, TelegramError
 
 from alerts import actions
 from alerts.heating_rule import memory_of
@@ -18,6 +26,7 @@ from bot.chat import chat_link, command_words, linked_sensor, reply
 from bot.context import BotContext
 from bot.data import send_chart
 from bot.heating_text import describe_state
+from bot.unit_question import reply_asking_unit
 from core.formatting import (
     BadArgument,
     describe_duration,
@@ -27,6 +36,8 @@ from core.formatting import (
     plural,
 )
 from storage.models import AlertStatus, ChatLink, RuleKind
+
+log = logging.getLogger("sensorbot.bot")
 
 FREEZE_USAGE = (f"Give a sensor and, if you like, a temperature: /freeze attic "
                 f"(below {FREEZE_DEFAULT:g}) or /freeze attic 5")
@@ -53,11 +64,17 @@ async def alert_command(update: Update, context: BotContext) -> None:
     now = services.clock_ms()
     rule = await services.run(actions.add_rule, services.store, link.user_id, sensor.sensor_id,
                               spec, now_ms=now, rulebook=services.rulebook)
-    more = ""
+    text = (f"Alert {rule.rule_id}: {sensor.display_name} "
+            f"{describe_rule(spec, sensor.unit)}. /alerts lists your rules.")
     if spec.kind is RuleKind.HEATING:
-        more = f" {describe_state(memory_of(rule.state), sensor.unit, now)}. {HEATING_NOTE}"
-    await reply(update, f"Alert {rule.rule_id}: {sensor.display_name} "
-                        f"{describe_rule(spec, sensor.unit)}.{more} /alerts lists your rules.")
+        state = describe_state(memory_of(rule.state), sensor.unit, now)
+        await reply(update, f"Alert {rule.rule_id}: {sensor.display_name} "
+                            f"{describe_rule(spec, sensor.unit)}. {state}. {HEATING_NOTE} "
+                            "/alerts lists your rules.")
+    elif spec.kind is RuleKind.STALE:
+        await reply(update, text)
+    else:
+        await reply_asking_unit(update, text, sensor, rule.rule_id)
 
 
 async def freeze_command(update: Update, context: BotContext) -> None:
@@ -81,11 +98,12 @@ async def freeze_command(update: Update, context: BotContext) -> None:
         return
     below, stale, watch = rules
     again = " It replaces the previous freeze protection there." if replaced else ""
-    await reply(update, f"Pipe-freeze protection on {sensor.display_name}: alert "
-                        f"{below.rule_id} when {describe_rule(below.spec, sensor.unit)}, "
-                        f"alert {stale.rule_id} on {describe_rule(stale.spec)}, and the heating "
-                        f"watch {watch.rule_id}, which warns hours earlier when the heating "
-                        f"stops. Freeze alerts ring even in quiet hours.{again} {HEATING_NOTE}")
+    await reply_asking_unit(
+        update, f"Pipe-freeze protection on {sensor.display_name}: alert {below.rule_id} when "
+        f"{describe_rule(below.spec, sensor.unit)}, alert {stale.rule_id} on "
+        f"{describe_rule(stale.spec)}, and the heating watch {watch.rule_id}, which warns hours "
+        f"earlier when the heating stops. Freeze alerts ring even in quiet hours.{again} "
+        f"{HEATING_NOTE}", sensor, below.rule_id)
 
 
 async def alerts_command(update: Update, context: BotContext) -> None:
@@ -268,24 +286,75 @@ async def alert_button(update: Update, context: BotContext) -> None:
         await turned_down(update, context, link, rule.rule_id, who)
         return
     if button.action is Action.ACK:
-        outcome = await services.run(actions.acknowledge, services.store, link.user_id,
-                                     rule.rule_id, button.incident, who,
-                                     rulebook=services.rulebook)
-        if outcome is actions.Acknowledged.OVER:
-            await query.answer("That alert is over already.")
-            return
-        done = outcome is actions.Acknowledged.DONE
-        note = f"✓ Acknowledged by {who}: no more reminders for this incident."
-        incident = button.incident
-    else:
-        seconds = SNOOZE_SECONDS[button.action]
-        until = services.clock_ms() + seconds * 1000
-        done = await services.run(actions.snooze, services.store, [rule], until,
-                                  rulebook=services.rulebook) == 1
-        note = f"💤 Snoozed for {describe_duration(seconds)} by {who}."
-        incident = rule.state.since or 0 if rule.state.status is AlertStatus.FIRING else 0
+        await acknowledge_pressed(query, context, link.user_id, link.chat_id, rule.rule_id,
+                                  button.incident, who)
+        return
+    seconds = SNOOZE_SECONDS[button.action]
+    until = services.clock_ms() + seconds * 1000
+    done = await services.run(actions.snooze, services.store, [rule], until,
+                              rulebook=services.rulebook) == 1
+    note = f"💤 Snoozed for {describe_duration(seconds)} by {who}."
     await query.answer(note if done else "Could not change the alert; try again.")
-    if done and isinstance(query.message, Message) and query.message.text:
-        await query.edit_message_text(f"{query.message.text}\n\n{note}",
-                                      reply_markup=after_press(button.action, rule.rule_id,
-                                                               incident))
+    if done:
+        incident = rule.state.since or 0 if rule.state.status is AlertStatus.FIRING else 0
+        buttons = after_press(button.action, rule.rule_id, incident)
+        await show_on(query.message, note, buttons)
+        await tell_other_chats(context, link.user_id, rule.rule_id, link.chat_id, note,
+                               buttons)
+
+
+async def acknowledge_pressed(query: CallbackQuery, context: BotContext, user_id: str,
+                              chat_id: int, rule_id: str, incident: int, who: str) -> None:
+    """The first acknowledge of an incident stands: a later press (in this chat or another
+    following the same user) is told who it was, and changes nothing."""
+    services = context.services
+    outcome = await services.run(actions.acknowledge, services.store, user_id, rule_id,
+                                 incident, who, rulebook=services.rulebook)
+    if outcome is actions.Acknowledged.OVER:
+        await query.answer("That alert is over already.")
+        return
+    if outcome not in (actions.Acknowledged.DONE, actions.Acknowledged.ALREADY):
+        await query.answer("Could not change the alert; try again.")
+        return
+    first = await services.run(services.store.get_alert_rule, user_id, rule_id)
+    by = first.state.ack_by if first is not None and first.state.ack_by else who
+    note = f"✓ Acknowledged by {by}: no more reminders for this incident."
+    buttons = after_press(Action.ACK, rule_id, incident)
+    if outcome is actions.Acknowledged.ALREADY:
+        await query.answer(f"Already acknowledged by {by}.")
+        await show_on(query.message, note, buttons)
+        return
+    await query.answer(note)
+    await show_on(query.message, note, buttons)
+    await tell_other_chats(context, user_id, rule_id, chat_id, note, buttons)
+
+
+async def show_on(message: MaybeInaccessibleMessage | None, note: str,
+                  buttons: InlineKeyboardMarkup | None) -> None:
+    """The pressed message says what was done (once) and keeps the buttons that still fit."""
+    if not isinstance(message, Message) or not message.text:
+        return
+    text = message.text if note in message.text else f"{message.text}\n\n{note}"
+    try:
+        await message.edit_text(text, reply_markup=buttons)
+    except BadRequest as error:  # "message is not modified": it says so already
+        log.debug("alert message %s not edited: %s", message.message_id, error)
+
+
+async def tell_other_chats(context: BotContext, user_id: str, rule_id: str, pressed_in: int,
+                           note: str, buttons: InlineKeyboardMarkup | None) -> None:
+    """Every other chat following the user (a second phone, a family group) loses the
+    buttons that no longer fit under its copy of the alert, and hears what was done, quietly.
+    A chat that cannot be reached is skipped: the press has been done all the same."""
+    services = context.services
+    rule = await services.run(services.store.get_alert_rule, user_id, rule_id)
+    for chat_id, message_id in rule.state.messages if rule is not None else ():
+        if chat_id == pressed_in:
+            continue
+        try:
+            await context.bot.edit_message_reply_markup(chat_id, message_id,
+                                                        reply_markup=buttons)
+            await context.bot.send_message(chat_id, note, disable_notification=True,
+                                           reply_to_message_id=message_id)
+        except TelegramError as error:
+            log.info("alert message %s in chat %s not updated: %s", message_id, chat_id, error)

@@ -22,9 +22,10 @@ from telegram.ext import (
 )
 
 from alerts.delivery import mark_chat_inactive
-from bot import admin, alerting, data, linking, outside
+from bot import admin, alerting, compare, data, linking, outside
 from bot.chat import PICK_PREFIX, picked, reply
 from bot.context import BotContext, BotServices
+from bot.unit_question import unit_button
 from core.config import ConfigError, Settings
 from storage.base import Store
 
@@ -34,6 +35,7 @@ MENU = [
     BotCommand("latest", "latest values"),
     BotCommand("sensors", "every sensor, last seen"),
     BotCommand("history", "a chart: /history attic 7d"),
+    BotCommand("compare", "sensors on one chart: /compare attic cellar 7d"),
     BotCommand("freeze", "pipe-freeze alerts: /freeze attic"),
     BotCommand("alerts", "your alert rules and states"),
     BotCommand("alert", "a rule: /alert attic below 3"),
@@ -65,6 +67,7 @@ COMMANDS: Wiring = [
     (("latest", "status"), data.latest_command),
     ("history", data.history_command),
     ("export", data.export_command),
+    ("compare", compare.compare_command),
     ("rename", data.rename_command),
     ("unit", data.unit_command),
     # alerts
@@ -88,7 +91,7 @@ COMMANDS: Wiring = [
 
 # Commands that take a sensor: an ambiguity question's button runs one of them again.
 SENSOR_COMMANDS = frozenset({"latest", "status", "history", "export", "rename", "unit", "alert",
-                             "freeze", "snooze", "outdoor"})
+                             "freeze", "snooze", "compare", "outdoor"})
 HINT = "I answer commands. /help lists them with examples — try /latest or /history."
 
 
@@ -127,6 +130,7 @@ def build_application(settings: Settings, store: Store, *,
     # buttons: the bot's own prefixes, then anything else, answered quietly
     application.add_handler(CallbackQueryHandler(data.history_button, pattern=r"^h:"))
     application.add_handler(CallbackQueryHandler(alerting.alert_button, pattern=r"^a:"))
+    application.add_handler(CallbackQueryHandler(unit_button, pattern=r"^u:"))
     application.add_handler(CallbackQueryHandler(sensor_picked, pattern=f"^{PICK_PREFIX}"))
     application.add_handler(CallbackQueryHandler(unknown_button))
     # messages that no command took: a shared location is the forecast's place

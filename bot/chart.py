@@ -1,4 +1,5 @@
-"""History charts: a line, and a min/max envelope when there are more readings than pixels.
+"""History charts: a line, and a min/max envelope when there are more readings than pixels;
+ranges past 48 h are drawn from hourly statistics, a mean line in the min–max band.
 
 matplotlib is imported on the first chart only: it costs ~45 MB that an idle bot should not pay.
 """
@@ -6,15 +7,15 @@ matplotlib is imported on the first chart only: it costs ~45 MB that an idle bot
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import fmean
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from core.formatting import format_value, plural
-from storage.models import AlertRule, Reading, RuleKind
+from storage.models import AlertRule, HourStats, Reading, RuleKind
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,18 +27,28 @@ Course = Sequence[tuple[int, float, float, float]]  # (epoch ms, expected, low, 
 PLOT_WIDTH_PX = 1100  # the axes' share of the width (0.915): one bucket a pixel column
 
 
+HALF_HOUR_MS = 1_800_000
+DAY_MS = 86_400_000
+
+
 @dataclass(frozen=True)
 class Summary:
     minimum: float
     maximum: float
     mean: float
-    last: float
+    last: float | None  # None when only statistics were read
     count: int
 
 
 def summarize(readings: list[Reading]) -> Summary:
     values = [r.value for r in readings]
     return Summary(min(values), max(values), fmean(values), values[-1], len(values))
+
+
+def summarize_statistics(hours: list[HourStats], last: Reading | None) -> Summary:
+    count = sum(h.n for h in hours)
+    return Summary(min(h.minimum for h in hours), max(h.maximum for h in hours),
+                   sum(h.mean * h.n for h in hours) / count, last.value if last else None, count)
 
 
 @dataclass(frozen=True)
@@ -70,10 +81,32 @@ def bucket(readings: list[Reading], columns: int = PLOT_WIDTH_PX) -> Buckets:
     )
 
 
+def hour_buckets(hours: list[HourStats], columns: int = PLOT_WIDTH_PX) -> Buckets:
+    """Hours (ascending) at their middle. More hours than columns are merged into whole days
+    (UTC; several a bucket when even days outnumber the columns), so a day's swing widens the
+    min–max band instead of zigzagging the mean: the lowest minimum, the highest maximum,
+    the mean weighed by readings, at the readings' mean time."""
+    import numpy as np
+
+    times = np.fromiter((h.hour + HALF_HOUR_MS for h in hours), dtype=np.int64, count=len(hours))
+    mins, maxs, means, counts = (np.fromiter((getattr(h, name) for h in hours),
+                                             dtype=np.float64, count=len(hours))
+                                 for name in ("minimum", "maximum", "mean", "n"))
+    if len(hours) <= columns:
+        return Buckets(times, mins, maxs, means)
+    days = -(-int(times[-1] - times[0]) // DAY_MS // columns) or 1
+    slots = times // (days * DAY_MS)
+    starts = np.flatnonzero(np.r_[True, slots[1:] != slots[:-1]])
+    weights = np.add.reduceat(counts, starts)
+    return Buckets((np.add.reduceat(times * counts, starts) // weights).astype(np.int64),
+                   np.minimum.reduceat(mins, starts), np.maximum.reduceat(maxs, starts),
+                   np.add.reduceat(means * counts, starts) / weights)
+
+
 def caption(name: str, unit: str | None, summary: Summary, label: str) -> str:
     shown = [f"{word} {format_value(value, unit)}" for word, value in (
         ("min", summary.minimum), ("max", summary.maximum), ("mean", summary.mean),
-        ("last", summary.last))]
+        ("last", summary.last)) if value is not None]
     return f"{name} · {label}\n" + " · ".join(shown) + f"\n{plural(summary.count, 'reading')}"
 
 
@@ -108,6 +141,18 @@ def render_png(readings: list[Reading], *, title: str, unit: str | None, zone: Z
     (dashed, with its range); `readings` ascending and non-empty."""
     figure = draw(readings, title=title, unit=unit, zone=zone, window=window,
                   thresholds=thresholds, prediction=prediction)
+    return png_of(figure)
+
+
+def render_statistics_png(hours: list[HourStats], *, title: str, unit: str | None,
+                          zone: ZoneInfo, window: tuple[int, int] | None = None,
+                          thresholds: Sequence[Threshold] = ()) -> bytes:
+    """A PNG of hourly statistics: the mean line in the min–max band; `hours` non-empty."""
+    return png_of(draw_buckets(hour_buckets(hours), enveloped=True, title=title, unit=unit,
+                               zone=zone, window=window, thresholds=thresholds))
+
+
+def png_of(figure: Figure) -> bytes:
     output = io.BytesIO()
     figure.savefig(output, format="png", pil_kwargs={"compress_level": 1})
     return output.getvalue()
@@ -118,44 +163,67 @@ def draw(readings: list[Reading], *, title: str, unit: str | None, zone: ZoneInf
          prediction: Course = ()) -> Figure:
     """The chart as a matplotlib Figure. Names and units are drawn literally, never as
     mathtext."""
+    buckets = bucket(readings)
+    return draw_buckets(buckets, enveloped=len(readings) > len(buckets.means), title=title,
+                        unit=unit, zone=zone, window=window, thresholds=thresholds,
+                        prediction=prediction)
+
+
+def new_figure(zone: ZoneInfo) -> tuple[Figure, Callable[[Iterable[int]], Any]]:
+    """An empty chart-sized Figure, and a function from epoch ms to its x coordinates."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure
 
-    def local(ms: int) -> datetime:
-        return datetime.fromtimestamp(ms / 1000, zone)
+    def x_of(times_ms: Iterable[int]) -> Any:
+        return mdates.date2num([datetime.fromtimestamp(ms / 1000, zone) for ms in times_ms])
 
-    buckets = bucket(readings)
-    times = mdates.date2num([local(ms) for ms in buckets.times_ms.tolist()])
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     # Fixed margins: tight_layout would cost more than the drawing itself.
     figure.subplots_adjust(left=0.07, right=0.985, top=0.93, bottom=0.1)
+    return figure, x_of
+
+
+def time_axis(axes: Any, zone: ZoneInfo, x_of: Callable[[Iterable[int]], Any],
+              window: tuple[int, int] | None) -> None:
+    """Local-time ticks, over `window` when given."""
+    import matplotlib.dates as mdates
+
+    if window is not None:
+        axes.set_xlim(*x_of(window))
+    locator = mdates.AutoDateLocator(tz=zone)
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))
+    axes.grid(True, alpha=0.3)
+
+
+def draw_buckets(buckets: Buckets, *, enveloped: bool, title: str, unit: str | None,
+                 zone: ZoneInfo, window: tuple[int, int] | None = None,
+                 thresholds: Sequence[Threshold] = (), prediction: Course = ()) -> Figure:
+    figure, x_of = new_figure(zone)
+    times = x_of(buckets.times_ms.tolist())
     axes = figure.add_subplot()
-    if len(readings) > len(buckets.means):
+    if enveloped:
         axes.fill_between(times, buckets.mins, buckets.maxs, color="tab:blue", alpha=0.25,
                           linewidth=0, label="min–max")
     axes.plot(times, buckets.means, color="tab:blue", linewidth=1.4,
-              label="mean" if len(readings) > len(buckets.means) else "reading")
+              label="mean" if enveloped else "reading")
     for number, threshold in enumerate(thresholds):
         axes.axhline(threshold.value, color=THRESHOLD_COLORS[number % len(THRESHOLD_COLORS)],
                      linestyle="--", linewidth=1.1, label=literal(threshold.label))
     if prediction:
-        ahead = mdates.date2num([local(point[0]) for point in prediction])
+        ahead = x_of([point[0] for point in prediction])
         axes.fill_between(ahead, [p[2] for p in prediction], [p[3] for p in prediction],
                           color="tab:red", alpha=0.15, linewidth=0, label="likely range")
         axes.plot(ahead, [p[1] for p in prediction], color="tab:red", linestyle="--",
                   linewidth=1.4, label="expected without heating")
-    if window is not None:
-        end = max(window[1], prediction[-1][0]) if prediction else window[1]
-        axes.set_xlim(mdates.date2num(local(window[0])), mdates.date2num(local(end)))
-    locator = mdates.AutoDateLocator(tz=zone)
-    axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))
+        if window is not None:  # the window reaches as far as the prediction
+            window = (window[0], max(window[1], prediction[-1][0]))
+    time_axis(axes, zone, x_of, window)
     axes.set_title(title, parse_math=False)
     axes.set_ylabel(unit or "value", parse_math=False)
-    axes.grid(True, alpha=0.3)
-    if thresholds or prediction or len(readings) > len(buckets.means):
+    if thresholds or enveloped or prediction:
         axes.legend(loc="best", fontsize="small", framealpha=0.8)
     return figure

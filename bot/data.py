@@ -20,7 +20,9 @@ from bot.chat import (
     sensor_key,
 )
 from bot.context import BotContext
-from bot.export import write_export
+from bot.export import write_export, write_hourly_export
+from bot.longterm import send_statistics_chart
+from bot.sensor_list import sensor_lines
 from core.formatting import (
     CAPTION_LIMIT,
     BadArgument,
@@ -35,6 +37,7 @@ from core.formatting import (
     safe_filename,
 )
 from storage.models import ChatLink, Reading, Sensor
+from storage.rollup import LONG_RANGE_MS
 
 log = logging.getLogger("sensorbot.bot")
 
@@ -56,15 +59,10 @@ async def sensors_command(update: Update, context: BotContext) -> None:
     latest = await services.run(services.store.latest_readings,
                                 [(link.user_id, s.sensor_id) for s in sensors], now_ms=now)
     rules = await services.run(services.store.list_alert_rules, link.user_id)
-    lines = []
-    for sensor in sensors:
-        last = latest.get((link.user_id, sensor.sensor_id))
-        states = sorted({r.state.status for r in rules if r.sensor == sensor.sensor_id})
-        seen = (f"{format_value(last.value, sensor.unit)} · last seen "
-                f"{format_ago(last.timestamp, now)}") if last else "no recent readings"
-        alert = f" · alerts: {', '.join(states)}" if states else ""
-        lines.append(f"{sensor.display_name} ({sensor.sensor_id})\n  {seen}{alert}")
-    await reply(update, "\n".join(lines))
+    states = {s.sensor_id: sorted({r.state.status for r in rules if r.sensor == s.sensor_id})
+              for s in sensors}
+    last = {sensor: reading for (_, sensor), reading in latest.items()}
+    await reply(update, "\n".join(sensor_lines(sensors, last, states, now)))
 
 
 
@@ -211,6 +209,9 @@ async def history_button(update: Update, context: BotContext) -> None:
 
 async def send_chart(update: Update, context: BotContext, link: ChatLink, sensor: Sensor,
                      window: TimeRange, prediction: Course = ()) -> None:
+    if window.end_ms - window.start_ms > LONG_RANGE_MS:
+        await send_statistics_chart(update, context, link, sensor, window)
+        return
     services = context.services
     readings = await services.run(services.store.read_range, link.user_id, sensor.sensor_id,
                                   window.start_ms, window.end_ms, now_ms=services.clock_ms())
@@ -245,9 +246,10 @@ async def export_command(update: Update, context: BotContext) -> None:
         return
     services = context.services
     stem = f"{safe_filename(sensor.sensor_id)}_{safe_filename(range_text.replace('..', '_'))}"
-    files = await services.run(write_export, services.store, link.user_id, sensor.sensor_id,
-                               window.start_ms, window.end_ms, now_ms=services.clock_ms(),
-                               zone=services.zone(link), stem=stem)
+    hourly = window.end_ms - window.start_ms > LONG_RANGE_MS  # hourly statistics rows
+    files = await services.run(write_hourly_export if hourly else write_export, services.store,
+                               link.user_id, sensor.sensor_id, window.start_ms, window.end_ms,
+                               now_ms=services.clock_ms(), zone=services.zone(link), stem=stem)
     try:
         if not files.count or update.effective_message is None:
             await reply(update, f"No readings from {sensor.display_name} in {window.label}.")
@@ -258,14 +260,17 @@ async def export_command(update: Update, context: BotContext) -> None:
                 await update.effective_message.reply_document(
                     InputFile(content, filename=name, read_file_handle=False), do_quote=False,
                     caption=clip(export_caption(sensor, window, files.count, files.compressed,
-                                                number, len(parts)), CAPTION_LIMIT))
+                                                number, len(parts), files.row_word),
+                                 CAPTION_LIMIT))
     finally:
         await services.run(files.close)
 
 
 def export_caption(sensor: Sensor, window: TimeRange, count: int, compressed: bool,
-                   number: int, parts: int) -> str:
-    text = f"{sensor.display_name} · {window.label} · {plural(count, 'reading')}"
+                   number: int, parts: int, row_word: str = "reading") -> str:
+    text = f"{sensor.display_name} · {window.label} · {plural(count, row_word)}"
+    if row_word == "hour":
+        text += " of statistics (n, min, max, mean)"
     if compressed:
         text += " · gzip-compressed CSV"
     return text + (f" · part {number} of {parts}" if parts > 1 else "")

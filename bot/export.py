@@ -22,11 +22,13 @@ from zoneinfo import ZoneInfo
 
 from storage.base import Store
 from storage.models import Reading
+from storage.rollup import hourly_history
 
 PAGE = 5_000
 PLAIN_LIMIT = 10 * 2**20  # larger CSVs are sent gzip-compressed
 PART_LIMIT = 45 * 2**20  # Telegram takes 50 MB from a bot; room for the multipart framing
 HEADER = ["timestamp_ms", "local_time", "value"]
+HOURLY_HEADER = ["timestamp_ms", "local_time", "n", "min", "max", "mean"]
 
 
 def pages(store: Store, user_id: str, sensor_id: str, start_ms: int, end_ms: int, *,
@@ -50,17 +52,21 @@ class ExportFiles:
     count: int = 0
     parts: list[Path] = field(default_factory=list)
     compressed: bool = False
+    header: list[str] = field(default_factory=lambda: HEADER)
+    row_word: str = "reading"  # what a row is, in the caption
     _raw: io.BufferedWriter | None = field(default=None, init=False, repr=False)
     _text: IO[str] | None = field(default=None, init=False, repr=False)
 
     def write(self, readings: list[Reading], zone: ZoneInfo) -> None:
+        self.write_rows([(r.timestamp, local_time(r.timestamp, zone), repr(r.value))
+                         for r in readings])
+
+    def write_rows(self, rows: list[tuple[object, ...]]) -> None:
         if self._text is None:
             self._open_part()
         assert self._text is not None
-        writer = csv.writer(self._text, lineterminator="\n")
-        writer.writerows((r.timestamp, local_time(r.timestamp, zone), repr(r.value))
-                         for r in readings)
-        self.count += len(readings)
+        csv.writer(self._text, lineterminator="\n").writerows(rows)
+        self.count += len(rows)
         self._text.flush()
         assert self._raw is not None
         size = self._raw.tell()
@@ -84,7 +90,7 @@ class ExportFiles:
         binary = cast(IO[bytes], gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6)) \
             if self.compressed else self._raw
         self._text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
-        csv.writer(self._text, lineterminator="\n").writerow(HEADER)
+        csv.writer(self._text, lineterminator="\n").writerow(self.header)
 
     def _finish_part(self) -> None:
         if self._text is None:
@@ -128,6 +134,24 @@ def write_export(store: Store, user_id: str, sensor_id: str, start_ms: int, end_
         for page in pages(store, user_id, sensor_id, start_ms, end_ms, now_ms=now_ms,
                           page=PAGE):
             files.write(page, zone)
+        files.finish()
+    except BaseException:
+        files.close()
+        raise
+    return files
+
+
+def write_hourly_export(store: Store, user_id: str, sensor_id: str, start_ms: int, end_ms: int,
+                        *, now_ms: int, zone: ZoneInfo, stem: str) -> ExportFiles:
+    """The range's hourly statistics (`timestamp_ms` is the hour's start) into a temporary
+    file; blocking: run it in a worker thread. The caller close()s the result once sent."""
+    history = hourly_history(store, user_id, sensor_id, start_ms, end_ms, now_ms=now_ms)
+    files = ExportFiles(Path(tempfile.mkdtemp(prefix="sensorbot-export-")), stem,
+                        header=HOURLY_HEADER, row_word="hour")
+    try:
+        if history.hours:
+            files.write_rows([(h.hour, local_time(h.hour, zone), h.n, repr(h.minimum),
+                               repr(h.maximum), repr(h.mean)) for h in history.hours])
         files.finish()
     except BaseException:
         files.close()

@@ -20,11 +20,13 @@ HELP = """Commands
 /latest [sensor] — latest values, e.g. /latest attic
 /history [sensor] [range] — a chart, e.g. /history attic 7d
 /export <sensor> [range] — readings as CSV, e.g. /export attic 30d
+/compare <sensor> <sensor> […] [range] — up to 5 on one chart, e.g. /compare attic cellar 7d
 /rename <sensor> <name> — e.g. /rename attic Attic
 /unit <sensor> <unit> — e.g. /unit attic °C
 /tz <Area/City> — times in your zone, e.g. /tz Europe/Helsinki
 /link <read-token> — follow a user's sensors · /unlink
-Ranges: 6h, 24h (default), 7d, 30d, 2026-01-05, 2026-01-01..2026-01-07
+Ranges: 6h, 24h (default), 7d, 30d, 12w, 1y, 2026-01-05, 2026-01-01..2026-01-07
+Past 48 h, charts and exports show hourly min, max and mean
 A name with spaces goes in quotes, e.g. /history "Living room" 7d
 
 Alerts
@@ -41,7 +43,7 @@ Alerts
 ADMIN_HELP = """Admin
 /adduser <name> — e.g. /adduser Summer cottage
 /users · /tokens [user] · /revoke <token-id>
-/token <user> read|write [label] — e.g. /token cottage write attic sensor
+/token <user> read|write [label] — e.g. /token summer-cottage write attic sensor
   (asked in a group, the token comes to you in a private chat)
 /invite <user> — a one-time link that links a chat"""
 
@@ -57,7 +59,8 @@ async def start(update: Update, context: BotContext) -> None:
                             "To begin, send /link followed by a read token, or open the invite "
                             "link your admin gave you. /help lists everything I can do.")
         return
-    await reply(update, f"This chat follows the sensors of '{link.user_id}'. "
+    followed = await shown_user(context, link.user_id)
+    await reply(update, f"This chat follows the sensors of {followed}. "
                         "Try /latest or /history. /help lists everything.")
 
 
@@ -80,8 +83,16 @@ async def link_chat(update: Update, context: BotContext, user_id: str) -> None:
     await services.run(services.store.put_chat_link, ChatLink(
         chat_id, user_id, services.clock_ms(), True, old.timezone if old else None,
         old.quiet_hours if old else None))
-    await reply(update, f"Linked: this chat now follows the sensors of '{user_id}'. "
+    await reply(update, "Linked: this chat now follows the sensors of "
+                        f"{await shown_user(context, user_id)}. "
                         "Try /sensors, /latest or /history.")
+
+
+async def shown_user(context: BotContext, user_id: str) -> str:
+    """A user as people know it: by name (`Summer cottage`), else by id."""
+    services = context.services
+    user = await services.run(services.store.get_user, user_id)
+    return user.name if user is not None and user.name else user_id
 
 
 async def link(update: Update, context: BotContext) -> None:

@@ -30,13 +30,13 @@ class TelegramNotifier:
         self.default_zone = default_zone
         self.clock_ms = clock_ms
 
-    async def send(self, notice: Notice) -> None:
+    async def send(self, notice: Notice) -> int | None:
         rule, entry, sensor = notice.rule, notice.entry, notice.sensor
         zone = ZoneInfo(notice.chat.timezone or self.default_zone)
         text = render(rule.spec, entry, sensor.display_name, sensor.unit, zone,
                       self.clock_ms())
         try:
-            await self.bot.send_message(
+            sent = await self.bot.send_message(
                 notice.chat.chat_id, text, disable_notification=notice.silent,
                 reply_markup=for_transition(entry.kind, rule.rule_id, entry.since,
                                             heating=rule.spec.kind is RuleKind.HEATING))
@@ -49,6 +49,7 @@ class TelegramNotifier:
             raise DeliveryError(str(error), permanent=is_permanent(error)) from error
         except TelegramError as error:  # 429 after the rate limiter's retries, network, 5xx
             raise DeliveryError(str(error), permanent=False) from error
+        return sent.message_id
 
 
 def is_permanent(error: BadRequest) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import re
 import ssl
@@ -26,6 +28,13 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 ENV_PREFIX = "SENSORBOT_"
 DEFAULT_CONFIG_NAME = "config.toml"
+# SENSORBOT_ variables that are not settings: read by find_config_file and sensorbot/secrets.py.
+OTHER_VARIABLES = frozenset({"SENSORBOT_CONFIG", "SENSORBOT_SSM_BOT_TOKEN_PARAM",
+                             "SENSORBOT_SSM_WEBHOOK_SECRET_PARAM"})
+# A list is set from the environment whole, as JSON; what to show as an example.
+LIST_EXAMPLES = {"telegram.admins": "[123456789]", "api.cors_origins": '["https://example.org"]'}
+
+log = logging.getLogger("sensorbot.config")
 
 
 class ConfigError(Exception):
@@ -58,16 +67,18 @@ class TelegramSettings(_Section):
 
 
 class DynamoDBSettings(_Section):
-    region: str = "eu-north-1"
+    region: str = ""  # "": the user's AWS configuration's (AWS_REGION, the profile's)
     endpoint_url: str = ""
     measurements_table: str = Field(default="measurement", min_length=3, max_length=255)
     meta_table: str = Field(default="sensorbot-meta", min_length=3, max_length=255)
+    statistics_table: str = Field(default="sensorbot-statistics", min_length=3, max_length=255)
 
 
 class StorageSettings(_Section):
     backend: Literal["sqlite", "dynamodb"] = "sqlite"
     sqlite_path: Path = Path("sensorbot.db")
     retention_days: int = Field(default=90, ge=1, le=36500)
+    statistics_retention_days: int = Field(default=0, ge=0, le=36500)  # 0: kept forever
     dynamodb: DynamoDBSettings = Field(default_factory=DynamoDBSettings)
 
 
@@ -304,6 +315,8 @@ def load_settings(
         settings = Settings(_file_data=file_data, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, path)) from None
+    for note in unknown_variables(environ):
+        log.warning("%s", note)
     if not settings.telegram.token and environ.get("TELEGRAM_BOT_TOKEN"):
         settings.telegram.token = environ["TELEGRAM_BOT_TOKEN"]
     base = path.parent if path else cwd
@@ -330,7 +343,7 @@ def describe_validation_error(exc: ValidationError, path: Path | None) -> str:
     in_file, in_env = [], []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"])
-        env_name = ENV_PREFIX + "__".join(str(part).upper() for part in error["loc"])
+        env_name = variable_for(error["loc"])
         setter = env_variable_setting(error["loc"], os.environ)
         got = error.get("input")
         shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
@@ -340,11 +353,13 @@ def describe_validation_error(exc: ValidationError, path: Path | None) -> str:
             problem = f"'{key}' is not a known setting (see config.example.toml)"
         else:
             problem = f"'{key}': {error['msg']}{shown}"
+        as_list = list_example(error["loc"], error["type"])
         if setter:
-            in_env.append(f"{setter}: {problem}; correct or unset that variable")
+            fix = f" (a list is set whole, as JSON: {as_list})" if as_list else ""
+            in_env.append(f"{setter}: {problem}; correct or unset that variable{fix}")
         else:
             fix = "" if error["type"] == "extra_forbidden" else \
-                f"; set it in the file or with {env_name}"
+                f"; set it in the file or with {as_list or env_name}"
             in_file.append(problem + fix)
     parts = []
     if in_file:
@@ -355,6 +370,68 @@ def describe_validation_error(exc: ValidationError, path: Path | None) -> str:
     return " ".join(parts)
 
 
+def variable_for(loc: tuple[int | str, ...]) -> str:
+    """The SENSORBOT_* variable that sets the value at `loc`: for an item of a list, the list's
+    (SENSORBOT_TELEGRAM__ADMINS, never SENSORBOT_TELEGRAM__ADMINS__0, which sets nothing)."""
+    keys = []
+    for part in loc:
+        if isinstance(part, int):
+            break
+        keys.append(str(part).upper())
+    return ENV_PREFIX + "__".join(keys)
+
+
+def list_example(loc: tuple[int | str, ...], error_type: str) -> str:
+    """`SENSORBOT_X__Y='[…]'` when the value at `loc` is a list or in one; else ""."""
+    if error_type != "list_type" and not any(isinstance(part, int) for part in loc):
+        return ""
+    key = ".".join(str(part) for part in loc if not isinstance(part, int))
+    return f"{variable_for(loc)}='{LIST_EXAMPLES.get(key, '[...]')}'"
+
+
+def setting_variables(model: type[BaseModel] = Settings, prefix: str = ENV_PREFIX) -> set[str]:
+    """Every SENSORBOT_* variable that sets something, sections included."""
+    names = set()
+    for name, field in model.model_fields.items():
+        variable = prefix + name.upper()
+        names.add(variable)
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            names |= setting_variables(field.annotation, variable + "__")
+    return names
+
+
+def likeliest(name: str, known: set[str]) -> str | None:
+    """The setting a misspelt variable most likely meant: the same words with other
+    underscores (SENSORBOT_TELEGRAM_TOKEN), else a close spelling; None when nothing is close."""
+    keys = sorted(variable for variable in known
+                  if not any(other.startswith(variable + "__") for other in known))
+    words = {variable.replace("_", ""): variable for variable in keys}
+    if name.replace("_", "") in words:
+        return words[name.replace("_", "")]
+    close = difflib.get_close_matches(name, keys, n=1, cutoff=0.85)
+    return close[0] if close else None
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A sentence for each SENSORBOT_* variable that sets nothing, naming the likeliest one
+    meant: a misspelt one (SENSORBOT_TELEGRAM_TOKEN) would otherwise be ignored in silence.
+    A variable under a known section (SENSORBOT_API__PORTT) is the validation's to refuse."""
+    known = setting_variables() | OTHER_VARIABLES
+    sections = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    notes = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or \
+                upper.split("__")[0] in sections:
+            continue
+        meant = likeliest(upper, known)
+        hint = f"; did you mean {meant}?" if meant else \
+            " (settings are SENSORBOT_<SECTION>__<KEY>, with two underscores)"
+        notes.append(f"the environment variable {name} is not a sensorbot setting and is "
+                     f"ignored{hint}")
+    return notes
+
+
 def env_variable_setting(loc: tuple[int | str, ...], environ: Mapping[str, str]) -> str | None:
     """The SENSORBOT_* variable that supplied the value at `loc` (the key itself, or a section
     given as JSON), as spelt in the environment; None when the value came from elsewhere."""
@@ -363,4 +440,7 @@ def env_variable_setting(loc: tuple[int | str, ...], environ: Mapping[str, str])
         wanted = ENV_PREFIX + "__".join(str(part).upper() for part in loc[:depth])
         if wanted in names:
             return names[wanted]
-    return None
+    # A variable one level deeper than the value (SENSORBOT_TELEGRAM__ADMINS__0) made it a
+    # section where a list or a number belongs.
+    deeper = ENV_PREFIX + "__".join(str(part).upper() for part in loc) + "__"
+    return next((names[name] for name in sorted(names) if name.startswith(deeper)), None)

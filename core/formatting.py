@@ -12,7 +12,10 @@ CAPTION_LIMIT = 1024
 CALLBACK_LIMIT = 64
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DURATION_RE = re.compile(r"(\d{1,6})([smhd])")
-RANGE_EXAMPLES = "6h, 24h, 7d, 30d, a date 2026-01-05, or 2026-01-01..2026-01-07"
+RANGE_EXAMPLES = "6h, 24h, 7d, 30d, 12w, 1y, a date 2026-01-05, or 2026-01-01..2026-01-07"
+# Ranges only: weeks and years back from now (a year is 365 days).
+LONG_RANGE_RE = re.compile(r"(\d{1,3})([wy])")
+LONG_UNITS = {"w": (7, "week"), "y": (365, "year")}
 
 
 class BadArgument(ValueError):
@@ -59,6 +62,12 @@ def parse_range(text: str, *, now_ms: int, zone: ZoneInfo) -> TimeRange:
     if DURATION_RE.fullmatch(text.lower()):
         seconds = parse_duration(text)
         return TimeRange(now_ms - seconds * 1000, now_ms, f"last {describe_duration(seconds)}")
+    long_range = LONG_RANGE_RE.fullmatch(text.lower())
+    if long_range and int(long_range[1]):
+        days, word = LONG_UNITS[long_range[2]]
+        count = int(long_range[1])
+        return TimeRange(now_ms - count * days * 86_400_000, now_ms,
+                         f"last {count} {word}{'' if count == 1 else 's'}")
     first, sep, last = text.partition("..")
     try:
         start_day = date.fromisoformat(first)

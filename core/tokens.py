@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
+import shlex
 from dataclasses import dataclass, field
 
 from storage.base import Store
@@ -176,8 +177,9 @@ def _notes(entry: _Entry) -> list[str]:
     if len(entry.secret) < WEAK_TOKEN_CHARS:
         notes.append(f"entry {entry.number} ({entry.masked}) is a weak token "
                      f"({_characters(len(entry.secret))}, under {WEAK_TOKEN_CHARS}): it can be "
-                     f"guessed; issue a new one with `sensorbot tokens issue {entry.user_id} "
-                     f"--scope {RANCH_SCOPES[entry.mode]}` and revoke this one")
+                     "guessed; issue a new one with `sensorbot tokens issue "
+                     f"{shlex.quote(str(entry.user_id))} --scope {RANCH_SCOPES[entry.mode]}` and "
+                     "revoke this one")
     return notes
 
 

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -58,12 +58,15 @@ def user_name(text: str) -> str:
 # -- commands --------------------------------------------------------------------------------
 
 def cmd_init(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    if settings.storage.backend == "dynamodb":
+        from sensorbot.tables import init_tables
+
+        init_tables(store, create=args.create_tables,
+                    endpoint_url=settings.storage.dynamodb.endpoint_url)
+        return
     for warning in store.init():
         print(warning, file=sys.stderr)
-    where = settings.storage.sqlite_path if settings.storage.backend == "sqlite" else (
-        f"DynamoDB tables {settings.storage.dynamodb.measurements_table!r} and "
-        f"{settings.storage.dynamodb.meta_table!r}")
-    print(f"storage ready: {where}", file=sys.stderr)
+    print(f"storage ready: {settings.storage.sqlite_path}", file=sys.stderr)
 
 
 def cmd_users_add(store: Store, args: argparse.Namespace, settings: Settings) -> None:
@@ -121,6 +124,13 @@ def cmd_tokens_import(store: Store, args: argparse.Namespace, settings: Settings
     print(f"imported {len(result.imported)} token(s)", file=sys.stderr)
 
 
+REUSE_THE_OLD_BOT = (
+    "note: these chats pressed Start with the old bot only, and Telegram lets a bot write only "
+    "to chats that started it. Run sensorbot with the OLD bot's token ([telegram] token, or the "
+    "SSM parameter on AWS) and stop the old bot: with a new bot, every alert to them is "
+    "refused (403) and the chats are marked inactive (docs/migrating.md).")
+
+
 def cmd_migrate(store: Store, args: argparse.Namespace, settings: Settings) -> None:
     from sensorbot.migrate import migrate, parse_old_bot_users, progress_line, summary
 
@@ -148,6 +158,27 @@ def cmd_migrate(store: Store, args: argparse.Namespace, settings: Settings) -> N
     for warning in done.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print("\n".join(summary(done, elapsed_s=elapsed)))
+    if old_chats:
+        print(REUSE_THE_OLD_BOT, file=sys.stderr)
+
+
+def cmd_rollup(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    from storage.rollup import Rollup, rebuild
+
+    started, now = time.monotonic(), now_ms()
+    if args.rebuild or args.since is not None:
+        since = 0 if args.since is None else int(
+            datetime.combine(args.since, datetime.min.time(), UTC).timestamp() * 1000)
+        done = rebuild(store, since_ms=since, now_ms=now)
+    else:
+        done = Rollup(store).run(now)
+    capacity = getattr(store, "capacity", None)
+    units = f"; {capacity.read_units:,.1f} read and {capacity.write_units:,.1f} write units" \
+        if capacity is not None else ""
+    print(f"statistics: {done.sensors} sensor(s), {done.hours_written:,} hour(s) written from "
+          f"{done.readings_read:,} reading(s) in {time.monotonic() - started:.1f} s{units}")
+    if done.failed:
+        raise CommandError(f"{done.failed} sensor(s) failed (see the warnings); run it again")
 
 
 def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:
@@ -307,7 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
         "configuration.")
     local.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     local.add_argument("--port", type=int, default=8081, help="port (default 8081)")
-    add(commands, "init", cmd_init, "create storage (idempotent)")
+    init = add(commands, "init", cmd_init, "create storage (idempotent)")
+    init.add_argument("--create-tables", action="store_true",
+                      help="DynamoDB: create the tables that are missing (without a stack that "
+                      "owns them); without it, init only checks and adopts the ones there are")
     api = add(commands, "api", cmd_api, "serve the HTTP API alone")
     api.add_argument("--host", help="listen address (default: api.host)")
     api.add_argument("--port", type=int, help="port (default: api.port)")
@@ -347,6 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
     imports = add(tokens, "import", cmd_tokens_import,
                   "import ranchdata's R:TOKEN:USER#W:TOKEN:USER (else env RANCH_API_TOKENS)")
     imports.add_argument("string", nargs="?")
+    rollup = add(commands, "rollup", cmd_rollup,
+                 "compile the hourly statistics now (the alert cycle does it every hour)")
+    rollup.add_argument("--rebuild", action="store_true",
+                        help="recompile every hour the readings still hold")
+    rollup.add_argument("--since", type=day, metavar="DATE",
+                        help="recompile from this UTC day on, e.g. 2026-01-01")
     migration = add(commands, "migrate", cmd_migrate,
                     "adopt a running ranchdata deployment: its tokens, sensors and chats")
     migration.add_argument("--tokens", metavar="STRING",
@@ -358,6 +398,13 @@ def build_parser() -> argparse.ArgumentParser:
     migration.add_argument("--segments", type=int, default=4, choices=range(1, 65),
                            metavar="N", help="parallel scan segments (default 4)")
     return parser
+
+
+def day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; e.g. 2026-01-01") from None
 
 
 def warn_if_others_can_read(path: Path | None) -> None:

@@ -179,6 +179,8 @@ def summary(done: Migration, *, elapsed_s: float) -> list[str]:
         lines.append(f"users {would}created: {', '.join(done.users_created)}")
     lines.append(f"chats: {len(done.chats_linked)} {would}linked, {done.chats_already} "
                  "already linked")
+    lines.append("next: run `sensorbot rollup --rebuild` once to compile the hourly statistics "
+                 "of the readings kept so far (charts and exports past 48 h read them)")
     return lines
 
 

@@ -9,7 +9,7 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram.error import InvalidToken, NetworkError
@@ -20,6 +20,7 @@ from bot.context import BotContext
 from bot.transport import TelegramNotifier
 from core.config import ApiSettings, ConfigError, Settings
 from storage.base import Store
+from storage.rollup import Rollup
 
 log = logging.getLogger("sensorbot")
 
@@ -110,6 +111,9 @@ async def serve(settings: Settings, store: Store, stop: asyncio.Event, *,
             application.job_queue.run_repeating(
                 alert_job, interval=settings.alerts.check_interval_seconds, first=0,
                 name="alerts", job_kwargs={"max_instances": 1, "coalesce": True})
+            application.job_queue.run_repeating(
+                statistics_job(Rollup(store)), interval=settings.alerts.check_interval_seconds,
+                first=1, name="statistics", job_kwargs={"max_instances": 1, "coalesce": True})
             await application.start()
             await application.updater.start_polling(error_callback=PollingErrors())
             log.info("sensorbot is running as @%s", application.bot.username)
@@ -162,6 +166,18 @@ async def alert_job(context: BotContext) -> None:
         return
     if summary.transitions or summary.failed:
         log.info("alert cycle: %s", summary)
+
+
+def statistics_job(rollup: Rollup) -> Callable[[BotContext], Coroutine[Any, Any, None]]:
+    """The hourly statistics, beside the alert cycle: work only at the first run of an hour."""
+
+    async def job(context: BotContext) -> None:
+        try:
+            await asyncio.to_thread(rollup.run, context.services.clock_ms())
+        except Exception:
+            log.exception("compiling the hourly statistics failed; the next run tries again")
+
+    return job
 
 
 async def serve_api(settings: Settings, store: Store, stop: asyncio.Event) -> None:

@@ -20,6 +20,8 @@ from bot.transport import TelegramNotifier
 from core.clock import wall_clock_ms
 from core.config import Settings
 from storage.base import Store
+from storage.errors import StorageError
+from storage.rollup import Rollup
 
 log = logging.getLogger("sensorbot.alerts")
 TELEGRAM = "https://api.telegram.org/bot"  # PTB's default base URL
@@ -54,6 +56,7 @@ class ScheduledAlerts:
     store: Store
     bot: ExtBot[Any]
     loop: asyncio.AbstractEventLoop
+    rollup: Rollup | None = None  # the hourly statistics, compiled after the cycle
     forecasts: Forecasts = field(default_factory=lambda: Forecasts(None))
 
     @classmethod
@@ -61,7 +64,7 @@ class ScheduledAlerts:
         bot = alert_bot(settings)
         loop = asyncio.new_event_loop()
         loop.run_until_complete(bot.initialize())
-        return cls(settings, store, bot, loop, configured_forecasts(settings))
+        return cls(settings, store, bot, loop, Rollup(store), configured_forecasts(settings))
 
     def run_once(self, now_ms: int | None = None) -> dict[str, Any]:
         now = wall_clock_ms() if now_ms is None else now_ms
@@ -69,6 +72,11 @@ class ScheduledAlerts:
                                                           now, self.forecasts))
         if summary.transitions or summary.failed:
             log.info("alert cycle: %s", summary)
+        if self.rollup is not None:
+            try:
+                self.rollup.run(now)
+            except StorageError as error:  # the next cycle compiles what this one could not
+                log.warning("could not compile the hourly statistics: %s", error)
         return asdict(summary)
 
     def close(self) -> None:

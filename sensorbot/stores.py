@@ -17,11 +17,14 @@ def open_store(settings: StorageSettings, *, dynamodb_client: Any = None) -> Sto
         return DynamoDBStore(
             measurements_table=dynamo.measurements_table,
             meta_table=dynamo.meta_table,
+            statistics_table=dynamo.statistics_table,
             retention_days=settings.retention_days,
+            statistics_retention_days=settings.statistics_retention_days,
             region=dynamo.region,
             endpoint_url=dynamo.endpoint_url,
             client=dynamodb_client,
         )
     from storage.sqlite import SQLiteStore
 
-    return SQLiteStore(settings.sqlite_path, retention_days=settings.retention_days)
+    return SQLiteStore(settings.sqlite_path, retention_days=settings.retention_days,
+                       statistics_retention_days=settings.statistics_retention_days)

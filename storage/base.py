@@ -16,6 +16,7 @@ from storage.models import (
     AlertState,
     ApiToken,
     ChatLink,
+    HourStats,
     Invite,
     OutsideSettings,
     Reading,
@@ -26,6 +27,7 @@ from storage.models import (
 SensorKey = tuple[str, str]  # (user_id, sensor_id)
 
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 MAX_TIME_MS = 2**63 - 1  # range reads clamp their end here: both backends hold it
 
 
@@ -69,6 +71,15 @@ class Store(Protocol):
 
     def purge_expired(self, *, now_ms: int) -> int:
         """Delete what retention says is gone (a no-op where TTL does it)."""
+
+    # Hourly statistics, kept `statistics_retention_days` (0 = forever) past the readings.
+    def write_statistics(self, user_id: str, sensor: str, hours: Sequence[HourStats], *,
+                         now_ms: int) -> int:
+        """Store hours (the same hour overwrites); return how many."""
+
+    def read_statistics(self, user_id: str, sensor: str, start_ms: int, end_ms: int, *,
+                        now_ms: int) -> list[HourStats]:
+        """The hours starting in [start_ms, end_ms], ascending."""
 
     # Sensors: registered on their first reading; name and unit set by the user.
     def list_sensors(self, user_id: str) -> list[Sensor]: ...

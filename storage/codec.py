@@ -47,6 +47,8 @@ def dump_state(state: AlertState) -> str:
         data["notified"] = True
     if state.outbox:
         data["outbox"] = [_dump_entry(entry) for entry in state.outbox]
+    if state.messages:
+        data["messages"] = [list(message) for message in state.messages]
     if state.heating is not None:
         data["heating"] = json.loads(state.heating)
     return json.dumps(data)
@@ -58,6 +60,7 @@ def load_state(status: str, version: int, text: str) -> AlertState:
         AlertStatus(status), version,
         notified=bool(data.get("notified", False)),
         outbox=tuple(_load_entry(entry) for entry in data.get("outbox", [])),
+        messages=tuple((int(chat), int(message)) for chat, message in data.get("messages", [])),
         heating=canonical(data["heating"]) if "heating" in data else None,
         **{name: data.get(name) for name in INCIDENT_FIELDS},
     )

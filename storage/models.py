@@ -52,6 +52,18 @@ class Reading(NamedTuple):
     value: float
 
 
+class HourStats(NamedTuple):
+    """One hour of one sensor's readings, summarised; kept after the readings expire."""
+
+    hour: int  # epoch ms of the hour's start
+    n: int  # how many readings
+    minimum: float
+    maximum: float
+    mean: float
+    first: int  # the times of the hour's first and last reading, epoch ms
+    last: int
+
+
 def distinct_count(readings: list[Reading]) -> int:
     """How many readings a batch leaves stored: one per sensor and time (the last wins)."""
     return len({(r.sensor, r.timestamp) for r in readings})
@@ -234,11 +246,14 @@ class AlertState:
     last_ts: int | None = None
     snoozed_until: int | None = None
     outbox: tuple[OutboxEntry, ...] = ()
+    # (chat, message) of the incident's latest message with buttons in each chat, so that a
+    # press in one chat updates the others.
+    messages: tuple[tuple[int, int], ...] = ()
     heating: str | None = None  # heating rules: what the watch learned, as canonical JSON
 
     def without_incident(self) -> AlertState:
         return replace(self, since=None, extreme=None, notified=False, last_notice=None,
-                       ack_by=None, last_value=None, last_ts=None)
+                       ack_by=None, last_value=None, last_ts=None, messages=())
 
     def snoozed(self, now_ms: int) -> bool:
         return self.snoozed_until is not None and self.snoozed_until > now_ms

@@ -84,11 +84,12 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[StoreF
     backend = request.param
     made: list[Any] = []
 
-    def factory(retention_days: int = 90) -> Any:
+    def factory(retention_days: int = 90, statistics_retention_days: int = 0) -> Any:
         if backend == "sqlite":
             from storage.sqlite import SQLiteStore
 
-            store = SQLiteStore(tmp_path / f"{len(made)}.db", retention_days=retention_days)
+            store = SQLiteStore(tmp_path / f"{len(made)}.db", retention_days=retention_days,
+                                statistics_retention_days=statistics_retention_days)
         else:
             from storage.dynamodb import DynamoDBStore
 
@@ -98,7 +99,9 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[StoreF
                 client=request.getfixturevalue(fixture),
                 measurements_table=f"measurement-{suffix}",
                 meta_table=f"meta-{suffix}",
+                statistics_table=f"statistics-{suffix}",
                 retention_days=retention_days,
+                statistics_retention_days=statistics_retention_days,
             )
         store.init()
         made.append(store)

@@ -190,7 +190,7 @@ def test_it_sets_up_dynamodb_on_a_server_without_ttl_support(tmp_path, dynalite)
         f'endpoint_url = "{dynalite.endpoint}"\nmeasurements_table = "cli-measurements"\n'
         'meta_table = "cli-meta"\n', encoding="utf-8")
 
-    first = sensorbot("init", "--config", str(config), cwd=tmp_path)
+    first = sensorbot("init", "--create-tables", "--config", str(config), cwd=tmp_path)
     again = sensorbot("init", "--config", str(config), cwd=tmp_path)
     added = sensorbot("users", "add", "Ranch", "--config", str(config), cwd=tmp_path)
     issued = sensorbot("tokens", "issue", "ranch", "--scope", "read", "--config", str(config),
@@ -198,6 +198,8 @@ def test_it_sets_up_dynamodb_on_a_server_without_ttl_support(tmp_path, dynalite)
 
     assert (first.returncode, again.returncode) == (0, 0)
     assert "could not enable TTL" in first.stderr
+    assert "table 'cli-meta' in eu-north-1: created" in first.stderr
+    assert "table 'cli-meta' in eu-north-1: there, adopted as it is" in again.stderr
     assert added.stdout == "ranch\n"
     assert issued.returncode == 0 and len(issued.stdout.strip()) >= 32
 

@@ -55,8 +55,24 @@ def test_a_span_of_days_is_inclusive():
     assert window.end_ms - window.start_ms == 7 * 86_400_000 - 1
 
 
+@pytest.mark.parametrize(("text", "days", "label"), [
+    ("1y", 365, "last 1 year"), ("12w", 84, "last 12 weeks"), ("2Y", 730, "last 2 years")])
+def test_weeks_and_years_are_ranges_back_from_now(text, days, label):
+    window = parse_range(text, now_ms=NOW, zone=UTC)
+
+    assert (window.start_ms, window.end_ms, window.label) == (NOW - days * 86_400_000, NOW,
+                                                              label)
+
+
+def test_a_span_of_months_is_a_range():
+    window = parse_range("2025-12-01..2026-02-28", now_ms=NOW, zone=UTC)
+
+    assert window.end_ms - window.start_ms == 90 * 86_400_000 - 1
+    assert window.label == "2025-12-01 – 2026-02-28"
+
+
 @pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "2026-01-07..2026-01-01", "5x",
-                                  "9999-12-31"])
+                                  "9999-12-31", "0y", "1000w"])
 def test_it_explains_a_bad_range(text):
     with pytest.raises(BadArgument):
         parse_range(text, now_ms=NOW, zone=UTC)

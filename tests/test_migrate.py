@@ -163,8 +163,10 @@ def test_on_sqlite_it_imports_tokens_and_links_chats_with_nothing_to_scan(tmp_pa
     assert main(["migrate", "--config", str(config), "--tokens", TOKENS,
                  "--telegram-users", str(users_json)]) == 0
 
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "nothing to scan on SQLite" in out and "chats: 1 linked" in out
+    assert "Run sensorbot with the OLD bot's token" in captured.err  # else alerts get 403
     from storage.sqlite import SQLiteStore
 
     store = SQLiteStore(tmp_path / "s.db")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,6 +70,20 @@ class SensorReadings(BaseModel):
     sensor: str
     readings: list[TimedValue]
     next: int | None = Field(description="The `start` that continues the range, if cut.")
+
+
+class StatsBucket(BaseModel):
+    t: int = Field(description="The bucket's start, epoch ms: an hour, or a day in UTC.")
+    n: int = Field(description="How many readings the bucket holds.")
+    min: float
+    max: float
+    mean: float
+
+
+class SensorStats(BaseModel):
+    sensor: str
+    step: Literal["1h", "1d"]
+    stats: list[StatsBucket]
 
 
 class Health(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import (
     Annotated,
+    Literal,
     NotRequired,  # pydantic needs these before 3.12
 )
 
@@ -17,6 +18,7 @@ from ingest.http.auth import Caller
 from ingest.http.deps import (
     MAX_MS,
     Services,
+    authorized_reader,
     caller,
     iso_ms,
     js_number,
@@ -32,13 +34,16 @@ from ingest.http.schemas import (
     Health,
     ReadingBatchIn,
     SensorReadings,
+    SensorStats,
     SensorSummary,
     Stored,
     body_doc,
 )
 from ingest.validation import Invalid, Window, might_underflow, parse_reading
+from storage.base import DAY_MS, HOUR_MS
 from storage.errors import StorageError
 from storage.models import MAX_VALUE, SENSOR_ID_MAX, Reading, distinct_count
+from storage.rollup import daily, hourly_history
 
 MAX_BATCH = 1000
 
@@ -58,6 +63,7 @@ class _FastBatch(TypedDict):
 _FAST_BATCH = TypeAdapter(_FastBatch)
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 20_000
+MAX_STATS = 10_000  # buckets a stats answer may hold: 416 days of hours
 router = APIRouter(tags=["v3"])
 
 
@@ -155,6 +161,37 @@ def get_readings(
                      for r in readings[:limit]],
         "next": following,
     })
+
+
+@router.get("/api/v3/sensors/{sensor:path}/stats", response_model=SensorStats,
+            summary="Hourly (or daily, UTC) count, min, max and mean, ascending; kept after "
+                    "the readings expire")
+def get_stats(
+    sensor: str,
+    start: int | None = Query(None, ge=0, le=MAX_MS,
+                              description="Epoch ms; buckets from the one holding it. Default: "
+                                          "end - 7 days"),
+    end: int | None = Query(None, ge=0, le=MAX_MS, description="Epoch ms, inclusive; default now"),
+    step: Literal["1h", "1d"] = Query("1h", description="`1h`, or `1d` for days in UTC"),
+    who: Caller = Depends(caller),
+    app: Services = Depends(services),
+) -> JSONResponse:
+    token = authorized_reader(app, who, sensor)
+    now = app.clock_ms()
+    end = now if end is None else end
+    start = end - 7 * DAY_MS if start is None else start
+    size = HOUR_MS if step == "1h" else DAY_MS
+    if start > end:
+        raise Unprocessable(f"start ({start}) is after end ({end})")
+    if (end - start) // size >= MAX_STATS:
+        raise Unprocessable(f"the range holds more than {MAX_STATS} buckets of {step}: use "
+                            "step=1d or a shorter range")
+    hours = hourly_history(app.store, token.user_id, sensor, start - start % size, end,
+                           now_ms=now).hours
+    app.auth.used(token)
+    return JSONResponse({"sensor": sensor, "step": step, "stats": [
+        {"t": b.hour, "n": b.n, "min": js_number(b.minimum), "max": js_number(b.maximum),
+         "mean": js_number(b.mean)} for b in (hours if step == "1h" else daily(hours))]})
 
 
 @router.get("/healthz", response_model=Health, tags=["health"],

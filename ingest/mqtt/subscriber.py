@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shlex
 import threading
 from collections.abc import Callable
 
@@ -35,11 +36,12 @@ def check_subscriptions(settings: MqttSettings, store: Store) -> None:
     """A subscription naming a user that does not exist is a configuration error."""
     for number, subscription in enumerate(settings.subscriptions, start=1):
         if store.get_user(subscription.user) is None:
+            user = shlex.quote(subscription.user)
             raise ConfigError(
                 f"Configuration error: [[mqtt.subscriptions]] number {number} (topic "
                 f"{subscription.topic!r}) names user {subscription.user!r}, who does not exist. "
-                f"Create the user with `sensorbot users add NAME --id {subscription.user}`, or "
-                "name an existing one (`sensorbot users list`)."
+                "Create the user with `sensorbot users add "
+                f"{user} --id {user}`, or name an existing one (`sensorbot users list`)."
             )
 
 

@@ -53,7 +53,16 @@ def shared_client(region: str, endpoint_url: str = "") -> DynamoDBClient:
 
 
 def build_client(region: str, endpoint_url: str = "") -> DynamoDBClient:
+    """A client for `region`, else the region of the user's AWS configuration (AWS_REGION,
+    AWS_DEFAULT_REGION, the profile's), never one of our choosing: tables made in a region
+    the deployed stack does not use would hold users and tokens the stack never sees."""
     session = boto3.session.Session()
+    region = region or session.region_name or ("local" if endpoint_url else "")
+    if not region:
+        raise StorageError(
+            "no AWS region: set the one your tables are in (the stack's) with `aws configure "
+            "set region REGION`, AWS_REGION, or [storage.dynamodb] region "
+            "(SENSORBOT_STORAGE__DYNAMODB__REGION)")
     options: dict[str, Any] = {"region_name": region, "config": CLIENT_CONFIG}
     if endpoint_url:
         options["endpoint_url"] = endpoint_url

@@ -15,28 +15,33 @@ from storage.dynamodb.client import CapacityMeter, error_code, shared_client, tr
 from storage.dynamodb.meta import GSI, MetaMixin
 from storage.dynamodb.readings import ReadingsMixin
 from storage.dynamodb.scan import scan_sensor_keys
+from storage.dynamodb.statistics import StatisticsMixin
 from storage.errors import StorageUnavailable
 
 if TYPE_CHECKING:  # boto3-stubs, a dev dependency
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-class DynamoDBStore(ReadingsMixin, MetaMixin):
+class DynamoDBStore(ReadingsMixin, MetaMixin, StatisticsMixin):
     def __init__(
         self,
         *,
         measurements_table: str = "measurement",
         meta_table: str = "sensorbot-meta",
         retention_days: int = 90,
-        region: str = "eu-north-1",
+        region: str = "",  # "": the AWS configuration's
         endpoint_url: str = "",
         client: DynamoDBClient | None = None,
+        statistics_table: str = "sensorbot-statistics",
+        statistics_retention_days: int = 0,
     ) -> None:
         self._client = client if client is not None else shared_client(region, endpoint_url)
         self._meter = CapacityMeter()
         self.measurements_table = measurements_table
         self.meta_table = meta_table
         self.retention_ms = retention_days * DAY_MS
+        self.statistics_table = statistics_table
+        self.statistics_retention_ms = statistics_retention_days * DAY_MS
         self._known_sensors: dict[str, set[str]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -45,8 +50,27 @@ class DynamoDBStore(ReadingsMixin, MetaMixin):
     def capacity(self) -> CapacityMeter:
         return self._meter
 
+    @property
+    def region(self) -> str:
+        """Where the tables are: the region the client resolved."""
+        return str(self._client.meta.region_name)
+
+    def existing_tables(self) -> set[str]:
+        """Which of the two tables exist."""
+        found = set()
+        for name in (self.measurements_table, self.meta_table):
+            try:
+                self._client.describe_table(TableName=name)
+            except ClientError as exc:
+                if error_code(exc) == "ResourceNotFoundException":
+                    continue
+                with translated():
+                    raise
+            found.add(name)
+        return found
+
     def init(self) -> list[str]:
-        """Create both tables and their TTL; idempotent. Returns warnings."""
+        """Create the tables and their TTL; idempotent. Returns warnings."""
         self._create_table(
             self.measurements_table,
             keys=[("sensorId", "S", "HASH"), ("timestamp", "N", "RANGE")],
@@ -56,7 +80,10 @@ class DynamoDBStore(ReadingsMixin, MetaMixin):
             keys=[("pk", "S", "HASH"), ("sk", "S", "RANGE")],
             index=[("gsi1pk", "S", "HASH"), ("gsi1sk", "S", "RANGE")],
         )
-        warnings = [self._enable_ttl(self.measurements_table), self._enable_ttl(self.meta_table)]
+        self._create_table(self.statistics_table,
+                           keys=[("sensorId", "S", "HASH"), ("hour", "N", "RANGE")])
+        warnings = [self._enable_ttl(table) for table in
+                    (self.measurements_table, self.meta_table, self.statistics_table)]
         return [w for w in warnings if w]
 
     def _create_table(self, name: str, *, keys: list[tuple[str, str, str]],

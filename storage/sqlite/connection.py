@@ -32,9 +32,10 @@ class Connections:
     mode they never wait for a writer, of this process or another."""
 
     def __init__(self, path: Path | str, *, retention_days: int = 90,
-                 busy_timeout_s: float = 10.0) -> None:
+                 busy_timeout_s: float = 10.0, statistics_retention_days: int = 0) -> None:
         self.path = str(path)
         self.retention_ms = retention_days * DAY_MS
+        self.statistics_retention_ms = statistics_retention_days * DAY_MS
         self._busy_timeout_s = busy_timeout_s
         self._lock = threading.RLock()
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()

@@ -89,6 +89,9 @@ class ReadingsTable(Connections):
                     (user_id, sensor, cutoff),
                 ).rowcount
             db.execute("DELETE FROM invites WHERE expires < ?", (now_ms - DAY_MS,))
+            if self.statistics_retention_ms:
+                db.execute("DELETE FROM hourly_statistics WHERE hour < ?",
+                           (now_ms - self.statistics_retention_ms,))
         return deleted
 
     # -- sensors ------------------------------------------------------------------------------

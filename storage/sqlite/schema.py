@@ -40,14 +40,25 @@ CREATE TABLE IF NOT EXISTS alert_rules (
 );
 """
 
-# Version 2: where each user's outside temperature comes from (the heating watch).
+# Version 2: hourly statistics, kept after the readings they summarise expire.
+STATISTICS = """
+CREATE TABLE IF NOT EXISTS hourly_statistics (
+    user_id TEXT NOT NULL, sensor TEXT NOT NULL, hour INTEGER NOT NULL, n INTEGER NOT NULL,
+    min REAL NOT NULL, max REAL NOT NULL, mean REAL NOT NULL,
+    first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL, compiled_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, sensor, hour)
+) WITHOUT ROWID;
+"""
+
+
+# Version 3: where each user's outside temperature comes from (the heating watch).
 OUTSIDE_SETTINGS = """
 CREATE TABLE IF NOT EXISTS outside_settings (
     user_id TEXT PRIMARY KEY, outdoor_sensor TEXT, latitude REAL, longitude REAL
 );
 """
 
-MIGRATIONS: list[str] = [BASE, OUTSIDE_SETTINGS]
+MIGRATIONS: list[str] = [BASE, STATISTICS, OUTSIDE_SETTINGS]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

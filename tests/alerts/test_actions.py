@@ -112,3 +112,19 @@ def test_an_acknowledge_that_loses_to_the_incidents_end_says_it_is_over(store):
 
     assert outcome is actions.Acknowledged.OVER
     assert store.get_alert_rule("u1", rule.rule_id).state.ack_by is None
+
+
+def test_the_first_acknowledge_of_an_incident_stands(store):
+    rule = actions.add_rule(store, "u1", "attic", RuleSpec(RuleKind.BELOW, 3), now_ms=NOW_MS)
+    firing = AlertState(AlertStatus.FIRING, since=NOW_MS - 1000, notified=True,
+                        messages=((1001, 7), (-7007, 8)))
+    store.update_alert_state("u1", rule.rule_id, firing, expected_version=0)
+
+    first = actions.acknowledge(store, "u1", rule.rule_id, NOW_MS - 1000, "Ann")
+    second = actions.acknowledge(store, "u1", rule.rule_id, NOW_MS - 1000, "Ben")
+
+    assert (first, second) == (actions.Acknowledged.DONE, actions.Acknowledged.ALREADY)
+    state = store.get_alert_rule("u1", rule.rule_id).state
+    assert state.ack_by == "Ann"
+    assert state.messages == ((1001, 7), (-7007, 8))  # kept, on every backend
+    assert state.without_incident().messages == ()

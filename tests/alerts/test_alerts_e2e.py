@@ -251,3 +251,69 @@ def test_snooze_can_be_lifted_and_quiet_hours_can_be_read_back(alert_world):
     chat.ask("/quiet 22:00-07:00")
     assert chat.ask("/quiet").startswith("Quiet hours are 22:00-07:00.")
     assert chat.ask("/quiet OFF") == "Quiet hours are off."
+
+
+def test_a_press_on_one_phone_updates_the_alert_on_the_other_and_the_first_ack_stands(
+        alert_world):
+    world = alert_world
+    chat = world.linked_chat()
+    world.linked_chat(chat_id=GROUP)  # a second phone, or the family's group
+    chat.ask("/alert attic below 1 repeat 30s")
+    start = len(world.emulator.calls)
+    world.post(0.5)
+    [mine] = wait_alerts(world, ALICE_CHAT, 1, start)
+    [theirs] = wait_alerts(world, GROUP, 1, start)
+    ack = {b["text"]: b["callback_data"] for b in theirs.buttons}["Acknowledge"]
+    wait_for_messages_remembered(world, 2)
+
+    mark = len(world.emulator.calls)
+    world.emulator.press(mine, ack, user_id=ALICE_CHAT, first_name="Anna")
+    there = world.emulator.wait_for(lambda c: c.method == "editMessageReplyMarkup"
+                                    and c.chat_id == GROUP, after=mark)
+    told = world.emulator.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == GROUP,
+                                   after=mark)
+    second = len(world.emulator.calls)
+    world.emulator.press(theirs, ack, user_id=GROUP, first_name="Ben")
+    answer = world.emulator.wait_for(lambda c: c.method == "answerCallbackQuery",
+                                     after=second)
+    shown = world.emulator.wait_for(lambda c: c.method == "editMessageText"
+                                    and c.chat_id == GROUP, after=second)
+
+    assert int(there.params["message_id"]) == theirs.result["message_id"]
+    assert [b["text"] for b in there.buttons] == ["Chart 24h"]  # no Acknowledge left there
+    assert told.text == "✓ Acknowledged by Anna: no more reminders for this incident."
+    assert told.params.get("disable_notification") is True
+    assert answer.params["text"] == "Already acknowledged by Anna."
+    assert "Acknowledged by Anna" in shown.text and "Ben" not in shown.text
+    assert world.store.list_alert_rules("alice")[0].state.ack_by == "Anna"
+
+
+def test_a_snooze_on_one_phone_updates_the_alert_on_the_other(alert_world):
+    world = alert_world
+    chat = world.linked_chat()
+    world.linked_chat(chat_id=GROUP)
+    chat.ask("/alert attic below 1")
+    start = len(world.emulator.calls)
+    world.post(0.5)
+    [mine] = wait_alerts(world, ALICE_CHAT, 1, start)
+    wait_alerts(world, GROUP, 1, start)
+    wait_for_messages_remembered(world, 2)
+
+    mark = len(world.emulator.calls)
+    snooze = {b["text"]: b["callback_data"] for b in mine.buttons}["Snooze 1h"]
+    world.emulator.press(mine, snooze, user_id=ALICE_CHAT, first_name="Anna")
+    there = world.emulator.wait_for(lambda c: c.method == "editMessageReplyMarkup"
+                                    and c.chat_id == GROUP, after=mark)
+    told = world.emulator.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == GROUP,
+                                   after=mark)
+
+    assert [b["text"] for b in there.buttons] == ["Acknowledge", "Chart 24h"]
+    assert told.text == "💤 Snoozed for 1 h by Anna."
+
+
+def wait_for_messages_remembered(world: AlertWorld, count: int, timeout: float = 10) -> None:
+    """The cycle records each chat's message right after sending it."""
+    deadline = time.monotonic() + timeout
+    while len(world.store.list_alert_rules("alice")[0].state.messages) < count:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)

@@ -177,3 +177,14 @@ def test_wrong_tokens_slow_down_the_telegram_user_in_every_chat(world):
     assert "Too many wrong tokens" in answer
     assert world.store.get_chat_link(-7004) is None
     assert "Linked" in world.chat(BOB_CHAT).ask(f"/link {world.tokens['bob_read']}")
+
+
+def test_linked_and_start_name_the_user_by_its_name_not_its_id(world):
+    chat = world.chat(ALICE_CHAT)
+
+    linked = chat.ask(f"/link {world.tokens['alice_read']}")
+    started = chat.ask("/start")
+
+    assert "now follows the sensors of Alice." in linked
+    assert "follows the sensors of Alice." in started
+    assert "'alice'" not in linked + started

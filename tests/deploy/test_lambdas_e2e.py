@@ -223,7 +223,7 @@ def test_it_builds_each_app_once_per_cold_start(deployment: Deployment) -> None:
 def template_grants() -> dict[str, set[tuple[str, str]]]:
     """Function → (action, table kind) the template's role allows."""
     kinds = {"Readings": "measurement", "Meta": "sensorbot-meta",
-             "MetaIndex": "sensorbot-meta/index/gsi1"}
+             "MetaIndex": "sensorbot-meta/index/gsi1", "Statistics": "sensorbot-statistics"}
     resources = sam_template()["Resources"]
     grants = {}
     for function in ("ApiFunction", "AlertsFunction", "BotFunction"):

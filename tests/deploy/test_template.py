@@ -7,6 +7,7 @@ import ast
 import importlib
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,7 +135,7 @@ def test_it_names_a_handler_that_imports_and_is_callable(name: str) -> None:
 def test_it_keeps_the_tables_with_ttl_point_in_time_recovery_and_retain() -> None:
     resources = sam_template()["Resources"]
 
-    for name in ("MeasurementsTable", "MetaTable"):
+    for name in ("MeasurementsTable", "MetaTable", "StatisticsTable"):
         table = resources[name]
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
         assert table["Properties"]["TimeToLiveSpecification"] == {
@@ -188,12 +189,16 @@ def test_it_deploys_the_tables_in_ranchdatas_layout(aws: None) -> None:
     [index] = meta["GlobalSecondaryIndexes"]
     assert (index["IndexName"], index["Projection"]) == ("gsi1", {"ProjectionType": "ALL"})
     assert [k["AttributeName"] for k in index["KeySchema"]] == ["gsi1pk", "gsi1sk"]
+    statistics = dynamodb.describe_table(TableName="sensorbot-statistics")["Table"]
+    assert statistics["KeySchema"] == [{"AttributeName": "sensorId", "KeyType": "HASH"},
+                                       {"AttributeName": "hour", "KeyType": "RANGE"}]
 
 
 def test_it_bills_the_tables_on_demand_unless_write_units_are_given(aws: None) -> None:
-    deploy("on-demand", {"MeasurementsTableName": "m1", "MetaTableName": "meta1"})
+    deploy("on-demand", {"MeasurementsTableName": "m1", "MetaTableName": "meta1",
+                         "StatisticsTableName": "statistics1"})
     deploy("provisioned", {"MeasurementsTableName": "m2", "MetaTableName": "meta2",
-                           "MeasurementsWriteUnits": "17"})
+                           "StatisticsTableName": "statistics2", "MeasurementsWriteUnits": "17"})
     dynamodb = boto3.client("dynamodb", region_name=REGION)
 
     def billing(table: str) -> tuple[str, int, int]:
@@ -205,6 +210,7 @@ def test_it_bills_the_tables_on_demand_unless_write_units_are_given(aws: None) -
     assert billing("m1") == ("PAY_PER_REQUEST", 0, 0)
     assert billing("m2") == ("PROVISIONED", 5, 17)
     assert billing("meta1")[0] == billing("meta2")[0] == "PAY_PER_REQUEST"
+    assert billing("statistics1")[0] == billing("statistics2")[0] == "PAY_PER_REQUEST"
 
 
 def test_it_adopts_an_existing_measurements_table_under_its_own_name(aws: None) -> None:
@@ -235,7 +241,7 @@ def test_it_leaves_the_tables_behind_when_the_stack_is_deleted(aws: None) -> Non
     cloudformation.delete_stack(StackName="sensorbot")
 
     tables = boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"]
-    assert sorted(tables) == ["measurement", "sensorbot-meta"]
+    assert sorted(tables) == ["measurement", "sensorbot-meta", "sensorbot-statistics"]
     logs = boto3.client("logs", region_name=REGION).describe_log_groups()["logGroups"]
     assert logs == []  # the stack's other resources did go
 
@@ -243,13 +249,16 @@ def test_it_leaves_the_tables_behind_when_the_stack_is_deleted(aws: None) -> Non
 # Which DynamoDB actions each function's code calls (docs/aws.md, least privilege).
 EXPECTED_ACTIONS = {
     "ApiRole": {"measurement": {"BatchWriteItem", "Query", "DescribeTable"},
-                "sensorbot-meta": {"GetItem", "PutItem", "UpdateItem", "Query"}},
+                "sensorbot-meta": {"GetItem", "PutItem", "UpdateItem", "Query"},
+                "sensorbot-statistics": {"Query"}},
     "AlertsRole": {"measurement": {"Query"},
                    "sensorbot-meta": {"Query", "GetItem", "PutItem", "UpdateItem", "DeleteItem"},
-                   "sensorbot-meta/index/gsi1": {"Query"}},
+                   "sensorbot-meta/index/gsi1": {"Query"},
+                   "sensorbot-statistics": {"Query", "BatchWriteItem"}},
     "BotRole": {"measurement": {"Query"},
                 "sensorbot-meta": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"},
-                "sensorbot-meta/index/gsi1": {"Query"}},
+                "sensorbot-meta/index/gsi1": {"Query"},
+                "sensorbot-statistics": {"Query"}},
 }
 
 
@@ -297,8 +306,9 @@ def test_it_lets_only_the_functions_that_need_them_read_their_own_secrets(aws: N
                                   f"{prefix}/sensorbot/webhook-secret"]
 
 
-def test_it_runs_one_alert_cycle_a_minute_and_caps_the_apis_concurrency(aws: None) -> None:
-    deploy("sensorbot")
+def test_it_runs_one_alert_cycle_a_minute_and_caps_the_apis_concurrency_when_asked(
+        aws: None) -> None:
+    deploy("sensorbot", {"ApiReservedConcurrency": "10"})
     rules = boto3.client("events", region_name=REGION).list_rules()["Rules"]
     lambda_client = boto3.client("lambda", region_name=REGION)
 
@@ -308,3 +318,108 @@ def test_it_runs_one_alert_cycle_a_minute_and_caps_the_apis_concurrency(aws: Non
     assert [t["Arn"].rsplit(":", 1)[1] for t in target] == ["sensorbot-alerts"]
     concurrency = lambda_client.get_function_concurrency(FunctionName="sensorbot-api")
     assert concurrency["ReservedConcurrentExecutions"] == 10
+
+
+def test_it_reserves_no_concurrency_by_default(aws: None) -> None:
+    """A new account's whole quota may be 10, of which Lambda keeps 10 unreserved: reserving
+    any by default would roll the first deploy back."""
+    deploy("sensorbot")
+
+    concurrency = boto3.client("lambda", region_name=REGION).get_function_concurrency(
+        FunctionName="sensorbot-api")
+    assert concurrency.get("ReservedConcurrentExecutions") is None
+
+
+@pytest.fixture
+def init_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A machine set up as docs/aws.md says: DynamoDB, no region of its own (the AWS
+    configuration's), no process-wide client left from another test."""
+    from storage.dynamodb import client
+
+    monkeypatch.setattr(client, "_clients", {})
+    config = tmp_path / "config.toml"
+    config.write_text('[storage]\nbackend = "dynamodb"\n', encoding="utf-8")
+    return config
+
+
+def test_init_before_the_stack_creates_nothing_and_says_where_it_looked(
+        aws: None, init_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sensorbot.cli import main
+
+    assert main(["init", "--config", str(init_config)]) == 1
+
+    err = capsys.readouterr().err
+    assert f"no table 'measurement' or 'sensorbot-meta' in region {REGION}" in err
+    assert "deploy it first" in err and "--create-tables" in err
+    assert boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"] == []
+    deploy("sensorbot")  # so the stack can still make its tables
+
+
+def test_init_after_the_stack_leaves_the_stacks_tables_to_it(
+        aws: None, init_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sensorbot.cli import main
+
+    deploy("sensorbot")
+    assert main(["init", "--config", str(init_config)]) == 0
+
+    err = capsys.readouterr().err
+    assert f"table 'measurement' in {REGION}: owned by the stack 'sensorbot', left as it is" \
+        in err
+    assert f"table 'sensorbot-meta' in {REGION}: owned by the stack 'sensorbot'" in err
+
+
+def test_init_creates_missing_tables_when_told_in_the_aws_configurations_region(
+        aws: None, init_config: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from sensorbot.cli import main
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    assert main(["init", "--create-tables", "--config", str(init_config)]) == 0
+
+    err = capsys.readouterr().err
+    assert "table 'measurement' in us-west-2: created" in err
+    assert "table 'sensorbot-meta' in us-west-2: created" in err
+    assert sorted(boto3.client("dynamodb", region_name="us-west-2").list_tables()[
+        "TableNames"]) == ["measurement", "sensorbot-meta"]
+    assert boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"] == []
+
+
+def test_without_any_region_it_says_how_to_set_one(
+        aws: None, init_config: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from sensorbot.cli import main
+
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(init_config.parent / "no-aws-config"))
+
+    assert main(["users", "add", "Ranch", "--config", str(init_config)]) == 1
+    assert "no AWS region" in capsys.readouterr().err
+
+
+def test_the_migration_pages_takeover_deploys_beside_ranchdatas_table_and_init_adopts_it(
+        aws: None, init_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/migrating.md, in its order: the stack (with the page's overrides) beside the table
+    ranchdata made, then `sensorbot init`, which creates nothing."""
+    from sensorbot.cli import main
+
+    page = (ROOT / "docs" / "migrating.md").read_text(encoding="utf-8")
+    overrides = re.search(r"--parameter-overrides ([^\n`]+)", page)
+    assert overrides is not None
+    assert page.index("sam deploy") < page.index("sensorbot init")  # the stack first
+    parameters = dict(pair.split("=", 1) for pair in overrides[1].split())
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(TableName="measurement", BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "sensorId", "AttributeType": "S"},
+                                                {"AttributeName": "timestamp",
+                                                 "AttributeType": "N"}],
+                          KeySchema=[{"AttributeName": "sensorId", "KeyType": "HASH"},
+                                     {"AttributeName": "timestamp", "KeyType": "RANGE"}])
+
+    deploy("sensorbot", parameters)  # CREATE_COMPLETE
+    assert main(["init", "--config", str(init_config)]) == 0
+
+    err = capsys.readouterr().err
+    assert "MeasurementsTable" not in stack_resources("sensorbot")
+    assert f"table 'measurement' in {REGION}: there, adopted as it is" in err
+    assert f"table 'sensorbot-meta' in {REGION}: owned by the stack 'sensorbot'" in err

@@ -96,11 +96,11 @@ def test_it_enables_ttl_where_the_server_supports_it(moto_client):
 
 def test_it_warns_and_carries_on_where_ttl_is_not_implemented(dynalite_client):
     store = DynamoDBStore(client=dynalite_client, measurements_table="ttl-m",
-                          meta_table="ttl-meta")
+                          meta_table="ttl-meta", statistics_table="ttl-statistics")
 
     warnings = store.init()
 
-    assert len(warnings) == 2
+    assert len(warnings) == 3
     assert "TTL" in warnings[0]
     assert store.init() == warnings  # idempotent
 

@@ -56,7 +56,8 @@ def build_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) ->
 
     suffix = uuid.uuid4().hex[:10]
     store = DynamoDBStore(client=request.getfixturevalue("dynalite_client"),
-                          measurements_table=f"api-m-{suffix}", meta_table=f"api-meta-{suffix}")
+                          measurements_table=f"api-m-{suffix}", meta_table=f"api-meta-{suffix}",
+                          statistics_table=f"api-stats-{suffix}")
     store.init()
     return store
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alerts.quiet import BadQuietHours, in_quiet_hours, parse_quiet_hours
 from alerts.trend import trend_per_hour
@@ -113,3 +116,23 @@ def test_a_cycle_summary_counts_in_words():
 
     assert str(CycleSummary(rules=1, transitions=1, delivered=1)) == \
         "1 rule, 1 new transition, 1 message delivered, 0 failed (retried next cycle)"
+
+
+@pytest.mark.parametrize(("value", "per_hour", "said"), [
+    (1.78, -7.81, "in about 13 min"),  # 13.7 minutes, once "about 1 h"
+    (0.05, -7.81, "within a minute"),
+    (2.0, -0.75, "in about 2 h 40 min"),
+    (1.8, -0.6, "in about 3 h"),
+    (9.0, -1.0, "in about 9 h"),
+])
+def test_the_time_to_zero_is_in_minutes_below_an_hour(value, per_hour, said):
+    assert describe_trend(FREEZE, value, per_hour, "°C").endswith(f"reaches 0 °C {said}")
+
+
+@given(st.floats(0.01, 40), st.floats(-20, -0.1))
+def test_the_time_to_zero_is_never_later_than_the_trend_says(value, per_hour):
+    text = describe_trend(FREEZE, value, per_hour, "°C")
+    found = re.search(r"in about (?:(\d+) h)? ?(?:(\d+) min)?$", text)
+    if found:
+        said_min = int(found[1] or 0) * 60 + int(found[2] or 0)
+        assert said_min <= value / -per_hour * 60

@@ -196,7 +196,7 @@ def test_it_sets_up_dynamodb_on_a_server_without_ttl_support(tmp_path, dynalite)
     issued = sensorbot("tokens", "issue", "ranch", "--scope", "read", "--config", str(config),
                        cwd=tmp_path)
 
-    assert (first.returncode, again.returncode) == (0, 0)
+    assert (first.returncode, again.returncode) == (0, 0), again.stderr
     assert "could not enable TTL" in first.stderr
     assert "table 'cli-meta' in eu-north-1: created" in first.stderr
     assert "table 'cli-meta' in eu-north-1: there, adopted as it is" in again.stderr

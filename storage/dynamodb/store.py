@@ -56,9 +56,9 @@ class DynamoDBStore(ReadingsMixin, MetaMixin, StatisticsMixin):
         return str(self._client.meta.region_name)
 
     def existing_tables(self) -> set[str]:
-        """Which of the two tables exist."""
+        """Which of its tables exist."""
         found = set()
-        for name in (self.measurements_table, self.meta_table):
+        for name in (self.measurements_table, self.meta_table, self.statistics_table):
             try:
                 self._client.describe_table(TableName=name)
             except ClientError as exc:

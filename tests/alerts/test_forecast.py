@@ -15,7 +15,7 @@ from alerts.forecast import (
     parse_open_meteo,
 )
 from tests.support.common import NOW_MS
-from tests.support.heating import FakeForecastServer, recorded
+from tests.support.heating_fakes import FakeForecastServer, recorded
 
 HELSINKI = (60.1699, 24.9384)
 

@@ -1,6 +1,6 @@
 """Heating rules in the alert cycle, on every backend: what a cycle reads, what the watch is
 handed (history, outdoor sensor, forecast), what reaches the outbox, snooze and quiet hours.
-The watch here is a small deterministic fake (tests/support/heating.py); the watch itself
+The watch here is a small deterministic fake (tests/support/heating_fakes.py); the watch itself
 is tested beside it and end to end in test_heating_e2e.py."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from storage.models import (
     TransitionKind,
 )
 from tests.support.common import NOW_MS
-from tests.support.heating import FakeForecastServer, FakeWatch, use_fake_watch
+from tests.support.heating_fakes import FakeForecastServer, FakeWatch, use_fake_watch
 
 MIN = 60_000
 HOUR = 3_600_000

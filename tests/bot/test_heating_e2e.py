@@ -1,6 +1,6 @@
 """The heating watch's surfaces end to end: the bot long-polling the Bot API emulator, readings
 through the HTTP API, a local fake of Open-Meteo. The watch's judgement here is a small fake
-(tests/support/heating.py): these tests are about the plumbing around it."""
+(tests/support/heating_fakes.py): these tests are about the plumbing around it."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.support.alerts import AlertWorld, start_world
 from tests.support.api import Clock
 from tests.support.bot import ALICE_CHAT
 from tests.support.common import NOW_MS
-from tests.support.heating import FakeForecastServer, FakeWatch, use_fake_watch
+from tests.support.heating_fakes import FakeForecastServer, FakeWatch, use_fake_watch
 
 MIN = 60_000
 

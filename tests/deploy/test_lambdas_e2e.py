@@ -269,10 +269,10 @@ def test_it_calls_only_dynamodb_actions_its_function_role_allows(
 
 def test_a_heating_warning_runs_in_the_alerts_function_with_its_forecast(
         deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The heating watch's judgement is a small fake here (tests/support/heating.py): this is
+    """The heating watch's judgement is a small fake here (tests/support/heating_fakes.py): this is
     about the scheduled function asking the forecast (outbound HTTPS from Lambda) and
     delivering the warning once, with only the DynamoDB actions its role allows."""
-    from tests.support.heating import FakeForecastServer, use_fake_watch
+    from tests.support.heating_fakes import FakeForecastServer, use_fake_watch
 
     server = FakeForecastServer()
     monkeypatch.setenv("SENSORBOT_FORECAST__BASE_URL", server.base_url)

@@ -349,7 +349,8 @@ def test_init_before_the_stack_creates_nothing_and_says_where_it_looked(
     assert main(["init", "--config", str(init_config)]) == 1
 
     err = capsys.readouterr().err
-    assert f"no table 'measurement' or 'sensorbot-meta' in region {REGION}" in err
+    assert ("no table 'measurement' or 'sensorbot-meta' or 'sensorbot-statistics' "
+            f"in region {REGION}") in err
     assert "deploy it first" in err and "--create-tables" in err
     assert boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"] == []
     deploy("sensorbot")  # so the stack can still make its tables
@@ -380,7 +381,7 @@ def test_init_creates_missing_tables_when_told_in_the_aws_configurations_region(
     assert "table 'measurement' in us-west-2: created" in err
     assert "table 'sensorbot-meta' in us-west-2: created" in err
     assert sorted(boto3.client("dynamodb", region_name="us-west-2").list_tables()[
-        "TableNames"]) == ["measurement", "sensorbot-meta"]
+        "TableNames"]) == ["measurement", "sensorbot-meta", "sensorbot-statistics"]
     assert boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"] == []
 
 

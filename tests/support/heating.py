@@ -1,163 +1,79 @@
-"""A tiny deterministic stand-in for the heating watch, for the plumbing around it (storage,
-cycle, messages, buttons), and a local fake of Open-Meteo's forecast server.
-
-The fake watch: learned at once (usual level 8 °C, τ 30 h); below 5 °C it asks for three hours
-of history, then fires with a fixed prediction (0 °C in 11 h, 8–15 h) built on the outside
-data it was given; back at 7.5 °C it recovers. It records what it was handed.
-"""
+"""A tiny two-node building for the heating-watch tests: air and mass, a thermostat with a band,
+and what can happen to it (a failure, a door, a visit, sun, a gap)."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
+import math
+import random
+from dataclasses import dataclass, field
 
-from alerts.heating import (
-    HeatingEvent,
-    HeatingMemory,
-    HeatingModel,
-    HeatingPhase,
-    HeatingStep,
-    Outside,
-    Prediction,
-)
 from storage.models import Reading
 
-HOUR_MS = 3_600_000
-RECORDED = Path(__file__).resolve().parent.parent / "alerts" / "data" / \
-    "open-meteo-helsinki.json"
-FAILS_BELOW = 5.0
-BACK_AT = 7.5
-NO_OUTSIDE = Outside()
-
-
-def learned(now_ms: int) -> HeatingModel:
-    return HeatingModel(now_ms, 8.0, 0.5, 30.0, 20.0, 45.0, 14.0, 3)
-
-
-def prediction_for(outside: Outside, now_ms: int) -> Prediction:
-    if outside.forecast:
-        figure, source = min(v for _, v in outside.forecast), "forecast"
-    elif outside.measured:
-        figure, source = outside.measured[-1].value, "sensor"
-    else:
-        return Prediction(now_ms + 11 * HOUR_MS, now_ms + 8 * HOUR_MS, now_ms + 15 * HOUR_MS,
-                          -0.7, None, None)
-    return Prediction(now_ms + 11 * HOUR_MS, now_ms + 8 * HOUR_MS, now_ms + 15 * HOUR_MS, -0.7,
-                      figure, source)  # type: ignore[arg-type]
+START = 1_800_000_000_000 - 1_800_000_000_000 % 86_400_000  # a midnight
+MINUTE = 60_000
+HOUR = 3_600_000
+DAY = 86_400_000
 
 
 @dataclass
-class FakeWatch:
-    histories: list[Sequence[Reading]] = field(default_factory=list)
-    outsides: list[Outside] = field(default_factory=list)
-    calls: int = 0
+class Building:
+    """What to simulate; times in hours from START."""
 
-    def __call__(self, memory: HeatingMemory, latest: Reading | None, now_ms: int,
-                 history: Sequence[Reading] | None = None,
-                 outside: Outside = NO_OUTSIDE) -> HeatingStep:
-        self.calls += 1
-        if latest is None:
-            return HeatingStep(memory)
-        if memory.model is None:
-            memory = replace(memory, model=learned(now_ms), phase=HeatingPhase.WATCHING)
-        if memory.phase is HeatingPhase.FIRING:
-            if latest.value >= BACK_AT:
-                back = HeatingEvent("heating_back", latest.timestamp, latest.value, 8.0,
-                                    since=memory.since, lowest=memory.lowest)
-                return HeatingStep(replace(memory, phase=HeatingPhase.WATCHING, since=None,
-                                           lowest=None), (back,))
-            lowest = min(memory.lowest or latest.value, latest.value)
-            return HeatingStep(replace(memory, lowest=lowest))
-        if latest.value >= FAILS_BELOW or memory.relearn_from is not None:
-            return HeatingStep(memory)
-        if history is None:
-            return HeatingStep(memory, needs=(now_ms - 3 * HOUR_MS, now_ms))
-        self.histories.append(history)
-        self.outsides.append(outside)
-        since = history[0].timestamp if history else latest.timestamp
-        event = HeatingEvent("heating_failed", latest.timestamp, latest.value, 8.0,
-                             prediction_for(outside, now_ms), since=since)
-        return HeatingStep(replace(memory, phase=HeatingPhase.FIRING, since=since,
-                                   lowest=latest.value), (event,))
+    days: float = 5.0
+    setpoint: float = 8.0
+    hysteresis: float = 0.5
+    tau_h: float = 30.0
+    outside: float = -10.0
+    fail_at: float | None = None
+    repair_at: float | None = None
+    door: tuple[float, float] | None = None  # open from, to (hours)
+    visit: tuple[float, float] | None = None  # at 20 °C from, to (hours)
+    sun: float = 0.0  # gain at noon, kelvin
+    gap: tuple[float, float] | None = None  # no readings from, to (hours)
+    cadence_min: int = 5
+    seed: int = 1
+    air: list[tuple[int, float]] = field(default_factory=list)
 
 
-def fake_turned_down(memory: HeatingMemory, now_ms: int) -> HeatingMemory:
-    return replace(memory, phase=HeatingPhase.WATCHING, since=None, lowest=None,
-                   relearn_from=now_ms)
+def simulate(b: Building) -> tuple[list[Reading], list[Reading]]:
+    """The indoor and outdoor sensors' readings; `b.air` gets the true air every minute."""
+    rng = random.Random(b.seed)
+    c_air, c_mass = 0.1 * b.tau_h, 0.9 * b.tau_h
+    k_ao, k_mo, k_am = 0.5, 0.5, 8.0
+    power = 2.0 * (20.0 - b.outside)
+    t_air = b.setpoint
+    t_mass = (k_am * t_air + k_mo * b.outside) / (k_am + k_mo)
+    heating = True
+    indoor: list[Reading] = []
+    outdoor: list[Reading] = []
+    b.air = []
+    for m in range(int(b.days * 1440)):
+        h = m / 60.0
+        sp = 20.0 if b.visit and b.visit[0] <= h < b.visit[1] else b.setpoint
+        heating = t_air < sp - b.hysteresis or (heating and t_air < sp + b.hysteresis)
+        failed = b.fail_at is not None and h >= b.fail_at and not (
+            b.repair_at is not None and h >= b.repair_at)
+        p = power if heating and not failed else 0.0
+        hour = h % 24
+        sun = b.sun * math.sin(math.pi * (hour - 8) / 8) if 8 < hour < 16 else 0.0
+        k_out = k_ao * 5 if b.door and b.door[0] <= h < b.door[1] else k_ao
+        d_air = (p + 0.6 * sun + k_out * (b.outside - t_air) + k_am * (t_mass - t_air)) / c_air
+        d_mass = (0.4 * sun + k_mo * (b.outside - t_mass) + k_am * (t_air - t_mass)) / c_mass
+        t_air += d_air / 60.0
+        t_mass += d_mass / 60.0
+        t = START + m * MINUTE
+        b.air.append((t, t_air))
+        if m % b.cadence_min == 0 and not (b.gap and b.gap[0] <= h < b.gap[1]):
+            value = round((t_air + rng.gauss(0.0, 0.03)) * 10) / 10
+            indoor.append(Reading("attic", t, value))
+        if m % 10 == 0:
+            outdoor.append(Reading("yard", t, round(b.outside + rng.gauss(0.0, 0.2), 1)))
+    return indoor, outdoor
 
 
-def fake_predict(memory: HeatingMemory, recent: Sequence[Reading], now_ms: int,
-                 outside: Outside = NO_OUTSIDE) -> Prediction:
-    return prediction_for(outside, now_ms)
-
-
-def fake_curve(memory: HeatingMemory, recent: Sequence[Reading], now_ms: int, until_ms: int,
-               outside: Outside = NO_OUTSIDE) -> list[tuple[int, float, float, float]]:
-    start = recent[-1].value if recent else 5.0
-    return [(now_ms + h * HOUR_MS, start - 0.6 * h, start - 0.9 * h, start - 0.4 * h)
-            for h in range(0, (until_ms - now_ms) // HOUR_MS + 1)]
-
-
-def use_fake_watch(monkeypatch: Any) -> FakeWatch:
-    """The fake in place of the real heating watch, wherever the code reaches for it."""
-    import alerts.heating
-
-    watch = FakeWatch()
-    monkeypatch.setattr(alerts.heating, "evaluate", watch)
-    monkeypatch.setattr(alerts.heating, "turned_down", fake_turned_down)
-    monkeypatch.setattr(alerts.heating, "predict", fake_predict)
-    monkeypatch.setattr(alerts.heating, "curve", fake_curve)
-    return watch
-
-
-class FakeForecastServer:
-    """Open-Meteo on 127.0.0.1: answers /v1/forecast with the recorded response, counts the
-    requests, and can be told to answer with errors first."""
-
-    def __init__(self, body: bytes | None = None) -> None:
-        self.body = body if body is not None else RECORDED.read_bytes()
-        self.requests: list[str] = []
-        self.errors: list[tuple[int, dict[str, str]]] = []  # answered before the body
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.requests.append(self.path)
-                if server.errors:
-                    status, headers = server.errors.pop(0)
-                    self.send_response(status)
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(server.body)))
-                self.end_headers()
-                self.wfile.write(server.body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-        self._thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-
-
-def recorded() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(RECORDED.read_text(encoding="utf-8"))
-    return data
+def first_at_or_below(b: Building, level: float, after_h: float) -> int | None:
+    """When the true air first reaches `level` after `after_h` hours (epoch ms)."""
+    for t, v in b.air:
+        if t >= START + after_h * HOUR and v <= level:
+            return t
+    return None

@@ -1,0 +1,195 @@
+"""When the sensor reaches 0 °C: the building cools towards the outside temperature with its τ,
+T' = (outside − T) / τ, stepped forward through the forecast (or the measured outside held)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+from alerts.heating.learn import PRIOR_TAU_H, PRIOR_TAU_HIGH_H, PRIOR_TAU_LOW_H
+from alerts.heating.model import HOUR_MS, HeatingModel, Outside, Prediction
+from alerts.trend import trend_per_hour
+from storage.models import Reading
+
+STEP_MS = 15 * 60_000
+HORIZON_MS = 10 * 24 * HOUR_MS  # past this, "it does not get there" is the honest answer
+RATE_MS = 90 * 60_000  # the current fall is read over this
+MEASURED_MS = 3 * HOUR_MS  # the measured outside held constant: its mean over this
+OUTSIDE_DOUBT = 1.5  # °C either way on the outside temperature, for the range
+FREEZE = 0.0
+BLIND_FACTORS = (1.2, 1.7, 4.0)  # without outside data: ETA = these × the straight line
+SETTLED_MS = 45 * 60_000
+OBSERVED_SCALE = 1.3  # ideal τ / the τ a fall shows at the first warning: about 1.3 (0.7–2.3)
+EARLY = 0.85
+BLEND_DOUBT = 0.5  # the blended τ's range: × e^±0.4
+
+OutsideSource = Literal["sensor", "forecast"]
+
+
+def taus(model: HeatingModel | None) -> tuple[float, float, float]:
+    """τ (h) with its range: the learned one, or the prior."""
+    if model is None:
+        return PRIOR_TAU_H, PRIOR_TAU_LOW_H, PRIOR_TAU_HIGH_H
+    return model.tau_h, model.tau_low_h, model.tau_high_h
+
+
+def recent_rate(recent: Sequence[Reading], now_ms: int) -> float | None:
+    """The fall per hour over the last 45 minutes: late enough after a failure that the air's
+    own quick drop towards the building mass has partly passed (None without 4 readings)."""
+    window = [r for r in recent if r.timestamp >= now_ms - SETTLED_MS]
+    if len(window) < 4:
+        return None
+    return trend_per_hour(window)
+
+
+def blended_taus(model: HeatingModel | None, start: float, out_now: float,
+                 rate: float | None) -> tuple[float, float, float]:
+    """τ with its range for this fall: the learned τ (or the prior) blended with the τ the fall
+    itself shows, (T − outside) / rate, scaled up because the air still falls a little faster
+    than the building then; the learned τ weighs more the more falls it was learned from."""
+    tau, low, high = taus(model)
+    if rate is None or rate >= -0.02 or start - out_now < 1.0:
+        return tau, low, high
+    seen = (start - out_now) / -rate * OBSERVED_SCALE
+    seen = min(200.0, max(3.0, seen))
+    episodes = model.cooling_episodes if model is not None else 0
+    w = min(0.75, 0.4 + 0.05 * episodes)
+    mid = math.exp(w * math.log(tau) + (1 - w) * math.log(seen))
+    # the stated ETA leans early (the pipes matter more than the precision); the range not
+    return mid * EARLY, mid * math.exp(-BLEND_DOUBT), mid * math.exp(BLEND_DOUBT)
+
+
+def now_and_rate(recent: Sequence[Reading], now_ms: int) -> tuple[float, float | None] | None:
+    """The temperature now (the fitted line's end, not one noisy reading) and the fall per
+    hour over the last 90 minutes; None without readings."""
+    window = [r for r in recent if r.timestamp >= now_ms - RATE_MS]
+    if not window:
+        return None
+    rate = trend_per_hour(window)
+    if rate is None or window[-1].timestamp - window[0].timestamp < 20 * 60_000:
+        return window[-1].value, rate
+    mean_t = sum(r.timestamp for r in window) / len(window)
+    mean_v = sum(r.value for r in window) / len(window)
+    return mean_v + rate * (now_ms - mean_t) / HOUR_MS, rate
+
+
+def outside_course(outside: Outside, now_ms: int
+                   ) -> tuple[Callable[[int], float], float, OutsideSource] | None:
+    """The outside temperature after now as a function of time, its value now, and its source:
+    the forecast when there is one, else the outdoor sensor's last hours held."""
+    recent = [r.value for r in outside.measured if r.timestamp >= now_ms - MEASURED_MS]
+    held = sum(recent) / len(recent) if recent else None
+    points = [(t, v) for t, v in outside.forecast if t > now_ms]
+    if points:
+        if held is not None:
+            points.insert(0, (now_ms, held))
+        times = [t for t, _ in points]
+        values = [v for _, v in points]
+
+        def course(t_ms: int) -> float:
+            """Linear between the forecast points, held beyond them."""
+            if t_ms <= times[0]:
+                return values[0]
+            if t_ms >= times[-1]:
+                return values[-1]
+            lo, hi = 0, len(times) - 1
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if times[mid] <= t_ms:
+                    lo = mid
+                else:
+                    hi = mid
+            f = (t_ms - times[lo]) / (times[hi] - times[lo])
+            return values[lo] + f * (values[hi] - values[lo])
+
+        return course, points[0][1], "forecast"
+    if held is not None:
+        value = held
+        return (lambda _t: value), value, "sensor"
+    return None
+
+
+def course_of(start: float, now_ms: int, until_ms: int, tau_h: float,
+              outside: Callable[[int], float], shift: float) -> list[tuple[int, float]]:
+    """The unheated course from `start` at now: `(epoch ms, °C)` every 15 minutes."""
+    out = [(now_ms, start)]
+    t, temp = now_ms, start
+    k = 1.0 - math.exp(-STEP_MS / HOUR_MS / tau_h)
+    while t < until_ms:
+        mid = outside(t + STEP_MS // 2) + shift
+        temp += (mid - temp) * k
+        t += STEP_MS
+        out.append((t, temp))
+    return out
+
+
+def _crossing(course: list[tuple[int, float]]) -> int | None:
+    """When the course first reaches 0 °C, interpolated; None if it does not."""
+    for (t0, v0), (t1, v1) in itertools.pairwise(course):
+        if v1 <= FREEZE < v0 or v0 <= FREEZE:
+            if v0 <= FREEZE:
+                return t0
+            return int(t0 + (t1 - t0) * (v0 - FREEZE) / (v0 - v1))
+    return None
+
+
+def _without_outside(start: float, rate: float | None, now_ms: int) -> Prediction:
+    """From the indoor curve alone: the straight line of the current fall is the earliest it
+    can be (the air's quick first drop is in that fall, and an unheated building slows as it
+    nears the outside temperature); 1.7 times that leans early, four times is the latest."""
+    if rate is None or rate >= -0.05:
+        return Prediction(None, None, None, rate, None, None)
+    line_ms = max(0.0, start - FREEZE) / -rate * HOUR_MS
+    low, mid, high = (now_ms + int(f * line_ms) for f in BLIND_FACTORS)
+    return Prediction(mid, low, high, round(rate, 2), None, None)
+
+
+def predict_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: int,
+                 outside: Outside) -> Prediction:
+    """The ETA to 0 °C with its range (fast τ and colder outside — slow τ and milder)."""
+    state = now_and_rate(recent, now_ms)
+    if state is None:
+        return Prediction(None, None, None, None, None, None)
+    start, rate = state
+    found = outside_course(outside, now_ms)
+    if found is None:
+        return _without_outside(start, rate, now_ms)
+    course, now_out, source = found
+    tau, low, high = blended_taus(model, start, now_out, recent_rate(recent, now_ms))
+    until = now_ms + HORIZON_MS
+    eta = _crossing(course_of(start, now_ms, until, tau, course, 0.0))
+    early = _crossing(course_of(start, now_ms, until, low, course, -OUTSIDE_DOUBT))
+    late = _crossing(course_of(start, now_ms, until, high, course, OUTSIDE_DOUBT))
+    rate_out = round(rate, 2) if rate is not None else None
+    if eta is None:
+        return Prediction(None, early, None, rate_out, round(now_out, 1), source)
+    return Prediction(eta, early if early is not None else eta, late, rate_out,
+                      round(now_out, 1), source)
+
+
+def curve_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: int,
+               until_ms: int, outside: Outside) -> list[tuple[int, float, float, float]]:
+    """`(epoch ms, expected, low, high)` every 15 minutes from now to `until_ms`."""
+    state = now_and_rate(recent, now_ms)
+    if state is None or until_ms <= now_ms:
+        return []
+    start, rate = state
+    tau, low, high = taus(model)
+    found = outside_course(outside, now_ms)
+    if found is not None:
+        course = found[0]
+        tau, low, high = blended_taus(model, start, found[1], recent_rate(recent, now_ms))
+    elif rate is not None and rate < -0.05:
+        towards = start + rate * tau
+
+        def course(_t: int) -> float:
+            return towards
+    else:
+        return []
+    mid = course_of(start, now_ms, until_ms, tau, course, 0.0)
+    fast = course_of(start, now_ms, until_ms, low, course, -OUTSIDE_DOUBT)
+    slow = course_of(start, now_ms, until_ms, high, course, OUTSIDE_DOUBT)
+    return [(t, round(v, 2), round(min(a, b), 2), round(max(a, b), 2))
+            for (t, v), (_, a), (_, b) in zip(mid, fast, slow, strict=True)]

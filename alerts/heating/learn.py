@@ -1,0 +1,211 @@
+"""Learning from the history: the level the heating holds, its band, and the building's τ."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from collections.abc import Sequence
+
+from alerts.heating.model import DAY_MS, HOUR_MS, HeatingModel
+from storage.models import Reading
+
+PRIOR_TAU_H = 30.0  # a typical building, until it has seen its own cooling
+PRIOR_TAU_LOW_H = 15.0
+PRIOR_TAU_HIGH_H = 55.0
+MIN_BAND = 0.25  # °C: noise and quantisation alone go this far
+MAX_BAND = 4.0
+MAX_NOISE = 0.2  # °C: a sensor noisier than this is read as this
+BIN_MS = 15 * 60_000  # cooling episodes are read from 15-minute means
+MIN_EPISODE_MS = 90 * 60_000
+RUN_NOISE = 0.12  # °C: a 15-minute mean may rise this much inside a fall (noise)
+SETTLE_MS = 45 * 60_000  # the air's own quick drop at the start of a fall is not τ
+MIN_EPISODE_DROP = 0.5  # °C
+MIN_ABOVE_OUTSIDE = 4.0  # °C: closer to the outside temperature, ln(T − outside) is noise
+
+
+def _quantile(sorted_values: Sequence[float], q: float) -> float:
+    """The q-quantile of already sorted values (nearest rank)."""
+    i = min(len(sorted_values) - 1, max(0, int(q * len(sorted_values))))
+    return sorted_values[i]
+
+
+def _held_low(day: Sequence[Reading]) -> float:
+    """The day's lowest 30-minute hold: the lower of each two successive 15-minute means'
+    higher one (a door, an airing or a defrost dip shorter than that does not count)."""
+    bins = _bins(day)
+    if len(bins) < 2:
+        return min(r.value for r in day)
+    return min(max(a[1], b[1]) for a, b in itertools.pairwise(bins))
+
+
+def noise_of(readings: Sequence[Reading]) -> float:
+    """The sensor's noise (°C, one sigma) from the readings' second differences: a steady
+    fall or rise cancels out of them, the noise does not; the lower quartile leaves out the
+    doors, the thermostat's turns and the defrosts."""
+    values = [r.value for r in readings]
+    if len(values) < 5:
+        return 0.0
+    second = sorted(abs(a - 2 * b + c) for a, b, c in zip(values, values[1:], values[2:],
+                                                          strict=False))
+    # the lower quartile of |N(0, 6σ²)| is 0.3186·σ·√6; quiet hours set it, not the dynamics
+    return min(MAX_NOISE, second[len(second) // 4] / 0.3186 / 6 ** 0.5)
+
+
+def learn_level(readings: Sequence[Reading], now_ms: int) -> tuple[float, float, float] | None:
+    """The level the heating holds, the band below it the sensor's daily life goes, and the days
+    of history behind them; None without a day's worth.
+
+    Each day (24 h back from now) gives its lower quartile (the held level: sunny afternoons and
+    visits only raise a day, and most days are ordinary) and its lowest 30-minute hold (the
+    thermostat's band, a setback on a cold night). The median day sets the level, the
+    second-deepest day the band."""
+    days: dict[int, list[Reading]] = {}
+    for r in readings:
+        days.setdefault((now_ms - r.timestamp) // DAY_MS, []).append(r)
+    full = [d for d in days.values() if len(d) >= 24]  # two hours at 5 min, 4 at 10
+    if not full:
+        return None
+    quartiles = [_quantile(sorted(r.value for r in d), 0.25) for d in full]
+    lows = sorted(quartiles)
+    level = _quantile(lows, 0.5) if len(lows) % 2 else (
+        lows[len(lows) // 2 - 1] + lows[len(lows) // 2]) / 2
+    # visit days (well above the level all day) say nothing of the band
+    dips = sorted(max(0.0, level - _held_low(d))
+                  for d, q in zip(full, quartiles, strict=True) if q <= level + 1.0)
+    band = dips[-2] if len(dips) >= 4 else (dips[-1] if dips else MIN_BAND)
+    span = (readings[-1].timestamp - readings[0].timestamp) / DAY_MS
+    return level, min(MAX_BAND, max(MIN_BAND, band)), span
+
+
+def _bins(readings: Sequence[Reading]) -> list[tuple[int, float]]:
+    """15-minute means as `(bin start ms, °C)`, bins without readings left out."""
+    out: list[tuple[int, float]] = []
+    key, total, n = None, 0.0, 0
+    for r in readings:
+        k = r.timestamp - r.timestamp % BIN_MS
+        if k != key:
+            if key is not None:
+                out.append((key, total / n))
+            key, total, n = k, 0.0, 0
+        total += r.value
+        n += 1
+    if key is not None:
+        out.append((key, total / n))
+    return out
+
+
+class OutsideAt:
+    """The outside temperature at a time, from the outdoor sensor's readings (ascending)."""
+
+    def __init__(self, measured: Sequence[Reading]) -> None:
+        self.times = [r.timestamp for r in measured]
+        self.values = [r.value for r in measured]
+
+    def at(self, t_ms: int, tolerance_ms: int = 2 * HOUR_MS) -> float | None:
+        """The nearest measurement within `tolerance_ms`, or None."""
+        i = bisect.bisect_left(self.times, t_ms)
+        best: float | None = None
+        best_gap = tolerance_ms + 1
+        for j in (i - 1, i):
+            if 0 <= j < len(self.times) and abs(self.times[j] - t_ms) < best_gap:
+                best, best_gap = self.values[j], abs(self.times[j] - t_ms)
+        return best
+
+
+def _episode_tau(episode: list[tuple[int, float]],
+                 outside: OutsideAt) -> tuple[float, float] | None:
+    """τ (h) of one unheated fall, and its weight (hours): T' = −(T − outside)/τ, so τ is the
+    mean distance to the outside over the fall's slope (robust to the outside's wiggles)."""
+    start = episode[0][0] + SETTLE_MS
+    xs: list[float] = []
+    ys: list[float] = []
+    gaps: list[float] = []
+    for t, v in episode:
+        if t < start:
+            continue
+        out = outside.at(t)
+        if out is None or v - out < MIN_ABOVE_OUTSIDE:
+            return None
+        xs.append((t - start) / HOUR_MS)
+        ys.append(v)
+        gaps.append(v - out)
+    if len(xs) < 4 or xs[-1] - xs[0] < 1.0:
+        return None
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    if slope >= -0.02:
+        return None
+    return min(150.0, max(5.0, sum(gaps) / len(gaps) / -slope)), xs[-1] - xs[0]
+
+
+def cooling_episodes(readings: Sequence[Reading],
+                     measured: Sequence[Reading]) -> list[tuple[float, float]]:
+    """τ and weight of each unheated fall in the history: evenings after sun, the hours after a
+    visit, the thermostat's long off-cycles — runs of 15-minute means that only fall."""
+    if not measured:
+        return []
+    outside = OutsideAt(measured)
+    bins = _bins(readings)
+    found: list[tuple[float, float]] = []
+    run: list[tuple[int, float]] = []
+    for t, v in bins:
+        if run and (t - run[-1][0] > 2 * BIN_MS or v > run[-1][1] + RUN_NOISE):
+            _close(run, outside, found)
+            run = []
+        run.append((t, v))
+    _close(run, outside, found)
+    return found
+
+
+def _close(run: list[tuple[int, float]], outside: OutsideAt,
+           found: list[tuple[float, float]]) -> None:
+    """Keep the run's τ if it is a long and deep enough fall."""
+    if len(run) < 2 or run[-1][0] - run[0][0] < MIN_EPISODE_MS:
+        return
+    if run[0][1] - run[-1][1] < MIN_EPISODE_DROP:
+        return
+    tau = _episode_tau(run, outside)
+    if tau is not None:
+        found.append(tau)
+
+
+def learn_tau(episodes: Sequence[tuple[float, float]],
+              before: HeatingModel | None) -> tuple[float, float, float, int]:
+    """τ with its range from the falls seen (leaning on the prior until hours of falls back
+    it); the earlier model's τ stays when it saw more falls (τ is the building's own)."""
+    if before is not None and before.cooling_episodes > len(episodes):
+        return before.tau_h, before.tau_low_h, before.tau_high_h, before.cooling_episodes
+    if not episodes:
+        return PRIOR_TAU_H, PRIOR_TAU_LOW_H, PRIOR_TAU_HIGH_H, 0
+    logs = sorted((math.log(t), w) for t, w in episodes)
+    total = sum(w for _, w in logs)
+    acc = 0.0
+    median = logs[-1][0]
+    for lt, w in logs:
+        acc += w
+        if acc >= total * 0.35:  # the lower part: sunny evenings fall slower
+            median = lt
+            break
+    weight = total / (total + 4.0)  # hours of clean falls against the prior
+    tau = math.exp(weight * median + (1 - weight) * math.log(PRIOR_TAU_H))
+    spread = math.sqrt(sum(w * (lt - median) ** 2 for lt, w in logs) / total)
+    half = max(0.2, min(0.6, spread + 0.6 / math.sqrt(1 + total / 3.0)))
+    return tau, tau * math.exp(-half), tau * math.exp(half), len(episodes)
+
+
+def learn(readings: Sequence[Reading], measured: Sequence[Reading], now_ms: int,
+          before: HeatingModel | None, skip: tuple[int, int] | None = None) -> HeatingModel | None:
+    """The model from the history: level and band from the readings (an event's span left
+    out), τ from the unheated falls in it; None without a day's worth of readings."""
+    usable = [r for r in readings if skip is None or not skip[0] <= r.timestamp <= skip[1]]
+    found = learn_level(usable, now_ms)
+    if found is None:
+        return None
+    level, band, span = found
+    tau, low, high, episodes = learn_tau(cooling_episodes(usable, measured), before)
+    return HeatingModel(learned_at=now_ms, level=round(level, 2), band=round(band, 2),
+                        tau_h=round(tau, 2), tau_low_h=round(low, 2), tau_high_h=round(high, 2),
+                        history_days=round(span, 2), cooling_episodes=episodes,
+                        noise=round(noise_of(usable), 3))

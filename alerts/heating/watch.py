@@ -1,0 +1,268 @@
+"""The heating watch's cycle: learn (at most daily), watch the latest reading, check a fall
+against the building's unheated cooling, fire once, recover once; and the replay of a series."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+from alerts.heating.eta import curve_from, predict_from
+from alerts.heating.learn import MAX_BAND, OutsideAt, learn
+from alerts.heating.model import (
+    DAY_MS,
+    HOUR_MS,
+    LEARN_DAYS,
+    MIN_DAYS,
+    RELEARN_MS,
+    HeatingEvent,
+    HeatingMemory,
+    HeatingModel,
+    HeatingPhase,
+    HeatingStep,
+    Outside,
+    Prediction,
+)
+from alerts.trend import trend_per_hour
+from storage.models import Reading
+
+MARGIN = 0.3  # °C below the band before a reading counts as below the usual level
+RESET = 0.1  # °C back above that before "below since" forgets (noise at the line)
+BELOW_MS = 15 * 60_000  # below the usual level this long before the history is read
+FALLING_MS = 50 * 60_000  # a door (≤ 40 min) or a defrost is over and recovering by then
+CHECK_MS = 3 * HOUR_MS  # the history a suspicious fall is checked on
+FALL_MS = 90 * 60_000  # the fall's rate is read over this
+RISE = 0.35  # °C above the lowest so far: the fall was interrupted, not noise
+NEW_LOW = 0.12  # °C: the latest readings stay this close to the lowest (still falling)
+MIN_RATE = 0.08  # °C/h: slower than this is a sag, not an unheated fall
+MIN_RATE_BLIND = 0.2  # °C/h: the same without outside data, when the unheated rate is unknown
+SHORT_MS = 4 * HOUR_MS  # back this soon: the usual level goes lower than learned
+SHARE_OF_UNHEATED = 0.3  # the fall is at least this share of the unheated one (slow τ)
+NO_OUTSIDE = Outside()  # nothing known of the outside
+FORECAST_H = 96  # replay: hourly forecast points it builds from the outdoor series
+
+
+def _due(memory: HeatingMemory, now_ms: int) -> bool:
+    """Whether the model is to be (re)learned now."""
+    if memory.phase == HeatingPhase.FIRING:
+        return False  # the fall is not the heating's level
+    if memory.relearn_from is not None and (
+            memory.model is None or memory.model.learned_at < memory.relearn_from):
+        return now_ms - memory.relearn_from >= RELEARN_MS  # a day of the new level first
+    if memory.model is None:
+        return True
+    age = now_ms - memory.model.learned_at
+    # below the level the check needs the model it went below; a sag of days does not
+    return age >= (RELEARN_MS if memory.below_since is None else 2 * RELEARN_MS)
+
+
+def _silent(memory: HeatingMemory) -> bool:
+    """After "I turned the heating down", silent until the level is relearned."""
+    if memory.relearn_from is None:
+        return False
+    return memory.model is None or memory.model.learned_at < memory.relearn_from
+
+
+def _learn_range(memory: HeatingMemory, now_ms: int) -> tuple[int, int]:
+    start = now_ms - LEARN_DAYS * DAY_MS
+    if memory.relearn_from is not None:
+        start = max(start, memory.relearn_from)
+    return start, now_ms
+
+
+def _relearn(memory: HeatingMemory, history: Sequence[Reading], outside: Outside,
+             now_ms: int) -> HeatingMemory:
+    """The memory with the model learned from the history (the last event's span left out)."""
+    start, _ = _learn_range(memory, now_ms)
+    usable = [r for r in history if start <= r.timestamp <= now_ms]
+    skip = None
+    if memory.skip_from is not None and memory.skip_to is not None:
+        skip = (memory.skip_from, memory.skip_to)
+    model = learn(usable, outside.measured, now_ms, memory.model, skip)
+    if model is None:
+        return memory
+    return replace(memory, model=model, phase=HeatingPhase.WATCHING)
+
+
+def _fall_began(model: HeatingModel, history: Sequence[Reading], below_since: int) -> int:
+    """When the fall began: the last reading at the usual level before it went below."""
+    for r in reversed(history):
+        if r.timestamp <= below_since and r.value >= model.level:
+            return r.timestamp
+    return history[0].timestamp if history else below_since
+
+
+def _rose(history: Sequence[Reading], began: int, noise: float) -> bool:
+    """Whether the readings rose on the way down (a door closed, a heater came on): an
+    unheated building only falls, give or take the noise."""
+    low = None
+    for r in history:
+        if r.timestamp < began:
+            continue
+        if low is not None and r.value > low + RISE + 3 * noise:
+            return True
+        low = r.value if low is None else min(low, r.value)
+    return False
+
+
+def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: int,
+                     below_since: int, outside: Outside, noise: float = 0.0) -> bool:
+    """Whether the readings since `below_since` fall the way this building cools unheated:
+    still at their lowest (a door or a defrost recovers), falling at least a share of the
+    unheated rate towards the outside temperature (a heater that barely keeps up sags slower)."""
+    since = [r for r in history if r.timestamp >= below_since]
+    if len(since) < 3:
+        return False
+    threshold = model.level - model.band - MARGIN
+    if any(r.value >= threshold + RESET for r in since):
+        return False
+    # the fall's window, and the reading before it: after a gap the fall shows across it
+    first = bisect.bisect_left([r.timestamp for r in history], now_ms - FALL_MS)
+    fall = list(history[max(0, first - 1):])
+    rate = trend_per_hour(fall)
+    if rate is None or fall[-1].timestamp - fall[0].timestamp < 40 * 60_000:
+        return False
+    latest = [r.value for r in since if r.timestamp >= now_ms - 15 * 60_000]
+    if not latest or sum(latest) / len(latest) > min(r.value for r in since) + NEW_LOW + 2 * noise:
+        return False
+    needed = MIN_RATE if outside.measured else MIN_RATE_BLIND
+    out = OutsideAt(outside.measured).at(now_ms, HOUR_MS) if outside.measured else None
+    if out is not None and since[-1].value > out:
+        needed = max(MIN_RATE, SHARE_OF_UNHEATED * (since[-1].value - out) / model.tau_high_h)
+    return rate <= -needed
+
+
+def _back(memory: HeatingMemory, model: HeatingModel, latest: Reading) -> HeatingStep:
+    """The readings are at the usual level again: say so once, and go back to watching."""
+    lowest = min(memory.lowest if memory.lowest is not None else latest.value, latest.value)
+    event = HeatingEvent("heating_back", latest.timestamp, latest.value, model.level,
+                         since=memory.since, lowest=lowest)
+    since = memory.since if memory.since is not None else latest.timestamp
+    back = replace(memory, phase=HeatingPhase.WATCHING, since=None, lowest=None,
+                   below_since=None)
+    if latest.timestamp - since < SHORT_MS:
+        # back this soon, it was most likely the thermostat's own low (learned on mild days):
+        # widen the band to it, and keep these readings for learning
+        band = min(MAX_BAND, max(model.band, model.level - lowest + 0.1))
+        return HeatingStep(replace(back, model=replace(model, band=round(band, 2))), (event,))
+    return HeatingStep(replace(back, skip_from=since, skip_to=latest.timestamp), (event,))
+
+
+def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: int,
+           history: Sequence[Reading] | None, outside: Outside) -> HeatingStep:
+    """Watching: steady while at the usual level; a fall below it is checked after a dwell."""
+    threshold = model.level - model.band - MARGIN
+    if latest.value >= threshold + RESET or (
+            memory.below_since is None and latest.value >= threshold):
+        # steady: the memory is left as it is (nothing to store)
+        if memory.below_since is None:
+            return HeatingStep(memory)
+        return HeatingStep(replace(memory, below_since=None))
+    below_since = memory.below_since if memory.below_since is not None else latest.timestamp
+    memory = replace(memory, below_since=below_since, last_at=latest.timestamp)
+    if latest.timestamp - below_since < BELOW_MS:
+        return HeatingStep(memory)
+    if history is None:
+        return HeatingStep(memory, needs=(now_ms - CHECK_MS, now_ms))
+    recent = [r for r in history if now_ms - CHECK_MS <= r.timestamp <= now_ms]
+    if not recent or recent[-1].timestamp != latest.timestamp:
+        recent.append(latest)
+    began = _fall_began(model, recent, below_since)
+    noise = model.noise
+    if now_ms - began < FALLING_MS or _rose(recent, began, noise) or not falling_unheated(
+            model, recent, now_ms, below_since, outside, noise):
+        return HeatingStep(memory)
+    prediction = predict_from(model, recent, now_ms, outside)
+    event = HeatingEvent("heating_failed", latest.timestamp, latest.value, model.level,
+                         prediction=prediction, since=began)
+    low = min(r.value for r in recent if r.timestamp >= began)
+    return HeatingStep(replace(memory, phase=HeatingPhase.FIRING, since=began, lowest=low,
+                               below_since=None), (event,))
+
+
+def evaluate(memory: HeatingMemory, latest: Reading | None, now_ms: int,
+             history: Sequence[Reading] | None = None,
+             outside: Outside = NO_OUTSIDE) -> HeatingStep:
+    """One alert cycle of one heating rule (see `alerts.heating`)."""
+    if latest is None:
+        return HeatingStep(memory)
+    if memory.first_seen is None:
+        memory = replace(memory, first_seen=latest.timestamp)
+    if history is None and latest.timestamp == memory.last_at:
+        return HeatingStep(memory)  # no new reading: nothing to do
+    first_seen = memory.first_seen if memory.first_seen is not None else latest.timestamp
+    if latest.timestamp - first_seen < MIN_DAYS * DAY_MS:
+        return HeatingStep(memory)
+    if _due(memory, now_ms):
+        if history is None:
+            return HeatingStep(memory, needs=_learn_range(memory, now_ms))
+        memory = _relearn(memory, history, outside, now_ms)
+    model = memory.model
+    if model is None or _silent(memory):
+        return HeatingStep(memory)
+    if memory.phase == HeatingPhase.FIRING:
+        memory = replace(memory, last_at=latest.timestamp)
+        if latest.value >= model.level - model.band:
+            return _back(memory, model, latest)
+        lowest = latest.value if memory.lowest is None else min(memory.lowest, latest.value)
+        return HeatingStep(replace(memory, lowest=lowest))
+    return _watch(memory, model, latest, now_ms, history, outside)
+
+
+def turned_down(memory: HeatingMemory, now_ms: int) -> HeatingMemory:
+    """"I turned the heating down": no alert for this drop; the level is relearned from the
+    readings after now (τ, the building's own, is kept)."""
+    return replace(memory, phase=HeatingPhase.WATCHING if memory.model else memory.phase,
+                   since=None, lowest=None, below_since=None, relearn_from=now_ms)
+
+
+def predict(memory: HeatingMemory, recent: Sequence[Reading], now_ms: int,
+            outside: Outside = NO_OUTSIDE) -> Prediction:
+    """When the sensor reaches 0 °C, from the recent readings (see `predict_from`)."""
+    return predict_from(memory.model, recent, now_ms, outside)
+
+
+def curve(memory: HeatingMemory, recent: Sequence[Reading], now_ms: int, until_ms: int,
+          outside: Outside = NO_OUTSIDE) -> list[tuple[int, float, float, float]]:
+    """The predicted course after now: `(epoch ms, expected, low, high)`, for the chart."""
+    return curve_from(memory.model, recent, now_ms, until_ms, outside)
+
+
+def _forecast(times: Sequence[int], outdoor: Sequence[Reading],
+              now_ms: int) -> tuple[tuple[int, float], ...]:
+    """Hourly points after now from the outdoor series (it stands for the forecast)."""
+    points: list[tuple[int, float]] = []
+    for h in range(1, FORECAST_H + 1):
+        t = now_ms + h * HOUR_MS
+        i = bisect.bisect_left(times, t)
+        if i >= len(times):
+            break
+        j = i - 1 if i > 0 and t - times[i - 1] < times[i] - t else i
+        if abs(times[j] - t) <= 2 * HOUR_MS:
+            points.append((t, outdoor[j].value))
+    return tuple(points)
+
+
+def replay(indoor: Sequence[Reading], outdoor: Sequence[Reading] = ()) -> Iterator[HeatingEvent]:
+    """Replay readings through `evaluate` as the alert cycle would have seen them."""
+    indoor = sorted(indoor, key=lambda r: r.timestamp)
+    outdoor = sorted(outdoor, key=lambda r: r.timestamp)
+    times = [r.timestamp for r in indoor]
+    out_times = [r.timestamp for r in outdoor]
+    memory = HeatingMemory()
+    for i, reading in enumerate(indoor):
+        now = reading.timestamp
+        step = evaluate(memory, reading, now)
+        if step.needs is not None:
+            start, end = step.needs
+            lo = max(0, bisect.bisect_left(times, start, 0, i + 1) - 1)  # and the one before
+            hi = bisect.bisect_right(times, min(end, now), 0, i + 1)
+            o_lo = bisect.bisect_left(out_times, start)
+            o_hi = bisect.bisect_right(out_times, min(end, now))
+            outside = Outside(tuple(outdoor[o_lo:o_hi]), _forecast(out_times, outdoor, now))
+            step = evaluate(memory, reading, now, indoor[lo:hi], outside)
+        memory = step.memory
+        yield from step.events
+
+
+

@@ -1,0 +1,194 @@
+"""The heating watch on a tiny simulated building: learning, firing, staying silent, predicting."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from alerts.heating import (
+    DAY_MS,
+    HOUR_MS,
+    LEARN_DAYS,
+    HeatingEvent,
+    HeatingMemory,
+    HeatingPhase,
+    Outside,
+    curve,
+    evaluate,
+    predict,
+    replay,
+    turned_down,
+)
+from alerts.heating.learn import learn
+from storage.models import Reading
+from tests.support.heating import HOUR, START, Building, first_at_or_below, simulate
+
+
+def events_of(b: Building, with_outside: bool = True) -> list[HeatingEvent]:
+    indoor, outdoor = simulate(b)
+    return list(replay(indoor, outdoor if with_outside else ()))
+
+
+def memory_after(indoor: list[Reading], outdoor: list[Reading]) -> HeatingMemory:
+    """The memory the cycle would hold after these readings (the replay's loop, by hand)."""
+    memory = HeatingMemory()
+    for r in indoor:
+        step = evaluate(memory, r, r.timestamp)
+        if step.needs is not None:
+            start, end = step.needs
+            history = [x for x in indoor if start <= x.timestamp <= end]
+            measured = tuple(x for x in outdoor if start <= x.timestamp <= end)
+            step = evaluate(memory, r, r.timestamp, history, Outside(measured))
+        memory = step.memory
+    return memory
+
+
+def test_learns_the_level_from_a_banded_thermostat() -> None:
+    indoor, outdoor = simulate(Building(days=5, setpoint=8.0, hysteresis=0.7))
+    model = learn(indoor, outdoor, indoor[-1].timestamp, None)
+    assert model is not None
+    assert 7.2 <= model.level <= 8.4
+    assert model.level - model.band >= 6.5  # the band's low, not much below it
+    assert 0.25 <= model.band <= 1.5
+
+
+def test_fires_on_a_failure_within_two_hours_with_a_prediction() -> None:
+    b = Building(days=6, fail_at=4.5 * 24)
+    events = events_of(b)
+    assert [e.kind for e in events] == ["heating_failed"]
+    failed = events[0]
+    assert START + b.fail_at * HOUR <= failed.at <= START + (b.fail_at + 2) * HOUR
+    assert failed.level is not None and 7.0 <= failed.level <= 8.5
+    assert failed.prediction is not None and failed.prediction.eta_ms is not None
+    assert failed.prediction.eta_ms > failed.at
+    assert failed.prediction.outside_source == "forecast"
+    assert failed.since is not None and failed.since <= failed.at
+
+
+def test_the_eta_range_holds_the_physics_truth() -> None:
+    b = Building(days=7, fail_at=4.5 * 24, tau_h=30.0, outside=-12.0)
+    failed = events_of(b)[0]
+    truth = first_at_or_below(b, 0.0, b.fail_at or 0.0)
+    p = failed.prediction
+    assert truth is not None and p is not None
+    assert p.eta_low_ms is not None and p.eta_high_ms is not None and p.eta_ms is not None
+    assert p.eta_low_ms <= truth <= p.eta_high_ms
+    left = truth - failed.at
+    assert abs(p.eta_ms - truth) <= 0.5 * left  # the air's quick first drop pulls it early
+    assert p.eta_ms <= truth
+
+
+def test_silent_on_a_door_left_open_for_half_an_hour() -> None:
+    assert events_of(Building(days=6, door=(4.5 * 24, 4.5 * 24 + 0.5))) == []
+
+
+def test_silent_when_a_visit_ends_down_to_frost_guard() -> None:
+    assert events_of(Building(days=7, visit=(3.5 * 24, 5 * 24))) == []
+
+
+def test_silent_over_a_gap_in_the_readings() -> None:
+    assert events_of(Building(days=6, gap=(4 * 24, 4 * 24 + 6))) == []
+
+
+def test_silent_on_sunny_afternoons_cooling_back() -> None:
+    assert events_of(Building(days=7, sun=12.0)) == []
+
+
+def test_silent_in_the_first_three_days() -> None:
+    b = Building(days=2.9, fail_at=24.0)
+    indoor, outdoor = simulate(b)
+    assert list(replay(indoor, outdoor)) == []
+    assert memory_after(indoor, outdoor).phase == HeatingPhase.LEARNING
+
+
+def test_fires_once_and_recovers_once() -> None:
+    b = Building(days=6, fail_at=4 * 24, repair_at=4 * 24 + 8)
+    events = events_of(b)
+    assert [e.kind for e in events] == ["heating_failed", "heating_back"]
+    failed, back = events
+    assert back.at > START + (b.repair_at or 0) * HOUR
+    assert back.since == failed.since
+    assert back.lowest is not None and back.lowest < failed.value < back.value
+
+
+def test_turned_down_is_not_a_failure_and_the_level_is_relearned() -> None:
+    hot, _ = simulate(Building(days=6, setpoint=15.0))
+    cold, outdoor = simulate(Building(days=6, setpoint=6.0, seed=2))
+    turn = START + 4 * DAY_MS
+    indoor = [r for r in hot if r.timestamp < turn] + [r for r in cold if r.timestamp >= turn]
+    memory = HeatingMemory()
+    seen: list[HeatingEvent] = []
+    for r in indoor:
+        if r.timestamp >= turn and memory.relearn_from is None:
+            memory = turned_down(memory, r.timestamp)
+        step = evaluate(memory, r, r.timestamp)
+        if step.needs is not None:
+            history = [x for x in indoor if step.needs[0] <= x.timestamp <= step.needs[1]]
+            step = evaluate(memory, r, r.timestamp, history, Outside(tuple(outdoor)))
+        memory = step.memory
+        seen.extend(step.events)
+    assert seen == []
+    assert memory.model is not None and memory.model.level < 7.0
+
+
+def test_a_steady_cycle_reads_nothing_and_stores_nothing() -> None:
+    indoor, outdoor = simulate(Building(days=5))
+    memory = memory_after(indoor, outdoor)
+    assert memory.phase == HeatingPhase.WATCHING and memory.model is not None
+    at = memory.model.learned_at + HOUR_MS  # the model is fresh: learned within the day
+    latest = Reading("attic", at, memory.model.level + 0.2)
+    step = evaluate(memory, latest, latest.timestamp)
+    assert step.needs is None and step.events == ()
+    assert step.memory == memory
+
+
+def test_relearning_asks_for_fourteen_days_at_most_daily() -> None:
+    indoor, outdoor = simulate(Building(days=5))
+    memory = memory_after(indoor, outdoor)
+    assert memory.model is not None
+    later = memory.model.learned_at + DAY_MS
+    step = evaluate(memory, Reading("attic", later, memory.model.level), later)
+    assert step.needs == (later - LEARN_DAYS * DAY_MS, later)
+
+
+def test_prediction_with_and_without_outside_data() -> None:
+    b = Building(days=6, fail_at=4.5 * 24, outside=-10.0)
+    indoor, outdoor = simulate(b)
+    memory = memory_after([r for r in indoor if r.timestamp < START + 4 * DAY_MS], outdoor)
+    now = START + int((b.fail_at or 0) * HOUR) + 3 * HOUR_MS
+    recent = [r for r in indoor if now - 3 * HOUR_MS <= r.timestamp <= now]
+    measured = tuple(r for r in outdoor if now - 3 * HOUR_MS <= r.timestamp <= now)
+    with_sensor = predict(memory, recent, now, Outside(measured))
+    assert with_sensor.outside_source == "sensor" and with_sensor.outside is not None
+    assert abs(with_sensor.outside + 10.0) < 0.5
+    assert with_sensor.eta_ms is not None and with_sensor.eta_ms > now
+    assert with_sensor.rate_per_h is not None and with_sensor.rate_per_h < 0
+    forecast = tuple((now + h * HOUR_MS, -20.0) for h in range(1, 48))
+    colder = predict(memory, recent, now, Outside(measured, forecast))
+    assert colder.outside_source == "forecast"
+    assert colder.eta_ms is not None and colder.eta_ms < with_sensor.eta_ms
+    blind = predict(memory, recent, now)
+    assert blind.outside is None and blind.outside_source is None
+    if blind.eta_ms is not None:  # what the indoor curve alone supports
+        assert blind.eta_low_ms is not None and blind.eta_high_ms is not None
+        assert blind.eta_low_ms <= blind.eta_ms <= blind.eta_high_ms
+
+
+def test_the_curve_falls_inside_its_band() -> None:
+    b = Building(days=6, fail_at=4.5 * 24)
+    indoor, outdoor = simulate(b)
+    memory = memory_after([r for r in indoor if r.timestamp < START + 4 * DAY_MS], outdoor)
+    now = START + int((b.fail_at or 0) * HOUR) + 2 * HOUR_MS
+    recent = [r for r in indoor if now - 3 * HOUR_MS <= r.timestamp <= now]
+    points = curve(memory, recent, now, now + 12 * HOUR_MS,
+                   Outside(tuple(r for r in outdoor if r.timestamp <= now)))
+    assert points and points[0][0] == now and points[-1][0] >= now + 12 * HOUR_MS
+    assert all(low <= mid <= high for _, mid, low, high in points)
+    assert points[-1][1] < points[0][1]
+
+
+def test_no_reading_and_no_new_reading_change_nothing() -> None:
+    memory = replace(HeatingMemory(), first_seen=START)
+    assert evaluate(memory, None, START).memory == memory
+    latest = Reading("attic", START, 8.0)
+    step = evaluate(memory, latest, START + 60_000)
+    assert step.needs is None and step.events == ()

@@ -6,6 +6,7 @@ change. Synchronous: callers on an event loop run them in a worker thread."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from enum import Enum
 
@@ -14,9 +15,9 @@ from alerts.forecast import Forecasts
 from alerts.heating_rule import dump_memory, memory_of, turn_down
 from alerts.outside import outside_for
 from alerts.rulebook import RuleBook
-from alerts.rules import check_rule, freeze_preset, is_freeze
+from alerts.rules import check_rule, freeze_preset, is_freeze, preset_rule_id
 from alerts.state import update_rule_state
-from storage.base import Store
+from storage.base import DeletionProgress, SensorDeletion, Store
 from storage.errors import AlreadyExists
 from storage.models import AlertRule, AlertState, AlertStatus, RuleKind, RuleSpec, Sensor
 
@@ -66,19 +67,25 @@ def _first_state(store: Store, user_id: str, sensor: str, spec: RuleSpec,
 
 def set_freeze(store: Store, user_id: str, sensor: str, threshold: float, *, now_ms: int,
                rulebook: RuleBook | None = None) -> tuple[list[AlertRule], int]:
-    """The freeze preset on a sensor, replacing the one it had: (its rules, how many
-    replaced). The new rules are written first, so the sensor is never unguarded. A heating
-    watch already there is kept, with what it learned."""
+    """The freeze preset on a sensor, replacing the one it had: (its rules, how many it
+    replaced). Each rule's id derives from user, sensor and kind, and is written by a
+    conditional write, so the same command run by several processes at once leaves one set;
+    the same preset again keeps its rules' states (its heating watch what it learned).
+    Written before the old ones (of an older version's random ids) are deleted, so the sensor
+    is never unguarded."""
+    specs = freeze_preset(threshold)
     old = [r for r in store.list_alert_rules(user_id) if r.sensor == sensor and is_freeze(r)]
-    watch = next((r for r in old if r.spec.kind is RuleKind.HEATING), None)
-    rules = [watch if watch is not None and spec.kind is RuleKind.HEATING
-             else add_rule(store, user_id, sensor, spec, now_ms=now_ms)
-             for spec in freeze_preset(threshold)]
+    rules = [AlertRule(user_id, preset_rule_id(user_id, sensor, spec.kind), sensor, spec,
+                       now_ms, _first_state(store, user_id, sensor, spec, now_ms))
+             for spec in specs]
+    for rule in rules:
+        store.put_preset_rule(rule)
+    kept = {rule.rule_id for rule in rules}
     for rule in old:
-        if rule is not watch:
+        if rule.rule_id not in kept:
             store.delete_alert_rule(user_id, rule.rule_id)
     _changed(rulebook)
-    return rules, sum(r.spec.kind is not RuleKind.HEATING for r in old)
+    return rules, len(old)
 
 
 def heating_turned_down(store: Store, user_id: str, rule_id: str, *, now_ms: int,
@@ -92,6 +99,16 @@ def heating_turned_down(store: Store, user_id: str, rule_id: str, *, now_ms: int
                              lambda state: turn_down(state, heating.turned_down, now_ms))
     _changed(rulebook)
     return done is not None
+
+
+def forget_sensor(store: Store, user_id: str, sensor: str, *,
+                  rulebook: RuleBook | None = None,
+                  progress: Callable[[DeletionProgress], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> SensorDeletion:
+    """Delete a sensor with its rules and readings; the next cycle forgets its rules."""
+    done = store.delete_sensor(user_id, sensor, progress=progress, should_stop=should_stop)
+    _changed(rulebook)
+    return done
 
 
 def delete_rule(store: Store, user_id: str, rule_id: str, *,

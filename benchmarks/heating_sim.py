@@ -42,6 +42,9 @@ class Ranges:
     front_sd: tuple[float, float] = (3.0, 7.0)
     diurnal: tuple[float, float] = (1.0, 5.0)
     sun_peak: tuple[float, float] = (0.0, 14.0)  # kelvin-equivalent gain at noon on a clear day
+    noise: tuple[float, float] = (0.02, 0.1)  # the indoor sensor's noise, one sigma
+    cadences: tuple[int, ...] = (5, 5, 10)  # minutes between readings
+    defrost_draw: float = 0.1  # a defrost draws this share of the heat pump's power from the air
 
 
 SECOND_RANGES = Ranges(
@@ -185,7 +188,7 @@ def simulate(seed: int, kind: str, fail: bool, ranges: Ranges = Ranges(), days: 
                 next_defrost = rng.randint(45, 150)
         if defrost_left > 0:
             defrost_left -= 1
-            p = -0.1 * power if not failed else 0.0  # the fan stops, the coil draws a little
+            p = -r.defrost_draw * power if not failed else 0.0  # the fan stops, the coil draws
         hour = (m / 60.0) % 24.0
         sun = 0.0
         if 8.0 < hour < 16.0:
@@ -199,7 +202,7 @@ def simulate(seed: int, kind: str, fail: bool, ranges: Ranges = Ranges(), days: 
         air.append(t_air)
 
     house = House(name=f"{kind}-{seed}", kind=kind, tau_h=tau, indoor=[], outdoor=[])
-    house.indoor = _sensor(rng, air, f"{kind}-{seed}")
+    house.indoor = _sensor(rng, air, f"{kind}-{seed}", r)
     if outdoor_sensor:
         house.outdoor = _outdoor_sensor(rng, weather, f"{kind}-{seed}-out")
     house.air = [(START_MS + m * 60_000, air[m]) for m in range(0, minutes, 10)]
@@ -220,12 +223,12 @@ def _first_below(air: list[float], start: int, level: float) -> int | None:
     return None
 
 
-def _sensor(rng: random.Random, air: list[float], sensor: str) -> list[Reading]:
+def _sensor(rng: random.Random, air: list[float], sensor: str, r: Ranges) -> list[Reading]:
     """The indoor sensor: offset, noise, quantisation, a 5–10 min cadence and gaps."""
     offset = rng.gauss(0.0, 0.2)
-    noise = rng.uniform(0.02, 0.1)
+    noise = rng.uniform(*r.noise)
     step = rng.choice((0.1, 0.0625))
-    cadence = rng.choice((5, 5, 10))
+    cadence = rng.choice(r.cadences)
     gaps = [(g, g + rng.randint(60, 8 * 60)) for g in
             (rng.randint(0, len(air)) for _ in range(rng.randint(0, 3)))]
     out: list[Reading] = []

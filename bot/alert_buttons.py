@@ -28,7 +28,7 @@ SNOOZE_SECONDS = {Action.SNOOZE_1H: 3600, Action.SNOOZE_8H: 8 * 3600}
 LABELS = {Action.ACK: "Acknowledge", Action.SNOOZE_1H: "Snooze 1h",
           Action.SNOOZE_8H: "Snooze 8h", Action.CHART: "Chart 24h",
           Action.TURNED_DOWN: "I turned the heating down"}
-BUTTON_RE = re.compile(r"a:(ack|s1|s8|chart|down):(r[0-9a-f]{1,16})(?::(\d{1,16}))?")
+BUTTON_RE = re.compile(r"a:(ack|s1|s8|chart|down):([rf][0-9a-f]{1,16})(?::(\d{1,16}))?")
 ORDINARY_ACTIONS = (Action.ACK, Action.SNOOZE_1H, Action.SNOOZE_8H, Action.CHART)
 HEATING_ACTIONS = (Action.ACK, Action.TURNED_DOWN, Action.SNOOZE_8H, Action.CHART)
 

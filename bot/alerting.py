@@ -26,9 +26,11 @@ from bot.chat import chat_link, command_words, linked_sensor, reply
 from bot.context import BotContext
 from bot.data import send_chart
 from bot.heating_text import describe_state
+from bot.pages import page_buttons, page_of, page_text
 from bot.unit_question import reply_asking_unit
 from core.formatting import (
     BadArgument,
+    clip,
     describe_duration,
     format_time,
     parse_duration,
@@ -107,22 +109,30 @@ async def freeze_command(update: Update, context: BotContext) -> None:
 
 
 async def alerts_command(update: Update, context: BotContext) -> None:
-    """/alerts: rules with ids and states."""
+    """/alerts: rules with ids and states, a page at a time."""
     link = await chat_link(update, context)
     if link is None:
         return
+    text, buttons = await alerts_page(context, link, 1)
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(text, reply_markup=buttons, do_quote=False)
+
+
+async def alerts_page(context: BotContext, link: ChatLink,
+                      number: int) -> tuple[str, InlineKeyboardMarkup | None]:
+    """/alerts' page `number`."""
     services = context.services
     rules = await services.run(services.store.list_alert_rules, link.user_id)
     if not rules:
-        await reply(update, "No alert rules yet. Try /freeze attic, or /alert attic below 3.")
-        return
+        return "No alert rules yet. Try /freeze attic, or /alert attic below 3.", None
     sensors = {s.sensor_id: s for s in await services.run(services.store.list_sensors,
                                                          link.user_id)}
     zone, now = services.zone(link), services.clock_ms()
+    page = page_of(rules, number)
     lines = []
-    for rule in rules:
+    for rule in page.items:
         sensor = sensors.get(rule.sensor)
-        name = sensor.display_name if sensor else rule.sensor
+        name = clip(sensor.display_name if sensor else rule.sensor, 60)
         state = rule.state.status.value.capitalize()
         if rule.state.snoozed(now) and rule.state.snoozed_until is not None:
             state += f", snoozed until {format_time(rule.state.snoozed_until, zone, now)}"
@@ -137,7 +147,7 @@ async def alerts_command(update: Update, context: BotContext) -> None:
                      f"{preset} — {state}")
     if link.quiet_hours:
         lines.append(f"Quiet hours: {link.quiet_hours}")
-    await reply(update, "\n".join(lines))
+    return page_text(lines, page, "rule"), page_buttons("a", page)
 
 
 async def delalert_command(update: Update, context: BotContext) -> None:

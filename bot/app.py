@@ -22,9 +22,11 @@ from telegram.ext import (
 )
 
 from alerts.delivery import mark_chat_inactive
-from bot import admin, alerting, compare, data, linking, outside
-from bot.chat import PICK_PREFIX, picked, reply
+from bot import admin, alerting, compare, data, forget, linking, outside
+from bot.chat import PICK_PREFIX, chat_link, picked, reply
 from bot.context import BotContext, BotServices
+from bot.forget import FORGET_PREFIX
+from bot.pages import PAGE_PREFIX, parse_page_button
 from bot.unit_question import unit_button
 from core.config import ConfigError, Settings
 from storage.base import Store
@@ -46,6 +48,7 @@ MENU = [
     BotCommand("location", "forecast location: /location 60.17 24.94"),
     BotCommand("export", "readings as CSV"),
     BotCommand("rename", "name a sensor"),
+    BotCommand("forget", "delete a sensor: /forget attic"),
     BotCommand("unit", "set a sensor's unit"),
     BotCommand("tz", "your time zone"),
     BotCommand("link", "follow sensors with a read token"),
@@ -70,6 +73,7 @@ COMMANDS: Wiring = [
     ("compare", compare.compare_command),
     ("rename", data.rename_command),
     ("unit", data.unit_command),
+    ("forget", forget.forget_command),
     # alerts
     ("alert", alerting.alert_command),
     ("freeze", alerting.freeze_command),
@@ -91,7 +95,9 @@ COMMANDS: Wiring = [
 
 # Commands that take a sensor: an ambiguity question's button runs one of them again.
 SENSOR_COMMANDS = frozenset({"latest", "status", "history", "export", "rename", "unit", "alert",
-                             "freeze", "snooze", "compare", "outdoor"})
+                             "freeze", "snooze", "compare", "forget", "outdoor"})
+# The lists that page: a page button's list name → what renders one of its pages.
+PAGED_LISTS = {"s": data.sensors_page, "l": data.latest_page, "a": alerting.alerts_page}
 HINT = "I answer commands. /help lists them with examples — try /latest or /history."
 
 
@@ -131,6 +137,9 @@ def build_application(settings: Settings, store: Store, *,
     application.add_handler(CallbackQueryHandler(data.history_button, pattern=r"^h:"))
     application.add_handler(CallbackQueryHandler(alerting.alert_button, pattern=r"^a:"))
     application.add_handler(CallbackQueryHandler(unit_button, pattern=r"^u:"))
+    application.add_handler(CallbackQueryHandler(forget.forget_button,
+                                                 pattern=f"^{FORGET_PREFIX}"))
+    application.add_handler(CallbackQueryHandler(page_button, pattern=f"^{PAGE_PREFIX}"))
     application.add_handler(CallbackQueryHandler(sensor_picked, pattern=f"^{PICK_PREFIX}"))
     application.add_handler(CallbackQueryHandler(unknown_button))
     # messages that no command took: a shared location is the forecast's place
@@ -177,6 +186,25 @@ async def sensor_picked(update: Update, context: BotContext) -> None:
         log.info("could not remove the buttons of a sensor question: %s", error)
     context.pick = found[1]
     await handler(update, context)
+
+
+async def page_button(update: Update, context: BotContext) -> None:
+    """◀ ▶ under a paged list: the message turns to that page."""
+    query = update.callback_query
+    parsed = parse_page_button(query.data if query else None)
+    render = PAGED_LISTS.get(parsed[0]) if parsed else None
+    if query is None or parsed is None or render is None:
+        await unknown_button(update, context)
+        return
+    link = await chat_link(update, context)
+    await query.answer()
+    if link is None:
+        return
+    text, buttons = await render(context, link, parsed[1])
+    try:
+        await query.edit_message_text(text, reply_markup=buttons)
+    except BadRequest as error:  # e.g. pressed twice: "message is not modified"
+        log.info("could not turn the page: %s", error)
 
 
 async def unknown_button(update: Update, context: BotContext) -> None:

@@ -153,8 +153,17 @@ def render_statistics_png(hours: list[HourStats], *, title: str, unit: str | Non
 
 
 def png_of(figure: Figure) -> bytes:
+    """The figure as a 256-colour PNG: a chart has few colours, and the palette makes the file
+    a third the size (a 30-day chart ~70 KB) in half the encoding time of RGBA."""
+    from PIL import Image
+
+    raw = io.BytesIO()
+    figure.savefig(raw, format="rgba")
+    width, height = (round(size * figure.dpi) for size in figure.get_size_inches())
+    image = Image.frombuffer("RGBA", (width, height), raw.getvalue(), "raw", "RGBA", 0, 1)
     output = io.BytesIO()
-    figure.savefig(output, format="png", pil_kwargs={"compress_level": 1})
+    image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).save(
+        output, format="png", compress_level=1)
     return output.getvalue()
 
 

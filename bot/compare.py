@@ -153,7 +153,9 @@ async def compare_command(update: Update, context: BotContext) -> None:
             return
         chosen.append(sensor)
     chosen = list({s.sensor_id: s for s in chosen}.values())
-    refusal = too_many_units(chosen)
+    refusal = too_many_units(chosen) if len(chosen) > 1 else (
+        f"Those all name {chosen[0].display_name}: give 2 to {MAX_SENSORS} different sensors, "
+        f"{USAGE}")
     if refusal:
         await reply(update, refusal)
         return

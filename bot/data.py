@@ -22,6 +22,7 @@ from bot.chat import (
 from bot.context import BotContext
 from bot.export import write_export, write_hourly_export
 from bot.longterm import send_statistics_chart
+from bot.pages import page_buttons, page_of, page_text
 from bot.sensor_list import sensor_lines
 from core.formatting import (
     CAPTION_LIMIT,
@@ -41,58 +42,89 @@ from storage.rollup import LONG_RANGE_MS
 
 log = logging.getLogger("sensorbot.bot")
 
+Paged = tuple[str, InlineKeyboardMarkup | None]
 DEFAULT_RANGE = "24h"
 HISTORY_EXAMPLE = "e.g. /history attic 7d"
 
 
+NO_SENSORS = "No sensors yet: they appear here with their first reading."
+NAME_LIMIT = 40  # of a name in a list entry
+
+
 async def sensors_command(update: Update, context: BotContext) -> None:
-    """/sensors: name, id, last value, last seen and alert state of every sensor."""
+    """/sensors: name, id, last value, last seen and alert state of every sensor, a page at
+    a time."""
     link = await chat_link(update, context)
     if link is None:
         return
+    await send_page(update, *await sensors_page(context, link, 1))
+
+
+async def sensors_page(context: BotContext, link: ChatLink, number: int) -> Paged:
+    """/sensors' page `number`: only its sensors' latest readings are read."""
     services = context.services
     now = services.clock_ms()
     sensors = await services.run(services.store.list_sensors, link.user_id)
     if not sensors:
-        await reply(update, "No sensors yet: they appear here with their first reading.")
-        return
+        return NO_SENSORS, None
+    page = page_of(sensors, number)
     latest = await services.run(services.store.latest_readings,
-                                [(link.user_id, s.sensor_id) for s in sensors], now_ms=now)
+                                [(link.user_id, s.sensor_id) for s in page.items], now_ms=now)
     rules = await services.run(services.store.list_alert_rules, link.user_id)
     states = {s.sensor_id: sorted({r.state.status for r in rules if r.sensor == s.sensor_id})
-              for s in sensors}
+              for s in page.items}
     last = {sensor: reading for (_, sensor), reading in latest.items()}
-    await reply(update, "\n".join(sensor_lines(sensors, last, states, now)))
+    entries = sensor_lines(page.items, last, states, now)
+    return page_text(entries, page, "sensor"), page_buttons("s", page)
 
 
+async def send_page(update: Update, text: str, buttons: InlineKeyboardMarkup | None) -> None:
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(text, reply_markup=buttons, do_quote=False)
 
 
 async def latest_command(update: Update, context: BotContext) -> None:
-    """/latest [sensor] (alias /status): the latest values."""
+    """/latest [sensor] (alias /status): the latest values, a page at a time."""
     link = await chat_link(update, context)
     words = await command_words(update, context) if link else None
     if link is None or words is None:
         return
+    if not words:
+        await send_page(update, *await latest_page(context, link, 1))
+        return
+    services = context.services
+    sensors = await services.run(services.store.list_sensors, link.user_id)
+    sensor = await resolve_sensor(update, context, sensors, " ".join(words), [],
+                                  usage="e.g. /latest attic")
+    if sensor is None:
+        return
+    now = services.clock_ms()
+    last = await services.run(services.store.latest_reading, link.user_id, sensor.sensor_id,
+                              now_ms=now)
+    await reply(update, latest_line(sensor, last, services.zone(link), now))
+
+
+async def latest_page(context: BotContext, link: ChatLink, number: int) -> Paged:
+    """/latest's page `number`."""
     services = context.services
     now = services.clock_ms()
     sensors = await services.run(services.store.list_sensors, link.user_id)
-    if words:
-        sensor = await resolve_sensor(update, context, sensors, " ".join(words), [],
-                                      usage="e.g. /latest attic")
-        if sensor is None:
-            return
-        sensors = [sensor]
+    if not sensors:
+        return NO_SENSORS, None
+    page = page_of(sensors, number)
     latest = await services.run(services.store.latest_readings,
-                                [(link.user_id, s.sensor_id) for s in sensors], now_ms=now)
+                                [(link.user_id, s.sensor_id) for s in page.items], now_ms=now)
     zone = services.zone(link)
-    lines = [latest_line(s, latest.get((link.user_id, s.sensor_id)), zone, now) for s in sensors]
-    await reply(update, "\n".join(lines) or "No sensors yet: they appear with their first reading.")
+    entries = [latest_line(s, latest.get((link.user_id, s.sensor_id)), zone, now)
+               for s in page.items]
+    return page_text(entries, page, "sensor"), page_buttons("l", page)
 
 
 def latest_line(sensor: Sensor, last: Reading | None, zone: ZoneInfo, now: int) -> str:
+    name = clip(sensor.display_name, NAME_LIMIT * 2)
     if last is None:
-        return f"{sensor.display_name}: no recent readings"
-    return (f"{sensor.display_name}: {format_value(last.value, sensor.unit)} "
+        return f"{name}: no recent readings"
+    return (f"{name}: {format_value(last.value, sensor.unit)} "
             f"at {format_time(last.timestamp, zone, now)} ({format_ago(last.timestamp, now)})")
 
 

@@ -23,6 +23,7 @@ HELP = """Commands
 /compare <sensor> <sensor> […] [range] — up to 5 on one chart, e.g. /compare attic cellar 7d
 /rename <sensor> <name> — e.g. /rename attic Attic
 /unit <sensor> <unit> — e.g. /unit attic °C
+/forget <sensor> — delete a sensor with its readings and alerts, e.g. /forget attic
 /tz <Area/City> — times in your zone, e.g. /tz Europe/Helsinki
 /link <read-token> — follow a user's sensors · /unlink
 Ranges: 6h, 24h (default), 7d, 30d, 12w, 1y, 2026-01-05, 2026-01-01..2026-01-07

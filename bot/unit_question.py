@@ -16,7 +16,7 @@ from bot.context import BotContext
 from storage.models import Sensor
 
 CHOICES = {"c": "°C", "f": "°F", "p": "%"}
-BUTTON_RE = re.compile(r"u:(r[0-9a-f]{1,16}):([cfp])")
+BUTTON_RE = re.compile(r"u:([rf][0-9a-f]{1,16}):([cfp])")  # r…: /alert; f…: a preset's rule
 
 
 async def reply_asking_unit(update: Update, text: str, sensor: Sensor, rule_id: str) -> None:

@@ -208,37 +208,61 @@ def is_number(value: Any) -> bool:
 MAC_RE = re.compile(r"([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}")
 
 
-def ruuvi_gateway_readings(body: Any, window: Window) -> list[DeviceReading]:
+class SkippedTag(NamedTuple):
+    """A tag of a gateway's POST that gave no readings, and why."""
+
+    tag: str
+    reason: str
+    garbled: bool  # False for a well-formed advertisement of another format or device
+
+
+class GatewayReport(NamedTuple):
+    readings: list[DeviceReading]
+    skipped: list[SkippedTag]
+
+
+def ruuvi_gateway_readings(body: Any, window: Window) -> GatewayReport:
     """The Ruuvi Gateway's HTTP JSON: each tag's RAWv2 data, ids `ruuvi/<tag mac>/<quantity>`,
-    at the tag's `timestamp` (Unix seconds) when the gateway sends one. Tags sending another
-    data format are passed over; garbled data refuses the whole body."""
+    at the tag's `timestamp` (Unix seconds) when the gateway sends one. A tag that gives no
+    readings (another data format, or garbled data from a foreign device) is skipped, so one
+    bad neighbour never blinds the gateway; a body whose only tags are garbled is refused."""
     data = body.get("data") if isinstance(body, dict) else None
     tags = data.get("tags") if isinstance(data, dict) else None
     if not isinstance(tags, dict):
         raise BadPayload('the body must be the Ruuvi Gateway\'s JSON: {"data": {"gw_mac": …, '
                          '"tags": {"<MAC>": {"data": "<hex advertisement>"}}}}')
-    readings = []
+    report = GatewayReport([], [])
     for mac, tag in tags.items():
-        where = f"data.tags.{mac}"
-        if not MAC_RE.fullmatch(mac):
-            raise BadPayload(f"{where}: the tag's key must be its MAC, e.g. D8:BF:48:C1:DA:4B")
-        if not isinstance(tag, dict) or not isinstance(tag.get("data"), str):
-            raise BadPayload(f'{where}: needs "data", the advertisement in hex')
         try:
-            measurement = decode_advertisement(tag["data"])
-            timestamp = seconds_to_ms(tag.get("timestamp"))
-        except UnsupportedFormat:
-            continue
-        except (GarbledAdvertisement, BadPayload) as exc:
-            raise BadPayload(f"{where}: {exc}") from None
-        base = "ruuvi/" + mac.upper().replace("-", ":")  # as the gateway writes it, over MQTT too
-        try:
-            readings += [device_reading(f"{base}/{name}", value, timestamp, window,
-                                        RUUVI_UNITS[name])
-                         for name, value in measurement.values().items()]
+            report.readings.extend(tag_readings(mac, tag, window))
+        except UnsupportedFormat as exc:
+            report.skipped.append(SkippedTag(clip_tag(mac), str(exc), False))
         except BadPayload as exc:
-            raise BadPayload(f"{where}: {exc}") from None
-    return readings
+            report.skipped.append(SkippedTag(clip_tag(mac), str(exc), True))
+    garbled = [s for s in report.skipped if s.garbled]
+    if garbled and not report.readings:
+        raise BadPayload("; ".join(f"data.tags.{s.tag}: {s.reason}" for s in garbled[:5]))
+    return report
+
+
+def tag_readings(mac: str, tag: Any, window: Window) -> list[DeviceReading]:
+    """One tag's readings; BadPayload (or UnsupportedFormat) says why it has none."""
+    if not MAC_RE.fullmatch(mac):
+        raise BadPayload("the tag's key must be its MAC, e.g. D8:BF:48:C1:DA:4B")
+    if not isinstance(tag, dict) or not isinstance(tag.get("data"), str):
+        raise BadPayload('needs "data", the advertisement in hex')
+    try:
+        measurement = decode_advertisement(tag["data"])
+    except GarbledAdvertisement as exc:
+        raise BadPayload(str(exc)) from None
+    timestamp = seconds_to_ms(tag.get("timestamp"))
+    base = "ruuvi/" + mac.upper().replace("-", ":")  # as the gateway writes it, over MQTT too
+    return [device_reading(f"{base}/{name}", value, timestamp, window, RUUVI_UNITS[name])
+            for name, value in measurement.values().items()]
+
+
+def clip_tag(mac: str) -> str:
+    return mac if len(mac) <= 40 else mac[:37] + "..."
 
 
 SHELLY_QUANTITIES = {"temp": ("temperature", "°C"), "hum": ("humidity", "%")}

@@ -124,6 +124,26 @@ def cmd_tokens_import(store: Store, args: argparse.Namespace, settings: Settings
     print(f"imported {len(result.imported)} token(s)", file=sys.stderr)
 
 
+def cmd_sensors_delete(store: Store, args: argparse.Namespace, settings: Settings) -> None:
+    from sensorbot.forget import Tally, chosen_sensors, forget_all
+
+    try:
+        sensors = chosen_sensors(store, args.user_id, args.sensor, args.prefix)
+    except LookupError as exc:
+        raise NotFound(str(exc)) from None
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+    def show(tally: Tally) -> None:
+        print("\r" + tally.progress_line(len(sensors)), end="", file=sys.stderr, flush=True)
+
+    tally = forget_all(store, args.user_id, sensors, progress=show)
+    print(file=sys.stderr)
+    for done in tally.deleted:
+        print(f"{done.sensor}\t{done.readings}\t{done.rules}")
+    print(tally.summary(), file=sys.stderr)
+
+
 REUSE_THE_OLD_BOT = (
     "note: these chats pressed Start with the old bot only, and Telegram lets a bot write only "
     "to chats that started it. Run sensorbot with the OLD bot's token ([telegram] token, or the "
@@ -233,6 +253,9 @@ def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings)
                                         configured_forecasts(settings)))
 
     print(run_against_telegram(once(), settings))
+    from storage.rollup import Rollup  # the process that runs the cycle compiles the hours
+
+    Rollup(store).run(now_ms())
 
 
 def run_against_telegram(call: Coroutine[Any, Any, T], settings: Settings) -> T:
@@ -355,6 +378,14 @@ def build_parser() -> argparse.ArgumentParser:
     users_add.add_argument("name", type=user_name)
     users_add.add_argument("--id", help="the user id (default: made from the name)")
     add(users, "list", cmd_users_list, "list users").set_defaults(reads_only=True)
+
+    sensors = group("sensors", "manage sensors")
+    forget = add(sensors, "delete", cmd_sensors_delete,
+                 "delete a sensor (or every sensor whose id starts with --prefix) with its alert "
+                 "rules and readings; prints one line per sensor: id, readings, rules")
+    forget.add_argument("user_id", metavar="USER")
+    forget.add_argument("sensor", metavar="SENSOR", nargs="?")
+    forget.add_argument("--prefix", metavar="P", help="every sensor whose id starts with P")
 
     alerts = group("alerts", "alert cycle")
     add(alerts, "check", cmd_alerts_check, "run one alert cycle (evaluate, deliver) and exit"

@@ -3,7 +3,9 @@
 Each invocation hands one update to the same PTB Application `sensorbot run` polls with. The
 X-Telegram-Bot-Api-Secret-Token header is compared in constant time before anything else; an
 update that was handled answers 200 even if its handler failed (that is logged), so Telegram
-does not redeliver it forever.
+does not redeliver it forever. Telegram redelivers after timeouts and 5xx, and two Lambdas may
+get the same update at once: each update is claimed in storage first, by a conditional write,
+and a redelivery of one handled (or being handled) is answered 200 without handling it again.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import base64
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +23,18 @@ from telegram import Bot, Update
 from telegram.ext import Application
 
 from bot.app import MENU, build_application, require_token
+from core.clock import wall_clock_ms
 from core.config import ConfigError, Settings
 from storage.base import Store
+from storage.errors import StorageError
 
 log = logging.getLogger("sensorbot.webhook")
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name
 TELEGRAM = "https://api.telegram.org/bot"  # PTB's default base URL
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+# Longer than BotFunction's timeout: a claim older than this was abandoned by a crashed handler.
+CLAIM_LEASE_MS = 90_000
 
 
 def require_secret(settings: Settings) -> str:
@@ -79,6 +86,8 @@ class WebhookBot:
     application: Application[Any, Any, Any, Any, Any, Any]
     secret: str
     loop: asyncio.AbstractEventLoop
+    store: Store
+    clock_ms: Callable[[], int] = wall_clock_ms
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> WebhookBot:
@@ -86,7 +95,7 @@ class WebhookBot:
         application = build_application(settings, store, polling=False)
         loop = asyncio.new_event_loop()
         loop.run_until_complete(application.initialize())  # getMe, once per cold start
-        return cls(application, secret, loop)
+        return cls(application, secret, loop, store)
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         headers, body = request_of(event)
@@ -94,10 +103,29 @@ class WebhookBot:
             log.warning("refused a webhook call without the right secret token")
             return response(401, {"detail": "missing or wrong X-Telegram-Bot-Api-Secret-Token"})
         payload = update_of(body)
-        if payload is None:
+        if payload is None or type(payload.get("update_id")) is not int:
             return response(400, {"detail": "the body is not a JSON Telegram update"})
+        update_id = payload["update_id"]
+        try:
+            if not self.store.claim_update(update_id, now_ms=self.clock_ms(),
+                                           lease_ms=CLAIM_LEASE_MS):
+                log.info("update %s was handled already (or is being handled): skipped",
+                         update_id)
+                return response(200, {"ok": True})
+        except StorageError as exc:  # Telegram redelivers after a 5xx
+            log.warning("could not claim update %s: %s", update_id, exc)
+            return response(503, {"detail": "storage is unavailable; try again"})
         self.loop.run_until_complete(self.process(payload))
+        self.finish(update_id)
         return response(200, {"ok": True})
+
+    def finish(self, update_id: int) -> None:
+        """Mark the update handled; if that fails, a redelivery after the lease runs it again
+        (at least once, never lost)."""
+        try:
+            self.store.finish_update(update_id, now_ms=self.clock_ms())
+        except StorageError as exc:
+            log.warning("could not mark update %s handled: %s", update_id, exc)
 
     def close(self) -> None:
         """Lambda freezes and discards the environment; tests and benchmarks close it."""

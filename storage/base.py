@@ -29,6 +29,8 @@ SensorKey = tuple[str, str]  # (user_id, sensor_id)
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 MAX_TIME_MS = 2**63 - 1  # range reads clamp their end here: both backends hold it
+# Telegram redelivers an update it got no answer for, for up to a day: remember them that long.
+UPDATE_MEMORY_MS = DAY_MS
 
 
 class Unset:
@@ -71,6 +73,17 @@ class Store(Protocol):
 
     def purge_expired(self, *, now_ms: int) -> int:
         """Delete what retention says is gone (a no-op where TTL does it)."""
+
+    def delete_sensor(
+        self, user_id: str, sensor: str, *,
+        progress: Callable[[DeletionProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> SensorDeletion:
+        """Remove a sensor with its alert rules, its readings (expired ones too) and its
+        hourly statistics: the rules first (a rule left on a sensor losing its readings would
+        cry "no data"), then the readings and statistics, the sensor itself last, so a
+        deletion stopped part-way (`should_stop`, asked between batches) leaves it listed, to
+        be deleted again."""
 
     # Hourly statistics, kept `statistics_retention_days` (0 = forever) past the readings.
     def write_statistics(self, user_id: str, sensor: str, hours: Sequence[HourStats], *,
@@ -133,8 +146,22 @@ class Store(Protocol):
     def claim_invite(self, code: str, chat_id: int, *, now_ms: int) -> Invite | None:
         """Mark the invite used by this chat; None if unknown, used or expired."""
 
+    # Telegram updates a webhook has taken: a redelivered one is handled once.
+    def claim_update(self, update_id: int, *, now_ms: int, lease_ms: int) -> bool:
+        """Take an update for handling, by a conditional write: True unless it was handled
+        within UPDATE_MEMORY_MS or another process took it less than `lease_ms` ago."""
+
+    def finish_update(self, update_id: int, *, now_ms: int) -> None:
+        """Mark a taken update handled: its redeliveries are skipped for UPDATE_MEMORY_MS."""
+
     # Alert rules with their state; state changes are conditional on its version.
     def put_alert_rule(self, rule: AlertRule) -> None: ...
+
+    def put_preset_rule(self, rule: AlertRule) -> bool:
+        """Store a preset's rule under its (derived) id, by a conditional write: unless the
+        rule stored there has the same sensor and spec, whose state is then kept. A rule
+        replaced gets a higher version, so a state update read before loses its race.
+        True when written."""
 
     def list_alert_rules(self, user_id: str | None = None) -> list[AlertRule]: ...
 
@@ -151,6 +178,27 @@ class Store(Protocol):
         Returns the stored state (version bumped), or None when another writer got there first
         or the rule is gone.
         """
+
+
+@dataclass(frozen=True)
+class DeletionProgress:
+    """How far deleting a sensor's readings has come, and what it has cost so far."""
+
+    readings: int
+    read_units: float
+    write_units: float
+
+
+@dataclass(frozen=True)
+class SensorDeletion:
+    """What deleting a sensor removed; `complete` is False when it was stopped part-way."""
+
+    sensor: str
+    readings: int
+    rules: int
+    complete: bool
+    read_units: float = 0.0
+    write_units: float = 0.0
 
 
 @dataclass(frozen=True)

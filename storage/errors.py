@@ -29,3 +29,7 @@ class InvalidRecord(StorageError, ValueError):
     """A record the store refuses: an id unfit for a key, a value DynamoDB cannot hold."""
 
     status_code = 422
+
+
+class MissingTable(StorageError):
+    """A table this version needs is not there yet (an upgrade that did not run init)."""

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby
 
 from storage.base import HOUR_MS, SensorKey, Store
-from storage.errors import StorageError
+from storage.errors import MissingTable, StorageError
 from storage.models import HourStats, Reading
 
 log = logging.getLogger("sensorbot.statistics")
@@ -71,10 +72,13 @@ class RollupSummary:
 class Rollup:
     """Compiles every sensor's finished hours; one instance per process, reused every cycle.
 
-    Not thread-safe: a process runs one at a time (the job scheduler's max_instances=1)."""
+    Sensors are compiled `workers` at a time: on DynamoDB each is a few round trips, and a
+    thousand of them one by one would hold the alert Lambda for half a minute every hour.
+    One run at a time (the job scheduler's max_instances=1)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, workers: int = 8) -> None:
         self.store = store
+        self.workers = workers
         self.memory: dict[SensorKey, Compiled] = {}
         self.done_hour: int | None = None
 
@@ -84,36 +88,51 @@ class Rollup:
         summary = RollupSummary()
         if self.done_hour == current:
             return summary
-        for user in self.store.list_users():
-            for sensor in self.store.list_sensors(user.user_id):
-                key = (user.user_id, sensor.sensor_id)
-                try:
-                    self.compile_sensor(key, current, now_ms, summary)
-                except StorageError as error:  # the next cycle tries this sensor again
-                    log.warning("could not compile the statistics of %r: %s", key, error)
-                    summary.failed += 1
+        keys = [(user.user_id, sensor.sensor_id) for user in self.store.list_users()
+                for sensor in self.store.list_sensors(user.user_id)]
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="rollup") as pool:
+            outcomes = list(pool.map(lambda key: self.attempt(key, current, now_ms), keys))
+        missing = next((o for o in outcomes if isinstance(o, MissingTable)), None)
+        if missing is not None:  # said once an hour, not once a sensor
+            log.warning("the hourly statistics are not compiled: %s", missing)
+            self.done_hour = current
+            return summary
+        for key, outcome in zip(keys, outcomes, strict=True):
+            if isinstance(outcome, StorageError):  # the next cycle tries this sensor again
+                log.warning("could not compile the statistics of %r: %s", key, outcome)
+                summary.failed += 1
+            else:
+                summary.sensors += 1
+                summary.readings_read += outcome[0]
+                summary.hours_written += outcome[1]
         if not summary.failed:
             self.done_hour = current
         return summary
 
-    def compile_sensor(self, key: SensorKey, current: int, now_ms: int,
-                       summary: RollupSummary) -> None:
+    def attempt(self, key: SensorKey, current: int,
+                now_ms: int) -> tuple[int, int] | StorageError:
+        try:
+            return self.compile_sensor(key, current, now_ms)
+        except StorageError as error:
+            return error
+
+    def compile_sensor(self, key: SensorKey, current: int, now_ms: int) -> tuple[int, int]:
+        """Compile one sensor; how many readings it read and hours it wrote."""
         kept = current - GRACE_MS
-        summary.sensors += 1
         memo = self.memory.get(key) or self.recall(key, current, now_ms)
-        if memo.start >= kept:  # compiled this hour already (by this process or another)
-            self.memory[key] = memo
-            return
-        start = max(memo.start, first_full_hour(self.store, now_ms))
-        if start < current:
-            readings = self.store.read_range(*key, start, current - 1, now_ms=now_ms)
-            fresh = summarize_hours(readings)
-            changed = [hour for hour in fresh if memo.recent.get(hour.hour) != hour]
-            self.store.write_statistics(*key, changed, now_ms=now_ms)
-            summary.readings_read += len(readings)
-            summary.hours_written += len(changed)
-            memo.recent.update((hour.hour, hour) for hour in fresh)
-        self.memory[key] = Compiled(kept, {h: s for h, s in memo.recent.items() if h >= kept})
+        read = written = 0
+        if memo.start < kept:  # else compiled this hour already (by this process or another)
+            start = max(memo.start, first_full_hour(self.store, now_ms))
+            if start < current:
+                readings = self.store.read_range(*key, start, current - 1, now_ms=now_ms)
+                fresh = summarize_hours(readings)
+                changed = [hour for hour in fresh if memo.recent.get(hour.hour) != hour]
+                self.store.write_statistics(*key, changed, now_ms=now_ms)
+                read, written = len(readings), len(changed)
+                memo.recent.update((hour.hour, hour) for hour in fresh)
+            memo = Compiled(kept, {h: s for h, s in memo.recent.items() if h >= kept})
+        self.memory[key] = memo  # one key a thread: dict assignment is atomic
+        return read, written
 
     def recall(self, key: SensorKey, current: int, now_ms: int) -> Compiled:
         """A sensor this process has not compiled yet: its newest stored hours say where the

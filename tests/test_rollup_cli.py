@@ -83,7 +83,8 @@ def test_a_migrated_ranchdata_table_gets_its_statistics(ranch, dynalite, monkeyp
     config = ranch["config"]
     config.write_text(config.read_text(encoding="utf-8") + f'statistics_table = "{table}"\n',
                       encoding="utf-8")
-    for command in (["init"], ["migrate", "--tokens", TOKENS], ["rollup", "--rebuild"]):
+    for command in (["init", "--create-tables"], ["migrate", "--tokens", TOKENS],
+                    ["rollup", "--rebuild"]):
         assert main([*command, "--config", str(config)]) == 0
 
     store = ranch["store"]

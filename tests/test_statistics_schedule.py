@@ -55,3 +55,21 @@ def test_a_failing_store_is_logged_and_the_job_goes_on(tmp_path, caplog):
     asyncio.run(statistics_job(Rollup(store))(context))
 
     assert "compiling the hourly statistics failed" in caplog.text
+
+
+def test_alerts_check_compiles_them_after_its_cycle(tmp_path, emulator, monkeypatch):
+    from sensorbot import cli
+
+    store, readings = store_with_readings(tmp_path)
+    store.close()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[telegram]\ntoken = "{emulator.token}"\nbase_url = "{emulator.base_url}"'
+                      '\n[storage]\nsqlite_path = "s.db"\n', encoding="utf-8")
+    monkeypatch.setattr(cli, "now_ms", lambda: NOW_MS + 60_000)
+
+    assert cli.main(["alerts", "check", "--config", str(config)]) == 0
+
+    store = SQLiteStore(tmp_path / "s.db")
+    assert store.read_statistics("u1", "attic", 0, NOW_MS, now_ms=NOW_MS) == \
+        summarize_hours(readings)
+    store.close()

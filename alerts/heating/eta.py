@@ -19,10 +19,11 @@ RATE_MS = 90 * 60_000  # the current fall is read over this
 MEASURED_MS = 3 * HOUR_MS  # the measured outside held constant: its mean over this
 OUTSIDE_DOUBT = 1.5  # °C either way on the outside temperature, for the range
 FREEZE = 0.0
+COLDEST = -35.0  # °C: no building heads for colder than this
 BLIND_FACTORS = (1.2, 1.7, 4.0)  # without outside data: ETA = these × the straight line
 SETTLED_MS = 45 * 60_000
-OBSERVED_SCALE = 1.3  # ideal τ / the τ a fall shows at the first warning: about 1.3 (0.7–2.3)
-EARLY = 0.85
+OBSERVED_SCALE = 1.6  # ideal τ / the τ a fall shows at the first warning: about 1.6 (1.1–2.5)
+EARLY = 0.8
 BLEND_DOUBT = 0.5  # the blended τ's range: × e^±0.4
 
 OutsideSource = Literal["sensor", "forecast"]
@@ -55,7 +56,7 @@ def blended_taus(model: HeatingModel | None, start: float, out_now: float,
     seen = (start - out_now) / -rate * OBSERVED_SCALE
     seen = min(200.0, max(3.0, seen))
     episodes = model.cooling_episodes if model is not None else 0
-    w = min(0.75, 0.4 + 0.05 * episodes)
+    w = min(0.75, 0.25 + 0.05 * episodes)
     mid = math.exp(w * math.log(tau) + (1 - w) * math.log(seen))
     # the stated ETA leans early (the pipes matter more than the precision); the range not
     return mid * EARLY, mid * math.exp(-BLEND_DOUBT), mid * math.exp(BLEND_DOUBT)
@@ -135,7 +136,8 @@ def _crossing(course: list[tuple[int, float]]) -> int | None:
     return None
 
 
-def _without_outside(start: float, rate: float | None, now_ms: int) -> Prediction:
+def _without_outside(start: float, rate: float | None, now_ms: int, settled: float | None,
+                     model: HeatingModel | None) -> Prediction:
     """From the indoor curve alone: the straight line of the current fall is the earliest it
     can be (the air's quick first drop is in that fall, and an unheated building slows as it
     nears the outside temperature); 1.7 times that leans early, four times is the latest."""
@@ -143,6 +145,14 @@ def _without_outside(start: float, rate: float | None, now_ms: int) -> Predictio
         return Prediction(None, None, None, rate, None, None)
     line_ms = max(0.0, start - FREEZE) / -rate * HOUR_MS
     low, mid, high = (now_ms + int(f * line_ms) for f in BLIND_FACTORS)
+    if settled is not None and settled < -0.05:
+        # where the fall heads: T + rate·τ, the building's own rate (the quick drop taken out)
+        tau = taus(model)[0]
+        towards = max(COLDEST, start + settled / OBSERVED_SCALE * tau)
+        if towards < FREEZE - 1.0 and start > FREEZE:
+            hours = tau * math.log((start - towards) / (FREEZE - towards))
+            mid = int(math.sqrt(max(1.0, mid - now_ms) * hours * HOUR_MS)) + now_ms
+            mid = min(high, max(low, mid))
     return Prediction(mid, low, high, round(rate, 2), None, None)
 
 
@@ -155,7 +165,7 @@ def predict_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: 
     start, rate = state
     found = outside_course(outside, now_ms)
     if found is None:
-        return _without_outside(start, rate, now_ms)
+        return _without_outside(start, rate, now_ms, recent_rate(recent, now_ms), model)
     course, now_out, source = found
     tau, low, high = blended_taus(model, start, now_out, recent_rate(recent, now_ms))
     until = now_ms + HORIZON_MS

@@ -57,6 +57,7 @@ class HeatingMemory:
     relearn_from: int | None = None  # "I turned the heating down": learn only after this
     last_at: int | None = None  # the latest reading seen: a cycle with no new reading is free
     below_since: int | None = None  # watching: when the readings went below the usual level
+    learn_tried: int | None = None  # the last learning that found too few readings
     skip_from: int | None = None  # the last event's span, left out of learning the level
     skip_to: int | None = None
 

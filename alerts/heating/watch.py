@@ -30,6 +30,10 @@ MARGIN = 0.3  # °C below the band before a reading counts as below the usual le
 RESET = 0.1  # °C back above that before "below since" forgets (noise at the line)
 BELOW_MS = 15 * 60_000  # below the usual level this long before the history is read
 FALLING_MS = 50 * 60_000  # a door (≤ 40 min) or a defrost is over and recovering by then
+NEAR_FREEZING = 4.5  # °C: this close to the pipes' danger it waits less...
+URGENT_BELOW_MS = 10 * 60_000  # ... below the level this long
+URGENT_FALLING_MS = 25 * 60_000  # ... falling this long
+URGENT_MAX_SHARE = 4.0  # ... and no faster than this many times the unheated fall (fast τ)
 CHECK_MS = 3 * HOUR_MS  # the history a suspicious fall is checked on
 FALL_MS = 90 * 60_000  # the fall's rate is read over this
 RISE = 0.35  # °C above the lowest so far: the fall was interrupted, not noise
@@ -46,6 +50,8 @@ def _due(memory: HeatingMemory, now_ms: int) -> bool:
     """Whether the model is to be (re)learned now."""
     if memory.phase == HeatingPhase.FIRING:
         return False  # the fall is not the heating's level
+    if memory.learn_tried is not None and now_ms - memory.learn_tried < HOUR_MS:
+        return False  # too few readings an hour ago: not every cycle again
     if memory.relearn_from is not None and (
             memory.model is None or memory.model.learned_at < memory.relearn_from):
         return now_ms - memory.relearn_from >= RELEARN_MS  # a day of the new level first
@@ -80,8 +86,8 @@ def _relearn(memory: HeatingMemory, history: Sequence[Reading], outside: Outside
         skip = (memory.skip_from, memory.skip_to)
     model = learn(usable, outside.measured, now_ms, memory.model, skip)
     if model is None:
-        return memory
-    return replace(memory, model=model, phase=HeatingPhase.WATCHING)
+        return replace(memory, learn_tried=now_ms)
+    return replace(memory, model=model, phase=HeatingPhase.WATCHING, learn_tried=None)
 
 
 def _fall_began(model: HeatingModel, history: Sequence[Reading], below_since: int) -> int:
@@ -106,7 +112,8 @@ def _rose(history: Sequence[Reading], began: int, noise: float) -> bool:
 
 
 def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: int,
-                     below_since: int, outside: Outside, noise: float = 0.0) -> bool:
+                     below_since: int, outside: Outside, noise: float = 0.0,
+                     urgent: bool = False) -> bool:
     """Whether the readings since `below_since` fall the way this building cools unheated:
     still at their lowest (a door or a defrost recovers), falling at least a share of the
     unheated rate towards the outside temperature (a heater that barely keeps up sags slower)."""
@@ -128,7 +135,9 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
     needed = MIN_RATE if outside.measured else MIN_RATE_BLIND
     out = OutsideAt(outside.measured).at(now_ms, HOUR_MS) if outside.measured else None
     if out is not None and since[-1].value > out:
-        needed = max(MIN_RATE, SHARE_OF_UNHEATED * (since[-1].value - out) / model.tau_high_h)
+        needed = max(MIN_RATE, SHARE_OF_UNHEATED * (since[-1].value - out) / model.tau_h)
+        if urgent and rate < -URGENT_MAX_SHARE * (since[-1].value - out) / model.tau_low_h:
+            return False  # waiting less, it asks more: far faster than unheated is a door
     return rate <= -needed
 
 
@@ -160,7 +169,8 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
         return HeatingStep(replace(memory, below_since=None))
     below_since = memory.below_since if memory.below_since is not None else latest.timestamp
     memory = replace(memory, below_since=below_since, last_at=latest.timestamp)
-    if latest.timestamp - below_since < BELOW_MS:
+    urgent = latest.value < NEAR_FREEZING
+    if latest.timestamp - below_since < (URGENT_BELOW_MS if urgent else BELOW_MS):
         return HeatingStep(memory)
     if history is None:
         return HeatingStep(memory, needs=(now_ms - CHECK_MS, now_ms))
@@ -169,8 +179,9 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
         recent.append(latest)
     began = _fall_began(model, recent, below_since)
     noise = model.noise
-    if now_ms - began < FALLING_MS or _rose(recent, began, noise) or not falling_unheated(
-            model, recent, now_ms, below_since, outside, noise):
+    if now_ms - began < (URGENT_FALLING_MS if urgent else FALLING_MS) or _rose(
+            recent, began, noise) or not falling_unheated(model, recent, now_ms, below_since,
+                                                          outside, noise, urgent):
         return HeatingStep(memory)
     prediction = predict_from(model, recent, now_ms, outside)
     event = HeatingEvent("heating_failed", latest.timestamp, latest.value, model.level,

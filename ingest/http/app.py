@@ -49,6 +49,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         RequestTimeout.status_code: "The request did not arrive within [api] "
                                     "request_timeout_seconds (30 s unless configured)",
         PayloadTooLarge.status_code: "The body is over 1 MiB",
+        414: "The URL is over 64 KiB",
         Unprocessable.status_code: "Invalid input; `detail` says what and where",
         TooManyRequests.status_code: "Too many readings from this token, or too many failed "
                                      "authentications from this address; see Retry-After",

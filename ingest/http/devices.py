@@ -11,10 +11,11 @@ from ingest.http.auth import Caller, token_from_headers
 from ingest.http.deps import WRITERS, Services, caller, parse_json, require, services_of
 from ingest.http.errors import Unprocessable
 from ingest.http.limits import read_body
-from ingest.http.schemas import RuuviGatewayIn, Stored, body_doc
+from ingest.http.schemas import GatewayStored, RuuviGatewayIn, SkippedTagOut, Stored, body_doc
 from ingest.payloads import (
     BadPayload,
     DeviceReading,
+    SkippedTag,
     ruuvi_gateway_readings,
     shelly_query,
     shelly_readings,
@@ -53,11 +54,22 @@ async def ingest(request: Request, caller: Caller, parse: Parse) -> Stored:
     return Stored(stored=stored)
 
 
-@router.post("/api/v1/ruuvi", response_model=Stored, openapi_extra=body_doc(RuuviGatewayIn),
-             summary="Ruuvi Gateway (custom HTTP server): each tag's RAWv2 data, decoded")
-async def post_ruuvi(request: Request, who: Caller = Depends(caller)) -> Stored:
+@router.post("/api/v1/ruuvi", response_model=GatewayStored,
+             openapi_extra=body_doc(RuuviGatewayIn),
+             summary="Ruuvi Gateway (custom HTTP server): each tag's RAWv2 data, decoded; "
+                     "tags that give none are skipped and named")
+async def post_ruuvi(request: Request, who: Caller = Depends(caller)) -> GatewayStored:
     body = parse_json(await read_body(request))
-    return await ingest(request, who, lambda window: ruuvi_gateway_readings(body, window))
+    skipped: list[SkippedTag] = []
+
+    def parse(window: Window) -> list[DeviceReading]:
+        report = ruuvi_gateway_readings(body, window)
+        skipped[:] = report.skipped
+        return report.readings
+
+    stored = await ingest(request, who, parse)
+    return GatewayStored(stored=stored.stored,
+                         skipped=[SkippedTagOut(tag=s.tag, reason=s.reason) for s in skipped])
 
 
 @router.get("/api/v1/shelly", response_model=Stored,

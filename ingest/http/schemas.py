@@ -22,6 +22,10 @@ class MeasurementIn(BaseModel):
 class ReadingIn(MeasurementIn):
     sensor: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$",
                         description="Any text without control characters, e.g. 'Living room'.")
+    unit: str | None = Field(
+        default=None, min_length=1, max_length=32, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$",
+        description="The sensor's unit, e.g. '°C': set when the sensor has none yet, never "
+                    "over one chosen in the chat.")
 
 
 class ReadingBatchIn(BaseModel):
@@ -50,6 +54,17 @@ class SeriesItem(BaseModel):
 
 class Stored(BaseModel):
     stored: int
+
+
+class SkippedTagOut(BaseModel):
+    tag: str
+    reason: str
+
+
+class GatewayStored(Stored):
+    """What a Ruuvi Gateway POST stored, and the tags that gave no readings, with why."""
+
+    skipped: list[SkippedTagOut]
 
 
 class SensorSummary(BaseModel):

@@ -14,6 +14,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 KEEP_ALIVE_S = 5  # uvicorn's default: an idle kept-alive connection is closed after this
 MAX_OPEN_FILES = 65_536
+MAX_URL_BYTES = 65_535  # llhttp's URL parser counts offsets in 16 bits
 
 log = logging.getLogger("sensorbot.api")
 
@@ -47,6 +48,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         super().connection_lost(exc)
 
+    def send_400_response(self, msg: str) -> None:
+        """A request the HTTP parser refuses gets the JSON error every route gives, not
+        uvicorn's plain text. The parser holds URLs of up to 64 KiB (a Shelly report URL
+        padded with parameters can be longer)."""
+        if len(getattr(self, "url", b"")) > MAX_URL_BYTES:
+            status, detail = b"414 URI Too Long", ("the URL is longer than 64 KiB; send at "
+                                                   "most 64 KiB of query parameters")
+        else:
+            status, detail = b"400 Bad Request", "the request is not valid HTTP/1.1"
+        self.transport.write(json_error(status, detail, self.server_state.default_headers))
+        self.transport.close()
+
     def _arm(self) -> None:
         self._deadline = self.loop.call_later(self.request_timeout_s, self._cut_off)
 
@@ -68,6 +81,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             log.info("closed the connection of %s: no complete request headers within %.0f s",
                      client, self.request_timeout_s)
         self.transport.close()
+
+
+def json_error(status: bytes, detail: str,
+               headers: list[tuple[bytes, bytes]] | None = None) -> bytes:
+    """A whole response, written before the app is involved, closing the connection."""
+    body = json.dumps({"detail": detail}).encode()
+    extra = b"".join(name + b": " + value + b"\r\n" for name, value in headers or [])
+    return (b"HTTP/1.1 %s\r\n%scontent-type: application/json\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n\r\n%s" % (status, extra, len(body), body))
 
 
 def timeout_response(timeout_s: float) -> bytes:

@@ -27,6 +27,7 @@ from ingest.http.deps import (
     services,
     services_of,
 )
+from ingest.http.devices import ingest as ingest_devices
 from ingest.http.errors import Unprocessable
 from ingest.http.limits import read_body
 from ingest.http.schemas import (
@@ -39,6 +40,7 @@ from ingest.http.schemas import (
     Stored,
     body_doc,
 )
+from ingest.payloads import DeviceReading
 from ingest.validation import Invalid, Window, might_underflow, parse_reading
 from storage.base import DAY_MS, HOUR_MS
 from storage.errors import StorageError
@@ -46,6 +48,7 @@ from storage.models import MAX_VALUE, SENSOR_ID_MAX, Reading, distinct_count
 from storage.rollup import daily, hourly_history
 
 MAX_BATCH = 1000
+MAX_UNIT = 32  # as /unit keeps it
 
 
 class _FastReading(TypedDict):
@@ -115,8 +118,30 @@ async def post_readings(request: Request, who: Caller = Depends(caller)) -> Stor
     def parse(window: Window) -> list[Reading]:
         return fast_parse_batch(raw, window) or parse_batch(parse_json(raw), window)
 
+    if b'"unit"' in raw:  # a unit given with a reading: the devices' path, units and all
+        return await ingest_devices(request, who, lambda window: with_units(raw, window))
     stored = await services_of(request).ingest(who, parse)
     return Stored(stored=distinct_count(stored))
+
+
+def with_units(raw: bytes, window: Window) -> list[DeviceReading]:
+    """The batch's readings, each with the unit it names (set on a sensor that has none)."""
+    body = parse_json(raw)
+    readings = parse_batch(body, window)
+    items = body["readings"] if isinstance(body, dict) else []
+    return [DeviceReading(reading, unit_of(index, item))
+            for index, (reading, item) in enumerate(zip(readings, items, strict=True))]
+
+
+def unit_of(index: int, item: dict[str, object]) -> str | None:
+    unit = item.get("unit")
+    if unit is None:
+        return None
+    if not isinstance(unit, str) or not 1 <= len(unit) <= MAX_UNIT or \
+            any(ord(c) < 32 or 127 <= ord(c) < 160 for c in unit):
+        raise Unprocessable(f'readings[{index}]: unit must be a short text (1 to {MAX_UNIT} '
+                            'characters), e.g. "°C"')
+    return unit
 
 
 @router.get("/api/v3/sensors", response_model=list[SensorSummary],

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from alerts.actions import set_freeze
 from alerts.heating_rule import dump_memory
 from alerts.outside import set_outdoor_sensor
+from alerts.state import update_rule_state
 from core.config import Settings
 from core.tokens import issue_token
 from sensorbot.demo.emulator import BotApiEmulator, Call
@@ -300,10 +301,10 @@ def watch_the_attic(store: SQLiteStore, history: list[Reading], now: int) -> Non
     watch = next(rule for rule in rules if rule.spec.kind is RuleKind.HEATING)
     indoor = [r for r in history if r.sensor == "attic"]
     outside = [r for r in history if r.sensor == OUTDOOR_SENSOR]
-    memory = watched(indoor, outside)
-    store.update_alert_state(DEMO_USER, watch.rule_id,
-                             replace(watch.state, heating=dump_memory(memory)),
-                             expected_version=watch.state.version)
+    seen = dump_memory(watched(indoor, outside))
+    stored = store.get_alert_rule(DEMO_USER, watch.rule_id)
+    if stored is not None:
+        update_rule_state(store, stored, lambda state: replace(state, heating=seen))
 
 
 def start_mqtt_corner(failed_at_ms: int, out: TextIO) -> MqttCorner | None:

@@ -138,10 +138,31 @@ def batch_write(
 
     Raises StorageUnavailable naming how many items were not written: never a silent loss.
     """
-    for start in range(0, len(items), BATCH_LIMIT):
-        pending: Sequence[WriteRequestTypeDef | WriteRequestOutputTypeDef] = [
-            {"PutRequest": {"Item": item}} for item in items[start:start + BATCH_LIMIT]
-        ]
+    batch_requests(client, meter, table, [{"PutRequest": {"Item": item}} for item in items],
+                   sleep=sleep, attempts=attempts, base_delay=base_delay)
+
+
+def batch_delete(client: DynamoDBClient, meter: CapacityMeter, table: str,
+                 keys: Sequence[Item], *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """DeleteRequests of these keys, as batch_write sends its puts."""
+    batch_requests(client, meter, table, [{"DeleteRequest": {"Key": key}} for key in keys],
+                   sleep=sleep)
+
+
+def batch_requests(
+    client: DynamoDBClient,
+    meter: CapacityMeter,
+    table: str,
+    requests: Sequence[WriteRequestTypeDef],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    attempts: int = BATCH_ATTEMPTS,
+    base_delay: float = 0.05,
+) -> None:
+    """BatchWriteItem requests, 25 at a time, UnprocessedItems retried."""
+    for start in range(0, len(requests), BATCH_LIMIT):
+        pending: Sequence[WriteRequestTypeDef | WriteRequestOutputTypeDef] = \
+            requests[start:start + BATCH_LIMIT]
         for attempt in range(attempts):
             with translated():
                 response = client.batch_write_item(
@@ -154,7 +175,8 @@ def batch_write(
             if attempt + 1 < attempts:
                 sleep(random.uniform(0, min(2.0, base_delay * 2**attempt)))
         if pending:
-            unwritten = len(pending) + max(0, len(items) - start - BATCH_LIMIT)
+            unwritten = len(pending) + max(0, len(requests) - start - BATCH_LIMIT)
             raise StorageUnavailable(
-                f"DynamoDB left {unwritten} of {len(items)} items unwritten after {attempts} tries"
+                f"DynamoDB left {unwritten} of {len(requests)} items unwritten after {attempts} "
+                "tries"
             )

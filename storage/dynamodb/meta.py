@@ -9,6 +9,9 @@
 | token      | TOKEN#<sha256>   | TOKEN          | TOKENS          | <token id>        |
 | chat link  | CHAT#<chat id>   | CHAT           | USER#<user>     | CHAT#<chat id>    |
 | invite     | INVITE#<code>    | INVITE         |                 |                   |
+| update     | UPDATE#<id>      | UPDATE         |                 |                   |
+
+Telegram updates a webhook took expire by TTL (`expires_at`, epoch seconds) a day after.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from storage.base import UNSET, Unset
+from storage.base import UNSET, UPDATE_MEMORY_MS, Unset
 from storage.codec import dump_spec, dump_state, load_spec, load_state
 from storage.dynamodb.client import CapacityMeter, Item, error_code, query_pages, translated
 from storage.dynamodb.numbers import NumberSafeDeserializer
-from storage.errors import AlreadyExists
+from storage.errors import AlreadyExists, StorageUnavailable
 from storage.models import (
     AlertRule,
     AlertState,
@@ -43,6 +46,8 @@ if TYPE_CHECKING:  # boto3-stubs, a dev dependency
     from mypy_boto3_dynamodb import DynamoDBClient
 
 GSI = "gsi1"
+KNOWN_FOR_MS = 3_600_000  # a sensor deleted by another process is registered again within this
+PRESET_TRIES = 5  # a preset's rule rewritten by other processes this often in a row: give up
 _serializer = TypeSerializer()
 _deserializer = NumberSafeDeserializer()
 
@@ -94,13 +99,21 @@ def rule_from(row: dict[str, Any]) -> AlertRule:
                      int(row["created"]), state)
 
 
+def rule_values(rule: AlertRule) -> dict[str, Any]:
+    return {"pk": f"USER#{rule.user_id}", "sk": f"RULE#{rule.rule_id}", "gsi1pk": "RULES",
+            "gsi1sk": f"{rule.user_id}#{rule.rule_id}", "user_id": rule.user_id,
+            "rule_id": rule.rule_id, "sensor": rule.sensor, "spec": dump_spec(rule.spec),
+            "created": rule.created, "status": rule.state.status.value,
+            "version": rule.state.version, "data": dump_state(rule.state)}
+
+
 class MetaMixin:
     """The metadata half of DynamoDBStore."""
 
     _client: DynamoDBClient
     _meter: CapacityMeter
     meta_table: str
-    _known_sensors: dict[str, set[str]]
+    _known_sensors: dict[str, dict[str, int]]  # user → sensor → when known to be registered
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -167,15 +180,18 @@ class MetaMixin:
     # -- sensors ------------------------------------------------------------------------------
 
     def _register_sensors(self, user_id: str, sensors: set[str], now_ms: int) -> None:
-        """Record new sensors; known ones cost nothing, so a reading costs one write."""
+        """Record new sensors; known ones cost nothing, so a reading costs one write. What
+        this process knows is checked again hourly: another process may have deleted one."""
         known = self._known_sensors.get(user_id)
         if known is None:
-            known = {s.sensor_id for s in self.list_sensors(user_id)}
+            known = dict.fromkeys((s.sensor_id for s in self.list_sensors(user_id)), now_ms)
             self._known_sensors[user_id] = known
-        for sensor in sensors - known:
+        for sensor in sensors:
+            if now_ms - known.get(sensor, -KNOWN_FOR_MS) < KNOWN_FOR_MS:
+                continue
             self._put({"pk": f"USER#{user_id}", "sk": f"SENSOR#{sensor}", "sensor": sensor,
                        "created": now_ms}, only_new=True)
-            known.add(sensor)
+            known[sensor] = now_ms
 
     def list_sensors(self, user_id: str) -> list[Sensor]:
         rows = self._query("pk = :pk AND begins_with(sk, :sk)",
@@ -208,7 +224,7 @@ class MetaMixin:
         row = self._update(f"USER#{user_id}", f"SENSOR#{sensor}", UpdateExpression=expression,
                            ExpressionAttributeNames=names,
                            ExpressionAttributeValues=to_item(values)) or {}
-        self._known_sensors.setdefault(user_id, set()).add(sensor)
+        self._known_sensors.setdefault(user_id, {})[sensor] = now_ms
         return Sensor(sensor, row.get("name"), row.get("unit"), int(row.get("created", now_ms)))
 
     # -- users and tokens ---------------------------------------------------------------------
@@ -319,17 +335,65 @@ class MetaMixin:
         )
         return invite_from(row) if row else None
 
+    # -- Telegram updates ---------------------------------------------------------------------
+
+    def claim_update(self, update_id: int, *, now_ms: int, lease_ms: int) -> bool:
+        forget_s = (now_ms + UPDATE_MEMORY_MS) // 1000
+        return self._update(
+            f"UPDATE#{update_id}", "UPDATE",
+            UpdateExpression="SET claimed_at = :now, done = :no, expires_at = :forget",
+            # TTL deletion lags: an item past expires_at is forgotten already.
+            ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now_s"
+                                " OR (done = :no AND claimed_at <= :abandoned)",
+            ExpressionAttributeValues=to_item({
+                ":now": now_ms, ":no": False, ":forget": forget_s, ":now_s": now_ms // 1000,
+                ":abandoned": now_ms - lease_ms}),
+        ) is not None
+
+    def finish_update(self, update_id: int, *, now_ms: int) -> None:
+        self._update(
+            f"UPDATE#{update_id}", "UPDATE", UpdateExpression="SET done = :yes, expires_at = :f",
+            ExpressionAttributeValues=to_item({":yes": True,
+                                               ":f": (now_ms + UPDATE_MEMORY_MS) // 1000}),
+        )
+
     # -- alert rules --------------------------------------------------------------------------
 
     def put_alert_rule(self, rule: AlertRule) -> None:
         check_sensor_id(rule.sensor)
-        values = {"pk": f"USER#{rule.user_id}", "sk": f"RULE#{rule.rule_id}", "gsi1pk": "RULES",
-                  "gsi1sk": f"{rule.user_id}#{rule.rule_id}", "user_id": rule.user_id,
-                  "rule_id": rule.rule_id, "sensor": rule.sensor, "spec": dump_spec(rule.spec),
-                  "created": rule.created, "status": rule.state.status.value,
-                  "version": rule.state.version, "data": dump_state(rule.state)}
-        if not self._put(values, only_new=True):
+        if not self._put(rule_values(rule), only_new=True):
             raise AlreadyExists(f"rule {rule.rule_id!r} already exists")
+
+    def put_preset_rule(self, rule: AlertRule) -> bool:
+        check_sensor_id(rule.sensor)
+        if self._put(rule_values(rule), only_new=True):
+            return True
+        for _ in range(PRESET_TRIES):
+            stored = self.get_alert_rule(rule.user_id, rule.rule_id)
+            if stored is None:
+                if self._put(rule_values(rule), only_new=True):
+                    return True
+                continue
+            if stored.sensor == rule.sensor and dump_spec(stored.spec) == dump_spec(rule.spec):
+                return False
+            if self._replace_rule(rule, expected_version=stored.state.version):
+                return True
+        raise StorageUnavailable(f"rule {rule.rule_id!r} kept changing; try again")
+
+    def _replace_rule(self, rule: AlertRule, *, expected_version: int) -> bool:
+        """The rule's spec and a fresh state, if its version is still `expected_version`."""
+        fields = ("sensor", "spec", "created", "status", "data")
+        values = {key: value for key, value in rule_values(rule).items() if key in fields}
+        sets = ", ".join(f"#{name} = :{name}" for name in fields)
+        return self._update(
+            f"USER#{rule.user_id}", f"RULE#{rule.rule_id}",
+            UpdateExpression=f"SET {sets}, #version = :next",
+            ConditionExpression="#version = :expected",
+            ExpressionAttributeNames={f"#{name}": name for name in (*fields, "version")},
+            ExpressionAttributeValues=to_item({
+                **{f":{name}": value for name, value in values.items()},
+                ":next": expected_version + 1, ":expected": expected_version}),
+        ) is not None
 
     def list_alert_rules(self, user_id: str | None = None) -> list[AlertRule]:
         if user_id is None:

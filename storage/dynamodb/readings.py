@@ -50,7 +50,8 @@ def reading_from_item(sensor: str, item: Item) -> Reading | None:
     """
     value = item.get("value", {})
     raw = value.get("N", value.get("S"))
-    if not isinstance(raw, str) or "_" in raw:  # Python's float() takes "1_0"; JS never did
+    # Python's float() takes "1_0", "２１" and "٢١"; JavaScript's Number() never did.
+    if not isinstance(raw, str) or "_" in raw or not raw.isascii():
         return None
     try:
         number = float(raw.strip())

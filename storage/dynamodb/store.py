@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from storage.base import DAY_MS, ScanProgress, SensorKeyScan
+from storage.base import DAY_MS, DeletionProgress, ScanProgress, SensorDeletion, SensorKeyScan
 from storage.dynamodb.client import CapacityMeter, error_code, shared_client, translated
+from storage.dynamodb.deletion import delete_partition
 from storage.dynamodb.meta import GSI, MetaMixin
-from storage.dynamodb.readings import ReadingsMixin
+from storage.dynamodb.readings import ReadingsMixin, partition_key
 from storage.dynamodb.scan import scan_sensor_keys
 from storage.dynamodb.statistics import StatisticsMixin
 from storage.errors import StorageUnavailable
@@ -42,7 +43,7 @@ class DynamoDBStore(ReadingsMixin, MetaMixin, StatisticsMixin):
         self.retention_ms = retention_days * DAY_MS
         self.statistics_table = statistics_table
         self.statistics_retention_ms = statistics_retention_days * DAY_MS
-        self._known_sensors: dict[str, set[str]] = {}
+        self._known_sensors: dict[str, dict[str, int]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -139,6 +140,37 @@ class DynamoDBStore(ReadingsMixin, MetaMixin, StatisticsMixin):
             return (f"warning: could not enable TTL on {table} ({error_code(exc)}); expired "
                     "items are still hidden from reads, but are not deleted")
         return None
+
+    def delete_sensor(
+        self, user_id: str, sensor: str, *,
+        progress: Callable[[DeletionProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> SensorDeletion:
+        meter = CapacityMeter()  # this deletion's own cost, whatever else the process does
+        rules = [r for r in self.list_alert_rules(user_id) if r.sensor == sensor]
+        for rule in rules:
+            self._delete_key(meter, f"USER#{user_id}", f"RULE#{rule.rule_id}")
+        readings, complete = delete_partition(
+            self._client, meter, self.measurements_table, partition_key(user_id, sensor),
+            progress=progress, should_stop=should_stop)
+        if complete:
+            _, complete = delete_partition(
+                self._client, meter, self.statistics_table, partition_key(user_id, sensor),
+                sort_key="hour", should_stop=should_stop)
+        if complete:
+            self._delete_key(meter, f"USER#{user_id}", f"SENSOR#{sensor}")
+            self._known_sensors.get(user_id, {}).pop(sensor, None)
+        self._meter.add({"ConsumedCapacity": {"CapacityUnits": meter.read_units}}, write=False)
+        self._meter.add({"ConsumedCapacity": {"CapacityUnits": meter.write_units}}, write=True)
+        return SensorDeletion(sensor, readings, len(rules), complete, meter.read_units,
+                              meter.write_units)
+
+    def _delete_key(self, meter: CapacityMeter, pk: str, sk: str) -> None:
+        with translated():
+            response = self._client.delete_item(
+                TableName=self.meta_table, Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                ReturnConsumedCapacity="TOTAL")
+        meter.add(response, write=True)
 
     def scan_sensor_keys(self, *, segments: int,
                          progress: Callable[[ScanProgress], None]) -> SensorKeyScan:

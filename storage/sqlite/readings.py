@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from storage.base import DAY_MS, MAX_TIME_MS, UNSET, SensorKey, Unset
+from storage.base import (
+    DAY_MS,
+    MAX_TIME_MS,
+    UNSET,
+    DeletionProgress,
+    SensorDeletion,
+    SensorKey,
+    Unset,
+)
 from storage.errors import StorageUnavailable
 from storage.models import Reading, Sensor, check_sensor_id, check_user_id, check_value
 from storage.sqlite.connection import Connections
@@ -89,12 +97,31 @@ class ReadingsTable(Connections):
                     (user_id, sensor, cutoff),
                 ).rowcount
             db.execute("DELETE FROM invites WHERE expires < ?", (now_ms - DAY_MS,))
+            db.execute("DELETE FROM telegram_updates WHERE expires_at <= ?", (now_ms,))
             if self.statistics_retention_ms:
                 db.execute("DELETE FROM hourly_statistics WHERE hour < ?",
                            (now_ms - self.statistics_retention_ms,))
         return deleted
 
     # -- sensors ------------------------------------------------------------------------------
+
+    def delete_sensor(
+        self, user_id: str, sensor: str, *,
+        progress: Callable[[DeletionProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> SensorDeletion:
+        # One transaction: the primary key finds the readings, so it is quick even for many.
+        with self._tx() as db:
+            rules = db.execute("DELETE FROM alert_rules WHERE user_id = ? AND sensor = ?",
+                               (user_id, sensor)).rowcount
+            readings = db.execute("DELETE FROM readings WHERE user_id = ? AND sensor = ?",
+                                  (user_id, sensor)).rowcount
+            db.execute("DELETE FROM hourly_statistics WHERE user_id = ? AND sensor = ?",
+                       (user_id, sensor))
+            db.execute("DELETE FROM sensors WHERE user_id = ? AND sensor = ?", (user_id, sensor))
+        if progress is not None:
+            progress(DeletionProgress(readings, 0.0, 0.0))
+        return SensorDeletion(sensor, readings, rules, True)
 
     def list_sensors(self, user_id: str) -> list[Sensor]:
         rows = self._query(

@@ -27,6 +27,19 @@ class RulesTable(Connections):
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"rule {rule.rule_id!r} already exists") from None
 
+    def put_preset_rule(self, rule: AlertRule) -> bool:
+        check_sensor_id(rule.sensor)
+        with self._tx() as db:
+            return db.execute(
+                "INSERT INTO alert_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (user_id, rule_id) DO UPDATE SET sensor = excluded.sensor,"
+                " spec = excluded.spec, created = excluded.created, status = excluded.status,"
+                " version = alert_rules.version + 1, data = excluded.data"
+                " WHERE alert_rules.spec <> excluded.spec OR alert_rules.sensor <> excluded.sensor",
+                (rule.user_id, rule.rule_id, rule.sensor, dump_spec(rule.spec), rule.created,
+                 rule.state.status.value, rule.state.version, dump_state(rule.state)),
+            ).rowcount == 1
+
     def list_alert_rules(self, user_id: str | None = None) -> list[AlertRule]:
         where, params = ("WHERE user_id = ?", (user_id,)) if user_id is not None else ("", ())
         rows = self._query(

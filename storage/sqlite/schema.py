@@ -50,15 +50,24 @@ CREATE TABLE IF NOT EXISTS hourly_statistics (
 ) WITHOUT ROWID;
 """
 
+# Version 3: Telegram updates a webhook has taken, so a redelivered one is handled once.
+UPDATES = """
+CREATE TABLE IF NOT EXISTS telegram_updates (
+    update_id INTEGER PRIMARY KEY, claimed_at INTEGER NOT NULL, done INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS telegram_updates_by_expiry ON telegram_updates (expires_at);
+"""
 
-# Version 3: where each user's outside temperature comes from (the heating watch).
+
+# Version 4: where each user's outside temperature comes from (the heating watch).
 OUTSIDE_SETTINGS = """
 CREATE TABLE IF NOT EXISTS outside_settings (
     user_id TEXT PRIMARY KEY, outdoor_sensor TEXT, latitude REAL, longitude REAL
 );
 """
 
-MIGRATIONS: list[str] = [BASE, STATISTICS, OUTSIDE_SETTINGS]
+MIGRATIONS: list[str] = [BASE, STATISTICS, UPDATES, OUTSIDE_SETTINGS]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

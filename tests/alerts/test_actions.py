@@ -114,6 +114,77 @@ def test_an_acknowledge_that_loses_to_the_incidents_end_says_it_is_over(store):
     assert store.get_alert_rule("u1", rule.rule_id).state.ack_by is None
 
 
+def run_at_once(count: int, work) -> list:
+    """`work` in `count` threads released together, as webhook Lambdas handle one command."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    barrier = Barrier(count)
+
+    def start(_: int):
+        barrier.wait()
+        return work()
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(start, range(count)))
+
+
+@pytest.mark.parametrize("threshold", [3.0, None])
+def test_four_freezes_at_once_leave_the_presets_rules_once(store, threshold):
+    from alerts.rules import freeze_preset
+
+    if threshold is None:  # a sensor that had the preset (of an older version's random ids)
+        actions.set_freeze(store, "u1", "attic", 1.0, now_ms=NOW_MS)
+        for rule in store.list_alert_rules("u1"):
+            store.delete_alert_rule("u1", rule.rule_id)
+            store.put_alert_rule(replace(rule, rule_id="r" + rule.rule_id[-6:]))
+    run_at_once(4, lambda: actions.set_freeze(store, "u1", "attic", threshold or 3.0,
+                                              now_ms=NOW_MS))
+
+    kept = store.list_alert_rules("u1")
+    assert sorted(r.spec.kind for r in kept) == sorted(s.kind for s in freeze_preset(3.0))
+    assert [r.spec.threshold for r in kept if r.spec.kind is RuleKind.BELOW] == [3.0]
+
+
+def test_freezes_of_two_thresholds_at_once_leave_one_set(store):
+    from alerts.rules import freeze_preset
+
+    run_at_once(4, lambda: actions.set_freeze(store, "u1", "attic", 3.0, now_ms=NOW_MS))
+    thresholds = iter([5.0, 6.0, 5.0, 6.0])
+    run_at_once(4, lambda: actions.set_freeze(store, "u1", "attic", next(thresholds),
+                                              now_ms=NOW_MS))
+
+    kept = store.list_alert_rules("u1")
+    assert len(kept) == len(freeze_preset())
+    assert [r.spec.threshold for r in kept if r.spec.kind is RuleKind.BELOW] in ([5.0], [6.0])
+
+
+def test_a_freeze_with_a_new_threshold_replaces_the_rules_under_the_same_ids(store):
+    rules, _ = actions.set_freeze(store, "u1", "attic", 3.0, now_ms=NOW_MS)
+    below = next(r for r in rules if r.spec.kind is RuleKind.BELOW)
+    firing = AlertState(AlertStatus.FIRING, since=NOW_MS)
+    stored = store.update_alert_state("u1", below.rule_id, firing, expected_version=0)
+
+    moved, replaced = actions.set_freeze(store, "u1", "attic", 4.0, now_ms=NOW_MS + 2)
+
+    assert [r.rule_id for r in moved] == [r.rule_id for r in rules]
+    assert replaced == 2
+    now = store.get_alert_rule("u1", below.rule_id)
+    assert (now.spec.threshold, now.state.status) == (4.0, AlertStatus.OK)
+    # the replaced rule's version moved on: a state read before cannot be written over it
+    assert store.update_alert_state("u1", below.rule_id, firing,
+                                    expected_version=stored.version) is None
+
+
+def test_the_same_freeze_again_does_not_reset_a_firing_alert(store):
+    rules, _ = actions.set_freeze(store, "u1", "attic", 3.0, now_ms=NOW_MS)
+    below = next(r for r in rules if r.spec.kind is RuleKind.BELOW)
+    store.update_alert_state("u1", below.rule_id, AlertState(AlertStatus.FIRING, since=NOW_MS),
+                             expected_version=0)
+
+    actions.set_freeze(store, "u1", "attic", 3.0, now_ms=NOW_MS + 1)
+
+    assert store.get_alert_rule("u1", below.rule_id).state.status is AlertStatus.FIRING
 def test_the_first_acknowledge_of_an_incident_stands(store):
     rule = actions.add_rule(store, "u1", "attic", RuleSpec(RuleKind.BELOW, 3), now_ms=NOW_MS)
     firing = AlertState(AlertStatus.FIRING, since=NOW_MS - 1000, notified=True,

@@ -232,7 +232,7 @@ def test_the_freeze_preset_keeps_its_heating_watch_and_what_it_learned(store, wa
     again, replaced = actions.set_freeze(store, "u1", "attic", 5.0, now_ms=NOW_MS + MIN)
 
     kinds = sorted(r.spec.kind.value for r in store.list_alert_rules("u1"))
-    assert kinds == ["below", "heating", "stale"] and replaced == 2
+    assert kinds == ["below", "heating", "stale"] and replaced == 3
     assert again[2].rule_id == rules[2].rule_id
     assert learned.model is not None
     assert memory_of(store.get_alert_rule("u1", rules[2].rule_id).state) == learned

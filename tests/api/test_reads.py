@@ -157,5 +157,6 @@ def test_the_schema_documents_every_route(api):
     assert set(paths) == {
         "/api/v1/sensor/{sensor}/measurement", "/api/v2/sensor/{sensor}/measurement",
         "/api/v2/sensor/{sensor}/series", "/api/v3/readings", "/api/v3/sensors",
-        "/api/v3/sensors/{sensor}/readings", "/healthz", "/api/v1/ruuvi", "/api/v1/shelly"}
+        "/api/v3/sensors/{sensor}/readings", "/api/v3/sensors/{sensor}/stats", "/healthz",
+        "/api/v1/ruuvi", "/api/v1/shelly"}
     assert "requestBody" in paths["/api/v3/readings"]["post"]

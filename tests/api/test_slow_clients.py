@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import socket
 import threading
@@ -225,6 +226,27 @@ def test_it_refuses_an_oversized_body_before_inviting_it(live):
     assert status_of(response) == 413  # no "100 Continue" first: curl sends nothing more
 
 
+def test_a_shelly_query_of_100_kib_gets_a_json_error_and_stores_nothing(live):
+    padding = "x" * 100 * 1024
+    query = f"apikey={live.api.tokens['alice_write']}&id=ht&temp=21&pad={padding}"
+    with live.connect() as sock:
+        sock.sendall(f"GET /api/v1/shelly?{query} HTTP/1.1\r\nHost: sensorbot\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        head, _, body = read_all(sock).partition(b"\r\n\r\n")
+
+    assert head.startswith(b"HTTP/1.1 414")
+    assert b"content-type: application/json" in head.lower()
+    assert "64 KiB" in json.loads(body)["detail"]
+    assert live.api.stored() == []
+
+
+def test_a_request_that_is_not_http_gets_a_json_400(live):
+    with live.connect() as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: sensorbot\r\nBad Header\r\n\r\n")
+        head, _, body = read_all(sock).partition(b"\r\n\r\n")
+
+    assert head.startswith(b"HTTP/1.1 400")
+    assert json.loads(body)["detail"] == "the request is not valid HTTP/1.1"
 def test_the_request_deadline_is_the_api_setting(tmp_path):
     store = SQLiteStore(tmp_path / "setting.db")
     settings = Settings.model_validate({"api": {"request_timeout_seconds": 2.5}})

@@ -100,6 +100,12 @@ def test_compare_wants_two_to_five_sensors(world, text):
     assert "Give 2 to 5 sensors" in world.linked_chat().ask(text)
 
 
+def test_compare_wants_different_sensors(world):
+    answer = world.linked_chat().ask("/compare attic ATTIC")
+
+    assert answer.startswith("Those all name attic: give 2 to 5 different sensors")
+
+
 def test_compare_asks_which_sensor_an_ambiguous_name_means(world):
     add_sensor(world, "cellar", None, name="Store")
     add_sensor(world, "shed", None, name="store")

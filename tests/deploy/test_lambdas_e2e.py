@@ -52,6 +52,16 @@ def telegram_update(text: str, update_id: int, *, secret: str | None = SECRET) -
     return recorded
 
 
+def button_press(message: dict[str, Any], data: str, update_id: int) -> dict[str, Any]:
+    """The recorded webhook call, carrying a press of a button under `message`."""
+    recorded = event("telegram_webhook")
+    user = json.loads(recorded["body"])["message"]["from"]
+    recorded["body"] = json.dumps({"update_id": update_id, "callback_query": {
+        "id": str(update_id), "chat_instance": str(CHAT), "from": user, "message": message,
+        "data": data}})
+    return recorded
+
+
 def readings_post(values: list[tuple[int, float]]) -> dict[str, Any]:
     recorded = event("function_url_readings")
     recorded["body"] = json.dumps({"readings": [{"sensor": "attic", "timestamp": t, "value": v}
@@ -193,6 +203,85 @@ def test_it_answers_400_to_a_body_that_is_not_an_update(deployment: Deployment) 
     assert response["statusCode"] == 400
 
 
+def test_a_redelivered_update_is_handled_once(deployment: Deployment) -> None:
+    deployment.webhook("/link recorded-read-token-0001", 30)
+    mark = len(deployment.emulator.calls)
+
+    first = deployment.webhook("/latest", 31)
+    again = deployment.webhook("/latest", 31)  # Telegram redelivers after a timeout or 5xx
+    later = deployment.webhook("/latest", 32)
+
+    assert [r["statusCode"] for r in (first, again, later)] == [200, 200, 200]
+    assert len(deployment.replies(mark)) == 2
+
+
+def test_two_lambdas_given_one_update_at_once_handle_it_once(deployment: Deployment) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from sensorbot.webhook import WebhookBot
+
+    deployment.webhook("/link recorded-read-token-0001", 40)
+    settings = load_settings()
+    bots = [WebhookBot.build(settings, open_store(settings.storage)) for _ in range(2)]
+    barrier = Barrier(2)
+    mark = len(deployment.emulator.calls)
+
+    def deliver(bot: WebhookBot) -> dict[str, Any]:
+        barrier.wait()
+        return bot.handle(telegram_update("/latest", 41))
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(deliver, bots))
+    finally:
+        for bot in bots:
+            bot.close()
+
+    assert [a["statusCode"] for a in answers] == [200, 200]
+    assert len(deployment.replies(mark)) == 1
+
+
+def test_four_lambdas_running_freeze_at_once_leave_the_presets_rules_once(
+        deployment: Deployment) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from alerts.rules import freeze_preset
+    from sensorbot.webhook import WebhookBot
+
+    now = int(time.time() * 1000)
+    deployment.webhook("/link recorded-read-token-0001", 50)
+    lambdas.api_handler(readings_post([(now, 5.0)]), None)
+    settings = load_settings()
+    bots = [WebhookBot.build(settings, open_store(settings.storage)) for _ in range(4)]
+    barrier = Barrier(4)
+
+    def freeze(number: int) -> dict[str, Any]:
+        barrier.wait()
+        return bots[number].handle(telegram_update("/freeze attic", 51 + number))
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(freeze, range(4)))
+    finally:
+        for bot in bots:
+            bot.close()
+
+    assert [a["statusCode"] for a in answers] == [200] * 4
+    rules = deployment.store.list_alert_rules("23")
+    assert sorted(r.spec.kind for r in rules) == sorted(s.kind for s in freeze_preset())
+
+
+def test_an_update_is_not_claimed_without_the_right_secret(deployment: Deployment) -> None:
+    deployment.webhook("/help", 33, secret="wrong")
+    mark = len(deployment.emulator.calls)
+
+    deployment.webhook("/help", 33)
+
+    assert len(deployment.replies(mark)) == 1
+
+
 @pytest.mark.parametrize("depth", [1025, 100_000])
 def test_it_answers_400_to_a_body_nested_too_deep_even_with_the_right_secret(
         deployment: Deployment, depth: int) -> None:
@@ -259,12 +348,18 @@ def test_it_calls_only_dynamodb_actions_its_function_role_allows(
                                    "/alerts", "/tz Europe/Helsinki"], start=2):
         run("BotFunction", lambda text=text, number=number: deployment.webhook(text, number))
     run("AlertsFunction", lambda: lambdas.alerts_handler(event("eventbridge_scheduled"), None))
+    run("BotFunction", lambda: deployment.webhook("/forget attic", 18))
+    question = next(c for c in reversed(deployment.emulator.calls) if c.method == "sendMessage")
+    run("BotFunction", lambda: lambdas.bot_handler(
+        button_press(question.result, question.buttons[0]["callback_data"], 19), None))
     run("BotFunction", lambda: deployment.webhook("/unlink", 20))
 
     assert {name: calls - grants[name] for name, calls in called.items()} == {
         "ApiFunction": set(), "AlertsFunction": set(), "BotFunction": set()}
     assert all(action != "Scan" for calls in called.values() for action, _ in calls)
     assert ("UpdateItem", "sensorbot-meta") in called["AlertsFunction"]
+    assert ("BatchWriteItem", "measurement") in called["BotFunction"]  # /forget's deletes
+    assert deployment.store.list_sensors("23") == []
 
 
 def test_a_heating_warning_runs_in_the_alerts_function_with_its_forecast(

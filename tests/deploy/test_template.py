@@ -255,10 +255,10 @@ EXPECTED_ACTIONS = {
                    "sensorbot-meta": {"Query", "GetItem", "PutItem", "UpdateItem", "DeleteItem"},
                    "sensorbot-meta/index/gsi1": {"Query"},
                    "sensorbot-statistics": {"Query", "BatchWriteItem"}},
-    "BotRole": {"measurement": {"Query"},
+    "BotRole": {"measurement": {"Query", "BatchWriteItem"},
                 "sensorbot-meta": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"},
                 "sensorbot-meta/index/gsi1": {"Query"},
-                "sensorbot-statistics": {"Query"}},
+                "sensorbot-statistics": {"Query", "BatchWriteItem"}},
 }
 
 

@@ -32,7 +32,7 @@ def test_it_stores_a_ruuvi_gateways_tags_with_units(api):
     response = api.client.post("/api/v1/ruuvi", json=GATEWAY, headers=api.headers("alice_write"))
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"stored": 8}
+    assert response.json() == {"stored": 8, "skipped": []}
     assert readings(api) == {
         "ruuvi/D8:BF:48:C1:DA:4B/temperature": (24.3, TAG_TIME),
         "ruuvi/D8:BF:48:C1:DA:4B/humidity": (53.49, TAG_TIME),
@@ -68,26 +68,49 @@ def test_it_stamps_tags_without_a_timestamp_with_now(api):
     assert {stamp for _, stamp in readings(api).values()} == {RECORDED_NOW}
 
 
-def test_a_tag_time_beyond_any_clock_is_refused_not_a_500(api):
+def test_a_tag_time_beyond_any_clock_skips_that_tag_not_a_500(api):
     body = copy.deepcopy(GATEWAY)
     body["data"]["tags"]["F4:1F:0C:28:CB:D6"]["timestamp"] = 1e400
 
     response = api.client.post("/api/v1/ruuvi", content=json.dumps(body).replace(
         "Infinity", "1e400"), headers=api.headers("alice_write"))
 
-    assert response.status_code == 422
-    assert "data.tags.F4:1F:0C:28:CB:D6" in response.json()["detail"]
-    assert api.stored() == []
+    assert response.status_code == 200
+    assert response.json()["stored"] == 4
+    assert [s["tag"] for s in response.json()["skipped"]] == ["F4:1F:0C:28:CB:D6"]
+    assert "Unix seconds" in response.json()["skipped"][0]["reason"]
 
 
-def test_it_refuses_garbled_ruuvi_data_and_stores_nothing(api):
+@pytest.mark.parametrize("garbled", [
+    {"data": "0201061BFF99040516"},                 # truncated RAWv2
+    {"data": "not hex at all"},
+    {"data": "02010603FF"},                          # a structure running past the end
+    {"rssi": -60},                                  # no data
+])
+def test_one_garbled_tag_is_skipped_and_named_and_the_others_are_stored(api, garbled):
     body = copy.deepcopy(GATEWAY)
-    body["data"]["tags"]["F4:1F:0C:28:CB:D6"]["data"] = "0201061BFF99040516"
+    body["data"]["tags"]["F4:1F:0C:28:CB:D6"] = garbled
+    body["data"]["tags"]["not-a-mac"] = {"data": "00"}
+
+    response = api.client.post("/api/v1/ruuvi", json=body, headers=api.headers("alice_write"))
+
+    assert response.status_code == 200, response.text
+    assert response.json()["stored"] == 4
+    skipped = {s["tag"]: s["reason"] for s in response.json()["skipped"]}
+    assert set(skipped) == {"F4:1F:0C:28:CB:D6", "not-a-mac"}
+    assert "MAC" in skipped["not-a-mac"]
+    assert {sensor.split("/")[1] for sensor in readings(api)} == {"D8:BF:48:C1:DA:4B"}
+
+
+def test_a_post_whose_only_tags_are_garbled_is_refused_naming_them(api):
+    body = {"data": {"tags": {"F4:1F:0C:28:CB:D6": {"data": "0201061BFF99040516"},
+                              "D8:BF:48:C1:DA:4B": {"data": "zz"}}}}
 
     response = api.client.post("/api/v1/ruuvi", json=body, headers=api.headers("alice_write"))
 
     assert response.status_code == 422
     assert "data.tags.F4:1F:0C:28:CB:D6" in response.json()["detail"]
+    assert "data.tags.D8:BF:48:C1:DA:4B" in response.json()["detail"]
     assert api.stored() == []
 
 
@@ -109,7 +132,8 @@ def test_it_passes_over_tags_of_other_data_formats(api):
     body = copy.deepcopy(GATEWAY)
     body["data"]["tags"]["F4:1F:0C:28:CB:D6"]["data"] = "02010611FF990403291A1ECE1EFC18F94202CA0B53"
     response = api.client.post("/api/v1/ruuvi", json=body, headers=api.headers("alice_write"))
-    assert response.json() == {"stored": 4}
+    assert response.json() == {"stored": 4, "skipped": [
+        {"tag": "F4:1F:0C:28:CB:D6", "reason": "Ruuvi data format 03 is not RAWv2 (5)"}]}
 
 
 def test_it_needs_a_write_token_for_ruuvi(api):

@@ -417,3 +417,116 @@ def test_it_keeps_each_users_outside_settings(store):
     store.put_outside_settings(OutsideSettings("u1", "Outdoor/temp"))
     assert store.get_outside_settings("u1") == OutsideSettings("u1", "Outdoor/temp")
     assert store.get_outside_settings("u2") == OutsideSettings("u2", None, -33.8688, 151.2093)
+
+
+# -- Telegram updates a webhook took ----------------------------------------------------------
+
+LEASE = 60_000
+
+
+def test_an_update_is_claimed_once_and_its_redelivery_is_refused(store):
+    assert store.claim_update(7, now_ms=NOW_MS, lease_ms=LEASE)
+    assert not store.claim_update(7, now_ms=NOW_MS + 1, lease_ms=LEASE)  # still being handled
+    store.finish_update(7, now_ms=NOW_MS + 2)
+
+    assert not store.claim_update(7, now_ms=NOW_MS + LEASE + 3, lease_ms=LEASE)
+    assert not store.claim_update(7, now_ms=NOW_MS + DAY_MS - 1, lease_ms=LEASE)
+    assert store.claim_update(8, now_ms=NOW_MS, lease_ms=LEASE)
+
+
+def test_an_update_abandoned_by_a_crashed_handler_is_claimed_again_after_the_lease(store):
+    assert store.claim_update(7, now_ms=NOW_MS, lease_ms=LEASE)
+
+    assert not store.claim_update(7, now_ms=NOW_MS + LEASE - 1, lease_ms=LEASE)
+    assert store.claim_update(7, now_ms=NOW_MS + LEASE, lease_ms=LEASE)
+
+
+def test_a_handled_update_is_forgotten_after_a_day(store):
+    store.claim_update(7, now_ms=NOW_MS, lease_ms=LEASE)
+    store.finish_update(7, now_ms=NOW_MS)
+    store.purge_expired(now_ms=NOW_MS + DAY_MS)
+
+    assert store.claim_update(7, now_ms=NOW_MS + DAY_MS + 1000, lease_ms=LEASE)
+
+
+def test_of_concurrent_claims_of_one_update_exactly_one_wins(store):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    barrier = Barrier(8)
+
+    def claim(update_id: int) -> bool:
+        barrier.wait()
+        return store.claim_update(update_id, now_ms=NOW_MS, lease_ms=LEASE)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(claim, [42] * 8))
+
+    assert results.count(True) == 1
+
+
+# -- a preset's rules, under derived ids ------------------------------------------------------
+
+def test_a_preset_rule_is_written_once_kept_when_the_same_and_replaced_when_not(store):
+    rule = AlertRule("u1", "fabc", "attic", RuleSpec(RuleKind.BELOW, 3.0, preset="freeze"),
+                     NOW_MS)
+    assert store.put_preset_rule(rule)
+    firing = store.update_alert_state("u1", "fabc", AlertState(AlertStatus.FIRING, since=NOW_MS),
+                                      expected_version=0)
+
+    same = store.put_preset_rule(replace(rule, created=NOW_MS + 1))
+    kept = store.get_alert_rule("u1", "fabc")
+    other = store.put_preset_rule(replace(rule, spec=RuleSpec(RuleKind.BELOW, 5.0,
+                                                              preset="freeze")))
+    replaced = store.get_alert_rule("u1", "fabc")
+
+    assert (same, kept.state.status, kept.created) == (False, AlertStatus.FIRING, NOW_MS)
+    assert other
+    assert (replaced.spec.threshold, replaced.state.status) == (5.0, AlertStatus.OK)
+    assert replaced.state.version > firing.version
+    assert [r.rule_id for r in store.list_alert_rules("u1")] == ["fabc"]
+
+
+# -- deleting a sensor ------------------------------------------------------------------------
+
+def test_deleting_a_sensor_removes_it_its_rules_and_readings_and_nothing_else(store):
+    store.write_readings("u1", minutes("attic", 460) + minutes("cellar", 3), now_ms=NOW_MS)
+    store.write_readings("u2", minutes("attic", 2), now_ms=NOW_MS)
+    for user, sensor, rule_id in (("u1", "attic", "r1"), ("u1", "attic", "r2"),
+                                  ("u1", "cellar", "r3"), ("u2", "attic", "r4")):
+        store.put_alert_rule(AlertRule(user, rule_id, sensor, RuleSpec(RuleKind.BELOW, 3.0),
+                                       NOW_MS))
+    from storage.models import HourStats
+    hour = HourStats(NOW_MS - NOW_MS % 3_600_000 - 3_600_000, 2, 1.0, 2.0, 1.5, 0, 1)
+    for user, sensor in (("u1", "attic"), ("u1", "cellar")):
+        store.write_statistics(user, sensor, [hour], now_ms=NOW_MS)
+    seen = []
+
+    done = store.delete_sensor("u1", "attic", progress=seen.append)
+
+    assert (done.sensor, done.readings, done.rules, done.complete) == ("attic", 460, 2, True)
+    assert seen and seen[-1].readings == 460
+    assert [s.sensor_id for s in store.list_sensors("u1")] == ["cellar"]
+    assert store.get_sensor("u1", "attic") is None
+    assert store.read_range("u1", "attic", 0, NOW_MS, now_ms=NOW_MS) == []
+    assert [r.rule_id for r in store.list_alert_rules("u1")] == ["r3"]
+    assert len(store.read_range("u1", "cellar", 0, NOW_MS, now_ms=NOW_MS)) == 3
+    assert len(store.read_range("u2", "attic", 0, NOW_MS, now_ms=NOW_MS)) == 2
+    assert [r.rule_id for r in store.list_alert_rules("u2")] == ["r4"]
+    assert store.read_statistics("u1", "attic", 0, NOW_MS, now_ms=NOW_MS) == []
+    assert store.read_statistics("u1", "cellar", 0, NOW_MS, now_ms=NOW_MS) == [hour]
+
+
+def test_deleting_a_sensor_nobody_has_removes_nothing(store):
+    done = store.delete_sensor("u1", "ghost")
+
+    assert (done.readings, done.rules, done.complete) == (0, 0, True)
+
+
+def test_a_deleted_sensor_that_reports_again_is_listed_again(store):
+    store.write_readings("u1", minutes("attic", 2), now_ms=NOW_MS)
+    store.delete_sensor("u1", "attic")
+
+    store.write_readings("u1", minutes("attic", 1, end=NOW_MS + MINUTE), now_ms=NOW_MS + MINUTE)
+
+    assert [s.sensor_id for s in store.list_sensors("u1")] == ["attic"]

@@ -183,3 +183,88 @@ def test_it_reads_every_number_dynamodb_holds_in_the_form_dynamodb_returns_it(te
     from storage.dynamodb.meta import from_item
 
     assert from_item({"n": {"N": text}})["n"] == Decimal(expected)
+
+
+def test_deleting_a_sensor_deletes_in_batches_reporting_progress_and_cost(dynamo):
+    readings = [Reading("attic", NOW_MS - i * 1000, 1.0) for i in range(520)]
+    dynamo.write_readings("23", readings, now_ms=NOW_MS)
+    expired = {"sensorId": {"S": "23#attic"}, "timestamp": {"N": "1"}, "value": {"N": "1"},
+               "expires_at": {"N": "2"}}  # TTL has not got to it yet
+    dynamo._client.put_item(TableName=dynamo.measurements_table, Item=expired)
+    calls: list[int] = []
+
+    def count(params, **_):
+        calls.append(len(params["RequestItems"][dynamo.measurements_table]))
+
+    event = "provide-client-params.dynamodb.BatchWriteItem"
+    dynamo._client.meta.events.register(event, count)
+    seen = []
+    try:
+        done = dynamo.delete_sensor("23", "attic", progress=seen.append)
+    finally:
+        dynamo._client.meta.events.unregister(event, count)
+
+    assert (done.readings, done.complete) == (521, True)
+    assert max(calls) <= 25 and sum(calls) == 521
+    assert [p.readings for p in seen] == [200, 400, 521]
+    assert done.write_units > 0 and done.read_units > 0
+    left = dynamo._client.query(TableName=dynamo.measurements_table,
+                                KeyConditionExpression="sensorId = :pk",
+                                ExpressionAttributeValues={":pk": {"S": "23#attic"}})
+    assert left["Items"] == []
+
+
+def test_a_deletion_stopped_part_way_leaves_the_sensor_listed_to_finish_later(dynamo):
+    dynamo.write_readings("23", [Reading("attic", NOW_MS - i * 1000, 1.0) for i in range(450)],
+                          now_ms=NOW_MS)
+    rounds = iter([False, True])
+
+    stopped = dynamo.delete_sensor("23", "attic", should_stop=lambda: next(rounds))
+    finished = dynamo.delete_sensor("23", "attic")
+
+    assert (stopped.readings, stopped.complete) == (200, False)
+    assert (finished.readings, finished.complete) == (250, True)
+    assert dynamo.list_sensors("23") == []
+
+
+def test_deleting_retries_what_dynamodb_left_unprocessed():
+    client = boto3.client("dynamodb", region_name="eu-north-1")
+    stub = Stubber(client)
+    keys = [{"sensorId": {"S": "23#a"}, "timestamp": {"N": str(i)}} for i in range(3)]
+    requests = [{"DeleteRequest": {"Key": key}} for key in keys]
+    stub.add_response("batch_write_item", {"UnprocessedItems": {"m": requests[1:]}},
+                      {"RequestItems": {"m": requests}, "ReturnConsumedCapacity": ANY})
+    stub.add_response("batch_write_item", {"UnprocessedItems": {}},
+                      {"RequestItems": {"m": requests[1:]}, "ReturnConsumedCapacity": ANY})
+    from storage.dynamodb.client import batch_delete
+
+    with stub:
+        batch_delete(client, CapacityMeter(), "m", keys, sleep=lambda _: None)
+    stub.assert_no_pending_responses()
+
+
+def test_a_sensor_deleted_by_another_process_is_registered_again_within_the_hour(dynamo):
+    from storage.dynamodb import DynamoDBStore
+
+    api = DynamoDBStore(client=dynamo._client, measurements_table=dynamo.measurements_table,
+                        meta_table=dynamo.meta_table, retention_days=28)
+    api.write_readings("23", [Reading("attic", NOW_MS, 1.0)], now_ms=NOW_MS)
+    dynamo.delete_sensor("23", "attic")  # the bot's /forget, in another process
+
+    api.write_readings("23", [Reading("attic", NOW_MS + 60_000, 2.0)], now_ms=NOW_MS + 60_000)
+    soon = [s.sensor_id for s in dynamo.list_sensors("23")]
+    later = NOW_MS + 3_600_000
+    api.write_readings("23", [Reading("attic", later, 3.0)], now_ms=later)
+
+    assert soon == []  # this process still knew it; the next check comes within the hour
+    assert [s.sensor_id for s in dynamo.list_sensors("23")] == ["attic"]
+
+
+@pytest.mark.parametrize("stored", ["1_000", "２１", "٢١"])
+def test_a_string_value_ranchdata_stored_reads_as_a_number_only_as_javascript_read_it(stored):
+    from storage.dynamodb.readings import reading_from_item
+
+    item = {"timestamp": {"N": str(NOW_MS)}, "value": {"S": stored}}
+
+    assert reading_from_item("attic", item) is None
+    assert reading_from_item("attic", {**item, "value": {"S": " 21 "}}).value == 21.0

@@ -171,3 +171,20 @@ def test_it_closes_its_read_connections_too(tmp_path):
         pass
     else:
         raise AssertionError("a read connection was left open")
+
+
+def test_a_version_2_database_gains_the_webhooks_update_memory(tmp_path):
+
+    from storage.sqlite.schema import BASE, SCHEMA_VERSION, STATISTICS
+
+    path = tmp_path / "v2.db"
+    db = sqlite3.connect(path)
+    db.executescript(BASE + STATISTICS + "PRAGMA user_version = 2;")
+    db.close()
+
+    store = SQLiteStore(path)
+
+    assert store.claim_update(1, now_ms=NOW_MS, lease_ms=1000)
+    assert not store.claim_update(1, now_ms=NOW_MS, lease_ms=1000)
+    assert store._query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 3
+    store.close()

@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 from storage.base import DAY_MS, HOUR_MS
+from storage.errors import MissingTable
 from storage.models import HourStats, Reading, User
 from storage.rollup import GRACE_MS, Rollup, daily, hourly_history, rebuild, summarize_hours
 from tests.support.common import NOW_MS
@@ -58,6 +59,18 @@ def test_the_cycle_compiles_every_finished_hour_once(store):
         summarize_hours(readings)
     assert (first.hours_written, first.readings_read) == (5, 60)
     assert (again.hours_written, again.readings_read) == (0, 0)  # the same hour: nothing read
+
+
+def test_the_next_hour_reads_only_the_grace_window_and_writes_only_the_new_hour(store):
+    with_user(store)
+    store.write_readings("u1", five_minutes("attic", NOW_MS - 5 * HOUR_MS, 5), now_ms=NOW_MS)
+    rollup = Rollup(store)
+    rollup.run(NOW_MS + MINUTE)
+    store.write_readings("u1", five_minutes("attic", NOW_MS, 1), now_ms=NOW_MS + HOUR_MS)
+
+    summary = rollup.run(NOW_MS + HOUR_MS + MINUTE)
+
+    assert (summary.readings_read, summary.hours_written) == (36, 1)  # 3 hours, 1 new
 
 
 def test_a_late_reading_within_the_grace_window_is_compiled(store):
@@ -150,7 +163,7 @@ def test_grace_is_two_hours():
 @pytest.mark.parametrize("rows", [0, 3])
 def test_a_version_1_database_gains_the_statistics_table_with_its_data_intact(tmp_path, rows):
     from storage.sqlite import SQLiteStore
-    from storage.sqlite.schema import BASE
+    from storage.sqlite.schema import BASE, SCHEMA_VERSION
 
     path = tmp_path / "v1.db"
     db = sqlite3.connect(path)
@@ -167,5 +180,24 @@ def test_a_version_1_database_gains_the_statistics_table_with_its_data_intact(tm
 
     assert len(store.read_range("u1", "attic", 0, NOW_MS, now_ms=NOW_MS)) == rows
     assert len(store.read_statistics("u1", "attic", 0, NOW_MS, now_ms=NOW_MS)) == 1
-    assert store._query("PRAGMA user_version")[0][0] == 2
+    assert store._query("PRAGMA user_version")[0][0] == SCHEMA_VERSION
     store.close()
+
+
+def test_without_its_table_dynamodb_charts_from_readings_and_the_cycle_says_so_once(
+        store, caplog):
+    if not hasattr(store, "statistics_table"):
+        pytest.skip("SQLite creates its table on open")
+    with_user(store)
+    readings = five_minutes("attic", NOW_MS - 3 * HOUR_MS, 3)
+    store.write_readings("u1", readings, now_ms=NOW_MS)
+    store.statistics_table = "never-created"  # upgraded without `init --create-tables`
+
+    history = hourly_history(store, "u1", "attic", 0, NOW_MS, now_ms=NOW_MS)
+    summary = Rollup(store).run(NOW_MS + MINUTE)
+
+    assert history.hours == summarize_hours(readings)
+    assert summary.failed == 0
+    assert caplog.text.count("init --create-tables") == 2  # the read's warning, the cycle's
+    with pytest.raises(MissingTable):
+        store.write_statistics("u1", "attic", summarize_hours(readings), now_ms=NOW_MS)

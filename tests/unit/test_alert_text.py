@@ -136,3 +136,17 @@ def test_the_time_to_zero_is_never_later_than_the_trend_says(value, per_hour):
     if found:
         said_min = int(found[1] or 0) * 60 + int(found[2] or 0)
         assert said_min <= value / -per_hour * 60
+
+
+def test_the_buttons_of_a_preset_rule_read_back_too():
+    from alerts.rules import preset_rule_id
+    from storage.models import RuleKind
+
+    rule_id = preset_rule_id("u" * 64, "s" * 200, RuleKind.BELOW)
+    markup = for_transition(TransitionKind.FIRED, rule_id, NOW - H)
+    data = [b.callback_data for row in markup.inline_keyboard for b in row]
+
+    assert all(len(d.encode()) <= 64 for d in data)
+    assert [parse_button(d) for d in data] == [
+        AlertButton(Action.ACK, rule_id, NOW - H), AlertButton(Action.SNOOZE_1H, rule_id),
+        AlertButton(Action.SNOOZE_8H, rule_id), AlertButton(Action.CHART, rule_id)]

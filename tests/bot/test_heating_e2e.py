@@ -138,7 +138,7 @@ def test_the_freeze_preset_brings_the_heating_watch_once(world):
     first = chat.ask("/freeze cottage")
     again = chat.ask("/freeze cottage 4")
 
-    assert "and the heating watch r" in first
+    assert "and the heating watch f" in first
     listed = chat.ask("/alerts")
     assert listed.count("heating watch") == 1
     assert "[freeze] — Learning" in listed or "[freeze] — Watching" in listed

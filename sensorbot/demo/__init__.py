@@ -55,7 +55,8 @@ SENSORS = {"attic": ("Attic", 8.0, 0.045), "living-room": ("Living room", 16.0, 
 HISTORY_DAYS = 14  # backfilled, so the heating watch has learned the cottage
 HISTORY_STEP_MS = 5 * 60_000
 WARNING_AFTER_START_MS = 60_000  # when the heating warning is to reach the chat
-DRY_RUNS = 6
+DRY_RUNS = 8
+EARLY_ENOUGH_MS = 30 * 60_000  # a failure the watch would have caught this long before start
 THERMOSTAT_BAND = 0.3  # °C either side of the level
 THERMOSTAT_CYCLE_MS = 90 * 60_000
 OUTDOOR_SENSOR = "outdoor"
@@ -110,20 +111,20 @@ def cooled(spec: tuple[str, float, float], hours_since_failure: float) -> float:
 
 
 def failed_before_start(now: int) -> int:
-    """How long before the start the heating stopped, so that the watch warns about a
-    minute into the demo: dry runs of the same cottage through the same watch say when it
-    would warn, and the failure moves until that is a minute or two after the start."""
-    back = 90 * 60_000
+    """How long before the start the heating stopped, so that the watch warns within a
+    minute or two of the start: dry runs of the same cottage through the same watch say when
+    it would warn, and the failure moves until that is soon after the start, or shortly before
+    it (the watch then warns at its first cycle)."""
+    back, tried = 90 * 60_000, []
     for _ in range(DRY_RUNS):
         warned = dry_run(now, now - back)
-        if warned is None:
-            back += 30 * 60_000
-            continue
-        ahead = warned - now
-        if 0 <= ahead <= 3 * WARNING_AFTER_START_MS:
-            break
+        ahead = warned - now if warned is not None else 2 * HOUR_MS
+        tried.append((back, ahead))
+        if -EARLY_ENOUGH_MS <= ahead <= 3 * WARNING_AFTER_START_MS:
+            return back
         back = max(0, back + ahead - WARNING_AFTER_START_MS)
-    return back
+    soon = [b for b, ahead in tried if ahead <= 3 * WARNING_AFTER_START_MS]
+    return min(soon) if soon else max(b for b, _ in tried) + HOUR_MS
 
 
 def dry_run(now: int, failed_at: int) -> int | None:

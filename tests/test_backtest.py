@@ -23,9 +23,11 @@ MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
 
 def exported(tmp_path: Path, readings: list[Reading]) -> Path:
     """The readings as the bot's /export writes them (`timestamp_ms,local_time,value`)."""
+    tmp_path.mkdir(exist_ok=True)
+    now = max(NOW_MS, readings[-1].timestamp)
     store = SQLiteStore(tmp_path / "export.db")
-    store.write_readings("u", readings, now_ms=NOW_MS)
-    files = write_export(store, "u", readings[0].sensor, 0, NOW_MS, now_ms=NOW_MS,
+    store.write_readings("u", readings, now_ms=now)
+    files = write_export(store, "u", readings[0].sensor, 0, now, now_ms=now,
                          zone=ZoneInfo("Europe/Helsinki"), stem="attic")
     target = tmp_path / "attic.csv"
     target.write_bytes(files.parts[0].read_bytes())
@@ -129,3 +131,26 @@ def test_a_missing_file_or_broken_gzip_is_named_too(tmp_path, capsys):
                                    for line in lines)
     assert main(["backtest", "--indoor", str(broken)]) == 2
     assert f"{broken}: cannot be read" in capsys.readouterr().err
+
+
+def test_the_watch_itself_warns_once_on_an_exported_failure_with_its_eta(tmp_path, capsys):
+    """No stand-in: a simulated building whose heating fails on its sixth day, exported as the
+    bot's /export writes it, indoor and outdoor."""
+    from tests.support.heating import Building, simulate
+
+    building = Building(days=7, fail_at=5.5 * 24, tau_h=30.0, outside=-12.0)
+    indoor, outdoor = simulate(building)
+    indoor_file = exported(tmp_path / "in", indoor)
+    outdoor_file = exported(tmp_path / "out", outdoor)
+
+    assert main(["backtest", "--indoor", str(indoor_file), "--outdoor",
+                 str(outdoor_file)]) == 0
+
+    out, err = capsys.readouterr()
+    [warning] = [json.loads(line) for line in out.splitlines()]
+    failed_at = indoor[0].timestamp + int(5.5 * DAY)
+    assert warning["event"] == "heating_failed"
+    assert failed_at < warning["t"] < failed_at + 3 * HOUR
+    assert warning["eta_low_ms"] <= warning["eta_ms"] <= warning["eta_high_ms"]
+    assert warning["eta_ms"] > warning["t"]
+    assert "1 heating warning, 0 recoveries" in err

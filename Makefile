@@ -34,7 +34,7 @@ bench: $(STAMP) $(DYNALITE)
 
 # dist/{api,alerts,bot}.zip for deploy/template.yaml (python3.12, arm64); docs/aws.md.
 package: $(STAMP)
-	$(BIN)/python deploy/package.py
+	$(BIN)/python -m deploy.package
 
 # sensorbot needs Python 3.11+: say so before making a .venv that cannot install it.
 NEEDS_311 := import sys; sys.exit(sys.version_info < (3, 11))

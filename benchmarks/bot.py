@@ -99,7 +99,8 @@ def main() -> None:
           f"{statistics.median(renders):.3f} s")
     print(f"sensorbot run: start → first getUpdates {to_first_poll:.2f} s   (target <= 2 s)")
     print(f"  idle RSS after start-up {idle_rss:.0f} MB   (target <= 100 MB); "
-          f"after {WARM_RUNS + 1} charts {after_charts_rss:.0f} MB")
+          f"after {WARM_RUNS + 1} charts {after_charts_rss:.0f} MB   (target <= 110 MB; "
+          "149-151 MB before charts released their figures)")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ matplotlib is imported on the first chart only: it costs ~45 MB that an idle bot
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -154,17 +156,37 @@ def render_statistics_png(hours: list[HourStats], *, title: str, unit: str | Non
 
 def png_of(figure: Figure) -> bytes:
     """The figure as a 256-colour PNG: a chart has few colours, and the palette makes the file
-    a third the size (a 30-day chart ~70 KB) in half the encoding time of RGBA."""
+    a third the size (a 30-day chart ~70 KB) in half the encoding time of RGBA. The figure is
+    cleared afterwards and its memory released."""
     from PIL import Image
 
-    raw = io.BytesIO()
-    figure.savefig(raw, format="rgba")
-    width, height = (round(size * figure.dpi) for size in figure.get_size_inches())
-    image = Image.frombuffer("RGBA", (width, height), raw.getvalue(), "raw", "RGBA", 0, 1)
-    output = io.BytesIO()
-    image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).save(
-        output, format="png", compress_level=1)
+    try:
+        raw = io.BytesIO()
+        figure.savefig(raw, format="rgba")
+        width, height = (round(size * figure.dpi) for size in figure.get_size_inches())
+        image = Image.frombuffer("RGBA", (width, height), raw.getvalue(), "raw", "RGBA", 0, 1)
+        output = io.BytesIO()
+        image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).save(
+            output, format="png", compress_level=1)
+    finally:
+        _release(figure)
     return output.getvalue()
+
+
+def _release(figure: Figure) -> None:
+    """Free a drawn figure's axes and artists now. A figure is a web of reference cycles:
+    left to the cycle collector, several charts' worth piled up (+35 MB after 8 charts). Then
+    give the freed heap back to the system."""
+    figure.clear()
+    gc.collect()
+    _trim_heap()
+
+
+def _trim_heap() -> None:
+    # The process's own symbols include the C library's; malloc_trim is glibc's (Linux).
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def draw(readings: list[Reading], *, title: str, unit: str | None, zone: ZoneInfo,

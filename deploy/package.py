@@ -4,7 +4,8 @@ Each zip holds the project's code and Linux wheels for the runtime and architect
 deploy/template.yaml names (python3.12 on arm64), fetched with pip's --platform/--only-binary,
 so it builds on any machine, at the versions installed in the environment that ran the tests.
 Only the bot draws charts: the API and alert zips leave out matplotlib (and numpy, pillow...),
-the API also PTB, and none carries boto3, which the Lambda runtime provides. Modules are
+the API also PTB, and none carries boto3, which the Lambda runtime provides; deploy/prune.py
+takes out what a running function never reads. A zip over its budget fails the build. Modules are
 precompiled when a python3.12 is at hand, because /var/task is read-only and a cold start would
 otherwise compile every imported module again. Entries are sorted and dated 1980-01-01, so an
 unchanged build gives an identical zip and `sam deploy` uploads nothing.
@@ -22,6 +23,8 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+from deploy.prune import prune
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "lambda"
 DIST = ROOT / "dist"
@@ -30,6 +33,10 @@ PLATFORM = "manylinux2014_aarch64"
 PROVIDED_BY_RUNTIME = {"boto3"}
 # The runtime's botocore is imported from /var/task's packages too: keep what it requires.
 RUNTIME_PINS = ["python-dateutil>=2.8,<3"]
+# Lambda's limits are 50 MiB zipped and 250 MiB unpacked; these budgets keep room below them
+# (and cold starts quick: the bot's zip is the one that grows).
+ZIPPED_BUDGET_MIB = 40
+UNPACKED_BUDGET_MIB = 150
 NOT_IN_LAMBDA = {"uvicorn"}  # `sensorbot run`/`api` and the emulator serve HTTP themselves
 
 # function → (the project's packages, the distributions it does without)
@@ -92,14 +99,6 @@ def copy_code(target: Path, packages: list[str]) -> None:
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
-def prune(target: Path) -> None:
-    """What a running function never reads: caches, numpy's own test suite."""
-    for cache in list(target.rglob("__pycache__")):
-        shutil.rmtree(cache, ignore_errors=True)
-    for tests in list((target / "numpy").rglob("tests")) if (target / "numpy").exists() else []:
-        shutil.rmtree(tests, ignore_errors=True)
-
-
 def lambda_python() -> str | None:
     """An interpreter of the runtime's version: $LAMBDA_PYTHON, python3.12 on PATH, pyenv's."""
     candidates = [os.environ.get("LAMBDA_PYTHON"), shutil.which(f"python{PYTHON_VERSION}"),
@@ -150,7 +149,16 @@ def build(name: str) -> tuple[int, int, bool, bool]:
     return archive.stat().st_size, unpacked_size(target), compiled, tested
 
 
-def main(names: list[str]) -> None:
+def over_budget(name: str, zipped: int, unpacked: int) -> str | None:
+    """A sentence when a function is larger than the budgets, else None."""
+    if zipped <= ZIPPED_BUDGET_MIB * 2**20 and unpacked <= UNPACKED_BUDGET_MIB * 2**20:
+        return None
+    return (f"dist/{name}.zip is over its budget of {ZIPPED_BUDGET_MIB} MiB zipped and "
+            f"{UNPACKED_BUDGET_MIB} MiB unpacked: see what deploy/prune.py could leave out")
+
+
+def main(names: list[str]) -> int:
+    failures = []
     for name in names or list(FUNCTIONS):
         zipped, unpacked, compiled, tested = build(name)
         note = "" if compiled else f"  (not precompiled: no python{PYTHON_VERSION} found)"
@@ -158,8 +166,12 @@ def main(names: list[str]) -> None:
             note += ("  (some tested versions have no Linux arm64 wheel: newest within "
                      "pyproject.toml's ranges instead)")
         print(f"dist/{name}.zip: {zipped / 2**20:.1f} MiB zipped, {unpacked / 2**20:.1f} MiB "
-              f"unpacked (limits 50 / 250){note}")
+              f"unpacked (budget {ZIPPED_BUDGET_MIB} / {UNPACKED_BUDGET_MIB}){note}")
+        failures += filter(None, [over_budget(name, zipped, unpacked)])
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

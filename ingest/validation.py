@@ -19,8 +19,10 @@ NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+
 NUMBER_RULE = "ASCII digits with an optional sign, point and exponent, e.g. 21.5 or -1.2e3"
 ASCII_SPACE = " \t\r\n"
 NOT_FINITE = frozenset({"nan", "inf", "infinity"})
-# A number that rounds to 0 has a negative exponent or hundreds of zeros after the point.
-MIGHT_UNDERFLOW = re.compile(rb"[eE]-|0{300}")
+# A number that rounds to 0 has a negative exponent (a digit, e and -, in JSON) or hundreds of
+# zeros after the point.
+MANY_ZEROS = b"0" * 300
+DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 
 class Invalid(ValueError):
@@ -66,7 +68,14 @@ def parse_number(text: str, what: str = "value") -> float:
 def might_underflow(json_text: bytes) -> bool:
     """Whether JSON text may hold a number that a parser would read as 0 though it is not
     (1e-400): then it is read with parse_number, which refuses it."""
-    return MIGHT_UNDERFLOW.search(json_text) is not None
+    # Bytes operations only: a regular expression tried at every byte of a batch cost more
+    # than validating the batch (1.4 ms for 500 readings).
+    if MANY_ZEROS in json_text:
+        return True
+    if b"-" not in json_text:
+        return False
+    digits_as_zero = json_text.translate(DIGITS_AS_ZERO)
+    return b"0e-" in digits_as_zero or b"0E-" in digits_as_zero
 
 
 def parse_value(raw: Any) -> float:

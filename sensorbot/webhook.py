@@ -33,6 +33,7 @@ log = logging.getLogger("sensorbot.webhook")
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name
 TELEGRAM = "https://api.telegram.org/bot"  # PTB's default base URL
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+MAX_NESTING = 1024  # a real update nests a few levels; orjson, on the other paths, stops here
 # Longer than BotFunction's timeout: a claim older than this was abandoned by a crashed handler.
 CLAIM_LEASE_MS = 90_000
 
@@ -70,13 +71,29 @@ def response(status: int, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_of(body: str) -> dict[str, Any] | None:
-    """The JSON object a body holds; None for anything else, a body nested deeper than the
-    parser's stack included. The standard library's parser: the bot's zip leaves orjson out."""
+    """The JSON object a body holds; None for anything else, a body nested deeper than
+    MAX_NESTING included. The standard library's parser: the bot's zip leaves orjson out."""
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):
         return None
-    return payload if isinstance(payload, dict) else None
+    if not isinstance(payload, dict) or nesting(payload) > MAX_NESTING:
+        return None
+    return payload
+
+
+def nesting(value: Any) -> int:
+    """How deep objects and lists nest in `value`, walked without recursion. The parser's own
+    limit depends on the Python version (under 1,000 on 3.11, past 1,024 from 3.12), so the
+    bound is checked here."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 @dataclass

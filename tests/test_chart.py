@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -100,6 +101,20 @@ def test_it_draws_names_and_units_literally(name):
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     figure = draw(minutes(100), title=name, unit=name, zone=HELSINKI)
     assert figure.axes[0].get_title() == name
+
+
+def test_a_drawn_chart_leaves_no_axes_for_the_collector():
+    from matplotlib.axes import Axes
+
+    readings = [Reading("attic", 1_800_000_000_000 + i * 60_000, i % 9) for i in range(2000)]
+    gc.disable()  # only png_of's own release may free the chart's axes and artists
+    try:
+        render_png(readings, title="attic", unit="°C", zone=ZoneInfo("UTC"))
+        axes = [o for o in gc.get_objects() if isinstance(o, Axes)]
+    finally:
+        gc.enable()
+
+    assert axes == []
 
 
 def test_a_heating_prediction_is_drawn_dashed_with_its_range_after_now():

@@ -36,8 +36,9 @@ def test_the_suite_ignores_a_users_config_file_and_environment(tmp_path):
 
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT),
-         probe], cwd=tmp_path, env={**os.environ, **HOSTILE_ENV}, capture_output=True,
-        text=True, timeout=120)
+         probe], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        # no plugins (xdist, hypothesis, schemathesis): the probe needs none, and they cost 3 s
+        env={**os.environ, **HOSTILE_ENV, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
 
     assert result.returncode == 0, result.stdout[-3000:]
     assert "1 passed" in result.stdout

@@ -76,6 +76,7 @@ class BotApiEmulator:
         self.calls: list[Call] = []
         self.commands: list[dict[str, Any]] = []
         self._updates: list[dict[str, Any]] = []
+        self._direct: list[dict[str, Any]] = []
         self._errors: list[QueuedError] = []
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._update_ids = itertools.count(1)
@@ -88,6 +89,9 @@ class BotApiEmulator:
         self._closing = False
         self.first_poll_at: float | None = None  # time.monotonic() of the first getUpdates
         self.served_at: dict[int, float] = {}  # update_id → when getUpdates first returned it
+        # Set, the users' updates go to it (a bot fed by Application.process_update) instead
+        # of waiting for getUpdates; it is called on the driver's thread.
+        self.deliver: Callable[[dict[str, Any]], None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -179,10 +183,12 @@ class BotApiEmulator:
                                         "length": len(command)}]
             self._messages[(chat_id, message["message_id"])] = message
             update_id = next(self._update_ids)
-            self._updates.append({"update_id": update_id, "message": message})
+            self._queue({"update_id": update_id, "message": message})
             return {**message, "update_id": update_id}
 
-        return self._in_loop(add)
+        sent = self._in_loop(add)
+        self._hand_over()
+        return sent
 
     def send_location(self, chat_id: int, latitude: float, longitude: float, *,
                       user_id: int | None = None, chat_type: str = "private") -> None:
@@ -210,7 +216,7 @@ class BotApiEmulator:
         chat_id = message["chat"]["id"]
 
         def add() -> None:
-            self._updates.append({"update_id": next(self._update_ids), "callback_query": {
+            self._queue({"update_id": next(self._update_ids), "callback_query": {
                 "id": str(next(self._message_ids)), "chat_instance": str(chat_id),
                 "from": {"id": user_id or chat_id, "is_bot": False, "first_name": first_name},
                 "message": self._messages.get((chat_id, message["message_id"]), message),
@@ -218,6 +224,16 @@ class BotApiEmulator:
             }})
 
         self._in_loop(add)
+        self._hand_over()
+
+    def _queue(self, update: dict[str, Any]) -> None:
+        (self._direct if self.deliver else self._updates).append(update)
+
+    def _hand_over(self) -> None:
+        """Updates for a directly fed bot, delivered outside the emulator's loop (the bot
+        calls back into it while it handles them)."""
+        while self.deliver and self._direct:
+            self.deliver(self._direct.pop(0))
 
     def fail_next(self, method: str, status: int, description: str, *,
                   retry_after: int | None = None, chat_id: int | None = None,

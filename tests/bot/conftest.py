@@ -1,4 +1,5 @@
-"""The bot as a whole: a real Application long-polling the Bot API emulator over HTTP."""
+"""The bot as a whole: a real Application handed its updates directly (`world`), or
+long-polling the Bot API emulator over HTTP (`polling_world`, for what polling itself does)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from storage.sqlite import SQLiteStore
 from tests.support.api import Clock
 from tests.support.bot import (
     ADMIN,
+    DirectBot,
     FaultyStore,
     RunningBot,
     World,
@@ -20,17 +22,32 @@ from tests.support.bot import (
 )
 
 
-@pytest.fixture
-def world(emulator: BotApiEmulator, tmp_path: Any) -> Iterator[World]:
+def make_world(emulator: BotApiEmulator, tmp_path: Any, *, polling: bool) -> World:
     store = SQLiteStore(tmp_path / "bot.db")
     clock = Clock()
     tokens = seed_users(store, clock)
     settings = Settings(telegram={"token": emulator.token, "base_url": emulator.base_url,
                                   "admins": [ADMIN]}, api={"enabled": False})
     faulty = FaultyStore(store)
+    if not polling:
+        return World(emulator, store, clock, DirectBot(settings, faulty, clock, emulator),
+                     tokens, faulty)
     running = RunningBot(settings, faulty, clock)
-    world = World(emulator, store, clock, running, tokens, faulty)
     emulator.wait_for(lambda c: c.method == "setMyCommands", timeout=20)
-    yield world
-    running.stop()
+    return World(emulator, store, clock, running, tokens, faulty)
 
+
+@pytest.fixture
+def world(emulator: BotApiEmulator, tmp_path: Any) -> Iterator[World]:
+    """The bot fed by Application.process_update: no long polling."""
+    world = make_world(emulator, tmp_path, polling=False)
+    yield world
+    world.bot.stop()
+
+
+@pytest.fixture
+def polling_world(emulator: BotApiEmulator, tmp_path: Any) -> Iterator[World]:
+    """The bot as `sensorbot run` runs it, long-polling the emulator."""
+    world = make_world(emulator, tmp_path, polling=True)
+    yield world
+    world.bot.stop()

@@ -89,14 +89,14 @@ def test_a_403_marks_the_chat_inactive_and_the_bot_carries_on(world):
     assert world.store.get_chat_link(ALICE_CHAT).active is True
 
 
-def test_a_failing_handler_apologises_tells_the_admins_and_the_bot_keeps_running(world):
-    chat = world.linked_chat()
-    world.faulty.faults.add("list_alert_rules")
-    start = len(world.emulator.calls)
+def test_a_failing_handler_apologises_tells_the_admins_and_the_bot_keeps_running(polling_world):
+    chat = polling_world.linked_chat()
+    polling_world.faulty.faults.add("list_alert_rules")
+    start = len(polling_world.emulator.calls)
 
     [apology] = chat.say("/sensors")
-    notice = world.emulator.wait_for(lambda c: c.chat_id == ADMIN, after=start)
-    world.faulty.faults.clear()
+    notice = polling_world.emulator.wait_for(lambda c: c.chat_id == ADMIN, after=start)
+    polling_world.faulty.faults.clear()
 
     assert "Sorry, something went wrong" in apology.text
     assert "RuntimeError: injected fault in list_alert_rules" in notice.text

@@ -33,13 +33,13 @@ def test_an_invite_expires_after_24_hours(world):
     assert "does not work" in world.chat(ALICE_CHAT).ask(f"/start {code}")
 
 
-def test_a_409_conflict_is_explained_once_and_polling_goes_on(world, caplog):
+def test_a_409_conflict_is_explained_once_and_polling_goes_on(polling_world, caplog):
     caplog.set_level(logging.ERROR, logger="sensorbot.bot")
     for _ in range(2):
-        world.emulator.fail_next("getUpdates", 409,
+        polling_world.emulator.fail_next("getUpdates", 409,
                                  "Conflict: terminated by other getUpdates request")
 
-    answer = world.chat(ALICE_CHAT).ask("/start", timeout=30)
+    answer = polling_world.chat(ALICE_CHAT).ask("/start", timeout=30)
 
     conflicts = [r for r in caplog.records if "409 Conflict" in r.getMessage()]
     assert "/link" in answer

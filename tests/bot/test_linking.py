@@ -7,8 +7,8 @@ import pytest
 from tests.support.bot import ADMIN, ALICE_CHAT, BOB_CHAT
 
 
-def test_it_registers_its_command_menu(world):
-    names = [command["command"] for command in world.emulator.commands]
+def test_it_registers_its_command_menu(polling_world):
+    names = [command["command"] for command in polling_world.emulator.commands]
 
     assert {"latest", "history", "sensors", "help", "link", "freeze", "alert", "snooze",
             "quiet", "alerts"} <= set(names)

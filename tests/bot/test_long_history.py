@@ -123,7 +123,8 @@ def test_compare_asks_which_sensor_an_ambiguous_name_means(world):
                                            "attic · last 2 · min 0.81 · max 2"]
 
 
-def test_compare_is_in_the_menu_and_the_help(world):
+def test_compare_is_in_the_menu_and_the_help(polling_world):
+    world = polling_world  # the menu is registered by `sensorbot run`, as it starts polling
     menu = world.emulator.wait_for(lambda c: c.method == "setMyCommands")
     commands = menu.params["commands"]
     commands = json.loads(commands) if isinstance(commands, str) else commands

@@ -35,3 +35,13 @@ def test_it_accepts_only_the_exact_secret() -> None:
     assert not authorized({header: "s3cret "}, "s3cret")
     assert not authorized({}, "s3cret")
     assert not authorized({header: ""}, "")  # no secret configured: nothing gets in
+
+
+def test_an_update_nested_past_1024_levels_is_refused_on_every_python():
+    from sensorbot.webhook import update_of
+
+    def body(levels: int) -> str:  # the update object itself is the first level
+        return '{"update_id": 4, "message": ' + "[" * (levels - 1) + "]" * (levels - 1) + "}"
+
+    assert update_of(body(100)) is not None
+    assert update_of(body(1025)) is None  # Python 3.12's parser alone would read it

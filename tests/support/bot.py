@@ -1,6 +1,8 @@
 """Test helpers shared by modules and fixtures; the fixtures live in tests/bot/conftest.py.
 
-The bot as a whole: a real Application long-polling the Bot API emulator over HTTP.
+The bot as a whole: a real Application long-polling the Bot API emulator over HTTP
+(`RunningBot`), or handed each update by `Application.process_update` where polling is not
+the point (`DirectBot`); either way its replies go to the emulator.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from telegram import Update
+
+from bot.app import build_application
 from core.config import Settings
 from core.tokens import issue_token
 from sensorbot.demo.emulator import BotApiEmulator, Call
@@ -71,6 +76,35 @@ class RunningBot:
             raise self.error
 
 
+class DirectBot:
+    """The bot's Application, started without polling on a loop of its own thread; the
+    emulator hands it each update a test sends, and returns once the bot has handled it."""
+
+    def __init__(self, settings: Settings, store: Any, clock: Clock,
+                 emulator: BotApiEmulator) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="bot", daemon=True)
+        self._thread.start()
+        self.application = build_application(settings, store, clock_ms=clock, polling=False)
+        self._run(self.application.initialize())
+        self._run(self.application.start())
+        emulator.deliver = self.deliver
+
+    def _run(self, work: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=30)
+
+    def deliver(self, update: dict[str, Any]) -> None:
+        self._run(self.application.process_update(
+            Update.de_json(update, self.application.bot)))
+
+    def stop(self) -> None:
+        self._run(self.application.stop())
+        self._run(self.application.shutdown())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()
+
+
 @dataclass
 class Chat:
     emulator: BotApiEmulator
@@ -104,7 +138,7 @@ class World:
     emulator: BotApiEmulator
     store: SQLiteStore
     clock: Clock
-    bot: RunningBot
+    bot: RunningBot | DirectBot
     tokens: dict[str, str] = field(default_factory=dict)
     faulty: FaultyStore | None = None
 

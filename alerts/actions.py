@@ -10,14 +10,19 @@ from collections.abc import Callable
 from dataclasses import replace
 from enum import Enum
 
+from alerts import heating
+from alerts.forecast import Forecasts
+from alerts.heating_rule import dump_memory, memory_of, turn_down
+from alerts.outside import outside_for
 from alerts.rulebook import RuleBook
 from alerts.rules import check_rule, freeze_preset, is_freeze, preset_rule_id
 from alerts.state import update_rule_state
 from storage.base import DeletionProgress, SensorDeletion, Store
 from storage.errors import AlreadyExists
-from storage.models import AlertRule, AlertState, AlertStatus, RuleSpec, Sensor
+from storage.models import AlertRule, AlertState, AlertStatus, RuleKind, RuleSpec, Sensor
 
 ID_TRIES = 5
+COURSE_HISTORY_MS = 3 * 3_600_000  # the recent fall a heating chart's prediction starts from
 
 
 class Acknowledged(Enum):
@@ -37,7 +42,8 @@ def add_rule(store: Store, user_id: str, sensor: str, spec: RuleSpec, *, now_ms:
         rule_id = "r" + secrets.token_hex(3)
         if rule_id in taken:
             continue
-        rule = AlertRule(user_id, rule_id, sensor, spec, now_ms, AlertState())
+        rule = AlertRule(user_id, rule_id, sensor, spec, now_ms,
+                         _first_state(store, user_id, sensor, spec, now_ms))
         try:
             store.put_alert_rule(rule)
         except AlreadyExists:
@@ -47,17 +53,31 @@ def add_rule(store: Store, user_id: str, sensor: str, spec: RuleSpec, *, now_ms:
     raise AlreadyExists("no free rule id; try again")
 
 
+def _first_state(store: Store, user_id: str, sensor: str, spec: RuleSpec,
+                 now_ms: int) -> AlertState:
+    """A heating watch counts the history the sensor already has towards its learning, so a
+    sensor with two weeks of readings is watched at once, not three days later."""
+    if spec.kind is not RuleKind.HEATING:
+        return AlertState()
+    oldest = store.read_range(user_id, sensor, now_ms - heating.LEARN_DAYS * heating.DAY_MS,
+                              now_ms, now_ms=now_ms, limit=1)
+    first_seen = oldest[0].timestamp if oldest else None
+    return AlertState(heating=dump_memory(heating.HeatingMemory(first_seen=first_seen)))
+
+
 def set_freeze(store: Store, user_id: str, sensor: str, threshold: float, *, now_ms: int,
                rulebook: RuleBook | None = None) -> tuple[list[AlertRule], int]:
     """The freeze preset on a sensor, replacing the one it had: (its rules, how many it
     replaced). Each rule's id derives from user, sensor and kind, and is written by a
     conditional write, so the same command run by several processes at once leaves one set;
-    the same preset again keeps its rules' states. Written before the old ones (of an older
-    version's random ids) are deleted, so the sensor is never unguarded."""
+    the same preset again keeps its rules' states (its heating watch what it learned).
+    Written before the old ones (of an older version's random ids) are deleted, so the sensor
+    is never unguarded."""
     specs = freeze_preset(threshold)
     old = [r for r in store.list_alert_rules(user_id) if r.sensor == sensor and is_freeze(r)]
     rules = [AlertRule(user_id, preset_rule_id(user_id, sensor, spec.kind), sensor, spec,
-                       now_ms, AlertState()) for spec in specs]
+                       now_ms, _first_state(store, user_id, sensor, spec, now_ms))
+             for spec in specs]
     for rule in rules:
         store.put_preset_rule(rule)
     kept = {rule.rule_id for rule in rules}
@@ -66,6 +86,19 @@ def set_freeze(store: Store, user_id: str, sensor: str, threshold: float, *, now
             store.delete_alert_rule(user_id, rule.rule_id)
     _changed(rulebook)
     return rules, len(old)
+
+
+def heating_turned_down(store: Store, user_id: str, rule_id: str, *, now_ms: int,
+                        rulebook: RuleBook | None = None) -> bool:
+    """"I turned the heating down": no alert for this drop, the level relearned from now.
+    False when the rule is gone or is not a heating watch."""
+    rule = store.get_alert_rule(user_id, rule_id)
+    if rule is None or rule.spec.kind is not RuleKind.HEATING:
+        return False
+    done = update_rule_state(store, rule,
+                             lambda state: turn_down(state, heating.turned_down, now_ms))
+    _changed(rulebook)
+    return done is not None
 
 
 def forget_sensor(store: Store, user_id: str, sensor: str, *,
@@ -127,6 +160,20 @@ def snooze(store: Store, rules: list[AlertRule], until_ms: int | None, *,
         is not None for rule in rules)
     _changed(rulebook)
     return changed
+
+
+def heating_course(store: Store, forecasts: Forecasts, user_id: str, rule_id: str, *,
+                   now_ms: int, until_ms: int) -> list[tuple[int, float, float, float]]:
+    """What a firing heating watch expects after now, `(epoch ms, expected, low, high)`, for
+    its chart; empty for any other rule, or one not firing."""
+    rule = store.get_alert_rule(user_id, rule_id)
+    if rule is None or rule.spec.kind is not RuleKind.HEATING or \
+            rule.state.status is not AlertStatus.FIRING:
+        return []
+    start = now_ms - COURSE_HISTORY_MS
+    recent = store.read_range(user_id, rule.sensor, start, now_ms, now_ms=now_ms)
+    outside = outside_for(store, forecasts, user_id, start, now_ms, now_ms)
+    return heating.curve(memory_of(rule.state), recent, now_ms, until_ms, outside)
 
 
 def chart_request(store: Store, user_id: str, rule_id: str) -> Sensor | None:

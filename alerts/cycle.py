@@ -18,8 +18,19 @@ from functools import partial
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from alerts import heating
 from alerts.delivery import DeliveryError, Notice, Notifier, mark_chat_inactive, move_chat
+from alerts.forecast import Forecasts
+from alerts.heating_rule import (
+    HeatingEvaluator,
+    HeatingNotice,
+    apply_step,
+    deferred_warning,
+    deferred_warning_due,
+    memory_of,
+)
 from alerts.machine import Transition, evaluate
+from alerts.outside import gather
 from alerts.quiet import in_quiet_hours
 from alerts.rulebook import RuleBook
 from alerts.state import update_rule_state
@@ -32,6 +43,7 @@ from storage.models import (
     ChatLink,
     Claim,
     OutboxEntry,
+    OutsideSettings,
     Reading,
     RuleKind,
     Sensor,
@@ -70,7 +82,10 @@ class Cycle:
     rulebook: RuleBook = field(default_factory=RuleBook)
     worker: str = field(default_factory=lambda: secrets.token_hex(4))
     summary: CycleSummary = field(default_factory=CycleSummary)
+    forecasts: Forecasts = field(default_factory=lambda: Forecasts(None))
+    watch: HeatingEvaluator | None = None  # None: the heating watch itself (tests give a fake)
     _chats: dict[str, list[ChatLink]] = field(default_factory=dict)
+    _outside: dict[str, OutsideSettings | None] = field(default_factory=dict)
     _sensors: dict[str, dict[str, Sensor]] = field(default_factory=dict)
 
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -110,6 +125,8 @@ class Cycle:
     # -- evaluation ---------------------------------------------------------------------
 
     async def evaluate(self, rule: AlertRule, latest: Reading | None) -> AlertRule | None:
+        if rule.spec.kind is RuleKind.HEATING:
+            return await self.evaluate_heating(rule, latest)
         step = evaluate(rule.spec, rule.state, latest, self.now_ms,
                         watched_since=rule.created)
         if step.needs is not None:
@@ -118,7 +135,11 @@ class Cycle:
         if not step.changed_from(rule.state) and not step.transitions:
             return rule
         entries = tuple([await self.entry(rule, t) for t in step.transitions])
-        new = replace(step.state, outbox=rule.state.outbox + entries)
+        return await self.store_state(rule, step.state, entries)
+
+    async def store_state(self, rule: AlertRule, state: AlertState,
+                          entries: tuple[OutboxEntry, ...]) -> AlertRule | None:
+        new = replace(state, outbox=rule.state.outbox + entries)
         stored = await self.call(self.store.update_alert_state, rule.user_id, rule.rule_id,
                                  new, expected_version=rule.state.version)
         if stored is None:  # changed meanwhile (a button, another cycle): next cycle decides
@@ -126,6 +147,54 @@ class Cycle:
             return None
         self.summary.transitions += len(entries)
         return replace(rule, state=stored)
+
+    async def evaluate_heating(self, rule: AlertRule, latest: Reading | None
+                               ) -> AlertRule | None:
+        """The heating watch: a steady cycle judges the latest reading and the memory alone;
+        when the watch needs a range it gets the sensor's readings, the outdoor sensor's and
+        the forecast."""
+        memory = memory_of(rule.state)
+        watch = self.watch or heating.evaluate
+        step = watch(memory, latest, self.now_ms, None, heating.Outside())
+        outside = None
+        if step.needs is not None:
+            outside = await self.outside(rule.user_id, *step.needs)
+            history = await self.history(rule, *step.needs)
+            step = watch(memory, latest, self.now_ms, history, outside)
+            if step.needs is not None:
+                log.warning("heating rule %s asked twice for history", rule.rule_id)
+                return rule
+        if step.memory == memory and not step.events and \
+                not deferred_warning_due(rule.state, self.now_ms):
+            return rule
+        state, notices = apply_step(rule.state, step, self.now_ms)
+        if deferred_warning_due(state, self.now_ms):
+            state, notice = await self.deferred_warning(rule, state, latest, outside)
+            notices.append(notice)
+        entries = tuple(self.heating_entry(notice) for notice in notices)
+        return await self.store_state(rule, state, entries)
+
+    async def deferred_warning(self, rule: AlertRule, state: AlertState, latest: Reading | None,
+                               outside: heating.Outside | None
+                               ) -> tuple[AlertState, HeatingNotice]:
+        """The snooze is over and the heating is still off: the warning, predicted afresh."""
+        recent = await self.history(rule, self.now_ms - 3 * heating.HOUR_MS, self.now_ms)
+        if outside is None:
+            outside = await self.outside(rule.user_id, self.now_ms - 3 * heating.HOUR_MS,
+                                         self.now_ms)
+        prediction = heating.predict(memory_of(state), recent, self.now_ms, outside)
+        return deferred_warning(state, latest, prediction, self.now_ms)
+
+    def heating_entry(self, notice: HeatingNotice) -> OutboxEntry:
+        return OutboxEntry(secrets.token_hex(5), notice.kind, self.now_ms, notice.value,
+                           notice.reading_ts, notice.lowest, notice.since, notice.rate_per_h,
+                           outlook=notice.outlook)
+
+    async def outside(self, user_id: str, start: int, end: int) -> heating.Outside:
+        if user_id not in self._outside:
+            self._outside[user_id] = await self.call(self.store.get_outside_settings, user_id)
+        return await self.call(gather, self.store, self.forecasts, self._outside[user_id],
+                               start, end, self.now_ms)
 
     async def history(self, rule: AlertRule, start: int, end: int) -> list[Reading]:
         readings = await self.call(self.store.read_range, rule.user_id, rule.sensor, start,
@@ -292,7 +361,9 @@ def _delivered(state: AlertState, entry_id: str, chat_id: int,
 
 
 async def run_cycle(store: Store, notifier: Notifier, now_ms: int, *,
-                    default_zone: str = "UTC", rulebook: RuleBook | None = None) -> CycleSummary:
+                    default_zone: str = "UTC", rulebook: RuleBook | None = None,
+                    forecasts: Forecasts | None = None) -> CycleSummary:
     """Evaluate every rule once and deliver what is pending."""
     return await Cycle(store, notifier, now_ms, default_zone,
-                       rulebook if rulebook is not None else RuleBook()).run()
+                       rulebook if rulebook is not None else RuleBook(),
+                       forecasts=forecasts if forecasts is not None else Forecasts(None)).run()

@@ -25,6 +25,8 @@ def check_rule(spec: RuleSpec) -> RuleSpec:
                                ("clear", spec.clear, MAX_THRESHOLD + 1)):
         if level is not None and abs(level) > limit:
             raise BadRule(f"a {name} of {level:g} is beyond ±{limit:g}")
+    if spec.kind is RuleKind.HEATING:
+        return spec  # learned from the readings: nothing to set
     if spec.kind is not RuleKind.STALE and spec.clears(spec.limit):
         side = "above" if spec.kind is RuleKind.BELOW else "below"
         raise BadRule(f"clear {spec.clear_level:g} would resolve at the threshold itself; "
@@ -35,11 +37,16 @@ def check_rule(spec: RuleSpec) -> RuleSpec:
 
 
 def freeze_preset(threshold: float = FREEZE_DEFAULT) -> list[RuleSpec]:
-    """Pipe-freeze protection: below x for 10 min, clear at x+1, hourly reminders, plus
-    a stale rule after an hour without data."""
+    """Pipe-freeze protection: below x for 10 min, clear at x+1, hourly reminders, a stale
+    rule after an hour without data, and the heating watch."""
     return [check_rule(RuleSpec(RuleKind.BELOW, threshold, FREEZE_FOR_S, threshold + 1,
                                 DEFAULT_REPEAT_S, preset=FREEZE)),
-            RuleSpec(RuleKind.STALE, stale_s=FREEZE_STALE_S, preset=FREEZE)]
+            RuleSpec(RuleKind.STALE, stale_s=FREEZE_STALE_S, preset=FREEZE),
+            HEATING_SPEC_IN_FREEZE]
+
+
+HEATING_SPEC = RuleSpec(RuleKind.HEATING)
+HEATING_SPEC_IN_FREEZE = RuleSpec(RuleKind.HEATING, preset=FREEZE)
 
 
 def preset_rule_id(user_id: str, sensor: str, kind: RuleKind) -> str:

@@ -1,5 +1,5 @@
-"""The grammar of /alert (pure): `below|above <x> [for <dur>] [clear <y>] [repeat <dur>]`
-or `stale <dur>`."""
+"""The grammar of /alert (pure): `below|above <x> [for <dur>] [clear <y>] [repeat <dur>]`,
+`stale <dur>` or `heating`."""
 
 from __future__ import annotations
 
@@ -10,14 +10,20 @@ from alerts.rules import BadRule, check_rule
 from core.formatting import BadArgument, parse_duration
 from storage.models import RuleKind, RuleSpec
 
-ALERT_EXAMPLE = "e.g. /alert attic below 3 for 10m clear 4 repeat 1h, or /alert attic stale 1h"
+ALERT_EXAMPLE = ("e.g. /alert attic below 3 for 10m clear 4 repeat 1h, /alert attic stale 1h "
+                 "or /alert attic heating")
 KINDS = {kind.value: kind for kind in RuleKind}
 
 
 def parse_alert(words: list[str]) -> RuleSpec:
     if not words or words[0] not in KINDS:
-        raise BadArgument(f"Say below, above or stale after the sensor; {ALERT_EXAMPLE}")
+        raise BadArgument(f"Say below, above, stale or heating after the sensor; {ALERT_EXAMPLE}")
     kind = KINDS[words[0]]
+    if kind is RuleKind.HEATING:
+        if len(words) != 1:
+            raise BadArgument(f"Heating takes nothing more: it learns from the readings; "
+                              f"{ALERT_EXAMPLE}")
+        return RuleSpec(RuleKind.HEATING)
     if kind is RuleKind.STALE:
         if len(words) != 2:
             raise BadArgument(f"Stale takes one duration; {ALERT_EXAMPLE}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from bot import heating_text
 from core.formatting import describe_duration, format_number, format_time, format_value
 from storage.models import OutboxEntry, RuleKind, RuleSpec, TransitionKind
 
@@ -16,6 +17,8 @@ def describe_rule(spec: RuleSpec, unit: str | None = None) -> str:
     """`below 3 °C for 10 min (clears at 4, reminders every 1 h)`."""
     if spec.kind is RuleKind.STALE:
         return f"no data for {describe_duration(spec.stale_s or 0)}"
+    if spec.kind is RuleKind.HEATING:
+        return "heating watch (warns when the heating stops, and when it reaches 0 °C)"
     shown = f"{spec.kind.value} {format_number(spec.limit)}{' ' + unit if unit else ''}"
     if spec.for_s:
         shown += f" for {describe_duration(spec.for_s)}"
@@ -53,6 +56,8 @@ def time_to_go(hours: float) -> str:
 
 def render(spec: RuleSpec, entry: OutboxEntry, name: str, unit: str | None, zone: ZoneInfo,
            now_ms: int) -> str:
+    if spec.kind is RuleKind.HEATING:
+        return heating_text.render(entry, name, unit, zone, now_ms)
     when = format_time(entry.reading_ts, zone, now_ms) if entry.reading_ts else "?"
     shown = format_value(entry.value, unit) if entry.value is not None else "no value"
     if spec.kind is RuleKind.STALE:

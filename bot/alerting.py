@@ -16,6 +16,7 @@ from telegram import (
 from telegram.error import BadRequest, TelegramError
 
 from alerts import actions
+from alerts.heating_rule import memory_of
 from alerts.quiet import BadQuietHours, parse_quiet_hours
 from alerts.rules import FREEZE_DEFAULT, BadRule, is_freeze
 from bot.alert_buttons import SNOOZE_SECONDS, Action, after_press, parse_button
@@ -24,6 +25,7 @@ from bot.alert_text import describe_rule
 from bot.chat import chat_link, command_words, linked_sensor, reply
 from bot.context import BotContext
 from bot.data import send_chart
+from bot.heating_text import describe_state
 from bot.pages import page_buttons, page_of, page_text
 from bot.unit_question import reply_asking_unit
 from core.formatting import (
@@ -41,6 +43,9 @@ log = logging.getLogger("sensorbot.bot")
 
 FREEZE_USAGE = (f"Give a sensor and, if you like, a temperature: /freeze attic "
                 f"(below {FREEZE_DEFAULT:g}) or /freeze attic 5")
+HEATING_NOTE = ("The heating watch learns from 3 days of readings; /outdoor and /location let "
+                "it say when the sensor would reach 0 °C.")
+CHART_AHEAD_MS = 12 * 3_600_000  # a heating chart's prediction reaches this far
 SNOOZE_USAGE = ("Give a sensor (or all) and a duration or off, e.g. /snooze attic 2h, "
                 "/snooze all 8h or /snooze attic off")
 
@@ -58,11 +63,17 @@ async def alert_command(update: Update, context: BotContext) -> None:
         await reply(update, str(problem))
         return
     services = context.services
+    now = services.clock_ms()
     rule = await services.run(actions.add_rule, services.store, link.user_id, sensor.sensor_id,
-                              spec, now_ms=services.clock_ms(), rulebook=services.rulebook)
+                              spec, now_ms=now, rulebook=services.rulebook)
     text = (f"Alert {rule.rule_id}: {sensor.display_name} "
             f"{describe_rule(spec, sensor.unit)}. /alerts lists your rules.")
-    if spec.kind is RuleKind.STALE:
+    if spec.kind is RuleKind.HEATING:
+        state = describe_state(memory_of(rule.state), sensor.unit, now)
+        await reply(update, f"Alert {rule.rule_id}: {sensor.display_name} "
+                            f"{describe_rule(spec, sensor.unit)}. {state}. {HEATING_NOTE} "
+                            "/alerts lists your rules.")
+    elif spec.kind is RuleKind.STALE:
         await reply(update, text)
     else:
         await reply_asking_unit(update, text, sensor, rule.rule_id)
@@ -87,13 +98,14 @@ async def freeze_command(update: Update, context: BotContext) -> None:
         await reply(update, f"{str(problem).split(';')[0].capitalize()}. "
                             "E.g. /freeze attic 5")
         return
-    below, stale = rules
+    below, stale, watch = rules
     again = " It replaces the previous freeze protection there." if replaced else ""
     await reply_asking_unit(
         update, f"Pipe-freeze protection on {sensor.display_name}: alert {below.rule_id} when "
-        f"{describe_rule(below.spec, sensor.unit)}, and alert {stale.rule_id} on "
-        f"{describe_rule(stale.spec)}. Freeze alerts ring even in quiet hours.{again}",
-        sensor, below.rule_id)
+        f"{describe_rule(below.spec, sensor.unit)}, alert {stale.rule_id} on "
+        f"{describe_rule(stale.spec)}, and the heating watch {watch.rule_id}, which warns hours "
+        f"earlier when the heating stops. Freeze alerts ring even in quiet hours.{again} "
+        f"{HEATING_NOTE}", sensor, below.rule_id)
 
 
 async def alerts_command(update: Update, context: BotContext) -> None:
@@ -127,6 +139,9 @@ async def alerts_page(context: BotContext, link: ChatLink,
         if rule.state.ack_by:
             state += f", acknowledged by {rule.state.ack_by}"
         preset = " [freeze]" if is_freeze(rule) else ""
+        if rule.spec.kind is RuleKind.HEATING:
+            state = describe_state(memory_of(rule.state), sensor.unit if sensor else None, now) \
+                + state[len(rule.state.status.value):]
         lines.append(f"{rule.rule_id} · {name}: "
                      f"{describe_rule(rule.spec, sensor.unit if sensor else None)}"
                      f"{preset} — {state}")
@@ -215,6 +230,38 @@ async def quiet_command(update: Update, context: BotContext) -> None:
                 "no-data alerts still ring.")
 
 
+async def chart_of_rule(update: Update, context: BotContext, link: ChatLink,
+                        rule_id: str) -> None:
+    """The last 24 hours of the rule's sensor; a firing heating watch adds its prediction."""
+    services = context.services
+    sensor = await services.run(actions.chart_request, services.store, link.user_id, rule_id)
+    if sensor is None:
+        return
+    now = services.clock_ms()
+    window = parse_range("24h", now_ms=now, zone=services.zone(link))
+    course = await services.run(actions.heating_course, services.store, services.forecasts,
+                                link.user_id, rule_id, now_ms=now,
+                                until_ms=now + CHART_AHEAD_MS)
+    await send_chart(update, context, link, sensor, window, course)
+
+
+async def turned_down(update: Update, context: BotContext, link: ChatLink, rule_id: str,
+                      who: str) -> None:
+    """"I turned the heating down": no alert for this drop; the usual level is relearned."""
+    query = update.callback_query
+    if query is None:
+        return
+    services = context.services
+    done = await services.run(actions.heating_turned_down, services.store, link.user_id,
+                              rule_id, now_ms=services.clock_ms(), rulebook=services.rulebook)
+    note = (f"🌡 {who} turned the heating down: no alert for this drop; the watch relearns "
+            "the usual level from the next days' readings.")
+    await query.answer(note[:200] if done else "Could not change the alert; try again.")
+    if done and isinstance(query.message, Message) and query.message.text:
+        await query.edit_message_text(f"{query.message.text}\n\n{note}",
+                                      reply_markup=after_press(Action.TURNED_DOWN, rule_id, 0))
+
+
 def _valid_quiet(text: str) -> bool:
     try:
         parse_quiet_hours(text)
@@ -243,11 +290,10 @@ async def alert_button(update: Update, context: BotContext) -> None:
     who = query.from_user.first_name if query.from_user else "someone"
     if button.action is Action.CHART:
         await query.answer()
-        sensor = await services.run(actions.chart_request, services.store, link.user_id,
-                                    rule.rule_id)
-        if sensor is not None:
-            window = parse_range("24h", now_ms=services.clock_ms(), zone=services.zone(link))
-            await send_chart(update, context, link, sensor, window)
+        await chart_of_rule(update, context, link, rule.rule_id)
+        return
+    if button.action is Action.TURNED_DOWN:
+        await turned_down(update, context, link, rule.rule_id, who)
         return
     if button.action is Action.ACK:
         await acknowledge_pressed(query, context, link.user_id, link.chat_id, rule.rule_id,

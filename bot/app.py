@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from alerts.delivery import mark_chat_inactive
-from bot import admin, alerting, compare, data, forget, linking
+from bot import admin, alerting, compare, data, forget, linking, outside
 from bot.chat import PICK_PREFIX, chat_link, picked, reply
 from bot.context import BotContext, BotServices
 from bot.forget import FORGET_PREFIX
@@ -44,6 +44,8 @@ MENU = [
     BotCommand("snooze", "silence alerts: /snooze all 2h"),
     BotCommand("quiet", "quiet hours: /quiet 22:00-07:00"),
     BotCommand("delalert", "delete a rule: /delalert r1a2b3"),
+    BotCommand("outdoor", "your outdoor sensor: /outdoor garden"),
+    BotCommand("location", "forecast location: /location 60.17 24.94"),
     BotCommand("export", "readings as CSV"),
     BotCommand("rename", "name a sensor"),
     BotCommand("forget", "delete a sensor: /forget attic"),
@@ -79,6 +81,8 @@ COMMANDS: Wiring = [
     ("delalert", alerting.delalert_command),
     ("snooze", alerting.snooze_command),
     ("quiet", alerting.quiet_command),
+    ("outdoor", outside.outdoor_command),
+    ("location", outside.location_command),
     # admins (telegram.admins)
     ("adduser", admin.adduser),
     ("users", admin.users),
@@ -91,7 +95,7 @@ COMMANDS: Wiring = [
 
 # Commands that take a sensor: an ambiguity question's button runs one of them again.
 SENSOR_COMMANDS = frozenset({"latest", "status", "history", "export", "rename", "unit", "alert",
-                             "freeze", "snooze", "compare", "forget"})
+                             "freeze", "snooze", "compare", "forget", "outdoor"})
 # The lists that page: a page button's list name → what renders one of its pages.
 PAGED_LISTS = {"s": data.sensors_page, "l": data.latest_page, "a": alerting.alerts_page}
 HINT = "I answer commands. /help lists them with examples — try /latest or /history."
@@ -138,7 +142,8 @@ def build_application(settings: Settings, store: Store, *,
     application.add_handler(CallbackQueryHandler(page_button, pattern=f"^{PAGE_PREFIX}"))
     application.add_handler(CallbackQueryHandler(sensor_picked, pattern=f"^{PICK_PREFIX}"))
     application.add_handler(CallbackQueryHandler(unknown_button))
-    # messages that no command took
+    # messages that no command took: a shared location is the forecast's place
+    application.add_handler(MessageHandler(filters.LOCATION, outside.location_shared))
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_handler(MessageHandler(
         filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & ~filters.StatusUpdate.ALL,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 600, 100
 THRESHOLD_COLORS = ("tab:red", "tab:orange", "tab:purple")
+Course = Sequence[tuple[int, float, float, float]]  # (epoch ms, expected, low, high)
 PLOT_WIDTH_PX = 1100  # the axes' share of the width (0.915): one bucket a pixel column
 
 
@@ -136,11 +137,12 @@ def literal(text: str) -> str:
 
 def render_png(readings: list[Reading], *, title: str, unit: str | None, zone: ZoneInfo,
                window: tuple[int, int] | None = None,
-               thresholds: Sequence[Threshold] = ()) -> bytes:
+               thresholds: Sequence[Threshold] = (), prediction: Course = ()) -> bytes:
     """A PNG of the readings in the chat's local time, over `window` (epoch ms) when given,
-    with a dashed line per alert threshold; `readings` ascending and non-empty."""
+    with a dashed line per alert threshold and, after now, the heating watch's prediction
+    (dashed, with its range); `readings` ascending and non-empty."""
     figure = draw(readings, title=title, unit=unit, zone=zone, window=window,
-                  thresholds=thresholds)
+                  thresholds=thresholds, prediction=prediction)
     return png_of(figure)
 
 
@@ -188,12 +190,14 @@ def _trim_heap() -> None:
 
 
 def draw(readings: list[Reading], *, title: str, unit: str | None, zone: ZoneInfo,
-         window: tuple[int, int] | None = None, thresholds: Sequence[Threshold] = ()) -> Figure:
+         window: tuple[int, int] | None = None, thresholds: Sequence[Threshold] = (),
+         prediction: Course = ()) -> Figure:
     """The chart as a matplotlib Figure. Names and units are drawn literally, never as
     mathtext."""
     buckets = bucket(readings)
     return draw_buckets(buckets, enveloped=len(readings) > len(buckets.means), title=title,
-                        unit=unit, zone=zone, window=window, thresholds=thresholds)
+                        unit=unit, zone=zone, window=window, thresholds=thresholds,
+                        prediction=prediction)
 
 
 def new_figure(zone: ZoneInfo) -> tuple[Figure, Callable[[Iterable[int]], Any]]:
@@ -228,7 +232,7 @@ def time_axis(axes: Any, zone: ZoneInfo, x_of: Callable[[Iterable[int]], Any],
 
 def draw_buckets(buckets: Buckets, *, enveloped: bool, title: str, unit: str | None,
                  zone: ZoneInfo, window: tuple[int, int] | None = None,
-                 thresholds: Sequence[Threshold] = ()) -> Figure:
+                 thresholds: Sequence[Threshold] = (), prediction: Course = ()) -> Figure:
     figure, x_of = new_figure(zone)
     times = x_of(buckets.times_ms.tolist())
     axes = figure.add_subplot()
@@ -240,9 +244,17 @@ def draw_buckets(buckets: Buckets, *, enveloped: bool, title: str, unit: str | N
     for number, threshold in enumerate(thresholds):
         axes.axhline(threshold.value, color=THRESHOLD_COLORS[number % len(THRESHOLD_COLORS)],
                      linestyle="--", linewidth=1.1, label=literal(threshold.label))
+    if prediction:
+        ahead = x_of([point[0] for point in prediction])
+        axes.fill_between(ahead, [p[2] for p in prediction], [p[3] for p in prediction],
+                          color="tab:red", alpha=0.15, linewidth=0, label="likely range")
+        axes.plot(ahead, [p[1] for p in prediction], color="tab:red", linestyle="--",
+                  linewidth=1.4, label="expected without heating")
+        if window is not None:  # the window reaches as far as the prediction
+            window = (window[0], max(window[1], prediction[-1][0]))
     time_axis(axes, zone, x_of, window)
     axes.set_title(title, parse_math=False)
     axes.set_ylabel(unit or "value", parse_math=False)
-    if thresholds or enveloped:
+    if thresholds or enveloped or prediction:
         axes.legend(loc="best", fontsize="small", framealpha=0.8)
     return figure

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from alerts.forecast import Forecasts, forecasts_from
 from alerts.rulebook import RuleBook
 from core.clock import wall_clock_ms
 from core.config import Settings
@@ -69,6 +70,16 @@ class BotServices:
     clock_ms: Callable[[], int] = wall_clock_ms
     guard: LinkGuard = field(default_factory=LinkGuard)
     rulebook: RuleBook = field(default_factory=RuleBook)
+    forecast_cache: Forecasts | None = None  # built from [forecast] on first use
+
+    @property
+    def forecasts(self) -> Forecasts:
+        """The process's forecasts, shared by the alert cycle and the charts."""
+        if self.forecast_cache is None:
+            wanted = self.settings.forecast
+            self.forecast_cache = forecasts_from(wanted.provider, wanted.base_url,
+                                                 wanted.timeout_seconds)
+        return self.forecast_cache
 
     def rules_changed(self) -> None:
         """A rule or its state changed here: the alert cycle reloads them."""

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 
-from bot.chart import caption, render_png, summarize, threshold_lines
+from bot.chart import Course, caption, render_png, summarize, threshold_lines
 from bot.chat import (
     chat_link,
     command_words,
@@ -240,7 +240,7 @@ async def history_button(update: Update, context: BotContext) -> None:
 
 
 async def send_chart(update: Update, context: BotContext, link: ChatLink, sensor: Sensor,
-                     window: TimeRange) -> None:
+                     window: TimeRange, prediction: Course = ()) -> None:
     if window.end_ms - window.start_ms > LONG_RANGE_MS:
         await send_statistics_chart(update, context, link, sensor, window)
         return
@@ -255,7 +255,8 @@ async def send_chart(update: Update, context: BotContext, link: ChatLink, sensor
     png = await services.run(render_png, readings, title=f"{sensor.display_name} · "
                              f"{window.label} ({zone.key})", unit=sensor.unit, zone=zone,
                              window=(window.start_ms, window.end_ms),
-                             thresholds=threshold_lines(rules, sensor.sensor_id, sensor.unit))
+                             thresholds=threshold_lines(rules, sensor.sensor_id, sensor.unit),
+                             prediction=prediction)
     text = caption(sensor.display_name, sensor.unit, summarize(readings), window.label)
     if update.effective_message is None:
         return

@@ -34,6 +34,9 @@ Alerts
 /freeze <sensor> [x] — pipe-freeze protection, e.g. /freeze attic
 /alert <sensor> below|above <x> [for 10m] [clear <y>] [repeat 1h] — e.g. /alert attic below 3
 /alert <sensor> stale <dur> — no data for that long, e.g. /alert attic stale 1h
+/alert <sensor> heating — warns when the heating stops, hours before the cold
+/outdoor <sensor|off> · /location <lat> <lon>|off (or share a location) — the outside
+  temperature the heating watch uses, e.g. /outdoor garden, /location 60.17 24.94
 /alerts — your rules · /delalert <id> — delete one
 /snooze <sensor|all> <dur> — e.g. /snooze all 8h
 /quiet <HH:MM-HH:MM|off> — silent ordinary alerts, e.g. /quiet 22:00-07:00"""

@@ -12,6 +12,7 @@ from alerts.delivery import DeliveryError, Notice
 from bot.alert_buttons import for_transition
 from bot.alert_text import render
 from core.clock import wall_clock_ms
+from storage.models import RuleKind
 
 # Telegram's words for a chat that is gone for good (a 400, not a 403): no retry helps.
 PERMANENT_BAD_REQUESTS = ("chat not found", "user is deactivated", "bot was kicked",
@@ -37,7 +38,8 @@ class TelegramNotifier:
         try:
             sent = await self.bot.send_message(
                 notice.chat.chat_id, text, disable_notification=notice.silent,
-                reply_markup=for_transition(entry.kind, rule.rule_id, entry.since))
+                reply_markup=for_transition(entry.kind, rule.rule_id, entry.since,
+                                            heating=rule.spec.kind is RuleKind.HEATING))
         except ChatMigrated as error:
             raise DeliveryError(str(error), permanent=False,
                                 moved_to=error.new_chat_id) from error

@@ -107,6 +107,23 @@ class AlertsSettings(_Section):
         return value
 
 
+class ForecastSettings(_Section):
+    """The weather forecast the heating watch uses for the hours ahead (at each user's
+    /location; none is fetched for a user without one)."""
+
+    provider: Literal["open-meteo", "off"] = "open-meteo"
+    base_url: str = ""  # empty: Open-Meteo's own server
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be empty or an http:// or https:// URL, "
+                             "e.g. https://api.open-meteo.com")
+        return value.rstrip("/")
+
+
 class MqttSubscription(_Section):
     """One topic filter whose messages are one user's readings (docs/devices.md)."""
 
@@ -301,6 +318,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    forecast: ForecastSettings = Field(default_factory=ForecastSettings)
 
     @classmethod
     def settings_customise_sources(

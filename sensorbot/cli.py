@@ -243,13 +243,14 @@ def emulator(args: argparse.Namespace) -> int:
 
 def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings) -> None:
 
-    from sensorbot.scheduled import alert_bot, cycle_once
+    from sensorbot.scheduled import alert_bot, configured_forecasts, cycle_once
 
     bot = alert_bot(settings)
 
     async def once() -> str:
         async with bot:
-            return str(await cycle_once(settings, store, bot, now_ms()))
+            return str(await cycle_once(settings, store, bot, now_ms(),
+                                        configured_forecasts(settings)))
 
     print(run_against_telegram(once(), settings))
     from storage.rollup import Rollup  # the process that runs the cycle compiles the hours
@@ -339,6 +340,18 @@ def build_parser() -> argparse.ArgumentParser:
         "broker on a free localhost port with a Zigbee2MQTT-style sensor publishing to it. You "
         "chat with the bot in this terminal. "
         "Reads no configuration and touches nothing else.")
+    backtest = commands.add_parser(
+        "backtest", parents=[common],
+        help="replay a sensor's readings through the heating watch: when it would have warned",
+        description="Replay readings through the heating watch, reading by reading, as the alert "
+        "cycle would have seen them; one JSON line per transition on stdout, a summary on "
+        "stderr. A FILE is CSV of timestamp_ms,value rows or the /export format "
+        "(timestamp_ms,local_time,value), header optional, .gz read as gzip. Reads no "
+        "configuration and no storage.")
+    backtest.add_argument("--indoor", required=True, metavar="FILE",
+                          help="the watched sensor's readings")
+    backtest.add_argument("--outdoor", metavar="FILE", help="outdoor readings: the measurement "
+                          "up to each moment, and the forecast after it")
     local = commands.add_parser(
         "emulator", parents=[common],
         help="a stand-in for Telegram on this machine, chatting in this terminal: try "
@@ -449,6 +462,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(logging.WARNING if args.command in {"demo", "emulator"} else logging.INFO)
     if args.command == "demo":
         return demo()
+    if args.command == "backtest":
+        from sensorbot.backtest import run
+
+        return run(args.indoor, args.outdoor)
     if args.command == "emulator":
         return emulator(args)
     try:

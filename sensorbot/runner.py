@@ -159,7 +159,8 @@ async def alert_job(context: BotContext) -> None:
         zone = services.settings.alerts.timezone
         notifier = TelegramNotifier(context.bot, default_zone=zone, clock_ms=services.clock_ms)
         summary = await run_cycle(services.store, notifier, services.clock_ms(),
-                                  default_zone=zone, rulebook=services.rulebook)
+                                  default_zone=zone, rulebook=services.rulebook,
+                                  forecasts=services.forecasts)
     except Exception:
         log.exception("the alert cycle failed; it runs again in %s s",
                       services.settings.alerts.check_interval_seconds)

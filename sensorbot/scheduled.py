@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from telegram.ext import AIORateLimiter, ExtBot
 
 from alerts.cycle import CycleSummary, RuleBook, run_cycle
+from alerts.forecast import Forecasts, forecasts_from
 from bot.app import require_token
 from bot.transport import TelegramNotifier
 from core.clock import wall_clock_ms
@@ -33,11 +34,18 @@ def alert_bot(settings: Settings) -> ExtBot[Any]:
                   rate_limiter=AIORateLimiter(max_retries=3))
 
 
-async def cycle_once(settings: Settings, store: Store, bot: ExtBot[Any],
-                     now_ms: int) -> CycleSummary:
+async def cycle_once(settings: Settings, store: Store, bot: ExtBot[Any], now_ms: int,
+                     forecasts: Forecasts | None = None) -> CycleSummary:
     zone = settings.alerts.timezone
     return await run_cycle(store, TelegramNotifier(bot, default_zone=zone), now_ms,
-                           default_zone=zone, rulebook=RuleBook())
+                           default_zone=zone, rulebook=RuleBook(), forecasts=forecasts)
+
+
+def configured_forecasts(settings: Settings) -> Forecasts:
+    """Kept for as long as the Lambda stays warm: at most one fetch per location an hour
+    within it (a cold start fetches again)."""
+    wanted = settings.forecast
+    return forecasts_from(wanted.provider, wanted.base_url, wanted.timeout_seconds)
 
 
 @dataclass
@@ -49,18 +57,19 @@ class ScheduledAlerts:
     bot: ExtBot[Any]
     loop: asyncio.AbstractEventLoop
     rollup: Rollup | None = None  # the hourly statistics, compiled after the cycle
+    forecasts: Forecasts = field(default_factory=lambda: Forecasts(None))
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> ScheduledAlerts:
         bot = alert_bot(settings)
         loop = asyncio.new_event_loop()
         loop.run_until_complete(bot.initialize())
-        return cls(settings, store, bot, loop, Rollup(store))
+        return cls(settings, store, bot, loop, Rollup(store), configured_forecasts(settings))
 
     def run_once(self, now_ms: int | None = None) -> dict[str, Any]:
         now = wall_clock_ms() if now_ms is None else now_ms
         summary = self.loop.run_until_complete(cycle_once(self.settings, self.store, self.bot,
-                                                          now))
+                                                          now, self.forecasts))
         if summary.transitions or summary.failed:
             log.info("alert cycle: %s", summary)
         if self.rollup is not None:
@@ -74,3 +83,4 @@ class ScheduledAlerts:
         """Lambda freezes and discards the environment; tests and benchmarks close it."""
         self.loop.run_until_complete(self.bot.shutdown())
         self.loop.close()
+        self.forecasts.close()

@@ -18,6 +18,7 @@ from storage.models import (
     ChatLink,
     HourStats,
     Invite,
+    OutsideSettings,
     Reading,
     Sensor,
     User,
@@ -110,6 +111,11 @@ class Store(Protocol):
     def get_user(self, user_id: str) -> User | None: ...
 
     def list_users(self) -> list[User]: ...
+
+    # Where a user's outside temperature comes from (the heating watch).
+    def get_outside_settings(self, user_id: str) -> OutsideSettings | None: ...
+
+    def put_outside_settings(self, settings: OutsideSettings) -> None: ...
 
     # API tokens, stored by hash.
     def add_token(self, token: ApiToken) -> None: ...

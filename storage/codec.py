@@ -13,6 +13,7 @@ from storage.models import (
     AlertState,
     AlertStatus,
     Claim,
+    HeatingOutlook,
     OutboxEntry,
     RuleKind,
     RuleSpec,
@@ -20,6 +21,7 @@ from storage.models import (
 )
 
 SPEC_FIELDS = ("threshold", "for_s", "clear", "repeat_s", "stale_s", "preset")
+OUTLOOK_FIELDS = ("level", "eta_ms", "eta_low_ms", "eta_high_ms", "outside", "outside_source")
 INCIDENT_FIELDS = ("since", "extreme", "last_notice", "ack_by", "last_value", "last_ts",
                    "snoozed_until")
 
@@ -47,6 +49,8 @@ def dump_state(state: AlertState) -> str:
         data["outbox"] = [_dump_entry(entry) for entry in state.outbox]
     if state.messages:
         data["messages"] = [list(message) for message in state.messages]
+    if state.heating is not None:
+        data["heating"] = json.loads(state.heating)
     return json.dumps(data)
 
 
@@ -57,17 +61,27 @@ def load_state(status: str, version: int, text: str) -> AlertState:
         notified=bool(data.get("notified", False)),
         outbox=tuple(_load_entry(entry) for entry in data.get("outbox", [])),
         messages=tuple((int(chat), int(message)) for chat, message in data.get("messages", [])),
+        heating=canonical(data["heating"]) if "heating" in data else None,
         **{name: data.get(name) for name in INCIDENT_FIELDS},
     )
+
+
+def canonical(data: Any) -> str:
+    """JSON text that is equal whenever the data is, so an unchanged memory is not rewritten."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 def _dump_entry(entry: OutboxEntry) -> dict[str, Any]:
     trend = {"per_hour": entry.trend_per_hour} if entry.trend_per_hour is not None else None
     claim = {"by": entry.claim.by, "until": entry.claim.until} if entry.claim else None
-    return {"id": entry.entry_id, "kind": entry.kind.value, "at": entry.at,
-            "value": entry.value, "reading_ts": entry.reading_ts, "extreme": entry.extreme,
-            "since": entry.since, "trend": trend, "delivered": list(entry.delivered),
-            "claim": claim}
+    data: dict[str, Any] = {"id": entry.entry_id, "kind": entry.kind.value, "at": entry.at,
+                            "value": entry.value, "reading_ts": entry.reading_ts,
+                            "extreme": entry.extreme,
+                            "since": entry.since, "trend": trend,
+                            "delivered": list(entry.delivered), "claim": claim}
+    if entry.outlook is not None:
+        data["outlook"] = {name: getattr(entry.outlook, name) for name in OUTLOOK_FIELDS}
+    return data
 
 
 def _load_entry(data: dict[str, Any]) -> OutboxEntry:
@@ -77,4 +91,11 @@ def _load_entry(data: dict[str, Any]) -> OutboxEntry:
         data.get("reading_ts"), data.get("extreme"), data.get("since"),
         (data.get("trend") or {}).get("per_hour"), tuple(data.get("delivered", [])),
         Claim(claim["by"], int(claim["until"])) if claim else None,
+        _load_outlook(data.get("outlook")),
     )
+
+
+def _load_outlook(data: dict[str, Any] | None) -> HeatingOutlook | None:
+    if data is None:
+        return None
+    return HeatingOutlook(**{name: data.get(name) for name in OUTLOOK_FIELDS})

@@ -133,6 +133,7 @@ class RuleKind(StrEnum):
     BELOW = "below"
     ABOVE = "above"
     STALE = "stale"
+    HEATING = "heating"  # the heating watch: the heating has stopped, and when it reaches 0 °C
 
 
 class AlertStatus(StrEnum):
@@ -187,7 +188,7 @@ class RuleSpec:
 
     @property
     def always_rings(self) -> bool:
-        return self.preset == "freeze" or self.kind is RuleKind.STALE
+        return self.preset == "freeze" or self.kind in (RuleKind.STALE, RuleKind.HEATING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +197,19 @@ class Claim:
 
     by: str
     until: int
+
+
+@dataclass(frozen=True, slots=True)
+class HeatingOutlook:
+    """What a heating warning says beyond the reading: the usual level, when the sensor
+    reaches 0 °C (with its range; None: cannot tell) and the outside figure it assumed."""
+
+    level: float | None
+    eta_ms: int | None = None
+    eta_low_ms: int | None = None
+    eta_high_ms: int | None = None
+    outside: float | None = None
+    outside_source: str | None = None  # "sensor" or "forecast"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +227,7 @@ class OutboxEntry:
     trend_per_hour: float | None = None
     delivered: tuple[int, ...] = ()  # chats that have it
     claim: Claim | None = None
+    outlook: HeatingOutlook | None = None  # heating rules' warnings
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +249,7 @@ class AlertState:
     # (chat, message) of the incident's latest message with buttons in each chat, so that a
     # press in one chat updates the others.
     messages: tuple[tuple[int, int], ...] = ()
+    heating: str | None = None  # heating rules: what the watch learned, as canonical JSON
 
     def without_incident(self) -> AlertState:
         return replace(self, since=None, extreme=None, notified=False, last_notice=None,
@@ -244,6 +260,23 @@ class AlertState:
 
     def entry(self, entry_id: str) -> OutboxEntry | None:
         return next((e for e in self.outbox if e.entry_id == entry_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class OutsideSettings:
+    """Where a user's outside temperature comes from: an outdoor sensor for now, a location
+    for the forecast ahead. Either may be unset."""
+
+    user_id: str
+    outdoor_sensor: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+    @property
+    def location(self) -> tuple[float, float] | None:
+        if self.latitude is None or self.longitude is None:
+            return None
+        return self.latitude, self.longitude
 
 
 @dataclass(frozen=True, slots=True)

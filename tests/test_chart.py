@@ -115,3 +115,25 @@ def test_a_drawn_chart_leaves_no_axes_for_the_collector():
         gc.enable()
 
     assert axes == []
+
+
+def test_a_heating_prediction_is_drawn_dashed_with_its_range_after_now():
+    from zoneinfo import ZoneInfo
+
+    from bot.chart import draw
+    from storage.models import Reading
+
+    now = 1_800_000_000_000
+    readings = [Reading("attic", now - (60 - m) * 60_000, 8.0 - m / 30) for m in range(61)]
+    course = [(now + h * 3_600_000, 6.0 - 0.6 * h, 6.0 - 0.9 * h, 6.0 - 0.4 * h)
+              for h in range(13)]
+
+    figure = draw(readings, title="Attic", unit="°C", zone=ZoneInfo("UTC"),
+                  window=(now - 86_400_000, now), prediction=course)
+
+    axes = figure.axes[0]
+    [expected] = [line for line in axes.get_lines()
+                  if line.get_label() == "expected without heating"]
+    assert expected.get_linestyle() == "--"
+    assert len(axes.collections) == 1  # the range band
+    assert axes.get_xlim()[1] > axes.get_xlim()[0] + 1.4  # the window reaches past now

@@ -85,6 +85,10 @@ def test_it_resolves_the_sqlite_path_from_the_config_files_folder(tmp_path):
     ('[alerts]\ntimezone = "Mars/Olympus"\n', ["alerts.timezone", "IANA"]),
     ('[alerts]\ntimezone = "Europe"\n', ["alerts.timezone", "IANA"]),
     ('[telegram]\nbase_url = "localhost:8081"\n', ["telegram.base_url", "http://"]),
+    ('[forecast]\nprovider = "yr"\n', ["forecast.provider", "'open-meteo' or 'off'",
+                                        "SENSORBOT_FORECAST__PROVIDER"]),
+    ('[forecast]\nbase_url = "api.open-meteo.com"\n', ["forecast.base_url", "https://"]),
+    ("[forecast]\ntimeout_seconds = 0\n", ["forecast.timeout_seconds", "greater than 0"]),
     ("[storage\n", ["not valid TOML", "line 1"]),
 ])
 def test_it_explains_a_bad_configuration_in_one_paragraph(tmp_path, text, expected):

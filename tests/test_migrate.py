@@ -138,7 +138,7 @@ def test_an_alert_cycle_and_charts_over_the_old_sensors_never_fail(ranch):
 
     summary = asyncio.run(run_cycle(store, notifier, NOW_MS + 11 * MINUTE))
 
-    assert (summary.rules, summary.failed) == (2 * len(EXPECTED_23), 0)
+    assert (summary.rules, summary.failed) == (3 * len(EXPECTED_23), 0)
     rules = {rule.rule_id: rule for rule in store.list_alert_rules("23")}
     fired = {(sensor, rules[rule_id].spec.kind.value) for _, sensor, rule_id in notifier.sent}
     assert fired == {("attic", "below"), ("gateway/battery", "stale")}  # 1.5 °C; no number

@@ -1,10 +1,13 @@
 """`sensorbot demo`: the whole product on this machine, chatting in the terminal.
 
 A fresh SQLite file, the HTTP API on localhost, a demo user with tokens, a simulated cottage
-whose heating has failed (its sensor posts through the real HTTP API), the bot polling the
-local Bot API emulator, and you typing into the chat. No Telegram account needed. With amqtt
-installed (the demo extra), also an MQTT broker and a Zigbee sensor in the cellar publishing to
-it, which the bot's subscriber stores by configuration alone (docs/devices.md).
+(its sensors post through the real HTTP API), the bot polling the local Bot API emulator, and
+you typing into the chat. No Telegram account needed. The cottage has two weeks of history at
+its thermostat's level, an outdoor sensor, and the freeze protection with its heating watch on
+the attic; its heating has just failed, so the heating warning reaches the chat within a few
+minutes, hours before the pipes are cold. With amqtt installed (the demo extra), also an MQTT
+broker and a Zigbee sensor in the cellar publishing to it, which the bot's subscriber stores
+by configuration alone (docs/devices.md).
 """
 
 from __future__ import annotations
@@ -23,14 +26,20 @@ import tempfile
 import threading
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from alerts.actions import set_freeze
+from alerts.heating_rule import dump_memory
+from alerts.outside import set_outdoor_sensor
+from alerts.state import update_rule_state
 from core.config import Settings
 from core.tokens import issue_token
 from sensorbot.demo.emulator import BotApiEmulator, Call
+from sensorbot.demo.watch import watched, when_it_warns
 from sensorbot.runner import serve
-from storage.models import ChatLink, User
+from storage.models import ChatLink, Reading, RuleKind, User
 from storage.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -40,8 +49,17 @@ DEMO_CHAT = 4242
 # The id `sensorbot users add "Summer cottage"` makes, so the docs' commands work in the demo.
 DEMO_USER = "summer-cottage"
 HOUR_MS = 3_600_000
-# name, heated temperature, cooling rate per hour once the heating failed
-SENSORS = {"attic": ("Attic", 9.0, 0.0224), "living-room": ("Living room", 16.0, 0.019)}
+DAY_MS = 24 * HOUR_MS
+# name, the thermostat's level, the building's cooling rate per hour (1/τ) unheated
+SENSORS = {"attic": ("Attic", 8.0, 0.045), "living-room": ("Living room", 16.0, 0.03)}
+HISTORY_DAYS = 14  # backfilled, so the heating watch has learned the cottage
+HISTORY_STEP_MS = 5 * 60_000
+WARNING_AFTER_START_MS = 60_000  # when the heating warning is to reach the chat
+DRY_RUNS = 8
+EARLY_ENOUGH_MS = 30 * 60_000  # a failure the watch would have caught this long before start
+THERMOSTAT_BAND = 0.3  # °C either side of the level
+THERMOSTAT_CYCLE_MS = 90 * 60_000
+OUTDOOR_SENSOR = "outdoor"
 # The cellar's Zigbee sensor (over MQTT): half underground, it cools slowly.
 CELLAR = ("Cellar", 8.0, 0.012)
 # Its readings as the Zigbee2MQTT recipe names them, and the names they are given.
@@ -53,15 +71,68 @@ NO_AMQTT = ("(No MQTT device in this demo: it needs amqtt, which `make demo` ins
             "demo extra — pip install -e '.[demo]'.)\n")
 
 
-def temperature(sensor: str, hours_since_failure: float) -> float:
-    return cooled(SENSORS[sensor], hours_since_failure)
+def outdoor(ms: int) -> float:
+    """A frosty spell: −11 °C on average, coldest before dawn."""
+    hour = (ms % DAY_MS) / HOUR_MS
+    return -11.0 + 4.0 * math.sin(2 * math.pi * (hour - 9) / 24)
+
+
+def heated(sensor: str, ms: int) -> float:
+    """The thermostat's saw-tooth around its level, and the sun on some afternoons."""
+    _, level, _ = SENSORS[sensor]
+    phase = (ms % THERMOSTAT_CYCLE_MS) / THERMOSTAT_CYCLE_MS
+    hour = (ms % DAY_MS) / HOUR_MS
+    sunny = (ms // DAY_MS) % 3 == 0 and 11 <= hour < 17
+    sun = 1.5 * math.sin(math.pi * (hour - 11) / 6) if sunny else 0.0
+    return level + THERMOSTAT_BAND * (1 - 2 * abs(2 * phase - 1)) + sun
+
+
+def noise(sensor: str, ms: int, spread: float) -> float:
+    """The sensor's noise at that moment: the same in a dry run as in the demo itself."""
+    return random.Random(f"{sensor}@{ms}").gauss(0, spread)
+
+
+def temperature(sensor: str, ms: int, failed_at_ms: int) -> float:
+    """Heated until the failure; then Newton's cooling towards the frost outside."""
+    if ms < failed_at_ms:
+        value = heated(sensor, ms)
+    else:
+        _, _, rate = SENSORS[sensor]
+        start, outside = heated(sensor, failed_at_ms), outdoor(ms)
+        value = outside + (start - outside) * math.exp(-rate * (ms - failed_at_ms) / HOUR_MS)
+    return round(value + noise(sensor, ms, 0.03), 2)
 
 
 def cooled(spec: tuple[str, float, float], hours_since_failure: float) -> float:
     """Newton's cooling towards the frost outside, with a little sensor noise."""
-    _, heated, rate = spec
-    value = OUTDOOR + (heated - OUTDOOR) * math.exp(-rate * max(0.0, hours_since_failure))
+    _, warm, rate = spec
+    value = OUTDOOR + (warm - OUTDOOR) * math.exp(-rate * max(0.0, hours_since_failure))
     return round(value + random.gauss(0, 0.05), 2)
+
+
+def failed_before_start(now: int) -> int:
+    """How long before the start the heating stopped, so that the watch warns within a
+    minute or two of the start: dry runs of the same cottage through the same watch say when
+    it would warn, and the failure moves until that is soon after the start, or shortly before
+    it (the watch then warns at its first cycle)."""
+    back, tried = 90 * 60_000, []
+    for _ in range(DRY_RUNS):
+        warned = dry_run(now, now - back)
+        ahead = warned - now if warned is not None else 2 * HOUR_MS
+        tried.append((back, ahead))
+        if -EARLY_ENOUGH_MS <= ahead <= 3 * WARNING_AFTER_START_MS:
+            return back
+        back = max(0, back + ahead - WARNING_AFTER_START_MS)
+    soon = [b for b, ahead in tried if ahead <= 3 * WARNING_AFTER_START_MS]
+    return min(soon) if soon else max(b for b, _ in tried) + HOUR_MS
+
+
+def dry_run(now: int, failed_at: int) -> int | None:
+    """When the watch would warn if the heating failed at `failed_at`."""
+    cottage = Cottage("", "", failed_at)
+    indoor = cottage.history("attic", now - HISTORY_DAYS * DAY_MS, now + 6 * HOUR_MS)
+    outside = cottage.history(OUTDOOR_SENSOR, now - HISTORY_DAYS * DAY_MS, now + 6 * HOUR_MS)
+    return when_it_warns(indoor, outside)
 
 
 def post_json(url: str, body: dict[str, Any], token: str) -> None:
@@ -73,27 +144,39 @@ def post_json(url: str, body: dict[str, Any], token: str) -> None:
 
 
 class Cottage:
-    """The simulated sensor: a day of history first, then a reading every few seconds."""
+    """The simulated sensors: two weeks of history first, then a reading every few
+    seconds."""
 
     def __init__(self, api: str, token: str, failed_at_ms: int) -> None:
         self.api, self.token, self.failed_at_ms = api, token, failed_at_ms
         self.stopped = threading.Event()
 
-    def backfill(self, now_ms: int) -> None:
-        readings = [{"sensor": sensor, "timestamp": ts, "value": temperature(
-                        sensor, (ts - self.failed_at_ms) / HOUR_MS)}
-                    for sensor in SENSORS for ts in range(now_ms - 24 * HOUR_MS, now_ms, 60_000)]
-        for i in range(0, len(readings), 1000):
-            post_json(f"{self.api}/api/v3/readings", {"readings": readings[i:i + 1000]},
-                      self.token)
+    def value(self, sensor: str, ms: int) -> float:
+        if sensor == OUTDOOR_SENSOR:
+            return round(outdoor(ms) + noise(sensor, ms, 0.1), 1)
+        return temperature(sensor, ms, self.failed_at_ms)
+
+    def history(self, sensor: str, start_ms: int, end_ms: int,
+                step_ms: int = HISTORY_STEP_MS) -> list[Reading]:
+        first = start_ms - start_ms % step_ms
+        return [Reading(sensor, ts, self.value(sensor, ts)) for ts in range(first, end_ms, step_ms)]
+
+    def backfill(self, store: SQLiteStore, now_ms: int) -> list[Reading]:
+        """The two weeks before the demo, as stored then; returns them."""
+        start = now_ms - HISTORY_DAYS * DAY_MS
+        history = [r for sensor in [*SENSORS, OUTDOOR_SENSOR]
+                   for r in self.history(sensor, start, now_ms)]
+        for i in range(0, len(history), 5000):
+            store.write_readings(DEMO_USER, history[i:i + 5000], now_ms=now_ms)
+        return history
 
     def run(self) -> None:
         while not self.stopped.wait(SENSOR_PERIOD_S):
-            hours = (time.time() * 1000 - self.failed_at_ms) / HOUR_MS
-            for sensor in SENSORS:
+            now = time.time_ns() // 1_000_000
+            for sensor in [*SENSORS, OUTDOOR_SENSOR]:
                 with contextlib.suppress(OSError):  # stopping: the next round tries again
                     post_json(f"{self.api}/api/v2/sensor/{sensor}/measurement",
-                              {"value": temperature(sensor, hours)}, self.token)
+                              {"value": self.value(sensor, now)}, self.token)
 
 
 PROMPT = "you> "
@@ -141,12 +224,15 @@ def free_port() -> int:
 def run_demo(stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
     folder = Path(tempfile.mkdtemp(prefix="sensorbot-demo-"))
     now = time.time_ns() // 1_000_000
-    failed_at = now - 20 * HOUR_MS
+    failed_at = now - failed_before_start(now)
     mqtt = start_mqtt_corner(failed_at, out)
     emulator = BotApiEmulator(username="sensorbot_demo_bot").start()
     settings = demo_settings(emulator, folder, mqtt)
     store = SQLiteStore(settings.storage.sqlite_path)
     write, read = prepare_cottage(store, now, with_cellar=mqtt is not None)
+    cottage = Cottage(f"http://127.0.0.1:{settings.api.port}", write, failed_at)
+    # The history and the rules are in place before the bot's first alert cycle.
+    watch_the_attic(store, cottage.backfill(store, now), now)
     terminal = Terminal(folder, out)
     emulator.on_call(terminal.show)
     loop = asyncio.new_event_loop()
@@ -154,10 +240,8 @@ def run_demo(stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
     bot = threading.Thread(target=loop.run_until_complete, args=(serve(settings, store, stop),),
                            daemon=True)
     bot.start()
-    cottage = Cottage(f"http://127.0.0.1:{settings.api.port}", write, failed_at)
     try:
         wait_for_api(cottage.api)
-        cottage.backfill(now)
         threading.Thread(target=cottage.run, daemon=True).start()
         if mqtt is not None:
             wait_for_reading(store, "cellar/temperature")
@@ -180,8 +264,7 @@ def demo_settings(emulator: BotApiEmulator, folder: Path, mqtt: MqttCorner | Non
         "telegram": {"token": emulator.token, "base_url": emulator.base_url,
                      "admins": [DEMO_CHAT]},
         "storage": {"sqlite_path": folder / "demo.db"},
-        # The day of history arrives in one go; a real sensor would meet the usual limit.
-        "api": {"port": free_port(), "max_readings_per_minute": 0},
+        "api": {"port": free_port()},
         "alerts": {"check_interval_seconds": 5}}
     if mqtt is not None:
         from sensorbot.demo.mqtt import SUBSCRIBER_LOGIN, TOPIC_FILTER
@@ -204,11 +287,26 @@ def prepare_cottage(store: SQLiteStore, now: int, *, with_cellar: bool) -> tuple
     read, _ = issue_token(store, DEMO_USER, "read", label="demo banner", now_ms=now)
     for sensor, (name, _, _) in SENSORS.items():
         store.update_sensor(DEMO_USER, sensor, name=name, unit="°C", now_ms=now)
+    store.update_sensor(DEMO_USER, OUTDOOR_SENSOR, name="Outdoor", unit="°C", now_ms=now)
     # No unit: the MQTT subscriber sets it when it first sees the sensor, as for any device.
     for sensor, name in CELLAR_NAMES.items() if with_cellar else ():
         store.update_sensor(DEMO_USER, sensor, name=name, now_ms=now)
     store.put_chat_link(ChatLink(DEMO_CHAT, DEMO_USER, now))
     return write, read
+
+
+def watch_the_attic(store: SQLiteStore, history: list[Reading], now: int) -> None:
+    """What the owner set up two weeks ago: /outdoor outdoor and /freeze attic, whose
+    heating watch has seen every reading since."""
+    set_outdoor_sensor(store, DEMO_USER, OUTDOOR_SENSOR)
+    rules, _ = set_freeze(store, DEMO_USER, "attic", 3.0, now_ms=now)
+    watch = next(rule for rule in rules if rule.spec.kind is RuleKind.HEATING)
+    indoor = [r for r in history if r.sensor == "attic"]
+    outside = [r for r in history if r.sensor == OUTDOOR_SENSOR]
+    seen = dump_memory(watched(indoor, outside))
+    stored = store.get_alert_rule(DEMO_USER, watch.rule_id)
+    if stored is not None:
+        update_rule_state(store, stored, lambda state: replace(state, heating=seen))
 
 
 def start_mqtt_corner(failed_at_ms: int, out: TextIO) -> MqttCorner | None:
@@ -254,10 +352,12 @@ def wait_for_api(api: str, timeout: float = 20) -> None:
 
 def banner(folder: Path, api: str, read_token: str, mqtt_lines: str = "") -> str:
     return (
-        "sensorbot demo — a summer cottage whose heating failed 20 hours ago.\n"
+        "sensorbot demo — a summer cottage, watched for two weeks, whose heating has just "
+        "failed.\n"
         "This terminal is a Telegram chat already linked to it (and you are an admin).\n"
-        "Try: /latest   /sensors   /history attic   /history   /export attic 6h   /help\n"
-        "and /freeze attic — the attic is already below 3 °C: an alert follows within seconds.\n"
+        "The attic has freeze protection with its heating watch, and an outdoor sensor: the\n"
+        "heating warning arrives here within a few minutes, hours before the pipes are cold.\n"
+        "Try: /latest   /sensors   /alerts   /history attic   /export attic 6h   /help\n"
         f"The HTTP API is at {api} while the demo runs; from another terminal:\n"
         f'  curl -H "X-API-Key: {read_token}" {api}/api/v3/sensors\n{mqtt_lines}'
         f"Charts and files are saved under {folder}. Ctrl-D or Ctrl-C leaves.\n\n")

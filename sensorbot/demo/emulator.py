@@ -190,6 +190,25 @@ class BotApiEmulator:
         self._hand_over()
         return sent
 
+    def send_location(self, chat_id: int, latitude: float, longitude: float, *,
+                      user_id: int | None = None, chat_type: str = "private") -> None:
+        """A user shares a location in a chat (📎 → Location)."""
+        user_id = chat_id if user_id is None else user_id
+
+        def add() -> None:
+            message: dict[str, Any] = {
+                "message_id": next(self._message_ids), "date": int(time.time()),
+                "chat": {"id": chat_id, "type": chat_type, "first_name": "Tester"}
+                if chat_type == "private" else {"id": chat_id, "type": chat_type,
+                                                "title": "Group"},
+                "from": {"id": user_id, "is_bot": False, "first_name": "Tester"},
+                "location": {"latitude": latitude, "longitude": longitude},
+            }
+            self._messages[(chat_id, message["message_id"])] = message
+            self._updates.append({"update_id": next(self._update_ids), "message": message})
+
+        self._in_loop(add)
+
     def press(self, call: Call, data: str, *, user_id: int | None = None,
               first_name: str = "Tester") -> None:
         """A user presses an inline button under a message the bot sent."""

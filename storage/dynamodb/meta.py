@@ -4,6 +4,7 @@
 |------------|------------------|----------------|-----------------|-------------------|
 | user       | USER#<user>      | USER           | USERS           | <user>            |
 | sensor     | USER#<user>      | SENSOR#<id>    |                 |                   |
+| outside    | USER#<user>      | OUTSIDE        |                 |                   |
 | alert rule | USER#<user>      | RULE#<rule>    | RULES           | <user>#<rule>     |
 | token      | TOKEN#<sha256>   | TOKEN          | TOKENS          | <token id>        |
 | chat link  | CHAT#<chat id>   | CHAT           | USER#<user>     | CHAT#<chat id>    |
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
@@ -33,6 +35,7 @@ from storage.models import (
     ApiToken,
     ChatLink,
     Invite,
+    OutsideSettings,
     Sensor,
     User,
     check_sensor_id,
@@ -59,6 +62,15 @@ def from_item(item: Item) -> dict[str, Any]:
 
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _decimal(value: float | None) -> Decimal | None:
+    """DynamoDB's Number takes decimals: the float's shortest text, so it reads back equal."""
+    return None if value is None else Decimal(repr(value))
 
 
 def user_from(row: dict[str, Any]) -> User:
@@ -231,6 +243,19 @@ class MetaMixin:
 
     def list_users(self) -> list[User]:
         return [user_from(r) for r in self._query("gsi1pk = :p", {":p": "USERS"}, index=GSI)]
+
+    def get_outside_settings(self, user_id: str) -> OutsideSettings | None:
+        row = self._get(f"USER#{user_id}", "OUTSIDE")
+        if row is None:
+            return None
+        return OutsideSettings(user_id, row.get("outdoor_sensor"), _float(row.get("latitude")),
+                               _float(row.get("longitude")))
+
+    def put_outside_settings(self, settings: OutsideSettings) -> None:
+        self._put({"pk": f"USER#{settings.user_id}", "sk": "OUTSIDE",
+                   "outdoor_sensor": settings.outdoor_sensor,
+                   "latitude": _decimal(settings.latitude),
+                   "longitude": _decimal(settings.longitude)})
 
     def add_token(self, token: ApiToken) -> None:
         values = {"pk": f"TOKEN#{token.token_hash}", "sk": "TOKEN", "gsi1pk": "TOKENS",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from storage.errors import AlreadyExists
-from storage.models import ApiToken, ChatLink, Invite, User, check_user_id
+from storage.models import ApiToken, ChatLink, Invite, OutsideSettings, User, check_user_id
 from storage.sqlite.connection import Connections
 
 TOUCH_WAIT_S = 0.5
@@ -30,6 +30,17 @@ class MetaTables(Connections):
 
     def list_users(self) -> list[User]:
         return [User(*row) for row in self._query("SELECT * FROM users ORDER BY user_id")]
+
+    def get_outside_settings(self, user_id: str) -> OutsideSettings | None:
+        rows = self._query("SELECT user_id, outdoor_sensor, latitude, longitude"
+                           " FROM outside_settings WHERE user_id = ?", (user_id,))
+        return OutsideSettings(*rows[0]) if rows else None
+
+    def put_outside_settings(self, settings: OutsideSettings) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO outside_settings VALUES (?, ?, ?, ?)",
+                       (settings.user_id, settings.outdoor_sensor, settings.latitude,
+                        settings.longitude))
 
     def add_token(self, token: ApiToken) -> None:
         try:

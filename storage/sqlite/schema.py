@@ -59,7 +59,15 @@ CREATE TABLE IF NOT EXISTS telegram_updates (
 CREATE INDEX IF NOT EXISTS telegram_updates_by_expiry ON telegram_updates (expires_at);
 """
 
-MIGRATIONS: list[str] = [BASE, STATISTICS, UPDATES]
+
+# Version 4: where each user's outside temperature comes from (the heating watch).
+OUTSIDE_SETTINGS = """
+CREATE TABLE IF NOT EXISTS outside_settings (
+    user_id TEXT PRIMARY KEY, outdoor_sensor TEXT, latitude REAL, longitude REAL
+);
+"""
+
+MIGRATIONS: list[str] = [BASE, STATISTICS, UPDATES, OUTSIDE_SETTINGS]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -27,7 +27,7 @@ def test_it_replaces_the_freeze_preset_instead_of_piling_it_up(store, book):
                                          rulebook=book)
 
     kept = store.list_alert_rules("u1")
-    assert replaced == 2
+    assert replaced == 3  # below, no data, heating watch
     assert sorted(r.rule_id for r in kept) == sorted([other.rule_id, *(r.rule_id for r in rules)])
     assert [r.spec.threshold for r in kept if r.spec.kind is RuleKind.BELOW] == [5.0]
     assert book.rules is None  # the next cycle reloads
@@ -168,7 +168,7 @@ def test_a_freeze_with_a_new_threshold_replaces_the_rules_under_the_same_ids(sto
     moved, replaced = actions.set_freeze(store, "u1", "attic", 4.0, now_ms=NOW_MS + 2)
 
     assert [r.rule_id for r in moved] == [r.rule_id for r in rules]
-    assert replaced == 2
+    assert replaced == 3
     now = store.get_alert_rule("u1", below.rule_id)
     assert (now.spec.threshold, now.state.status) == (4.0, AlertStatus.OK)
     # the replaced rule's version moved on: a state read before cannot be written over it

@@ -207,7 +207,7 @@ def test_a_429_is_waited_out_and_a_403_chat_does_not_stop_the_others(alert_world
 def test_bad_alert_arguments_are_explained(alert_world):
     chat = alert_world.linked_chat()
 
-    assert "below, above or stale" in chat.ask("/alert attic sideways 3")
+    assert "below, above, stale or heating" in chat.ask("/alert attic sideways 3")
     assert "not a number" in chat.ask("/alert attic below cold")
     assert "no sensor 'cellar'" in chat.ask("/alert cellar below 3")
     assert "/freeze attic 5" in chat.ask("/freeze")

@@ -140,3 +140,44 @@ def test_it_runs_without_the_mqtt_device_when_amqtt_is_missing(tmp_path, monkeyp
     assert re.search(r"bot> Attic: -?\d+(\.\d+)? °C", shown), shown
     assert "Cellar" not in shown and "mqtt://" not in shown
     assert "Bye." in shown
+
+
+class WaitForTheHeatingWarning(io.StringIO):
+    """The demo's stdin: waits until the heating warning is on screen, presses its Chart 24h
+    (the fourth button), asks /alerts, leaves."""
+
+    def __init__(self, out: io.StringIO, timeout: float = 300) -> None:
+        super().__init__()
+        self.out, self.timeout = out, timeout
+        self.lines = ["4\n", "/alerts\n", ""]
+        self.waited: float | None = None
+
+    def readline(self, size: int = -1) -> str:
+        if self.waited is None:
+            started = time.monotonic()
+            while "Heating may have stopped" not in self.out.getvalue() and \
+                    time.monotonic() - started < self.timeout:
+                time.sleep(0.2)
+            self.waited = time.monotonic() - started
+        return self.lines.pop(0)
+
+
+def test_the_heating_warning_reaches_the_terminal_within_minutes_before_the_freeze_alert(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    out = io.StringIO()
+    stdin = WaitForTheHeatingWarning(out)
+
+    run_demo(stdin=stdin, out=out)
+
+    shown = out.getvalue()
+    warning = re.search(r"bot> 🔥 Heating may have stopped at Attic: .+", shown)
+    assert warning, shown
+    assert re.search(r"\(usually [78]\.\d °C\), falling", warning[0]), warning[0]
+    assert "outside (your outdoor sensor) it reaches 0 °C around" in warning[0]
+    assert "I turned the heating down" in shown
+    assert stdin.waited is not None and stdin.waited < 300
+    assert "Pipe-freeze alert" not in shown[:warning.start()]
+    assert re.search(r"heating watch .*— Firing", shown), shown
+    chart = re.search(r"\[photo saved to (.+\.png)\]", shown[warning.end():])
+    assert chart and Path(chart[1]).read_bytes().startswith(b"\x89PNG")

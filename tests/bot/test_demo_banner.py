@@ -38,4 +38,5 @@ def test_the_demo_banner_shows_the_api_url_and_a_working_request(tmp_path, monke
 
     assert re.search(r"The HTTP API is at http://127\.0\.0\.1:\d+ ", out.getvalue())
     assert sorted(sensor["sensor"] for sensor in stdin.answer) == [
-        "attic", "cellar/battery", "cellar/humidity", "cellar/temperature", "living-room"]
+        "attic", "cellar/battery", "cellar/humidity", "cellar/temperature", "living-room",
+        "outdoor"]

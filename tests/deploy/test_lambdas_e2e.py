@@ -360,3 +360,43 @@ def test_it_calls_only_dynamodb_actions_its_function_role_allows(
     assert ("UpdateItem", "sensorbot-meta") in called["AlertsFunction"]
     assert ("BatchWriteItem", "measurement") in called["BotFunction"]  # /forget's deletes
     assert deployment.store.list_sensors("23") == []
+
+
+def test_a_heating_warning_runs_in_the_alerts_function_with_its_forecast(
+        deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The heating watch's judgement is a small fake here (tests/support/heating_fakes.py): this is
+    about the scheduled function asking the forecast (outbound HTTPS from Lambda) and
+    delivering the warning once, with only the DynamoDB actions its role allows."""
+    from tests.support.heating_fakes import FakeForecastServer, use_fake_watch
+
+    server = FakeForecastServer()
+    monkeypatch.setenv("SENSORBOT_FORECAST__BASE_URL", server.base_url)
+    use_fake_watch(monkeypatch)
+    now = int(time.time() * 1000)
+    try:
+        deployment.webhook("/link recorded-read-token-0001", 1)
+        lambdas.api_handler(readings_post([(now - m * 60_000, 8.0) for m in range(30, 0, -1)]),
+                            None)
+        mark = len(deployment.emulator.calls)
+        deployment.webhook("/location 60.17 24.94", 2)
+        deployment.webhook("/alert attic heating", 3)
+        set_up = deployment.replies(mark)
+        lambdas.alerts_handler(event("eventbridge_scheduled"), None)  # learns
+        lambdas.api_handler(readings_post([(now, 4.2)]), None)
+
+        mark, operations = len(deployment.emulator.calls), len(deployment.operations)
+        first = lambdas.alerts_handler(event("eventbridge_scheduled"), None)
+        second = lambdas.alerts_handler(event("eventbridge_scheduled"), None)
+        warnings = [t for t in deployment.replies(mark) if t.startswith(ALERT_MARKS)]
+        called = set(deployment.operations[operations:])
+    finally:
+        server.close()
+
+    assert "the hourly forecast at 60.17, 24.94" in set_up[0]
+    assert set_up[1].startswith("Alert r") and "heating watch" in set_up[1]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("🔥 Heating may have stopped at attic: 4.2 °C (usually 8.0 °C)")
+    assert "At the forecast" in warnings[0]
+    assert (first["transitions"], first["failed"], second["transitions"]) == (1, 0, 0)
+    assert len(server.requests) == 1
+    assert called - template_grants()["AlertsFunction"] == set()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from storage.base import DAY_MS
+from storage.codec import canonical
 from storage.errors import AlreadyExists, InvalidRecord
 from storage.models import (
     AlertRule,
@@ -16,8 +17,10 @@ from storage.models import (
     ApiToken,
     ChatLink,
     Claim,
+    HeatingOutlook,
     Invite,
     OutboxEntry,
+    OutsideSettings,
     Reading,
     RuleKind,
     RuleSpec,
@@ -385,6 +388,35 @@ def test_it_reads_one_alert_rule_with_its_whole_state(store):
     assert stored is not None and stored.outbox == (entry,)
     assert store.get_alert_rule("u1", "r2") is None
     assert store.get_alert_rule("u2", "r1") is None
+
+
+def test_it_keeps_a_heating_rules_memory_and_its_warnings_outlook(store):
+    outlook = HeatingOutlook(8.0, NOW_MS + 11 * 3_600_000, NOW_MS + 8 * 3_600_000,
+                             NOW_MS + 15 * 3_600_000, -14.0, "forecast")
+    entry = OutboxEntry("e1", TransitionKind.FIRED, NOW_MS, 6.1, NOW_MS, None, NOW_MS - 1,
+                        -0.7, outlook=outlook)
+    memory = canonical({"phase": "firing", "model": {"level": 8.0, "tau_h": 31.5}, "since": 1})
+    state = AlertState(AlertStatus.FIRING, 0, since=NOW_MS - 1, notified=True, outbox=(entry,),
+                       heating=memory)
+    rule = AlertRule("u1", "r1", "attic", RuleSpec(RuleKind.HEATING), NOW_MS)
+    store.put_alert_rule(rule)
+
+    stored = store.update_alert_state("u1", "r1", state, expected_version=0)
+
+    assert store.get_alert_rule("u1", "r1") == replace(rule, state=stored)
+    assert stored is not None and stored.heating == memory
+
+
+def test_it_keeps_each_users_outside_settings(store):
+    assert store.get_outside_settings("u1") is None
+    store.put_outside_settings(OutsideSettings("u1", "Outdoor/temp", 60.1699, 24.9384))
+    store.put_outside_settings(OutsideSettings("u2", None, -33.8688, 151.2093))
+
+    assert store.get_outside_settings("u1") == OutsideSettings("u1", "Outdoor/temp", 60.1699,
+                                                                24.9384)
+    store.put_outside_settings(OutsideSettings("u1", "Outdoor/temp"))
+    assert store.get_outside_settings("u1") == OutsideSettings("u1", "Outdoor/temp")
+    assert store.get_outside_settings("u2") == OutsideSettings("u2", None, -33.8688, 151.2093)
 
 
 # -- Telegram updates a webhook took ----------------------------------------------------------

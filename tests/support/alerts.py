@@ -58,12 +58,17 @@ class AlertWorld(World):
         self.bot = RunningBot(self.settings, self.faulty, self.clock)
 
 
-def start_world(emulator: BotApiEmulator, store: SQLiteStore, clock: Clock) -> AlertWorld:
+def start_world(emulator: BotApiEmulator, store: SQLiteStore, clock: Clock, *,
+                forecast_url: str | None = None) -> AlertWorld:
+    """No forecast unless `forecast_url` (a local fake) is given: no test reaches out."""
     tokens = seed_users(store, clock)
     port = free_port()
+    forecast = {"provider": "open-meteo", "base_url": forecast_url} if forecast_url else \
+        {"provider": "off"}
     settings = Settings(telegram={"token": emulator.token, "base_url": emulator.base_url,
                                   "admins": [ADMIN]},
-                        api={"port": port}, alerts={"check_interval_seconds": 1})
+                        api={"port": port}, alerts={"check_interval_seconds": 1},
+                        forecast=forecast)
     faulty = FaultyStore(store)
     world = AlertWorld(emulator, store, clock, RunningBot(settings, faulty, clock), tokens,
                        faulty)

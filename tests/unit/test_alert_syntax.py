@@ -22,8 +22,8 @@ def test_it_parses_a_stale_rule_and_a_comma_decimal():
 
 
 @pytest.mark.parametrize(("words", "problem"), [
-    ([], "Say below, above or stale"),
-    (["under", "3"], "Say below, above or stale"),
+    ([], "Say below, above, stale or heating"),
+    (["under", "3"], "Say below, above, stale or heating"),
     (["below"], "Below needs a number"),
     (["below", "x"], "'x' is not a number"),
     (["below", "nan"], "not a finite number"),
@@ -43,12 +43,19 @@ def test_it_says_what_was_wrong_with_an_example(words, problem):
         assert "e.g. /alert attic below 3" in str(error.value)
 
 
-def test_the_freeze_preset_is_below_for_ten_minutes_and_an_hour_of_silence():
-    below, stale = freeze_preset(2.0)
+def test_the_freeze_preset_is_below_for_ten_minutes_an_hour_of_silence_and_the_heating_watch():
+    below, stale, watch = freeze_preset(2.0)
 
     assert (below.kind, below.threshold, below.for_s, below.clear_level) == \
         (RuleKind.BELOW, 2.0, 600, 3.0)
     assert (stale.kind, stale.stale_s, stale.always_rings) == (RuleKind.STALE, 3600, True)
+    assert (watch.kind, watch.always_rings) == (RuleKind.HEATING, True)
+
+
+def test_heating_takes_no_settings():
+    assert parse_alert(["heating"]).kind is RuleKind.HEATING
+    with pytest.raises(BadArgument, match="Heating takes nothing more"):
+        parse_alert(["heating", "5"])
 
 
 def test_the_freeze_preset_refuses_an_absurd_threshold_and_takes_one_at_the_limit():

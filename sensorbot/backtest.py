@@ -1,0 +1,142 @@
+"""`sensorbot backtest`: replay a sensor's readings through the heating watch, as the alert
+cycle would have seen them, and print when it would have warned.
+
+A file is CSV of `timestamp_ms,value` rows or the bot's /export (`timestamp_ms,local_time,
+value`), with or without a header; a name ending in `.gz` is read as gzip.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import math
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import IO, Any, TextIO
+
+from alerts import heating
+from storage.models import Reading
+
+EXIT_UNREADABLE = 2
+
+
+class Unreadable(Exception):
+    """A file the backtest cannot read: the message names the file and the line."""
+
+
+def parse_rows(rows: Iterable[list[str]], name: str, sensor: str) -> list[Reading]:
+    """Readings from CSV rows; the first row may be a header. Raises Unreadable."""
+    readings = []
+    for number, row in enumerate(rows, 1):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if number == 1 and not _is_number(row[0]):
+            continue  # a header
+        if len(row) not in (2, 3):
+            raise Unreadable(f"{name}: line {number}: expected timestamp_ms,value or "
+                             f"timestamp_ms,local_time,value; found {len(row)} fields")
+        readings.append(Reading(sensor, _timestamp(row[0], name, number),
+                                _value(row[-1], name, number)))
+    return readings
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _timestamp(text: str, name: str, number: int) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise Unreadable(f"{name}: line {number}: timestamp {text[:40]!r} is not epoch "
+                         "milliseconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise Unreadable(f"{name}: line {number}: timestamp {text[:40]!r} is not epoch "
+                         "milliseconds")
+    return int(value)
+
+
+def _value(text: str, name: str, number: int) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise Unreadable(f"{name}: line {number}: value {text[:40]!r} is not a number") \
+            from None
+    if not math.isfinite(value):
+        raise Unreadable(f"{name}: line {number}: value {text[:40]!r} is not a finite number")
+    return value
+
+
+def read_file(path: str, sensor: str) -> list[Reading]:
+    opener: Any = gzip.open if path.endswith(".gz") else open
+    try:
+        handle: IO[str]
+        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+            return parse_rows(_rows(handle, path), path, sensor)
+    except OSError as error:  # missing, unreadable, or not gzip after all
+        raise Unreadable(f"{path}: cannot be read ({error.strerror or error})") from None
+    except (UnicodeDecodeError, EOFError) as error:
+        raise Unreadable(f"{path}: cannot be read as CSV text ({error})") from None
+
+
+def _rows(handle: IO[str], name: str) -> Iterator[list[str]]:
+    reader = csv.reader(handle)
+    try:
+        yield from reader
+    except csv.Error as error:
+        raise Unreadable(f"{name}: line {reader.line_num}: {error}") from None
+
+
+def transition(event: heating.HeatingEvent) -> dict[str, Any]:
+    """One output line."""
+    if event.kind == "heating_back":
+        return {"t": event.at, "event": event.kind, "value": event.value}
+    prediction = event.prediction
+    return {"t": event.at, "event": event.kind, "value": event.value, "level": event.level,
+            "eta_ms": prediction.eta_ms if prediction else None,
+            "eta_low_ms": prediction.eta_low_ms if prediction else None,
+            "eta_high_ms": prediction.eta_high_ms if prediction else None}
+
+
+def summary(indoor: list[Reading], outdoor: list[Reading], events: list[heating.HeatingEvent],
+            cpu_s: float) -> str:
+    if not indoor:
+        return "no readings: nothing to replay"
+    first, last = min(r.timestamp for r in indoor), max(r.timestamp for r in indoor)
+    failed = sum(e.kind == "heating_failed" for e in events)
+    back = len(events) - failed
+    outside = f", {len(outdoor)} outdoor readings" if outdoor else ", no outdoor readings"
+    return (f"replayed {len(indoor)} readings from {_iso(first)} to {_iso(last)} "
+            f"({(last - first) / heating.DAY_MS:.1f} days){outside}: {failed} heating "
+            f"warning{'s' if failed != 1 else ''}, {back} recover{'ies' if back != 1 else 'y'} "
+            f"({cpu_s:.2f} s of CPU)")
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%MZ")
+
+
+def run(indoor_path: str, outdoor_path: str | None, out: TextIO | None = None,
+        err: TextIO | None = None) -> int:
+    """The command: transitions as JSON lines on `out`, a summary on `err`; exit status."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        indoor = read_file(indoor_path, "indoor")
+        outdoor = read_file(outdoor_path, "outdoor") if outdoor_path else []
+    except Unreadable as problem:
+        print(problem, file=err)
+        return EXIT_UNREADABLE
+    started = time.process_time()
+    events = []
+    for event in heating.replay(indoor, outdoor):
+        events.append(event)
+        print(json.dumps(transition(event)), file=out)
+    print(summary(indoor, outdoor, events, time.process_time() - started), file=err)
+    return 0

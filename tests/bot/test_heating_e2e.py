@@ -1,0 +1,159 @@
+"""The heating watch's surfaces end to end: the bot long-polling the Bot API emulator, readings
+through the HTTP API, a local fake of Open-Meteo. The watch's judgement here is a small fake
+(tests/support/heating_fakes.py): these tests are about the plumbing around it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sensorbot.demo.emulator import BotApiEmulator
+from storage.models import OutsideSettings, Reading
+from storage.sqlite import SQLiteStore
+from tests.support.alerts import AlertWorld, start_world
+from tests.support.api import Clock
+from tests.support.bot import ALICE_CHAT
+from tests.support.common import NOW_MS
+from tests.support.heating_fakes import FakeForecastServer, FakeWatch, use_fake_watch
+
+MIN = 60_000
+
+
+@pytest.fixture
+def forecast_server() -> Iterator[FakeForecastServer]:
+    server = FakeForecastServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_watch(monkeypatch: Any) -> FakeWatch:
+    return use_fake_watch(monkeypatch)
+
+
+@pytest.fixture
+def world(emulator: BotApiEmulator, tmp_path: Any, forecast_server: FakeForecastServer,
+          fake_watch: FakeWatch) -> Iterator[AlertWorld]:
+    store = SQLiteStore(tmp_path / "heating.db")
+    store.write_readings("alice", [Reading("cottage", NOW_MS - i * 10 * MIN, 8.0)
+                                   for i in range(1, 30)], now_ms=NOW_MS)
+    store.write_readings("alice", [Reading("garden", NOW_MS - 5 * MIN, -12.3)], now_ms=NOW_MS)
+    world = start_world(emulator, store, Clock(), forecast_url=forecast_server.base_url)
+    yield world
+    world.bot.stop()
+
+
+def wait_alerts(world: AlertWorld, count: int, after: int, timeout: float = 15) -> list[Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = world.alerts_to(ALICE_CHAT, after)
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_outdoor_and_location_say_what_the_watch_will_use(world):
+    chat = world.linked_chat()
+
+    assert chat.ask("/outdoor garden") == (
+        "Outdoor sensor: garden. The heating watch will use your outdoor sensor garden for the "
+        "outside temperature up to now, and no forecast (no location set).")
+    set_here = chat.ask("/location 60.17, 24.94")
+    assert set_here.startswith("Location set. The heating watch will use your outdoor sensor")
+    assert "the hourly forecast at 60.17, 24.94 for the hours ahead" in set_here
+    assert world.store.get_outside_settings("alice") == OutsideSettings("alice", "garden",
+                                                                         60.17, 24.94)
+    assert "no forecast" in chat.ask("/location off")
+    assert "no outdoor sensor" in chat.ask("/outdoor off")
+
+
+def test_a_shared_location_is_the_forecasts_place(world):
+    chat = world.linked_chat()
+    start = len(world.emulator.calls)
+
+    world.emulator.send_location(ALICE_CHAT, 61.4981, 23.7610)
+    [answer] = chat.wait(start)
+
+    assert answer.text.startswith("Location set from the one you shared.")
+    assert "61.4981, 23.761" in answer.text
+    assert world.store.get_outside_settings("alice").location == (61.4981, 23.761)
+
+
+@pytest.mark.parametrize(("words", "problem"), [
+    ("/location north", "That is not a latitude and a longitude."),
+    ("/location 95 24", "Latitude 95 is not between -90 and 90."),
+    ("/location 60 abc", "'abc' is not a number."),
+    ("/outdoor nowhere", "nowhere"),
+])
+def test_bad_arguments_say_what_was_wrong_with_an_example(world, words, problem):
+    chat = world.linked_chat()
+
+    answer = chat.ask(words)
+
+    assert problem in answer
+    assert "e.g. /" in answer or "/sensors" in answer
+    assert world.store.get_outside_settings("alice") is None
+
+
+def test_a_failure_warns_once_with_the_forecast_and_the_buttons_work(world, forecast_server):
+    chat = world.linked_chat()
+    chat.ask("/outdoor garden")
+    chat.ask("/location 60.17 24.94")
+    added = chat.ask("/alert cottage heating")
+    assert added.startswith("Alert r") and "heating watch" in added
+    time.sleep(1.5)  # a cycle or two: learned, steady
+    start = len(world.emulator.calls)
+
+    world.post(4.4, sensor="cottage", timestamp=NOW_MS - MIN)
+    [warning] = wait_alerts(world, 1, start)
+
+    assert warning.text.startswith("🔥 Heating may have stopped at cottage: 4.4 °C "
+                                   "(usually 8.0 °C), falling 0.7 °C/h. At the forecast")
+    assert "it reaches 0 °C around 19:00 (in about 11 h; 8–15 h)." in warning.text
+    assert warning.params.get("disable_notification") in (None, False)
+    assert [b["text"] for b in warning.buttons] == ["Acknowledge", "I turned the heating down",
+                                                   "Snooze 8h", "Chart 24h"]
+    assert len(forecast_server.requests) == 1
+    data = {b["text"]: b["callback_data"] for b in warning.buttons}
+
+    mark = len(world.emulator.calls)
+    world.emulator.press(warning, data["Chart 24h"], user_id=ALICE_CHAT)
+    world.emulator.wait_for(lambda c: c.method == "sendPhoto", after=mark, timeout=20)
+
+    mark = len(world.emulator.calls)
+    world.emulator.press(warning, data["I turned the heating down"], user_id=ALICE_CHAT)
+    edited = world.emulator.wait_for(lambda c: c.method == "editMessageText", after=mark)
+    assert "turned the heating down: no alert for this drop" in edited.params["text"]
+    assert "Watching: usually 8.0 °C" in chat.ask("/alerts")
+    time.sleep(1.5)
+    assert wait_alerts(world, 1, start, timeout=0) == [warning]  # no recovery message
+
+
+def test_the_freeze_preset_brings_the_heating_watch_once(world):
+    chat = world.linked_chat()
+
+    first = chat.ask("/freeze cottage")
+    again = chat.ask("/freeze cottage 4")
+
+    assert "and the heating watch f" in first
+    listed = chat.ask("/alerts")
+    assert listed.count("heating watch") == 1
+    assert "[freeze] — Learning" in listed or "[freeze] — Watching" in listed
+    assert "replaces the previous freeze protection" in again
+
+
+def test_a_house_that_stays_warm_hears_nothing(world, forecast_server):
+    chat = world.linked_chat()
+    chat.ask("/location 60.17 24.94")
+    chat.ask("/alert cottage heating")
+    start = len(world.emulator.calls)
+
+    for minute in (-4, -3, -2, -1):
+        world.post(8.1, sensor="cottage", timestamp=NOW_MS + minute * MIN)
+    time.sleep(2.5)
+
+    assert world.alerts_to(ALICE_CHAT, start) == []
+    assert forecast_server.requests == []  # a steady watch asks for nothing

@@ -22,7 +22,14 @@ from alerts.rules import FREEZE_DEFAULT, BadRule, is_freeze
 from bot.alert_buttons import SNOOZE_SECONDS, Action, after_press, parse_button
 from bot.alert_syntax import ALERT_EXAMPLE, parse_alert, parse_number
 from bot.alert_text import describe_rule
-from bot.chat import chat_link, command_words, linked_sensor, reply
+from bot.chat import (
+    chat_link,
+    command_words,
+    linked,
+    linked_sensor,
+    pressed_in_linked_chat,
+    reply,
+)
 from bot.context import BotContext
 from bot.data import send_chart
 from bot.heating_text import describe_state
@@ -108,11 +115,9 @@ async def freeze_command(update: Update, context: BotContext) -> None:
         f"{HEATING_NOTE}", sensor, below.rule_id)
 
 
-async def alerts_command(update: Update, context: BotContext) -> None:
+@linked
+async def alerts_command(update: Update, context: BotContext, link: ChatLink) -> None:
     """/alerts: rules with ids and states, a page at a time."""
-    link = await chat_link(update, context)
-    if link is None:
-        return
     text, buttons = await alerts_page(context, link, 1)
     if update.effective_message is not None:
         await update.effective_message.reply_text(text, reply_markup=buttons, do_quote=False)
@@ -150,11 +155,9 @@ async def alerts_page(context: BotContext, link: ChatLink,
     return page_text(lines, page, "rule"), page_buttons("a", page)
 
 
-async def delalert_command(update: Update, context: BotContext) -> None:
+@linked
+async def delalert_command(update: Update, context: BotContext, link: ChatLink) -> None:
     """/delalert <id>."""
-    link = await chat_link(update, context)
-    if link is None:
-        return
     if len(context.args or []) != 1:
         await reply(update, "Give a rule id from /alerts, e.g. /delalert r1a2b3")
         return
@@ -206,11 +209,9 @@ async def snooze_command(update: Update, context: BotContext) -> None:
                         f"{format_time(until, services.zone(link), now)}.")
 
 
-async def quiet_command(update: Update, context: BotContext) -> None:
+@linked
+async def quiet_command(update: Update, context: BotContext, link: ChatLink) -> None:
     """/quiet <HH:MM-HH:MM|off>: ordinary alerts arrive silently in those hours."""
-    link = await chat_link(update, context)
-    if link is None:
-        return
     args = context.args or []
     if not args:
         now = f"Quiet hours are {link.quiet_hours}." if link.quiet_hours else \
@@ -278,9 +279,8 @@ async def alert_button(update: Update, context: BotContext) -> None:
         if query is not None:
             await query.answer()  # not a button this bot made: answered quietly
         return
-    link = await chat_link(update, context)
+    link = await pressed_in_linked_chat(update, context, query)
     if link is None:
-        await query.answer()
         return
     services = context.services
     rule = await services.run(services.store.get_alert_rule, link.user_id, button.rule_id)

@@ -3,10 +3,13 @@ a command's words (quotes group a name with spaces) and finding the sensor they 
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
+from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.context import BotContext, Pick
 from core.formatting import BadArgument, clip, split_message
@@ -58,6 +61,33 @@ async def chat_link(update: Update, context: BotContext) -> ChatLink | None:
         await context.services.run(context.services.store.put_chat_link, link)
     return link
 
+
+
+LinkedHandler = Callable[[Update, BotContext, ChatLink], Awaitable[None]]
+Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
+
+
+def linked(handler: LinkedHandler) -> Handler:
+    """A command for linked chats only: the handler gets the chat's link as its third
+    argument; any other chat is told how to link, and the handler does not run."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: BotContext) -> None:
+        link = await chat_link(update, context)
+        if link is not None:
+            await handler(update, context, link)
+
+    return guarded
+
+
+async def pressed_in_linked_chat(update: Update, context: BotContext,
+                                 query: CallbackQuery) -> ChatLink | None:
+    """The link of the chat a button was pressed in; None after answering the press (the
+    chat is told how to link)."""
+    link = await chat_link(update, context)
+    if link is None:
+        await query.answer()
+    return link
 
 # -- words ----------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from telegram import InputFile, Update
 
 from bot.chart import Buckets, bucket, hour_buckets, new_figure, png_of, time_axis
-from bot.chat import chat_link, command_words, match_sensors, reply, resolve_sensor
+from bot.chat import command_words, linked, match_sensors, reply, resolve_sensor
 from bot.context import BotContext
 from core.formatting import (
     CAPTION_LIMIT,
@@ -22,7 +22,7 @@ from core.formatting import (
     parse_range,
 )
 from storage.base import Store
-from storage.models import Sensor
+from storage.models import ChatLink, Sensor
 from storage.rollup import LONG_RANGE_MS, hourly_history
 
 if TYPE_CHECKING:
@@ -127,11 +127,11 @@ def draw_compare(lines: list[Line], *, title: str, zone: ZoneInfo,
     return figure
 
 
-async def compare_command(update: Update, context: BotContext) -> None:
+@linked
+async def compare_command(update: Update, context: BotContext, link: ChatLink) -> None:
     """/compare <sensor> <sensor> […] [range]: up to five sensors on one chart."""
-    link = await chat_link(update, context)
-    words = await command_words(update, context) if link else None
-    if link is None or words is None:
+    words = await command_words(update, context)
+    if words is None:
         return
     services = context.services
     all_sensors = await services.run(services.store.list_sensors, link.user_id)

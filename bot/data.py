@@ -9,10 +9,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 
 from bot.chart import Course, caption, render_png, summarize, threshold_lines
 from bot.chat import (
-    chat_link,
     command_words,
+    linked,
     linked_sensor,
     match_sensors,
+    pressed_in_linked_chat,
     quote,
     reply,
     resolve_sensor,
@@ -51,12 +52,10 @@ NO_SENSORS = "No sensors yet: they appear here with their first reading."
 NAME_LIMIT = 40  # of a name in a list entry
 
 
-async def sensors_command(update: Update, context: BotContext) -> None:
+@linked
+async def sensors_command(update: Update, context: BotContext, link: ChatLink) -> None:
     """/sensors: name, id, last value, last seen and alert state of every sensor, a page at
     a time."""
-    link = await chat_link(update, context)
-    if link is None:
-        return
     await send_page(update, *await sensors_page(context, link, 1))
 
 
@@ -83,11 +82,11 @@ async def send_page(update: Update, text: str, buttons: InlineKeyboardMarkup | N
         await update.effective_message.reply_text(text, reply_markup=buttons, do_quote=False)
 
 
-async def latest_command(update: Update, context: BotContext) -> None:
+@linked
+async def latest_command(update: Update, context: BotContext, link: ChatLink) -> None:
     """/latest [sensor] (alias /status): the latest values, a page at a time."""
-    link = await chat_link(update, context)
-    words = await command_words(update, context) if link else None
-    if link is None or words is None:
+    words = await command_words(update, context)
+    if words is None:
         return
     if not words:
         await send_page(update, *await latest_page(context, link, 1))
@@ -185,12 +184,11 @@ async def sensor_and_window(update: Update, context: BotContext, link: ChatLink,
     return (sensor, range_text, window) if sensor else None
 
 
-async def history_command(update: Update, context: BotContext) -> None:
+@linked
+async def history_command(update: Update, context: BotContext, link: ChatLink) -> None:
     """/history [sensor] [range]: a chart; without a sensor, buttons to pick one."""
-    link = await chat_link(update, context)
-    found = await sensor_and_window(update, context, link, "/history attic 7d") \
-        if link else None
-    if link is None or found is None:
+    found = await sensor_and_window(update, context, link, "/history attic 7d")
+    if found is None:
         return
     sensor, range_text, window = found
     if sensor is None:
@@ -224,9 +222,8 @@ async def history_button(update: Update, context: BotContext) -> None:
         await query.answer()
         return
     range_text, key = parsed
-    link = await chat_link(update, context)
+    link = await pressed_in_linked_chat(update, context, query)
     if link is None:
-        await query.answer()
         return
     services = context.services
     sensors = await services.run(services.store.list_sensors, link.user_id)
@@ -265,12 +262,12 @@ async def send_chart(update: Update, context: BotContext, link: ChatLink, sensor
         caption=clip(text, CAPTION_LIMIT), do_quote=False)
 
 
-async def export_command(update: Update, context: BotContext) -> None:
+@linked
+async def export_command(update: Update, context: BotContext, link: ChatLink) -> None:
     """/export <sensor> [range]: every reading of the range as a CSV document (gzip parts when
     large), written in a worker thread."""
-    link = await chat_link(update, context)
-    found = await sensor_and_window(update, context, link, "/export attic 7d") if link else None
-    if link is None or found is None:
+    found = await sensor_and_window(update, context, link, "/export attic 7d")
+    if found is None:
         return
     sensor, range_text, window = found
     if sensor is None:

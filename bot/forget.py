@@ -7,7 +7,7 @@ import time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from alerts import actions
-from bot.chat import chat_link, linked_sensor, sensor_by_key, sensor_key
+from bot.chat import linked_sensor, pressed_in_linked_chat, sensor_by_key, sensor_key
 from bot.context import BotContext
 from core.formatting import clip, plural
 from storage.base import SensorDeletion
@@ -55,9 +55,8 @@ async def forget_button(update: Update, context: BotContext) -> None:
         await query.answer()
         await edit(query.message, "Nothing was deleted.", None)
         return
-    link = await chat_link(update, context)
+    link = await pressed_in_linked_chat(update, context, query)
     if link is None:
-        await query.answer()
         return
     services = context.services
     sensors = await services.run(services.store.list_sensors, link.user_id)

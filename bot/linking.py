@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from telegram import Update
 from telegram.error import BadRequest
 
-from bot.chat import UNLINKED, chat_id_of, chat_link, reply, stored_link
+from bot.chat import UNLINKED, chat_id_of, linked, reply, stored_link
 from bot.context import BotContext
 from core.tokens import hash_token
 from storage.models import ChatLink
@@ -155,11 +155,9 @@ async def help_command(update: Update, context: BotContext) -> None:
     await reply(update, text)
 
 
-async def set_timezone(update: Update, context: BotContext) -> None:
+@linked
+async def set_timezone(update: Update, context: BotContext, link: ChatLink) -> None:
     """/tz <Area/City>: the chat's zone for every time shown."""
-    link = await chat_link(update, context)
-    if link is None:
-        return
     services = context.services
     if not context.args:
         await reply(update, f"Times here are shown in {services.zone(link).key}. To change it "

@@ -9,9 +9,9 @@ import math
 from telegram import Update
 
 from alerts.outside import BadLocation, set_location, set_outdoor_sensor, settings_of
-from bot.chat import chat_link, command_words, linked_sensor, reply
+from bot.chat import chat_link, command_words, linked, linked_sensor, reply
 from bot.context import BotContext
-from storage.models import OutsideSettings
+from storage.models import ChatLink, OutsideSettings
 
 OUTDOOR_USAGE = "Give your outdoor sensor, or off: e.g. /outdoor garden, or /outdoor off"
 LOCATION_USAGE = ("Give the latitude and longitude in degrees, or off: e.g. /location 60.17 "
@@ -99,11 +99,9 @@ async def outdoor_command(update: Update, context: BotContext) -> None:
     await _confirm(update, context, settings, f"Outdoor sensor: {sensor.display_name}.")
 
 
-async def location_command(update: Update, context: BotContext) -> None:
+@linked
+async def location_command(update: Update, context: BotContext, link: ChatLink) -> None:
     """/location <lat> <lon>|off: where the heating watch's forecast is for."""
-    link = await chat_link(update, context)
-    if link is None:
-        return
     services = context.services
     words = context.args or []
     if not words:
@@ -123,13 +121,11 @@ async def location_command(update: Update, context: BotContext) -> None:
     await _confirm(update, context, settings, "Location set.")
 
 
-async def location_shared(update: Update, context: BotContext) -> None:
+@linked
+async def location_shared(update: Update, context: BotContext, link: ChatLink) -> None:
     """A location shared in the chat (📎 → Location): the forecast's place."""
     message = update.effective_message
     if message is None or message.location is None:
-        return
-    link = await chat_link(update, context)
-    if link is None:
         return
     services = context.services
     place = (message.location.latitude, message.location.longitude)

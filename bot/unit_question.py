@@ -11,7 +11,7 @@ import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.chat import chat_link, quote, reply
+from bot.chat import pressed_in_linked_chat, quote, reply
 from bot.context import BotContext
 from storage.models import Sensor
 
@@ -44,9 +44,8 @@ async def unit_button(update: Update, context: BotContext) -> None:
         if query is not None:
             await query.answer()
         return
-    link = await chat_link(update, context)
+    link = await pressed_in_linked_chat(update, context, query)
     if link is None:
-        await query.answer()
         return
     services = context.services
     rule = await services.run(services.store.get_alert_rule, link.user_id, match[1])

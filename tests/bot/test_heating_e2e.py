@@ -128,7 +128,7 @@ def test_a_failure_warns_once_with_the_forecast_and_the_buttons_work(world, fore
     edited = world.emulator.wait_for(lambda c: c.method == "editMessageText", after=mark)
     assert "turned the heating down: no alert for this drop" in edited.params["text"]
     assert "Watching: usually 8.0 °C" in chat.ask("/alerts")
-    time.sleep(1.5)
+    world.wait_cycles(3)
     assert wait_alerts(world, 1, start, timeout=0) == [warning]  # no recovery message
 
 
@@ -153,7 +153,7 @@ def test_a_house_that_stays_warm_hears_nothing(world, forecast_server):
 
     for minute in (-4, -3, -2, -1):
         world.post(8.1, sensor="cottage", timestamp=NOW_MS + minute * MIN)
-    time.sleep(2.5)
+    world.wait_cycles(3)
 
     assert world.alerts_to(ALICE_CHAT, start) == []
     assert forecast_server.requests == []  # a steady watch asks for nothing

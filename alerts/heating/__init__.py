@@ -17,7 +17,7 @@ How it works:
 - It fires once, then only tracks the lowest reading; back at `level − band` it says so once.
 - The ETA (`eta.py`) steps T' = (outside − T)/τ through the forecast (or the outdoor sensor
   held); τ blends the learned one with the fall's own, leaning early; the range is τ × e^±0.5
-  and ±1.5 °C outside. Without outside data: 1.2–4 × the straight line of the fall.
+  and ±1.5 °C outside. Without outside data: 1.1–6 × the straight line of the fall.
 """
 
 from __future__ import annotations

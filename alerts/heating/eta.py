@@ -20,7 +20,7 @@ MEASURED_MS = 3 * HOUR_MS  # the measured outside held constant: its mean over t
 OUTSIDE_DOUBT = 1.5  # °C either way on the outside temperature, for the range
 FREEZE = 0.0
 COLDEST = -35.0  # °C: no building heads for colder than this
-BLIND_FACTORS = (1.2, 1.7, 4.0)  # without outside data: ETA = these × the straight line
+BLIND_FACTORS = (1.1, 1.7, 6.0)  # without outside data: ETA = these × the straight line
 SETTLED_MS = 45 * 60_000
 OBSERVED_SCALE = 1.6  # ideal τ / the τ a fall shows at the first warning: about 1.6 (1.1–2.5)
 EARLY = 0.8
@@ -140,7 +140,7 @@ def _without_outside(start: float, rate: float | None, now_ms: int, settled: flo
                      model: HeatingModel | None) -> Prediction:
     """From the indoor curve alone: the straight line of the current fall is the earliest it
     can be (the air's quick first drop is in that fall, and an unheated building slows as it
-    nears the outside temperature); 1.7 times that leans early, four times is the latest."""
+    nears the outside temperature); 1.7 times that leans early, six times is the latest."""
     if rate is None or rate >= -0.05:
         return Prediction(None, None, None, rate, None, None)
     line_ms = max(0.0, start - FREEZE) / -rate * HOUR_MS

@@ -41,7 +41,7 @@ NEW_LOW = 0.12  # °C: the latest readings stay this close to the lowest (still 
 MIN_RATE = 0.08  # °C/h: slower than this is a sag, not an unheated fall
 MIN_RATE_BLIND = 0.2  # °C/h: the same without outside data, when the unheated rate is unknown
 SHORT_MS = 4 * HOUR_MS  # back this soon: the usual level goes lower than learned
-SHARE_OF_UNHEATED = 0.3  # the fall is at least this share of the unheated one (slow τ)
+SHARE_OF_UNHEATED = 0.3  # the fall is at least this share of the unheated one (learned τ)
 NO_OUTSIDE = Outside()  # nothing known of the outside
 FORECAST_H = 96  # replay: hourly forecast points it builds from the outdoor series
 

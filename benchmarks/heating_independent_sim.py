@@ -52,7 +52,7 @@ class House:
         hp = " heat pump" if self.heat_pump else ""
         sb = f" setback {self.setback:.1f}" if self.setback else ""
         return (f"{self.kind}{hp} UA={self.ua:.0f}W/K tau={self.tau_h:.0f}h "
-                f"P={self.power:.0f}W (margin {self.margin:.2f}) sp={self.setpoint:.1f}"
+                f"P={self.power:.0f}W (x{self.margin:.2f} of coldest need) sp={self.setpoint:.1f}"
                 f"{sb} band={self.band:.2f}")
 
 
@@ -70,10 +70,17 @@ class Trace:
     sun: list[float] = field(default_factory=list)  # W into the house
 
 
-def make_house(rng: random.Random, kind: str) -> House:
+def pump_share(outside: float) -> float:
+    """A heat pump's output at this outside temperature, as a share of its rated power."""
+    return max(0.6, min(1.1, 0.9 + 0.012 * outside))
+
+
+def make_house(rng: random.Random, kind: str, coldest: float) -> House:
+    """A building whose heater is sized for its run's coldest hour with `margin` (below 1:
+    on the coldest nights it runs flat out and the house drifts down, heating working)."""
     ua = math.exp(rng.uniform(math.log(40), math.log(400)))
     tau_h = math.exp(rng.uniform(math.log(12), math.log(70)))
-    margin = rng.uniform(0.65, 2.0)
+    margin = rng.uniform(0.85, 1.05) if rng.random() < 0.3 else rng.uniform(1.05, 2.0)
     heat_pump = kind != "cellar" and rng.random() < 0.35
     if kind == "cabin":
         setpoint, visit_sp, setback = rng.uniform(5, 10), rng.uniform(18, 22), 0.0
@@ -84,12 +91,14 @@ def make_house(rng: random.Random, kind: str) -> House:
         setpoint, visit_sp, setback = rng.uniform(5, 12), 0.0, 0.0
     return House(
         kind=kind, ua=ua, tau_h=tau_h,
-        air_share=rng.uniform(0.02, 0.08), interior_share=rng.uniform(0.2, 0.45),
-        infiltration=rng.uniform(0.12, 0.35), envelope_ratio=rng.uniform(1.4, 3.0),
-        coupling=rng.uniform(6.0, 25.0),
+        air_share=rng.uniform(0.02, 0.08), interior_share=rng.uniform(0.3, 0.6),
+        infiltration=rng.uniform(0.12, 0.35), envelope_ratio=rng.uniform(1.05, 1.6),
+        coupling=rng.uniform(8.0, 30.0),
         ground_share=rng.uniform(0.4, 1.5) if kind == "cellar" else 0.0,
         ground_c=rng.uniform(4, 9),
-        power=ua * 35 * margin, margin=margin,
+        power=ua * (max(setpoint, visit_sp) - coldest) * margin
+        / (pump_share(coldest) if heat_pump else 1.0),
+        margin=margin,
         heat_to_air=rng.uniform(0.6, 1.0), band=rng.uniform(0.2, 1.5),
         min_cycle_min=rng.randint(2, 12), heat_pump=heat_pump,
         setpoint=setpoint, visit_setpoint=visit_sp, setback=setback,
@@ -186,26 +195,28 @@ def doors(rng: random.Random, house: House, visit: list[bool], minutes: int) -> 
     return out
 
 
-def simulate(rng: random.Random, house: House, minutes: int, day_of_year: int,
+def simulate(rng: random.Random, house: House, t_out: list[float], day_of_year: int,
              start_weekday: int, pick_failure: Callable[[list[bool]], int | None],
              fail_power: float) -> tuple[Trace, int | None]:
     """Step the three nodes a minute at a time; the heater gives `fail_power` of its power
     from the minute `pick_failure` chooses (given who is in when) on (0: off)."""
-    t_out = weather(rng, minutes)
+    minutes = len(t_out)
     sun = solar(rng, minutes, day_of_year)
     sp, visit = schedule(rng, house, minutes, start_weekday)
     fail_at = pick_failure(visit)
     door = doors(rng, house, visit, minutes)
-    c_total = house.tau_h * 3600 * house.ua
-    ca = c_total * house.air_share
-    ci = c_total * house.interior_share
-    ce = c_total - ca - ci
     h_ao = house.ua * house.infiltration
     ua_env = house.ua - h_ao
     h_eo = ua_env * house.envelope_ratio
     h_ae = ua_env * house.envelope_ratio / (house.envelope_ratio - 1)  # series gives ua_env
     h_ai = house.ua * house.coupling
     h_g = house.ua * house.ground_share
+    c_total = house.tau_h * 3600 * house.ua
+    shares = (house.air_share, house.interior_share,
+              1 - house.air_share - house.interior_share)
+    # scale the capacities so the slow, unheated decay has the house's τ
+    slow = slow_tau_h([c_total * x for x in shares], (h_ao + h_g, h_ai, h_ae, h_eo))
+    ca, ci, ce = (c_total * x * house.tau_h / slow for x in shares)
     start = sp[0] - 0.3
     ta, ti = start, start
     te = (start * h_ae + t_out[0] * h_eo) / (h_ae + h_eo)
@@ -221,7 +232,7 @@ def simulate(rng: random.Random, house: House, minutes: int, day_of_year: int,
                 on, spell = True, 0
         power = house.power
         if house.heat_pump:
-            power *= max(0.45, min(1.1, 0.85 + 0.015 * to))  # less at cold outside
+            power *= pump_share(to)  # less at cold outside
         frac = fail_power if fail_at is not None and m >= fail_at else 1.0
         q_heat = power * frac if on else 0.0
         defrosting = False
@@ -254,6 +265,26 @@ def simulate(rng: random.Random, house: House, minutes: int, day_of_year: int,
         trace.defrost.append(defrosting)
         trace.sun.append(q_sun)
     return trace, fail_at
+
+
+def slow_tau_h(caps: list[float], h: tuple[float, float, float, float]) -> float:
+    """The network's slowest decay time (h): all nodes start 1 K above a 0 °C outside, and
+    the late decay rate is read off ten-minute implicit steps."""
+    ca, ci, ce = caps
+    h_out, h_ai, h_ae, h_eo = h
+    ta = ti = te = 1.0
+    dt = 600.0
+    history = []
+    for _ in range(24 * 6 * 40):
+        ta = (ca / dt * ta + h_ai * ti + h_ae * te) / (ca / dt + h_ai + h_ae + h_out)
+        ti = (ci / dt * ti + h_ai * ta) / (ci / dt + h_ai)
+        te = (ce / dt * te + h_ae * ta) / (ce / dt + h_ae + h_eo)
+        history.append(ta)
+        if ta < 1e-6:
+            break
+    n = len(history)
+    a, b = history[n // 2], history[-1]
+    return (n - 1 - n // 2) * dt / 3600 / math.log(a / b)
 
 
 @dataclass(frozen=True, slots=True)

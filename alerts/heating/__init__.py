@@ -6,6 +6,7 @@ How it works:
   lower quartile is what the heating held (sun and visits only raise a day); the median day is
   the usual `level`. Each day's lowest 30-minute hold (doors and defrost dips are shorter)
   below it, the second-deepest day, is the `band` of the sensor's own life (thermostat, setback).
+  The sensor's noise and its step (a 0.5 °C sensor hops a whole step) widen the checks' tolerances.
 - τ, the unheated cooling time, comes from the falls in that history (evenings, visits ending,
   long off-cycles): mean distance to the outside over the fall's slope, the lower part of them
   (sunny evenings fall slower), blended with the prior 30 h (15–55 h) by the hours behind it.

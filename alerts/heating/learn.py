@@ -16,6 +16,7 @@ PRIOR_TAU_HIGH_H = 55.0
 MIN_BAND = 0.25  # °C: noise and quantisation alone go this far
 MAX_BAND = 4.0
 MAX_NOISE = 0.2  # °C: a sensor noisier than this is read as this
+MAX_RESOLUTION = 1.0  # °C: a coarser step is read as this
 BIN_MS = 15 * 60_000  # cooling episodes are read from 15-minute means
 MIN_EPISODE_MS = 90 * 60_000
 RUN_NOISE = 0.12  # °C: a 15-minute mean may rise this much inside a fall (noise)
@@ -50,6 +51,16 @@ def noise_of(readings: Sequence[Reading]) -> float:
                                                           strict=False))
     # the lower quartile of |N(0, 6σ²)| is 0.3186·σ·√6; quiet hours set it, not the dynamics
     return min(MAX_NOISE, second[len(second) // 4] / 0.3186 / 6 ** 0.5)
+
+
+def resolution_of(readings: Sequence[Reading]) -> float:
+    """The sensor's step (°C): the smallest change between successive readings that is not
+    a rounding artefact (its 5th percentile); a 0.5 °C sensor hops by 0.5 and by nothing less."""
+    steps = sorted(d for a, b in itertools.pairwise(readings)
+                   if (d := abs(b.value - a.value)) > 0.001)
+    if len(steps) < 20:
+        return 0.0
+    return min(MAX_RESOLUTION, steps[len(steps) // 20])
 
 
 def learn_level(readings: Sequence[Reading], now_ms: int) -> tuple[float, float, float] | None:
@@ -208,4 +219,5 @@ def learn(readings: Sequence[Reading], measured: Sequence[Reading], now_ms: int,
     return HeatingModel(learned_at=now_ms, level=round(level, 2), band=round(band, 2),
                         tau_h=round(tau, 2), tau_low_h=round(low, 2), tau_high_h=round(high, 2),
                         history_days=round(span, 2), cooling_episodes=episodes,
-                        noise=round(noise_of(usable), 3))
+                        noise=round(noise_of(usable), 3),
+                        resolution=round(resolution_of(usable), 4))

@@ -16,6 +16,7 @@ PRIOR_TAU_HIGH_H = 55.0
 MIN_BAND = 0.25  # °C: noise and quantisation alone go this far
 MAX_BAND = 4.0
 MAX_NOISE = 0.2  # °C: a sensor noisier than this is read as this
+HOLIDAY = 3.0  # °C: the median day this far above the lower quarter's is a holiday's
 MAX_RESOLUTION = 1.0  # °C: a coarser step is read as this
 BIN_MS = 15 * 60_000  # cooling episodes are read from 15-minute means
 MIN_EPISODE_MS = 90 * 60_000
@@ -29,6 +30,14 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float:
     """The q-quantile of already sorted values (nearest rank)."""
     i = min(len(sorted_values) - 1, max(0, int(q * len(sorted_values))))
     return sorted_values[i]
+
+
+def _median(sorted_values: Sequence[float]) -> float:
+    """The median of already sorted values."""
+    n = len(sorted_values)
+    if n % 2:
+        return sorted_values[n // 2]
+    return (sorted_values[n // 2 - 1] + sorted_values[n // 2]) / 2
 
 
 def _held_low(day: Sequence[Reading]) -> float:
@@ -79,8 +88,11 @@ def learn_level(readings: Sequence[Reading], now_ms: int) -> tuple[float, float,
         return None
     quartiles = [_quantile(sorted(r.value for r in d), 0.25) for d in full]
     lows = sorted(quartiles)
-    level = _quantile(lows, 0.5) if len(lows) % 2 else (
-        lows[len(lows) // 2 - 1] + lows[len(lows) // 2]) / 2
+    guard = _quantile(lows, 0.25)
+    if _median(lows) - guard > HOLIDAY:
+        # a long holiday filled half the days: the usual level is that of the days without it
+        lows = [q for q in lows if q <= guard + 1.0]
+    level = _median(lows)
     # visit days (well above the level all day) say nothing of the band
     dips = sorted(max(0.0, level - _held_low(d))
                   for d, q in zip(full, quartiles, strict=True) if q <= level + 1.0)

@@ -252,3 +252,12 @@ def test_fires_on_a_failure_read_by_a_coarse_half_degree_sensor() -> None:
     assert [e.kind for e in events] == ["heating_failed"]
     at_3 = first_at_or_below(b, 3.0, b.fail_at or 0.0)
     assert at_3 is not None and events[0].at < at_3
+
+
+def test_silent_when_a_holiday_of_most_of_the_days_ends_down_to_frost_guard() -> None:
+    # nine of the last twelve days at 20 °C: the median day is the holiday's, not the level
+    b = Building(days=13.5, setpoint=8.0, visit=(2.5 * 24, 11.6 * 24), sun=1.0)
+    assert events_of(b) == []
+    indoor, outdoor = simulate(b)
+    model = learn(indoor, outdoor, indoor[-1].timestamp, None)
+    assert model is not None and 7.0 <= model.level <= 8.5

@@ -3,9 +3,11 @@ the sensor will reach 0 °C. Pure: `now` is passed in, no I/O, no clock.
 
 How it works:
 - Silent for the first MIN_DAYS. Then at most daily (`learn.py`) it reads 14 days: each day's
-  lower quartile is what the heating held (sun and visits only raise a day); the median day is
-  the usual `level`. Each day's lowest 30-minute hold (doors and defrost dips are shorter)
-  below it, the second-deepest day, is the `band` of the sensor's own life (thermostat, setback).
+  lower quartile is what the heating held (sun and visits only raise a day); the median day
+  (of the days without a holiday, when one filled half of them) is the usual `level`. Each
+  day's lowest 30-minute hold (doors and defrost dips are shorter) below it, the
+  second-deepest day, is the `band` of the sensor's own life (thermostat, setback).
+  The sensor's noise and its step (a 0.5 °C sensor hops a whole step) widen the checks' tolerances.
 - τ, the unheated cooling time, comes from the falls in that history (evenings, visits ending,
   long off-cycles): mean distance to the outside over the fall's slope, the lower part of them
   (sunny evenings fall slower), blended with the prior 30 h (15–55 h) by the hours behind it.

@@ -16,6 +16,8 @@ PRIOR_TAU_HIGH_H = 55.0
 MIN_BAND = 0.25  # °C: noise and quantisation alone go this far
 MAX_BAND = 4.0
 MAX_NOISE = 0.2  # °C: a sensor noisier than this is read as this
+HOLIDAY = 3.0  # °C: the median day this far above the lower quarter's is a holiday's
+MAX_RESOLUTION = 1.0  # °C: a coarser step is read as this
 BIN_MS = 15 * 60_000  # cooling episodes are read from 15-minute means
 MIN_EPISODE_MS = 90 * 60_000
 RUN_NOISE = 0.12  # °C: a 15-minute mean may rise this much inside a fall (noise)
@@ -28,6 +30,14 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float:
     """The q-quantile of already sorted values (nearest rank)."""
     i = min(len(sorted_values) - 1, max(0, int(q * len(sorted_values))))
     return sorted_values[i]
+
+
+def _median(sorted_values: Sequence[float]) -> float:
+    """The median of already sorted values."""
+    n = len(sorted_values)
+    if n % 2:
+        return sorted_values[n // 2]
+    return (sorted_values[n // 2 - 1] + sorted_values[n // 2]) / 2
 
 
 def _held_low(day: Sequence[Reading]) -> float:
@@ -52,6 +62,16 @@ def noise_of(readings: Sequence[Reading]) -> float:
     return min(MAX_NOISE, second[len(second) // 4] / 0.3186 / 6 ** 0.5)
 
 
+def resolution_of(readings: Sequence[Reading]) -> float:
+    """The sensor's step (°C): the smallest change between successive readings that is not
+    a rounding artefact (its 5th percentile); a 0.5 °C sensor hops by 0.5 and by nothing less."""
+    steps = sorted(d for a, b in itertools.pairwise(readings)
+                   if (d := abs(b.value - a.value)) > 0.001)
+    if len(steps) < 20:
+        return 0.0
+    return min(MAX_RESOLUTION, steps[len(steps) // 20])
+
+
 def learn_level(readings: Sequence[Reading], now_ms: int) -> tuple[float, float, float] | None:
     """The level the heating holds, the band below it the sensor's daily life goes, and the days
     of history behind them; None without a day's worth.
@@ -68,8 +88,11 @@ def learn_level(readings: Sequence[Reading], now_ms: int) -> tuple[float, float,
         return None
     quartiles = [_quantile(sorted(r.value for r in d), 0.25) for d in full]
     lows = sorted(quartiles)
-    level = _quantile(lows, 0.5) if len(lows) % 2 else (
-        lows[len(lows) // 2 - 1] + lows[len(lows) // 2]) / 2
+    guard = _quantile(lows, 0.25)
+    if _median(lows) - guard > HOLIDAY:
+        # a long holiday filled half the days: the usual level is that of the days without it
+        lows = [q for q in lows if q <= guard + 1.0]
+    level = _median(lows)
     # visit days (well above the level all day) say nothing of the band
     dips = sorted(max(0.0, level - _held_low(d))
                   for d, q in zip(full, quartiles, strict=True) if q <= level + 1.0)
@@ -208,4 +231,5 @@ def learn(readings: Sequence[Reading], measured: Sequence[Reading], now_ms: int,
     return HeatingModel(learned_at=now_ms, level=round(level, 2), band=round(band, 2),
                         tau_h=round(tau, 2), tau_low_h=round(low, 2), tau_high_h=round(high, 2),
                         history_days=round(span, 2), cooling_episodes=episodes,
-                        noise=round(noise_of(usable), 3))
+                        noise=round(noise_of(usable), 3),
+                        resolution=round(resolution_of(usable), 4))

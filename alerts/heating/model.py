@@ -43,6 +43,7 @@ class HeatingModel:
     history_days: float  # how much history backed it
     cooling_episodes: int  # unheated coolings τ was learned from (0 = the prior)
     noise: float = 0.0  # the sensor's noise, one sigma (°C): the checks' tolerances grow with it
+    resolution: float = 0.0  # the sensor's step (°C): a coarse one hops a whole step at once
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,7 +178,8 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
     if not recent or recent[-1].timestamp != latest.timestamp:
         recent.append(latest)
     began = _fall_began(model, recent, below_since)
-    noise = model.noise
+    # a coarse sensor hops a whole step (half of it either way) however quiet the air is
+    noise = max(model.noise, model.resolution / 2)
     if now_ms - began < (URGENT_FALLING_MS if urgent else FALLING_MS) or _rose(
             recent, began, noise) or not falling_unheated(model, recent, now_ms, below_since,
                                                           outside, noise, urgent):

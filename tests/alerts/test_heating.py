@@ -240,3 +240,24 @@ def test_fires_without_outside_data_and_says_what_the_indoor_curve_supports() ->
     truth = first_at_or_below(b, 0.0, b.fail_at or 0.0)
     assert truth is not None and p.eta_ms is not None and p.eta_low_ms is not None
     assert p.eta_low_ms <= p.eta_ms <= truth  # early, never later than the truth
+
+
+def test_fires_on_a_failure_read_by_a_coarse_half_degree_sensor() -> None:
+    # a 0.5 °C sensor hops a whole step, up as often as down, however steadily the air falls
+    b = Building(days=6, fail_at=4.5 * 24, step=0.5, noise=0.15, seed=3)
+    indoor, outdoor = simulate(b)
+    model = learn(indoor[: len(indoor) * 2 // 3], outdoor, START + 4 * DAY_MS, None)
+    assert model is not None and model.resolution == 0.5
+    events = list(replay(indoor, outdoor))
+    assert [e.kind for e in events] == ["heating_failed"]
+    at_3 = first_at_or_below(b, 3.0, b.fail_at or 0.0)
+    assert at_3 is not None and events[0].at < at_3
+
+
+def test_silent_when_a_holiday_of_most_of_the_days_ends_down_to_frost_guard() -> None:
+    # nine of the last twelve days at 20 °C: the median day is the holiday's, not the level
+    b = Building(days=13.5, setpoint=8.0, visit=(2.5 * 24, 11.6 * 24), sun=1.0)
+    assert events_of(b) == []
+    indoor, outdoor = simulate(b)
+    model = learn(indoor, outdoor, indoor[-1].timestamp, None)
+    assert model is not None and 7.0 <= model.level <= 8.5

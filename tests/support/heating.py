@@ -36,6 +36,8 @@ class Building:
     power: float | None = None  # the heater's power (kelvin held above outside); None: ample
     colder: float = 0.0  # the outside falls this much per day (a cold spell coming)
     cadence_min: int = 5
+    step: float = 0.1  # the sensor's resolution (°C)
+    noise: float = 0.03  # the sensor's noise, one sigma (°C)
     seed: int = 1
     air: list[tuple[int, float]] = field(default_factory=list)
 
@@ -72,7 +74,7 @@ def simulate(b: Building) -> tuple[list[Reading], list[Reading]]:
         t = START + m * MINUTE
         b.air.append((t, t_air))
         if m % b.cadence_min == 0 and not (b.gap and b.gap[0] <= h < b.gap[1]):
-            value = round((t_air + rng.gauss(0.0, 0.03)) * 10) / 10
+            value = round(round((t_air + rng.gauss(0.0, b.noise)) / b.step) * b.step, 4)
             indoor.append(Reading("attic", t, value))
         if m % 10 == 0:
             outdoor.append(Reading("yard", t, round(outside + rng.gauss(0.0, 0.2), 1)))

@@ -1,8 +1,9 @@
 """`sensorbot backtest`: replay a sensor's readings through the heating watch, as the alert
 cycle would have seen them, and print when it would have warned.
 
-A file is CSV of `timestamp_ms,value` rows or the bot's /export (`timestamp_ms,local_time,
-value`), with or without a header; a name ending in `.gz` is read as gzip.
+A file is CSV of `timestamp_ms,value` rows or the bot's /export of 48 h or less
+(`timestamp_ms,local_time,value`), with or without a header; a name ending in `.gz` is read
+as gzip. Longer exports hold hourly statistics, which are refused with a pointer to the docs.
 """
 
 from __future__ import annotations

@@ -40,6 +40,9 @@ package: $(STAMP)
 NEEDS_311 := import sys; sys.exit(sys.version_info < (3, 11))
 
 $(BIN)/python:
+	@$(PYTHON) -c 'import sys' >/dev/null 2>&1 || { echo "make cannot run $(PYTHON): not" \
+		"installed, or a pyenv shim for a version that is not active. Name one that runs:" \
+		"make PYTHON=python3.12" >&2; exit 2; }
 	@$(PYTHON) -c '$(NEEDS_311)' || { echo "sensorbot needs Python 3.11 or newer; $(PYTHON)" \
 		"is $$($(PYTHON) --version 2>&1). Name a newer one: make PYTHON=python3.12" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)

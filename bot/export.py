@@ -141,6 +141,11 @@ def write_export(store: Store, user_id: str, sensor_id: str, start_ms: int, end_
     return files
 
 
+def without_float_noise(mean: float) -> str:
+    """A mean as its readings would write it: 8.06, not the sum's 8.059999999999999."""
+    return repr(float(f"{mean:.12g}"))
+
+
 def write_hourly_export(store: Store, user_id: str, sensor_id: str, start_ms: int, end_ms: int,
                         *, now_ms: int, zone: ZoneInfo, stem: str) -> ExportFiles:
     """The range's hourly statistics (`timestamp_ms` is the hour's start) into a temporary
@@ -151,7 +156,8 @@ def write_hourly_export(store: Store, user_id: str, sensor_id: str, start_ms: in
     try:
         if history.hours:
             files.write_rows([(h.hour, local_time(h.hour, zone), h.n, repr(h.minimum),
-                               repr(h.maximum), repr(h.mean)) for h in history.hours])
+                               repr(h.maximum), without_float_noise(h.mean))
+                              for h in history.hours])
         files.finish()
     except BaseException:
         files.close()

@@ -1,8 +1,9 @@
 """`sensorbot backtest`: replay a sensor's readings through the heating watch, as the alert
 cycle would have seen them, and print when it would have warned.
 
-A file is CSV of `timestamp_ms,value` rows or the bot's /export (`timestamp_ms,local_time,
-value`), with or without a header; a name ending in `.gz` is read as gzip.
+A file is CSV of `timestamp_ms,value` rows or the bot's /export of 48 h or less
+(`timestamp_ms,local_time,value`), with or without a header; a name ending in `.gz` is read
+as gzip. Longer exports hold hourly statistics, which are refused with a pointer to the docs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from alerts import heating
 from storage.models import Reading
 
 EXIT_UNREADABLE = 2
+# /export past 48 h: timestamp_ms,local_time,n,min,max,mean, statistics rather than readings.
+HOURLY_FIELDS = 6
 
 
 class Unreadable(Exception):
@@ -35,6 +38,10 @@ def parse_rows(rows: Iterable[list[str]], name: str, sensor: str) -> list[Readin
             continue
         if number == 1 and not _is_number(row[0]):
             continue  # a header
+        if len(row) == HOURLY_FIELDS:
+            raise Unreadable(f"{name}: line {number}: this is an hourly export (/export past "
+                             "48 h sends n,min,max,mean an hour); the backtest needs the "
+                             "readings themselves: see docs/heating.md")
         if len(row) not in (2, 3):
             raise Unreadable(f"{name}: line {number}: expected timestamp_ms,value or "
                              f"timestamp_ms,local_time,value; found {len(row)} fields")

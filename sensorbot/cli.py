@@ -345,9 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="replay a sensor's readings through the heating watch: when it would have warned",
         description="Replay readings through the heating watch, reading by reading, as the alert "
         "cycle would have seen them; one JSON line per transition on stdout, a summary on "
-        "stderr. A FILE is CSV of timestamp_ms,value rows or the /export format "
-        "(timestamp_ms,local_time,value), header optional, .gz read as gzip. Reads no "
-        "configuration and no storage.")
+        "stderr. A FILE is CSV of timestamp_ms,value rows or an /export of 48 h or less "
+        "(timestamp_ms,local_time,value), header optional, .gz read as gzip; longer ranges: "
+        "see docs/heating.md. Reads no configuration and no storage.")
     backtest.add_argument("--indoor", required=True, metavar="FILE",
                           help="the watched sensor's readings")
     backtest.add_argument("--outdoor", metavar="FILE", help="outdoor readings: the measurement "

@@ -103,6 +103,8 @@ def test_it_reads_plain_two_column_csv_gzip_and_an_outdoor_file(tmp_path, capsys
     ("1800000000000,8.0\nyesterday,8.0\n", "line 2: timestamp 'yesterday' is not epoch"),
     ("1800000000000,8.0,1,2\n", "line 1: expected timestamp_ms,value"),
     ("1800000000000,nan\n", "line 1: value 'nan' is not a finite number"),
+    ("timestamp_ms,local_time,n,min,max,mean\n1800000000000,2027-01-15T08:00:00+00:00,60,7.5,"
+     "8.1,7.8\n", "line 2: this is an hourly export (/export past 48 h"),
 ])
 def test_a_file_it_cannot_read_is_one_line_naming_the_file_and_line(tmp_path, capsys,
                                                                     content, problem):

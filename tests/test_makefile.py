@@ -41,3 +41,16 @@ def test_the_demo_extra_is_amqtt_and_the_dev_extra_holds_it_too():
 
     assert [requirement.split(">")[0] for requirement in extras["demo"]] == ["amqtt"]
     assert set(extras["demo"]) <= set(extras["dev"])
+
+
+def test_an_interpreter_that_does_not_run_is_named_as_such_not_as_too_old(tmp_path):
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    missing = tmp_path / "python3.99"
+    result = subprocess.run(["make", "demo", f"PYTHON={missing}", f"VENV={tmp_path / 'venv'}"],
+                            cwd=ROOT, capture_output=True, text=True)
+
+    assert result.returncode == 2
+    assert f"make cannot run {missing}" in result.stderr
+    assert "needs Python 3.11" not in result.stderr
+    assert not (tmp_path / "venv").exists()

@@ -187,11 +187,19 @@ class Terminal:
 
     def __init__(self, folder: Path, out: TextIO) -> None:
         self.folder, self.out = folder, out
-        self.with_buttons: Call | None = None
+        # Every keyboard stays pressable, by numbers of its own: message id → (its first
+        # button's number, the message). A later message's buttons continue the count.
+        self.keyboards: dict[int, tuple[int, Call]] = {}
+        self.next_number = 1
         self.saved = 0
         self.prompting = False  # the `you> ` prompt is on screen, waiting for a line
 
     def show(self, call: Call) -> None:
+        if call.chat_id == DEMO_CHAT and call.method == "editMessageReplyMarkup":
+            self.keyboards.pop(_message_id(call), None)
+            if call.buttons:
+                self.number_buttons(call)
+            return
         if call.chat_id != DEMO_CHAT or call.method not in {"sendMessage", "sendPhoto",
                                                             "sendDocument", "editMessageText"}:
             return
@@ -204,15 +212,45 @@ class Terminal:
                                       else f"{self.saved}-{name}")
                 path.write_bytes(content)
                 lines.insert(0, f"[{kind} saved to {path}]")
+        if call.method == "editMessageText" and not call.buttons:
+            self.keyboards.pop(_message_id(call), None)
         if call.buttons:
-            self.with_buttons = call
-            lines += [f"  [{n}] {button['text']}" for n, button in enumerate(call.buttons, 1)]
+            first = self.number_buttons(call)
+            lines += [f"  [{n}] {button['text']}"
+                      for n, button in enumerate(call.buttons, first)]
             lines.append("  (type a number to press that button)")
         text = "\n".join("bot> " + line for line in "\n".join(lines).split("\n")) + "\n"
         # Something that arrives on its own (an alert) starts a new line, then gives the
         # prompt back.
         self.out.write(f"\n{text}{PROMPT}" if self.prompting else text)
         self.out.flush()
+
+
+    def number_buttons(self, call: Call) -> int:
+        """Number this message's buttons; returns the first number. An edited message keeps
+        its numbers while its buttons fit in them; other keyboards keep theirs."""
+        message_id = _message_id(call)
+        before = self.keyboards.get(message_id)
+        if before is not None and len(call.buttons) <= len(before[1].buttons):
+            first = before[0]
+        else:
+            first, self.next_number = self.next_number, self.next_number + len(call.buttons)
+        self.keyboards[message_id] = (first, call)
+        return first
+
+    def button(self, number: int) -> tuple[Call, str] | None:
+        """The message and the callback data of the button with this number, if any."""
+        for first, call in self.keyboards.values():
+            if first <= number < first + len(call.buttons):
+                return call, str(call.buttons[number - first]["callback_data"])
+        return None
+
+
+def _message_id(call: Call) -> int:
+    """The message a call sent or edited."""
+    if "message_id" in call.params:
+        return int(call.params["message_id"])
+    return int(call.result["message_id"])
 
 
 def free_port() -> int:
@@ -400,10 +438,9 @@ def chat(emulator: BotApiEmulator, terminal: Terminal, stdin: TextIO, out: TextI
         if not text:
             continue
         start = len(emulator.calls)
-        pressable = terminal.with_buttons
-        if text.isdigit() and pressable and 1 <= int(text) <= len(pressable.buttons):
-            emulator.press(pressable, pressable.buttons[int(text) - 1]["callback_data"],
-                           user_id=DEMO_CHAT, first_name="You")
+        pressable = terminal.button(int(text)) if text.isdigit() else None
+        if pressable is not None:
+            emulator.press(*pressable, user_id=DEMO_CHAT, first_name="You")
         else:
             emulator.send_text(DEMO_CHAT, text, user_id=DEMO_CHAT, first_name="You")
         try:

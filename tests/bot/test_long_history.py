@@ -60,6 +60,18 @@ def test_export_of_a_long_range_gives_hourly_rows(world):
     assert "48 hours of statistics" in document.text
 
 
+def test_an_hourly_exports_mean_has_no_float_noise(world):
+    hour = NOW_MS - 200 * DAY_MS
+    world.store.write_statistics("alice", "attic", [HourStats(
+        hour, 3, 0.1, 0.1, sum([0.1] * 3) / 3, hour, hour + 1)],  # 0.10000000000000002
+        now_ms=NOW_MS)
+
+    [document] = world.linked_chat().say("/export attic 2026-06-01..2026-07-15")
+
+    rows = list(csv.reader(io.StringIO(document.files["document"][1].decode())))
+    assert rows[1][3:] == ["0.1", "0.1", "0.1"]
+
+
 def test_export_of_a_short_range_still_gives_every_reading(world):
     [document] = world.linked_chat().say("/export attic 24h")
 

@@ -74,12 +74,13 @@ def start_api(project: Path, port: int) -> subprocess.Popen[str]:
     return server
 
 
-def run_block(project: Path, block: str) -> subprocess.CompletedProcess[str]:
+def run_block(project: Path, block: str, *,
+              prelude: str = PRELUDE) -> subprocess.CompletedProcess[str]:
     """Run one block against a `sensorbot api` of its own, which must log no traceback."""
     port = free_port()
     server = start_api(project, port)
     try:
-        script = PRELUDE + block.replace(DOCS_API, f"http://127.0.0.1:{port}")
+        script = prelude + block.replace(DOCS_API, f"http://127.0.0.1:{port}")
         result = subprocess.run(["bash", "-c", script], cwd=project, capture_output=True,
                                 text=True, timeout=60)
     finally:

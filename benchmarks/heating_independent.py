@@ -21,6 +21,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,6 +207,26 @@ def describe_warning(run: Run, e: HeatingEvent) -> str:
     return f"warned at day {(e.at - run.t0_ms) / 86_400_000:.2f} reading {e.value:.2f}{eta}"
 
 
+FEATURES: list[tuple[str, Callable[[Run], bool]]] = [
+    ("all", lambda r: True),
+    ("cabin, failed in a visit", lambda r: r.fail_in_visit),
+    ("cabin, failed unvisited", lambda r: r.house.kind == "cabin" and not r.fail_in_visit),
+    ("house, no setback", lambda r: r.house.kind == "house" and not r.house.setback),
+    ("house, night setback", lambda r: r.house.kind == "house" and bool(r.house.setback)),
+    ("cellar", lambda r: r.house.kind == "cellar"),
+    ("heat pump", lambda r: r.house.heat_pump),
+    ("weak heater (<1.05x)", lambda r: r.house.margin < 1.05),
+    ("no outdoor sensor", lambda r: not r.outdoor),
+    ("sensor q=0.5", lambda r: r.sensor.step == 0.5),
+    ("sensor q<=0.1", lambda r: r.sensor.step <= 0.1),
+    ("cadence <= 2.2 min", lambda r: r.sensor.cadence_min <= 2.2),
+    ("cadence >= 9 min", lambda r: r.sensor.cadence_min >= 9),
+    ("tau < 25 h", lambda r: r.house.tau_h < 25),
+    ("tau > 45 h", lambda r: r.house.tau_h > 45),
+    ("not in a visit", lambda r: not r.fail_in_visit),
+]
+
+
 def report_failures(title: str, outs: list[Outcome]) -> list[tuple[float, str]]:
     worst: list[tuple[float, str]] = []
     cold = [o for o in outs if o.run.fail_at is not None
@@ -237,28 +258,19 @@ def report_failures(title: str, outs: list[Outcome]) -> list[tuple[float, str]]:
               f"{sum(o.no_eta for o in outs)})")
     if ranges:
         print(f"truth inside the stated range: {sum(ranges) / len(ranges):.0%}")
-    by: dict[str, list[Outcome]] = {}
-    for o in reach3:
-        by.setdefault(o.run.scenario(), []).append(o)
-    print("by scenario: runs / missed / median delay h / worst lead / median ETA err")
-    for name in sorted(by):
-        g = by[name]
+    print("by feature (a run counts in each it has): runs / missed / median delay h / "
+          "worst lead / median ETA err")
+    for name, test in FEATURES:
+        g = [o for o in reach3 if test(o.run)]
+        if not g:
+            continue
         d = [o.delay_h for o in g if o.delay_h is not None]
         lead = [o.lead for o in g if o.lead is not None]
         e = [o.eta_err for o in g if o.eta_err is not None]
-        print(f"  {name:38s} {len(g):3d} {sum(o in missed for o in g):3d} "
+        print(f"  {name:28s} {len(g):3d} {sum(o in missed for o in g):3d} "
               f"{statistics.median(d) if d else float('nan'):6.2f} "
               f"{min(lead) if lead else float('nan'):6.2f} "
               f"{statistics.median(e) if e else float('nan'):6.2f}")
-    by_q: dict[float, list[Outcome]] = {}
-    for o in reach3:
-        by_q.setdefault(o.run.sensor.step, []).append(o)
-    print("by sensor quantisation: runs / missed / median delay h")
-    for q in sorted(by_q):
-        g = by_q[q]
-        d = [o.delay_h for o in g if o.delay_h is not None]
-        print(f"  q={q:<7g} {len(g):3d} {sum(o in missed for o in g):3d} "
-              f"{statistics.median(d) if d else float('nan'):6.2f}")
     for o in missed:
         r = o.run
         assert r.fail_at is not None and o.t3 is not None
@@ -299,6 +311,10 @@ def report_false(runs: list[Run]) -> list[tuple[float, str]]:
     if false:
         print("by cause:    " + ", ".join(f"{k} {v}" for k, v in sorted(by_cause.items())))
         print("by scenario: " + ", ".join(f"{k} {v}" for k, v in sorted(by_scen.items())))
+    print("each: seed / scenario / cause / day")
+    for r, e, c in false[:40]:
+        print(f"  {r.seed} {r.scenario()} {c} day {(e.at - r.t0_ms) / 86_400_000:.2f} "
+              f"reading {e.value:.2f} level {e.level}")
     return [(5e8, f"FALSE seed {r.seed} [{r.scenario()}] {r.house.describe()}; "
                   f"{r.sensor.describe()}; cause: {c}; truth {r.truth[r.minute(e.at)]:.2f}, "
                   f"outside {r.trace.outside[r.minute(e.at)]:.1f}; {describe_warning(r, e)}")

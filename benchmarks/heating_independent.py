@@ -233,7 +233,7 @@ def report_failures(title: str, outs: list[Outcome]) -> list[tuple[float, str]]:
             and o.run.truth[o.run.fail_at] <= 3.5]  # a saturated heater had let it sink
     reach3 = [o for o in outs if o.t3 is not None and o not in cold]
     missed = [o for o in reach3 if o.warn_ms is None
-              or o.warn_ms > o.run.t0_ms + o.t3 * MIN_MS]
+              or o.warn_ms > o.run.t0_ms + (o.t3 or 0) * MIN_MS]
     never = [o for o in outs if o.t3 is None]
     if cold:
         print(f"already at or below 3.5 °C when the heating failed (left out): {len(cold)}")
@@ -282,11 +282,12 @@ def report_failures(title: str, outs: list[Outcome]) -> list[tuple[float, str]]:
     for o in reach3:
         r = o.run
         if o.lead is not None and o.warn_ms is not None and r.fail_at is not None:
-            e = next(ev for ev in r.events if ev.kind == "heating_failed" and ev.at == o.warn_ms)
+            first = next(ev for ev in r.events
+                         if ev.kind == "heating_failed" and ev.at == o.warn_ms)
             worst.append((1 - o.lead, f"lead {o.lead:.2f} seed {r.seed} [{r.scenario()}] "
                           f"{r.house.describe()}; {r.sensor.describe()}; failed day "
                           f"{r.fail_at / DAY_MIN:.2f} at {r.truth[r.fail_at]:.1f} °C, "
-                          f"0 °C at day {(o.t0 or 0) / DAY_MIN:.2f}; {describe_warning(r, e)}"
+                          f"0 °C at day {(o.t0 or 0) / DAY_MIN:.2f}; {describe_warning(r, first)}"
                           f" (eta err {o.eta_err if o.eta_err is not None else float('nan'):.2f})"))
     return worst
 

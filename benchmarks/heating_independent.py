@@ -249,6 +249,11 @@ def report_failures(title: str, outs: list[Outcome]) -> list[tuple[float, str]]:
     if delays:
         print(f"delay failure→warning: median {statistics.median(delays):.2f} h, "
               f"p90 {pct(delays, 0.9):.2f} h")
+        plain = [o.delay_h for o in reach3 if o.delay_h is not None and o not in missed
+                 and not o.run.fail_in_visit]
+        if plain:
+            print(f"  the same without failures during a cabin visit: median "
+                  f"{statistics.median(plain):.2f} h, p90 {pct(plain, 0.9):.2f} h")
     if leads:
         print(f"lead / (failure→0 °C): median {statistics.median(leads):.2f}, "
               f"worst {min(leads):.2f}  (n={len(leads)})")
@@ -336,8 +341,10 @@ def main() -> None:
                     [outcome(r) for r in runs if r.mode == "partial"])
     worst += report_false(runs)
     print("\n== worst cases ==")
-    for _, text in sorted(worst, key=lambda x: -x[0])[:6]:
-        print("- " + text)
+    ranked = sorted(worst, key=lambda x: -x[0])
+    for prefix in ("MISSED", "FALSE", "lead"):
+        for _, text in [w for w in ranked if w[1].startswith(prefix)][:3]:
+            print("- " + text)
     print(f"\n{len(runs)} runs in {time.process_time() - started:.0f} s of CPU")
 
 

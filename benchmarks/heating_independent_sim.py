@@ -91,7 +91,7 @@ def make_house(rng: random.Random, kind: str, coldest: float) -> House:
         setpoint, visit_sp, setback = rng.uniform(5, 12), 0.0, 0.0
     return House(
         kind=kind, ua=ua, tau_h=tau_h,
-        air_share=rng.uniform(0.02, 0.08), interior_share=rng.uniform(0.3, 0.6),
+        air_share=rng.uniform(0.04, 0.12), interior_share=rng.uniform(0.3, 0.6),
         infiltration=rng.uniform(0.12, 0.35), envelope_ratio=rng.uniform(1.05, 1.6),
         coupling=rng.uniform(8.0, 30.0),
         ground_share=rng.uniform(0.4, 1.5) if kind == "cellar" else 0.0,
@@ -103,7 +103,7 @@ def make_house(rng: random.Random, kind: str, coldest: float) -> House:
         min_cycle_min=rng.randint(2, 12), heat_pump=heat_pump,
         setpoint=setpoint, visit_setpoint=visit_sp, setback=setback,
         window_area=0.0 if kind == "cellar" else rng.uniform(0.5, 6.0),
-        doors_per_day={"cabin": 0.3, "house": 1.5, "cellar": 0.2}[kind] * rng.uniform(0.3, 2),
+        doors_per_day={"cabin": 0.6, "house": 0.6, "cellar": 0.15}[kind] * rng.uniform(0.3, 2),
     )
 
 
@@ -182,7 +182,7 @@ def doors(rng: random.Random, house: House, visit: list[bool], minutes: int) -> 
     rate = house.doors_per_day / DAY_MIN
     m = 0
     while m < minutes:
-        m += int(rng.expovariate(rate * (3 if visit[min(m, minutes - 1)] else 1)))
+        m += int(rng.expovariate(rate))
         if m >= minutes:
             break
         if house.kind == "cabin" and not visit[m] and rng.random() < 0.8:

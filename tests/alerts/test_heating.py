@@ -261,3 +261,18 @@ def test_silent_when_a_holiday_of_most_of_the_days_ends_down_to_frost_guard() ->
     indoor, outdoor = simulate(b)
     model = learn(indoor, outdoor, indoor[-1].timestamp, None)
     assert model is not None and 7.0 <= model.level <= 8.5
+
+
+def test_a_night_setback_does_not_slow_the_warning_by_day() -> None:
+    # 2 °C down every night: the night's low is not the day's, so a fall by day is seen early
+    b = Building(days=10, setpoint=20.0, setback=(23.0, 4.0, 2.0), hysteresis=0.3, outside=5.0,
+                 tau_h=40.0, fail_at=8 * 24 + 14)
+    events = events_of(b)
+    assert [e.kind for e in events] == ["heating_failed"]
+    assert events[0].at <= START + (8 * 24 + 14 + 1.25) * HOUR
+
+
+def test_silent_through_the_nights_of_a_setback() -> None:
+    b = Building(days=12, setpoint=20.0, setback=(23.0, 4.0, 2.0), hysteresis=0.3, outside=5.0,
+                 tau_h=40.0, sun=2.0)
+    assert events_of(b) == []

@@ -103,12 +103,12 @@ def learn_level(readings: Sequence[Reading], now_ms: int) -> tuple[float, float,
     return level, min(MAX_BAND, max(MIN_BAND, band)), span
 
 
-def hour_lows(readings: Sequence[Reading], level: float,
-              band: float) -> tuple[float, ...]:
+def hour_lows(readings: Sequence[Reading], level: float, band: float,
+              slack: float = MIN_BAND) -> tuple[float, ...]:
     """The floor of each hour of the day (UTC): the lowest 30-minute hold within HOUR_WINDOW
-    hours of it on any day, less the noise's MIN_BAND, kept between `level − band` and `level`.
-    A night setback sets the band; by day the house never went that low. Empty without
-    HOUR_DAYS days at every hour."""
+    hours of it on any day, less `slack` (the sensor's noise), kept between `level − band` and
+    `level`. A night setback sets the band; by day the house never went that low. Empty
+    without HOUR_DAYS days at every hour."""
     windows: dict[int, list[Reading]] = {}
     for r in readings:
         hour = r.timestamp // HOUR_MS
@@ -121,7 +121,7 @@ def hour_lows(readings: Sequence[Reading], level: float,
     if any(len(s) < HOUR_DAYS for s in slots):
         return ()
     floor = level - band
-    return tuple(round(min(level, max(floor, min(s) - MIN_BAND)), 2) for s in slots)
+    return tuple(round(min(level, max(floor, min(s) - slack)), 2) for s in slots)
 
 
 def _bins(readings: Sequence[Reading]) -> list[tuple[int, float]]:
@@ -250,10 +250,11 @@ def learn(readings: Sequence[Reading], measured: Sequence[Reading], now_ms: int,
     if found is None:
         return None
     level, band, span = found
-    hours = hour_lows(usable, level, band)
+    noise, resolution = noise_of(usable), resolution_of(usable)
+    # a noisy or coarse sensor reads lower than its lowest hold now and then
+    hours = hour_lows(usable, level, band, max(MIN_BAND, 3 * noise, resolution))
     tau, low, high, episodes = learn_tau(cooling_episodes(usable, measured), before)
     return HeatingModel(learned_at=now_ms, level=round(level, 2), band=round(band, 2),
                         tau_h=round(tau, 2), tau_low_h=round(low, 2), tau_high_h=round(high, 2),
                         history_days=round(span, 2), cooling_episodes=episodes,
-                        noise=round(noise_of(usable), 3),
-                        resolution=round(resolution_of(usable), 4), hours=hours)
+                        noise=round(noise, 3), resolution=round(resolution, 4), hours=hours)

@@ -276,3 +276,15 @@ def test_silent_through_the_nights_of_a_setback() -> None:
     b = Building(days=12, setpoint=20.0, setback=(23.0, 4.0, 2.0), hysteresis=0.3, outside=5.0,
                  tau_h=40.0, sun=2.0)
     assert events_of(b) == []
+
+
+def test_a_noisy_sensor_gives_the_hours_of_the_day_more_room() -> None:
+    def room_at_noon(noise: float) -> float:
+        indoor, outdoor = simulate(Building(days=9, setpoint=20.0, setback=(23.0, 4.0, 2.0),
+                                            hysteresis=0.3, outside=5.0, noise=noise))
+        model = learn(indoor, outdoor, indoor[-1].timestamp, None)
+        assert model is not None and len(model.hours) == 24
+        return model.level - model.floor_at(START + 12 * HOUR)
+
+    # a noisy sensor reads below its lowest hold now and then: its floor sits lower
+    assert room_at_noon(0.15) >= room_at_noon(0.03) + 0.12

@@ -24,7 +24,7 @@ RUN_NOISE = 0.12  # °C: a 15-minute mean may rise this much inside a fall (nois
 SETTLE_MS = 45 * 60_000  # the air's own quick drop at the start of a fall is not τ
 MIN_EPISODE_DROP = 0.5  # °C
 HOUR_WINDOW = 2  # hours either side: a schedule shifts, a sunny evening cools back late
-HOUR_DAYS = 7  # the hours of the day are known from this many days (a week has its weekend)
+HOUR_DAYS = 5  # the hours of the day are known from this many days
 MIN_ABOVE_OUTSIDE = 4.0  # °C: closer to the outside temperature, ln(T − outside) is noise
 
 

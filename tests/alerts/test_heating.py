@@ -288,3 +288,11 @@ def test_a_noisy_sensor_gives_the_hours_of_the_day_more_room() -> None:
 
     # a noisy sensor reads below its lowest hold now and then: its floor sits lower
     assert room_at_noon(0.15) >= room_at_noon(0.03) + 0.12
+
+
+def test_the_hours_of_the_day_are_known_after_five_days() -> None:
+    b = Building(days=8, setpoint=20.0, setback=(23.0, 4.0, 2.0), hysteresis=0.3, outside=5.0,
+                 tau_h=40.0, fail_at=6 * 24 + 14)
+    events = events_of(b)
+    assert [e.kind for e in events] == ["heating_failed"]
+    assert events[0].at <= START + (6 * 24 + 14 + 1.25) * HOUR

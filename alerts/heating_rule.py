@@ -58,7 +58,7 @@ def load_memory(text: str | None) -> HeatingMemory:
         try:
             values["model"] = HeatingModel(**{k: v for k, v in model.items()
                                               if k in model_fields})
-        except TypeError:  # a model of another shape: learned again at the next chance
+        except (TypeError, ValueError):  # another shape: learned again at the next chance
             values["model"] = None
     return HeatingMemory(**values)
 

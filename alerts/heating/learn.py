@@ -23,6 +23,8 @@ MIN_EPISODE_MS = 90 * 60_000
 RUN_NOISE = 0.12  # °C: a 15-minute mean may rise this much inside a fall (noise)
 SETTLE_MS = 45 * 60_000  # the air's own quick drop at the start of a fall is not τ
 MIN_EPISODE_DROP = 0.5  # °C
+HOUR_WINDOW = 2  # hours either side: a schedule shifts, a sunny evening cools back late
+HOUR_DAYS = 5  # the hours of the day are known from this many days
 MIN_ABOVE_OUTSIDE = 4.0  # °C: closer to the outside temperature, ln(T − outside) is noise
 
 
@@ -99,6 +101,27 @@ def learn_level(readings: Sequence[Reading], now_ms: int) -> tuple[float, float,
     band = dips[-2] if len(dips) >= 4 else (dips[-1] if dips else MIN_BAND)
     span = (readings[-1].timestamp - readings[0].timestamp) / DAY_MS
     return level, min(MAX_BAND, max(MIN_BAND, band)), span
+
+
+def hour_lows(readings: Sequence[Reading], level: float, band: float,
+              slack: float = MIN_BAND) -> tuple[float, ...]:
+    """The floor of each hour of the day (UTC): the lowest 30-minute hold within HOUR_WINDOW
+    hours of it on any day, less `slack` (the sensor's noise), kept between `level − band` and
+    `level`. A night setback sets the band; by day the house never went that low. Empty
+    without HOUR_DAYS days at every hour."""
+    windows: dict[int, list[Reading]] = {}
+    for r in readings:
+        hour = r.timestamp // HOUR_MS
+        for centre in range(hour - HOUR_WINDOW, hour + HOUR_WINDOW + 1):
+            windows.setdefault(centre, []).append(r)
+    slots: list[list[float]] = [[] for _ in range(24)]
+    for centre, window in windows.items():
+        if len(window) >= 6 and window[-1].timestamp - window[0].timestamp >= HOUR_MS:
+            slots[centre % 24].append(_held_low(window))
+    if any(len(s) < HOUR_DAYS for s in slots):
+        return ()
+    floor = level - band
+    return tuple(round(min(level, max(floor, min(s) - slack)), 2) for s in slots)
 
 
 def _bins(readings: Sequence[Reading]) -> list[tuple[int, float]]:
@@ -227,9 +250,11 @@ def learn(readings: Sequence[Reading], measured: Sequence[Reading], now_ms: int,
     if found is None:
         return None
     level, band, span = found
+    noise, resolution = noise_of(usable), resolution_of(usable)
+    # a noisy or coarse sensor reads lower than its lowest hold now and then
+    hours = hour_lows(usable, level, band, max(MIN_BAND, 3 * noise, resolution))
     tau, low, high, episodes = learn_tau(cooling_episodes(usable, measured), before)
     return HeatingModel(learned_at=now_ms, level=round(level, 2), band=round(band, 2),
                         tau_h=round(tau, 2), tau_low_h=round(low, 2), tau_high_h=round(high, 2),
                         history_days=round(span, 2), cooling_episodes=episodes,
-                        noise=round(noise_of(usable), 3),
-                        resolution=round(resolution_of(usable), 4))
+                        noise=round(noise, 3), resolution=round(resolution, 4), hours=hours)

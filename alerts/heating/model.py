@@ -44,6 +44,21 @@ class HeatingModel:
     cooling_episodes: int  # unheated coolings τ was learned from (0 = the prior)
     noise: float = 0.0  # the sensor's noise, one sigma (°C): the checks' tolerances grow with it
     resolution: float = 0.0  # the sensor's step (°C): a coarse one hops a whole step at once
+    # the lowest the sensor's daily life goes around each hour of the day (UTC, 24 values, °C):
+    # a night setback is deep, the day's hold is not (empty: `level − band` all day)
+    hours: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        # stored as a list; compared and hashed as a tuple
+        object.__setattr__(self, "hours", tuple(float(v) for v in self.hours))
+
+    def floor_at(self, t_ms: int) -> float:
+        """The lowest the usual level goes at this time of day: `level − band`, or higher
+        at the hours the history never went that low (a setback's band is the night's)."""
+        floor = self.level - self.band
+        if len(self.hours) != 24:
+            return floor
+        return max(floor, min(self.level, self.hours[(t_ms // HOUR_MS) % 24]))
 
 
 @dataclass(frozen=True, slots=True)

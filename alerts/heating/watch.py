@@ -120,8 +120,7 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
     since = [r for r in history if r.timestamp >= below_since]
     if len(since) < 3:
         return False
-    threshold = model.level - model.band - MARGIN
-    if any(r.value >= threshold + RESET for r in since):
+    if any(r.value >= model.floor_at(r.timestamp) - MARGIN + RESET for r in since):
         return False
     # the fall's window, and the reading before it: after a gap the fall shows across it
     first = bisect.bisect_left([r.timestamp for r in history], now_ms - FALL_MS)
@@ -153,14 +152,16 @@ def _back(memory: HeatingMemory, model: HeatingModel, latest: Reading) -> Heatin
         # back this soon, it was most likely the thermostat's own low (learned on mild days):
         # widen the band to it, and keep these readings for learning
         band = min(MAX_BAND, max(model.band, model.level - lowest + 0.1))
-        return HeatingStep(replace(back, model=replace(model, band=round(band, 2))), (event,))
+        # and the hours' profile goes until the next learning: it did not know this low
+        widened = replace(model, band=round(band, 2), hours=())
+        return HeatingStep(replace(back, model=widened), (event,))
     return HeatingStep(replace(back, skip_from=since, skip_to=latest.timestamp), (event,))
 
 
 def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: int,
            history: Sequence[Reading] | None, outside: Outside) -> HeatingStep:
     """Watching: steady while at the usual level; a fall below it is checked after a dwell."""
-    threshold = model.level - model.band - MARGIN
+    threshold = model.floor_at(latest.timestamp) - MARGIN
     if latest.value >= threshold + RESET or (
             memory.below_since is None and latest.value >= threshold):
         # steady: the memory is left as it is (nothing to store)
@@ -214,7 +215,9 @@ def evaluate(memory: HeatingMemory, latest: Reading | None, now_ms: int,
         return HeatingStep(memory)
     if memory.phase == HeatingPhase.FIRING:
         memory = replace(memory, last_at=latest.timestamp)
-        if latest.value >= model.level - model.band:
+        # back at the level held when the fall began (a night's setback is not a recovery)
+        began = memory.since if memory.since is not None else latest.timestamp
+        if latest.value >= model.floor_at(began):
             return _back(memory, model, latest)
         lowest = latest.value if memory.lowest is None else min(memory.lowest, latest.value)
         return HeatingStep(replace(memory, lowest=lowest))

@@ -261,3 +261,38 @@ def test_silent_when_a_holiday_of_most_of_the_days_ends_down_to_frost_guard() ->
     indoor, outdoor = simulate(b)
     model = learn(indoor, outdoor, indoor[-1].timestamp, None)
     assert model is not None and 7.0 <= model.level <= 8.5
+
+
+def test_a_night_setback_does_not_slow_the_warning_by_day() -> None:
+    # 2 °C down every night: the night's low is not the day's, so a fall by day is seen early
+    b = Building(days=10, setpoint=20.0, setback=(23.0, 4.0, 2.0), hysteresis=0.3, outside=5.0,
+                 tau_h=40.0, fail_at=8 * 24 + 14)
+    events = events_of(b)
+    assert [e.kind for e in events] == ["heating_failed"]
+    assert events[0].at <= START + (8 * 24 + 14 + 1.25) * HOUR
+
+
+def test_silent_through_the_nights_of_a_setback() -> None:
+    b = Building(days=12, setpoint=20.0, setback=(23.0, 4.0, 2.0), hysteresis=0.3, outside=5.0,
+                 tau_h=40.0, sun=2.0)
+    assert events_of(b) == []
+
+
+def test_a_noisy_sensor_gives_the_hours_of_the_day_more_room() -> None:
+    def room_at_noon(noise: float) -> float:
+        indoor, outdoor = simulate(Building(days=9, setpoint=20.0, setback=(23.0, 4.0, 2.0),
+                                            hysteresis=0.3, outside=5.0, noise=noise))
+        model = learn(indoor, outdoor, indoor[-1].timestamp, None)
+        assert model is not None and len(model.hours) == 24
+        return model.level - model.floor_at(START + 12 * HOUR)
+
+    # a noisy sensor reads below its lowest hold now and then: its floor sits lower
+    assert room_at_noon(0.15) >= room_at_noon(0.03) + 0.12
+
+
+def test_the_hours_of_the_day_are_known_after_five_days() -> None:
+    b = Building(days=8, setpoint=20.0, setback=(23.0, 4.0, 2.0), hysteresis=0.3, outside=5.0,
+                 tau_h=40.0, fail_at=6 * 24 + 14)
+    events = events_of(b)
+    assert [e.kind for e in events] == ["heating_failed"]
+    assert events[0].at <= START + (6 * 24 + 14 + 1.25) * HOUR

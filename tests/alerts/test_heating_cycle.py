@@ -15,7 +15,7 @@ from alerts import actions
 from alerts.cycle import Cycle, RuleBook
 from alerts.delivery import Notice
 from alerts.forecast import Forecasts, OpenMeteo
-from alerts.heating import HeatingMemory, HeatingPhase
+from alerts.heating import HeatingMemory, HeatingModel, HeatingPhase
 from alerts.heating_rule import dump_memory, load_memory, memory_of
 from storage.models import (
     AlertRule,
@@ -245,6 +245,17 @@ def test_a_memory_outlives_fields_added_and_removed():
     assert load_memory(text) == memory
     assert load_memory(text.replace('"first_seen"', '"gone":1,"first_seen"')) == memory
     assert load_memory(None) == HeatingMemory()
+
+
+def test_a_model_with_its_hours_of_the_day_loads_as_stored():
+    hours = tuple(19.5 - (1.5 if h < 6 else 0.0) for h in range(24))
+    model = HeatingModel(1, 20.0, 2.0, 30.0, 15.0, 55.0, 14.0, 3, hours=hours)
+    memory = HeatingMemory(HeatingPhase.WATCHING, model=model, first_seen=5)
+
+    assert load_memory(dump_memory(memory)) == memory
+    assert load_memory(dump_memory(memory)).model.floor_at(12 * 3_600_000) == 19.5
+    older = dump_memory(replace(memory, model=replace(model, hours=())))
+    assert load_memory(older).model.floor_at(12 * 3_600_000) == 18.0
 
 
 def test_an_old_state_without_a_memory_loads_unchanged(store):

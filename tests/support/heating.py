@@ -35,6 +35,7 @@ class Building:
     defrost_min: int = 8  # ... for this long
     power: float | None = None  # the heater's power (kelvin held above outside); None: ample
     colder: float = 0.0  # the outside falls this much per day (a cold spell coming)
+    setback: tuple[float, float, float] | None = None  # nightly: from, to (hour of day), °C down
     cadence_min: int = 5
     step: float = 0.1  # the sensor's resolution (°C)
     noise: float = 0.03  # the sensor's noise, one sigma (°C)
@@ -58,6 +59,8 @@ def simulate(b: Building) -> tuple[list[Reading], list[Reading]]:
         h = m / 60.0
         outside = b.outside - b.colder * h / 24.0
         sp = 20.0 if b.visit and b.visit[0] <= h < b.visit[1] else b.setpoint
+        if b.setback and (h % 24 >= b.setback[0] or h % 24 < b.setback[1]):
+            sp -= b.setback[2]
         heating = t_air < sp - b.hysteresis or (heating and t_air < sp + b.hysteresis)
         failed = b.fail_at is not None and h >= b.fail_at and not (
             b.repair_at is not None and h >= b.repair_at)

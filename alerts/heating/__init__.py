@@ -38,7 +38,7 @@ from alerts.heating.model import (
     Outside,
     Prediction,
 )
-from alerts.heating.watch import curve, evaluate, predict, replay, turned_down
+from alerts.heating.watch import curve, evaluate, predict, replay, replay_steps, turned_down
 
 __all__ = [
     "DAY_MS",
@@ -57,5 +57,6 @@ __all__ = [
     "evaluate",
     "predict",
     "replay",
+    "replay_steps",
     "turned_down",
 ]

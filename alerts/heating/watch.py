@@ -260,6 +260,15 @@ def _forecast(times: Sequence[int], outdoor: Sequence[Reading],
 
 def replay(indoor: Sequence[Reading], outdoor: Sequence[Reading] = ()) -> Iterator[HeatingEvent]:
     """Replay readings through `evaluate` as the alert cycle would have seen them."""
+    for _, step in replay_steps(indoor, outdoor):
+        yield from step.events
+
+
+def replay_steps(indoor: Sequence[Reading], outdoor: Sequence[Reading] = ()
+                 ) -> Iterator[tuple[HeatingMemory, HeatingStep]]:
+    """Each reading's step with the memory it started from, answering `needs` as the cycle
+    does: the readings up to now (and the one before the range), the outdoor series up to now
+    as measurements and after it as the forecast."""
     indoor = sorted(indoor, key=lambda r: r.timestamp)
     outdoor = sorted(outdoor, key=lambda r: r.timestamp)
     times = [r.timestamp for r in indoor]
@@ -276,8 +285,8 @@ def replay(indoor: Sequence[Reading], outdoor: Sequence[Reading] = ()) -> Iterat
             o_hi = bisect.bisect_right(out_times, min(end, now))
             outside = Outside(tuple(outdoor[o_lo:o_hi]), _forecast(out_times, outdoor, now))
             step = evaluate(memory, reading, now, indoor[lo:hi], outside)
+        yield memory, step
         memory = step.memory
-        yield from step.events
 
 
 

@@ -118,6 +118,16 @@ def store(make_store: StoreFactory) -> Any:
 
 
 @pytest.fixture
+def racing_store(request: pytest.FixtureRequest, store: Any) -> Any:
+    """`store`, for threads racing one conditional write. moto's backend does not serialise
+    concurrent requests, so two conditional puts can both see the item absent (a loaded
+    machine shows it); DynamoDB, dynalite and SQLite are atomic, and CI runs dynalite."""
+    if request.node.callspec.params.get("make_store") == "moto":
+        pytest.skip("moto does not serialise conditional writes between threads")
+    return store
+
+
+@pytest.fixture
 def ranch(dynalite: Any, dynalite_client: Any, tmp_path: Path) -> dict[str, Any]:
     """A ranchdata table with its old bot's users.json, and sensorbot's config beside it."""
     from storage.dynamodb import DynamoDBStore

@@ -130,7 +130,8 @@ def run_at_once(count: int, work) -> list:
 
 
 @pytest.mark.parametrize("threshold", [3.0, None])
-def test_four_freezes_at_once_leave_the_presets_rules_once(store, threshold):
+def test_four_freezes_at_once_leave_the_presets_rules_once(racing_store, threshold):
+    store = racing_store
     from alerts.rules import freeze_preset
 
     if threshold is None:  # a sensor that had the preset (of an older version's random ids)
@@ -146,7 +147,8 @@ def test_four_freezes_at_once_leave_the_presets_rules_once(store, threshold):
     assert [r.spec.threshold for r in kept if r.spec.kind is RuleKind.BELOW] == [3.0]
 
 
-def test_freezes_of_two_thresholds_at_once_leave_one_set(store):
+def test_freezes_of_two_thresholds_at_once_leave_one_set(racing_store):
+    store = racing_store
     from alerts.rules import freeze_preset
 
     run_at_once(4, lambda: actions.set_freeze(store, "u1", "attic", 3.0, now_ms=NOW_MS))

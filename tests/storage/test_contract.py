@@ -449,7 +449,8 @@ def test_a_handled_update_is_forgotten_after_a_day(store):
     assert store.claim_update(7, now_ms=NOW_MS + DAY_MS + 1000, lease_ms=LEASE)
 
 
-def test_of_concurrent_claims_of_one_update_exactly_one_wins(store):
+def test_of_concurrent_claims_of_one_update_exactly_one_wins(racing_store):
+    store = racing_store
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier
 

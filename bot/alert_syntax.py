@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from alerts.rules import BadRule, check_rule
-from core.formatting import BadArgument, parse_duration
+from core.formatting import MINUS, BadArgument, parse_duration
 from storage.models import RuleKind, RuleSpec
 
 ALERT_EXAMPLE = ("e.g. /alert attic below 3 for 10m clear 4 repeat 1h, /alert attic stale 1h "
@@ -48,7 +48,7 @@ def parse_alert(words: list[str]) -> RuleSpec:
 
 def parse_number(text: str) -> float:
     try:
-        value = float(text.replace(",", "."))
+        value = float(text.replace(",", ".").replace(MINUS, "-"))
     except ValueError:
         raise BadArgument(f"'{text}' is not a number; {ALERT_EXAMPLE}") from None
     if not math.isfinite(value):

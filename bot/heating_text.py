@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from alerts.heating import MIN_DAYS, HeatingMemory, HeatingPhase
-from core.formatting import format_number, format_time
+from core.formatting import MINUS, format_number, format_time
 from storage.models import HeatingOutlook, OutboxEntry, TransitionKind
 
 MINUTE_MS = 60_000
@@ -22,7 +22,7 @@ def degrees(value: float, unit: str | None, digits: int | None = None) -> str:
     shown = format_number(value) if digits is None else f"{value:.{digits}f}"
     if shown.lstrip("-") == f"{0:.{digits or 0}f}":
         shown = shown.lstrip("-")
-    return f"{shown.replace('-', '−')} {unit or '°C'}"
+    return f"{shown.replace('-', MINUS)} {unit or '°C'}"
 
 
 def duration(ms: int) -> str:

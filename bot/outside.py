@@ -11,6 +11,7 @@ from telegram import Update
 from alerts.outside import BadLocation, set_location, set_outdoor_sensor, settings_of
 from bot.chat import chat_link, command_words, linked, linked_sensor, reply
 from bot.context import BotContext
+from core.formatting import MINUS
 from storage.models import ChatLink, OutsideSettings
 
 OUTDOOR_USAGE = "Give your outdoor sensor, or off: e.g. /outdoor garden, or /outdoor off"
@@ -45,7 +46,7 @@ def parse_location(words: list[str]) -> tuple[float, float]:
     numbers = []
     for part in parts:
         try:
-            number = float(part)
+            number = float(part.replace(MINUS, "-"))
         except ValueError:
             raise BadLocation(f"'{part[:30]}' is not a number") from None
         if not math.isfinite(number):

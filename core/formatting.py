@@ -85,10 +85,13 @@ def parse_range(text: str, *, now_ms: int, zone: ZoneInfo) -> TimeRange:
     return TimeRange(int(start.timestamp() * 1000), int(end.timestamp() * 1000) - 1, label)
 
 
+MINUS = "\u2212"  # the true minus sign, as in print; the bot's number parser reads it back
+
+
 def format_number(value: float) -> str:
-    """At most two decimals, no trailing zeros: 21.5, -3, 0.25."""
+    """At most two decimals, no trailing zeros, a true minus: 21.5, −3, 0.25."""
     text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in {"-0", ""} else text
+    return "0" if text in {"-0", ""} else text.replace("-", MINUS)
 
 
 def format_value(value: float, unit: str | None) -> str:

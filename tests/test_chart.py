@@ -42,7 +42,7 @@ def test_the_caption_carries_min_max_mean_last():
     text = caption("Attic", "°C", summarize([Reading("a", 1, -1.5), Reading("a", 2, 3.5)]),
                    "last 24 h")
 
-    assert text == "Attic · last 24 h\nmin -1.5 °C · max 3.5 °C · mean 1 °C · last 3.5 °C\n" \
+    assert text == "Attic · last 24 h\nmin −1.5 °C · max 3.5 °C · mean 1 °C · last 3.5 °C\n" \
                    "2 readings"
 
 

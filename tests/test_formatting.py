@@ -79,15 +79,16 @@ def test_it_explains_a_bad_range(text):
 
 
 @pytest.mark.parametrize(("value", "unit", "shown"), [
-    (21.5, "°C", "21.5 °C"), (-3.0, "°C", "-3 °C"), (0.254, None, "0.25"), (55.0, "%", "55%"),
+    (21.5, "°C", "21.5 °C"), (-3.0, "°C", "\u22123 °C"), (0.254, None, "0.25"), (55.0, "%", "55%"),
     (-0.001, "°C", "0 °C"),
 ])
 def test_it_formats_values_with_units(value, unit, shown):
     assert format_value(value, unit) == shown
 
 
-def test_it_formats_numbers_without_noise():
-    assert [format_number(x) for x in (1.0, 1.10, 1.234, -2.5)] == ["1", "1.1", "1.23", "-2.5"]
+def test_it_formats_numbers_without_noise_and_with_a_true_minus():
+    assert [format_number(x) for x in (1.0, 1.10, 1.234, -2.5, -0.001)] == [
+        "1", "1.1", "1.23", "\u22122.5", "0"]
 
 
 @pytest.mark.parametrize(("seconds", "shown"), [(5, "just now"), (180, "3 min ago"),

@@ -31,7 +31,7 @@ def test_history_of_a_year_draws_statistics_where_the_readings_are_gone(world):
 
     assert photo.method == "sendPhoto"
     assert photo.files["photo"][1].startswith(b"\x89PNG")
-    assert photo.text.startswith("attic · last 1 year\nmin -8 · max 2 ·")
+    assert photo.text.startswith("attic · last 1 year\nmin −8 · max 2 ·")
     assert "last 2" in photo.text  # the newest reading, from the hours not compiled yet
     assert "696 readings" in photo.text and "hourly min, max and mean" in photo.text
 

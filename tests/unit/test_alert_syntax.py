@@ -66,5 +66,11 @@ def test_the_freeze_preset_refuses_an_absurd_threshold_and_takes_one_at_the_limi
 
 def test_a_number_must_be_finite():
     assert parse_number("-1.5") == -1.5
+
+
+def test_a_number_copied_from_the_bots_own_text_reads_back():
+    """The chat shows a true minus (−5); pasted back into /alert it is still minus five."""
+    assert parse_number("\u22125") == -5.0
+    assert parse_alert(["below", "\u22125"]).threshold == -5.0
     with pytest.raises(BadArgument):
         parse_number("inf")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 MAX_SENSORS = 5
 COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
 DEFAULT_RANGE = "24h"
+LEGEND_COLUMNS = 2
+LEGEND_ROW_PX = 22  # one row of small text
+LEGEND_PAD_PX = 10
 USAGE = "e.g. /compare attic cellar 7d, or /compare \"Living room\" attic sauna 1y"
 
 
@@ -106,7 +110,7 @@ def draw_compare(lines: list[Line], *, title: str, zone: ZoneInfo,
     """One line per sensor; a second unit gets the right-hand axis. Names are drawn as they
     are (no mathtext)."""
     figure, x_of = new_figure(zone)
-    figure.subplots_adjust(right=0.93)
+    _make_room_below(figure, rows=math.ceil(len(lines) / LEGEND_COLUMNS))
     left = figure.add_subplot()
     units = list(dict.fromkeys(line.sensor.unit for line in lines))
     axes_of: dict[str | None, Any] = {units[0]: left}
@@ -121,10 +125,27 @@ def draw_compare(lines: list[Line], *, title: str, zone: ZoneInfo,
         axes.set_ylabel(unit or "value", parse_math=False)
     time_axis(left, zone, x_of, window)
     left.set_title(title, parse_math=False)
-    legend = left.legend(handles=handles, loc="best", fontsize="small", framealpha=0.8)
+    # Below the plot, not over it: five lines' figures would cover the lines themselves.
+    legend = left.legend(handles=handles, loc="lower center", ncols=LEGEND_COLUMNS,
+                         fontsize="small", frameon=False,
+                         bbox_to_anchor=(0.5, 4 / figure.bbox.height, 0, 0),
+                         bbox_transform=figure.transFigure)
     for text in legend.get_texts():
         text.set_parse_math(False)
     return figure
+
+
+def _make_room_below(figure: Figure, rows: int) -> None:
+    """Grows the figure downwards by `rows` legend rows, keeping the plot's size and margins in
+    pixels."""
+    width, height = figure.get_size_inches()
+    added_px = LEGEND_ROW_PX * rows + LEGEND_PAD_PX
+    dpi = figure.dpi
+    grown = height * dpi + added_px
+    params = figure.subplotpars
+    figure.set_size_inches(width, grown / dpi)
+    figure.subplots_adjust(right=0.93, top=1 - (1 - params.top) * height * dpi / grown,
+                           bottom=(params.bottom * height * dpi + added_px) / grown)
 
 
 @linked

@@ -83,3 +83,17 @@ def test_more_than_two_units_are_refused_in_a_sentence():
     assert too_many_units([Sensor("a", unit="°C"), Sensor("b"), Sensor("c", unit="%")]) == (
         "These sensors have 3 units (°C, no unit, %); a chart has room for two, one axis "
         "each. Compare sensors of one or two units, e.g. /compare attic cellar 7d.")
+
+
+def test_the_legend_sits_below_the_plot_and_never_covers_a_line():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    lines = [line(s, "°C") for s in "abcd"] + [line("e", "%", "Living room humidity")]
+    figure = draw_compare(lines, title="five", zone=ZONE, window=(NOW - 100 * 60_000, NOW))
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    plot = figure.axes[0].get_window_extent(renderer)
+    labels = figure.axes[0].xaxis.get_tightbbox(renderer)  # the time axis's labels
+
+    legend = figure.axes[0].get_legend().get_window_extent(renderer)
+    assert legend.y1 < labels.y0 < plot.y0
+    assert legend.y0 >= 0 and plot.height > 0.75 * 600  # the plot keeps its size

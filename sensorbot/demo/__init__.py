@@ -368,8 +368,9 @@ def start_mqtt_corner(failed_at_ms: int, out: TextIO) -> MqttCorner | None:
         return None
 
 
-def wait_for_reading(store: SQLiteStore, sensor: str, timeout: float = 10) -> None:
-    """So that the first /latest already shows it; a late reading only shows later."""
+def wait_for_reading(store: SQLiteStore, sensor: str, timeout: float = 30) -> None:
+    """So that the first /latest already shows it (a loaded machine can take seconds to start
+    the broker and the subscriber); a later reading only shows later."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and store.latest_reading(
             DEMO_USER, sensor, now_ms=time.time_ns() // 1_000_000) is None:

@@ -33,8 +33,8 @@ def test_the_demo_answers_in_the_terminal_and_saves_charts(tmp_path):
 
     out = result.stdout
     assert result.returncode == 0, result.stderr
-    assert re.search(r"bot> Attic: -?\d+(\.\d+)? °C", out)
-    assert re.search(r"bot> Cellar: -?\d+(\.\d+)? °C", out)  # over MQTT, unit at first sight
+    assert re.search(r"bot> Attic: [-−]?\d+(\.\d+)? °C", out)
+    assert re.search(r"bot> Cellar: [-−]?\d+(\.\d+)? °C", out)  # over MQTT, unit at first sight
     assert "[1] Attic" in out
     chart = Path(re.search(r"\[photo saved to (.+\.png)\]", out)[1])
     assert chart.read_bytes().startswith(b"\x89PNG")
@@ -120,7 +120,7 @@ def test_it_shows_the_mqtt_devices_readings_and_the_banners_publish_command_work
     assert f"  {publisher}" in shown or f"/{publisher} " in shown
     assert stdin.published is not None and stdin.published.returncode == 0, stdin.published
     # The cellar's sensor publishes through the broker; the subscriber sets units at first sight.
-    assert re.search(r"bot> Cellar: -?\d+\.\d+ °C", shown), shown
+    assert re.search(r"bot> Cellar: [-−]?\d+\.\d+ °C", shown), shown
     assert re.search(r"bot> Cellar humidity: \d+(\.\d+)?%", shown), shown
     assert "bot> garage/temperature: 1.5 °C" in shown, shown
 
@@ -137,7 +137,7 @@ def test_it_runs_without_the_mqtt_device_when_amqtt_is_missing(tmp_path, monkeyp
     shown = out.getvalue()
     assert shown.count("No MQTT device in this demo: it needs amqtt") == 1
     assert "pip install -e '.[demo]'" in shown
-    assert re.search(r"bot> Attic: -?\d+(\.\d+)? °C", shown), shown
+    assert re.search(r"bot> Attic: [-−]?\d+(\.\d+)? °C", shown), shown
     assert "Cellar" not in shown and "mqtt://" not in shown
     assert "Bye." in shown
 

@@ -109,8 +109,9 @@ def build_server(app: Any, host: str, port: int, *,
     """A uvicorn server for `app` whose requests must arrive within `request_timeout_s`.
     `options` go to uvicorn.Config as they are."""
     raise_open_file_limit()
+    # ws="none": the API has no WebSocket routes, and the websockets library costs memory.
     config = uvicorn.Config(app, host=host, port=port, http=guarded_protocol(request_timeout_s),
-                            timeout_keep_alive=KEEP_ALIVE_S, **options)
+                            ws="none", timeout_keep_alive=KEEP_ALIVE_S, **options)
     return uvicorn.Server(config)
 
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from ingest.http.auth import Caller, token_from_headers
-from ingest.http.deps import WRITERS, Services, caller, parse_json, require, services_of
+from ingest.http.auth import Caller
+from ingest.http.deps import (
+    TOKEN_SECURITY,
+    WRITERS,
+    Services,
+    parse_json,
+    sent_token,
+    services_of,
+)
 from ingest.http.errors import Unprocessable
 from ingest.http.limits import read_body
 from ingest.http.schemas import GatewayStored, RuuviGatewayIn, SkippedTagOut, Stored, body_doc
@@ -55,10 +62,11 @@ async def ingest(request: Request, caller: Caller, parse: Parse) -> Stored:
 
 
 @router.post("/api/v1/ruuvi", response_model=GatewayStored,
-             openapi_extra=body_doc(RuuviGatewayIn),
+             openapi_extra=body_doc(RuuviGatewayIn) | TOKEN_SECURITY,
              summary="Ruuvi Gateway (custom HTTP server): each tag's RAWv2 data, decoded; "
                      "tags that give none are skipped and named")
-async def post_ruuvi(request: Request, who: Caller = Depends(caller)) -> GatewayStored:
+async def post_ruuvi(request: Request) -> GatewayStored:
+    who = sent_token(request)
     body = parse_json(await read_body(request))
     skipped: list[SkippedTag] = []
 
@@ -83,5 +91,5 @@ async def get_shelly(
 ) -> Stored:
     # The parameters above document the route; the H&T's own URL is read by shelly_query.
     params = shelly_query(request.url.query)
-    who = require(request, token_from_headers(request.headers) or params.get("apikey"))
+    who = sent_token(request, params.get("apikey"))
     return await ingest(request, who, lambda window: shelly_readings(params, window))

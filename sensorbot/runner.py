@@ -241,15 +241,4 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> Non
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
 
-    with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        runner.run(wrapper())
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop where it is installed (with uvicorn[standard]: everywhere but Windows), else
-    asyncio's own loop. uvloop takes ~60 µs less of the event loop's time an HTTP request."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
+    asyncio.run(wrapper())

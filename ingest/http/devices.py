@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from fastapi import APIRouter, Query, Request
@@ -55,9 +54,8 @@ def store_device_readings(app: Services, units: FirstSight, caller: Caller, pars
 
 async def ingest(request: Request, caller: Caller, parse: Parse) -> Stored:
     units: FirstSight = request.app.state.units
-    loop = asyncio.get_running_loop()
-    stored = await loop.run_in_executor(WRITERS, store_device_readings, services_of(request),
-                                        units, caller, parse)
+    stored = await WRITERS.run(store_device_readings, services_of(request), units, caller,
+                               parse)
     return Stored(stored=stored)
 
 

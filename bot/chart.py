@@ -158,25 +158,36 @@ def png_of(figure: Figure) -> bytes:
     """The figure as a 256-colour PNG: a chart has few colours, and the palette makes the file
     a third the size (a 30-day chart ~70 KB) in half the encoding time of RGBA. The figure is
     cleared afterwards and its memory released."""
-    from PIL import Image
-
     try:
-        raw = io.BytesIO()
-        figure.savefig(raw, format="rgba")
-        width, height = (round(size * figure.dpi) for size in figure.get_size_inches())
-        image = Image.frombuffer("RGBA", (width, height), raw.getvalue(), "raw", "RGBA", 0, 1)
-        output = io.BytesIO()
-        image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).save(
-            output, format="png", compress_level=1)
+        return palette_png(figure)
     finally:
         _release(figure)
+
+
+def palette_png(figure: Figure) -> bytes:
+    """Drawn on an Agg canvas and encoded from its pixels where they lie: savefig would copy
+    the 2.9 MB of them twice on their way, and take longer than the drawing."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    pixels = canvas.buffer_rgba()
+    image = Image.frombuffer("RGBA", (pixels.shape[1], pixels.shape[0]), pixels, "raw", "RGBA",
+                             0, 1)
+    output = io.BytesIO()
+    image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).save(
+        output, format="png", compress_level=1)
     return output.getvalue()
 
 
 def _release(figure: Figure) -> None:
-    """Free a drawn figure's axes and artists now. A figure is a web of reference cycles:
-    left to the cycle collector, several charts' worth piled up (+35 MB after 8 charts). Then
-    give the freed heap back to the system."""
+    """Free a drawn figure's canvas, axes and artists now. A figure is a web of reference
+    cycles: left to the cycle collector, several charts' worth piled up (+35 MB after 8
+    charts). Then give the freed heap back to the system."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    FigureCanvasBase(figure)  # the figure lets go of the Agg canvas, and it of its pixels
     figure.clear()
     gc.collect()
     _trim_heap()

@@ -194,10 +194,10 @@ async def send_compare(update: Update, context: BotContext, user_id: str,
     if not lines:
         await reply(update, f"No readings from these sensors in {window.label}.")
         return
-    png = await services.run(render_compare_png, lines, zone=zone,
-                             window=(window.start_ms, window.end_ms),
-                             title=f"{' · '.join(s.display_name for s in sensors)} · "
-                                   f"{window.label} ({zone.key})")
+    png = await services.draw(render_compare_png, lines, zone=zone,
+                              window=(window.start_ms, window.end_ms),
+                              title=f"{' · '.join(s.display_name for s in sensors)} · "
+                                    f"{window.label} ({zone.key})")
     text = f"{window.label}\n" + "\n".join(line.label() for line in lines)
     if missing:
         text += f"\nNo readings in this range: {', '.join(missing)}"

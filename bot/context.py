@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -22,6 +23,10 @@ T = TypeVar("T")
 GUARD_FREE_TRIES = 3
 GUARD_MAX_WAIT_S = 3600
 
+
+# matplotlib is not thread-safe, and every thread that draws keeps fonts and a heap arena of
+# its own (+10 MB over a few charts): charts are drawn one at a time on this one thread.
+CHARTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="charts")
 
 GuardKey = tuple[str, int]  # ("chat", chat id) or ("user", Telegram user id)
 
@@ -88,6 +93,11 @@ class BotServices:
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A blocking call (storage, drawing) off the event loop."""
         return await asyncio.to_thread(partial(function, *args, **kwargs))
+
+    async def draw(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A chart drawn off the event loop, on the charts' thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(CHARTS, partial(function, *args, **kwargs))
 
     def zone(self, link: ChatLink | None) -> ZoneInfo:
         return ZoneInfo((link and link.timezone) or self.settings.alerts.timezone)

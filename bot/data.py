@@ -249,11 +249,10 @@ async def send_chart(update: Update, context: BotContext, link: ChatLink, sensor
         return
     rules = await services.run(services.store.list_alert_rules, link.user_id)
     zone = services.zone(link)
-    png = await services.run(render_png, readings, title=f"{sensor.display_name} · "
-                             f"{window.label} ({zone.key})", unit=sensor.unit, zone=zone,
-                             window=(window.start_ms, window.end_ms),
-                             thresholds=threshold_lines(rules, sensor.sensor_id, sensor.unit),
-                             prediction=prediction)
+    png = await services.draw(
+        render_png, readings, title=f"{sensor.display_name} · {window.label} ({zone.key})",
+        unit=sensor.unit, zone=zone, window=(window.start_ms, window.end_ms),
+        thresholds=threshold_lines(rules, sensor.sensor_id, sensor.unit), prediction=prediction)
     text = caption(sensor.display_name, sensor.unit, summarize(readings), window.label)
     if update.effective_message is None:
         return

@@ -24,10 +24,11 @@ async def send_statistics_chart(update: Update, context: BotContext, link: ChatL
         return
     rules = await services.run(services.store.list_alert_rules, link.user_id)
     zone = services.zone(link)
-    png = await services.run(render_statistics_png, history.hours,
-                             title=f"{sensor.display_name} · {window.label} ({zone.key})",
-                             unit=sensor.unit, zone=zone, window=(window.start_ms, window.end_ms),
-                             thresholds=threshold_lines(rules, sensor.sensor_id, sensor.unit))
+    png = await services.draw(
+        render_statistics_png, history.hours,
+        title=f"{sensor.display_name} · {window.label} ({zone.key})", unit=sensor.unit,
+        zone=zone, window=(window.start_ms, window.end_ms),
+        thresholds=threshold_lines(rules, sensor.sensor_id, sensor.unit))
     text = caption(sensor.display_name, sensor.unit,
                    summarize_statistics(history.hours, history.last), window.label)
     if update.effective_message is not None:

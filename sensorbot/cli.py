@@ -18,6 +18,7 @@ from core.clock import wall_clock_ms
 from core.config import ConfigError, Settings, find_config_file, load_settings
 from core.tokens import TokenImportError, import_ranch_tokens, issue_token
 from core.users import NoFreeId, add_user_named
+from sensorbot.lean import share_heap_arenas, unused_extras_hidden
 from sensorbot.logs import configure_logging
 from sensorbot.stores import open_store
 from storage.base import ScanProgress, Store
@@ -25,6 +26,7 @@ from storage.errors import InvalidRecord, NotFound, StorageError
 from storage.models import User, check_user_id
 
 T = TypeVar("T")
+LONG_RUNNING = {"run", "api"}  # processes that live for months: no memory on unused extras
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
@@ -468,6 +470,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args.indoor, args.outdoor)
     if args.command == "emulator":
         return emulator(args)
+    if args.command in LONG_RUNNING:
+        share_heap_arenas()
+        with unused_extras_hidden():
+            return run_command(args)
+    return run_command(args)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """A command that reads the configuration (and opens the store, if it needs one)."""
     try:
         settings = load_settings(args.config)
         if getattr(args, "needs_bot", False):

@@ -244,3 +244,13 @@ class KeepsStoredItems(Protocol):
 
     def read_stored_items(self, user_id: str, sensor: str, start_ms: int, end_ms: int, *,
                           now_ms: int, limit: int) -> list[StoredItem]: ...
+
+
+@runtime_checkable
+class SummarizesReadings(Protocol):
+    """A store that summarises readings by the hour itself: a month of one-minute readings
+    becomes 720 rows without 43,200 objects on their way (SQLite's GROUP BY)."""
+
+    def summarize_readings(self, user_id: str, sensor: str, start_ms: int, end_ms: int, *,
+                           now_ms: int) -> list[HourStats]:
+        """What `storage.rollup.summarize_hours` makes of `read_range`'s readings."""

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from storage.base import HOUR_MS, SensorKey, Store
+from storage.base import HOUR_MS, SensorKey, Store, SummarizesReadings
 from storage.errors import MissingTable, StorageError
 from storage.models import HourStats, Reading
 
@@ -184,16 +184,36 @@ def hourly_history(store: Store, user_id: str, sensor: str, start_ms: int, end_m
     first_hour = hour_of(start_ms)
     stored = store.read_statistics(user_id, sensor, first_hour, end_ms, now_ms=now_ms)
     if not stored:
-        readings = store.read_range(user_id, sensor, start_ms, end_ms, now_ms=now_ms)
-        return HourlyHistory(summarize_hours(readings), readings[-1] if readings else None)
-    head: list[Reading] = []
+        return summarized_history(store, user_id, sensor, start_ms, end_ms, now_ms=now_ms)
+    head: list[HourStats] = []
     if stored[0].hour > first_hour:
-        head = store.read_range(user_id, sensor, start_ms, stored[0].hour - 1, now_ms=now_ms)
+        head = readings_by_hour(store, user_id, sensor, start_ms, stored[0].hour - 1,
+                                now_ms=now_ms)
     tail_start = stored[-1].hour + HOUR_MS
     tail = store.read_range(user_id, sensor, tail_start, end_ms, now_ms=now_ms) \
         if tail_start <= end_ms else []
-    hours = summarize_hours(head) + stored + summarize_hours(tail)
+    hours = head + stored + summarize_hours(tail)
     return HourlyHistory(sorted({h.hour: h for h in hours}.values()), tail[-1] if tail else None)
+
+
+def summarized_history(store: Store, user_id: str, sensor: str, start_ms: int, end_ms: int, *,
+                       now_ms: int) -> HourlyHistory:
+    """The range summarised from its readings. A store that summarises them itself is asked
+    to: only the last hour's readings are read, for the newest one."""
+    if not isinstance(store, SummarizesReadings):
+        readings = store.read_range(user_id, sensor, start_ms, end_ms, now_ms=now_ms)
+        return HourlyHistory(summarize_hours(readings), readings[-1] if readings else None)
+    hours = store.summarize_readings(user_id, sensor, start_ms, end_ms, now_ms=now_ms)
+    last_hour = store.read_range(user_id, sensor, max(start_ms, hours[-1].hour), end_ms,
+                                 now_ms=now_ms) if hours else []
+    return HourlyHistory(hours, last_hour[-1] if last_hour else None)
+
+
+def readings_by_hour(store: Store, user_id: str, sensor: str, start_ms: int, end_ms: int, *,
+                     now_ms: int) -> list[HourStats]:
+    if isinstance(store, SummarizesReadings):
+        return store.summarize_readings(user_id, sensor, start_ms, end_ms, now_ms=now_ms)
+    return summarize_hours(store.read_range(user_id, sensor, start_ms, end_ms, now_ms=now_ms))
 
 
 def daily(hours: list[HourStats]) -> list[HourStats]:

@@ -7,7 +7,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.chart import Threshold, bucket, caption, draw, render_png, summarize, threshold_lines
+from bot.chart import (
+    Threshold,
+    bucket,
+    caption,
+    draw,
+    png_of,
+    render_png,
+    summarize,
+    threshold_lines,
+)
 from storage.models import AlertRule, Reading, RuleKind, RuleSpec
 
 NOW = 1_767_600_000_000
@@ -115,6 +124,36 @@ def test_a_drawn_chart_leaves_no_axes_for_the_collector():
         gc.enable()
 
     assert axes == []
+
+
+def test_a_drawn_chart_lets_go_of_its_pixels_at_once():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    readings = [Reading("attic", 1_800_000_000_000 + i * 60_000, i % 9) for i in range(2000)]
+    gc.disable()  # the canvas must be freed by reference counting, not by a later collection
+    try:
+        png_of(draw(readings, title="attic", unit="°C", zone=ZoneInfo("UTC")))
+        canvases = [o for o in gc.get_objects() if isinstance(o, FigureCanvasAgg)]
+    finally:
+        gc.enable()
+
+    assert canvases == []
+
+
+def test_charts_are_drawn_on_one_thread():
+    import asyncio
+    import threading
+
+    from bot.context import BotServices
+
+    services = BotServices(store=None, settings=None)  # type: ignore[arg-type]
+
+    async def twice() -> set[str]:
+        names = await asyncio.gather(*(services.draw(lambda: threading.current_thread().name)
+                                       for _ in range(4)))
+        return set(names)
+
+    assert asyncio.run(twice()) == {"charts_0"}
 
 
 def test_a_heating_prediction_is_drawn_dashed_with_its_range_after_now():

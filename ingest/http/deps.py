@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from fastapi import Query, Request, Security
+from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
 
 from ingest.http.auth import Authenticator, Caller, missing_token, token_from_headers
@@ -20,6 +22,7 @@ from ingest.validation import Invalid, Window, parse_number, parse_sensor
 from storage.base import DAY_MS, Store
 from storage.models import ApiToken, Reading
 
+T = TypeVar("T")
 MAX_MS = 2**53 - 1  # the largest time JavaScript (and a float) holds exactly
 
 # Documented in the OpenAPI schema; the secret itself is read by token_from_headers.
@@ -27,9 +30,57 @@ bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <token>
 api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <token>")
 
 
-# Writes go through SQLite's one lock (or DynamoDB's client pool) anyway: a few dedicated threads
-# cost less per request than the general worker pool.
-WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest")
+class Writers:
+    """A few threads for the blocking writes: they go through SQLite's one lock (or DynamoDB's
+    client pool) anyway. A job goes over with an asyncio future that the thread resolves on
+    the loop: half what `run_in_executor` costs a request, whose concurrent.futures machinery
+    also serves callers that wait in threads."""
+
+    def __init__(self, threads: int) -> None:
+        self._threads = threads
+        self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._starting = threading.Lock()
+        self._started = False
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` on one of the threads; its result, or its exception."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        if not self._started:
+            self._start()
+        self._jobs.put((function, args, future, loop))
+        return await future
+
+    def _start(self) -> None:
+        with self._starting:
+            if not self._started:
+                for number in range(self._threads):
+                    threading.Thread(target=self._work, name=f"ingest_{number}",
+                                     daemon=True).start()
+                self._started = True
+
+    def _work(self) -> None:
+        while True:
+            function, args, future, loop = self._jobs.get()
+            try:
+                outcome: tuple[bool, Any] = (True, function(*args))
+            except Exception as exc:  # the request's to answer (401, 422, 503...)
+                outcome = (False, exc)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+                loop.call_soon_threadsafe(_settle, future, *outcome)
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # cancelled while its job ran
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+WRITERS = Writers(4)
 
 
 @dataclass
@@ -45,8 +96,7 @@ class Services:
     async def ingest(self, caller: Caller, parse: Callable[[Window], list[Reading]]
                      ) -> list[Reading]:
         """`store_readings` on the writers' threads, off the event loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(WRITERS, self.store_readings, caller, parse)
+        return await WRITERS.run(self.store_readings, caller, parse)
 
     def store_readings(self, caller: Caller, parse: Callable[[Window], list[Reading]]
                        ) -> list[Reading]:
@@ -87,19 +137,21 @@ def require(request: Request, secret: str | None) -> Caller:
     return Caller(secret, request.client.host if request.client else "unknown")
 
 
+# What `caller` documents, for the write routes that read the token themselves: FastAPI's
+# dependency calls cost a single reading's POST more than its own work (ingest_fast below).
+TOKEN_SECURITY: dict[str, Any] = {"security": [{"HTTPBearer": []}, {"APIKeyHeader": []}]}
+
+
+def sent_token(request: Request, apikey: str | None = None) -> Caller:
+    """What `caller` depends on, called by the route itself; `apikey` is the v1 gateway
+    route's `?apikey=`."""
+    return require(request, token_from_headers(request.headers) or apikey)
+
+
 async def caller(request: Request, _b: Any = Security(bearer), _k: Any = Security(api_key)
                  ) -> Caller:
     """The token the caller sent; routes check it where they touch storage."""
     return require(request, token_from_headers(request.headers))
-
-
-async def gateway_caller(
-    request: Request,
-    apikey: str | None = Query(None, description="Write token (this route only)."),
-    _b: Any = Security(bearer),
-    _k: Any = Security(api_key),
-) -> Caller:
-    return require(request, token_from_headers(request.headers) or apikey)
 
 
 async def json_body(request: Request) -> Any:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from ingest.http.auth import Caller, token_from_headers
-from ingest.http.deps import WRITERS, Services, caller, parse_json, require, services_of
+from ingest.http.auth import Caller
+from ingest.http.deps import (
+    TOKEN_SECURITY,
+    WRITERS,
+    Services,
+    parse_json,
+    sent_token,
+    services_of,
+)
 from ingest.http.errors import Unprocessable
 from ingest.http.limits import read_body
 from ingest.http.schemas import GatewayStored, RuuviGatewayIn, SkippedTagOut, Stored, body_doc
@@ -48,17 +54,17 @@ def store_device_readings(app: Services, units: FirstSight, caller: Caller, pars
 
 async def ingest(request: Request, caller: Caller, parse: Parse) -> Stored:
     units: FirstSight = request.app.state.units
-    loop = asyncio.get_running_loop()
-    stored = await loop.run_in_executor(WRITERS, store_device_readings, services_of(request),
-                                        units, caller, parse)
+    stored = await WRITERS.run(store_device_readings, services_of(request), units, caller,
+                               parse)
     return Stored(stored=stored)
 
 
 @router.post("/api/v1/ruuvi", response_model=GatewayStored,
-             openapi_extra=body_doc(RuuviGatewayIn),
+             openapi_extra=body_doc(RuuviGatewayIn) | TOKEN_SECURITY,
              summary="Ruuvi Gateway (custom HTTP server): each tag's RAWv2 data, decoded; "
                      "tags that give none are skipped and named")
-async def post_ruuvi(request: Request, who: Caller = Depends(caller)) -> GatewayStored:
+async def post_ruuvi(request: Request) -> GatewayStored:
+    who = sent_token(request)
     body = parse_json(await read_body(request))
     skipped: list[SkippedTag] = []
 
@@ -83,5 +89,5 @@ async def get_shelly(
 ) -> Stored:
     # The parameters above document the route; the H&T's own URL is read by shelly_query.
     params = shelly_query(request.url.query)
-    who = require(request, token_from_headers(request.headers) or params.get("apikey"))
+    who = sent_token(request, params.get("apikey"))
     return await ingest(request, who, lambda window: shelly_readings(params, window))

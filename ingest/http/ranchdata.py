@@ -11,14 +11,15 @@ from fastapi.responses import JSONResponse
 from ingest.http.auth import Caller
 from ingest.http.deps import (
     MAX_MS,
+    TOKEN_SECURITY,
     Services,
     authorized_reader,
     caller,
-    gateway_caller,
     iso_ms,
     js_number,
     json_body,
     read_sensor_range,
+    sent_token,
     services,
     services_of,
     time_range,
@@ -51,18 +52,18 @@ async def save_measurement(request: Request, sensor: str, who: Caller) -> JSONRe
 
 
 @router.post("/api/v1/sensor/{sensor:path}/measurement", response_model=SavedMeasurement,
-             openapi_extra=body_doc(MeasurementIn),
+             openapi_extra=body_doc(MeasurementIn) | TOKEN_SECURITY,
              summary="Store a reading (ranchdata's home gateway; ?apikey= accepted)")
 async def post_v1(sensor: str, request: Request,
-                  who: Caller = Depends(gateway_caller)) -> JSONResponse:
-    return await save_measurement(request, sensor, who)
+                  apikey: str | None = Query(None, description="Write token (this route only).")
+                  ) -> JSONResponse:
+    return await save_measurement(request, sensor, sent_token(request, apikey))
 
 
 @router.post("/api/v2/sensor/{sensor:path}/measurement", response_model=SavedMeasurement,
-             openapi_extra=body_doc(MeasurementIn), summary="Store a reading")
-async def post_v2(sensor: str, request: Request,
-                  who: Caller = Depends(caller)) -> JSONResponse:
-    return await save_measurement(request, sensor, who)
+             openapi_extra=body_doc(MeasurementIn) | TOKEN_SECURITY, summary="Store a reading")
+async def post_v2(sensor: str, request: Request) -> JSONResponse:
+    return await save_measurement(request, sensor, sent_token(request))
 
 
 @router.get("/api/v2/sensor/{sensor:path}/series", response_model=list[SeriesItem],

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from storage.base import (
     DAY_MS,
+    HOUR_MS,
     MAX_TIME_MS,
     UNSET,
     DeletionProgress,
@@ -15,7 +16,7 @@ from storage.base import (
     Unset,
 )
 from storage.errors import StorageUnavailable
-from storage.models import Reading, Sensor, check_sensor_id, check_user_id, check_value
+from storage.models import HourStats, Reading, Sensor, check_sensor_id, check_user_id, check_value
 from storage.sqlite.connection import Connections
 
 log = logging.getLogger("sensorbot.storage")
@@ -57,6 +58,22 @@ class ReadingsTable(Connections):
             (user_id, sensor, start_ms, end_ms, -1 if limit is None else limit),
         )
         return [Reading(sensor, ts, value) for ts, value in rows]
+
+    def summarize_readings(self, user_id: str, sensor: str, start_ms: int, end_ms: int, *,
+                           now_ms: int) -> list[HourStats]:
+        """The range's readings by the hour (UTC), summed in the readings' order as
+        `summarize_hours` sums them."""
+        start_ms, end_ms = max(start_ms, self._cutoff(now_ms)), min(end_ms, MAX_TIME_MS)
+        if start_ms > end_ms:
+            return []
+        rows = self._query(
+            "SELECT ts - ((ts % ?1) + ?1) % ?1 AS hour, COUNT(*), MIN(value), MAX(value),"
+            " SUM(value) / COUNT(*), MIN(ts), MAX(ts) FROM readings"
+            " WHERE user_id = ?2 AND sensor = ?3 AND ts BETWEEN ?4 AND ?5"
+            " GROUP BY hour ORDER BY hour",
+            (HOUR_MS, user_id, sensor, start_ms, end_ms),
+        )
+        return [HourStats(*row) for row in rows]
 
     def latest_reading(self, user_id: str, sensor: str, *, now_ms: int,
                        before_ms: int | None = None) -> Reading | None:

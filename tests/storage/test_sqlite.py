@@ -48,6 +48,54 @@ def test_an_acknowledged_write_survives_kill_9(tmp_path):
     assert {NOW_MS - i for i in acknowledged} <= {r.timestamp for r in stored}
 
 
+def test_a_write_returns_only_once_the_whole_log_is_on_disk(tmp_path, monkeypatch):
+    import os
+
+    import storage.sqlite.connection as connection
+
+    synced: list[tuple[str, int]] = []  # (file, its size when synced)
+
+    def recorded(fd: int) -> None:
+        synced.append((os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_size))
+
+    monkeypatch.setattr(connection, "SYNC_DATA", recorded)
+    store = SQLiteStore(tmp_path / "durable.db")
+    log = str(tmp_path / "durable.db-wal")
+
+    for i in range(3):
+        store.write_readings("u1", [Reading("attic", NOW_MS - i, 1.0)], now_ms=NOW_MS)
+        assert synced[-1] == (log, os.path.getsize(log))  # the log as this commit left it
+
+    store.close()
+
+
+def test_a_write_does_not_wait_for_the_disk_of_the_write_before(tmp_path, monkeypatch):
+    import threading
+
+    import storage.sqlite.connection as connection
+
+    disk_done = threading.Event()
+    first = threading.Lock()
+
+    def slow_first_sync(fd: int) -> None:  # the first write's disk takes as long as it takes
+        if first.acquire(blocking=False):
+            disk_done.wait(10)
+
+    store = SQLiteStore(tmp_path / "shared.db")
+    monkeypatch.setattr(connection, "SYNC_DATA", slow_first_sync)
+    with ThreadPoolExecutor(2) as pool:
+        waiting = pool.submit(store.write_readings, "u1", [Reading("attic", NOW_MS, 1.0)],
+                              now_ms=NOW_MS)
+        wait_until(first.locked)
+        second = pool.submit(store.write_readings, "u1", [Reading("attic", NOW_MS - 1, 2.0)],
+                             now_ms=NOW_MS)
+        assert second.result(timeout=10) == 1  # committed and synced meanwhile
+        assert not waiting.done()
+        disk_done.set()
+        assert waiting.result(timeout=10) == 1
+    store.close()
+
+
 def test_it_uses_write_ahead_logging(tmp_path):
     SQLiteStore(tmp_path / "wal.db").close()
 

@@ -201,3 +201,41 @@ def test_without_its_table_dynamodb_charts_from_readings_and_the_cycle_says_so_o
     assert caplog.text.count("init --create-tables") == 2  # the read's warning, the cycle's
     with pytest.raises(MissingTable):
         store.write_statistics("u1", "attic", summarize_hours(readings), now_ms=NOW_MS)
+
+
+def test_sqlite_summarises_a_range_by_the_hour_as_summarize_hours_does(tmp_path):
+    from storage.sqlite import SQLiteStore
+
+    store = with_user(SQLiteStore(tmp_path / "s.db"))
+    readings = [Reading("attic", NOW_MS - 30 * HOUR_MS + i * 61_111, 0.1 * (i % 13) - 0.7)
+                for i in range(1700)]
+    store.write_readings("u1", readings, now_ms=NOW_MS)
+    start, end = readings[17].timestamp, readings[-40].timestamp
+
+    got = store.summarize_readings("u1", "attic", start, end, now_ms=NOW_MS)
+
+    assert got == summarize_hours(r for r in readings if start <= r.timestamp <= end)
+    assert store.summarize_readings("u1", "attic", end + 1, end, now_ms=NOW_MS) == []
+
+
+def test_a_month_without_statistics_is_charted_without_reading_its_readings(tmp_path):
+    from storage.sqlite import SQLiteStore
+
+    store = with_user(SQLiteStore(tmp_path / "s.db"))
+    readings = five_minutes("attic", NOW_MS - 30 * DAY_MS, 30 * 24)
+    store.write_readings("u1", readings, now_ms=NOW_MS)
+    read: list[int] = []
+    range_read = store.read_range
+
+    def counted_read_range(*args, **kwargs):
+        readings = range_read(*args, **kwargs)
+        read.append(len(readings))
+        return readings
+
+    store.read_range = counted_read_range
+
+    history = hourly_history(store, "u1", "attic", NOW_MS - 30 * DAY_MS, NOW_MS, now_ms=NOW_MS)
+
+    assert history.hours == summarize_hours(readings)
+    assert history.last == readings[-1]
+    assert sum(read) <= 12  # the newest hour's, for the newest reading

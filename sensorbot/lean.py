@@ -1,0 +1,46 @@
+"""Optional extras of our dependencies that sensorbot never uses, kept out of the processes
+that run for months (`sensorbot run`, `sensorbot api`).
+
+Each is imported by a library only because it happens to be installed, and costs memory for
+as long as the process lives. Hidden while the command runs, they read as not installed; the
+libraries then go without the feature, as they do wherever the package is missing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+UNUSED_EXTRAS = (
+    "cryptography",  # python-telegram-bot's Telegram Passport decryption: ~8 MB
+    "httpx._main",  # httpx's command-line client, with rich, pygments and click: ~3.5 MB
+    "pydantic.v1",  # FastAPI's check whether a response model is a pydantic 1 model: ~2.5 MB
+    "watchfiles",  # uvicorn's --reload
+)
+M_ARENA_MAX = -8  # glibc's mallopt parameter number
+
+
+def share_heap_arenas(arenas: int = 2) -> None:
+    """glibc gives threads that allocate at once heap arenas of their own, and memory freed in
+    one is seldom given back: the API's writers, the charts, Telegram's and the alert cycle's
+    threads share two (~4 MB less after a few charts). Elsewhere than glibc, nothing."""
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is not None:
+        mallopt(M_ARENA_MAX, arenas)
+
+
+@contextmanager
+def unused_extras_hidden(names: tuple[str, ...] = UNUSED_EXTRAS) -> Iterator[None]:
+    """Within the block, importing one of `names` fails as if it were not installed (unless
+    it was imported already); afterwards it can be imported again."""
+    hidden = [name for name in names if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]

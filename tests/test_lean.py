@@ -1,0 +1,47 @@
+"""What `sensorbot run` keeps out of memory: DynamoDB's client on SQLite, and the extras of its
+libraries that it never uses."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from sensorbot.lean import unused_extras_hidden
+from tests.support.dynalite import free_port
+
+NEVER_IMPORTED = ("boto3", "botocore", "cryptography", "pydantic.v1", "httpx._main", "rich",
+                  "websockets", "watchfiles")
+# Runs the command as the console script does, then names the modules it imported.
+IMPORTED_BY_RUN = ("import sys; from sensorbot.__main__ import entry; code = entry(); "
+                   "print(code, *(name for name, m in sys.modules.items() if m is not None))")
+
+
+def test_run_on_sqlite_imports_neither_boto3_nor_unused_extras(tmp_path, emulator):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[telegram]\ntoken = "999:WRONG"\nbase_url = "{emulator.base_url}"\n'
+                      f'[storage]\nsqlite_path = "s.db"\n[api]\nport = {free_port()}\n',
+                      encoding="utf-8")
+
+    result = subprocess.run([sys.executable, "-c", IMPORTED_BY_RUN, "run", "--config",
+                             str(config)], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60)
+
+    code, *modules = result.stdout.split()
+    assert code == "2", result.stderr  # Telegram refused the token, after all was built
+    assert {"telegram", "fastapi", "uvicorn", "ingest.http.app"} <= set(modules)
+    assert set(NEVER_IMPORTED).isdisjoint(modules)
+
+
+def test_hidden_extras_read_as_not_installed_and_come_back_afterwards():
+    name = "json.tool"  # a module no test imports
+    sys.modules.pop(name, None)
+
+    with unused_extras_hidden((name, "json")), pytest.raises(ImportError):
+        import json.tool
+
+    import json.tool  # noqa: F401
+
+    assert sys.modules[name] is not None
+    assert sys.modules["json"] is not None  # imported before: never hidden

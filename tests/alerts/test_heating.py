@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from alerts.heating import (
@@ -296,3 +297,19 @@ def test_the_hours_of_the_day_are_known_after_five_days() -> None:
     events = events_of(b)
     assert [e.kind for e in events] == ["heating_failed"]
     assert events[0].at <= START + (6 * 24 + 14 + 1.25) * HOUR
+
+
+def test_a_heater_that_only_partly_fails_has_its_truth_in_the_range_once_the_fall_slows() -> None:
+    # 30 % of a heater with 40 % to spare: the fall heads for −2.5 °C, not for −10 °C
+    b = Building(days=8, fail_at=6.5 * 24, fail_power=0.3, power=25.0)
+    indoor, outdoor = simulate(b)
+    memory = memory_after([r for r in indoor if r.timestamp < START + 6 * DAY_MS], outdoor)
+    truth = first_at_or_below(b, 0.0, b.fail_at or 0.0)
+    assert truth is None or truth > START + 8 * DAY_MS  # it takes far longer than unheated
+    now = START + int((b.fail_at or 0) * HOUR) + 2 * HOUR_MS
+    recent = [r for r in indoor if now - 3 * HOUR_MS <= r.timestamp <= now]
+    measured = tuple(r for r in outdoor if now - 3 * HOUR_MS <= r.timestamp <= now)
+    p = predict(memory, recent, now, Outside(measured))
+    assert p.eta_ms is not None and p.eta_low_ms is not None and p.eta_high_ms is not None
+    unheated = 30.0 * math.log((7.0 + 10.0) / 10.0)  # h from 7 °C with τ = 30 h at −10 °C
+    assert p.eta_high_ms - now > 2 * unheated * HOUR_MS  # the range reaches past unheated

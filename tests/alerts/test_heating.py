@@ -313,3 +313,17 @@ def test_a_heater_that_only_partly_fails_has_its_truth_in_the_range_once_the_fal
     assert p.eta_ms is not None and p.eta_low_ms is not None and p.eta_high_ms is not None
     unheated = 30.0 * math.log((7.0 + 10.0) / 10.0)  # h from 7 °C with τ = 30 h at −10 °C
     assert p.eta_high_ms - now > 2 * unheated * HOUR_MS  # the range reaches past unheated
+
+
+def test_the_eta_is_never_later_than_the_truth_by_more_than_its_range_says() -> None:
+    # the range's early end is at or before the truth, with and without outside data, in a
+    # slow, a typical and a fast building (the air's quick first drop is in every fall)
+    for tau_h, outside in ((45.0, -15.0), (30.0, -12.0), (15.0, -6.0)):
+        b = Building(days=7, fail_at=4.5 * 24, tau_h=tau_h, outside=outside)
+        truth = None
+        for with_outside in (True, False):
+            failed = events_of(b, with_outside)[0]
+            truth = truth or first_at_or_below(b, 0.0, b.fail_at or 0.0)
+            p = failed.prediction
+            assert truth is not None and p is not None and p.eta_low_ms is not None
+            assert p.eta_low_ms <= truth, (tau_h, with_outside)

@@ -327,3 +327,26 @@ def test_the_eta_is_never_later_than_the_truth_by_more_than_its_range_says() -> 
             p = failed.prediction
             assert truth is not None and p is not None and p.eta_low_ms is not None
             assert p.eta_low_ms <= truth, (tau_h, with_outside)
+
+
+def test_a_two_node_fall_is_read_past_the_airs_quick_first_drop() -> None:
+    # the air drops 2 °C in its first 20 minutes (towards the building's mass), then cools with
+    # τ = 30 h; a straight line through the first hour overstates the rate threefold
+    b = Building(days=7, fail_at=4.5 * 24, tau_h=30.0, outside=-12.0)
+    failed = events_of(b)[0]
+    truth = first_at_or_below(b, 0.0, b.fail_at or 0.0)
+    p = failed.prediction
+    assert truth is not None and p is not None and p.eta_ms is not None
+    assert abs(p.eta_ms - truth) <= 0.4 * (truth - failed.at)
+
+
+def test_a_coarse_sensors_steps_are_not_read_as_the_quick_drop_ending() -> None:
+    # a 0.5 °C sensor's steps bend the fall as a knee would; read as one, the building's own
+    # rate came out a tenth of the truth and the time to 0 °C more than half again too late
+    b = Building(days=7, fail_at=4.5 * 24, tau_h=30.0, outside=-12.0, step=0.5, noise=0.15,
+                 seed=3)
+    failed = events_of(b)[0]
+    truth = first_at_or_below(b, 0.0, b.fail_at or 0.0)
+    p = failed.prediction
+    assert truth is not None and p is not None and p.eta_ms is not None
+    assert p.eta_ms <= truth

@@ -25,7 +25,7 @@ BLIND_FACTORS = (1.1, 1.7, 6.0)  # without outside data: ETA = these × the stra
 SETTLED_MS = 45 * 60_000
 OBSERVED_SCALE = 1.6  # ideal τ / the τ a fall shows at the first warning: about 1.6 (1.1–2.5)
 EARLY = 0.8
-BLEND_DOUBT = 0.5  # the blended τ's range: × e^±0.5
+BLEND_DOUBT = 0.45  # the blended τ's range: × e^±0.45 (it held the truth 3 times in 4)
 KNEE_WEIGHT = 0.6  # the two-node reading of the fall against the scaled-up late rate
 
 OutsideSource = Literal["sensor", "forecast"]

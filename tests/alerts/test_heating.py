@@ -354,3 +354,20 @@ def test_a_coarse_sensors_steps_are_not_read_as_the_quick_drop_ending() -> None:
     p = failed.prediction
     assert truth is not None and p is not None and p.eta_ms is not None
     assert p.eta_ms <= truth
+
+
+def test_a_tau_learned_wrong_from_many_falls_does_not_put_the_range_after_the_truth() -> None:
+    # 80 h learned from 14 falls for a 30 h building: the fall itself still weighs 40 %
+    b = Building(days=7, fail_at=4.5 * 24, tau_h=30.0, outside=-12.0)
+    indoor, outdoor = simulate(b)
+    memory = memory_after([r for r in indoor if r.timestamp < START + 4 * DAY_MS], outdoor)
+    assert memory.model is not None
+    wrong = replace(memory, model=replace(memory.model, tau_h=80.0, tau_low_h=50.0,
+                                          tau_high_h=130.0, cooling_episodes=14))
+    now = START + int((b.fail_at or 0) * HOUR) + HOUR_MS
+    recent = [r for r in indoor if now - 3 * HOUR_MS <= r.timestamp <= now]
+    measured = tuple(r for r in outdoor if now - 3 * HOUR_MS <= r.timestamp <= now)
+    p = predict(wrong, recent, now, Outside(measured))
+    truth = first_at_or_below(b, 0.0, b.fail_at or 0.0)
+    assert truth is not None and p.eta_low_ms is not None
+    assert p.eta_low_ms <= truth

@@ -189,26 +189,50 @@ def predict_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: 
                       round(now_out, 1), source)
 
 
+def _drawn(start: float, now_ms: int, until_ms: int, tau_h: float,
+           end_ms: int) -> list[tuple[int, float]]:
+    """A course from `start` that reaches 0 °C at `end_ms`: with τ towards the constant outside
+    temperature that takes it there, or, if that would be colder than any building heads for,
+    towards that coldest with the τ that does."""
+    hours = max(0.01, (end_ms - now_ms) / HOUR_MS)
+    heading = FREEZE - (start - FREEZE) / math.expm1(hours / tau_h)
+    if heading < COLDEST:
+        heading = COLDEST
+        tau_h = hours / math.log((start - COLDEST) / (FREEZE - COLDEST))
+    value = heading
+    return course_of(start, now_ms, until_ms, tau_h, lambda _t: value, 0.0)
+
+
+def _blind_curves(model: HeatingModel | None, start: float, now_ms: int, until_ms: int,
+                  prediction: Prediction) -> list[tuple[int, float, float, float]]:
+    """Without outside data, the courses that reach 0 °C at the stated time and at the ends
+    of its range: the chart draws what the message says."""
+    if prediction.eta_ms is None or start <= FREEZE:
+        return []
+    tau = taus(model)[0]
+    eta = prediction.eta_ms
+    mid = _drawn(start, now_ms, until_ms, tau, eta)
+    fast = _drawn(start, now_ms, until_ms, tau, prediction.eta_low_ms or eta)
+    slow = _drawn(start, now_ms, until_ms, tau, prediction.eta_high_ms or eta)
+    return [(t, round(v, 2), round(min(a, b), 2), round(max(a, b), 2))
+            for (t, v), (_, a), (_, b) in zip(mid, fast, slow, strict=True)]
+
+
 def curve_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: int,
                until_ms: int, outside: Outside) -> list[tuple[int, float, float, float]]:
-    """`(epoch ms, expected, low, high)` every 15 minutes from now to `until_ms`."""
+    """`(epoch ms, expected, low, high)` every 15 minutes from now to `until_ms`: the course
+    the stated time to 0 °C comes from, and the ends of its range."""
     state = now_and_rate(recent, now_ms)
     if state is None or until_ms <= now_ms:
         return []
     start, rate = state
-    tau, low, high = taus(model)
     found = outside_course(outside, now_ms)
-    if found is not None:
-        course = found[0]
-        tau, low, high = blended_taus(model, start, found[1], recent_rate(recent, now_ms),
-                                      knee(recent, now_ms))
-    elif rate is not None and rate < -0.05:
-        towards = start + rate * tau
-
-        def course(_t: int) -> float:
-            return towards
-    else:
-        return []
+    if found is None:
+        blind = _without_outside(start, rate, now_ms, recent_rate(recent, now_ms), model)
+        return _blind_curves(model, start, now_ms, until_ms, blind)
+    course = found[0]
+    tau, low, high = blended_taus(model, start, found[1], recent_rate(recent, now_ms),
+                                  knee(recent, now_ms))
     mid = course_of(start, now_ms, until_ms, tau, course, 0.0)
     fast = course_of(start, now_ms, until_ms, low, course, -OUTSIDE_DOUBT)
     slow = course_of(start, now_ms, until_ms, high, course, OUTSIDE_DOUBT)

@@ -371,3 +371,23 @@ def test_a_tau_learned_wrong_from_many_falls_does_not_put_the_range_after_the_tr
     truth = first_at_or_below(b, 0.0, b.fail_at or 0.0)
     assert truth is not None and p.eta_low_ms is not None
     assert p.eta_low_ms <= truth
+
+
+def test_without_outside_data_the_chart_draws_what_the_message_says() -> None:
+    b = Building(days=6, fail_at=4.5 * 24)
+    indoor, outdoor = simulate(b)
+    memory = memory_after([r for r in indoor if r.timestamp < START + 4 * DAY_MS], outdoor)
+    now = START + int((b.fail_at or 0) * HOUR) + HOUR_MS
+    recent = [r for r in indoor if now - 3 * HOUR_MS <= r.timestamp <= now]
+    p = predict(memory, recent, now)
+    points = curve(memory, recent, now, now + 48 * HOUR_MS)
+    assert p.eta_ms is not None and p.eta_low_ms is not None and p.eta_high_ms is not None
+
+    def reaches_zero(column: int) -> int:
+        return next(int(point[0]) for point in points if point[column] <= 0.0)
+
+    step = 15 * 60_000  # the chart's course is drawn every 15 minutes
+    assert abs(reaches_zero(1) - p.eta_ms) <= step
+    assert abs(reaches_zero(2) - p.eta_low_ms) <= step
+    assert abs(reaches_zero(3) - p.eta_high_ms) <= step
+    assert all(low <= mid <= high for _, mid, low, high in points)

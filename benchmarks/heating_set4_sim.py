@@ -55,9 +55,12 @@ class Spread:
     # a door multiplies the air's loss to the outside by `…_leak` for its minutes
     doors_per_day: tuple[float, float] = (0.5, 4.0)  # homes and visits: in and out, 1–8 min
     door_leak: tuple[float, float] = (1.5, 4.0)
-    open_long_per_day: tuple[float, float] = (0.3, 1.5)  # a door left open a while
-    open_long_min: tuple[int, int] = (20, 40)
+    open_long_per_day: tuple[float, float] = (1.0, 3.0)  # a door left open a while
+    open_long_min: tuple[int, int] = (15, 30)
     open_long_leak: tuple[float, float] = (2.5, 5.0)
+    left_open_per_day: tuple[float, float] = (0.02, 0.1)  # now and then a door left open
+    left_open_min: tuple[int, int] = (25, 45)
+    left_open_leak: tuple[float, float] = (2.5, 5.0)
     airing_per_day: tuple[float, float] = (0.0, 2.0)  # windows wide in the morning
     airing_min: tuple[int, int] = (5, 15)
     airing_leak: tuple[float, float] = (2.0, 6.0)
@@ -350,6 +353,8 @@ def home_life(rng: random.Random, s: Spread, days: int) -> Life:
           rng)
     _open(leak, _intervals(rng, rng.uniform(*s.open_long_per_day), *s.open_long_min, minutes),
           *s.open_long_leak, rng)
+    _open(leak, _intervals(rng, rng.uniform(*s.left_open_per_day), *s.left_open_min, minutes),
+          *s.left_open_leak, rng)
     _open(leak, _intervals(rng, rng.uniform(*s.airing_per_day), *s.airing_min, minutes,
                            (7, 11)), *s.airing_leak, rng)
     return Life(setpoint, leak, [False] * minutes, day, max(night * 1.3, office))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from alerts.heating import (
@@ -296,3 +297,97 @@ def test_the_hours_of_the_day_are_known_after_five_days() -> None:
     events = events_of(b)
     assert [e.kind for e in events] == ["heating_failed"]
     assert events[0].at <= START + (6 * 24 + 14 + 1.25) * HOUR
+
+
+def test_a_heater_that_only_partly_fails_has_its_truth_in_the_range_once_the_fall_slows() -> None:
+    # 30 % of a heater with 40 % to spare: the fall heads for −2.5 °C, not for −10 °C
+    b = Building(days=8, fail_at=6.5 * 24, fail_power=0.3, power=25.0)
+    indoor, outdoor = simulate(b)
+    memory = memory_after([r for r in indoor if r.timestamp < START + 6 * DAY_MS], outdoor)
+    truth = first_at_or_below(b, 0.0, b.fail_at or 0.0)
+    assert truth is None or truth > START + 8 * DAY_MS  # it takes far longer than unheated
+    now = START + int((b.fail_at or 0) * HOUR) + 2 * HOUR_MS
+    recent = [r for r in indoor if now - 3 * HOUR_MS <= r.timestamp <= now]
+    measured = tuple(r for r in outdoor if now - 3 * HOUR_MS <= r.timestamp <= now)
+    p = predict(memory, recent, now, Outside(measured))
+    assert p.eta_ms is not None and p.eta_low_ms is not None and p.eta_high_ms is not None
+    unheated = 30.0 * math.log((7.0 + 10.0) / 10.0)  # h from 7 °C with τ = 30 h at −10 °C
+    assert p.eta_high_ms - now > 2 * unheated * HOUR_MS  # the range reaches past unheated
+
+
+def test_the_eta_is_never_later_than_the_truth_by_more_than_its_range_says() -> None:
+    # the range's early end is at or before the truth, with and without outside data, in a
+    # slow, a typical and a fast building (the air's quick first drop is in every fall)
+    for tau_h, outside in ((45.0, -15.0), (30.0, -12.0), (15.0, -6.0)):
+        b = Building(days=7, fail_at=4.5 * 24, tau_h=tau_h, outside=outside)
+        truth = None
+        for with_outside in (True, False):
+            failed = events_of(b, with_outside)[0]
+            truth = truth or first_at_or_below(b, 0.0, b.fail_at or 0.0)
+            p = failed.prediction
+            assert truth is not None and p is not None and p.eta_low_ms is not None
+            assert p.eta_low_ms <= truth, (tau_h, with_outside)
+
+
+def test_a_two_node_fall_is_read_past_the_airs_quick_first_drop() -> None:
+    # the air drops 2 °C in its first 20 minutes (towards the building's mass), then cools with
+    # τ = 30 h; a straight line through the first hour overstates the rate threefold
+    b = Building(days=7, fail_at=4.5 * 24, tau_h=30.0, outside=-12.0)
+    failed = events_of(b)[0]
+    truth = first_at_or_below(b, 0.0, b.fail_at or 0.0)
+    p = failed.prediction
+    assert truth is not None and p is not None and p.eta_ms is not None
+    assert abs(p.eta_ms - truth) <= 0.4 * (truth - failed.at)
+    # and the range is as narrow as that supports: under the time left wide, the truth inside
+    assert p.eta_low_ms is not None and p.eta_high_ms is not None
+    assert p.eta_low_ms <= truth <= p.eta_high_ms
+    assert p.eta_high_ms - p.eta_low_ms <= 0.97 * (truth - failed.at)
+
+
+def test_a_coarse_sensors_steps_are_not_read_as_the_quick_drop_ending() -> None:
+    # a 0.5 °C sensor's steps bend the fall as a knee would; read as one, the building's own
+    # rate came out a tenth of the truth and the time to 0 °C more than half again too late
+    b = Building(days=7, fail_at=4.5 * 24, tau_h=30.0, outside=-12.0, step=0.5, noise=0.15,
+                 seed=3)
+    failed = events_of(b)[0]
+    truth = first_at_or_below(b, 0.0, b.fail_at or 0.0)
+    p = failed.prediction
+    assert truth is not None and p is not None and p.eta_ms is not None
+    assert p.eta_ms <= truth
+
+
+def test_a_tau_learned_wrong_from_many_falls_does_not_put_the_range_after_the_truth() -> None:
+    # 80 h learned from 14 falls for a 30 h building: the fall itself still weighs 40 %
+    b = Building(days=7, fail_at=4.5 * 24, tau_h=30.0, outside=-12.0)
+    indoor, outdoor = simulate(b)
+    memory = memory_after([r for r in indoor if r.timestamp < START + 4 * DAY_MS], outdoor)
+    assert memory.model is not None
+    wrong = replace(memory, model=replace(memory.model, tau_h=80.0, tau_low_h=50.0,
+                                          tau_high_h=130.0, cooling_episodes=14))
+    now = START + int((b.fail_at or 0) * HOUR) + HOUR_MS
+    recent = [r for r in indoor if now - 3 * HOUR_MS <= r.timestamp <= now]
+    measured = tuple(r for r in outdoor if now - 3 * HOUR_MS <= r.timestamp <= now)
+    p = predict(wrong, recent, now, Outside(measured))
+    truth = first_at_or_below(b, 0.0, b.fail_at or 0.0)
+    assert truth is not None and p.eta_low_ms is not None
+    assert p.eta_low_ms <= truth
+
+
+def test_without_outside_data_the_chart_draws_what_the_message_says() -> None:
+    b = Building(days=6, fail_at=4.5 * 24)
+    indoor, outdoor = simulate(b)
+    memory = memory_after([r for r in indoor if r.timestamp < START + 4 * DAY_MS], outdoor)
+    now = START + int((b.fail_at or 0) * HOUR) + HOUR_MS
+    recent = [r for r in indoor if now - 3 * HOUR_MS <= r.timestamp <= now]
+    p = predict(memory, recent, now)
+    points = curve(memory, recent, now, now + 48 * HOUR_MS)
+    assert p.eta_ms is not None and p.eta_low_ms is not None and p.eta_high_ms is not None
+
+    def reaches_zero(column: int) -> int:
+        return next(int(point[0]) for point in points if point[column] <= 0.0)
+
+    step = 15 * 60_000  # the chart's course is drawn every 15 minutes
+    assert abs(reaches_zero(1) - p.eta_ms) <= step
+    assert abs(reaches_zero(2) - p.eta_low_ms) <= step
+    assert abs(reaches_zero(3) - p.eta_high_ms) <= step
+    assert all(low <= mid <= high for _, mid, low, high in points)

@@ -26,6 +26,7 @@ class Building:
     outside: float = -10.0
     fail_at: float | None = None
     repair_at: float | None = None
+    fail_power: float = 0.0  # the share of the heater's power left after the failure
     door: tuple[float, float] | None = None  # open from, to (hours)
     door_wide: float = 5.0  # the air's loss to the outside multiplies by this while open
     visit: tuple[float, float] | None = None  # at 20 °C from, to (hours)
@@ -64,7 +65,7 @@ def simulate(b: Building) -> tuple[list[Reading], list[Reading]]:
         heating = t_air < sp - b.hysteresis or (heating and t_air < sp + b.hysteresis)
         failed = b.fail_at is not None and h >= b.fail_at and not (
             b.repair_at is not None and h >= b.repair_at)
-        p = power if heating and not failed else 0.0
+        p = power * (b.fail_power if failed else 1.0) if heating else 0.0
         if b.defrost_every_min and m % b.defrost_every_min < b.defrost_min:
             p = -0.3 * power  # defrost: the coil draws heat from the room
         hour = h % 24

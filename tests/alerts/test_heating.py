@@ -296,3 +296,20 @@ def test_the_hours_of_the_day_are_known_after_five_days() -> None:
     events = events_of(b)
     assert [e.kind for e in events] == ["heating_failed"]
     assert events[0].at <= START + (6 * 24 + 14 + 1.25) * HOUR
+
+
+def test_silent_on_a_door_opened_while_a_weak_heater_sags_on_a_cold_spell() -> None:
+    # the heater barely keeps up, the air has sagged below the usual level for hours, then a
+    # door is open 36 min: the wait for it to close is timed from its step down, not the sag's
+    b = Building(days=6, outside=-2.0, colder=4.0, power=27.0, door=(5.7 * 24, 5.7 * 24 + 0.6))
+    indoor, _ = simulate(b)
+    assert min(r.value for r in indoor) < 5.0
+    assert events_of(b) == []
+
+
+def test_silent_on_a_door_left_open_for_45_minutes() -> None:
+    b = Building(days=6, setpoint=20.0, outside=-6.0, power=34.0, door=(4.5 * 24, 4.5 * 24 + 0.75),
+                 door_wide=20.0)
+    indoor, _ = simulate(b)
+    assert min(r.value for r in indoor) < 15.0
+    assert events_of(b) == []

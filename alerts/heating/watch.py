@@ -29,7 +29,7 @@ from storage.models import Reading
 MARGIN = 0.3  # °C below the band before a reading counts as below the usual level
 RESET = 0.1  # °C back above that before "below since" forgets (noise at the line)
 BELOW_MS = 15 * 60_000  # below the usual level this long before the history is read
-FALLING_MS = 55 * 60_000  # a door (≤ 45 min) or a defrost is over and recovering by then
+FALLING_MS = 50 * 60_000  # a door (≤ 45 min) or a defrost is over and recovering by then
 STEP = 0.3  # °C (and twice the noise) within STEP_MS: a sudden step in the fall (a door opening)...
 STEP_MS = 15 * 60_000
 STEP_PACE = 3.0  # ... when it is this many times the fall's own mean pace
@@ -101,14 +101,16 @@ def _fall_began(model: HeatingModel, history: Sequence[Reading], below_since: in
     return history[0].timestamp if history else below_since
 
 
-def _last_step(history: Sequence[Reading], began: int, noise: float) -> int:
-    """When the fall's last sudden step began (`began` without one): a drop within STEP_MS of
-    STEP and STEP_PACE times the fall's own mean pace. A door opened in a house already sagging
-    below its level steps down; the wait for it to close is timed from there, not from the
-    sag's start."""
+def _fall_known(history: Sequence[Reading], began: int, noise: float) -> int:
+    """From when the fall is known: its last sudden step's start, or else the first reading
+    after `began` (a door may have opened just before it, a reading's interval or a gap after
+    the last reading at the level). A step is a drop within STEP_MS of STEP and STEP_PACE times
+    the fall's own mean pace: a door opened in a house already sagging below its level steps
+    down, and the wait for it to close is timed from there, not from the sag's start."""
     points = [r for r in history if r.timestamp >= began]
+    after = next((r.timestamp for r in points if r.timestamp > began), began)
     if len(points) < 3:
-        return began
+        return after
     hours = (points[-1].timestamp - points[0].timestamp) / HOUR_MS
     pace = max(0.0, points[0].value - points[-1].value) / hours if hours > 0 else 0.0
     last, j = began, 0
@@ -121,7 +123,7 @@ def _last_step(history: Sequence[Reading], began: int, noise: float) -> int:
         if drop >= STEP + 2 * noise and drop >= STEP_PACE * pace * max(
                 (b.timestamp - a.timestamp) / HOUR_MS, STEP_MS / HOUR_MS):
             last = max(last, a.timestamp)
-    return last
+    return last if last > began else after
 
 
 def _rose(history: Sequence[Reading], began: int, noise: float) -> bool:
@@ -208,8 +210,8 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
     # a coarse sensor hops a whole step (half of it either way) however quiet the air is
     noise = max(model.noise, model.resolution / 2)
     # a door is timed from its step down; whether the fall rose is judged since it began
-    stepped = _last_step(recent, began, noise)
-    if now_ms - stepped < (URGENT_FALLING_MS if urgent else FALLING_MS) or _rose(
+    known = _fall_known(recent, began, noise)
+    if now_ms - known < (URGENT_FALLING_MS if urgent else FALLING_MS) or _rose(
             recent, began, noise) or not falling_unheated(model, recent, now_ms, below_since,
                                                           outside, noise, urgent):
         return HeatingStep(memory)

@@ -313,3 +313,15 @@ def test_silent_on_a_door_left_open_for_45_minutes() -> None:
     indoor, _ = simulate(b)
     assert min(r.value for r in indoor) < 15.0
     assert events_of(b) == []
+
+
+def test_silent_on_a_door_opened_in_a_gap_just_after_the_last_reading_at_the_level() -> None:
+    # no readings for 20 min, the door opens 2 min into them and stays open 51 min: the wait is
+    # timed from the first reading that shows the fall, not from the last one at the level
+    t = 4.5 * 24
+    b = Building(days=6, setpoint=20.0, outside=-6.0, power=34.0, gap=(t + 1 / 60, t + 20 / 60),
+                 door=(t + 2 / 60, t + 2 / 60 + 0.85))
+    indoor, _ = simulate(b)
+    assert min(r.value for r in indoor) < 17.0
+    assert events_of(b) == []
+

@@ -325,3 +325,8 @@ def test_silent_on_a_door_opened_in_a_gap_just_after_the_last_reading_at_the_lev
     assert min(r.value for r in indoor) < 17.0
     assert events_of(b) == []
 
+
+def test_silent_when_a_holiday_of_eleven_of_fourteen_days_ends_down_to_frost_guard() -> None:
+    # the days before it, at frost guard, are too few to be the lower quarter of the days
+    b = Building(days=16.5, setpoint=8.0, visit=(2.5 * 24, 13.6 * 24), sun=1.0)
+    assert events_of(b) == []

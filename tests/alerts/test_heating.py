@@ -330,3 +330,12 @@ def test_silent_when_a_holiday_of_eleven_of_fourteen_days_ends_down_to_frost_gua
     # the days before it, at frost guard, are too few to be the lower quarter of the days
     b = Building(days=16.5, setpoint=8.0, visit=(2.5 * 24, 13.6 * 24), sun=1.0)
     assert events_of(b) == []
+
+
+def test_silent_on_a_door_whose_step_is_most_of_the_fall_below_a_sagging_level() -> None:
+    # the sag is slow, the door's step is most of the drop: it is a step against the pace of
+    # the rest of the fall (against the whole fall's mean pace, which it makes, it was not)
+    b = Building(days=6, outside=-2.0, colder=2.0, power=27.0, door=(5.2 * 24, 5.2 * 24 + 0.7))
+    indoor, _ = simulate(b)
+    assert min(r.value for r in indoor) < 6.0
+    assert events_of(b) == []

@@ -16,7 +16,8 @@ PRIOR_TAU_HIGH_H = 55.0
 MIN_BAND = 0.25  # °C: noise and quantisation alone go this far
 MAX_BAND = 4.0
 MAX_NOISE = 0.2  # °C: a sensor noisier than this is read as this
-HOLIDAY = 3.0  # °C: the median day this far above the lower quarter's is a holiday's
+HOLIDAY = 3.0  # °C: days this far below the median day make the warm ones a holiday...
+HOLIDAY_COLD_DAYS = 2  # ... when there are at least this many of them
 MAX_RESOLUTION = 1.0  # °C: a coarser step is read as this
 BIN_MS = 15 * 60_000  # cooling episodes are read from 15-minute means
 MIN_EPISODE_MS = 90 * 60_000
@@ -90,10 +91,11 @@ def learn_level(readings: Sequence[Reading], now_ms: int) -> tuple[float, float,
         return None
     quartiles = [_quantile(sorted(r.value for r in d), 0.25) for d in full]
     lows = sorted(quartiles)
-    guard = _quantile(lows, 0.25)
-    if _median(lows) - guard > HOLIDAY:
-        # a long holiday filled half the days: the usual level is that of the days without it
-        lows = [q for q in lows if q <= guard + 1.0]
+    cold = [q for q in lows if q < _median(lows) - HOLIDAY]
+    if len(cold) >= HOLIDAY_COLD_DAYS:
+        # a long holiday filled most of the days: the usual level is that of the days without
+        # it (two are enough: a holiday's end down to frost guard is not a failure)
+        lows = cold
     level = _median(lows)
     # visit days (well above the level all day) say nothing of the band
     dips = sorted(max(0.0, level - _held_low(d))

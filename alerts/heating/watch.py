@@ -29,7 +29,11 @@ from storage.models import Reading
 MARGIN = 0.3  # °C below the band before a reading counts as below the usual level
 RESET = 0.1  # °C back above that before "below since" forgets (noise at the line)
 BELOW_MS = 15 * 60_000  # below the usual level this long before the history is read
-FALLING_MS = 50 * 60_000  # a door (≤ 40 min) or a defrost is over and recovering by then
+FALLING_MS = 50 * 60_000  # a door (≤ 45 min) or a defrost is over and recovering by then
+STEP = 0.3  # °C (and twice the noise) within STEP_MS: a sudden step in the fall (a door opening)...
+STEP_MS = 15 * 60_000
+STEP_PACE = 3.0  # ... when it is this many times the pace of the rest of the fall
+STEP_MEAN_MS = 5 * 60_000  # steps are read from means over this (a quick sensor's noise)
 NEAR_FREEZING = 4.5  # °C: this close to the pipes' danger it waits less...
 URGENT_BELOW_MS = 10 * 60_000  # ... below the level this long
 URGENT_FALLING_MS = 25 * 60_000  # ... falling this long
@@ -96,6 +100,55 @@ def _fall_began(model: HeatingModel, history: Sequence[Reading], below_since: in
         if r.timestamp <= below_since and r.value >= model.level:
             return r.timestamp
     return history[0].timestamp if history else below_since
+
+
+def _means(readings: Sequence[Reading], width_ms: int) -> list[tuple[int, float]]:
+    """Means over `width_ms` as `(start ms, °C)`, spans without readings left out: a quick
+    sensor's noise averages out of them."""
+    out: list[tuple[int, float]] = []
+    key, total, n = None, 0.0, 0
+    for r in readings:
+        k = r.timestamp - r.timestamp % width_ms
+        if k != key:
+            if key is not None:
+                out.append((key, total / n))
+            key, total, n = k, 0.0, 0
+        total += r.value
+        n += 1
+    if key is not None:
+        out.append((key, total / n))
+    return out
+
+
+def _fall_known(history: Sequence[Reading], began: int, noise: float) -> int:
+    """From when the fall is known: its last sudden step's start, or else the first reading
+    after `began` (a door may have opened just before it, a reading's interval or a gap after
+    the last reading at the level). A step is a drop of 5-minute means within STEP_MS of STEP
+    and STEP_PACE times the pace of the rest of the fall: a door opened in a house already
+    sagging below its level steps down, and the wait for it to close is timed from there, not
+    from the sag's start."""
+    points = [r for r in history if r.timestamp >= began]
+    after = next((r.timestamp for r in points if r.timestamp > began), began)
+    if len(points) < 3:
+        return after
+    means = _means(points, STEP_MEAN_MS)
+    total = max(0.0, means[0][1] - means[-1][1])
+    hours = (means[-1][0] - means[0][0]) / HOUR_MS
+    last, j = began, 0
+    for b_at, b_value in means:
+        while means[j][0] < b_at - STEP_MS:
+            j += 1
+        a_at, a_value = means[j]
+        drop = a_value - b_value
+        if drop < STEP + 2 * noise:
+            continue
+        span = (b_at - a_at) / HOUR_MS
+        rest = hours - span
+        pace = max(0.0, total - drop) / rest if rest > STEP_MS / HOUR_MS else 0.0
+        # a step in a quick reading's few minutes is judged as a quarter hour's pace
+        if drop >= STEP_PACE * pace * max(span, STEP_MS / HOUR_MS):
+            last = max(last, a_at)
+    return last if last > began else after
 
 
 def _rose(history: Sequence[Reading], began: int, noise: float) -> bool:
@@ -181,7 +234,9 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
     began = _fall_began(model, recent, below_since)
     # a coarse sensor hops a whole step (half of it either way) however quiet the air is
     noise = max(model.noise, model.resolution / 2)
-    if now_ms - began < (URGENT_FALLING_MS if urgent else FALLING_MS) or _rose(
+    # a door is timed from its step down; whether the fall rose is judged since it began
+    known = _fall_known(recent, began, noise)
+    if now_ms - known < (URGENT_FALLING_MS if urgent else FALLING_MS) or _rose(
             recent, began, noise) or not falling_unheated(model, recent, now_ms, below_since,
                                                           outside, noise, urgent):
         return HeatingStep(memory)

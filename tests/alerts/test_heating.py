@@ -391,3 +391,46 @@ def test_without_outside_data_the_chart_draws_what_the_message_says() -> None:
     assert abs(reaches_zero(2) - p.eta_low_ms) <= step
     assert abs(reaches_zero(3) - p.eta_high_ms) <= step
     assert all(low <= mid <= high for _, mid, low, high in points)
+
+
+def test_silent_on_a_door_opened_while_a_weak_heater_sags_on_a_cold_spell() -> None:
+    # the heater barely keeps up, the air has sagged below the usual level for hours, then a
+    # door is open 36 min: the wait for it to close is timed from its step down, not the sag's
+    b = Building(days=6, outside=-2.0, colder=4.0, power=27.0, door=(5.7 * 24, 5.7 * 24 + 0.6))
+    indoor, _ = simulate(b)
+    assert min(r.value for r in indoor) < 5.0
+    assert events_of(b) == []
+
+
+def test_silent_on_a_door_left_open_for_45_minutes() -> None:
+    b = Building(days=6, setpoint=20.0, outside=-6.0, power=34.0, door=(4.5 * 24, 4.5 * 24 + 0.75),
+                 door_wide=20.0)
+    indoor, _ = simulate(b)
+    assert min(r.value for r in indoor) < 15.0
+    assert events_of(b) == []
+
+
+def test_silent_on_a_door_opened_in_a_gap_just_after_the_last_reading_at_the_level() -> None:
+    # no readings for 20 min, the door opens 2 min into them and stays open 51 min: the wait is
+    # timed from the first reading that shows the fall, not from the last one at the level
+    t = 4.5 * 24
+    b = Building(days=6, setpoint=20.0, outside=-6.0, power=34.0, gap=(t + 1 / 60, t + 20 / 60),
+                 door=(t + 2 / 60, t + 2 / 60 + 0.85))
+    indoor, _ = simulate(b)
+    assert min(r.value for r in indoor) < 17.0
+    assert events_of(b) == []
+
+
+def test_silent_when_a_holiday_of_eleven_of_fourteen_days_ends_down_to_frost_guard() -> None:
+    # the days before it, at frost guard, are too few to be the lower quarter of the days
+    b = Building(days=16.5, setpoint=8.0, visit=(2.5 * 24, 13.6 * 24), sun=1.0)
+    assert events_of(b) == []
+
+
+def test_silent_on_a_door_whose_step_is_most_of_the_fall_below_a_sagging_level() -> None:
+    # the sag is slow, the door's step is most of the drop: it is a step against the pace of
+    # the rest of the fall (against the whole fall's mean pace, which it makes, it was not)
+    b = Building(days=6, outside=-2.0, colder=2.0, power=27.0, door=(5.2 * 24, 5.2 * 24 + 0.7))
+    indoor, _ = simulate(b)
+    assert min(r.value for r in indoor) < 6.0
+    assert events_of(b) == []

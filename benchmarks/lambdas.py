@@ -27,8 +27,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from alerts import heating  # noqa: E402
 from alerts.cycle import RuleBook, run_cycle  # noqa: E402
-from alerts.rules import freeze_preset  # noqa: E402
+from alerts.heating import HeatingMemory  # noqa: E402
+from alerts.heating_rule import dump_memory, load_memory  # noqa: E402
+from alerts.rules import HEATING_SPEC, freeze_preset  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.tokens import issue_token  # noqa: E402
 from ingest.http.app import create_app  # noqa: E402
@@ -36,14 +39,22 @@ from sensorbot.demo.emulator import BotApiEmulator  # noqa: E402
 from sensorbot.lambdas import build_handler  # noqa: E402
 from storage.dynamodb import DynamoDBStore  # noqa: E402
 from storage.dynamodb.client import build_client  # noqa: E402
-from storage.models import AlertRule, ChatLink, Reading, User  # noqa: E402
+from storage.models import (  # noqa: E402
+    AlertRule,
+    AlertState,
+    ChatLink,
+    OutsideSettings,
+    Reading,
+    User,
+)
 from tests.support.dynalite import find_dynalite, start_dynalite  # noqa: E402
 
 EVENTS = ROOT / "tests" / "events"
 RUNS = 5
 TARGETS = {"api": 1.0, "alerts": 1.0, "bot": 1.5, "chart": 1.5}  # chart: the bot's, /history
 CHAT = 101
-MINUTES_A_MONTH = 30 * 24 * 60
+MINUTES_A_DAY = 24 * 60
+MINUTES_A_MONTH = 30 * MINUTES_A_DAY
 
 # Prices: AWS list prices for us-east-1 as of 2025-01 (DynamoDB on-demand after the
 # 2024-11-01 cut); eu-north-1 is within about 10 %. Free tiers are left out.
@@ -203,7 +214,8 @@ class Silent:
 
 
 def cycle_units(endpoint: str, sensors: int = 500) -> dict[str, float]:
-    """Read units of one steady cycle: every sensor with the freeze preset (two rules)."""
+    """Read units of one steady cycle: every sensor with the freeze preset (below, stale and
+    the heating watch)."""
     now = int(time.time() * 1000)
     suffix = uuid.uuid4().hex[:8]
     store = DynamoDBStore(client=build_client("eu-north-1", endpoint),
@@ -215,7 +227,7 @@ def cycle_units(endpoint: str, sensors: int = 500) -> dict[str, float]:
     for i in range(sensors):
         for n, spec in enumerate(freeze_preset(3.0)):
             store.put_alert_rule(AlertRule("home", f"r{i:04d}{n}", f"s{i:04d}", spec, now))
-    rules = 2 * sensors
+    rules = len(freeze_preset(3.0)) * sensors
     asyncio.run(run_cycle(store, Silent(), now))  # settle into the steady state
 
     def measure(rulebook: RuleBook) -> tuple[float, float]:
@@ -234,6 +246,40 @@ def cycle_units(endpoint: str, sensors: int = 500) -> dict[str, float]:
             "cpu_s": cold_cpu}
 
 
+def relearn_units(endpoint: str, days: int = heating.LEARN_DAYS) -> dict[str, float]:
+    """What a heating watch's daily relearning costs: read units and CPU of the cycle that reads
+    `days` of one-minute readings of its sensor and of the user's outdoor sensor, and of the
+    steady cycle after it."""
+    now = int(time.time() * 1000)
+    suffix = uuid.uuid4().hex[:8]
+    store = DynamoDBStore(client=build_client("eu-north-1", endpoint),
+                          measurements_table=f"m-{suffix}", meta_table=f"meta-{suffix}")
+    store.init()
+    minutes = days * MINUTES_A_DAY
+    for sensor, base in (("attic", 8.0), ("garden", -5.0)):
+        readings = [Reading(sensor, now - (minutes - m) * 60_000,
+                            base + 0.3 * ((m // 20) % 2) - 0.1 * ((m // 700) % 3))
+                    for m in range(minutes)]
+        for start in range(0, minutes, 500):
+            store.write_readings("home", readings[start:start + 500], now_ms=now)
+    store.put_outside_settings(OutsideSettings("home", outdoor_sensor="garden"))
+    first_seen = HeatingMemory(first_seen=now - minutes * 60_000)
+    store.put_alert_rule(AlertRule("home", "watch", "attic", HEATING_SPEC, now,
+                                   AlertState(heating=dump_memory(first_seen))))
+
+    def measure(at: int) -> tuple[float, float]:
+        before, cpu = store.capacity.read_units, time.process_time()
+        asyncio.run(run_cycle(store, Silent(), at))
+        return store.capacity.read_units - before, time.process_time() - cpu
+
+    learning, learning_cpu = measure(now)
+    steady, _ = measure(now + 60_000)
+    rule = store.get_alert_rule("home", "watch")
+    learned = rule is not None and load_memory(rule.state.heating).model is not None
+    return {"readings": 2 * minutes, "rru": learning - steady, "cpu_s": learning_cpu,
+            "steady": steady, "learned": float(learned)}
+
+
 # -- the bill ---------------------------------------------------------------------------------
 
 def lambda_ms(cpu_ms: float, calls: float, memory_gb: float) -> float:
@@ -241,25 +287,34 @@ def lambda_ms(cpu_ms: float, calls: float, memory_gb: float) -> float:
     return cpu_ms * LAMBDA_FULL_CORE_MB / (memory_gb * 1024) + calls * DYNAMODB_CALL_MS
 
 
-def monthly_bill(sensors: int, api: dict[str, float], cycle: dict[str, float]
-                 ) -> dict[str, float]:
+def monthly_bill(sensors: int, api: dict[str, float], cycle: dict[str, float],
+                 relearn: dict[str, float]) -> dict[str, float]:
     readings = sensors * MINUTES_A_MONTH
     cycles = MINUTES_A_MONTH
     api_seconds = lambda_ms(api["cpu_ms_own"], 3, API_MEMORY_GB) / 1000  # get, write, touch
     cycle_rru = cycle["cold"] / cycle["sensors"] * sensors  # scales with watched sensors
     cycle_seconds = (lambda_ms(cycle["cpu_s"] * 1000 / cycle["sensors"] * sensors,
                                sensors / 16 + 1, ALERTS_MEMORY_GB) / 1000)
+    # each heating watch relearns once a day: its reads, and the alerts Lambda's time for them
+    relearns = sensors * 30
+    relearn_seconds = lambda_ms(relearn["cpu_s"] * 1000, relearn["rru"] / 8 + 2,
+                                ALERTS_MEMORY_GB) / 1000
+    heating_bill = relearns * (relearn["rru"] * PRICE["rru"]
+                               + relearn_seconds * ALERTS_MEMORY_GB * PRICE["gb_s_arm"])
     stored_gb = readings * 3 * STORED_ITEM_BYTES / 1e9  # 90 days of readings
     bill = {
         "api_lambda": readings * (PRICE["lambda_request"]
                                   + api_seconds * API_MEMORY_GB * PRICE["gb_s_arm"]),
         "alerts_lambda": cycles * (PRICE["lambda_request"]
-                                   + cycle_seconds * ALERTS_MEMORY_GB * PRICE["gb_s_arm"]),
+                                   + cycle_seconds * ALERTS_MEMORY_GB * PRICE["gb_s_arm"])
+        + relearns * relearn_seconds * ALERTS_MEMORY_GB * PRICE["gb_s_arm"],
         "writes": readings * api["wru_own"] * PRICE["wru"],
-        "reads": (readings * api["rru_own"] + cycles * cycle_rru) * PRICE["rru"],
+        "reads": (readings * api["rru_own"] + cycles * cycle_rru
+                  + relearns * relearn["rru"]) * PRICE["rru"],
         "storage": stored_gb * (PRICE["storage_gb"] + PRICE["pitr_gb"]),
     }
     bill["total"] = sum(bill.values())
+    bill["heating"] = heating_bill  # of the total: the watches' daily relearning
     # a gateway's sensors sharing one token: its last-use write is once a minute in all
     bill["total_shared"] = bill["total"] - readings * (api["wru_own"] - api["wru_shared"]) \
         * PRICE["wru"]
@@ -301,6 +356,7 @@ def main() -> None:
             starts = cold_starts(server.endpoint, emulator)
         api = api_units(server.endpoint)
         cycle = cycle_units(server.endpoint)
+        relearn = relearn_units(server.endpoint)
     finally:
         server.stop()
 
@@ -333,16 +389,21 @@ def main() -> None:
     print(f"  with the rulebook kept (sensorbot run): {cycle['warm']:.1f} RRU = "
           f"{cycle['warm'] / cycle['rules']:.3f} per rule; listing the rules alone "
           f"{cycle['listing']:.1f} RRU; CPU of a cold-rulebook cycle {cycle['cpu_s']:.2f} s")
+    print(f"Heating watch, one daily relearning ({relearn['readings']:,.0f} one-minute readings "
+          f"of its sensor and the outdoor sensor): {relearn['rru']:.1f} RRU, CPU "
+          f"{relearn['cpu_s']:.2f} s; the steady cycle after it {relearn['steady']:.1f} RRU"
+          f"{'' if relearn['learned'] else '   (NOT LEARNED: the figure is wrong)'}")
     print("Monthly bill, one reading a minute per sensor, a cycle a minute, 90 days kept, "
           "USD (us-east-1 list prices 2025-01, no free tier):")
     print("  | sensors | API Lambda | alerts Lambda | DynamoDB writes | DynamoDB reads | "
-          "storage + PITR | total | total, one token shared | ranchdata (of it API Gateway) |")
+          "storage + PITR | total | of it, heating watches relearning | total, one token shared | "
+          "ranchdata (of it API Gateway) |")
     for sensors in (10, 100, 1000):
-        bill, ranch = monthly_bill(sensors, api, cycle), ranchdata_bill(sensors)
+        bill, ranch = monthly_bill(sensors, api, cycle, relearn), ranchdata_bill(sensors)
         print(f"  | {sensors:,} | {bill['api_lambda']:.2f} | {bill['alerts_lambda']:.2f} | "
               f"{bill['writes']:.2f} | {bill['reads']:.2f} | {bill['storage']:.2f} | "
-              f"**{bill['total']:.2f}** | {bill['total_shared']:.2f} | {ranch['total']:.2f} "
-              f"({ranch['api_gateway']:.2f}) |")
+              f"**{bill['total']:.2f}** | {bill['heating']:.2f} | {bill['total_shared']:.2f} | "
+              f"{ranch['total']:.2f} ({ranch['api_gateway']:.2f}) |")
     per_sensor = cycle["cold"] / cycle["sensors"] * MINUTES_A_MONTH * PRICE["rru"]
     print(f"  an alert cycle a minute: ${per_sensor:.4f} a month in reads per watched sensor")
 

@@ -27,6 +27,9 @@ OBSERVED_SCALE = 1.6  # ideal τ / the τ a fall shows at the first warning: abo
 EARLY = 0.8
 BLEND_DOUBT = 0.45  # the blended τ's range: × e^±0.45 (it held the truth 3 times in 4)
 KNEE_WEIGHT = 0.6  # the two-node reading of the fall against the scaled-up late rate
+LEARNED_MOST = 0.6  # the learned τ's weight at most: the fall's own always counts
+KNEE_LEARNED = 0.2  # the learned τ's weight at most, against a fall read as two nodes
+QUICKENING = 1.5  # a fall whose last 45 min fall this much faster than its 90 is young
 
 OutsideSource = Literal["sensor", "forecast"]
 
@@ -47,11 +50,22 @@ def recent_rate(recent: Sequence[Reading], now_ms: int) -> float | None:
     return trend_per_hour(window)
 
 
+def quick_drop(rate: float | None, longer: float | None) -> bool:
+    """The fall is speeding up: its last 45 minutes fall QUICKENING times as fast as its last 90
+    or more. It began inside that window, and the air is still in its quick drop towards the
+    building's mass, which says little yet about how fast the building itself cools."""
+    return rate is not None and longer is not None and longer < 0 and rate < QUICKENING * longer
+
+
 def blended_taus(model: HeatingModel | None, start: float, out_now: float,
-                 rate: float | None, bend: Knee | None = None) -> tuple[float, float, float]:
+                 rate: float | None, bend: Knee | None = None,
+                 longer: float | None = None) -> tuple[float, float, float]:
     """τ with its range for this fall: the learned τ (or the prior) blended with the τ the fall
     itself shows, (T − outside) / rate, scaled up because the air still falls a little faster
-    than the building then; the learned τ weighs more the more falls it was learned from."""
+    than the building then; the learned τ weighs more the more falls it was learned from, and
+    less when the fall's two nodes are resolved (`bend`). `longer` is the rate over 90 min: in a
+    fall still in its quick drop (`quick_drop`) the learned τ weighs its most, and the range
+    spans both."""
     tau, low, high = taus(model)
     if rate is None or rate >= -0.02 or start - out_now < 1.0:
         return tau, low, high
@@ -64,10 +78,21 @@ def blended_taus(model: HeatingModel | None, start: float, out_now: float,
     episodes = model.cooling_episodes if model is not None else 0
     # the fall's own weighs at least 40 %: many falls learned do not make τ right (76 h
     # learned from 14 falls for a 35 h building)
-    w = min(0.6, 0.25 + 0.05 * episodes)
+    w = min(LEARNED_MOST, 0.25 + 0.05 * episodes)
+    quick = bend is None and quick_drop(rate, longer)
+    if bend is not None:
+        # this fall's own two nodes, resolved, say more than falls on other days (sun, people)
+        w = min(w, KNEE_LEARNED)
+    elif quick:
+        w = LEARNED_MOST
     mid = math.exp(w * math.log(tau) + (1 - w) * math.log(seen))
+    fast, slow = mid * math.exp(-BLEND_DOUBT), mid * math.exp(BLEND_DOUBT)
+    if quick:
+        # the range spans both readings: the building cools no faster than its air falls now,
+        # and maybe as slowly as the learned τ's range says
+        fast, slow = min(fast, seen * math.exp(-BLEND_DOUBT)), max(slow, high)
     # the stated ETA leans early (the pipes matter more than the precision); the range not
-    return mid * EARLY, mid * math.exp(-BLEND_DOUBT), mid * math.exp(BLEND_DOUBT)
+    return mid * EARLY, fast, slow
 
 
 def now_and_rate(recent: Sequence[Reading], now_ms: int) -> tuple[float, float | None] | None:
@@ -177,7 +202,7 @@ def predict_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: 
         return _without_outside(start, rate, now_ms, recent_rate(recent, now_ms), model)
     course, now_out, source = found
     tau, low, high = blended_taus(model, start, now_out, recent_rate(recent, now_ms),
-                                  knee(recent, now_ms))
+                                  knee(recent, now_ms), rate)
     until = now_ms + HORIZON_MS
     eta = _crossing(course_of(start, now_ms, until, tau, course, 0.0))
     early = _crossing(course_of(start, now_ms, until, low, course, -OUTSIDE_DOUBT))
@@ -232,7 +257,7 @@ def curve_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: in
         return _blind_curves(model, start, now_ms, until_ms, blind)
     course = found[0]
     tau, low, high = blended_taus(model, start, found[1], recent_rate(recent, now_ms),
-                                  knee(recent, now_ms))
+                                  knee(recent, now_ms), rate)
     mid = course_of(start, now_ms, until_ms, tau, course, 0.0)
     fast = course_of(start, now_ms, until_ms, low, course, -OUTSIDE_DOUBT)
     slow = course_of(start, now_ms, until_ms, high, course, OUTSIDE_DOUBT)

@@ -29,7 +29,8 @@ BLEND_DOUBT = 0.45  # the blended τ's range: × e^±0.45 (it held the truth 3 t
 KNEE_WEIGHT = 0.6  # the two-node reading of the fall against the scaled-up late rate
 LEARNED_MOST = 0.6  # the learned τ's weight at most: the fall's own always counts
 KNEE_LEARNED = 0.2  # the learned τ's weight at most, against a fall read as two nodes
-QUICKENING = 1.5  # a fall whose last 45 min fall this much faster than its 90 is young
+QUICKENING = 1.5
+COARSE = 0.25  # a fall whose last 45 min fall this much faster than its 90 is young
 
 OutsideSource = Literal["sensor", "forecast"]
 
@@ -57,6 +58,13 @@ def quick_drop(rate: float | None, longer: float | None) -> bool:
     return rate is not None and longer is not None and longer < 0 and rate < QUICKENING * longer
 
 
+def _shown(start: float, out_now: float, rate: float | None) -> float | None:
+    """The τ a rate shows, (T − outside) / rate, scaled up for the air's quick drop in it."""
+    if rate is None or rate >= -0.02:
+        return None
+    return min(200.0, max(3.0, (start - out_now) / -rate * OBSERVED_SCALE))
+
+
 def blended_taus(model: HeatingModel | None, start: float, out_now: float,
                  rate: float | None, bend: Knee | None = None,
                  longer: float | None = None) -> tuple[float, float, float]:
@@ -64,17 +72,20 @@ def blended_taus(model: HeatingModel | None, start: float, out_now: float,
     itself shows, (T − outside) / rate, scaled up because the air still falls a little faster
     than the building then; the learned τ weighs more the more falls it was learned from, and
     less when the fall's two nodes are resolved (`bend`). `longer` is the rate over 90 min: in a
-    fall still in its quick drop (`quick_drop`) the learned τ weighs its most, and the range
-    spans both."""
+    fall still in its quick drop (`quick_drop`) the learned τ weighs its most. The range's
+    early end reaches the quickest τ the fall's last 45 or 90 minutes show."""
     tau, low, high = taus(model)
-    if rate is None or rate >= -0.02 or start - out_now < 1.0:
+    seen = _shown(start, out_now, rate)
+    if seen is None or start - out_now < 1.0:
         return tau, low, high
-    seen = (start - out_now) / -rate * OBSERVED_SCALE
-    seen = min(200.0, max(3.0, seen))
+    quickest = seen
+    if model is not None and model.resolution >= COARSE:
+        quickest = min(seen, _shown(start, out_now, longer) or seen)
     if bend is not None and bend.slow_now - out_now >= 1.0:
         # the building's own rate, the quick drop fitted out rather than scaled out
         own = min(200.0, max(3.0, (bend.slow_now - out_now) / -bend.rate_per_h))
         seen = math.exp(KNEE_WEIGHT * math.log(own) + (1 - KNEE_WEIGHT) * math.log(seen))
+        quickest = 200.0  # read past its quick drop, the fall leaves the blend's range as it is
     episodes = model.cooling_episodes if model is not None else 0
     # the fall's own weighs at least 40 %: many falls learned do not make τ right (76 h
     # learned from 14 falls for a 35 h building)
@@ -86,11 +97,12 @@ def blended_taus(model: HeatingModel | None, start: float, out_now: float,
     elif quick:
         w = LEARNED_MOST
     mid = math.exp(w * math.log(tau) + (1 - w) * math.log(seen))
-    fast, slow = mid * math.exp(-BLEND_DOUBT), mid * math.exp(BLEND_DOUBT)
+    # the early end: the building may cool as fast as any recent stretch of its fall shows
+    # (a τ learned too slow, a 45-minute lull between a coarse sensor's steps)
+    fast, slow = min(mid, quickest) * math.exp(-BLEND_DOUBT), mid * math.exp(BLEND_DOUBT)
     if quick:
-        # the range spans both readings: the building cools no faster than its air falls now,
-        # and maybe as slowly as the learned τ's range says
-        fast, slow = min(fast, seen * math.exp(-BLEND_DOUBT)), max(slow, high)
+        # the late end: the quick drop says little, the learned τ's range may be right
+        slow = max(slow, high)
     # the stated ETA leans early (the pipes matter more than the precision); the range not
     return mid * EARLY, fast, slow
 
@@ -178,6 +190,9 @@ def _without_outside(start: float, rate: float | None, now_ms: int, settled: flo
         return Prediction(None, None, None, rate, None, None)
     line_ms = max(0.0, start - FREEZE) / -rate * HOUR_MS
     low, mid, high = (now_ms + int(f * line_ms) for f in BLIND_FACTORS)
+    if settled is not None and settled < rate:
+        # the early end: the last 45 minutes fall faster (the air's quick drop just begun)
+        low = now_ms + int(BLIND_FACTORS[0] * max(0.0, start - FREEZE) / -settled * HOUR_MS)
     if settled is not None and settled < -0.05:
         # where the fall heads: T + rate·τ, the building's own rate (the quick drop taken out;
         # fitting it out as a knee, as with outside data, helped as often as it hurt here)
@@ -186,7 +201,7 @@ def _without_outside(start: float, rate: float | None, now_ms: int, settled: flo
         if towards < FREEZE - 1.0 and start > FREEZE:
             hours = tau * math.log((start - towards) / (FREEZE - towards))
             mid = int(math.sqrt(max(1.0, mid - now_ms) * hours * HOUR_MS)) + now_ms
-            mid = min(high, max(low, mid))
+            mid = min(high, max(now_ms + int(BLIND_FACTORS[0] * line_ms), mid))
     return Prediction(mid, low, high, round(rate, 2), None, None)
 
 

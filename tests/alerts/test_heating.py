@@ -476,3 +476,27 @@ def test_a_fall_still_in_its_quick_drop_keeps_the_learned_tau_in_its_range() -> 
     # and a τ learned wrong (80 h) still leaves the range's early end before the truth
     wrong, _, _ = _predicted_with_tau(b, 80.0, 14, 40)
     assert wrong.eta_low_ms is not None and wrong.eta_low_ms <= truth
+
+
+def test_a_coarse_sensors_lull_and_a_tau_learned_too_slow_keep_the_early_end_first() -> None:
+    # a 0.5 °C sensor can sit between two steps for most of 45 minutes; with 150 h learned from
+    # 14 falls for a 30 h building, the range's early end came 57 % of the time left after the
+    # truth; it now reaches the quickest τ the last 45 or 90 minutes show
+    b = Building(days=7, fail_at=4.5 * 24, tau_h=30.0, outside=-12.0, step=0.5, noise=0.15,
+                 seed=3)
+    p, truth, _ = _predicted_with_tau(b, 150.0, 14, 90)
+    assert p.eta_low_ms is not None and p.eta_low_ms <= truth
+
+
+def test_without_outside_data_a_fall_just_begun_keeps_the_early_end_first() -> None:
+    # 20 min in, the last 90 minutes are mostly the level before the failure: their straight
+    # line put the early end half the time left after the truth; the last 45 minutes' does not
+    b = Building(days=7, fail_at=4.5 * 24, tau_h=15.0, outside=-6.0, setpoint=4.0)
+    indoor, outdoor = simulate(b)
+    memory = memory_after([r for r in indoor if r.timestamp < START + 4 * DAY_MS], outdoor)
+    now = START + int((b.fail_at or 0) * HOUR) + 20 * 60_000
+    recent = [r for r in indoor if now - 3 * HOUR_MS <= r.timestamp <= now]
+    p = predict(memory, recent, now, Outside())
+    truth = first_at_or_below(b, 0.0, b.fail_at or 0.0)
+    assert truth is not None and p.eta_low_ms is not None and p.eta_ms is not None
+    assert p.eta_low_ms <= truth

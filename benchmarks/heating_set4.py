@@ -429,7 +429,8 @@ def breakdowns(judged: list[Judged], key: tuple[float, float]) -> None:
         print(f"  {c:28} {watch[c]:3d} {naive[c]:5d}")
     fails = counted(judged)
     print("failures by kind: runs / watch missed / watch late (lead < 0.4) / watch delay "
-          "median h / hold missed / hold delay median h")
+          "median h / hold missed / hold delay median h / watch ETA error median / truth in "
+          "range / ETA later than truth")
     rows: dict[str, list[Judged]] = {}
     for j in fails:
         for k in ["all", *j.kinds]:
@@ -441,14 +442,32 @@ def breakdowns(judged: list[Judged], key: tuple[float, float]) -> None:
         delays = [d for j in group if (d := j.delay_h(j.watch_at)) is not None]
         hold_missed = sum(1 for j in group if j.missed(j.grid_warn[key]))
         hold_delays = [d for j in group if (d := j.delay_h(j.grid_warn[key])) is not None]
+        error, inside, after = eta_figures(group)
         print(f"  {k:22} {len(group):4d} {missed:4d} {late:4d} "
               f"{statistics.median(delays) if delays else math.nan:6.2f} "
               f"{hold_missed:4d} "
-              f"{statistics.median(hold_delays) if hold_delays else math.nan:6.2f}")
+              f"{statistics.median(hold_delays) if hold_delays else math.nan:6.2f} "
+              f"{error:6.2f} {inside:5.0%} {after:5.0%}")
     worst = [j for j in fails if j.missed(j.watch_at)]
     if worst:
         print("missed seeds: " + ", ".join(f"{j.seed} ({j.mode}, {'/'.join(j.kinds[:2])})"
                                             for j in worst[:12]))
+
+
+def eta_figures(group: list[Judged]) -> tuple[float, float, float]:
+    """The watch's ETA in a group, as `figures` counts it: the median error as a share of the
+    time left, the share of truths inside the range, the share of ETAs later than the truth."""
+    errors, inside, after = [], [], []
+    for j in group:
+        if j.t0_ms is None or j.watch_warn is None or j.watch_warn[0] >= j.t0_ms:
+            continue
+        at, eta, low, high = j.watch_warn
+        errors.append(abs(eta - j.t0_ms) / (j.t0_ms - at) if eta is not None else 1.0)
+        after.append(eta is not None and eta > j.t0_ms)
+        if low is not None or high is not None:
+            inside.append((low or 0) <= j.t0_ms <= (high or 2**62))
+    return (pct(errors, 0.5), sum(inside) / len(inside) if inside else math.nan,
+            sum(after) / len(after) if after else math.nan)
 
 
 def runs(seed: int, n_fail: int, n_partial: int, n_normal: int,
@@ -457,18 +476,31 @@ def runs(seed: int, n_fail: int, n_partial: int, n_normal: int,
     return [(seed + i, mode, spread) for i, mode in enumerate(modes)]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+@dataclass(frozen=True)
+class BenchSet:
+    """A set of runs: its name, its spreads, its first seed and how many runs of each mode
+    (full failures, partial failures, normal houses), in full and with --quick."""
+
+    name: str = "set 4"
+    spread: Spread = field(default_factory=Spread)
+    first_seed: int = 400_000
+    counts: tuple[int, int, int] = (90, 30, 160)
+    quick: tuple[int, int, int] = (30, 10, 50)
+    description: str | None = __doc__.splitlines()[0] if __doc__ else None
+
+
+def main(bench: BenchSet = BenchSet()) -> None:
+    ap = argparse.ArgumentParser(description=bench.description)
     ap.add_argument("--quick", action="store_true", help="about a third of the runs")
-    ap.add_argument("--seed", type=int, default=400_000, help="the first run's seed")
+    ap.add_argument("--seed", type=int, default=bench.first_seed, help="the first run's seed")
     ap.add_argument("--workers", type=int, default=2, help="processes (at most 2)")
     args = ap.parse_args()
-    n_fail, n_partial, n_normal = (30, 10, 50) if args.quick else (90, 30, 160)
+    n_fail, n_partial, n_normal = bench.quick if args.quick else bench.counts
     wall = time.time()
     with ProcessPoolExecutor(max_workers=max(1, min(2, args.workers))) as pool:
-        judged = list(pool.map(judge, runs(args.seed, n_fail, n_partial, n_normal, Spread()),
-                               chunksize=2))
-    report(f"set 4, seeds {args.seed}–{args.seed + len(judged) - 1}", judged)
+        judged = list(pool.map(judge, runs(args.seed, n_fail, n_partial, n_normal,
+                                           bench.spread), chunksize=2))
+    report(f"{bench.name}, seeds {args.seed}–{args.seed + len(judged) - 1}", judged)
     print(f"\n{len(judged)} runs in {time.time() - wall:.0f} s")
 
 

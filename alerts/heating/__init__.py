@@ -18,8 +18,10 @@ How it works:
   below 4.5 °C it waits 10 and 25 min instead, refusing falls 4× faster than unheated (a door).
 - It fires once, then only tracks the lowest reading; back at `level − band` it says so once.
 - The ETA (`eta.py`) steps T' = (outside − T)/τ through the forecast (or the outdoor sensor
-  held); τ blends the learned one with the fall's own, leaning early; the range is τ × e^±0.5
-  and ±1.5 °C outside. Without outside data: 1.1–6 × the straight line of the fall.
+  held); τ blends the learned one with the fall's own (read as a two-node knee when it can be,
+  then the learned τ weighs at most 20 %; a fall still in the air's quick drop leans on the
+  learned τ), leaning early; the range is τ × e^±0.45 and ±1.5 °C outside. Without outside
+  data: 1.1–6 × the straight line of the fall.
 """
 
 from __future__ import annotations

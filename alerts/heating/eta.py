@@ -27,6 +27,10 @@ OBSERVED_SCALE = 1.6  # ideal τ / the τ a fall shows at the first warning: abo
 EARLY = 0.8
 BLEND_DOUBT = 0.45  # the blended τ's range: × e^±0.45 (it held the truth 3 times in 4)
 KNEE_WEIGHT = 0.6  # the two-node reading of the fall against the scaled-up late rate
+LEARNED_MOST = 0.6  # the learned τ's weight at most: the fall's own always counts
+KNEE_LEARNED = 0.2  # the learned τ's weight at most, against a fall read as two nodes
+QUICKENING = 1.5
+COARSE = 0.25  # a fall whose last 45 min fall this much faster than its 90 is young
 
 OutsideSource = Literal["sensor", "forecast"]
 
@@ -47,27 +51,60 @@ def recent_rate(recent: Sequence[Reading], now_ms: int) -> float | None:
     return trend_per_hour(window)
 
 
+def quick_drop(rate: float | None, longer: float | None) -> bool:
+    """The fall is speeding up: its last 45 minutes fall QUICKENING times as fast as its last 90
+    or more. It began inside that window, and the air is still in its quick drop towards the
+    building's mass, which says little yet about how fast the building itself cools."""
+    return rate is not None and longer is not None and longer < 0 and rate < QUICKENING * longer
+
+
+def _shown(start: float, out_now: float, rate: float | None) -> float | None:
+    """The τ a rate shows, (T − outside) / rate, scaled up for the air's quick drop in it."""
+    if rate is None or rate >= -0.02:
+        return None
+    return min(200.0, max(3.0, (start - out_now) / -rate * OBSERVED_SCALE))
+
+
 def blended_taus(model: HeatingModel | None, start: float, out_now: float,
-                 rate: float | None, bend: Knee | None = None) -> tuple[float, float, float]:
+                 rate: float | None, bend: Knee | None = None,
+                 longer: float | None = None) -> tuple[float, float, float]:
     """τ with its range for this fall: the learned τ (or the prior) blended with the τ the fall
     itself shows, (T − outside) / rate, scaled up because the air still falls a little faster
-    than the building then; the learned τ weighs more the more falls it was learned from."""
+    than the building then; the learned τ weighs more the more falls it was learned from, and
+    less when the fall's two nodes are resolved (`bend`). `longer` is the rate over 90 min: in a
+    fall still in its quick drop (`quick_drop`) the learned τ weighs its most. The range's
+    early end reaches the quickest τ the fall's last 45 or 90 minutes show."""
     tau, low, high = taus(model)
-    if rate is None or rate >= -0.02 or start - out_now < 1.0:
+    seen = _shown(start, out_now, rate)
+    if seen is None or start - out_now < 1.0:
         return tau, low, high
-    seen = (start - out_now) / -rate * OBSERVED_SCALE
-    seen = min(200.0, max(3.0, seen))
+    quickest = seen
+    if model is not None and model.resolution >= COARSE:
+        quickest = min(seen, _shown(start, out_now, longer) or seen)
     if bend is not None and bend.slow_now - out_now >= 1.0:
         # the building's own rate, the quick drop fitted out rather than scaled out
         own = min(200.0, max(3.0, (bend.slow_now - out_now) / -bend.rate_per_h))
         seen = math.exp(KNEE_WEIGHT * math.log(own) + (1 - KNEE_WEIGHT) * math.log(seen))
+        quickest = 200.0  # read past its quick drop, the fall leaves the blend's range as it is
     episodes = model.cooling_episodes if model is not None else 0
     # the fall's own weighs at least 40 %: many falls learned do not make τ right (76 h
     # learned from 14 falls for a 35 h building)
-    w = min(0.6, 0.25 + 0.05 * episodes)
+    w = min(LEARNED_MOST, 0.25 + 0.05 * episodes)
+    quick = bend is None and quick_drop(rate, longer)
+    if bend is not None:
+        # this fall's own two nodes, resolved, say more than falls on other days (sun, people)
+        w = min(w, KNEE_LEARNED)
+    elif quick:
+        w = LEARNED_MOST
     mid = math.exp(w * math.log(tau) + (1 - w) * math.log(seen))
+    # the early end: the building may cool as fast as any recent stretch of its fall shows
+    # (a τ learned too slow, a 45-minute lull between a coarse sensor's steps)
+    fast, slow = min(mid, quickest) * math.exp(-BLEND_DOUBT), mid * math.exp(BLEND_DOUBT)
+    if quick:
+        # the late end: the quick drop says little, the learned τ's range may be right
+        slow = max(slow, high)
     # the stated ETA leans early (the pipes matter more than the precision); the range not
-    return mid * EARLY, mid * math.exp(-BLEND_DOUBT), mid * math.exp(BLEND_DOUBT)
+    return mid * EARLY, fast, slow
 
 
 def now_and_rate(recent: Sequence[Reading], now_ms: int) -> tuple[float, float | None] | None:
@@ -153,6 +190,9 @@ def _without_outside(start: float, rate: float | None, now_ms: int, settled: flo
         return Prediction(None, None, None, rate, None, None)
     line_ms = max(0.0, start - FREEZE) / -rate * HOUR_MS
     low, mid, high = (now_ms + int(f * line_ms) for f in BLIND_FACTORS)
+    if settled is not None and settled < rate:
+        # the early end: the last 45 minutes fall faster (the air's quick drop just begun)
+        low = now_ms + int(BLIND_FACTORS[0] * max(0.0, start - FREEZE) / -settled * HOUR_MS)
     if settled is not None and settled < -0.05:
         # where the fall heads: T + rate·τ, the building's own rate (the quick drop taken out;
         # fitting it out as a knee, as with outside data, helped as often as it hurt here)
@@ -161,7 +201,7 @@ def _without_outside(start: float, rate: float | None, now_ms: int, settled: flo
         if towards < FREEZE - 1.0 and start > FREEZE:
             hours = tau * math.log((start - towards) / (FREEZE - towards))
             mid = int(math.sqrt(max(1.0, mid - now_ms) * hours * HOUR_MS)) + now_ms
-            mid = min(high, max(low, mid))
+            mid = min(high, max(now_ms + int(BLIND_FACTORS[0] * line_ms), mid))
     return Prediction(mid, low, high, round(rate, 2), None, None)
 
 
@@ -177,7 +217,7 @@ def predict_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: 
         return _without_outside(start, rate, now_ms, recent_rate(recent, now_ms), model)
     course, now_out, source = found
     tau, low, high = blended_taus(model, start, now_out, recent_rate(recent, now_ms),
-                                  knee(recent, now_ms))
+                                  knee(recent, now_ms), rate)
     until = now_ms + HORIZON_MS
     eta = _crossing(course_of(start, now_ms, until, tau, course, 0.0))
     early = _crossing(course_of(start, now_ms, until, low, course, -OUTSIDE_DOUBT))
@@ -232,7 +272,7 @@ def curve_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: in
         return _blind_curves(model, start, now_ms, until_ms, blind)
     course = found[0]
     tau, low, high = blended_taus(model, start, found[1], recent_rate(recent, now_ms),
-                                  knee(recent, now_ms))
+                                  knee(recent, now_ms), rate)
     mid = course_of(start, now_ms, until_ms, tau, course, 0.0)
     fast = course_of(start, now_ms, until_ms, low, course, -OUTSIDE_DOUBT)
     slow = course_of(start, now_ms, until_ms, high, course, OUTSIDE_DOUBT)

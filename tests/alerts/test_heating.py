@@ -13,6 +13,7 @@ from alerts.heating import (
     HeatingMemory,
     HeatingPhase,
     Outside,
+    Prediction,
     curve,
     evaluate,
     predict,
@@ -434,3 +435,68 @@ def test_silent_on_a_door_whose_step_is_most_of_the_fall_below_a_sagging_level()
     indoor, _ = simulate(b)
     assert min(r.value for r in indoor) < 6.0
     assert events_of(b) == []
+
+
+def _predicted_with_tau(b: Building, tau_h: float, falls: int, after_failure_min: int
+                        ) -> tuple[Prediction, int, int]:
+    """The prediction `after_failure_min` into the failure with τ learned as `tau_h` (its range
+    ×0.7–1.4) from `falls` falls, the truth's time and now."""
+    indoor, outdoor = simulate(b)
+    memory = memory_after([r for r in indoor if r.timestamp < START + 4 * DAY_MS], outdoor)
+    assert memory.model is not None
+    learned = replace(memory, model=replace(memory.model, tau_h=tau_h, tau_low_h=0.7 * tau_h,
+                                            tau_high_h=1.4 * tau_h, cooling_episodes=falls))
+    now = START + int((b.fail_at or 0) * HOUR) + after_failure_min * 60_000
+    recent = [r for r in indoor if now - 3 * HOUR_MS <= r.timestamp <= now]
+    measured = tuple(r for r in outdoor if now - 3 * HOUR_MS <= r.timestamp <= now)
+    truth = first_at_or_below(b, 0.0, b.fail_at or 0.0)
+    assert truth is not None
+    return predict(learned, recent, now, Outside(measured)), truth, now
+
+
+def test_a_fall_read_as_two_nodes_outweighs_a_tau_learned_wrong_from_many_falls() -> None:
+    # 80 h learned from 14 falls for a 30 h building: an hour in, the fall's own two nodes are
+    # resolved and weigh 80 % (at 40 % the ETA came out 28 % of the time left too late)
+    b = Building(days=7, fail_at=4.5 * 24, tau_h=30.0, outside=-12.0)
+    p, truth, now = _predicted_with_tau(b, 80.0, 14, 60)
+    assert p.eta_ms is not None
+    assert p.eta_ms <= truth
+    assert truth - p.eta_ms <= 0.3 * (truth - now)
+
+
+def test_a_fall_still_in_its_quick_drop_keeps_the_learned_tau_in_its_range() -> None:
+    # 40 min in, the last 45 min fall twice as fast as the last 90: the air's quick drop, not
+    # yet the building's rate; the range reaches from that drop to the learned τ's slow end
+    # (read from the drop alone, its late end was 4 % of the time left past the truth)
+    b = Building(days=7, fail_at=4.5 * 24, tau_h=30.0, outside=-12.0)
+    p, truth, now = _predicted_with_tau(b, 30.0, 5, 40)
+    assert p.eta_low_ms is not None and p.eta_high_ms is not None
+    assert p.eta_low_ms <= truth <= p.eta_high_ms
+    assert p.eta_high_ms - truth >= 0.3 * (truth - now)
+    # and a τ learned wrong (80 h) still leaves the range's early end before the truth
+    wrong, _, _ = _predicted_with_tau(b, 80.0, 14, 40)
+    assert wrong.eta_low_ms is not None and wrong.eta_low_ms <= truth
+
+
+def test_a_coarse_sensors_lull_and_a_tau_learned_too_slow_keep_the_early_end_first() -> None:
+    # a 0.5 °C sensor can sit between two steps for most of 45 minutes; with 150 h learned from
+    # 14 falls for a 30 h building, the range's early end came 57 % of the time left after the
+    # truth; it now reaches the quickest τ the last 45 or 90 minutes show
+    b = Building(days=7, fail_at=4.5 * 24, tau_h=30.0, outside=-12.0, step=0.5, noise=0.15,
+                 seed=3)
+    p, truth, _ = _predicted_with_tau(b, 150.0, 14, 90)
+    assert p.eta_low_ms is not None and p.eta_low_ms <= truth
+
+
+def test_without_outside_data_a_fall_just_begun_keeps_the_early_end_first() -> None:
+    # 20 min in, the last 90 minutes are mostly the level before the failure: their straight
+    # line put the early end half the time left after the truth; the last 45 minutes' does not
+    b = Building(days=7, fail_at=4.5 * 24, tau_h=15.0, outside=-6.0, setpoint=4.0)
+    indoor, outdoor = simulate(b)
+    memory = memory_after([r for r in indoor if r.timestamp < START + 4 * DAY_MS], outdoor)
+    now = START + int((b.fail_at or 0) * HOUR) + 20 * 60_000
+    recent = [r for r in indoor if now - 3 * HOUR_MS <= r.timestamp <= now]
+    p = predict(memory, recent, now, Outside())
+    truth = first_at_or_below(b, 0.0, b.fail_at or 0.0)
+    assert truth is not None and p.eta_low_ms is not None and p.eta_ms is not None
+    assert p.eta_low_ms <= truth

@@ -35,7 +35,7 @@ from benchmarks.heating_set4 import BenchSet, main
 from benchmarks.heating_set4_sim import Spread
 
 SPREAD = Spread(
-    tau_h=(10.0, 45.0), air_share=(0.02, 0.08), air_mass=(2.5, 10.0), air_loss=(0.3, 0.7),
+    tau_h=(10.0, 45.0), air_share=(0.02, 0.08), air_mass=(3.0, 10.0), air_loss=(0.3, 0.7),
     emitter_lag_h=(0.03, 0.3), floor_lag_h=(0.5, 1.2), defrost_draw=(0.0, 0.15),
     first_visit_week=1, visit_failures=0.0,
     left_open_per_day=(0.05, 0.3), left_open_min=(30, 40), left_open_leak=(3.0, 7.0),

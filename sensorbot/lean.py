@@ -9,6 +9,7 @@ libraries then go without the feature, as they do wherever the package is missin
 from __future__ import annotations
 
 import ctypes
+import gc
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,3 +45,12 @@ def unused_extras_hidden(names: tuple[str, ...] = UNUSED_EXTRAS) -> Iterator[Non
         for name in hidden:
             if sys.modules.get(name, False) is None:
                 del sys.modules[name]
+
+
+def freeze_startup_heap() -> None:
+    """What start-up built (modules, the app, its routes and their schemas) lives as long as
+    the process: frozen, it is no longer walked by the cycle collector, whose full collections
+    took ~0.35 ms of the ~2.7 ms of CPU the API spends on a batch of 500 readings. Garbage is
+    collected first, so none of it is kept for good."""
+    gc.collect()
+    gc.freeze()

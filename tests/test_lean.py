@@ -3,8 +3,11 @@ libraries that it never uses."""
 
 from __future__ import annotations
 
+import http.client
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -45,3 +48,55 @@ def test_hidden_extras_read_as_not_installed_and_come_back_afterwards():
 
     assert sys.modules[name] is not None
     assert sys.modules["json"] is not None  # imported before: never hidden
+
+
+# Runs the command as the console script does, then says how many objects it froze.
+FROZEN_BY = ("import gc; from sensorbot.__main__ import entry; code = entry(); "
+             "print(code, gc.get_freeze_count())")
+
+
+def test_run_freezes_what_start_up_built(tmp_path, emulator):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[telegram]\ntoken = "999:WRONG"\nbase_url = "{emulator.base_url}"\n'
+                      f'[storage]\nsqlite_path = "s.db"\n[api]\nport = {free_port()}\n',
+                      encoding="utf-8")
+
+    result = subprocess.run([sys.executable, "-c", FROZEN_BY, "run", "--config", str(config)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    code, frozen = result.stdout.split()
+    assert code == "2", result.stderr
+    assert int(frozen) > 50_000  # modules, the bot and the API: the collector skips them
+
+
+def test_the_api_freezes_what_start_up_built(tmp_path):
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[storage]\nsqlite_path = "s.db"\n[api]\nport = {port}\n',
+                      encoding="utf-8")
+    server = subprocess.Popen([sys.executable, "-c", FROZEN_BY, "api", "--config", str(config)],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        wait_until_answering(port)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=30)
+
+    code, frozen = out.split()
+    assert code == "0", err
+    assert int(frozen) > 50_000
+
+
+def wait_until_answering(port: int, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

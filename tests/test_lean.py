@@ -100,3 +100,53 @@ def wait_until_answering(port: int, timeout_s: float = 30) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+# Draws a chart with the extras hidden and warnings as errors; says whether 3D axes loaded.
+CHART_WITHOUT_3D = """
+import sys
+from zoneinfo import ZoneInfo
+from sensorbot.lean import unused_extras_hidden
+from storage.models import Reading
+with unused_extras_hidden():
+    from bot.chart import render_png
+    png = render_png([Reading("attic", 1_700_000_000_000 + i * 60_000, i / 10) for i in range(99)],
+                     title="Attic", unit="°C", zone=ZoneInfo("UTC"))
+print(png[:4] == b"\\x89PNG", sys.modules.get("mpl_toolkits.mplot3d") is not None)
+"""
+
+
+def test_charts_are_drawn_without_matplotlibs_3d_axes_and_without_a_warning():
+    result = subprocess.run([sys.executable, "-W", "error", "-c", CHART_WITHOUT_3D],
+                            capture_output=True, text=True, timeout=120)
+
+    assert result.stdout.split() == ["True", "False"], result.stderr
+
+
+# Frees a large block (which raises glibc's own threshold), then says whether a 200 KiB block
+# is mapped on its own.
+MAPPED_ALONE = """
+import ctypes
+from sensorbot.lean import return_large_blocks
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in "arena ordblks smblks hblks hblkhd usmblks "
+                "fsmblks uordblks fordblks keepcost".split()]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype, libc.malloc.restype = Info, ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+if "{fixed}" == "True":
+    return_large_blocks()
+libc.free(libc.malloc(4 << 20))
+before = libc.mallinfo2().hblks
+block = libc.malloc(200 << 10)
+print(libc.mallinfo2().hblks - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+@pytest.mark.parametrize(("fixed", "mapped"), [(True, "1"), (False, "0")])
+def test_large_blocks_are_mapped_alone_so_that_they_go_back_when_freed(fixed, mapped):
+    result = subprocess.run([sys.executable, "-c", MAPPED_ALONE.format(fixed=fixed)],
+                            capture_output=True, text=True, timeout=60)
+
+    assert result.stdout.strip() == mapped, result.stderr

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,18 +23,23 @@ IMPORTED_BY_RUN = ("import sys; from sensorbot.__main__ import entry; code = ent
                    "print(code, *(name for name, m in sys.modules.items() if m is not None))")
 
 
-def test_run_on_sqlite_imports_neither_boto3_nor_unused_extras(tmp_path, emulator):
-    config = tmp_path / "config.toml"
+def run_refused_by_telegram(script: str, folder: Path, emulator: Any) -> list[str]:
+    """`sensorbot run` on SQLite under `script`, up to Telegram refusing its token (once all
+    is built): what the script printed, word by word."""
+    config = folder / "config.toml"
     config.write_text(f'[telegram]\ntoken = "999:WRONG"\nbase_url = "{emulator.base_url}"\n'
                       f'[storage]\nsqlite_path = "s.db"\n[api]\nport = {free_port()}\n',
                       encoding="utf-8")
+    result = subprocess.run([sys.executable, "-c", script, "run", "--config", str(config)],
+                            cwd=folder, capture_output=True, text=True, timeout=60)
+    assert result.stdout, result.stderr
+    return result.stdout.split()
 
-    result = subprocess.run([sys.executable, "-c", IMPORTED_BY_RUN, "run", "--config",
-                             str(config)], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=60)
 
-    code, *modules = result.stdout.split()
-    assert code == "2", result.stderr  # Telegram refused the token, after all was built
+def test_run_on_sqlite_imports_neither_boto3_nor_unused_extras(tmp_path, emulator):
+    code, *modules = run_refused_by_telegram(IMPORTED_BY_RUN, tmp_path, emulator)
+
+    assert code == "2"  # Telegram refused the token, after all was built
     assert {"telegram", "fastapi", "uvicorn", "ingest.http.app"} <= set(modules)
     assert set(NEVER_IMPORTED).isdisjoint(modules)
 
@@ -56,16 +63,9 @@ FROZEN_BY = ("import gc; from sensorbot.__main__ import entry; code = entry(); "
 
 
 def test_run_freezes_what_start_up_built(tmp_path, emulator):
-    config = tmp_path / "config.toml"
-    config.write_text(f'[telegram]\ntoken = "999:WRONG"\nbase_url = "{emulator.base_url}"\n'
-                      f'[storage]\nsqlite_path = "s.db"\n[api]\nport = {free_port()}\n',
-                      encoding="utf-8")
+    code, frozen = run_refused_by_telegram(FROZEN_BY, tmp_path, emulator)
 
-    result = subprocess.run([sys.executable, "-c", FROZEN_BY, "run", "--config", str(config)],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
-
-    code, frozen = result.stdout.split()
-    assert code == "2", result.stderr
+    assert code == "2"
     assert int(frozen) > 50_000  # modules, the bot and the API: the collector skips them
 
 

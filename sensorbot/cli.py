@@ -18,7 +18,7 @@ from core.clock import wall_clock_ms
 from core.config import ConfigError, Settings, find_config_file, load_settings
 from core.tokens import TokenImportError, import_ranch_tokens, issue_token
 from core.users import NoFreeId, add_user_named
-from sensorbot.lean import share_heap_arenas, unused_extras_hidden
+from sensorbot.lean import return_large_blocks, share_heap_arenas, unused_extras_hidden
 from sensorbot.logs import configure_logging
 from sensorbot.stores import open_store
 from storage.base import ScanProgress, Store
@@ -472,6 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return emulator(args)
     if args.command in LONG_RUNNING:
         share_heap_arenas()
+        return_large_blocks()
         with unused_extras_hidden():
             return run_command(args)
     return run_command(args)

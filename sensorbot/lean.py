@@ -9,7 +9,9 @@ libraries then go without the feature, as they do wherever the package is missin
 from __future__ import annotations
 
 import ctypes
+import gc
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,8 +20,13 @@ UNUSED_EXTRAS = (
     "httpx._main",  # httpx's command-line client, with rich, pygments and click: ~3.5 MB
     "pydantic.v1",  # FastAPI's check whether a response model is a pydantic 1 model: ~2.5 MB
     "watchfiles",  # uvicorn's --reload
+    "mpl_toolkits.mplot3d",  # matplotlib's 3D axes, which charts never draw: ~1 MB
 )
-M_ARENA_MAX = -8  # glibc's mallopt parameter number
+# What a library says when it goes without a hidden extra: expected, so not shown.
+SAID_WITHOUT = {"mpl_toolkits.mplot3d": "Unable to import Axes3D"}
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter numbers
+M_ARENA_MAX = -8
+LARGE_BLOCK_BYTES = 128 * 1024
 
 
 def share_heap_arenas(arenas: int = 2) -> None:
@@ -31,6 +38,17 @@ def share_heap_arenas(arenas: int = 2) -> None:
         mallopt(M_ARENA_MAX, arenas)
 
 
+def return_large_blocks(threshold: int = LARGE_BLOCK_BYTES) -> None:
+    """Blocks of `threshold` bytes or more are mapped on their own and go back to the system
+    when freed. glibc starts at 128 KiB too, but raises the bar to the size of any such block
+    freed (a chart's 2.9 MB of pixels, say): later ones then land in the heap, which keeps
+    what it grew by. Fixed: ~2.5 MB less at idle, ~1 MB after charts. Elsewhere than glibc,
+    nothing."""
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, threshold)
+
+
 @contextmanager
 def unused_extras_hidden(names: tuple[str, ...] = UNUSED_EXTRAS) -> Iterator[None]:
     """Within the block, importing one of `names` fails as if it were not installed (unless
@@ -38,9 +56,20 @@ def unused_extras_hidden(names: tuple[str, ...] = UNUSED_EXTRAS) -> Iterator[Non
     hidden = [name for name in names if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
+        if name in SAID_WITHOUT:
+            warnings.filterwarnings("ignore", message=SAID_WITHOUT[name], category=UserWarning)
     try:
         yield
     finally:
         for name in hidden:
             if sys.modules.get(name, False) is None:
                 del sys.modules[name]
+
+
+def freeze_startup_heap() -> None:
+    """What start-up built (modules, the app, its routes and their schemas) lives as long as
+    the process: frozen, it is no longer walked by the cycle collector, whose full collections
+    took ~0.35 ms of the ~2.7 ms of CPU the API spends on a batch of 500 readings. Garbage is
+    collected first, so none of it is kept for good."""
+    gc.collect()
+    gc.freeze()

@@ -19,6 +19,7 @@ from bot.app import PollingErrors, build_application, register_menu
 from bot.context import BotContext
 from bot.transport import TelegramNotifier
 from core.config import ApiSettings, ConfigError, Settings
+from sensorbot.lean import freeze_startup_heap
 from storage.base import Store
 from storage.rollup import Rollup
 
@@ -95,13 +96,16 @@ async def supervise(run: Callable[[asyncio.Event], Awaitable[None]], stop: async
 
 
 async def serve(settings: Settings, store: Store, stop: asyncio.Event, *,
-                clock_ms: Callable[[], int] | None = None) -> None:
-    """Run until `stop` is set, then shut everything down in order."""
+                clock_ms: Callable[[], int] | None = None, freeze: bool = False) -> None:
+    """Run until `stop` is set, then shut everything down in order. `freeze`: the process
+    serves until it exits, so what start-up built is frozen (lean.freeze_startup_heap)."""
     sockets = [listen(settings.api)] if settings.api.enabled else []
     mqtt_stop = asyncio.Event()
     mqtt_task = start_mqtt(settings, store, mqtt_stop, clock_ms)
     application = build_application(settings, store, clock_ms=clock_ms)
     server = api_server(settings, store, clock_ms) if sockets else None
+    if freeze:
+        freeze_startup_heap()
     api_task = asyncio.create_task(server.serve(sockets=sockets)) if server else None
     try:
         if not await connect(application, stop):
@@ -187,6 +191,7 @@ async def serve_api(settings: Settings, store: Store, stop: asyncio.Event) -> No
     mqtt_stop = asyncio.Event()
     mqtt_task = start_mqtt(settings, store, mqtt_stop, None)
     server = api_server(settings, store, None)
+    freeze_startup_heap()
     api_task = asyncio.create_task(server.serve(sockets=sockets))
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({api_task, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -228,7 +233,7 @@ def api_url(host: str, port: int) -> str:
 
 def run_forever(settings: Settings, store: Store) -> None:
     """`sensorbot run` until SIGINT or SIGTERM: then a clean stop, exit 0, no traceback."""
-    run_until_signalled(lambda stop: serve(settings, store, stop))
+    run_until_signalled(lambda stop: serve(settings, store, stop, freeze=True))
 
 
 def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:

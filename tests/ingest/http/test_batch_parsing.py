@@ -63,3 +63,37 @@ def test_the_careful_parser_explains_what_the_fast_one_refuses():
     assert fast_parse_batch(raw, WINDOW) is None
     with pytest.raises(ApiError, match=r"^readings\[0\]: sensor id"):
         parse_batch(json.loads(raw), WINDOW)
+
+
+def test_the_fast_parser_stores_whole_number_values_as_floats():
+    raw = json.dumps({"readings": [{"sensor": "attic", "value": 2, "timestamp": NOW_MS}]})
+
+    readings = fast_parse_batch(raw.encode(), WINDOW)
+
+    assert readings is not None
+    assert [type(r.value) for r in readings] == [float]
+    assert readings == parse_batch(json.loads(raw), WINDOW)
+
+
+@pytest.mark.parametrize("item", [
+    {"sensor": "attic", "value": True},
+    {"sensor": "attic", "value": "21.5"},
+    {"sensor": "attic", "value": 1, "timestamp": None},
+    {"sensor": "attic", "value": 1, "timestamp": float(NOW_MS)},
+    {"sensor": "attic", "value": 1, "timestamp": 2**64},
+    {"sensor": "attic", "value": 1e-101},
+    {"sensor": "", "value": 1},
+    {"sensor": 7, "value": 1},
+])
+def test_the_fast_parser_leaves_the_unusual_to_the_careful_one(item):
+    assert fast_parse_batch(json.dumps({"readings": [item]}).encode(), WINDOW) is None
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"readings": [{"sensor": "attic", "value": 1e-400}]}', b'[{"sensor": "a", "value": 1}]',
+    b'{"readings": {"sensor": "attic", "value": 1}}', b'{"readings": ["attic"]}',
+    b'{"readings": []}', b'{"readings": [{"sensor": "attic"}]}', b'{"readings": [1]}',
+    b'\xef\xbb\xbf{"readings": [{"sensor": "attic", "value": 1}]}',
+])
+def test_the_fast_parser_refuses_bodies_that_are_not_a_plain_batch(raw):
+    assert fast_parse_batch(raw, WINDOW) is None

@@ -4,7 +4,8 @@ the sensor will reach 0 °C. Pure: `now` is passed in, no I/O, no clock.
 How it works:
 - Silent for the first MIN_DAYS. Then at most daily (`learn.py`) it reads 14 days: each day's
   lower quartile is what the heating held (sun and visits only raise a day); the median day
-  (of the days without a holiday, when one filled half of them) is the usual `level`. Each
+  is the usual `level` — of the days 3 °C below it when there are two of them, or a quarter of
+  the days (a holiday or a first days' visit at a frost-guard cabin made the warm ones). Each
   day's lowest 30-minute hold (doors and defrost dips are shorter) below it, the
   second-deepest day, is the `band` of the sensor's own life (thermostat, setback).
   The sensor's noise and its step (a 0.5 °C sensor hops a whole step) widen the checks' tolerances.

@@ -434,3 +434,14 @@ def test_silent_on_a_door_whose_step_is_most_of_the_fall_below_a_sagging_level()
     indoor, _ = simulate(b)
     assert min(r.value for r in indoor) < 6.0
     assert events_of(b) == []
+
+
+def test_silent_when_a_visit_in_the_first_days_ends_down_to_frost_guard() -> None:
+    # three days of history, two of them a visit: its one day at frost guard is a quarter of
+    # the days, enough to say the warm ones are a visit (two days are asked of a longer history)
+    b = Building(days=4.5, setpoint=8.0, visit=(0.9 * 24, 3 * 24 + 1), sun=1.0)
+    assert events_of(b) == []
+    indoor, outdoor = simulate(b)
+    upto = START + 3 * DAY_MS
+    model = learn([r for r in indoor if r.timestamp <= upto], outdoor, upto, None)
+    assert model is not None and 7.0 <= model.level <= 8.5

@@ -457,18 +457,31 @@ def runs(seed: int, n_fail: int, n_partial: int, n_normal: int,
     return [(seed + i, mode, spread) for i, mode in enumerate(modes)]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+@dataclass(frozen=True)
+class BenchSet:
+    """A set of runs: its name, its spreads, its first seed and how many runs of each mode
+    (full failures, partial failures, normal houses), in full and with --quick."""
+
+    name: str = "set 4"
+    spread: Spread = field(default_factory=Spread)
+    first_seed: int = 400_000
+    counts: tuple[int, int, int] = (90, 30, 160)
+    quick: tuple[int, int, int] = (30, 10, 50)
+    description: str | None = __doc__.splitlines()[0] if __doc__ else None
+
+
+def main(bench: BenchSet = BenchSet()) -> None:
+    ap = argparse.ArgumentParser(description=bench.description)
     ap.add_argument("--quick", action="store_true", help="about a third of the runs")
-    ap.add_argument("--seed", type=int, default=400_000, help="the first run's seed")
+    ap.add_argument("--seed", type=int, default=bench.first_seed, help="the first run's seed")
     ap.add_argument("--workers", type=int, default=2, help="processes (at most 2)")
     args = ap.parse_args()
-    n_fail, n_partial, n_normal = (30, 10, 50) if args.quick else (90, 30, 160)
+    n_fail, n_partial, n_normal = bench.quick if args.quick else bench.counts
     wall = time.time()
     with ProcessPoolExecutor(max_workers=max(1, min(2, args.workers))) as pool:
-        judged = list(pool.map(judge, runs(args.seed, n_fail, n_partial, n_normal, Spread()),
-                               chunksize=2))
-    report(f"set 4, seeds {args.seed}–{args.seed + len(judged) - 1}", judged)
+        judged = list(pool.map(judge, runs(args.seed, n_fail, n_partial, n_normal,
+                                           bench.spread), chunksize=2))
+    report(f"{bench.name}, seeds {args.seed}–{args.seed + len(judged) - 1}", judged)
     print(f"\n{len(judged)} runs in {time.time() - wall:.0f} s")
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from storage.models import Reading
 
@@ -74,6 +74,16 @@ class Spread:
     cadences: tuple[int, ...] = (1, 2, 5, 5, 5, 10, 10, 15)
     steps: tuple[float, ...] = (0.1, 0.1, 0.0625, 0.0625, 0.5)
     gaps: tuple[int, int] = (0, 4)
+    # Options later sets turn on; their defaults are set 4 exactly (no extra random draws).
+    emitter_lag_h: tuple[float, float] | None = None  # fan heaters … water radiators
+    floor_lag_h: tuple[float, float] = (0.7, 1.5)  # floor heating, when emitters lag
+    visit_failures: float = 0.4  # the share of failures at cabins with visits put in one
+    first_visit_week: int = 0  # 1: the sensor was set up while the cabin sat at frost guard
+    check_min: tuple[int, int] = (15, 30)  # a caretaker's check at a cabin, the door open
+    check_leak: tuple[float, float] = (2.5, 5.0)
+    cellar_door_min: tuple[int, int] = (3, 25)
+    cellar_door_leak: tuple[float, float] = (1.3, 3.0)
+    cellar_left_open_per_day: tuple[float, float] | None = None  # with left_open_min/leak
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,7 @@ class Building:
     heat_pump: bool
     defrost_draw: float
     sun_to_air: float
+    lag_h: float = 0.0  # the emitter's lag: radiators and floors warm up and cool down slowly
 
 
 @dataclass
@@ -171,13 +182,17 @@ def make_building(rng: random.Random, s: Spread, kind: str, top: float, coldest:
     power = need * margin * loss
     if heat_pump:
         power /= pump_share(coldest)  # rated so that its cold-weather output has the margin
-    return Building(
+    b = Building(
         kind=kind, tau_h=tau, c_air=tau * loss * share, c_mass=tau * loss * (1 - share),
         k_air_out=k_air_out, k_mass_out=k_mass_out, k_air_mass=rng.uniform(*s.air_mass),
         k_ground=k_ground, ground=ground, power=power, margin=margin,
         heat_to_air=rng.uniform(0.3, 0.6) if rng.random() < 0.15 else rng.uniform(0.8, 1.0),
         band=rng.uniform(*s.band), heat_pump=heat_pump,
         defrost_draw=rng.uniform(*s.defrost_draw), sun_to_air=rng.uniform(0.3, 0.7))
+    if s.emitter_lag_h is None:
+        return b
+    floor = b.heat_to_air < 0.7  # floor heating puts most of its heat into the mass
+    return replace(b, lag_h=rng.uniform(*(s.floor_lag_h if floor else s.emitter_lag_h)))
 
 
 def pump_share(outside: float) -> float:
@@ -271,7 +286,8 @@ def _cabin_visits(rng: random.Random, s: Spread, days: int) -> list[tuple[int, i
     rate = rng.uniform(*s.visits_per_week)
     visits: list[tuple[int, int]] = []
     for week in range(days // 7 + 1):
-        if rng.random() < min(0.9, rate):  # a weekend: Friday (day 0 of the run) evening on
+        # a weekend: Friday (day 0 of the run) evening on
+        if rng.random() < min(0.9, rate) and week >= s.first_visit_week:
             start = (week * 7) * DAY_MIN + rng.randint(15 * 60, 23 * 60)
             end = (week * 7 + 2) * DAY_MIN + rng.randint(10 * 60, 26 * 60)
             visits.append((start, end))
@@ -323,8 +339,8 @@ def cabin_life(rng: random.Random, s: Spread, days: int) -> Life:
         inside = [(m, e) for m, e in _intervals(rng, rng.uniform(*s.doors_per_day), 1, 10,
                                                   minutes) if a <= m < b]
         _open(leak, inside, 1.5, 4.0, rng)
-    checks = _intervals(rng, rng.uniform(*s.checks_per_day), *s.open_long_min, minutes, (9, 17))
-    _open(leak, [c for c in checks if not visit[c[0]]], *s.open_long_leak, rng)
+    checks = _intervals(rng, rng.uniform(*s.checks_per_day), *s.check_min, minutes, (9, 17))
+    _open(leak, [c for c in checks if not visit[c[0]]], *s.check_leak, rng)
     return Life(setpoint, leak, visit, warm)
 
 
@@ -364,7 +380,11 @@ def cellar_life(rng: random.Random, s: Spread, days: int) -> Life:
     minutes = days * DAY_MIN
     guard = rng.uniform(5.0, 10.0)
     leak = [1.0] * minutes
-    _open(leak, _intervals(rng, rng.uniform(0.1, 1.0), 3, 25, minutes, (7, 21)), 1.3, 3.0, rng)
+    _open(leak, _intervals(rng, rng.uniform(0.1, 1.0), *s.cellar_door_min, minutes, (7, 21)),
+          *s.cellar_door_leak, rng)
+    if s.cellar_left_open_per_day is not None:
+        _open(leak, _intervals(rng, rng.uniform(*s.cellar_left_open_per_day), *s.left_open_min,
+                               minutes, (7, 21)), *s.left_open_leak, rng)
     return Life([guard] * minutes, leak, [False] * minutes, guard)
 
 
@@ -401,7 +421,7 @@ def simulate(seed: int, mode: str, s: Spread = Spread(), days: int = 21) -> Run:
         lo, hi = 4 * DAY_MIN, max(5, days - 4) * DAY_MIN
         in_visit = [m for m in range(lo, hi, 7) if life.visit[m]]
         # a failure during a visit looks like the owners leaving until the usual level
-        in_a_visit = bool(in_visit) and rng.random() < 0.4
+        in_a_visit = bool(in_visit) and rng.random() < s.visit_failures
         fail_at = rng.choice(in_visit) if in_a_visit else rng.randrange(lo, hi)
     trace = run_physics(rng, b, life, out, sun, fail_at, share)
     run = Run(seed=seed, mode=mode, building=b, trace=trace, indoor=[], outdoor=[],
@@ -425,6 +445,7 @@ def run_physics(rng: random.Random, b: Building, life: Life, out: list[float],
     t_mass = ((b.k_mass_out * out[0] + b.k_air_mass * sp0 + b.k_ground * b.ground)
               / (b.k_mass_out + b.k_air_mass + b.k_ground))
     heating = True
+    emitted = 0.0  # what lagging emitters give off now (kelvin-equivalent)
     defrost_left, run_left = 0, rng.randint(30, 90)
     for m in range(len(out)):
         sp = life.setpoint[m]
@@ -447,8 +468,12 @@ def run_physics(rng: random.Random, b: Building, life: Life, out: list[float],
                 if run_left <= 0:
                     defrost_left = rng.randint(4, 12)
                     run_left = rng.randint(30, 90) if out[m] < -2 else rng.randint(60, 150)
-        to_air = p * b.heat_to_air if p > 0 else p
-        to_mass = p * (1 - b.heat_to_air) if p > 0 else 0.0
+        if b.lag_h > 0:  # the emitter follows the heater with its lag; a defrost does not
+            emitted += (max(p, 0.0) - emitted) * (1.0 - math.exp(-DT_H / b.lag_h))
+            to_air, to_mass = emitted * b.heat_to_air + min(p, 0.0), emitted * (1 - b.heat_to_air)
+        else:
+            to_air = p * b.heat_to_air if p > 0 else p
+            to_mass = p * (1 - b.heat_to_air) if p > 0 else 0.0
         t_air, t_mass = advance(b, t_air, t_mass, out[m], to_air + b.sun_to_air * sun[m],
                                 to_mass + (1 - b.sun_to_air) * sun[m], door_leak(life.leak[m],
                                                                           t_air - out[m]))

@@ -18,8 +18,9 @@ How it works:
   door opened in a house already sagging), or from 10 min before the first reading after the
   last one at the level when they were further apart (a door opened in a gap) — never rose on
   the way, is still at its lowest, and falls at least 0.3 of the unheated rate towards the
-  outside (a weak heater sags slower);
-  below 4.5 °C it waits 10 and 25 min instead, refusing falls 4× faster than unheated (a door).
+  outside (a weak heater sags slower; the outside is the outdoor sensor's, else the forecast's
+  nearest hour); below 4.5 °C it waits 10 and 25 min instead, refusing falls 4× faster than
+  unheated (a door).
 - It fires once, then only tracks the lowest reading; back at `level − band` it says so once.
 - The ETA (`eta.py`) steps T' = (outside − T)/τ through the forecast (or the outdoor sensor
   held); τ blends the learned one with the fall's own, leaning early; the range is τ × e^±0.5

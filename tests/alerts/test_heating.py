@@ -456,3 +456,31 @@ def test_a_frost_guard_cabin_read_every_ten_minutes_falling_fast_warns_before_3_
     at_3 = first_at_or_below(b, 3.0, b.fail_at or 0.0)
     assert at_3 is not None and at_3 - (START + 4.5 * 24 * HOUR) <= 40 * 60_000
     assert events and events[0].kind == "heating_failed" and events[0].at < at_3
+
+
+def events_with_forecast(b: Building) -> list[HeatingEvent]:
+    """The events as the cycle sees them with a forecast at the location, no outdoor sensor."""
+    indoor, _ = simulate(b)
+    memory, events = HeatingMemory(), []
+    for r in indoor:
+        now = r.timestamp
+        step = evaluate(memory, r, now)
+        if step.needs is not None:
+            start, end = step.needs
+            forecast = tuple((now + h * HOUR, b.outside) for h in range(1, 49))
+            history = [x for x in indoor if start <= x.timestamp <= min(end, now)]
+            step = evaluate(memory, r, now, history, Outside((), forecast))
+        memory = step.memory
+        events += step.events
+    return events
+
+
+def test_silent_on_a_door_at_a_frost_guard_cabin_with_only_a_forecast() -> None:
+    # wide open for 35 min at 6 °C: below 4.5 °C within minutes, far faster than unheated;
+    # the forecast says how cold it is outside, as an outdoor sensor would
+    b = Building(days=6, setpoint=6.0, door=(4.5 * 24, 4.5 * 24 + 35 / 60), door_wide=20.0)
+    indoor, _ = simulate(b)
+    assert min(r.value for r in indoor) < 3.0
+    assert events_with_forecast(b) == []
+    failed = Building(days=6, setpoint=6.0, fail_at=4.5 * 24)
+    assert [e.kind for e in events_with_forecast(failed)] == ["heating_failed"]

@@ -14,13 +14,12 @@ How it works:
   (sunny evenings fall slower), blended with the prior 30 h (15–55 h) by the hours behind it.
 - A cycle looks only at the latest reading while it is at the usual level. Below
   `level − band − 0.3 °C` for 15 min it reads 3 h of history and fires when the fall has lasted
-  55 min (a door of 45 min or a defrost recovers by then) — timed from its last sudden step (a
-  door opened in a house already sagging), or from 10 min before the first reading after the
-  last one at the level when they were further apart (a door opened in a gap) — never rose on
-  the way, is still at its lowest, and falls at least 0.3 of the unheated rate towards the
-  outside (a weak heater sags slower; the outside is the outdoor sensor's, else the forecast's
-  nearest hour); below 4.5 °C it waits 10 and 25 min instead, refusing falls 4× faster than
-  unheated (a door).
+  50 min (a door of 45 min or a defrost recovers by then) — timed from its last sudden step (a
+  door opened in a house already sagging), or from the first reading after the last one at
+  the level (a door opened in the gap between them) — never rose on the way, is still at its
+  lowest, and falls at least 0.3 of the unheated rate towards the outside (a weak heater sags
+  slower; the outside is the outdoor sensor's, else the forecast's nearest hour); below 4.5 °C
+  it waits 10 and 25 min instead, refusing falls 4× faster than unheated (a door).
 - It fires once, then only tracks the lowest reading; back at `level − band` it says so once.
 - The ETA (`eta.py`) steps T' = (outside − T)/τ through the forecast (or the outdoor sensor
   held); τ blends the learned one with the fall's own, leaning early; the range is τ × e^±0.5

@@ -29,8 +29,7 @@ from storage.models import Reading
 MARGIN = 0.3  # °C below the band before a reading counts as below the usual level
 RESET = 0.1  # °C back above that before "below since" forgets (noise at the line)
 BELOW_MS = 15 * 60_000  # below the usual level this long before the history is read
-FALLING_MS = 55 * 60_000  # a door (≤ 45 min) or a defrost is over and recovering by then
-GAP_MS = 10 * 60_000  # readings further apart than this left a gap a door may have opened in
+FALLING_MS = 50 * 60_000  # a door (≤ 45 min) or a defrost is over and recovering by then
 STEP = 0.3  # °C (and twice the noise) within STEP_MS: a sudden step in the fall (a door opening)...
 STEP_MS = 15 * 60_000
 STEP_PACE = 3.0  # ... when it is this many times the pace of the rest of the fall
@@ -122,15 +121,14 @@ def _means(readings: Sequence[Reading], width_ms: int) -> list[tuple[int, float]
 
 
 def _fall_known(history: Sequence[Reading], began: int, noise: float) -> int:
-    """From when the fall is known: its last sudden step's start, or else `began` — or, when
-    the next reading came more than GAP_MS later, that reading less GAP_MS (a door may have
-    opened in the gap). A step is a drop of 5-minute means within STEP_MS of STEP and
-    STEP_PACE times the pace of the rest of the fall: a door opened in a house already sagging
-    below its level steps down, and the wait for it to close is timed from there, not from the
-    sag's start."""
+    """From when the fall is known: its last sudden step's start, or else the first reading
+    after `began` (a door may have opened just before it, a reading's interval or a gap after
+    the last reading at the level). A step is a drop of 5-minute means within STEP_MS of STEP
+    and STEP_PACE times the pace of the rest of the fall: a door opened in a house already
+    sagging below its level steps down, and the wait for it to close is timed from there, not
+    from the sag's start."""
     points = [r for r in history if r.timestamp >= began]
     after = next((r.timestamp for r in points if r.timestamp > began), began)
-    after = max(began, after - GAP_MS)
     if len(points) < 3:
         return after
     means = _means(points, STEP_MEAN_MS)

@@ -4,7 +4,8 @@ the sensor will reach 0 °C. Pure: `now` is passed in, no I/O, no clock.
 How it works:
 - Silent for the first MIN_DAYS. Then at most daily (`learn.py`) it reads 14 days: each day's
   lower quartile is what the heating held (sun and visits only raise a day); the median day
-  (of the days without a holiday, when one filled half of them) is the usual `level`. Each
+  is the usual `level` — of the days 3 °C below it when there are two of them, or a quarter of
+  the days (a holiday or a first days' visit at a frost-guard cabin made the warm ones). Each
   day's lowest 30-minute hold (doors and defrost dips are shorter) below it, the
   second-deepest day, is the `band` of the sensor's own life (thermostat, setback).
   The sensor's noise and its step (a 0.5 °C sensor hops a whole step) widen the checks' tolerances.
@@ -13,9 +14,12 @@ How it works:
   (sunny evenings fall slower), blended with the prior 30 h (15–55 h) by the hours behind it.
 - A cycle looks only at the latest reading while it is at the usual level. Below
   `level − band − 0.3 °C` for 15 min it reads 3 h of history and fires when the fall has lasted
-  50 min (a door or a defrost recovers by then), never rose on the way, is still at its lowest,
-  and falls at least 0.3 of the unheated rate towards the outside (a weak heater sags slower);
-  below 4.5 °C it waits 10 and 25 min instead, refusing falls 4× faster than unheated (a door).
+  50 min (a door of 45 min or a defrost recovers by then) — timed from its last sudden step (a
+  door opened in a house already sagging), or from the first reading after the last one at
+  the level (a door opened in the gap between them) — never rose on the way, is still at its
+  lowest, and falls at least 0.3 of the unheated rate towards the outside (a weak heater sags
+  slower; the outside is the outdoor sensor's, else the forecast's nearest hour); below 4.5 °C
+  it waits 10 and 25 min instead, refusing falls 4× faster than unheated (a door).
 - It fires once, then only tracks the lowest reading; back at `level − band` it says so once.
 - The ETA (`eta.py`) steps T' = (outside − T)/τ through the forecast (or the outdoor sensor
   held); τ blends the learned one with the fall's own (read as a two-node knee when it can be,

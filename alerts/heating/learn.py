@@ -17,7 +17,7 @@ MIN_BAND = 0.25  # °C: noise and quantisation alone go this far
 MAX_BAND = 4.0
 MAX_NOISE = 0.2  # °C: a sensor noisier than this is read as this
 HOLIDAY = 3.0  # °C: days this far below the median day make the warm ones a holiday...
-HOLIDAY_COLD_DAYS = 2  # ... when there are at least this many of them
+HOLIDAY_COLD_DAYS = 2  # ... when there are at least this many of them, or a quarter of the days
 MAX_RESOLUTION = 1.0  # °C: a coarser step is read as this
 BIN_MS = 15 * 60_000  # cooling episodes are read from 15-minute means
 MIN_EPISODE_MS = 90 * 60_000
@@ -92,9 +92,10 @@ def learn_level(readings: Sequence[Reading], now_ms: int) -> tuple[float, float,
     quartiles = [_quantile(sorted(r.value for r in d), 0.25) for d in full]
     lows = sorted(quartiles)
     cold = [q for q in lows if q < _median(lows) - HOLIDAY]
-    if len(cold) >= HOLIDAY_COLD_DAYS:
+    if len(cold) >= min(HOLIDAY_COLD_DAYS, len(lows) // 4 + 1):
         # a long holiday filled most of the days: the usual level is that of the days without
-        # it (two are enough: a holiday's end down to frost guard is not a failure)
+        # it (two are enough: a holiday's end down to frost guard is not a failure); in a
+        # cabin's first days, one day at frost guard among a weekend's visit is enough
         lows = cold
     level = _median(lows)
     # visit days (well above the level all day) say nothing of the band

@@ -164,6 +164,17 @@ def _rose(history: Sequence[Reading], began: int, noise: float) -> bool:
     return False
 
 
+def outside_now(outside: Outside, now_ms: int) -> float | None:
+    """The outside temperature now: the outdoor sensor's within the hour, else the forecast's
+    nearest hour (within two): the forecast alone says how fast an unheated building cools."""
+    if outside.measured:
+        measured = OutsideAt(outside.measured).at(now_ms, HOUR_MS)
+        if measured is not None:
+            return measured
+    near = [(abs(t - now_ms), v) for t, v in outside.forecast if abs(t - now_ms) <= 2 * HOUR_MS]
+    return min(near)[1] if near else None
+
+
 def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: int,
                      below_since: int, outside: Outside, noise: float = 0.0,
                      urgent: bool = False) -> bool:
@@ -184,8 +195,8 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
     latest = [r.value for r in since if r.timestamp >= now_ms - 15 * 60_000]
     if not latest or sum(latest) / len(latest) > min(r.value for r in since) + NEW_LOW + 2 * noise:
         return False
-    needed = MIN_RATE if outside.measured else MIN_RATE_BLIND
-    out = OutsideAt(outside.measured).at(now_ms, HOUR_MS) if outside.measured else None
+    out = outside_now(outside, now_ms)
+    needed = MIN_RATE if outside.measured or out is not None else MIN_RATE_BLIND
     if out is not None and since[-1].value > out:
         needed = max(MIN_RATE, SHARE_OF_UNHEATED * (since[-1].value - out) / model.tau_h)
         if urgent and rate < -URGENT_MAX_SHARE * (since[-1].value - out) / model.tau_low_h:

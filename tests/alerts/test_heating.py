@@ -500,3 +500,42 @@ def test_without_outside_data_a_fall_just_begun_keeps_the_early_end_first() -> N
     truth = first_at_or_below(b, 0.0, b.fail_at or 0.0)
     assert truth is not None and p.eta_low_ms is not None and p.eta_ms is not None
     assert p.eta_low_ms <= truth
+
+
+def test_silent_when_a_visit_in_the_first_days_ends_down_to_frost_guard() -> None:
+    # three days of history, two of them a visit: its one day at frost guard is a quarter of
+    # the days, enough to say the warm ones are a visit (two days are asked of a longer history)
+    b = Building(days=4.5, setpoint=8.0, visit=(0.9 * 24, 3 * 24 + 1), sun=1.0)
+    assert events_of(b) == []
+    indoor, outdoor = simulate(b)
+    upto = START + 3 * DAY_MS
+    model = learn([r for r in indoor if r.timestamp <= upto], outdoor, upto, None)
+    assert model is not None and 7.0 <= model.level <= 8.5
+
+
+def events_with_forecast(b: Building) -> list[HeatingEvent]:
+    """The events as the cycle sees them with a forecast at the location, no outdoor sensor."""
+    indoor, _ = simulate(b)
+    memory, events = HeatingMemory(), []
+    for r in indoor:
+        now = r.timestamp
+        step = evaluate(memory, r, now)
+        if step.needs is not None:
+            start, end = step.needs
+            forecast = tuple((now + h * HOUR, b.outside) for h in range(1, 49))
+            history = [x for x in indoor if start <= x.timestamp <= min(end, now)]
+            step = evaluate(memory, r, now, history, Outside((), forecast))
+        memory = step.memory
+        events += step.events
+    return events
+
+
+def test_silent_on_a_door_at_a_frost_guard_cabin_with_only_a_forecast() -> None:
+    # wide open for 35 min at 6 °C: below 4.5 °C within minutes, far faster than unheated;
+    # the forecast says how cold it is outside, as an outdoor sensor would
+    b = Building(days=6, setpoint=6.0, door=(4.5 * 24, 4.5 * 24 + 35 / 60), door_wide=20.0)
+    indoor, _ = simulate(b)
+    assert min(r.value for r in indoor) < 3.0
+    assert events_with_forecast(b) == []
+    failed = Building(days=6, setpoint=6.0, fail_at=4.5 * 24)
+    assert [e.kind for e in events_with_forecast(failed)] == ["heating_failed"]

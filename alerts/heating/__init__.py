@@ -12,7 +12,8 @@ How it works:
   setbacks, long off-cycles): mean distance to the outside over the slope of each fall from
   where it leaves its top, past its first 30 % (the air's quick drop), weighed by hours and
   depth (under 3 °C, off-cycles with warm radiators read slow), the lower part of them (sunny
-  evenings fall slower), blended with the prior 30 h (15–55 h) by the weight behind it.
+  evenings fall slower), blended with the prior 30 h (15–55 h) by the weight behind it;
+  the falls counted (what the ETA trusts it by) are those weighing an hour of a deep fall.
 - A cycle looks only at the latest reading while it is at the usual level. Below
   `level − band − 0.3 °C` for 15 min it reads 3 h of history and fires when the fall has lasted
   50 min (a door or a defrost recovers by then), never rose on the way, is still at its lowest,

@@ -29,6 +29,7 @@ HOUR_WINDOW = 2  # hours either side: a schedule shifts, a sunny evening cools b
 HOUR_DAYS = 5  # the hours of the day are known from this many days
 MIN_ABOVE_OUTSIDE = 4.0  # °C: closer to the outside temperature, ln(T − outside) is noise
 DEEP_FALL = 3.0  # °C: a fall this deep is a setpoint step; a shallower one weighs less
+COUNTED_FALL = 1.0  # a fall counts when it weighs this much (an hour of a deep fall)
 
 
 def _quantile(sorted_values: Sequence[float], q: float) -> float:
@@ -234,8 +235,11 @@ def _close(run: list[tuple[int, float]], outside: OutsideAt,
 def learn_tau(episodes: Sequence[tuple[float, float]],
               before: HeatingModel | None) -> tuple[float, float, float, int]:
     """τ with its range from the falls seen (leaning on the prior until hours of deep falls
-    back it); the earlier model's τ stays when it saw more falls (τ is the building's own)."""
-    if before is not None and before.cooling_episodes > len(episodes):
+    back it); the earlier model's τ stays when it saw more falls (τ is the building's own).
+    The falls counted are those that weigh an hour of a deep fall: the ETA trusts the learned
+    τ by their number, and shallow off-cycles say little."""
+    counted = sum(1 for _, w in episodes if w >= COUNTED_FALL)
+    if before is not None and before.cooling_episodes > counted:
         return before.tau_h, before.tau_low_h, before.tau_high_h, before.cooling_episodes
     if not episodes:
         return PRIOR_TAU_H, PRIOR_TAU_LOW_H, PRIOR_TAU_HIGH_H, 0
@@ -252,7 +256,7 @@ def learn_tau(episodes: Sequence[tuple[float, float]],
     tau = math.exp(weight * median + (1 - weight) * math.log(PRIOR_TAU_H))
     spread = math.sqrt(sum(w * (lt - median) ** 2 for lt, w in logs) / total)
     half = max(0.2, min(0.6, spread + 0.6 / math.sqrt(1 + total / 3.0)))
-    return tau, tau * math.exp(-half), tau * math.exp(half), len(episodes)
+    return tau, tau * math.exp(-half), tau * math.exp(half), counted
 
 
 def learn(readings: Sequence[Reading], measured: Sequence[Reading], now_ms: int,

@@ -299,6 +299,16 @@ def test_shallow_off_cycles_do_not_teach_a_tau_far_too_slow() -> None:
     indoor, outdoor = simulate(b)
     model = learn(indoor, outdoor, indoor[-1].timestamp, None)
     assert model is not None and 20.0 <= model.tau_h <= 40.0, model
+    # nor do they count as falls learned from: the ETA trusts the learned τ by that count
+    assert model.cooling_episodes == 0
+
+
+def test_deep_falls_count_as_falls_learned_from() -> None:
+    b = Building(days=5, setpoint=20.0, setback=(23.0, 4.0, 3.0), hysteresis=0.3, outside=0.0,
+                 tau_h=50.0)
+    indoor, outdoor = simulate(b)
+    model = learn(indoor, outdoor, indoor[-1].timestamp, None)
+    assert model is not None and model.cooling_episodes >= 3
 
 
 def test_a_noisy_sensor_gives_the_hours_of_the_day_more_room() -> None:

@@ -25,9 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alerts.heating import DAY_MS, HOUR_MS, MIN_DAYS, HeatingEvent, replay  # noqa: E402
+from alerts.heating import DAY_MS, HOUR_MS, MIN_DAYS, replay, replay_steps  # noqa: E402
 from alerts.trend import trend_per_hour  # noqa: E402
 from benchmarks.heating_sim import SECOND_RANGES, House, Ranges, simulate  # noqa: E402
+from benchmarks.heating_tau import events_and_taus, tau_line  # noqa: E402
 from storage.models import Reading  # noqa: E402
 
 DAYS = 21
@@ -52,6 +53,8 @@ class Outcome:
     naive_false: int
     slope_eta_ms: int | None  # the slope baseline's ETA at our first warning
     naive_slope_eta_ms: int | None  # ... and at the naive detector's first warning
+    true_tau_h: float
+    learned_tau_h: float | None  # the watch's learned τ at its first warning
 
 
 def naive(indoor: list[Reading]) -> list[int]:
@@ -105,7 +108,7 @@ def run_house(args: tuple[int, str, bool, Ranges, bool]) -> Outcome:
     """Simulate one house, replay it, and compare with the truth."""
     seed, kind, fail, ranges, outdoor = args
     house: House = simulate(seed, kind, fail, ranges, DAYS, outdoor)
-    events: list[HeatingEvent] = list(replay(house.indoor, house.outdoor))
+    events, taus = events_and_taus(replay_steps(house.indoor, house.outdoor))
     start = house.indoor[0].timestamp
     watch_from = start + MIN_DAYS * DAY_MS
     end = house.indoor[-1].timestamp
@@ -128,7 +131,8 @@ def run_house(args: tuple[int, str, bool, Ranges, bool]) -> Outcome:
         warn_ms=warn.at if warn else None, eta=eta, false_warnings=false,
         naive_warn_ms=naive_warn, naive_false=naive_false,
         slope_eta_ms=slope_eta(house.indoor, warn.at) if warn else None,
-        naive_slope_eta_ms=slope_eta(house.indoor, naive_warn) if naive_warn else None)
+        naive_slope_eta_ms=slope_eta(house.indoor, naive_warn) if naive_warn else None,
+        true_tau_h=house.tau_h, learned_tau_h=taus.get(warn.at) if warn else None)
 
 
 def house_set(seed: int, ranges: Ranges, failing: int, normal: int) -> list[tuple[int, str, bool,
@@ -238,6 +242,8 @@ def report(title: str, outcomes: list[Outcome]) -> bool:
         naive_v = naive_f[key] if not key.startswith(("ETA", "truth")) else math.nan
         print(f"{key:24} {ours[key]:9.2f} {with_out[key]:8.2f} {no_out[key]:11.2f} "
               f"{naive_v:9.2f} {slope:10.2f}  {mark}")
+    print(tau_line([(o.learned_tau_h, o.true_tau_h) for o in outcomes
+                    if o.learned_tau_h is not None and o.has_outdoor]))
     return ok
 
 

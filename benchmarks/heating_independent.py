@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alerts.heating import HeatingEvent, replay  # noqa: E402
+from alerts.heating import HeatingEvent, replay_steps  # noqa: E402
 from benchmarks.heating_independent_sim import (  # noqa: E402
     DAY_MIN,
     House,
@@ -40,6 +40,7 @@ from benchmarks.heating_independent_sim import (  # noqa: E402
     simulate,
     weather,
 )
+from benchmarks.heating_tau import events_and_taus, tau_line  # noqa: E402
 from storage.models import Reading  # noqa: E402
 
 MONDAY_MS = 1_767_571_200_000  # 2026-01-05 00:00 UTC
@@ -61,6 +62,7 @@ class Run:
     truth: list[float]  # the noise-free sensor, one value a minute
     events: list[HeatingEvent] = field(default_factory=list)
     naive: list[int] = field(default_factory=list)  # the naive detector's warnings (ms)
+    taus: dict[int, float] = field(default_factory=dict)  # learned τ at each warning (ms)
 
     def scenario(self) -> str:
         parts = [self.house.kind]
@@ -125,7 +127,7 @@ def build(seed: int, mode: str) -> Run:
     out_readings = ([Reading("outdoor", ts, v)
                      for ts, v in read(rng, out_sensor, trace.outside, MONDAY_MS)]
                     if outdoor else [])
-    run.events = list(replay(indoor, out_readings))
+    run.events, run.taus = events_and_taus(replay_steps(indoor, out_readings))
     run.naive = naive(indoor)
     return run
 
@@ -291,6 +293,8 @@ def report_failures(title: str, outs: list[Outcome]) -> list[tuple[float, str]]:
               f"{sum(o.no_eta for o in outs)})")
     if ranges:
         print(f"truth inside the stated range: {sum(ranges) / len(ranges):.0%}")
+    print(tau_line([(o.run.taus[o.warn_ms], o.run.house.tau_h) for o in reach3
+                    if o.warn_ms in o.run.taus and o.run.outdoor]))
     print("by feature (a run counts in each it has): runs / missed / median delay h / "
           "worst lead / median ETA err")
     for name, test in FEATURES:

@@ -43,7 +43,7 @@ from alerts.heating import (  # noqa: E402
     HeatingMemory,
     Outside,
     evaluate,
-    replay,
+    replay_steps,
 )
 from alerts.trend import trend_per_hour  # noqa: E402
 from benchmarks.heating_set4_sim import (  # noqa: E402
@@ -54,7 +54,9 @@ from benchmarks.heating_set4_sim import (  # noqa: E402
     Spread,
     forecast,
     simulate,
+    slow_tau_h,
 )
+from benchmarks.heating_tau import events_and_taus, tau_line  # noqa: E402
 from storage.models import Reading  # noqa: E402
 
 MARGINS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0)
@@ -68,14 +70,16 @@ GOALS = {"missed": (0, "<="), "delay median h": (1.25, "<="), "lead median": (0.
 
 # -- the detectors under test ----------------------------------------------------------------
 
-def replay_run(run: Run) -> list[HeatingEvent]:
-    """The watch's events: `replay` as backtest runs it, or with the forecast the cycle passes."""
+def replay_run(run: Run) -> tuple[list[HeatingEvent], dict[int, float]]:
+    """The watch's events: `replay` as backtest runs it, or with the forecast the cycle passes;
+    and the learned τ behind each warning."""
     if run.outside_source != "forecast":
-        return list(replay(run.indoor, run.outdoor))
+        return events_and_taus(replay_steps(run.indoor, run.outdoor))
     indoor = run.indoor
     times = [r.timestamp for r in indoor]
     memory = HeatingMemory()
     events: list[HeatingEvent] = []
+    taus: dict[int, float] = {}
     for i, reading in enumerate(indoor):
         now = reading.timestamp
         step = evaluate(memory, reading, now)
@@ -85,7 +89,10 @@ def replay_run(run: Run) -> list[HeatingEvent]:
             step = evaluate(memory, reading, now, indoor[lo:hi], Outside((), forecast(run, now)))
         events.extend(step.events)
         memory = step.memory
-    return events
+        for e in step.events:
+            if e.kind == "heating_failed" and memory.model is not None:
+                taus[e.at] = memory.model.tau_h
+    return events, taus
 
 
 def usual_lows(indoor: Sequence[Reading]) -> Iterator[tuple[Reading, float]]:
@@ -245,6 +252,7 @@ class Judged:
     grid_false: dict[tuple[float, float], int] = field(default_factory=dict)
     grid_warn: dict[tuple[float, float], int | None] = field(default_factory=dict)
     slope: dict[str, int | None] = field(default_factory=dict)  # detector → slope ETA
+    taus: tuple[float, float, float] | None = None  # learned, capacity/loss, slow τ at the warning
 
     @property
     def watch_at(self) -> int | None:
@@ -279,7 +287,8 @@ def judge(args: tuple[int, str, Spread]) -> Judged:
         false = [t for t in times if t < normal_end]
         return false, next((t for t in times if fail_ms is not None and t >= fail_ms), None)
 
-    fired = [e for e in replay_run(run) if e.kind == "heating_failed"]
+    events, learned = replay_run(run)
+    fired = [e for e in events if e.kind == "heating_failed"]
     false, warn = split([e.at for e in fired])
     j.watch_false = [cause(run, t) for t in false]
     if warn is not None:
@@ -287,6 +296,8 @@ def judge(args: tuple[int, str, Spread]) -> Judged:
         j.watch_warn = (warn, p.eta_ms if p else None, p.eta_low_ms if p else None,
                         p.eta_high_ms if p else None)
         j.slope["watch"] = slope_eta(run.indoor, warn)
+        if warn in learned and run.outside_source != "none":
+            j.taus = (learned[warn], run.building.tau_h, slow_tau_h(run.building))
     false, j.naive_warn = split(hold_detector(run.indoor, 1.0, 30 * 60_000))
     j.naive_false = [cause(run, t) for t in false]
     if j.naive_warn is not None:
@@ -416,6 +427,9 @@ def report(title: str, judged: list[Judged]) -> dict[str, float]:
     also = {"slope ETA at the naive's warning": columns["naive"]["ETA error median"],
             "slope ETA at the hold's warning": columns["hold"]["ETA error median"]}
     print("  (" + "; ".join(f"{k} {v:.2f}" for k, v in also.items()) + ")")
+    warned = [j.taus for j in counted(judged) if j.taus is not None]
+    print(tau_line([(t[0], t[1]) for t in warned]) + " (true: capacity / loss)")
+    print(tau_line([(t[0], t[2]) for t in warned]) + " (true: the slow node's)")
     breakdowns(judged, key)
     return calibration
 

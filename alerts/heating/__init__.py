@@ -10,8 +10,11 @@ How it works:
   second-deepest day, is the `band` of the sensor's own life (thermostat, setback).
   The sensor's noise and its step (a 0.5 °C sensor hops a whole step) widen the checks' tolerances.
 - τ, the unheated cooling time, comes from the falls in that history (evenings, visits ending,
-  long off-cycles): mean distance to the outside over the fall's slope, the lower part of them
-  (sunny evenings fall slower), blended with the prior 30 h (15–55 h) by the hours behind it.
+  setbacks, long off-cycles): mean distance to the outside over the slope of each fall from
+  where it leaves its top, past its first 30 % (the air's quick drop), weighed by hours and
+  depth (under 3 °C, off-cycles with warm radiators read slow), the lower part of them (sunny
+  evenings fall slower), blended with the prior 30 h (15–55 h) by the weight behind it;
+  the falls counted (what the ETA trusts it by) are those weighing an hour of a deep fall.
 - A cycle looks only at the latest reading while it is at the usual level. Below
   `level − band − 0.3 °C` for 15 min it reads 3 h of history and fires when the fall has lasted
   50 min (a door of 45 min or a defrost recovers by then) — timed from its last sudden step (a

@@ -22,11 +22,14 @@ MAX_RESOLUTION = 1.0  # °C: a coarser step is read as this
 BIN_MS = 15 * 60_000  # cooling episodes are read from 15-minute means
 MIN_EPISODE_MS = 90 * 60_000
 RUN_NOISE = 0.12  # °C: a 15-minute mean may rise this much inside a fall (noise)
-SETTLE_MS = 45 * 60_000  # the air's own quick drop at the start of a fall is not τ
+SETTLE_MS = 45 * 60_000  # the air's own quick drop at the start of a fall is not τ...
+SETTLE_SHARE = 0.3  # ... nor is the first 30 % of a longer fall's hours
 MIN_EPISODE_DROP = 0.5  # °C
 HOUR_WINDOW = 2  # hours either side: a schedule shifts, a sunny evening cools back late
 HOUR_DAYS = 5  # the hours of the day are known from this many days
 MIN_ABOVE_OUTSIDE = 4.0  # °C: closer to the outside temperature, ln(T − outside) is noise
+DEEP_FALL = 3.0  # °C: a fall this deep is a setpoint step; a shallower one weighs less
+COUNTED_FALL = 1.0  # a fall counts when it weighs this much (an hour of a deep fall)
 
 
 def _quantile(sorted_values: Sequence[float], q: float) -> float:
@@ -164,9 +167,13 @@ class OutsideAt:
 
 def _episode_tau(episode: list[tuple[int, float]],
                  outside: OutsideAt) -> tuple[float, float] | None:
-    """τ (h) of one unheated fall, and its weight (hours): T' = −(T − outside)/τ, so τ is the
-    mean distance to the outside over the fall's slope (robust to the outside's wiggles)."""
-    start = episode[0][0] + SETTLE_MS
+    """τ (h) of one unheated fall, and its weight: T' = −(T − outside)/τ, so τ is the mean
+    distance to the outside over the slope of the fall after its first 30 % (the air's quick
+    drop towards the building's mass is in that, and would make the building look light).
+    The weight is the hours fitted, less for a shallow fall: a deep one is a setpoint step (a
+    visit ending, a setback) with the heat off for hours; a shallow one is mostly the
+    thermostat's off-cycles, the radiators and the mass still giving heat (τ read too slow)."""
+    start = episode[0][0] + max(SETTLE_MS, int((episode[-1][0] - episode[0][0]) * SETTLE_SHARE))
     xs: list[float] = []
     ys: list[float] = []
     gaps: list[float] = []
@@ -186,7 +193,8 @@ def _episode_tau(episode: list[tuple[int, float]],
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
     if slope >= -0.02:
         return None
-    return min(150.0, max(5.0, sum(gaps) / len(gaps) / -slope)), xs[-1] - xs[0]
+    depth = min(1.0, (episode[0][1] - episode[-1][1]) / DEEP_FALL)
+    return min(150.0, max(5.0, sum(gaps) / len(gaps) / -slope)), (xs[-1] - xs[0]) * depth ** 2
 
 
 def cooling_episodes(readings: Sequence[Reading],
@@ -210,7 +218,12 @@ def cooling_episodes(readings: Sequence[Reading],
 
 def _close(run: list[tuple[int, float]], outside: OutsideAt,
            found: list[tuple[float, float]]) -> None:
-    """Keep the run's τ if it is a long and deep enough fall."""
+    """Keep the run's τ if it is a long and deep enough fall. The fall begins where the run
+    last leaves its top: a run may start with hours of the thermostat's hold."""
+    if len(run) < 2:
+        return
+    top = max(v for _, v in run)
+    run = run[max(i for i, (_, v) in enumerate(run) if v >= top - RUN_NOISE):]
     if len(run) < 2 or run[-1][0] - run[0][0] < MIN_EPISODE_MS:
         return
     if run[0][1] - run[-1][1] < MIN_EPISODE_DROP:
@@ -222,9 +235,12 @@ def _close(run: list[tuple[int, float]], outside: OutsideAt,
 
 def learn_tau(episodes: Sequence[tuple[float, float]],
               before: HeatingModel | None) -> tuple[float, float, float, int]:
-    """τ with its range from the falls seen (leaning on the prior until hours of falls back
-    it); the earlier model's τ stays when it saw more falls (τ is the building's own)."""
-    if before is not None and before.cooling_episodes > len(episodes):
+    """τ with its range from the falls seen (leaning on the prior until hours of deep falls
+    back it); the earlier model's τ stays when it saw more falls (τ is the building's own).
+    The falls counted are those that weigh an hour of a deep fall: the ETA trusts the learned
+    τ by their number, and shallow off-cycles say little."""
+    counted = sum(1 for _, w in episodes if w >= COUNTED_FALL)
+    if before is not None and before.cooling_episodes > counted:
         return before.tau_h, before.tau_low_h, before.tau_high_h, before.cooling_episodes
     if not episodes:
         return PRIOR_TAU_H, PRIOR_TAU_LOW_H, PRIOR_TAU_HIGH_H, 0
@@ -241,7 +257,7 @@ def learn_tau(episodes: Sequence[tuple[float, float]],
     tau = math.exp(weight * median + (1 - weight) * math.log(PRIOR_TAU_H))
     spread = math.sqrt(sum(w * (lt - median) ** 2 for lt, w in logs) / total)
     half = max(0.2, min(0.6, spread + 0.6 / math.sqrt(1 + total / 3.0)))
-    return tau, tau * math.exp(-half), tau * math.exp(half), len(episodes)
+    return tau, tau * math.exp(-half), tau * math.exp(half), counted
 
 
 def learn(readings: Sequence[Reading], measured: Sequence[Reading], now_ms: int,

@@ -20,7 +20,7 @@ from alerts.heating import (
     replay,
     turned_down,
 )
-from alerts.heating.learn import learn
+from alerts.heating.learn import cooling_episodes, learn
 from storage.models import Reading
 from tests.support.heating import HOUR, START, Building, first_at_or_below, simulate
 
@@ -278,6 +278,37 @@ def test_silent_through_the_nights_of_a_setback() -> None:
     b = Building(days=12, setpoint=20.0, setback=(23.0, 4.0, 2.0), hysteresis=0.3, outside=5.0,
                  tau_h=40.0, sun=2.0)
     assert events_of(b) == []
+
+
+def test_a_setback_fall_is_read_after_the_thermostats_hold_and_the_airs_quick_drop() -> None:
+    # 3 °C down every night in a 50 h house: the run of falling means starts with hours of the
+    # thermostat's hold, then the air drops quickly towards the mass; neither is τ
+    b = Building(days=5, setpoint=20.0, setback=(23.0, 4.0, 3.0), hysteresis=0.3, outside=0.0,
+                 tau_h=50.0)
+    indoor, outdoor = simulate(b)
+    falls = cooling_episodes(indoor, outdoor)
+    assert len(falls) >= 3
+    assert all(40.0 <= tau <= 60.0 for tau, _ in falls), falls
+
+
+def test_shallow_off_cycles_do_not_teach_a_tau_far_too_slow() -> None:
+    # 1 °C down every night: the heater is back on before the fall says much, and such shallow
+    # falls read slow; they weigh little against the prior
+    b = Building(days=5, setpoint=20.0, setback=(23.0, 4.0, 1.0), hysteresis=0.3, outside=0.0,
+                 tau_h=30.0)
+    indoor, outdoor = simulate(b)
+    model = learn(indoor, outdoor, indoor[-1].timestamp, None)
+    assert model is not None and 20.0 <= model.tau_h <= 40.0, model
+    # nor do they count as falls learned from: the ETA trusts the learned τ by that count
+    assert model.cooling_episodes == 0
+
+
+def test_deep_falls_count_as_falls_learned_from() -> None:
+    b = Building(days=5, setpoint=20.0, setback=(23.0, 4.0, 3.0), hysteresis=0.3, outside=0.0,
+                 tau_h=50.0)
+    indoor, outdoor = simulate(b)
+    model = learn(indoor, outdoor, indoor[-1].timestamp, None)
+    assert model is not None and model.cooling_episodes >= 3
 
 
 def test_a_noisy_sensor_gives_the_hours_of_the_day_more_room() -> None:

@@ -49,7 +49,7 @@ def _median(sorted_values: Sequence[float]) -> float:
 def _held_low(day: Sequence[Reading]) -> float:
     """The day's lowest 30-minute hold: the lower of each two successive 15-minute means'
     higher one (a door, an airing or a defrost dip shorter than that does not count)."""
-    bins = _bins(day)
+    bins = means(day)
     if len(bins) < 2:
         return min(r.value for r in day)
     return min(max(a[1], b[1]) for a, b in itertools.pairwise(bins))
@@ -130,12 +130,13 @@ def hour_lows(readings: Sequence[Reading], level: float, band: float,
     return tuple(round(min(level, max(floor, min(s) - slack)), 2) for s in slots)
 
 
-def _bins(readings: Sequence[Reading]) -> list[tuple[int, float]]:
-    """15-minute means as `(bin start ms, °C)`, bins without readings left out."""
+def means(readings: Sequence[Reading], width_ms: int = BIN_MS) -> list[tuple[int, float]]:
+    """Means over `width_ms` (15-minute bins by default) as `(start ms, °C)`, spans without
+    readings left out: a quick sensor's noise averages out of them."""
     out: list[tuple[int, float]] = []
     key, total, n = None, 0.0, 0
     for r in readings:
-        k = r.timestamp - r.timestamp % BIN_MS
+        k = r.timestamp - r.timestamp % width_ms
         if k != key:
             if key is not None:
                 out.append((key, total / n))
@@ -204,7 +205,7 @@ def cooling_episodes(readings: Sequence[Reading],
     if not measured:
         return []
     outside = OutsideAt(measured)
-    bins = _bins(readings)
+    bins = means(readings)
     found: list[tuple[float, float]] = []
     run: list[tuple[int, float]] = []
     for t, v in bins:

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from alerts.heating.eta import curve_from, predict_from
-from alerts.heating.learn import MAX_BAND, OutsideAt, learn
+from alerts.heating.learn import MAX_BAND, OutsideAt, learn, means
 from alerts.heating.model import (
     DAY_MS,
     HOUR_MS,
@@ -102,24 +102,6 @@ def _fall_began(model: HeatingModel, history: Sequence[Reading], below_since: in
     return history[0].timestamp if history else below_since
 
 
-def _means(readings: Sequence[Reading], width_ms: int) -> list[tuple[int, float]]:
-    """Means over `width_ms` as `(start ms, °C)`, spans without readings left out: a quick
-    sensor's noise averages out of them."""
-    out: list[tuple[int, float]] = []
-    key, total, n = None, 0.0, 0
-    for r in readings:
-        k = r.timestamp - r.timestamp % width_ms
-        if k != key:
-            if key is not None:
-                out.append((key, total / n))
-            key, total, n = k, 0.0, 0
-        total += r.value
-        n += 1
-    if key is not None:
-        out.append((key, total / n))
-    return out
-
-
 def _fall_known(history: Sequence[Reading], began: int, noise: float) -> int:
     """From when the fall is known: its last sudden step's start, or else the first reading
     after `began` (a door may have opened just before it, a reading's interval or a gap after
@@ -131,14 +113,14 @@ def _fall_known(history: Sequence[Reading], began: int, noise: float) -> int:
     after = next((r.timestamp for r in points if r.timestamp > began), began)
     if len(points) < 3:
         return after
-    means = _means(points, STEP_MEAN_MS)
-    total = max(0.0, means[0][1] - means[-1][1])
-    hours = (means[-1][0] - means[0][0]) / HOUR_MS
+    steps = means(points, STEP_MEAN_MS)
+    total = max(0.0, steps[0][1] - steps[-1][1])
+    hours = (steps[-1][0] - steps[0][0]) / HOUR_MS
     last, j = began, 0
-    for b_at, b_value in means:
-        while means[j][0] < b_at - STEP_MS:
+    for b_at, b_value in steps:
+        while steps[j][0] < b_at - STEP_MS:
             j += 1
-        a_at, a_value = means[j]
+        a_at, a_value = steps[j]
         drop = a_value - b_value
         if drop < STEP + 2 * noise:
             continue

@@ -33,9 +33,7 @@ def share_heap_arenas(arenas: int = 2) -> None:
     """glibc gives threads that allocate at once heap arenas of their own, and memory freed in
     one is seldom given back: the API's writers, the charts, Telegram's and the alert cycle's
     threads share two (~4 MB less after a few charts). Elsewhere than glibc, nothing."""
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-    if mallopt is not None:
-        mallopt(M_ARENA_MAX, arenas)
+    _mallopt(M_ARENA_MAX, arenas)
 
 
 def return_large_blocks(threshold: int = LARGE_BLOCK_BYTES) -> None:
@@ -44,9 +42,14 @@ def return_large_blocks(threshold: int = LARGE_BLOCK_BYTES) -> None:
     freed (a chart's 2.9 MB of pixels, say): later ones then land in the heap, which keeps
     what it grew by. Fixed: ~2.5 MB less at idle, ~1 MB after charts. Elsewhere than glibc,
     nothing."""
+    _mallopt(M_MMAP_THRESHOLD, threshold)
+
+
+def _mallopt(parameter: int, value: int) -> None:
+    """glibc's mallopt; elsewhere than glibc, nothing."""
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
     if mallopt is not None:
-        mallopt(M_MMAP_THRESHOLD, threshold)
+        mallopt(parameter, value)
 
 
 @contextmanager

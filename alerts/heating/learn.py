@@ -94,7 +94,8 @@ def learn_level(readings: Sequence[Reading], now_ms: int) -> tuple[float, float,
         return None
     quartiles = [_quantile(sorted(r.value for r in d), 0.25) for d in full]
     lows = sorted(quartiles)
-    cold = [q for q in lows if q < _median(lows) - HOLIDAY]
+    median = _median(lows)
+    cold = [q for q in lows if q < median - HOLIDAY]
     if len(cold) >= min(HOLIDAY_COLD_DAYS, len(lows) // 4 + 1):
         # a long holiday filled most of the days: the usual level is that of the days without
         # it (two are enough: a holiday's end down to frost guard is not a failure); in a

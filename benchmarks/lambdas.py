@@ -142,11 +142,17 @@ def cold_starts(endpoint: str, emulator: BotApiEmulator) -> dict[str, list[dict[
     return found
 
 
-def deployment(endpoint: str, emulator: BotApiEmulator) -> tuple[DynamoDBStore, dict[str, str]]:
+def fresh_store(client: Any) -> DynamoDBStore:
+    """A store on tables of its own, created on dynalite."""
     suffix = uuid.uuid4().hex[:8]
-    store = DynamoDBStore(client=build_client("eu-north-1", endpoint),
-                          measurements_table=f"m-{suffix}", meta_table=f"meta-{suffix}")
+    store = DynamoDBStore(client=client, measurements_table=f"m-{suffix}",
+                          meta_table=f"meta-{suffix}")
     store.init()
+    return store
+
+
+def deployment(endpoint: str, emulator: BotApiEmulator) -> tuple[DynamoDBStore, dict[str, str]]:
+    store = fresh_store(build_client("eu-north-1", endpoint))
     store.add_user(User("home", "Home", int(time.time() * 1000)))
     environment = {
         "SENSORBOT_STORAGE__BACKEND": "dynamodb",
@@ -178,10 +184,7 @@ def api_units(endpoint: str) -> dict[str, float]:
     client = build_client("eu-north-1", endpoint)
     found = {}
     for shared in (False, True):
-        suffix = uuid.uuid4().hex[:8]
-        store = DynamoDBStore(client=client, measurements_table=f"m-{suffix}",
-                              meta_table=f"meta-{suffix}")
-        store.init()
+        store = fresh_store(client)
         clock = Clock()
         store.add_user(User("home", "Home", clock.now))
         sensors = 20
@@ -217,10 +220,7 @@ def cycle_units(endpoint: str, sensors: int = 500) -> dict[str, float]:
     """Read units of one steady cycle: every sensor with the freeze preset (below, stale and
     the heating watch)."""
     now = int(time.time() * 1000)
-    suffix = uuid.uuid4().hex[:8]
-    store = DynamoDBStore(client=build_client("eu-north-1", endpoint),
-                          measurements_table=f"m-{suffix}", meta_table=f"meta-{suffix}")
-    store.init()
+    store = fresh_store(build_client("eu-north-1", endpoint))
     readings = [Reading(f"s{i:04d}", now - 60_000, 10.0) for i in range(sensors)]
     for start in range(0, sensors, 500):
         store.write_readings("home", readings[start:start + 500], now_ms=now)
@@ -251,10 +251,7 @@ def relearn_units(endpoint: str, days: int = heating.LEARN_DAYS) -> dict[str, fl
     `days` of one-minute readings of its sensor and of the user's outdoor sensor, and of the
     steady cycle after it."""
     now = int(time.time() * 1000)
-    suffix = uuid.uuid4().hex[:8]
-    store = DynamoDBStore(client=build_client("eu-north-1", endpoint),
-                          measurements_table=f"m-{suffix}", meta_table=f"meta-{suffix}")
-    store.init()
+    store = fresh_store(build_client("eu-north-1", endpoint))
     minutes = days * MINUTES_A_DAY
     for sensor, base in (("attic", 8.0), ("garden", -5.0)):
         readings = [Reading(sensor, now - (minutes - m) * 60_000,

@@ -10,12 +10,14 @@ changes, since it decides when the first warning comes; `--capture` redoes it an
 The figures are those of the benchmarks themselves (median ETA error as a share of the time
 left, the share of truths inside the range, the share of ETAs later than the truth); `--by`
 breaks them down by the outside data, the kind of building, full or partial failure and τ;
-`--true-tau` shows what the stated time would be had the watch known the building's own τ.
+`--true-tau` shows what the stated time would be had the watch known the building's own τ;
+`--blind` drops every run's outside data (the indoor curve alone, on all runs).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import math
 import pickle
@@ -250,6 +252,9 @@ def main() -> None:
     ap.add_argument("--sets", default=",".join(SETS), help="which sets, comma-separated")
     ap.add_argument("--by", action="store_true", help="break each set down")
     ap.add_argument("--capture", action="store_true", help="replay the sets again")
+    ap.add_argument("--blind", action="store_true",
+                    help="every run without its outside data: the prediction from the indoor "
+                         "curve alone, on four times as many runs as have no outside data")
     ap.add_argument("--true-tau", action="store_true",
                     help="what the stated time would be with the building's own τ known "
                          "(a bound on what learning τ better can give; no range)")
@@ -259,6 +264,8 @@ def main() -> None:
     for name in args.sets.split(","):
         groups: dict[str, list[tuple[float | None, bool | None, bool]]] = {}
         for case in cases(name, args.capture):
+            if args.blind:
+                case = dataclasses.replace(case, outside=Outside())
             p = (with_true_tau(case) if args.true_tau
                  else eta.predict_from(case.model, case.recent, case.now_ms, case.outside))
             error, inside, late = score(case, p)

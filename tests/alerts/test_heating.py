@@ -321,6 +321,20 @@ def test_a_visit_ending_teaches_the_buildings_own_tau_without_the_prior() -> Non
     assert 13.0 <= model.deep_tau_h <= 17.0, model
 
 
+def test_a_tau_from_deep_falls_is_kept_when_they_leave_the_fourteen_days() -> None:
+    # the visit that showed τ ended more than 14 days ago: the building is the same
+    b = Building(days=6, setpoint=8.0, visit=(2.5 * 24, 4.0 * 24), tau_h=15.0, outside=-10.0)
+    indoor, outdoor = simulate(b)
+    before = learn(indoor, outdoor, indoor[-1].timestamp, None)
+    quiet, quiet_outdoor = simulate(Building(days=6, setpoint=8.0, tau_h=15.0, outside=-10.0))
+    assert before is not None and before.deep_hours >= DEEP_HOURS
+    fresh = learn(quiet, quiet_outdoor, quiet[-1].timestamp, None)
+    assert fresh is not None and fresh.deep_hours == 0.0
+    model = learn(quiet, quiet_outdoor, quiet[-1].timestamp, before)
+    assert model is not None
+    assert (model.deep_tau_h, model.deep_hours) == (before.deep_tau_h, before.deep_hours)
+
+
 def _readings(values: list[float]) -> list[Reading]:
     """One reading every 5 minutes from START."""
     return [Reading("s", START + i * 5 * 60_000, round(v, 2)) for i, v in enumerate(values)]

@@ -9,7 +9,8 @@ cache is redone when the detector's code (`watch.py`, `fall.py`, `learn.py`, `mo
 changes, since it decides when the first warning comes; `--capture` redoes it anyway.
 The figures are those of the benchmarks themselves (median ETA error as a share of the time
 left, the share of truths inside the range, the share of ETAs later than the truth); `--by`
-breaks them down by the outside data, the kind of building, full or partial failure and τ;
+breaks them down by the outside data, the kind of building, full or partial failure, τ, and
+whether the watch had read τ from deep falls;
 `--true-tau` shows what the stated time would be had the watch known the building's own τ;
 `--blind` drops every run's outside data (the indoor curve alone, on all runs).
 """
@@ -271,7 +272,9 @@ def main() -> None:
             error, inside, late = score(case, p)
             if args.true_tau:
                 inside = None  # no range is given then
-            for g in [case.name, *(f"  {g}" for g in case.groups if args.by)]:
+            deep = case.model is not None and case.model.deep_tau_h > 0
+            labels = [*case.groups, "τ from deep falls" if deep else "τ without deep falls"]
+            for g in [case.name, *(f"  {g}" for g in labels if args.by)]:
                 groups.setdefault(g, []).append((error, inside, late))
         for g in sorted(groups, key=lambda g: (g.startswith(" "), g)):
             print(line(g, groups[g]))

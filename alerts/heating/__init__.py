@@ -15,6 +15,8 @@ How it works:
   depth (under 3 °C, off-cycles with warm radiators read slow), the lower part of them (sunny
   evenings fall slower), blended with the prior 30 h (15–55 h) by the weight behind it;
   the falls counted (what the ETA trusts it by) are those weighing an hour of a deep fall.
+  Deep falls alone (each worth two hours of one, read to where they first reach their bottom
+  and weighed by the depth of the part fitted) give `deep_tau_h`, the building's own τ.
 - A cycle looks only at the latest reading while it is at the usual level. Below
   `level − band − 0.3 °C` for 15 min it reads 3 h of history and fires when the fall has lasted
   50 min (a door of 45 min or a defrost recovers by then) — timed from its last sudden step (a
@@ -27,8 +29,9 @@ How it works:
 - The ETA (`eta.py`) steps T' = (outside − T)/τ through the forecast (or the outdoor sensor
   held); τ blends the learned one with the fall's own (read as a two-node knee when it can be,
   then the learned τ weighs at most 20 %; a fall still in the air's quick drop leans on the
-  learned τ), leaning early; the range is τ × e^±0.45 and ±1.5 °C outside. Without outside
-  data: 1.1–6 × the straight line of the fall.
+  learned τ), leaning early — or `deep_tau_h` at 80 %, not leaning, unless the fall shows a
+  τ past twice it (a heater partly working); the range is τ × e^±0.45 and ±1.5 °C outside.
+  Without outside data: 1.1–6 × the straight line of the fall.
 """
 
 from __future__ import annotations

@@ -30,6 +30,8 @@ KNEE_WEIGHT = 0.6  # the two-node reading of the fall against the scaled-up late
 LEARNED_MOST = 0.6  # the learned τ's weight at most: the fall's own always counts
 KNEE_LEARNED = 0.2  # the learned τ's weight at most, against a fall read as two nodes
 QUICKENING = 1.5
+TRUSTED = 0.8  # the weight of a τ learned from deep falls against the fall's own
+SLOWER = 2.0  # a fall showing a τ this many times the learned one is not unheated
 COARSE = 0.25  # a fall whose last 45 min fall this much faster than its 90 is young
 
 OutsideSource = Literal["sensor", "forecast"]
@@ -72,8 +74,10 @@ def blended_taus(model: HeatingModel | None, start: float, out_now: float,
     itself shows, (T − outside) / rate, scaled up because the air still falls a little faster
     than the building then; the learned τ weighs more the more falls it was learned from, and
     less when the fall's two nodes are resolved (`bend`). `longer` is the rate over 90 min: in a
-    fall still in its quick drop (`quick_drop`) the learned τ weighs its most. The range's
-    early end reaches the quickest τ the fall's last 45 or 90 minutes show."""
+    fall still in its quick drop (`quick_drop`) the learned τ weighs its most. A τ learned from
+    deep falls (`deep_tau_h`) weighs 80 % with no early lean, unless this fall shows a τ more
+    than twice it. The range's early end reaches the quickest τ the fall's last 45 or 90
+    minutes show."""
     tau, low, high = taus(model)
     seen = _shown(start, out_now, rate)
     if seen is None or start - out_now < 1.0:
@@ -96,6 +100,12 @@ def blended_taus(model: HeatingModel | None, start: float, out_now: float,
         w = min(w, KNEE_LEARNED)
     elif quick:
         w = LEARNED_MOST
+    if model is not None and model.deep_tau_h > 0 and seen <= SLOWER * model.deep_tau_h:
+        # τ read from deep falls is the building's own within about 15 %: it weighs most, and
+        # the stated time needs no early lean (a fall far slower than it is a heater still
+        # giving some heat, judged as below)
+        mid = math.exp(TRUSTED * math.log(model.deep_tau_h) + (1 - TRUSTED) * math.log(seen))
+        return mid, min(mid, quickest) * math.exp(-BLEND_DOUBT), mid * math.exp(BLEND_DOUBT)
     mid = math.exp(w * math.log(tau) + (1 - w) * math.log(seen))
     # the early end: the building may cool as fast as any recent stretch of its fall shows
     # (a τ learned too slow, a 45-minute lull between a coarse sensor's steps)

@@ -29,7 +29,9 @@ HOUR_WINDOW = 2  # hours either side: a schedule shifts, a sunny evening cools b
 HOUR_DAYS = 5  # the hours of the day are known from this many days
 MIN_ABOVE_OUTSIDE = 4.0  # °C: closer to the outside temperature, ln(T − outside) is noise
 DEEP_FALL = 3.0  # °C: a fall this deep is a setpoint step; a shallower one weighs less
+FITTED_DEEP = 2.0  # °C: the fitted part of a deep fall falls this much (a step's hold does not)
 COUNTED_FALL = 1.0  # a fall counts when it weighs this much (an hour of a deep fall)
+DEEP_HOURS = 2.0  # a fall worth two hours of a deep fall shows the building's own τ (±15 %)
 
 
 def _quantile(sorted_values: Sequence[float], q: float) -> float:
@@ -167,14 +169,16 @@ class OutsideAt:
         return best
 
 
-def _episode_tau(episode: list[tuple[int, float]],
-                 outside: OutsideAt) -> tuple[float, float] | None:
+def _episode_tau(episode: list[tuple[int, float]], outside: OutsideAt,
+                 deep: bool = False) -> tuple[float, float] | None:
     """τ (h) of one unheated fall, and its weight: T' = −(T − outside)/τ, so τ is the mean
     distance to the outside over the slope of the fall after its first 30 % (the air's quick
     drop towards the building's mass is in that, and would make the building look light).
     The weight is the hours fitted, less for a shallow fall: a deep one is a setpoint step (a
     visit ending, a setback) with the heat off for hours; a shallow one is mostly the
-    thermostat's off-cycles, the radiators and the mass still giving heat (τ read too slow)."""
+    thermostat's off-cycles, the radiators and the mass still giving heat (τ read too slow).
+    `deep` judges the depth by the part fitted (FITTED_DEEP) rather than the whole fall: a
+    quick step down that the heating holds at its new level is deep only before the fit."""
     start = episode[0][0] + max(SETTLE_MS, int((episode[-1][0] - episode[0][0]) * SETTLE_SHARE))
     xs: list[float] = []
     ys: list[float] = []
@@ -195,14 +199,20 @@ def _episode_tau(episode: list[tuple[int, float]],
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
     if slope >= -0.02:
         return None
-    depth = min(1.0, (episode[0][1] - episode[-1][1]) / DEEP_FALL)
+    if deep:
+        depth = min(1.0, -slope * (xs[-1] - xs[0]) / FITTED_DEEP)
+    else:
+        depth = min(1.0, (episode[0][1] - episode[-1][1]) / DEEP_FALL)
     return min(150.0, max(5.0, sum(gaps) / len(gaps) / -slope)), (xs[-1] - xs[0]) * depth ** 2
 
 
-def cooling_episodes(readings: Sequence[Reading],
-                     measured: Sequence[Reading]) -> list[tuple[float, float]]:
+def cooling_episodes(readings: Sequence[Reading], measured: Sequence[Reading],
+                     deep: bool = False) -> list[tuple[float, float]]:
     """τ and weight of each unheated fall in the history: evenings after sun, the hours after a
-    visit, the thermostat's long off-cycles — runs of 15-minute means that only fall."""
+    visit, the thermostat's long off-cycles — runs of 15-minute means that only fall. `deep`
+    reads them for `deep_tau`: each fall ends where it first reaches its bottom (a setback or
+    frost guard held after it is the heating again), and weighs by the depth of its part
+    fitted."""
     if not measured:
         return []
     outside = OutsideAt(measured)
@@ -211,28 +221,55 @@ def cooling_episodes(readings: Sequence[Reading],
     run: list[tuple[int, float]] = []
     for t, v in bins:
         if run and (t - run[-1][0] > 2 * BIN_MS or v > run[-1][1] + RUN_NOISE):
-            _close(run, outside, found)
+            _close(run, outside, found, deep)
             run = []
         run.append((t, v))
-    _close(run, outside, found)
+    _close(run, outside, found, deep)
     return found
 
 
 def _close(run: list[tuple[int, float]], outside: OutsideAt,
-           found: list[tuple[float, float]]) -> None:
+           found: list[tuple[float, float]], deep: bool) -> None:
     """Keep the run's τ if it is a long and deep enough fall. The fall begins where the run
-    last leaves its top: a run may start with hours of the thermostat's hold."""
+    last leaves its top (a run may start with hours of the thermostat's hold) and, read
+    `deep`, ends where it first reaches its bottom (and may end with hours of it held)."""
     if len(run) < 2:
         return
     top = max(v for _, v in run)
     run = run[max(i for i, (_, v) in enumerate(run) if v >= top - RUN_NOISE):]
+    if deep:
+        bottom = min(v for _, v in run)
+        run = run[:min(i for i, (_, v) in enumerate(run) if v <= bottom + RUN_NOISE) + 1]
     if len(run) < 2 or run[-1][0] - run[0][0] < MIN_EPISODE_MS:
         return
     if run[0][1] - run[-1][1] < MIN_EPISODE_DROP:
         return
-    tau = _episode_tau(run, outside)
+    tau = _episode_tau(run, outside, deep)
     if tau is not None:
         found.append(tau)
+
+
+def _weighted_log_quantile(episodes: Sequence[tuple[float, float]], q: float) -> float:
+    """The weighted q-quantile of the falls' ln τ."""
+    logs = sorted((math.log(t), w) for t, w in episodes)
+    total = sum(w for _, w in logs)
+    acc = 0.0
+    for lt, w in logs:
+        acc += w
+        if acc >= total * q:
+            return lt
+    return logs[-1][0]
+
+
+def deep_tau(episodes: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """τ from the deep falls alone (each worth DEEP_HOURS of a deep fall: a visit ending, a deep
+    setback), and their hours; (0, 0) without them. Their weighted median is the building's own
+    τ within about 15 %: no prior, and no lean towards the quicker falls (the shallow falls'
+    sunny evenings and off-cycles are not in it)."""
+    deep = [(t, w) for t, w in episodes if w >= DEEP_HOURS]
+    if not deep:
+        return 0.0, 0.0
+    return math.exp(_weighted_log_quantile(deep, 0.5)), sum(w for _, w in deep)
 
 
 def learn_tau(episodes: Sequence[tuple[float, float]],
@@ -275,7 +312,12 @@ def learn(readings: Sequence[Reading], measured: Sequence[Reading], now_ms: int,
     # a noisy or coarse sensor reads lower than its lowest hold now and then
     hours = hour_lows(usable, level, band, max(MIN_BAND, 3 * noise, resolution))
     tau, low, high, episodes = learn_tau(cooling_episodes(usable, measured), before)
+    deep_tau_h, deep_hours = deep_tau(cooling_episodes(usable, measured, deep=True))
+    if before is not None and before.deep_hours > deep_hours:
+        # τ is the building's own: deep falls that left the 14 days still tell it
+        deep_tau_h, deep_hours = before.deep_tau_h, before.deep_hours
     return HeatingModel(learned_at=now_ms, level=round(level, 2), band=round(band, 2),
                         tau_h=round(tau, 2), tau_low_h=round(low, 2), tau_high_h=round(high, 2),
                         history_days=round(span, 2), cooling_episodes=episodes,
-                        noise=round(noise, 3), resolution=round(resolution, 4), hours=hours)
+                        noise=round(noise, 3), resolution=round(resolution, 4), hours=hours,
+                        deep_tau_h=round(deep_tau_h, 2), deep_hours=round(deep_hours, 2))

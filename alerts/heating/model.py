@@ -47,6 +47,11 @@ class HeatingModel:
     # the lowest the sensor's daily life goes around each hour of the day (UTC, 24 values, °C):
     # a night setback is deep, the day's hold is not (empty: `level − band` all day)
     hours: tuple[float, ...] = ()
+    # τ read from deep unheated falls alone (a visit ending, a deep setback), and their hours
+    # (0: none in the history): the building's own within about 15 %, which the time to 0 °C
+    # then trusts; the watch's check of a fall keeps `tau_h`, learned from all falls
+    deep_tau_h: float = 0.0
+    deep_hours: float = 0.0
 
     def __post_init__(self) -> None:
         # stored as a list; compared and hashed as a tuple

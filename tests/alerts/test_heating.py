@@ -20,7 +20,7 @@ from alerts.heating import (
     replay,
     turned_down,
 )
-from alerts.heating.learn import cooling_episodes, learn
+from alerts.heating.learn import DEEP_HOURS, cooling_episodes, deep_tau, learn
 from storage.models import Reading
 from tests.support.heating import HOUR, START, Building, first_at_or_below, simulate
 
@@ -311,6 +311,54 @@ def test_deep_falls_count_as_falls_learned_from() -> None:
     assert model is not None and model.cooling_episodes >= 3
 
 
+def test_a_visit_ending_teaches_the_buildings_own_tau_without_the_prior() -> None:
+    # a light cabin (15 h) falls from a visit's 20 °C to its frost guard: hours of a deep fall,
+    # whose τ is the building's own; blended with the 30 h prior it came out 21 h
+    b = Building(days=6, setpoint=8.0, visit=(2.5 * 24, 4.0 * 24), tau_h=15.0, outside=-10.0)
+    indoor, outdoor = simulate(b)
+    model = learn(indoor, outdoor, indoor[-1].timestamp, None)
+    assert model is not None and model.deep_hours >= DEEP_HOURS
+    assert 13.0 <= model.deep_tau_h <= 17.0, model
+
+
+def test_a_tau_from_deep_falls_is_kept_when_they_leave_the_fourteen_days() -> None:
+    # the visit that showed τ ended more than 14 days ago: the building is the same
+    b = Building(days=6, setpoint=8.0, visit=(2.5 * 24, 4.0 * 24), tau_h=15.0, outside=-10.0)
+    indoor, outdoor = simulate(b)
+    before = learn(indoor, outdoor, indoor[-1].timestamp, None)
+    quiet, quiet_outdoor = simulate(Building(days=6, setpoint=8.0, tau_h=15.0, outside=-10.0))
+    assert before is not None and before.deep_hours >= DEEP_HOURS
+    fresh = learn(quiet, quiet_outdoor, quiet[-1].timestamp, None)
+    assert fresh is not None and fresh.deep_hours == 0.0
+    model = learn(quiet, quiet_outdoor, quiet[-1].timestamp, before)
+    assert model is not None
+    assert (model.deep_tau_h, model.deep_hours) == (before.deep_tau_h, before.deep_hours)
+
+
+def _readings(values: list[float]) -> list[Reading]:
+    """One reading every 5 minutes from START."""
+    return [Reading("s", START + i * 5 * 60_000, round(v, 2)) for i, v in enumerate(values)]
+
+
+def test_a_quick_step_the_heating_holds_is_not_a_deep_fall() -> None:
+    # 3 °C down in 20 minutes, then held at the new level for 4 h: the part fitted barely falls
+    # (read by the whole fall's depth it weighed 2.75 and taught τ = 150 h)
+    values = ([21.0] * 24 + [21.0 - 0.75 * i for i in range(1, 5)]
+              + [18.0 - 0.2 * i / 48 for i in range(48)] + [21.0] * 24)
+    outside = _readings([-20.0] * len(values))
+    assert deep_tau(cooling_episodes(_readings(values), outside, deep=True)) == (0.0, 0.0)
+
+
+def test_a_fall_held_at_frost_guard_is_read_to_its_bottom() -> None:
+    # a 20 h building falls from 21 °C towards −20 °C and is held at 8 °C for 6 h: read with the
+    # hold, its τ came out 63 h
+    fall = [-20.0 + 41.0 * math.exp(-i / 12 / 20.0) for i in range(1, 93)]
+    values = [21.0] * 24 + [max(8.0, v) for v in fall] + [8.0] * 72
+    outside = _readings([-20.0] * len(values))
+    tau, hours = deep_tau(cooling_episodes(_readings(values), outside, deep=True))
+    assert hours >= DEEP_HOURS and 18.0 <= tau <= 22.0
+
+
 def test_a_noisy_sensor_gives_the_hours_of_the_day_more_room() -> None:
     def room_at_noon(noise: float) -> float:
         indoor, outdoor = simulate(Building(days=9, setpoint=20.0, setback=(23.0, 4.0, 2.0),
@@ -517,6 +565,43 @@ def test_a_coarse_sensors_lull_and_a_tau_learned_too_slow_keep_the_early_end_fir
                  seed=3)
     p, truth, _ = _predicted_with_tau(b, 150.0, 14, 90)
     assert p.eta_low_ms is not None and p.eta_low_ms <= truth
+
+
+def _predicted_with_deep_tau(b: Building, deep_tau_h: float, after_failure_min: int
+                             ) -> tuple[Prediction, int | None, int]:
+    """The prediction `after_failure_min` into the failure with τ learned from deep falls as
+    `deep_tau_h`, the truth's time (None: not within the run) and now."""
+    indoor, outdoor = simulate(b)
+    memory = memory_after([r for r in indoor if r.timestamp < START + 4 * DAY_MS], outdoor)
+    assert memory.model is not None
+    learned = replace(memory, model=replace(memory.model, deep_tau_h=deep_tau_h, deep_hours=5.0))
+    now = START + int((b.fail_at or 0) * HOUR) + after_failure_min * 60_000
+    recent = [r for r in indoor if now - 3 * HOUR_MS <= r.timestamp <= now]
+    measured = tuple(r for r in outdoor if now - 3 * HOUR_MS <= r.timestamp <= now)
+    return (predict(learned, recent, now, Outside(measured)),
+            first_at_or_below(b, 0.0, b.fail_at or 0.0), now)
+
+
+def test_a_tau_learned_from_deep_falls_sets_the_time_to_0() -> None:
+    # a 45 h building an hour into its fall: with its own τ from deep falls weighing 80 % and no
+    # early lean, the time is 15 % of the time left early (blended as other falls, 52 %)
+    b = Building(days=7, fail_at=4.5 * 24, tau_h=45.0, outside=-15.0)
+    p, truth, now = _predicted_with_deep_tau(b, 45.0, 60)
+    assert truth is not None and p.eta_ms is not None
+    assert p.eta_low_ms is not None and p.eta_high_ms is not None
+    assert abs(p.eta_ms - truth) <= 0.25 * (truth - now)
+    assert p.eta_low_ms <= truth <= p.eta_high_ms
+
+
+def test_a_fall_far_slower_than_the_deep_falls_tau_is_not_judged_by_it() -> None:
+    # 60 % of the heater left: the fall shows a τ past twice the building's own; judged by the
+    # deep falls' τ the stated time was 24 h and the range ended at 42 h, where the fall's own
+    # rate says about 50 h, 115 h at its slow end
+    b = Building(days=8, fail_at=6.5 * 24, fail_power=0.6, power=25.0)
+    p, _, now = _predicted_with_deep_tau(b, 30.0, 120)
+    unheated = 30.0 * math.log((7.0 + 10.0) / 10.0)  # 16 h from 7 °C with τ = 30 h at −10 °C
+    assert p.eta_ms is not None and p.eta_ms - now > 2 * unheated * HOUR_MS
+    assert p.eta_high_ms is not None and p.eta_high_ms - now > 4 * unheated * HOUR_MS
 
 
 def test_without_outside_data_a_fall_just_begun_keeps_the_early_end_first() -> None:

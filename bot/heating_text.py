@@ -116,8 +116,13 @@ def describe_state(memory: HeatingMemory, unit: str | None, now_ms: int) -> str:
             return "Learning: it has the days it needs and learns at its next reading"
         days = -(-left // 86_400_000)
         return f"Learning: {days} {'day' if days == 1 else 'days'} to go"
-    tau = (f"cools with τ ≈ {model.tau_h:.0f} h ({model.tau_low_h:.0f}–{model.tau_high_h:.0f} h"
-           f"{', a first guess' if model.cooling_episodes == 0 else ''})")
+    if model.deep_tau_h > 0:  # what the time to 0 °C trusts: the building's own, seen whole
+        tau = (f"cools with τ ≈ {model.deep_tau_h:.0f} h (seen in {model.deep_hours:.0f} h of "
+               "unheated cooling)")
+    else:
+        guess = ", a first guess" if model.cooling_episodes == 0 else ""
+        tau = (f"cools with τ ≈ {model.tau_h:.0f} h ({model.tau_low_h:.0f}–"
+               f"{model.tau_high_h:.0f} h{guess})")
     relearn = ", relearning the level after you turned it down" \
         if memory.relearn_from is not None and model.learned_at < memory.relearn_from else ""
     return f"Watching: usually {degrees(model.level, unit, 1)}, {tau}{relearn}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -95,6 +96,14 @@ def test_alerts_shows_learning_watching_and_firing():
         "Watching: usually 8.0 °C, cools with τ ≈ 31 h (18–52 h)"
     assert describe_state(HeatingMemory(HeatingPhase.FIRING, model), "°C", NOW).startswith(
         "Firing")
+
+
+def test_alerts_shows_the_tau_seen_in_deep_falls_when_it_has_one():
+    model = dataclasses.replace(HeatingModel(NOW, 8.0, 0.5, 31.4, 18.0, 52.0, 14.0, 4),
+                                deep_tau_h=22.4, deep_hours=6.2)
+
+    assert describe_state(HeatingMemory(HeatingPhase.WATCHING, model), "°C", NOW) == \
+        "Watching: usually 8.0 °C, cools with τ ≈ 22 h (seen in 6 h of unheated cooling)"
 
 
 def test_a_heating_warning_offers_turned_down_in_place_of_snooze_1h():

@@ -18,7 +18,8 @@ def events_and_taus(steps: Iterable[tuple[HeatingMemory, HeatingStep]]
         for e in step.events:
             events.append(e)
             if e.kind == "heating_failed" and step.memory.model is not None:
-                taus[e.at] = step.memory.model.tau_h
+                model = step.memory.model  # the τ the time to 0 °C trusts, as /alerts shows
+                taus[e.at] = model.deep_tau_h if model.deep_tau_h > 0 else model.tau_h
     return events, taus
 
 

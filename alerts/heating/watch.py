@@ -174,8 +174,17 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
     rate = trend_per_hour(fall)
     if rate is None or fall[-1].timestamp - fall[0].timestamp < 40 * 60_000:
         return False
-    latest = [r.value for r in since if r.timestamp >= now_ms - 15 * 60_000]
-    if not latest or sum(latest) / len(latest) > min(r.value for r in since) + NEW_LOW + 2 * noise:
+    latest = [r for r in since if r.timestamp >= now_ms - 15 * 60_000]
+    if not latest:
+        return False
+    # a quick fall's latest quarter hour sits above its newest reading by its own pace over
+    # half that span: still at its lowest though its mean is not (a door's air that climbs
+    # back while the heater runs flat out has no such pace)
+    pace = trend_per_hour(latest)  # None with fewer than three readings
+    lag_h = (now_ms - sum(r.timestamp for r in latest) / len(latest)) / HOUR_MS
+    mean = sum(r.value for r in latest) / len(latest)
+    if mean > (min(r.value for r in since) + NEW_LOW + 2 * noise
+               + max(0.0, -(pace or 0.0)) * lag_h):
         return False
     out = outside_now(outside, now_ms)
     needed = MIN_RATE if outside.measured or out is not None else MIN_RATE_BLIND

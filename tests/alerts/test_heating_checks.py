@@ -31,6 +31,7 @@ def test_a_quick_fall_is_still_at_its_lowest_though_its_last_quarter_hours_mean_
     held = [6.0] * 10
     fall = held + [round(6.0 - 0.25 * i, 2) for i in range(1, 14)]
     assert check(fall)
+    assert check(fall, urgent=True)  # near 0 °C too: it still falls
 
 
 def test_a_doors_air_climbing_back_while_it_is_open_is_not_at_its_lowest() -> None:
@@ -38,3 +39,11 @@ def test_a_doors_air_climbing_back_while_it_is_open_is_not_at_its_lowest() -> No
     held = [6.0] * 10
     assert not check([*held, 5.0, 4.2, 3.6, 3.2, 3.0, 2.9, 2.85, 2.8, 3.0, 3.15, 3.3])
 
+
+def test_near_freezing_a_doors_air_climbing_back_within_a_noisy_sensors_noise_waits() -> None:
+    # a door at a frost-guard cabin: down to 2.5 °C, then back up 0.35 °C in 15 minutes while
+    # it is still open (the heater flat out); within a noisy sensor's tolerance of the lowest
+    held = [6.0] * 10
+    door = [*held, 4.5, 3.5, 2.9, 2.6, 2.5, 2.6, 2.75, 2.85]
+    assert check(door, noise=0.2)  # far from 0 °C the longer wait sees the door shut
+    assert not check(door, noise=0.2, urgent=True)

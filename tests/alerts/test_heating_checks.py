@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alerts.heating import Outside
 from alerts.heating.model import HeatingModel
-from alerts.heating.watch import falling_unheated
+from alerts.heating.watch import _fall_known, falling_unheated
 from storage.models import Reading
 
 START = 1_800_000_000_000
@@ -47,3 +47,15 @@ def test_near_freezing_a_doors_air_climbing_back_within_a_noisy_sensors_noise_wa
     door = [*held, 4.5, 3.5, 2.9, 2.6, 2.5, 2.6, 2.75, 2.85]
     assert check(door, noise=0.2)  # far from 0 °C the longer wait sees the door shut
     assert not check(door, noise=0.2, urgent=True)
+
+
+
+def test_near_freezing_a_quick_young_fall_is_timed_from_its_first_step() -> None:
+    # a light cellar's air drops 0.5 °C every 5 minutes; in its first half hour each quarter
+    # hour's drop is a step (no rest of the fall to compare it with), so timed from the last
+    # one the short wait would start again at every reading
+    readings = series([6.0, 5.5, 5.0, 4.5, 4.0, 3.6, 3.3])
+    began = readings[0].timestamp
+    first = _fall_known(readings, began, 0.02, near_freezing=True)
+    assert first <= began + 5 * MINUTE
+    assert _fall_known(readings, began, 0.02) >= began + 15 * MINUTE

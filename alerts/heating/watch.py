@@ -103,18 +103,14 @@ def _fall_began(model: HeatingModel, history: Sequence[Reading], below_since: in
     return history[0].timestamp if history else below_since
 
 
-def _fall_known(history: Sequence[Reading], began: int, noise: float,
-                near_freezing: bool = False) -> int:
+def _fall_known(history: Sequence[Reading], began: int, noise: float) -> int:
     """From when the fall is known: its last sudden step's start, or else the first reading
     after `began` (a door may have opened just before it, a reading's interval or a gap after
     the last reading at the level). A step is a drop of 5-minute means within STEP_MS of STEP
     and STEP_PACE times the pace of the rest of the fall: a door opened in a house already
     sagging below its level steps down, and the wait for it to close is timed from there, not
-    from the sag's start. Near freezing it is the first step's start: in a quick fall less
-    than half an hour old every quarter hour's drop is a step (there is no rest of the fall
-    to compare it with), and timed from the last one the short wait there would start again
-    at every reading (a door's air drops fastest as it opens, and near freezing the wait also
-    asks that the air still falls)."""
+    from the sag's start. A fall under half an hour old has no rest to judge a drop against:
+    only its start is its step."""
     points = [r for r in history if r.timestamp >= began]
     after = next((r.timestamp for r in points if r.timestamp > began), began)
     if len(points) < 3:
@@ -132,11 +128,14 @@ def _fall_known(history: Sequence[Reading], began: int, noise: float,
             continue
         span = (b_at - a_at) / HOUR_MS
         rest = hours - span
+        if rest <= STEP_MS / HOUR_MS and a_at > steps[0][0]:
+            # too little of the rest of the fall to judge a drop against: in a quick fall
+            # under half an hour old every quarter hour's drop would be a step, and the wait
+            # would start again at every reading; its start is its step
+            continue
         pace = max(0.0, total - drop) / rest if rest > STEP_MS / HOUR_MS else 0.0
         # a step in a quick reading's few minutes is judged as a quarter hour's pace
         if drop >= STEP_PACE * pace * max(span, STEP_MS / HOUR_MS):
-            if near_freezing:
-                return a_at if a_at > began else after
             last = max(last, a_at)
     return last if last > began else after
 
@@ -251,7 +250,7 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
     # a coarse sensor hops a whole step (half of it either way) however quiet the air is
     noise = max(model.noise, model.resolution / 2)
     # a door is timed from its step down; whether the fall rose is judged since it began
-    known = _fall_known(recent, began, noise, urgent)
+    known = _fall_known(recent, began, noise)
     if now_ms - known < (URGENT_FALLING_MS if urgent else FALLING_MS) or _rose(
             recent, began, noise) or not falling_unheated(model, recent, now_ms, below_since,
                                                           outside, noise, urgent):

@@ -37,8 +37,8 @@ STEP_MEAN_MS = 5 * 60_000  # steps are read from means over this (a quick sensor
 NEAR_FREEZING = 4.5  # °C: this close to the pipes' danger it waits less...
 URGENT_BELOW_MS = 10 * 60_000  # ... below the level this long
 URGENT_FALLING_MS = 25 * 60_000  # ... falling this long
-URGENT_PACE_MS = 20 * 60_000  # ... still falling over this (a door's air climbs back)
 URGENT_MAX_SHARE = 4.0  # ... and no faster than this many times the unheated fall (fast τ)
+CLIMB_MS = 20 * 60_000  # the readings' trend over this does not rise (a door's air climbs back)
 CHECK_MS = 3 * HOUR_MS  # the history a suspicious fall is checked on
 FALL_MS = 90 * 60_000  # the fall's rate is read over this
 RISE = 0.35  # °C above the lowest so far: the fall was interrupted, not noise
@@ -193,12 +193,11 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
     if mean > (min(r.value for r in since) + NEW_LOW + 2 * noise
                + max(0.0, -(pace or 0.0)) * lag_h):
         return False
-    if urgent:
-        # waiting less, it asks that the air still falls: an unheated building only falls,
-        # while a door's air climbs back as the heater runs flat out, before the door is shut
-        pace = trend_per_hour([r for r in since if r.timestamp >= now_ms - URGENT_PACE_MS])
-        if pace is not None and pace > 0:
-            return False
+    # the air still falls: an unheated building only falls, while a door's air climbs back as
+    # the heater runs flat out, before the door is shut, and a heater that comes on lifts it
+    pace = trend_per_hour([r for r in since if r.timestamp >= now_ms - CLIMB_MS])
+    if pace is not None and pace > 0:
+        return False
     out = outside_now(outside, now_ms)
     needed = MIN_RATE if outside.measured or out is not None else MIN_RATE_BLIND
     if out is not None and since[-1].value > out:

@@ -38,6 +38,7 @@ NEAR_FREEZING = 4.5  # °C: this close to the pipes' danger it waits less...
 URGENT_BELOW_MS = 10 * 60_000  # ... below the level this long
 URGENT_FALLING_MS = 25 * 60_000  # ... falling this long
 URGENT_MAX_SHARE = 4.0  # ... and no faster than this many times the unheated fall (fast τ)
+CLIMB_MS = 20 * 60_000  # the readings' trend over this does not rise (a door's air climbs back)
 CHECK_MS = 3 * HOUR_MS  # the history a suspicious fall is checked on
 FALL_MS = 90 * 60_000  # the fall's rate is read over this
 RISE = 0.35  # °C above the lowest so far: the fall was interrupted, not noise
@@ -108,7 +109,8 @@ def _fall_known(history: Sequence[Reading], began: int, noise: float) -> int:
     the last reading at the level). A step is a drop of 5-minute means within STEP_MS of STEP
     and STEP_PACE times the pace of the rest of the fall: a door opened in a house already
     sagging below its level steps down, and the wait for it to close is timed from there, not
-    from the sag's start."""
+    from the sag's start. A fall under half an hour old has no rest to judge a drop against:
+    only its start is its step."""
     points = [r for r in history if r.timestamp >= began]
     after = next((r.timestamp for r in points if r.timestamp > began), began)
     if len(points) < 3:
@@ -126,6 +128,11 @@ def _fall_known(history: Sequence[Reading], began: int, noise: float) -> int:
             continue
         span = (b_at - a_at) / HOUR_MS
         rest = hours - span
+        if rest <= STEP_MS / HOUR_MS and a_at > steps[0][0]:
+            # too little of the rest of the fall to judge a drop against: in a quick fall
+            # under half an hour old every quarter hour's drop would be a step, and the wait
+            # would start again at every reading; its start is its step
+            continue
         pace = max(0.0, total - drop) / rest if rest > STEP_MS / HOUR_MS else 0.0
         # a step in a quick reading's few minutes is judged as a quarter hour's pace
         if drop >= STEP_PACE * pace * max(span, STEP_MS / HOUR_MS):
@@ -174,8 +181,22 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
     rate = trend_per_hour(fall)
     if rate is None or fall[-1].timestamp - fall[0].timestamp < 40 * 60_000:
         return False
-    latest = [r.value for r in since if r.timestamp >= now_ms - 15 * 60_000]
-    if not latest or sum(latest) / len(latest) > min(r.value for r in since) + NEW_LOW + 2 * noise:
+    latest = [r for r in since if r.timestamp >= now_ms - 15 * 60_000]
+    if not latest:
+        return False
+    # a quick fall's latest quarter hour sits above its newest reading by its own pace over
+    # half that span: still at its lowest though its mean is not (a door's air that climbs
+    # back while the heater runs flat out has no such pace)
+    pace = trend_per_hour(latest)  # None with fewer than three readings
+    lag_h = (now_ms - sum(r.timestamp for r in latest) / len(latest)) / HOUR_MS
+    mean = sum(r.value for r in latest) / len(latest)
+    if mean > (min(r.value for r in since) + NEW_LOW + 2 * noise
+               + max(0.0, -(pace or 0.0)) * lag_h):
+        return False
+    # the air still falls: an unheated building only falls, while a door's air climbs back as
+    # the heater runs flat out, before the door is shut, and a heater that comes on lifts it
+    pace = trend_per_hour([r for r in since if r.timestamp >= now_ms - CLIMB_MS])
+    if pace is not None and pace > 0:
         return False
     out = outside_now(outside, now_ms)
     needed = MIN_RATE if outside.measured or out is not None else MIN_RATE_BLIND

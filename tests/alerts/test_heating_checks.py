@@ -1,0 +1,70 @@
+"""The watch's checks on a fall, on small hand-made series."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from alerts.heating import Outside
+from alerts.heating.model import HeatingModel
+from alerts.heating.watch import _fall_known, falling_unheated
+from storage.models import Reading
+
+START = 1_800_000_000_000
+MINUTE = 60_000
+MODEL = HeatingModel(learned_at=START, level=6.0, band=0.3, tau_h=20.0, tau_low_h=12.0,
+                     tau_high_h=35.0, history_days=14.0, cooling_episodes=3, noise=0.05)
+
+
+def series(values: list[float]) -> list[Reading]:
+    """One reading every 5 minutes from START."""
+    return [Reading("cellar", START + i * 5 * MINUTE, v) for i, v in enumerate(values)]
+
+
+def check(values: list[float], noise: float = 0.05, urgent: bool = False) -> bool:
+    readings = series(values)
+    now = readings[-1].timestamp
+    below = next(r.timestamp for r in readings if r.value < MODEL.level - MODEL.band - 0.3)
+    outside = Outside(forecast=((now, -20.0),))
+    return falling_unheated(MODEL, readings, now, below, outside, noise, urgent)
+
+
+def test_a_quick_fall_is_still_at_its_lowest_though_its_last_quarter_hours_mean_is_not() -> None:
+    # 3 °C/h: the latest quarter hour's mean sits 0.375 °C above its newest reading
+    held = [6.0] * 10
+    fall = held + [round(6.0 - 0.25 * i, 2) for i in range(1, 14)]
+    assert check(fall)
+    assert check(fall, urgent=True)  # near 0 °C too: it still falls
+
+
+def test_a_doors_air_climbing_back_while_it_is_open_is_not_at_its_lowest() -> None:
+    # down quickly, then up 0.5 °C in the last quarter hour as the heater runs flat out
+    held = [6.0] * 10
+    assert not check([*held, 5.0, 4.2, 3.6, 3.2, 3.0, 2.9, 2.85, 2.8, 3.0, 3.15, 3.3])
+
+
+def test_a_doors_air_climbing_back_within_a_noisy_sensors_noise_is_not_falling() -> None:
+    # a door at a frost-guard cabin: down to 2.5 °C, then back up 0.35 °C in 15 minutes while
+    # it is still open (the heater flat out); within a noisy sensor's tolerance of the lowest
+    held = [6.0] * 10
+    door = [*held, 4.5, 3.5, 2.9, 2.6, 2.5, 2.6, 2.75, 2.85]
+    assert not check(door, noise=0.2, urgent=True)
+    # and far from 0 °C: a home's air climbing back after a door, or as a heater comes on
+    home = [20.0] * 10
+    climbing = [*home, 18.5, 17.6, 17.0, 16.7, 16.6, 16.7, 16.85, 16.95]
+    home_model = replace(MODEL, level=20.0)
+    readings = series(climbing)
+    now = readings[-1].timestamp
+    below = next(r.timestamp for r in readings if r.value < 19.4)
+    assert not falling_unheated(home_model, readings, now, below,
+                                Outside(forecast=((now, -20.0),)), 0.2)
+
+
+
+
+def test_a_quick_fall_under_half_an_hour_old_is_timed_from_its_start() -> None:
+    # a light cellar's air drops 0.5 °C every 5 minutes; with no rest of the fall to judge a
+    # drop against, every quarter hour's drop looked like a door's step, and the wait started
+    # again at every reading
+    readings = series([6.0, 5.5, 5.0, 4.5, 4.0, 3.6, 3.3])
+    began = readings[0].timestamp
+    assert _fall_known(readings, began, 0.02) <= began + 5 * MINUTE

@@ -16,6 +16,7 @@ import pytest
 from tests.support.common import BACKENDS, StoreFactory
 from tests.support.dynalite import Dynalite, find_dynalite, start_dynalite
 from tests.support.migrate import OLD_WRITES, READ, WRITE, ranch_put
+from tests.support.stores import stores_on
 
 # No test touches the internet, and none may pick up a developer's real AWS account or their
 # sensorbot settings. Done at import, so session fixtures and every subprocess (which inherit
@@ -113,37 +114,9 @@ def moto_client(botocore_session: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(params=BACKENDS)
-def make_store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[StoreFactory]:
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     """A factory of fresh, initialised stores on the parametrised backend."""
-    backend = request.param
-    made: list[Any] = []
-
-    def factory(retention_days: int = 90, statistics_retention_days: int = 0) -> Any:
-        if backend == "sqlite":
-            from storage.sqlite import SQLiteStore
-
-            store = SQLiteStore(tmp_path / f"{len(made)}.db", retention_days=retention_days,
-                                statistics_retention_days=statistics_retention_days)
-        else:
-            from storage.dynamodb import DynamoDBStore
-
-            fixture = "moto_client" if backend == "moto" else "dynalite_client"
-            suffix = uuid.uuid4().hex[:10]
-            store = DynamoDBStore(
-                client=request.getfixturevalue(fixture),
-                measurements_table=f"measurement-{suffix}",
-                meta_table=f"meta-{suffix}",
-                statistics_table=f"statistics-{suffix}",
-                retention_days=retention_days,
-                statistics_retention_days=statistics_retention_days,
-            )
-        store.init()
-        made.append(store)
-        return store
-
-    yield factory
-    for store in made:
-        store.close()
+    yield from stores_on(request.param, request, tmp_path)
 
 
 @pytest.fixture

@@ -98,9 +98,9 @@ def main() -> None:
     print(f"  render alone (bucketing + matplotlib + PNG): median "
           f"{statistics.median(renders):.3f} s")
     print(f"sensorbot run: start → first getUpdates {to_first_poll:.2f} s   (target <= 2 s)")
-    print(f"  idle RSS after start-up {idle_rss:.0f} MB   (target <= 100 MB; 81-83 before "
-          f"lean.py); after {WARM_RUNS + 1} charts {after_charts_rss:.0f} MB   (target <= 110 MB; "
-          "138-144 before one drawing thread, the SQL hourly sums and lean.py)")
+    print(f"  idle RSS after start-up {idle_rss:.0f} MB   (target <= 100 MB; 68-71 before "
+          f"running without docstrings); after {WARM_RUNS + 1} charts {after_charts_rss:.0f} MB"
+          "   (target <= 110 MB; 115-117 before running without docstrings)")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,12 @@ from core.clock import wall_clock_ms
 from core.config import ConfigError, Settings, find_config_file, load_settings
 from core.tokens import TokenImportError, import_ranch_tokens, issue_token
 from core.users import NoFreeId, add_user_named
-from sensorbot.lean import return_large_blocks, share_heap_arenas, unused_extras_hidden
+from sensorbot.lean import (
+    LONG_RUNNING,
+    return_large_blocks,
+    share_heap_arenas,
+    unused_extras_hidden,
+)
 from sensorbot.logs import configure_logging
 from sensorbot.stores import open_store
 from storage.base import ScanProgress, Store
@@ -26,7 +31,6 @@ from storage.errors import InvalidRecord, NotFound, StorageError
 from storage.models import User, check_user_id
 
 T = TypeVar("T")
-LONG_RUNNING = {"run", "api"}  # processes that live for months: no memory on unused extras
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 

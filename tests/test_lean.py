@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sensorbot.lean import unused_extras_hidden
+from sensorbot.lean import unused_extras_hidden, without_docstrings
 from tests.support.dynalite import free_port
 
 NEVER_IMPORTED = ("boto3", "botocore", "cryptography", "pydantic.v1", "httpx._main", "rich",
@@ -106,7 +106,7 @@ def wait_until_answering(port: int, timeout_s: float = 30) -> None:
 CHART_WITHOUT_3D = """
 import sys
 from zoneinfo import ZoneInfo
-from sensorbot.lean import unused_extras_hidden
+from sensorbot.lean import unused_extras_hidden, without_docstrings
 from storage.models import Reading
 with unused_extras_hidden():
     from bot.chart import render_png
@@ -150,3 +150,27 @@ def test_large_blocks_are_mapped_alone_so_that_they_go_back_when_freed(fixed, ma
                             capture_output=True, text=True, timeout=60)
 
     assert result.stdout.strip() == mapped, result.stderr
+
+
+@pytest.mark.parametrize(("args", "again"), [
+    (["run"], True), (["api", "--port", "8080"], True), (["--config", "c.toml", "run"], True),
+    (["--config=c.toml", "api"], True), (["--config", "run"], False), (["check"], False),
+    (["demo"], False), ([], False)])
+def test_only_the_long_running_commands_start_again_without_docstrings(args, again):
+    argv = without_docstrings(args) if sys.flags.optimize < 2 else None
+
+    assert (argv is not None) == again
+    if argv is not None:
+        assert argv[:2] == [sys.executable, "-OO"]
+        assert argv[2:] == sys.orig_argv[1:]
+
+
+# Runs the command as the console script does; says whether docstrings were left out.
+OPTIMIZED = ("import sys; from sensorbot.__main__ import entry; code = entry(); "
+             "print(code, sys.flags.optimize, entry.__doc__ is None)")
+
+
+def test_run_runs_without_docstrings(tmp_path, emulator):
+    code, optimize, undocumented = run_refused_by_telegram(OPTIMIZED, tmp_path, emulator)
+
+    assert (code, optimize, undocumented) == ("2", "2", "True")

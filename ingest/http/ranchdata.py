@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from ingest.http import direct
 from ingest.http.auth import Caller
 from ingest.http.deps import (
     MAX_MS,
@@ -60,7 +61,7 @@ async def post_v1(sensor: str, request: Request,
     return await save_measurement(request, sensor, sent_token(request, apikey))
 
 
-@router.post("/api/v2/sensor/{sensor:path}/measurement", response_model=SavedMeasurement,
+@direct.post(router, "/api/v2/sensor/{sensor:path}/measurement", response_model=SavedMeasurement,
              openapi_extra=body_doc(MeasurementIn) | TOKEN_SECURITY, summary="Store a reading")
 async def post_v2(sensor: str, request: Request) -> JSONResponse:
     return await save_measurement(request, sensor, sent_token(request))

@@ -1,4 +1,7 @@
-"""Request and response bodies as the OpenAPI schema documents them (docs/api.md)."""
+"""Request and response bodies as the OpenAPI schema documents them (docs/api.md).
+
+A description the schema shows is assigned to `__doc__` rather than written as a docstring:
+`sensorbot run` and `sensorbot api` run without docstrings (`python -OO`)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class MeasurementIn(BaseModel):
-    """A reading for the sensor in the path (ranchdata v1/v2)."""
+    __doc__ = "A reading for the sensor in the path (ranchdata v1/v2)."
 
     model_config = ConfigDict(extra="allow")
     value: float | str = Field(description="A finite number, or a string that parses as one.")
@@ -62,7 +65,7 @@ class SkippedTagOut(BaseModel):
 
 
 class GatewayStored(Stored):
-    """What a Ruuvi Gateway POST stored, and the tags that gave no readings, with why."""
+    __doc__ = "What a Ruuvi Gateway POST stored, and the tags that gave no readings, with why."
 
     skipped: list[SkippedTagOut]
 
@@ -110,7 +113,7 @@ class ErrorBody(BaseModel):
 
 
 class RuuviTagIn(BaseModel):
-    """One tag as the Ruuvi Gateway relays it."""
+    __doc__ = "One tag as the Ruuvi Gateway relays it."
 
     model_config = ConfigDict(extra="allow")
     rssi: int | None = None
@@ -126,7 +129,7 @@ class RuuviGatewayData(BaseModel):
 
 
 class RuuviGatewayIn(BaseModel):
-    """The Ruuvi Gateway's custom HTTP server JSON."""
+    __doc__ = "The Ruuvi Gateway's custom HTTP server JSON."
 
     data: RuuviGatewayData
 

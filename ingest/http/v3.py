@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from ingest.http import direct
 from ingest.http.auth import Caller
 from ingest.http.deps import (
     MAX_MS,
@@ -109,10 +110,10 @@ def _types(column: list[Any]) -> set[type]:
     return set(map(type, column))
 
 
-@router.post("/api/v3/readings", response_model=Stored,
+@direct.post(router, "/api/v3/readings", response_model=Stored,
              openapi_extra=body_doc(ReadingBatchIn) | TOKEN_SECURITY,
              summary="Store 1 to 1000 readings; one bad item and nothing is stored")
-async def post_readings(request: Request) -> Stored | Response:
+async def post_readings(request: Request) -> Response:
     who = sent_token(request)
     raw = await read_body(request)
 
@@ -120,9 +121,10 @@ async def post_readings(request: Request) -> Stored | Response:
         return fast_parse_batch(raw, window) or parse_batch(parse_json(raw), window)
 
     if b'"unit"' in raw:  # a unit given with a reading: the devices' path, units and all
-        return await ingest_devices(request, who, lambda window: with_units(raw, window))
-    stored = await services_of(request).ingest(who, parse)
-    return JSONResponse({"stored": distinct_count(stored)})  # response_model would check it
+        stored = await ingest_devices(request, who, lambda window: with_units(raw, window))
+        return JSONResponse({"stored": stored.stored})
+    readings = await services_of(request).ingest(who, parse)
+    return JSONResponse({"stored": distinct_count(readings)})  # response_model would check it
 
 
 def with_units(raw: bytes, window: Window) -> list[DeviceReading]:

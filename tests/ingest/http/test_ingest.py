@@ -251,3 +251,22 @@ def test_a_batch_larger_than_the_rate_limit_is_told_to_shrink(backend_store):
     assert response.status_code == 429
     assert "smaller batches" in response.json()["detail"]
     assert api.stored() == []
+
+
+@pytest.mark.parametrize("path", ["/api/v2/sensor/attic/measurement", "/api/v3/readings"])
+def test_the_write_routes_called_directly_refuse_other_methods_as_fastapi_does(api, path):
+    response = api.client.put(path, content=b'{"value": 1}', headers=api.headers("alice_write"))
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert api.stored() == []
+
+
+def test_a_v3_batch_with_units_is_answered_as_one_without(api):
+    body = {"readings": [{"sensor": "attic", "value": 1, "unit": "°C"},
+                         {"sensor": "attic", "value": 2, "unit": "°C"}]}
+
+    response = api.client.post("/api/v3/readings", content=json.dumps(body).encode(),
+                               headers=api.headers("alice_write"))
+
+    assert (response.status_code, response.content) == (200, b'{"stored":1}')

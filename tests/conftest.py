@@ -3,6 +3,7 @@ isolated from the user's world (their ./config.toml and SENSORBOT_* / TELEGRAM_B
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import tempfile
@@ -43,6 +44,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("TMPDIR") or config.option.basetemp or not in_memory_folder_fits():
         return
     os.environ["TMPDIR"] = tempfile.tempdir = str(MEMORY_FOLDER)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection built (every module, test and parameter) lives to the end: frozen out
+    of the cycle collector, whose full passes would otherwise walk it again and again. The
+    product freezes its start-up the same way; here it saves a tenth of the suite's CPU."""
+    gc.collect()
+    gc.freeze()
 
 
 def in_memory_folder_fits() -> bool:

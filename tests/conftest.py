@@ -32,8 +32,8 @@ for name in [n for n in os.environ if n in USERS_VARIABLES or n.upper().startswi
     os.environ.pop(name)
 
 # Linux keeps a tmpfs at /dev/shm. The suite's SQLite stores sync every commit to disk: on a
-# busy shared disk that waiting was a third of the suite's time, and in memory nothing a test
-# can observe changes (a killed process's writes survive in the page cache either way).
+# busy shared disk that waiting took a third of the API and bot tests' time. In memory nothing
+# a test can observe changes (a killed process's writes survive in the page cache either way).
 MEMORY_FOLDER = Path("/dev/shm")
 MEMORY_FOLDER_FREE = 1 << 30  # bytes; a container's 64 MiB /dev/shm is left alone
 
@@ -49,7 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """What collection built (every module, test and parameter) lives to the end: frozen out
     of the cycle collector, whose full passes would otherwise walk it again and again. The
-    product freezes its start-up the same way; here it saves a tenth of the suite's CPU."""
+    product freezes its start-up the same way; here it halves the collector's CPU."""
     gc.collect()
     gc.freeze()
 

@@ -31,6 +31,30 @@ for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "te
 for name in [n for n in os.environ if n in USERS_VARIABLES or n.upper().startswith("SENSORBOT_")]:
     os.environ.pop(name)
 
+
+
+def share_tls_contexts() -> None:
+    """httpx loads certifi's CA bundle (20 ms of CPU) into a new TLS context for every client it
+    makes, and the suite makes about a thousand: each bot under test has two. One context per
+    setting serves them all (a context is safe to share); no test speaks TLS through httpx."""
+    from httpx._transports import default
+
+    make = default.create_ssl_context
+    made: dict[tuple[bool, str | None, str | None], Any] = {}
+
+    def shared(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if verify is not True or cert is not None:
+            return make(verify=verify, cert=cert, trust_env=trust_env)
+        key = (trust_env, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        if key not in made:
+            made[key] = make(verify=verify, cert=cert, trust_env=trust_env)
+        return made[key]
+
+    default.create_ssl_context = shared
+
+
+share_tls_contexts()
+
 # Linux keeps a tmpfs at /dev/shm. The suite's SQLite stores sync every commit to disk: on a
 # busy shared disk that waiting took a third of the API and bot tests' time. In memory nothing
 # a test can observe changes (a killed process's writes survive in the page cache either way).

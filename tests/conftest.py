@@ -35,8 +35,8 @@ for name in [n for n in os.environ if n in USERS_VARIABLES or n.upper().startswi
 
 def share_tls_contexts() -> None:
     """httpx loads certifi's CA bundle (20 ms of CPU) into a new TLS context for every client it
-    makes, and the suite makes about a thousand: each bot under test has two. One context per
-    setting serves them all (a context is safe to share); no test speaks TLS through httpx."""
+    makes, and each bot under test makes two. One context per setting serves them all (a
+    context is safe to share); no test speaks TLS through httpx."""
     from httpx._transports import default
 
     make = default.create_ssl_context

@@ -8,6 +8,11 @@ DYNALITE := .tools/node_modules/.bin/dynalite
 
 .PHONY: test demo lint bench package clean
 
+# A fresh clone's `make test` installs the Python packages and dynalite side by side (3 s).
+ifneq ($(filter test,$(MAKECMDGOALS)),)
+MAKEFLAGS += --jobs=2
+endif
+
 # ruff, then mypy (configured in pyproject.toml) beside the suite, whose four workers spend a
 # third of their time waiting on servers and timers: mypy's report follows the suite's. The
 # suite starts the product in a hundred subprocesses: with PYTHONDONTWRITEBYTECODE set (as some

@@ -3,8 +3,10 @@ isolated from the user's world (their ./config.toml and SENSORBOT_* / TELEGRAM_B
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 from tests.support.common import BACKENDS, StoreFactory
 from tests.support.dynalite import Dynalite, find_dynalite, start_dynalite
 from tests.support.migrate import OLD_WRITES, READ, WRITE, ranch_put
+from tests.support.stores import stores_on
 
 # No test touches the internet, and none may pick up a developer's real AWS account or their
 # sensorbot settings. Done at import, so session fixtures and every subprocess (which inherit
@@ -27,6 +30,61 @@ for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "te
     os.environ[name] = value
 for name in [n for n in os.environ if n in USERS_VARIABLES or n.upper().startswith("SENSORBOT_")]:
     os.environ.pop(name)
+
+
+
+def share_tls_contexts() -> None:
+    """httpx loads certifi's CA bundle (20 ms of CPU) into a new TLS context for every client it
+    makes, and each bot under test makes two. One context per setting serves them all (a
+    context is safe to share); no test speaks TLS through httpx."""
+    from httpx._transports import default
+
+    make = default.create_ssl_context
+    made: dict[tuple[bool, str | None, str | None], Any] = {}
+
+    def shared(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if verify is not True or cert is not None:
+            return make(verify=verify, cert=cert, trust_env=trust_env)
+        key = (trust_env, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        if key not in made:
+            made[key] = make(verify=verify, cert=cert, trust_env=trust_env)
+        return made[key]
+
+    default.create_ssl_context = shared
+
+
+share_tls_contexts()
+
+# Linux keeps a tmpfs at /dev/shm. The suite's SQLite stores sync every commit to disk: on a
+# busy shared disk that waiting took a third of the API and bot tests' time. In memory nothing
+# a test can observe changes (a killed process's writes survive in the page cache either way).
+MEMORY_FOLDER = Path("/dev/shm")
+MEMORY_FOLDER_FREE = 1 << 30  # bytes; a container's 64 MiB /dev/shm is left alone
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Temporary folders (the tests', and those of every process they start) in memory, unless
+    the runner chose a folder (TMPDIR or --basetemp) or the machine has no tmpfs to spare."""
+    if os.environ.get("TMPDIR") or config.option.basetemp or not in_memory_folder_fits():
+        return
+    os.environ["TMPDIR"] = tempfile.tempdir = str(MEMORY_FOLDER)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection built (every module, test and parameter) lives to the end: frozen out
+    of the cycle collector, whose full passes would otherwise walk it again and again. The
+    product freezes its start-up the same way; here it halves the collector's CPU."""
+    gc.collect()
+    gc.freeze()
+
+
+def in_memory_folder_fits() -> bool:
+    try:
+        stats = os.statvfs(MEMORY_FOLDER)
+    except OSError:
+        return False
+    return os.access(MEMORY_FOLDER, os.W_OK) and stats.f_bavail * stats.f_frsize >= \
+        MEMORY_FOLDER_FREE
 
 
 @pytest.fixture(autouse=True)
@@ -89,37 +147,9 @@ def moto_client(botocore_session: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(params=BACKENDS)
-def make_store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[StoreFactory]:
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     """A factory of fresh, initialised stores on the parametrised backend."""
-    backend = request.param
-    made: list[Any] = []
-
-    def factory(retention_days: int = 90, statistics_retention_days: int = 0) -> Any:
-        if backend == "sqlite":
-            from storage.sqlite import SQLiteStore
-
-            store = SQLiteStore(tmp_path / f"{len(made)}.db", retention_days=retention_days,
-                                statistics_retention_days=statistics_retention_days)
-        else:
-            from storage.dynamodb import DynamoDBStore
-
-            fixture = "moto_client" if backend == "moto" else "dynalite_client"
-            suffix = uuid.uuid4().hex[:10]
-            store = DynamoDBStore(
-                client=request.getfixturevalue(fixture),
-                measurements_table=f"measurement-{suffix}",
-                meta_table=f"meta-{suffix}",
-                statistics_table=f"statistics-{suffix}",
-                retention_days=retention_days,
-                statistics_retention_days=statistics_retention_days,
-            )
-        store.init()
-        made.append(store)
-        return store
-
-    yield factory
-    for store in made:
-        store.close()
+    yield from stores_on(request.param, request, tmp_path)
 
 
 @pytest.fixture

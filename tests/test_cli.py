@@ -183,25 +183,30 @@ def test_an_unreadable_config_exits_2(tmp_path):
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_it_sets_up_dynamodb_on_a_server_without_ttl_support(tmp_path, dynalite):
+def test_it_sets_up_dynamodb_on_a_server_without_ttl_support(tmp_path, dynalite, capsys):
     config = tmp_path / "dyn.toml"
     config.write_text(
         '[storage]\nbackend = "dynamodb"\n[storage.dynamodb]\n'
         f'endpoint_url = "{dynalite.endpoint}"\nmeasurements_table = "cli-measurements"\n'
         'meta_table = "cli-meta"\n', encoding="utf-8")
 
-    first = sensorbot("init", "--create-tables", "--config", str(config), cwd=tmp_path)
-    again = sensorbot("init", "--config", str(config), cwd=tmp_path)
-    added = sensorbot("users", "add", "Ranch", "--config", str(config), cwd=tmp_path)
-    issued = sensorbot("tokens", "issue", "ranch", "--scope", "read", "--config", str(config),
-                       cwd=tmp_path)
+    def sensorbot_says(*args: str) -> tuple[int, str, str]:
+        """In process: the commands' own work is the point here, not their start-up."""
+        status = main([*args, "--config", str(config)])
+        said = capsys.readouterr()
+        return status, said.out, said.err
 
-    assert (first.returncode, again.returncode) == (0, 0), again.stderr
-    assert "could not enable TTL" in first.stderr
-    assert "table 'cli-meta' in eu-north-1: created" in first.stderr
-    assert "table 'cli-meta' in eu-north-1: there, adopted as it is" in again.stderr
-    assert added.stdout == "ranch\n"
-    assert issued.returncode == 0 and len(issued.stdout.strip()) >= 32
+    first = sensorbot_says("init", "--create-tables")
+    again = sensorbot_says("init")
+    added = sensorbot_says("users", "add", "Ranch")
+    issued = sensorbot_says("tokens", "issue", "ranch", "--scope", "read")
+
+    assert (first[0], again[0]) == (0, 0), again
+    assert "could not enable TTL" in first[2]
+    assert "table 'cli-meta' in eu-north-1: created" in first[2]
+    assert "table 'cli-meta' in eu-north-1: there, adopted as it is" in again[2]
+    assert added[:2] == (0, "ranch\n")
+    assert issued[0] == 0 and len(issued[1].strip()) >= 32
 
 
 @pytest.mark.parametrize("where", ["before", "between", "after"])

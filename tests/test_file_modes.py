@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,15 +69,14 @@ def test_an_existing_database_keeps_its_mode(tmp_path):
 
 
 @pytest.mark.parametrize(("file_mode", "warned"), [(0o644, True), (0o600, False)])
-def test_a_bot_command_warns_when_others_can_read_the_config(tmp_path, emulator, file_mode,
-                                                             warned):
+def test_a_bot_command_warns_when_others_can_read_the_config(tmp_path, emulator, caplog,
+                                                             file_mode, warned):
     config = tmp_path / "config.toml"
     config.write_text(f'[telegram]\ntoken = "{emulator.token}"\nbase_url = "{emulator.base_url}"'
                       '\n[storage]\nsqlite_path = "s.db"\n', encoding="utf-8")
     config.chmod(file_mode)
 
-    result = subprocess.run([sys.executable, "-m", "sensorbot", "alerts", "check", "--config",
-                             str(config)], capture_output=True, text=True, timeout=60)
+    status = main(["alerts", "check", "--config", str(config)])  # in process: the log is the point
 
-    assert result.returncode == 0, result.stderr
-    assert (f"chmod 600 {config}" in result.stderr) is warned
+    assert status == 0, caplog.text
+    assert (f"chmod 600 {config}" in caplog.text) is warned

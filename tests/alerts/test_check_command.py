@@ -6,11 +6,13 @@ import subprocess
 import sys
 import time
 
+from sensorbot.cli import main
 from storage.models import AlertRule, ChatLink, Reading, RuleKind, RuleSpec
 from storage.sqlite import SQLiteStore
 
 
-def test_alerts_check_delivers_once_and_a_second_run_repeats_nothing(tmp_path, emulator):
+def test_alerts_check_delivers_once_and_a_second_run_repeats_nothing(tmp_path, emulator,
+                                                                    capsys):
     now = time.time_ns() // 1_000_000
     store = SQLiteStore(tmp_path / "cron.db")
     store.put_alert_rule(AlertRule("u1", "r1", "attic", RuleSpec(RuleKind.BELOW, 3), now))
@@ -19,15 +21,16 @@ def test_alerts_check_delivers_once_and_a_second_run_repeats_nothing(tmp_path, e
     config = tmp_path / "config.toml"
     config.write_text(f'[telegram]\ntoken = "{emulator.token}"\nbase_url = "{emulator.base_url}"'
                       '\n[storage]\nsqlite_path = "cron.db"\n', encoding="utf-8")
-    command = [sys.executable, "-m", "sensorbot", "alerts", "check", "--config", str(config)]
+    command = ["alerts", "check", "--config", str(config)]
 
-    first = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    second = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    # In process (the next test runs the command as cron does): the cycle is the point here.
+    first_status, first = main(command), capsys.readouterr()
+    second_status, second = main(command), capsys.readouterr()
 
     alerts = [c for c in emulator.calls if c.method == "sendMessage" and c.chat_id == 77]
-    assert first.returncode == 0, first.stderr
-    assert "1 new transition, 1 message delivered" in first.stdout
-    assert "0 new transitions, 0 messages delivered" in second.stdout
+    assert (first_status, second_status) == (0, 0), first.err
+    assert "1 new transition, 1 message delivered" in first.out
+    assert "0 new transitions, 0 messages delivered" in second.out
     assert len(alerts) == 1
     assert alerts[0].text.startswith("❄️ Alert: attic is 1.5")
 

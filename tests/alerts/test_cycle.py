@@ -30,7 +30,7 @@ class Recorder:
 
 @pytest.fixture
 def store(make_store) -> SQLiteStore:
-    """On every backend: SQLite, DynamoDB on moto, DynamoDB on dynalite."""
+    """On SQLite and on DynamoDB (dynalite)."""
     store = make_store()
     store.put_alert_rule(AlertRule("u1", "r1", "attic", RuleSpec(RuleKind.BELOW, 3), NOW_MS))
     for chat in (1, 2):

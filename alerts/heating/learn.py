@@ -283,15 +283,9 @@ def learn_tau(episodes: Sequence[tuple[float, float]],
         return before.tau_h, before.tau_low_h, before.tau_high_h, before.cooling_episodes
     if not episodes:
         return PRIOR_TAU_H, PRIOR_TAU_LOW_H, PRIOR_TAU_HIGH_H, 0
-    logs = sorted((math.log(t), w) for t, w in episodes)
+    median = _weighted_log_quantile(episodes, 0.35)  # the lower part: sunny evenings fall slower
+    logs = [(math.log(t), w) for t, w in episodes]
     total = sum(w for _, w in logs)
-    acc = 0.0
-    median = logs[-1][0]
-    for lt, w in logs:
-        acc += w
-        if acc >= total * 0.35:  # the lower part: sunny evenings fall slower
-            median = lt
-            break
     weight = total / (total + 4.0)  # hours of clean falls against the prior
     tau = math.exp(weight * median + (1 - weight) * math.log(PRIOR_TAU_H))
     spread = math.sqrt(sum(w * (lt - median) ** 2 for lt, w in logs) / total)

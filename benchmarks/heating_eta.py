@@ -12,7 +12,10 @@ left, the share of truths inside the range, the share of ETAs later than the tru
 breaks them down by the outside data, the kind of building, full or partial failure, τ, and
 whether the watch had read τ from deep falls;
 `--true-tau` shows what the stated time would be had the watch known the building's own τ;
-`--blind` drops every run's outside data (the indoor curve alone, on all runs).
+`--blind` drops every run's outside data (the indoor curve alone, on all runs);
+`--ideal` compares, on runs with outside data, the τ used and the τ the fall's last 45 minutes
+show (unscaled) with the τ that would have put the stated time on the truth: the ratio's
+median (signed: below 1 is early) and its typical size either way.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 import alerts.heating.watch as watch_module  # noqa: E402
 from alerts.heating import eta  # noqa: E402
+from alerts.heating.fall import knee  # noqa: E402
 from alerts.heating.model import HeatingModel, Outside, Prediction  # noqa: E402
 from storage.models import Reading  # noqa: E402
 
@@ -229,6 +233,44 @@ def with_true_tau(case: Case) -> Prediction:
     return Prediction(crossing, None, None, p.rate_per_h, p.outside, p.outside_source)
 
 
+def ideal_tau(case: Case) -> tuple[float, float, float | None] | None:
+    """The τ that puts the stated time on the truth (bisected: a slower τ only makes it later),
+    the τ the ETA used, and the τ the fall's last 45 minutes show unscaled (None when it does
+    not fall); None without outside data."""
+    found = eta.outside_course(case.outside, case.now_ms)
+    state = eta.now_and_rate(case.recent, case.now_ms)
+    if found is None or state is None:
+        return None
+    course, now_out, _ = found
+    lo, hi = 0.5, 1000.0
+    for _ in range(40):
+        mid = math.sqrt(lo * hi)
+        crossing = eta._crossing(eta.course_of(state[0], case.now_ms,
+                                               case.now_ms + eta.HORIZON_MS, mid, course, 0.0))
+        if crossing is None or crossing > case.t0_ms:
+            hi = mid
+        else:
+            lo = mid
+    settled = eta.recent_rate(case.recent, case.now_ms)
+    used = eta.blended_taus(case.model, state[0], now_out, settled,
+                            knee(case.recent, case.now_ms), state[1])[0]
+    shown = eta._shown(state[0], now_out, settled)
+    return math.sqrt(lo * hi), used, shown / eta.OBSERVED_SCALE if shown is not None else None
+
+
+def ratio_line(label: str, pairs: list[tuple[float, float | None]]) -> str:
+    """One row of `--ideal`: the runs, and for the τ used and the τ shown against the ideal τ
+    the median ratio and e^(median |ln ratio|)."""
+    def cells(logs: list[float]) -> str:
+        if not logs:
+            return f"{'-':>7} {'-':>6}"
+        return (f"{math.exp(median(logs)):7.2f} "
+                f"{math.exp(median([abs(v) for v in logs])):6.2f}")
+    used = [u for u, _ in pairs]
+    shown = [s for _, s in pairs if s is not None]
+    return f"{label:26} {len(pairs):4d} {cells(used)}   {cells(shown)}"
+
+
 def median(values: list[float]) -> float:
     """The upper median, as the benchmarks take it."""
     values = sorted(values)
@@ -259,7 +301,12 @@ def main() -> None:
     ap.add_argument("--true-tau", action="store_true",
                     help="what the stated time would be with the building's own τ known "
                          "(a bound on what learning τ better can give; no range)")
+    ap.add_argument("--ideal", action="store_true",
+                    help="the τ used and the τ the fall shows against the τ the truth needed")
     args = ap.parse_args()
+    if args.ideal:
+        ideal_report(args.sets.split(","), args.capture)
+        return
     print(f"{'set':26} {'runs':>4} {'error':>6} {'inside':>7} {'late':>6}   (goals: error ≤ "
           "0.30, inside ≥ 60 %)")
     for name in args.sets.split(","):
@@ -278,6 +325,27 @@ def main() -> None:
                 groups.setdefault(g, []).append((error, inside, late))
         for g in sorted(groups, key=lambda g: (g.startswith(" "), g)):
             print(line(g, groups[g]))
+
+
+def ideal_report(names: list[str], refresh: bool) -> None:
+    """`--ideal`: by group, how far the τ used and the τ shown sit from the ideal τ."""
+    print(f"{'set':26} {'runs':>4} {'used/ideal':>14}   {'shown/ideal':>14}"
+          "   (median, ×either way)")
+    for name in names:
+        groups: dict[str, list[tuple[float, float | None]]] = {}
+        for case in cases(name, refresh):
+            found = ideal_tau(case)
+            if found is None:
+                continue
+            ideal, used, shown = found
+            deep = case.model is not None and case.model.deep_tau_h > 0
+            labels = [*case.groups, "τ from deep falls" if deep else "τ without deep falls"]
+            pair = (math.log(used / ideal),
+                    math.log(shown / ideal) if shown is not None else None)
+            for g in [case.name, *(f"  {g}" for g in labels)]:
+                groups.setdefault(g, []).append(pair)
+        for g in sorted(groups, key=lambda g: (g.startswith(" "), g)):
+            print(ratio_line(g, groups[g]))
 
 
 if __name__ == "__main__":

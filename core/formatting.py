@@ -48,6 +48,22 @@ def describe_duration(seconds: int) -> str:
     return f"{seconds} s"
 
 
+def format_elapsed(ms: int) -> str:
+    """How long something lasted: `14 min`, `5 h 10 min`, `20 h`, `3 days 4 h` — minutes only
+    under an hour, so a phone never shows "310 min" or "1441 min"."""
+    minutes = max(1, round(ms / 60_000))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    if hours < 10:
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    hours = round(minutes / 60)
+    if hours < 48:
+        return f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} h" if hours else f"{days} days"
+
+
 def is_range(text: str) -> bool:
     try:
         parse_range(text, now_ms=0, zone=ZoneInfo("UTC"))

@@ -71,8 +71,15 @@ async def alert_command(update: Update, context: BotContext) -> None:
         return
     services = context.services
     now = services.clock_ms()
-    rule = await services.run(actions.add_rule, services.store, link.user_id, sensor.sensor_id,
-                              spec, now_ms=now, rulebook=services.rulebook)
+    try:
+        rule = await services.run(actions.add_rule, services.store, link.user_id,
+                                  sensor.sensor_id, spec, now_ms=now, rulebook=services.rulebook)
+    except actions.AlreadyWatched as watched:
+        part = ", part of its freeze protection" if is_freeze(watched.rule) else ""
+        await reply(update, f"{sensor.display_name} has a heating watch already "
+                            f"({watched.rule.rule_id}{part}), and one is enough: it warns once "
+                            "a failure. /alerts shows it.")
+        return
     text = (f"Alert {rule.rule_id}: {sensor.display_name} "
             f"{describe_rule(spec, sensor.unit)}. /alerts lists your rules.")
     if spec.kind is RuleKind.HEATING:

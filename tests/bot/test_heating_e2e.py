@@ -145,6 +145,17 @@ def test_the_freeze_preset_brings_the_heating_watch_once(world):
     assert "replaces the previous freeze protection" in again
 
 
+def test_a_second_heating_watch_on_a_sensor_is_refused_with_the_one_it_has(world):
+    chat = world.linked_chat()
+    chat.ask("/freeze cottage")
+
+    said = chat.ask("/alert cottage heating")
+
+    assert "cottage has a heating watch already (f" in said
+    assert "part of its freeze protection" in said
+    assert chat.ask("/alerts").count("heating watch") == 1
+
+
 def test_a_house_that_stays_warm_hears_nothing(world, forecast_server):
     chat = world.linked_chat()
     chat.ask("/location 60.17 24.94")

@@ -145,6 +145,21 @@ def test_the_freeze_preset_brings_the_heating_watch_once(world):
     assert "replaces the previous freeze protection" in again
 
 
+def test_the_watch_is_told_as_it_stands_and_outside_data_asked_for_only_while_missing(world):
+    """A cottage with an outdoor sensor, whose watch had learned, was told "it learns from 3
+    days of readings; /outdoor and /location let it say…" by every /freeze."""
+    chat = world.linked_chat()
+
+    first = chat.ask("/freeze cottage")
+    world.wait_cycles(2)
+    chat.ask("/outdoor garden")
+    again = chat.ask("/freeze cottage 4")
+
+    assert "Heating watch — Learning" in first and "/outdoor and /location let it" in first
+    assert "Heating watch — Watching: usually 8.0 °C" in again
+    assert "/outdoor and /location" not in again and "3 days" not in again
+
+
 def test_a_second_heating_watch_on_a_sensor_is_refused_with_the_one_it_has(world):
     chat = world.linked_chat()
     chat.ask("/freeze cottage")

@@ -32,7 +32,9 @@ class TimeRange:
 def parse_duration(text: str) -> int:
     """`30s`, `10m`, `2h`, `7d` → seconds."""
     match = DURATION_RE.fullmatch(text.strip().lower())
-    if not match or int(match[1]) == 0:
+    if match and int(match[1]) == 0:
+        raise BadArgument(f"'{text}' is no time at all; give more than 0, e.g. 30s, 10m, 2h, 7d")
+    if not match:
         raise BadArgument(f"'{text}' is not a duration; use a number and s, m, h or d, "
                           "e.g. 30s, 10m, 2h, 7d")
     return int(match[1]) * UNITS[match[2]]

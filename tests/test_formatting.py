@@ -35,6 +35,11 @@ def test_it_explains_a_bad_duration(text):
         parse_duration(text)
 
 
+def test_a_zero_duration_is_told_it_is_no_time_not_that_it_is_no_duration():
+    with pytest.raises(BadArgument, match=r"'0m' is no time at all; give more than 0"):
+        parse_duration("0m")
+
+
 def test_a_duration_range_ends_now():
     window = parse_range("24h", now_ms=NOW, zone=UTC)
 

@@ -77,8 +77,8 @@ async def alert_command(update: Update, context: BotContext) -> None:
     except actions.AlreadyWatched as watched:
         part = ", part of its freeze protection" if is_freeze(watched.rule) else ""
         await reply(update, f"{sensor.display_name} has a heating watch already "
-                            f"({watched.rule.rule_id}{part}), and one is enough: it warns once "
-                            "a failure. /alerts shows it.")
+                            f"({watched.rule.rule_id}{part}), and one is enough: it warns once per "
+                            "failure. /alerts shows it.")
         return
     text = (f"Alert {rule.rule_id}: {sensor.display_name} "
             f"{describe_rule(spec, sensor.unit)}. /alerts lists your rules.")

@@ -350,7 +350,10 @@ async def acknowledge_pressed(query: CallbackQuery, context: BotContext, user_id
         return
     first = await services.run(services.store.get_alert_rule, user_id, rule_id)
     by = first.state.ack_by if first is not None and first.state.ack_by else who
-    note = f"✓ Acknowledged by {by}: no more reminders for this incident."
+    # A heating warning has no reminders to stop: it is one message a failure.
+    heating = first is not None and first.spec.kind is RuleKind.HEATING
+    note = f"✓ Acknowledged by {by}." if heating else \
+        f"✓ Acknowledged by {by}: no more reminders for this incident."
     buttons = after_press(Action.ACK, rule_id, incident)
     if outcome is actions.Acknowledged.ALREADY:
         await query.answer(f"Already acknowledged by {by}.")

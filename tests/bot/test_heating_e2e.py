@@ -132,6 +132,22 @@ def test_a_failure_warns_once_with_the_forecast_and_the_buttons_work(world, fore
     assert wait_alerts(world, 1, start, timeout=0) == [warning]  # no recovery message
 
 
+def test_an_acknowledged_heating_warning_promises_no_end_to_reminders_it_never_sends(world):
+    chat = world.linked_chat()
+    chat.ask("/alert cottage heating")
+    world.wait_cycles(2)
+    start = len(world.emulator.calls)
+    world.post(4.4, sensor="cottage", timestamp=NOW_MS - MIN)
+    [warning] = wait_alerts(world, 1, start)
+
+    mark = len(world.emulator.calls)
+    acknowledge = next(b["callback_data"] for b in warning.buttons if b["text"] == "Acknowledge")
+    world.emulator.press(warning, acknowledge, user_id=ALICE_CHAT)
+    edited = world.emulator.wait_for(lambda c: c.method == "editMessageText", after=mark)
+
+    assert edited.params["text"].endswith("\n\n✓ Acknowledged by Tester.")
+
+
 def test_the_freeze_preset_brings_the_heating_watch_once(world):
     chat = world.linked_chat()
 

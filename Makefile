@@ -56,25 +56,32 @@ install = { $(BIN)/python -m pip install --quiet 'uv>=0.5,<1' \
 
 # sensorbot needs Python 3.11+: say so before making a .venv that cannot install it.
 NEEDS_311 := import sys; sys.exit(sys.version_info < (3, 11))
+# The advice names the command that was typed, and the Pythons that would do: a pyenv shim for
+# a version that is not active does not run, so `PYTHON=python3.12` alone may not be the cure.
+GOAL := make $(or $(MAKECMDGOALS),test)
+FOUND := for p in python3.11 python3.12 python3.13 python3.14 \
+	$$(pyenv root 2>/dev/null)/versions/3.*/bin/python3; do p=$$(command -v "$$p") && \
+	"$$p" -c '$(NEEDS_311)' >/dev/null 2>&1 && printf ' %s' "$$p"; done
+SUGGEST = "$(GOAL) PYTHON=/path/to/python3.12 (3.11 or newer here:$$($(FOUND)))"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys' >/dev/null 2>&1 || { echo "make cannot run $(PYTHON): not" \
-		"installed, or a pyenv shim for a version that is not active. Name one that runs:" \
-		"make PYTHON=python3.12" >&2; exit 2; }
+		"installed, or a pyenv shim for a version that is not active. Name one that" \
+		"runs:" $(SUGGEST) >&2; exit 2; }
 	@$(PYTHON) -c '$(NEEDS_311)' || { echo "sensorbot needs Python 3.11 or newer; $(PYTHON)" \
-		"is $$($(PYTHON) --version 2>&1). Name a newer one: make PYTHON=python3.12" >&2; exit 2; }
+		"is $$($(PYTHON) --version 2>&1). Name a newer one:" $(SUGGEST) >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	@$(BIN)/python -c '$(NEEDS_311)' || { echo "$(VENV) was made with an older Python:" \
-		"make clean, then make PYTHON=python3.12" >&2; exit 2; }
+		"make clean, then" $(SUGGEST) >&2; exit 2; }
 	$(call install,dev)
 	touch $@ $(DEMO_STAMP)
 
 # The dev extra holds the demo's too: after `make test`, `make demo` installs nothing.
 $(DEMO_STAMP): pyproject.toml | $(BIN)/python
 	@$(BIN)/python -c '$(NEEDS_311)' || { echo "$(VENV) was made with an older Python:" \
-		"make clean, then make PYTHON=python3.12" >&2; exit 2; }
+		"make clean, then" $(SUGGEST) >&2; exit 2; }
 	$(call install,demo)
 	touch $@
 

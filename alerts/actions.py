@@ -33,11 +33,24 @@ class Acknowledged(Enum):
     FAILED = "failed"  # lost every race; try again
 
 
+class AlreadyWatched(Exception):
+    """The sensor has a heating watch already (`rule`): a second would warn twice a failure."""
+
+    def __init__(self, rule: AlertRule) -> None:
+        super().__init__(f"{rule.sensor} has a heating watch already ({rule.rule_id})")
+        self.rule = rule
+
+
 def add_rule(store: Store, user_id: str, sensor: str, spec: RuleSpec, *, now_ms: int,
              rulebook: RuleBook | None = None) -> AlertRule:
-    """A new rule with a fresh short id (`r1a2b3`)."""
+    """A new rule with a fresh short id (`r1a2b3`). Raises AlreadyWatched for a second
+    heating watch on one sensor."""
     check_rule(spec)
-    taken = {rule.rule_id for rule in store.list_alert_rules(user_id)}
+    existing = store.list_alert_rules(user_id)
+    watch = _heating_watch(existing, sensor)
+    if spec.kind is RuleKind.HEATING and watch is not None:
+        raise AlreadyWatched(watch)
+    taken = {rule.rule_id for rule in existing}
     for _ in range(ID_TRIES):
         rule_id = "r" + secrets.token_hex(3)
         if rule_id in taken:
@@ -74,10 +87,17 @@ def set_freeze(store: Store, user_id: str, sensor: str, threshold: float, *, now
     Written before the old ones (of an older version's random ids) are deleted, so the sensor
     is never unguarded."""
     specs = freeze_preset(threshold)
-    old = [r for r in store.list_alert_rules(user_id) if r.sensor == sensor and is_freeze(r)]
+    existing = store.list_alert_rules(user_id)
+    old = [r for r in existing if r.sensor == sensor and is_freeze(r)]
+    # A heating watch of its own (`/alert attic heating`) joins the preset with what it
+    # learned, rather than warn beside the preset's.
+    own = _heating_watch([r for r in existing if not is_freeze(r)], sensor)
     rules = [AlertRule(user_id, preset_rule_id(user_id, sensor, spec.kind), sensor, spec,
-                       now_ms, _first_state(store, user_id, sensor, spec, now_ms))
+                       now_ms, replace(own.state, version=0)
+                       if own is not None and spec.kind is RuleKind.HEATING
+                       else _first_state(store, user_id, sensor, spec, now_ms))
              for spec in specs]
+    old += [own] if own is not None else []
     for rule in rules:
         store.put_preset_rule(rule)
     kept = {rule.rule_id for rule in rules}
@@ -86,6 +106,11 @@ def set_freeze(store: Store, user_id: str, sensor: str, threshold: float, *, now
             store.delete_alert_rule(user_id, rule.rule_id)
     _changed(rulebook)
     return rules, len(old)
+
+
+def _heating_watch(rules: list[AlertRule], sensor: str) -> AlertRule | None:
+    return next((r for r in rules if r.sensor == sensor and r.spec.kind is RuleKind.HEATING),
+                None)
 
 
 def heating_turned_down(store: Store, user_id: str, rule_id: str, *, now_ms: int,

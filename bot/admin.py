@@ -73,13 +73,16 @@ async def users(update: Update, context: BotContext) -> None:
 async def token(update: Update, context: BotContext) -> None:
     """/token <user> read|write [label]: the secret goes only to the admin's private chat."""
     args = context.args or []
-    if len(args) < 2 or args[1] not in ("read", "write"):
-        await reply(update, "Give a user and a scope, e.g. /token cottage write attic sensor")
+    problem = token_arguments_problem(args)
+    if problem:
+        await reply(update, f"{problem}, e.g. /token summer-cottage write attic sensor")
         return
     services = context.services
     try:
-        secret, issued = await services.run(issue_token, services.store, args[0], args[1],
-                                            label=" ".join(args[2:]), now_ms=services.clock_ms())
+        secret, issued = await services.run(issue_token, services.store, args[0],
+                                            args[1].lower(),
+                                            label=" ".join(args[2:]),
+                                            now_ms=services.clock_ms())
     except NotFound:
         await reply(update, f"There is no user '{args[0]}'. See /users.")
         return
@@ -90,6 +93,15 @@ async def token(update: Update, context: BotContext) -> None:
         await reply(update, secret)
         return
     await send_privately(update, context, issued.token_id, announce, secret)
+
+
+def token_arguments_problem(args: list[str]) -> str:
+    """What is wrong with /token's arguments, or "" when nothing is."""
+    if len(args) < 2:
+        return "Give a user and a scope (read or write)"
+    if args[1].lower() not in ("read", "write"):
+        return f"'{args[1]}' is not a scope: give read or write after the user"
+    return ""
 
 
 async def send_privately(update: Update, context: BotContext, token_id: str, announce: str,
@@ -118,6 +130,9 @@ async def tokens(update: Update, context: BotContext) -> None:
     """/tokens [user]: ids, scopes, labels, last use (in the chat's zone); never secrets."""
     services = context.services
     user_id = context.args[0] if context.args else None
+    if user_id is not None and await services.run(services.store.get_user, user_id) is None:
+        await reply(update, f"There is no user '{user_id}'. See /users.")
+        return
     found = await services.run(services.store.list_tokens, user_id)
     link = await stored_link(context, update.effective_chat.id) if update.effective_chat else None
     zone = services.zone(link)  # an unlinked chat keeps its /tz too
@@ -148,7 +163,7 @@ async def revoke(update: Update, context: BotContext) -> None:
 async def invite(update: Update, context: BotContext) -> None:
     """/invite <user>: a one-time t.me link, valid 24 h."""
     if len(context.args or []) != 1:
-        await reply(update, "Give a user id, e.g. /invite cottage")
+        await reply(update, "Give a user id from /users, e.g. /invite summer-cottage")
         return
     services = context.services
     [user_id] = context.args or [""]

@@ -6,7 +6,13 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot import heating_text
-from core.formatting import describe_duration, format_number, format_time, format_value
+from core.formatting import (
+    describe_duration,
+    format_elapsed,
+    format_number,
+    format_time,
+    format_value,
+)
 from storage.models import OutboxEntry, RuleKind, RuleSpec, TransitionKind
 
 MIN_SLOPE_PER_H = 0.1
@@ -64,8 +70,7 @@ def render(spec: RuleSpec, entry: OutboxEntry, name: str, unit: str | None, zone
         return _stale_text(entry, name, shown, when)
     word = "lowest" if spec.kind is RuleKind.BELOW else "highest"
     if entry.kind is TransitionKind.RESOLVED:
-        lasted = describe_duration(max(60, (entry.at - (entry.since or entry.at))
-                                       // 1000 // 60 * 60))
+        lasted = format_elapsed(entry.at - (entry.since or entry.at))
         worst = f", {word} {format_value(entry.extreme, unit)}" \
             if entry.extreme is not None else ""
         return f"✅ {name} recovered after {lasted}{worst}. Now {shown} at {when}."
@@ -90,8 +95,7 @@ def render(spec: RuleSpec, entry: OutboxEntry, name: str, unit: str | None, zone
 def _stale_text(entry: OutboxEntry, name: str, shown: str, when: str) -> str:
     if entry.kind is TransitionKind.RESOLVED:
         return f"✅ {name} is reporting again: {shown} at {when}."
-    silent_for = describe_duration(max(60, (entry.at - entry.since) // 1000 // 60 * 60)) \
-        if entry.since else "a while"
+    silent_for = format_elapsed(entry.at - entry.since) if entry.since else "a while"
     last = f" (last {shown} at {when})" if entry.reading_ts else " (no readings kept)"
     prefix = "Reminder — " if entry.kind is TransitionKind.REMINDER else ""
     return f"📵 {prefix}No data from {name} for {silent_for}{last}."

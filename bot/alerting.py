@@ -17,6 +17,7 @@ from telegram.error import BadRequest, TelegramError
 
 from alerts import actions
 from alerts.heating_rule import memory_of
+from alerts.outside import settings_of
 from alerts.quiet import BadQuietHours, parse_quiet_hours
 from alerts.rules import FREEZE_DEFAULT, BadRule, is_freeze
 from bot.alert_buttons import SNOOZE_SECONDS, Action, after_press, parse_button
@@ -44,14 +45,13 @@ from core.formatting import (
     parse_range,
     plural,
 )
-from storage.models import AlertStatus, ChatLink, RuleKind
+from storage.models import AlertRule, AlertStatus, ChatLink, RuleKind
 
 log = logging.getLogger("sensorbot.bot")
 
 FREEZE_USAGE = (f"Give a sensor and, if you like, a temperature: /freeze attic "
                 f"(below {FREEZE_DEFAULT:g}) or /freeze attic 5")
-HEATING_NOTE = ("The heating watch learns from 3 days of readings; /outdoor and /location let "
-                "it say when the sensor would reach 0 °C.")
+OUTSIDE_HINT = " /outdoor and /location let it say when the sensor would reach 0 °C."
 CHART_AHEAD_MS = 12 * 3_600_000  # a heating chart's prediction reaches this far
 SNOOZE_USAGE = ("Give a sensor (or all) and a duration or off, e.g. /snooze attic 2h, "
                 "/snooze all 8h or /snooze attic off")
@@ -71,14 +71,21 @@ async def alert_command(update: Update, context: BotContext) -> None:
         return
     services = context.services
     now = services.clock_ms()
-    rule = await services.run(actions.add_rule, services.store, link.user_id, sensor.sensor_id,
-                              spec, now_ms=now, rulebook=services.rulebook)
+    try:
+        rule = await services.run(actions.add_rule, services.store, link.user_id,
+                                  sensor.sensor_id, spec, now_ms=now, rulebook=services.rulebook)
+    except actions.AlreadyWatched as watched:
+        part = ", part of its freeze protection" if is_freeze(watched.rule) else ""
+        await reply(update, f"{sensor.display_name} has a heating watch already "
+                            f"({watched.rule.rule_id}{part}), and one is enough: it warns once per "
+                            "failure. /alerts shows it.")
+        return
     text = (f"Alert {rule.rule_id}: {sensor.display_name} "
             f"{describe_rule(spec, sensor.unit)}. /alerts lists your rules.")
     if spec.kind is RuleKind.HEATING:
-        state = describe_state(memory_of(rule.state), sensor.unit, now)
+        note = await heating_note(context, link.user_id, rule, sensor.unit)
         await reply(update, f"Alert {rule.rule_id}: {sensor.display_name} "
-                            f"{describe_rule(spec, sensor.unit)}. {state}. {HEATING_NOTE} "
+                            f"{describe_rule(spec, sensor.unit)}. {note} "
                             "/alerts lists your rules.")
     elif spec.kind is RuleKind.STALE:
         await reply(update, text)
@@ -112,7 +119,22 @@ async def freeze_command(update: Update, context: BotContext) -> None:
         f"{describe_rule(below.spec, sensor.unit)}, alert {stale.rule_id} on "
         f"{describe_rule(stale.spec)}, and the heating watch {watch.rule_id}, which warns hours "
         f"earlier when the heating stops. Freeze alerts ring even in quiet hours.{again} "
-        f"{HEATING_NOTE}", sensor, below.rule_id)
+        f"Heating watch — {await heating_note(context, link.user_id, watch, sensor.unit)}",
+        sensor, below.rule_id)
+
+
+async def heating_note(context: BotContext, user_id: str, watch: AlertRule,
+                       unit: str | None) -> str:
+    """The watch's state (learning, with the days to go; watching), and the hint to give it
+    outside data only while it has none: a cottage with an outdoor sensor needs no such
+    advice."""
+    services = context.services
+    # A /freeze run again keeps the stored watch, which may have learned since.
+    stored = await services.run(services.store.get_alert_rule, user_id, watch.rule_id)
+    state = describe_state(memory_of((stored or watch).state), unit, services.clock_ms())
+    outside = await services.run(settings_of, services.store, user_id)
+    has_outside = outside.outdoor_sensor is not None or outside.latitude is not None
+    return f"{state}.{'' if has_outside else OUTSIDE_HINT}"
 
 
 @linked
@@ -328,7 +350,10 @@ async def acknowledge_pressed(query: CallbackQuery, context: BotContext, user_id
         return
     first = await services.run(services.store.get_alert_rule, user_id, rule_id)
     by = first.state.ack_by if first is not None and first.state.ack_by else who
-    note = f"✓ Acknowledged by {by}: no more reminders for this incident."
+    # A heating warning has no reminders to stop: it is one message a failure.
+    heating = first is not None and first.spec.kind is RuleKind.HEATING
+    note = f"✓ Acknowledged by {by}." if heating else \
+        f"✓ Acknowledged by {by}: no more reminders for this incident."
     buttons = after_press(Action.ACK, rule_id, incident)
     if outcome is actions.Acknowledged.ALREADY:
         await query.answer(f"Already acknowledged by {by}.")

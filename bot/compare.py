@@ -158,7 +158,10 @@ async def compare_command(update: Update, context: BotContext, link: ChatLink) -
     all_sensors = await services.run(services.store.list_sensors, link.user_id)
     queries, range_text = split_compare_args(words, all_sensors)
     if not 2 <= len(queries) <= MAX_SENSORS:
-        await reply(update, f"Give 2 to {MAX_SENSORS} sensors and a range if you like, {USAGE}")
+        count = f"{len(queries)} {'sensor is' if len(queries) == 1 else 'sensors are'} " \
+            f"{'too few' if len(queries) < 2 else 'too many'}. " if queries else ""
+        await reply(update, f"{count}Give 2 to {MAX_SENSORS} sensors and a range if you like, "
+                            f"{USAGE}")
         return
     try:
         window = parse_range(range_text, now_ms=services.clock_ms(), zone=services.zone(link))

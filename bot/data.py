@@ -41,6 +41,10 @@ from core.formatting import (
 from storage.models import ChatLink, Reading, Sensor
 from storage.rollup import LONG_RANGE_MS
 
+# Longer ones are refused: clipped, they would be stored with their "…".
+MAX_NAME = 64
+MAX_UNIT = 32  # as the HTTP API allows
+
 log = logging.getLogger("sensorbot.bot")
 
 Paged = tuple[str, InlineKeyboardMarkup | None]
@@ -312,7 +316,11 @@ async def rename_command(update: Update, context: BotContext) -> None:
         return
     link, sensor, args = found
     services = context.services
-    name = clip(" ".join(args[1:]).strip(), 64)
+    name = " ".join(args[1:]).strip()
+    if len(name) > MAX_NAME:
+        await reply(update, f"A name is at most {MAX_NAME} characters; that one has "
+                            f"{len(name)}. E.g. /rename attic Attic")
+        return
     sensors = await services.run(services.store.list_sensors, link.user_id)
     taken = next((s for s in sensors if s.sensor_id != sensor.sensor_id
                   and s.display_name.casefold() == name.casefold()), None)
@@ -335,7 +343,11 @@ async def unit_command(update: Update, context: BotContext) -> None:
         return
     link, sensor, args = found
     services = context.services
-    unit = clip(" ".join(args[1:]).strip(), 32)
+    unit = " ".join(args[1:]).strip()
+    if len(unit) > MAX_UNIT:
+        await reply(update, f"A unit is at most {MAX_UNIT} characters; that one has "
+                            f"{len(unit)}. E.g. /unit attic °C")
+        return
     changed = await services.run(services.store.update_sensor, link.user_id, sensor.sensor_id,
                                  now_ms=services.clock_ms(), unit=unit or None)
     await reply(update, f"Unit set: {changed.display_name} now shows values in "

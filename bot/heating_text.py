@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from alerts.heating import MIN_DAYS, HeatingMemory, HeatingPhase
-from core.formatting import MINUS, format_number, format_time
+from core.formatting import MINUS, format_elapsed, format_number, format_time
 from storage.models import HeatingOutlook, OutboxEntry, TransitionKind
 
 MINUTE_MS = 60_000
@@ -26,12 +26,9 @@ def degrees(value: float, unit: str | None, digits: int | None = None) -> str:
 
 
 def duration(ms: int) -> str:
-    """`14 min`, `5 h 10 min`, `11 h`: minutes under an hour, never "1 h" for 14 minutes."""
-    minutes = max(1, round(ms / MINUTE_MS))
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, rest = divmod(minutes, 60)
-    return f"{hours} h {rest} min" if rest and hours < 10 else f"{round(minutes / 60)} h"
+    """`14 min`, `5 h 10 min`, `11 h`: minutes under an hour, never "1 h" for 14 minutes; as
+    the other alerts say how long an incident lasted."""
+    return format_elapsed(ms)
 
 
 def about(ms: int) -> str:

@@ -86,7 +86,16 @@ async def link_chat(update: Update, context: BotContext, user_id: str) -> None:
         old.quiet_hours if old else None))
     await reply(update, "Linked: this chat now follows the sensors of "
                         f"{await shown_user(context, user_id)}. "
-                        "Try /sensors, /latest or /history.")
+                        f"Try /sensors, /latest or /history.{zone_hint(context, old)}")
+
+
+def zone_hint(context: BotContext, link: ChatLink | None) -> str:
+    """Alerts and readings show clock times: a chat that never chose a zone is told which one
+    they are in, or an owner in Helsinki reads UTC times as their own."""
+    if link is not None and link.timezone:
+        return ""
+    zone = context.services.settings.alerts.timezone
+    return f" Times are shown in {zone}; /tz Europe/Helsinki (say) sets this chat's zone."
 
 
 async def shown_user(context: BotContext, user_id: str) -> str:

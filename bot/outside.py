@@ -5,6 +5,7 @@ answer."""
 from __future__ import annotations
 
 import math
+import re
 
 from telegram import Update
 
@@ -15,6 +16,7 @@ from core.formatting import MINUS
 from storage.models import ChatLink, OutsideSettings
 
 OUTDOOR_USAGE = "Give your outdoor sensor, or off: e.g. /outdoor garden, or /outdoor off"
+DECIMAL_COMMA = re.compile(rf"[-{MINUS}]?\d+,\d+")
 LOCATION_USAGE = ("Give the latitude and longitude in degrees, or off: e.g. /location 60.17 "
                   "24.94, or /location off. Or share a location here (📎 → Location).")
 
@@ -39,7 +41,10 @@ def describe_outside(settings: OutsideSettings, sensor_name: str | None,
 
 
 def parse_location(words: list[str]) -> tuple[float, float]:
-    """`60.17 24.94` or `60.17, 24.94`."""
+    """`60.17 24.94`, `60.17, 24.94`, or with decimal commas as much of Europe writes them,
+    `60,17 24,94`."""
+    if len(words) == 2 and all(DECIMAL_COMMA.fullmatch(word) for word in words):
+        words = [word.replace(",", ".") for word in words]
     parts = [part for word in words for part in word.split(",") if part]
     if len(parts) != 2:
         raise BadLocation("that is not a latitude and a longitude")

@@ -32,7 +32,9 @@ class TimeRange:
 def parse_duration(text: str) -> int:
     """`30s`, `10m`, `2h`, `7d` → seconds."""
     match = DURATION_RE.fullmatch(text.strip().lower())
-    if not match or int(match[1]) == 0:
+    if match and int(match[1]) == 0:
+        raise BadArgument(f"'{text}' is no time at all; give more than 0, e.g. 30s, 10m, 2h, 7d")
+    if not match:
         raise BadArgument(f"'{text}' is not a duration; use a number and s, m, h or d, "
                           "e.g. 30s, 10m, 2h, 7d")
     return int(match[1]) * UNITS[match[2]]
@@ -46,6 +48,22 @@ def describe_duration(seconds: int) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{seconds // size} {suffix}"
     return f"{seconds} s"
+
+
+def format_elapsed(ms: int) -> str:
+    """How long something lasted: `14 min`, `5 h 10 min`, `20 h`, `3 days 4 h` — minutes only
+    under an hour, so a phone never shows "310 min" or "1441 min"."""
+    minutes = max(1, round(ms / 60_000))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    if hours < 10:
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    hours = round(minutes / 60)
+    if hours < 48:
+        return f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} h" if hours else f"{days} days"
 
 
 def is_range(text: str) -> bool:

@@ -123,7 +123,17 @@ def summary(indoor: list[Reading], outdoor: list[Reading], events: list[heating.
     return (f"replayed {len(indoor)} readings from {_iso(first)} to {_iso(last)} "
             f"({(last - first) / heating.DAY_MS:.1f} days){outside}: {failed} heating "
             f"warning{'s' if failed != 1 else ''}, {back} recover{'ies' if back != 1 else 'y'} "
-            f"({cpu_s:.2f} s of CPU)")
+            f"({cpu_s:.2f} s of CPU){_too_short(last - first)}")
+
+
+def _too_short(span_ms: int) -> str:
+    """A 48 h /export is the longest the chat sends, and the watch is silent for its first
+    days: say so, rather than let "0 heating warnings" read as "it would not have warned"."""
+    if span_ms >= heating.MIN_DAYS * heating.DAY_MS:
+        return ""
+    return (f"\nthe watch learns for {heating.MIN_DAYS} days before it can warn, so these "
+            "readings are too few to tell: give it a few weeks of them, from the HTTP API "
+            "(docs/heating.md, \"Backtest your own readings\")")
 
 
 def _iso(ms: int) -> str:

@@ -156,3 +156,24 @@ def test_the_watch_itself_warns_once_on_an_exported_failure_with_its_eta(tmp_pat
     assert warning["eta_low_ms"] <= warning["eta_ms"] <= warning["eta_high_ms"]
     assert warning["eta_ms"] > warning["t"]
     assert "1 heating warning, 0 recoveries" in err
+
+
+def test_a_file_shorter_than_the_watchs_learning_says_it_cannot_tell(tmp_path, capsys):
+    """The chat's longest readings export is 48 h: "0 heating warnings" alone would read as
+    "it would not have warned", when the watch was still learning."""
+    path = exported(tmp_path, series([8.0] * 287 + [4.0]))  # 48 h, a failure at the end
+
+    assert main(["backtest", "--indoor", str(path)]) == 0
+
+    _, err = capsys.readouterr()
+    assert "0 heating warnings" in err
+    assert "learns for 3 days before it can warn" in err
+    assert "Backtest your own readings" in err
+
+
+def test_a_file_long_enough_says_nothing_of_learning(tmp_path, capsys, replayed):
+    path = exported(tmp_path, series([8.0] * 3 * 24 * 6 + [4.0]))
+
+    assert main(["backtest", "--indoor", str(path)]) == 0
+
+    assert "learns for" not in capsys.readouterr().err

@@ -9,6 +9,7 @@ import pytest
 from core.formatting import (
     BadArgument,
     format_ago,
+    format_elapsed,
     format_number,
     format_time,
     format_value,
@@ -32,6 +33,11 @@ def test_it_reads_durations(text, seconds):
 def test_it_explains_a_bad_duration(text):
     with pytest.raises(BadArgument, match=r"e\.g\. 30s, 10m, 2h, 7d"):
         parse_duration(text)
+
+
+def test_a_zero_duration_is_told_it_is_no_time_not_that_it_is_no_duration():
+    with pytest.raises(BadArgument, match=r"'0m' is no time at all; give more than 0"):
+        parse_duration("0m")
 
 
 def test_a_duration_range_ends_now():
@@ -124,3 +130,12 @@ def test_a_time_in_another_year_shows_the_year():
     assert format_time(now - 3_600_000, zone, now) == "09:00"
     assert format_time(now - 86_400_000, zone, now) == "Jan 14 10:00"
     assert format_time(now + 400 * 86_400_000, zone, now) == "Feb 19 2028 10:00"
+
+
+@pytest.mark.parametrize(("minutes", "shown"), [(0, "1 min"), (11, "11 min"), (61, "1 h 1 min"),
+                                                (310, "5 h 10 min"), (1441, "24 h"),
+                                                (3 * 1440 + 250, "3 days 4 h"),
+                                                (2 * 1440, "2 days")])
+def test_it_says_how_long_something_lasted_in_hours_and_days_not_hundreds_of_minutes(
+        minutes, shown):
+    assert format_elapsed(minutes * 60_000) == shown

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -54,3 +56,21 @@ def test_an_interpreter_that_does_not_run_is_named_as_such_not_as_too_old(tmp_pa
     assert f"make cannot run {missing}" in result.stderr
     assert "needs Python 3.11" not in result.stderr
     assert not (tmp_path / "venv").exists()
+
+
+def test_the_advice_for_an_interpreter_that_does_not_run_names_the_goal_and_ones_that_do(
+        tmp_path):
+    """A pyenv shim for an inactive version does not run: "make PYTHON=python3.12" is no cure
+    for `make demo PYTHON=python3.12`, and without `demo` it would run the whole suite."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    found = tmp_path / "bin"
+    found.mkdir()
+    (found / "python3.13").symlink_to(sys.executable)
+    result = subprocess.run(["make", "demo", "PYTHON=python3.99", f"VENV={tmp_path / 'venv'}"],
+                            cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PATH": f"{found}:{os.environ['PATH']}"})
+
+    assert result.returncode == 2
+    assert "make demo PYTHON=" in result.stderr
+    assert str(found / "python3.13") in result.stderr

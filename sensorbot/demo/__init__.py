@@ -187,18 +187,20 @@ class Terminal:
 
     def __init__(self, folder: Path, out: TextIO) -> None:
         self.folder, self.out = folder, out
-        # Every keyboard stays pressable, by numbers of its own: message id → (its first
-        # button's number, the message). A later message's buttons continue the count.
-        self.keyboards: dict[int, tuple[int, Call]] = {}
+        # Every keyboard stays pressable, and every button keeps its number while its message
+        # keeps it: message id → {number: (the message, the button)}. New buttons continue
+        # the count.
+        self.keyboards: dict[int, dict[int, tuple[Call, dict[str, Any]]]] = {}
         self.next_number = 1
         self.saved = 0
         self.prompting = False  # the `you> ` prompt is on screen, waiting for a line
 
     def show(self, call: Call) -> None:
         if call.chat_id == DEMO_CHAT and call.method == "editMessageReplyMarkup":
-            self.keyboards.pop(_message_id(call), None)
             if call.buttons:
                 self.number_buttons(call)
+            else:
+                self.keyboards.pop(_message_id(call), None)
             return
         if call.chat_id != DEMO_CHAT or call.method not in {"sendMessage", "sendPhoto",
                                                             "sendDocument", "editMessageText"}:
@@ -215,9 +217,9 @@ class Terminal:
         if call.method == "editMessageText" and not call.buttons:
             self.keyboards.pop(_message_id(call), None)
         if call.buttons:
-            first = self.number_buttons(call)
+            numbers = self.number_buttons(call)
             lines += [f"  [{n}] {button['text']}"
-                      for n, button in enumerate(call.buttons, first)]
+                      for n, button in zip(numbers, call.buttons, strict=True)]
             lines.append("  (type a number to press that button)")
         text = "\n".join("bot> " + line for line in "\n".join(lines).split("\n")) + "\n"
         # Something that arrives on its own (an alert) starts a new line, then gives the
@@ -226,23 +228,31 @@ class Terminal:
         self.out.flush()
 
 
-    def number_buttons(self, call: Call) -> int:
-        """Number this message's buttons; returns the first number. An edited message keeps
-        its numbers while its buttons fit in them; other keyboards keep theirs."""
+    def number_buttons(self, call: Call) -> list[int]:
+        """Number this message's buttons. A button an edited message still has keeps its
+        number (the warning's Chart 24h stays 4 after Acknowledge); a new one gets the next."""
         message_id = _message_id(call)
-        before = self.keyboards.get(message_id)
-        if before is not None and len(call.buttons) <= len(before[1].buttons):
-            first = before[0]
-        else:
-            first, self.next_number = self.next_number, self.next_number + len(call.buttons)
-        self.keyboards[message_id] = (first, call)
-        return first
+        kept: dict[str, list[int]] = {}
+        for number, (_, button) in self.keyboards.get(message_id, {}).items():
+            kept.setdefault(str(button["text"]), []).append(number)
+        numbers = []
+        for button in call.buttons:
+            same = kept.get(str(button["text"]))
+            if same:
+                numbers.append(same.pop(0))
+            else:
+                numbers.append(self.next_number)
+                self.next_number += 1
+        self.keyboards[message_id] = dict(zip(numbers, ((call, b) for b in call.buttons),
+                                              strict=True))
+        return numbers
 
     def button(self, number: int) -> tuple[Call, str] | None:
         """The message and the callback data of the button with this number, if any."""
-        for first, call in self.keyboards.values():
-            if first <= number < first + len(call.buttons):
-                return call, str(call.buttons[number - first]["callback_data"])
+        for buttons in self.keyboards.values():
+            if number in buttons:
+                call, button = buttons[number]
+                return call, str(button["callback_data"])
         return None
 
 
@@ -440,6 +450,10 @@ def chat(emulator: BotApiEmulator, terminal: Terminal, stdin: TextIO, out: TextI
             continue
         start = len(emulator.calls)
         pressable = terminal.button(int(text)) if text.isdigit() else None
+        if text.isdigit() and pressable is None:  # Telegram has no way to type a press
+            out.write(f"(there is no button {text} now: type a number shown in [ ] under a "
+                      "message)\n")
+            continue
         if pressable is not None:
             emulator.press(*pressable, user_id=DEMO_CHAT, first_name="You")
         else:

@@ -9,6 +9,7 @@ import pytest
 from alerts import actions
 from alerts.rulebook import RuleBook
 from alerts.rules import BadRule
+from alerts.state import update_rule_state
 from storage.models import AlertState, AlertStatus, Reading, RuleKind, RuleSpec, Sensor
 from tests.support.common import NOW_MS
 
@@ -31,6 +32,38 @@ def test_it_replaces_the_freeze_preset_instead_of_piling_it_up(store, book):
     assert sorted(r.rule_id for r in kept) == sorted([other.rule_id, *(r.rule_id for r in rules)])
     assert [r.spec.threshold for r in kept if r.spec.kind is RuleKind.BELOW] == [5.0]
     assert book.rules is None  # the next cycle reloads
+
+
+def test_a_sensor_gets_one_heating_watch_not_two_warnings_a_failure(store):
+    watch = actions.add_rule(store, "u1", "attic", RuleSpec(RuleKind.HEATING), now_ms=NOW_MS)
+    actions.add_rule(store, "u1", "cellar", RuleSpec(RuleKind.HEATING), now_ms=NOW_MS)
+
+    with pytest.raises(actions.AlreadyWatched) as again:
+        actions.add_rule(store, "u1", "attic", RuleSpec(RuleKind.HEATING), now_ms=NOW_MS)
+    rules, _ = actions.set_freeze(store, "u1", "cellar", 3.0, now_ms=NOW_MS)
+    with pytest.raises(actions.AlreadyWatched) as after_freeze:
+        actions.add_rule(store, "u1", "cellar", RuleSpec(RuleKind.HEATING), now_ms=NOW_MS)
+
+    assert again.value.rule.rule_id == watch.rule_id
+    assert after_freeze.value.rule.rule_id == rules[2].rule_id
+    kinds = [(r.sensor, r.spec.kind) for r in store.list_alert_rules("u1")]
+    assert kinds.count(("attic", RuleKind.HEATING)) == 1
+    assert kinds.count(("cellar", RuleKind.HEATING)) == 1
+
+
+def test_a_freeze_takes_over_the_sensors_own_heating_watch_with_what_it_learned(store):
+    watch = actions.add_rule(store, "u1", "attic", RuleSpec(RuleKind.HEATING), now_ms=NOW_MS)
+    update_rule_state(store, watch, lambda state: replace(
+        state, status=AlertStatus.FIRING, since=NOW_MS - 3_600_000))
+
+    rules, replaced = actions.set_freeze(store, "u1", "attic", 3.0, now_ms=NOW_MS)
+
+    watches = [r for r in store.list_alert_rules("u1") if r.spec.kind is RuleKind.HEATING]
+    assert [w.rule_id for w in watches] == [rules[2].rule_id]
+    assert (watches[0].state.status, watches[0].state.since) == (AlertStatus.FIRING,
+                                                                 NOW_MS - 3_600_000)
+    assert watches[0].state.heating == watch.state.heating
+    assert replaced == 1
 
 
 def test_it_refuses_a_rule_no_sensor_could_meet(store):

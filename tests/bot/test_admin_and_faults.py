@@ -42,10 +42,12 @@ def test_an_admin_lists_and_revokes_tokens_never_seeing_secrets(world):
 
 @pytest.mark.parametrize(("command", "says"), [
     ("/adduser", "e.g. /adduser Summer cottage"),
-    ("/token alice", "e.g. /token cottage write"),
+    ("/token alice", "e.g. /token summer-cottage write attic sensor"),
+    ("/token alice admin", "'admin' is not a scope: give read or write"),
     ("/token ghost read", "no user 'ghost'"),
-    ("/invite", "e.g. /invite cottage"),
+    ("/invite", "e.g. /invite summer-cottage"),
     ("/invite ghost", "no user 'ghost'"),
+    ("/tokens ghost", "no user 'ghost'"),
     ("/revoke", "e.g. /revoke"),
 ])
 def test_admin_commands_explain_bad_arguments(world, command, says):

@@ -102,6 +102,19 @@ def test_bad_arguments_get_what_was_wrong_and_an_example(world, command, says):
     assert says in world.linked_chat().ask(command)
 
 
+def test_a_name_or_unit_too_long_is_refused_not_stored_clipped_with_an_ellipsis(world):
+    chat = world.linked_chat()
+
+    unit = chat.ask("/unit attic " + "u" * 33)
+    name = chat.ask("/rename attic " + "n" * 65)
+
+    assert unit == "A unit is at most 32 characters; that one has 33. E.g. /unit attic °C"
+    assert name == "A name is at most 64 characters; that one has 65. E.g. /rename attic Attic"
+    attic = world.store.get_sensor("alice", "attic")
+    assert (attic.name, attic.unit) == (None, None)
+    assert "Unit set" in chat.ask("/unit attic " + "u" * 32)
+
+
 def test_history_of_an_empty_range_says_so(world):
     assert "No readings from attic in 2020-01-01" in world.linked_chat().ask(
         "/history attic 2020-01-01")

@@ -132,6 +132,22 @@ def test_a_failure_warns_once_with_the_forecast_and_the_buttons_work(world, fore
     assert wait_alerts(world, 1, start, timeout=0) == [warning]  # no recovery message
 
 
+def test_an_acknowledged_heating_warning_promises_no_end_to_reminders_it_never_sends(world):
+    chat = world.linked_chat()
+    chat.ask("/alert cottage heating")
+    world.wait_cycles(2)
+    start = len(world.emulator.calls)
+    world.post(4.4, sensor="cottage", timestamp=NOW_MS - MIN)
+    [warning] = wait_alerts(world, 1, start)
+
+    mark = len(world.emulator.calls)
+    acknowledge = next(b["callback_data"] for b in warning.buttons if b["text"] == "Acknowledge")
+    world.emulator.press(warning, acknowledge, user_id=ALICE_CHAT)
+    edited = world.emulator.wait_for(lambda c: c.method == "editMessageText", after=mark)
+
+    assert edited.params["text"].endswith("\n\n✓ Acknowledged by Tester.")
+
+
 def test_the_freeze_preset_brings_the_heating_watch_once(world):
     chat = world.linked_chat()
 
@@ -143,6 +159,32 @@ def test_the_freeze_preset_brings_the_heating_watch_once(world):
     assert listed.count("heating watch") == 1
     assert "[freeze] — Learning" in listed or "[freeze] — Watching" in listed
     assert "replaces the previous freeze protection" in again
+
+
+def test_the_watch_is_told_as_it_stands_and_outside_data_asked_for_only_while_missing(world):
+    """A cottage with an outdoor sensor, whose watch had learned, was told "it learns from 3
+    days of readings; /outdoor and /location let it say…" by every /freeze."""
+    chat = world.linked_chat()
+
+    first = chat.ask("/freeze cottage")
+    world.wait_cycles(2)
+    chat.ask("/outdoor garden")
+    again = chat.ask("/freeze cottage 4")
+
+    assert "Heating watch — Learning" in first and "/outdoor and /location let it" in first
+    assert "Heating watch — Watching: usually 8.0 °C" in again
+    assert "/outdoor and /location" not in again and "3 days" not in again
+
+
+def test_a_second_heating_watch_on_a_sensor_is_refused_with_the_one_it_has(world):
+    chat = world.linked_chat()
+    chat.ask("/freeze cottage")
+
+    said = chat.ask("/alert cottage heating")
+
+    assert "cottage has a heating watch already (f" in said
+    assert "part of its freeze protection" in said
+    assert chat.ask("/alerts").count("heating watch") == 1
 
 
 def test_a_house_that_stays_warm_hears_nothing(world, forecast_server):

@@ -179,6 +179,18 @@ def test_wrong_tokens_slow_down_the_telegram_user_in_every_chat(world):
     assert "Linked" in world.chat(BOB_CHAT).ask(f"/link {world.tokens['bob_read']}")
 
 
+def test_linking_says_which_zone_times_are_in_until_the_chat_chooses_one(world):
+    chat = world.chat(ALICE_CHAT)
+
+    first = chat.ask(f"/link {world.tokens['alice_read']}")
+    chat.ask("/tz Europe/Helsinki")
+    chat.ask("/unlink")
+    again = chat.ask(f"/link {world.tokens['alice_read']}")
+
+    assert "Times are shown in UTC; /tz Europe/Helsinki (say) sets this chat's zone." in first
+    assert "Times are shown" not in again
+
+
 def test_linked_and_start_name_the_user_by_its_name_not_its_id(world):
     chat = world.chat(ALICE_CHAT)
 

@@ -107,9 +107,11 @@ def test_compare_refuses_a_third_unit_with_a_sentence(world):
     assert answer.startswith("These sensors have 3 units (no unit, °C, %)")
 
 
-@pytest.mark.parametrize("text", ["/compare attic", "/compare a b c d e f"])
-def test_compare_wants_two_to_five_sensors(world, text):
-    assert "Give 2 to 5 sensors" in world.linked_chat().ask(text)
+@pytest.mark.parametrize(("text", "problem"), [
+    ("/compare", ""), ("/compare attic", "1 sensor is too few. "),
+    ("/compare a b c d e f", "6 sensors are too many. ")])
+def test_compare_wants_two_to_five_sensors_and_says_how_many_it_got(world, text, problem):
+    assert world.linked_chat().ask(text).startswith(f"{problem}Give 2 to 5 sensors")
 
 
 def test_compare_wants_different_sensors(world):

@@ -42,6 +42,18 @@ def test_a_recovery_says_how_long_and_the_lowest():
     assert text == "✅ Attic recovered after 1 h, lowest 1.2 °C. Now 4.2 °C at 10:00."
 
 
+def test_long_incidents_are_told_in_hours_and_days_not_minutes():
+    """A phone showed "recovered after 310 min" and "No data … for 1441 min"."""
+    back = render(FREEZE, entry(TransitionKind.RESOLVED, value=4.2, since=NOW - 310 * 60_000),
+                  "Attic", "°C", HELSINKI, NOW)
+    silent = render(RuleSpec(RuleKind.STALE, stale_s=3600),
+                    entry(TransitionKind.REMINDER, since=NOW - 3 * 24 * H - 4 * H,
+                          reading_ts=NOW - 3 * 24 * H - 4 * H), "Attic", "°C", HELSINKI, NOW)
+
+    assert back.startswith("✅ Attic recovered after 5 h 10 min, lowest 1.2 °C.")
+    assert silent.startswith("📵 Reminder — No data from Attic for 3 days 4 h (last 1.8 °C")
+
+
 def test_a_stale_alert_names_the_silence_and_the_last_value():
     spec = RuleSpec(RuleKind.STALE, stale_s=3600)
     fired = render(spec, entry(TransitionKind.FIRED, reading_ts=NOW - H), "Attic", "°C",

@@ -20,3 +20,8 @@ def test_a_true_minus_as_maps_and_the_bot_print_it_is_a_minus():
 def test_anything_else_says_which_part_is_not_a_number():
     with pytest.raises(BadLocation, match="'north' is not a number"):
         parse_location(["north", "24"])
+
+
+def test_decimal_commas_as_much_of_europe_types_them_are_read_too():
+    assert parse_location(["60,17", "24,94"]) == (60.17, 24.94)
+    assert parse_location(["\u221233,87", "151,21"]) == (-33.87, 151.21)

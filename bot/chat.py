@@ -177,6 +177,17 @@ def no_such_sensor(query: str, sensors: list[Sensor]) -> str:
     return f"There is no sensor '{query}'. Your sensors: {known}."
 
 
+def spaced_name(sensors: list[Sensor], query: str, rest: list[str]) -> str | None:
+    """The sensor the first words name together ("living room" of `living room Attic`), when
+    they do: only then is the hint about quoting a name with spaces to the point."""
+    words = [query, *rest]
+    for cut in range(len(words), 1, -1):
+        joined = " ".join(words[:cut])
+        if match_sensors(sensors, joined):
+            return joined
+    return None
+
+
 async def resolve_sensor(update: Update, context: BotContext, sensors: list[Sensor],
                          query: str, rest: list[str], *, usage: str) -> Sensor | None:
     """The one sensor `query` names. None after saying there is none (with `usage`), or after
@@ -190,7 +201,8 @@ async def resolve_sensor(update: Update, context: BotContext, sensors: list[Sens
     if len(found) == 1:
         return found[0]
     if not found:
-        hint = f" {QUOTE_EXAMPLE}." if rest else ""
+        named = spaced_name(sensors, query, rest)
+        hint = f" Did you mean '{named}'? {QUOTE_EXAMPLE}." if named else ""
         await reply(update, f"{no_such_sensor(query, sensors)} ({usage}){hint}")
         return None
     await ask_which(update, query, rest, found)

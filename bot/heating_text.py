@@ -14,6 +14,7 @@ MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 CLOCK_ONLY_MS = 20 * HOUR_MS  # an ETA closer than this is said as a clock time alone
 MIN_RATE_SHOWN = 0.05  # °C/h: slower is "falling", without a figure
+LEVEL_DIGITS = 1  # a learned level is an estimate: one decimal
 
 
 def degrees(value: float, unit: str | None, digits: int | None = None) -> str:
@@ -56,8 +57,12 @@ def warning(entry: OutboxEntry, name: str, unit: str | None, zone: ZoneInfo, now
     """🔥 Heating may have stopped at Attic: 6.1 °C (usually 8.0 °C), falling 0.7 °C/h. At the
     forecast −14 °C outside it reaches 0 °C around 03:40 (in about 11 h; 8–15 h)."""
     outlook = entry.outlook or HeatingOutlook(None)
-    now = degrees(entry.value, unit) if entry.value is not None else "no reading"
-    usual = f" (usually {degrees(outlook.level, unit, 1)})" if outlook.level is not None else ""
+    # Set beside the learned level, the reading takes its precision: "6.85 °C (usually
+    # 7.9 °C)" would compare figures of two different kinds.
+    digits = None if outlook.level is None else LEVEL_DIGITS
+    now = degrees(entry.value, unit, digits) if entry.value is not None else "no reading"
+    usual = f" (usually {degrees(outlook.level, unit, LEVEL_DIGITS)})" \
+        if outlook.level is not None else ""
     rate = entry.trend_per_hour
     falling = f"falling {abs(rate):.1f} {unit or '°C'}/h" \
         if rate is not None and rate <= -MIN_RATE_SHOWN else "falling"
@@ -122,4 +127,4 @@ def describe_state(memory: HeatingMemory, unit: str | None, now_ms: int) -> str:
                f"{model.tau_high_h:.0f} h{guess})")
     relearn = ", relearning the level after you turned it down" \
         if memory.relearn_from is not None and model.learned_at < memory.relearn_from else ""
-    return f"Watching: usually {degrees(model.level, unit, 1)}, {tau}{relearn}"
+    return f"Watching: usually {degrees(model.level, unit, LEVEL_DIGITS)}, {tau}{relearn}"

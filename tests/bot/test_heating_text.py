@@ -115,3 +115,13 @@ def test_a_heating_warning_offers_turned_down_in_place_of_snooze_1h():
     assert "I turned the heating down" not in [b.text for row in ordinary.inline_keyboard
                                                for b in row]
     assert parse_button("a:down:r1a2b3").action is Action.TURNED_DOWN
+
+
+def test_the_reading_beside_the_usual_level_has_the_same_precision():
+    outlook = HeatingOutlook(7.9, NOW + 11 * HOUR, NOW + 8 * HOUR, NOW + 15 * HOUR, -14.0,
+                             "forecast")
+
+    assert warning(outlook, value=6.85).startswith(
+        "🔥 Heating may have stopped at Attic: 6.8 °C (usually 7.9 °C), falling 0.7 °C/h.")
+    assert warning(outlook, value=-0.04).startswith(
+        "🔥 Heating may have stopped at Attic: 0.0 °C (usually 7.9 °C)")

@@ -159,8 +159,19 @@ def test_buttons_work_for_the_longest_ids_storage_takes(world):
     assert answer.text.startswith("attic: 5")
 
 
-def test_a_name_with_spaces_that_matches_nothing_suggests_quotes(world):
-    answer = world.linked_chat().ask("/rename loft space Attic")
+def test_words_that_together_name_a_sensor_get_the_hint_about_quotes(world):
+    add_sensor(world, "z2m/loft", name="loft space")
+
+    answer = world.linked_chat().ask("/rename loft space")
 
     assert "There is no sensor 'loft'" in answer
+    assert "Did you mean 'loft space'?" in answer
     assert 'in quotes, e.g. /history "Living room" 7d' in answer
+
+
+def test_an_unknown_sensor_before_more_words_is_unknown_without_a_quoting_hint(world):
+    answer = world.linked_chat().ask("/rename loft space Attic")
+
+    assert "There is no sensor 'loft'. Your sensors: attic" in answer
+    assert "e.g. /rename attic Attic" in answer
+    assert "quotes" not in answer

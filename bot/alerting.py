@@ -33,6 +33,7 @@ from bot.chat import (
 )
 from bot.context import BotContext
 from bot.data import send_chart
+from bot.heating_chart import AHEAD_CAP_MS, ahead
 from bot.heating_text import describe_state
 from bot.pages import page_buttons, page_of, page_text
 from bot.unit_question import reply_asking_unit
@@ -52,7 +53,6 @@ log = logging.getLogger("sensorbot.bot")
 FREEZE_USAGE = (f"Give a sensor and, if you like, a temperature: /freeze attic "
                 f"(below {FREEZE_DEFAULT:g}) or /freeze attic 5")
 OUTSIDE_HINT = " /outdoor and /location let it say when the sensor would reach 0 °C."
-CHART_AHEAD_MS = 12 * 3_600_000  # a heating chart's prediction reaches this far
 SNOOZE_USAGE = ("Give a sensor (or all) and a duration or off, e.g. /snooze attic 2h, "
                 "/snooze all 8h or /snooze attic off")
 
@@ -255,7 +255,8 @@ async def quiet_command(update: Update, context: BotContext, link: ChatLink) -> 
 
 async def chart_of_rule(update: Update, context: BotContext, link: ChatLink,
                         rule_id: str) -> None:
-    """The last 24 hours of the rule's sensor; a firing heating watch adds its prediction."""
+    """The last 24 hours of the rule's sensor; a firing heating watch adds its prediction, as
+    far ahead as it takes to reach 0 °C (two days at most)."""
     services = context.services
     sensor = await services.run(actions.chart_request, services.store, link.user_id, rule_id)
     if sensor is None:
@@ -264,8 +265,8 @@ async def chart_of_rule(update: Update, context: BotContext, link: ChatLink,
     window = parse_range("24h", now_ms=now, zone=services.zone(link))
     course = await services.run(actions.heating_course, services.store, services.forecasts,
                                 link.user_id, rule_id, now_ms=now,
-                                until_ms=now + CHART_AHEAD_MS)
-    await send_chart(update, context, link, sensor, window, course)
+                                until_ms=now + AHEAD_CAP_MS)
+    await send_chart(update, context, link, sensor, window, ahead(course, now))
 
 
 async def turned_down(update: Update, context: BotContext, link: ChatLink, rule_id: str,

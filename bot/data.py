@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 
-from bot.chart import Course, caption, render_png, summarize, threshold_lines
+from bot.chart import caption, render_png, summarize, threshold_lines
 from bot.chat import (
     command_words,
     linked,
@@ -22,6 +22,9 @@ from bot.chat import (
 )
 from bot.context import BotContext
 from bot.export import write_export, write_hourly_export
+from bot.heating_chart import Ahead
+from bot.heating_chart import note as prediction_note
+from bot.heating_chart import title as chart_title
 from bot.longterm import send_statistics_chart
 from bot.pages import page_buttons, page_of, page_text
 from bot.sensor_list import sensor_lines
@@ -241,7 +244,9 @@ async def history_button(update: Update, context: BotContext) -> None:
 
 
 async def send_chart(update: Update, context: BotContext, link: ChatLink, sensor: Sensor,
-                     window: TimeRange, prediction: Course = ()) -> None:
+                     window: TimeRange, prediction: Ahead | None = None) -> None:
+    """The sensor's chart over `window`; a firing heating watch's course after now, with
+    words in the title and caption for what it draws."""
     if window.end_ms - window.start_ms > LONG_RANGE_MS:
         await send_statistics_chart(update, context, link, sensor, window)
         return
@@ -253,11 +258,16 @@ async def send_chart(update: Update, context: BotContext, link: ChatLink, sensor
         return
     rules = await services.run(services.store.list_alert_rules, link.user_id)
     zone = services.zone(link)
+    ahead = prediction or Ahead((), window.end_ms, None, capped=False)
     png = await services.draw(
-        render_png, readings, title=f"{sensor.display_name} · {window.label} ({zone.key})",
+        render_png, readings, title=chart_title(sensor.display_name, window.label, zone.key,
+                                                ahead),
         unit=sensor.unit, zone=zone, window=(window.start_ms, window.end_ms),
-        thresholds=threshold_lines(rules, sensor.sensor_id, sensor.unit), prediction=prediction)
+        thresholds=threshold_lines(rules, sensor.sensor_id, sensor.unit),
+        prediction=ahead.course)
     text = caption(sensor.display_name, sensor.unit, summarize(readings), window.label)
+    if ahead.course:
+        text = f"{text}\n{prediction_note(ahead)}"
     if update.effective_message is None:
         return
     await update.effective_message.reply_photo(

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+import bot.data
+from bot.chart import render_png
 from sensorbot.demo.emulator import BotApiEmulator
 from storage.models import OutsideSettings, Reading
 from storage.sqlite import SQLiteStore
@@ -121,7 +123,9 @@ def test_a_failure_warns_once_with_the_forecast_and_the_buttons_work(world, fore
 
     mark = len(world.emulator.calls)
     world.emulator.press(warning, data["Chart 24h"], user_id=ALICE_CHAT)
-    world.emulator.wait_for(lambda c: c.method == "sendPhoto", after=mark, timeout=20)
+    photo = world.emulator.wait_for(lambda c: c.method == "sendPhoto", after=mark, timeout=20)
+    assert "Dashed: expected without heating, shaded: its likely range, for the next 15 h; " \
+           "it reaches 0 °C in about 11 h." in photo.params["caption"]
 
     mark = len(world.emulator.calls)
     world.emulator.press(warning, data["I turned the heating down"], user_id=ALICE_CHAT)
@@ -130,6 +134,36 @@ def test_a_failure_warns_once_with_the_forecast_and_the_buttons_work(world, fore
     assert "Watching: usually 8.0 °C" in chat.ask("/alerts")
     world.wait_cycles(3)
     assert wait_alerts(world, 1, start, timeout=0) == [warning]  # no recovery message
+
+
+def test_the_chart_button_draws_the_prediction_until_its_range_reaches_zero(world,
+                                                                            monkeypatch):
+    drawn: list[dict[str, Any]] = []
+
+    def spy(readings: Any, **chart: Any) -> bytes:
+        drawn.append(chart)
+        return render_png(readings, **chart)
+
+    monkeypatch.setattr(bot.data, "render_png", spy)
+    chat = world.linked_chat()
+    chat.ask("/alert cottage heating")
+    time.sleep(1.5)  # a cycle or two: learned, steady
+    start = len(world.emulator.calls)
+    world.post(4.4, sensor="cottage", timestamp=NOW_MS - MIN)
+    [warning] = wait_alerts(world, 1, start)
+    assert "it reaches 0 °C around 19:00 (in about 11 h; 8–15 h)." in warning.text
+    chart = {b["text"]: b["callback_data"] for b in warning.buttons}["Chart 24h"]
+
+    mark = len(world.emulator.calls)
+    world.emulator.press(warning, chart, user_id=ALICE_CHAT)
+    world.emulator.wait_for(lambda c: c.method == "sendPhoto", after=mark, timeout=20)
+
+    [drawn_chart] = drawn
+    course = drawn_chart["prediction"]
+    now = world.clock.now
+    assert course[0][0] == now and course[-1][0] == now + 15 * 3_600_000
+    assert course[-1][3] <= 0 < course[-2][3]  # on to where the range's slow end is at 0 °C
+    assert drawn_chart["title"] == "cottage · last 24 h and the next 15 h without heating (UTC)"
 
 
 def test_an_acknowledged_heating_warning_promises_no_end_to_reminders_it_never_sends(world):

@@ -98,9 +98,10 @@ def fake_predict(memory: HeatingMemory, recent: Sequence[Reading], now_ms: int,
 
 def fake_curve(memory: HeatingMemory, recent: Sequence[Reading], now_ms: int, until_ms: int,
                outside: Outside = NO_OUTSIDE) -> list[tuple[int, float, float, float]]:
+    """Straight lines that reach 0 °C as the fake prediction says: in 11 h (8–15 h)."""
     start = recent[-1].value if recent else 5.0
-    return [(now_ms + h * HOUR_MS, start - 0.6 * h, start - 0.9 * h, start - 0.4 * h)
-            for h in range(0, (until_ms - now_ms) // HOUR_MS + 1)]
+    return [(now_ms + h * HOUR_MS, start * (1 - h / 11), start * (1 - h / 8),
+             start * (1 - h / 15)) for h in range(0, (until_ms - now_ms) // HOUR_MS + 1)]
 
 
 def use_fake_watch(monkeypatch: Any) -> FakeWatch:

@@ -1,0 +1,64 @@
+"""What a heating warning's chart draws after now (pure): the predicted course cut where its
+whole range has reached 0 °C, at most two days ahead, and the words that say so."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.heating_text import about
+
+HOUR_MS = 3_600_000
+AHEAD_CAP_MS = 48 * HOUR_MS  # further ahead, the past day would shrink to a sliver
+ZERO = 0.0  # what the warning predicts: when the sensor reaches 0 °C
+
+Course = Sequence[tuple[int, float, float, float]]  # (epoch ms, expected, low, high)
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """The course to draw, and what it shows: when the expected line reaches 0 °C (None: not
+    within the drawn hours), and whether the cap cut it before its range reached 0 °C."""
+
+    course: Course
+    now_ms: int
+    zero_ms: int | None
+    capped: bool
+
+    @property
+    def hours(self) -> int:
+        return round((self.course[-1][0] - self.now_ms) / HOUR_MS) if self.course else 0
+
+
+def ahead(course: Course, now_ms: int) -> Ahead:
+    """`course` (from now, up to the cap) cut at the first point where even the slow end of
+    its range has reached 0 °C: the chart shows where the sensor reaches it, and no more."""
+    course = [point for point in course if point[0] - now_ms <= AHEAD_CAP_MS]
+    end = next((i for i, point in enumerate(course) if point[3] <= ZERO), None)
+    shown = course if end is None else course[:end + 1]
+    zero = next((t for t, expected, _, _ in shown if expected <= ZERO), None)
+    return Ahead(shown, now_ms, zero, capped=end is None and bool(shown))
+
+
+def title(name: str, past: str, zone: str, outlook: Ahead) -> str:
+    """`Attic · last 24 h and the next 15 h without heating (Europe/Helsinki)`; a capped
+    course says where it stops and what it does not reach."""
+    if not outlook.course:
+        return f"{name} · {past} ({zone})"
+    if not outlook.capped:
+        return f"{name} · {past} and the next {outlook.hours} h without heating ({zone})"
+    beyond = "0 °C not reached by then" if outlook.zero_ms is None else \
+        "its range reaches 0 °C later"
+    return (f"{name} · {past} and the next {outlook.hours} h without heating, cut at "
+            f"{AHEAD_CAP_MS // HOUR_MS} h: {beyond} ({zone})")
+
+
+def note(outlook: Ahead) -> str:
+    """The caption's line for the dashed part: what it is and when it reaches 0 °C."""
+    if not outlook.course:
+        return ""
+    drawn = (f"Dashed: expected without heating, shaded: its likely range, for the next "
+             f"{outlook.hours} h")
+    if outlook.zero_ms is None:
+        return f"{drawn}; it does not reach 0 °C within them."
+    return f"{drawn}; it reaches 0 °C in about {about(outlook.zero_ms - outlook.now_ms)}."

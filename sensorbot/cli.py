@@ -25,6 +25,7 @@ from sensorbot.lean import (
     unused_extras_hidden,
 )
 from sensorbot.logs import configure_logging
+from sensorbot.progress import ProgressLine
 from sensorbot.stores import open_store
 from storage.base import ScanProgress, Store
 from storage.errors import InvalidRecord, NotFound, StorageError
@@ -140,11 +141,13 @@ def cmd_sensors_delete(store: Store, args: argparse.Namespace, settings: Setting
     except ValueError as exc:
         raise CommandError(str(exc)) from None
 
+    progress = ProgressLine(sys.stderr)
+
     def show(tally: Tally) -> None:
-        print("\r" + tally.progress_line(len(sensors)), end="", file=sys.stderr, flush=True)
+        progress.show(tally.progress_line(len(sensors)))
 
     tally = forget_all(store, args.user_id, sensors, progress=show)
-    print(file=sys.stderr)
+    progress.finish(tally.progress_line(len(sensors)))
     for done in tally.deleted:
         print(f"{done.sensor}\t{done.readings}\t{done.rules}")
     print(tally.summary(), file=sys.stderr)
@@ -172,15 +175,16 @@ def cmd_migrate(store: Store, args: argparse.Namespace, settings: Settings) -> N
             raise CommandError(f"cannot read {args.telegram_users}: {exc.strerror}") from None
         old_chats = parse_old_bot_users(content)
 
+    lines = ProgressLine(sys.stderr)
+
     def show(progress: ScanProgress) -> None:
-        print("\r" + progress_line(progress), end="", file=sys.stderr, flush=True)
+        lines.show(progress_line(progress))
 
     started = time.monotonic()
     done = migrate(store, tokens=text or None, old_chats=old_chats, now_ms=now_ms(),
                    dry_run=args.dry_run, segments=args.segments, progress=show)
     elapsed = time.monotonic() - started
-    if done.scan is not None:
-        print(file=sys.stderr)
+    lines.finish()
     for warning in done.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print("\n".join(summary(done, elapsed_s=elapsed)))

@@ -56,6 +56,9 @@ def test_it_deletes_one_sensor_with_its_rules_and_readings(deployed, capsys):
     out, err = capsys.readouterr()
     assert out == "z2m/a\t60\t1\n"
     assert "deleted 1 sensor(s) with 60 readings and 1 alert rule(s)" in err
+    # Not a terminal: the progress is whole lines, ending with the final count.
+    assert "\r" not in err
+    assert err.splitlines()[-2].startswith("deleted 1 of 1 sensors, 60 readings; ")
     assert "write units" in err
     assert [s.sensor_id for s in store.list_sensors("u1")] == ["attic", "z2m/b"]
     assert store.list_alert_rules("u1") == []

@@ -212,17 +212,18 @@ def cmd_rollup(store: Store, args: argparse.Namespace, settings: Settings) -> No
 
 
 def cmd_api(store: Store, args: argparse.Namespace, settings: Settings) -> None:
-    from sensorbot.runner import run_until_signalled, serve_api
+    from sensorbot.runner import ApiOrigin, run_until_signalled, serve_api
 
-    given = {"host": args.host, "port": args.port}
+    given = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     try:
-        api = type(settings.api).model_validate(
-            {**settings.api.model_dump(), **{k: v for k, v in given.items() if v is not None}})
+        api = type(settings.api).model_validate({**settings.api.model_dump(), **given})
     except ValidationError as exc:
-        raise ConfigError(f"--host/--port: {exc.errors()[0]['msg']} "
-                          "(e.g. sensorbot api --port 8080)") from None
+        problem = exc.errors()[0]
+        flag = f"--{problem['loc'][0]}" if problem["loc"] else "--host/--port"
+        raise ConfigError(f"{flag}: {problem['msg']} (e.g. sensorbot api --port 8080)") from None
     settings = settings.model_copy(update={"api": api})
-    run_until_signalled(lambda stop: serve_api(settings, store, stop))
+    origin = ApiOrigin(host_flag="host" in given, port_flag="port" in given)
+    run_until_signalled(lambda stop: serve_api(settings, store, stop, origin))
 
 
 def cmd_run(store: Store, args: argparse.Namespace, settings: Settings) -> None:

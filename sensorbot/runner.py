@@ -10,6 +10,7 @@ import signal
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from telegram.error import InvalidToken, NetworkError
@@ -28,6 +29,42 @@ log = logging.getLogger("sensorbot")
 REFUSED_BY_TELEGRAM = (
     "Telegram refused the bot token. Check [telegram] token in the config file (or "
     "TELEGRAM_BOT_TOKEN) against the one @BotFather gave, and [telegram] base_url.")
+
+
+@dataclass(frozen=True)
+class ApiOrigin:
+    """Where the API's host and port came from, for the sentence that asks to change one:
+    the config file (or its environment override) unless a flag gave it."""
+
+    host_flag: bool = False
+    port_flag: bool = False
+
+    def fix(self, setting: str, value: str) -> str:
+        """`give --port a free one` / `set [api] port in the config file (or …) to a free
+        one`."""
+        if getattr(self, f"{setting}_flag"):
+            return f"give --{setting} {value}"
+        return (f"set [api] {setting} in the config file (or SENSORBOT_API__"
+                f"{setting.upper()}) to {value}")
+
+    def named(self, setting: str) -> str:
+        return f"--{setting}" if getattr(self, f"{setting}_flag") else f"[api] {setting}"
+
+
+NOT_HERE = (errno.EADDRNOTAVAIL,)  # and getaddrinfo's codes, all negative
+
+
+def cannot_listen(api: ApiSettings, origin: ApiOrigin, error: OSError) -> str:
+    if isinstance(error, socket.gaierror) or (error.errno or 0) < 0 or error.errno in NOT_HERE:
+        return (f"{origin.named('host')} {api.host!r} is not an address of this machine; "
+                f"{origin.fix('host', 'one')}, such as \"127.0.0.1\" or \"0.0.0.0\" (every "
+                "interface).")
+    if error.errno == errno.EADDRINUSE:
+        return (f"Port {api.port} is in use (is sensorbot already running?); "
+                f"{origin.fix('port', 'a free one')}.")
+    reason = (error.strerror or str(error)).split(" (while attempting")[0]
+    return (f"Cannot listen on {api.host} port {api.port} ({reason}); check "
+            f"{origin.named('host')} and {origin.named('port')}.")
 
 
 def api_server(settings: Settings, store: Store, clock_ms: Callable[[], int] | None) -> Any:
@@ -185,9 +222,10 @@ def statistics_job(rollup: Rollup) -> Callable[[BotContext], Coroutine[Any, Any,
     return job
 
 
-async def serve_api(settings: Settings, store: Store, stop: asyncio.Event) -> None:
+async def serve_api(settings: Settings, store: Store, stop: asyncio.Event,
+                    origin: ApiOrigin = ApiOrigin()) -> None:
     """`sensorbot api`: the HTTP API (and the MQTT subscriber when enabled), until `stop`."""
-    sockets = [listen(settings.api)]
+    sockets = [listen(settings.api, origin)]
     mqtt_stop = asyncio.Event()
     mqtt_task = start_mqtt(settings, store, mqtt_stop, None)
     server = api_server(settings, store, None)
@@ -203,22 +241,15 @@ async def serve_api(settings: Settings, store: Store, stop: asyncio.Event) -> No
         await mqtt_task
 
 
-def listen(api: ApiSettings) -> socket.socket:
+def listen(api: ApiSettings, origin: ApiOrigin = ApiOrigin()) -> socket.socket:
     """The API's listening socket, bound before anything starts so that a taken port is one
-    sentence rather than uvicorn's exit from inside the event loop; logs the API's URL."""
+    sentence rather than uvicorn's exit from inside the event loop; logs the API's URL. The
+    sentence names the flag or the setting the bad value came from."""
     family = socket.AF_INET6 if ":" in api.host else socket.AF_INET
     try:
         sock = socket.create_server((api.host, api.port), family=family)
-    except socket.gaierror:
-        raise ConfigError(f"[api] host {api.host!r} is not an address of this machine; set it "
-                          'to one, such as "127.0.0.1" or "0.0.0.0" (every interface).') from None
     except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            raise ConfigError(f"Port {api.port} is in use (is sensorbot already running?); set "
-                              "[api] port in the config file (or SENSORBOT_API__PORT) to a free "
-                              "one.") from None
-        raise ConfigError(f"Cannot listen on {api.host} port {api.port} ({error.strerror}); "
-                          "check [api] host and port in the config file.") from None
+        raise ConfigError(cannot_listen(api, origin, error)) from None
     # Accepted connections inherit it. asyncio sets it itself only on sockets it creates, and
     # without it Nagle's algorithm and delayed ACKs add ~40 ms to every answer.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -43,8 +43,35 @@ def test_a_port_out_of_range_on_the_command_line_is_one_sentence_and_exit_2(tmp_
 
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "--host/--port: Input should be less than or equal to 65535 "
-        "(e.g. sensorbot api --port 8080)"]
+        "--port: Input should be less than or equal to 65535 (e.g. sensorbot api --port 8080)"]
+
+
+def test_a_taken_port_from_the_flag_names_the_flag_not_the_config_file(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+
+        result = sensorbot("api", "--port", str(port), cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"Port {port} is in use (is sensorbot already running?); give --port a free one."]
+
+
+@pytest.mark.parametrize(("given", "says"), [
+    (["--host", "999.1.1.1"], "--host '999.1.1.1' is not an address of this machine; give "
+                              '--host one, such as "127.0.0.1"'),
+    ([], "[api] host '999.1.1.1' is not an address of this machine; set [api] host in the "
+         "config file (or SENSORBOT_API__HOST) to one"),
+])
+def test_a_host_not_of_this_machine_names_where_it_came_from(tmp_path, given, says):
+    if not given:
+        (tmp_path / "config.toml").write_text('[api]\nhost = "999.1.1.1"\n', encoding="utf-8")
+
+    result = sensorbot("api", *given, cwd=tmp_path)
+
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(says)
 
 
 def test_run_logs_the_api_url_and_keeps_the_scheduler_quiet(tmp_path):

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -30,6 +30,11 @@ from sensorbot.stores import open_store
 from storage.base import ScanProgress, Store
 from storage.errors import InvalidRecord, NotFound, StorageError
 from storage.models import User, check_user_id
+
+if TYPE_CHECKING:
+    from telegram.ext import ExtBot
+
+    from alerts.cycle import CycleSummary
 
 T = TypeVar("T")
 EXIT_USAGE = 2
@@ -253,20 +258,49 @@ def emulator(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings) -> None:
-
+    """One alert cycle. Telegram out of reach fails the check only when something was to be
+    sent; what was not delivered stays in the rules' outboxes for the next check."""
     from sensorbot.scheduled import alert_bot, configured_forecasts, cycle_once
 
     bot = alert_bot(settings)
 
-    async def once() -> str:
-        async with bot:
-            return str(await cycle_once(settings, store, bot, now_ms(),
-                                        configured_forecasts(settings)))
+    async def once() -> tuple[CycleSummary, str | None]:
+        unreachable = await connect(bot)
+        try:
+            summary = await cycle_once(settings, store, bot, now_ms(),
+                                       configured_forecasts(settings))
+        finally:
+            await bot.shutdown()
+        return summary, unreachable
 
-    print(run_against_telegram(once(), settings))
+    summary, unreachable = run_against_telegram(once(), settings)
+    print(summary)
     from storage.rollup import Rollup  # the process that runs the cycle compiles the hours
 
     Rollup(store).run(now_ms())
+    if summary.failed:
+        raise CommandError(undelivered(summary.failed, unreachable, settings))
+
+
+async def connect(bot: ExtBot[Any]) -> str | None:
+    """Why Telegram cannot be reached, or None. A refused token still stops the check: it is
+    the configuration, and no later cycle would deliver anything."""
+    from telegram.error import NetworkError
+
+    try:
+        await bot.initialize()
+    except NetworkError as error:
+        return str(error)
+    return None
+
+
+def undelivered(failed: int, unreachable: str | None, settings: Settings) -> str:
+    kept = f"{failed} failed, kept for the next check"
+    if unreachable is None:
+        return f"{kept} (see the log)"
+    token = settings.telegram.token or os.environ.get("TELEGRAM_BOT_TOKEN") or ""
+    return (f"cannot reach Telegram ({_without(unreachable, token)}); {kept}; check the "
+            "network and [telegram] base_url")
 
 
 def run_against_telegram(call: Coroutine[Any, Any, T], settings: Settings) -> T:

@@ -47,12 +47,58 @@ def test_a_refused_token_or_no_telegram_is_one_sentence_without_the_token(tmp_pa
         return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
     refused = run(emulator.base_url)  # the emulator answers 401 to any other token
-    unreachable = run("http://127.0.0.1:9")
 
-    assert (refused.returncode, unreachable.returncode) == (2, 1)
+    assert refused.returncode == 2
     assert refused.stderr.startswith("Telegram refused the bot token.")
-    assert unreachable.stderr.startswith("error: cannot reach Telegram")
-    for result in (refused, unreachable):
-        assert "Traceback" not in result.stderr
-        assert "NotTheBotsToken" not in result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in refused.stderr
+    assert "NotTheBotsToken" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def check(tmp_path, base_url: str, token: str) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[telegram]\ntoken = "{token}"\nbase_url = "{base_url}"\n'
+                      '[storage]\nsqlite_path = "cron.db"\n', encoding="utf-8")
+    config.chmod(0o600)
+    return subprocess.run([sys.executable, "-m", "sensorbot", "alerts", "check", "--config",
+                           str(config)], capture_output=True, text=True, timeout=60)
+
+
+def test_telegram_out_of_reach_with_nothing_to_send_does_not_fail_the_check(tmp_path):
+    now = time.time_ns() // 1_000_000
+    store = SQLiteStore(tmp_path / "cron.db")
+    store.put_alert_rule(AlertRule("u1", "r1", "attic", RuleSpec(RuleKind.BELOW, 3), now))
+    store.put_chat_link(ChatLink(77, "u1", now))
+    store.write_readings("u1", [Reading("attic", now - 1000, 12.5)], now_ms=now)
+    store.close()
+
+    result = check(tmp_path, "http://127.0.0.1:9", "123456:NotTheBotsToken")
+
+    assert result.returncode == 0, result.stderr
+    assert "1 rule, 0 new transitions, 0 messages delivered, 0 failed" in result.stdout
+
+
+def test_telegram_out_of_reach_with_an_alert_fails_and_keeps_it_for_the_next_check(
+        tmp_path, emulator):
+    now = time.time_ns() // 1_000_000
+    store = SQLiteStore(tmp_path / "cron.db")
+    store.put_alert_rule(AlertRule("u1", "r1", "attic", RuleSpec(RuleKind.BELOW, 3), now))
+    store.put_chat_link(ChatLink(77, "u1", now))
+    store.write_readings("u1", [Reading("attic", now - 1000, 1.5)], now_ms=now)
+
+    unreachable = check(tmp_path, "http://127.0.0.1:9", emulator.token)
+
+    assert unreachable.returncode == 1
+    last = unreachable.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: cannot reach Telegram (")
+    assert "1 failed, kept for the next check" in last
+    assert "Traceback" not in unreachable.stderr and emulator.token not in unreachable.stderr
+    assert len(store.get_alert_rule("u1", "r1").state.outbox) == 1
+
+    reached = check(tmp_path, emulator.base_url, emulator.token)
+
+    assert reached.returncode == 0, reached.stderr
+    assert "0 new transitions, 1 message delivered, 0 failed" in reached.stdout
+    alerts = [c for c in emulator.calls if c.method == "sendMessage" and c.chat_id == 77]
+    assert [a.text.split(" is ")[0] for a in alerts] == ["❄️ Alert: attic"]
+    assert store.get_alert_rule("u1", "r1").state.outbox == ()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.chat import find_sensor, match_sensors, quote, split_sensor_words, split_words
+from bot.chat import (
+    find_sensor,
+    match_sensors,
+    quote,
+    spaced_name,
+    split_sensor_words,
+    split_words,
+)
 from core.formatting import BadArgument
 from storage.models import Sensor
 
@@ -47,3 +54,14 @@ def test_the_longest_run_of_words_naming_a_sensor_is_the_sensor():
     assert split_sensor_words(["garage", "Main", "garage"], SENSORS, keep=1) == \
         ("garage", ["Main", "garage"])
     assert split_sensor_words(["nothing", "here"], SENSORS, keep=0) == ("nothing", ["here"])
+
+
+@pytest.mark.parametrize(("query", "rest", "named"), [
+    ("living", ["room"], "living room"),
+    ("living", ["room", "7d"], "living room"),
+    ("loft", ["space", "Attic"], None),
+    ("nosuch", ["7d"], None),
+    ("nosuch", [], None),
+])
+def test_the_quoting_hint_is_for_words_that_together_name_a_sensor(query, rest, named):
+    assert spaced_name(SENSORS, query, rest) == named

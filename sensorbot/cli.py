@@ -32,8 +32,6 @@ from storage.errors import InvalidRecord, NotFound, StorageError
 from storage.models import User, check_user_id
 
 if TYPE_CHECKING:
-    from telegram.ext import ExtBot
-
     from alerts.cycle import CycleSummary
 
 T = TypeVar("T")
@@ -260,7 +258,7 @@ def emulator(args: argparse.Namespace) -> int:
 def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings) -> None:
     """One alert cycle. Telegram out of reach fails the check only when something was to be
     sent; what was not delivered stays in the rules' outboxes for the next check."""
-    from sensorbot.scheduled import alert_bot, configured_forecasts, cycle_once
+    from sensorbot.scheduled import alert_bot, configured_forecasts, connect, cycle_once
 
     bot = alert_bot(settings)
 
@@ -280,18 +278,6 @@ def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings)
     Rollup(store).run(now_ms())
     if summary.failed:
         raise CommandError(undelivered(summary.failed, unreachable, settings))
-
-
-async def connect(bot: ExtBot[Any]) -> str | None:
-    """Why Telegram cannot be reached, or None. A refused token still stops the check: it is
-    the configuration, and no later cycle would deliver anything."""
-    from telegram.error import NetworkError
-
-    try:
-        await bot.initialize()
-    except NetworkError as error:
-        return str(error)
-    return None
 
 
 def undelivered(failed: int, unreachable: str | None, settings: Settings) -> str:

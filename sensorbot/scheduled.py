@@ -11,6 +11,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from telegram.error import NetworkError
 from telegram.ext import AIORateLimiter, ExtBot
 
 from alerts.cycle import CycleSummary, RuleBook, run_cycle
@@ -32,6 +33,17 @@ def alert_bot(settings: Settings) -> ExtBot[Any]:
     base = settings.telegram.base_url
     return ExtBot(require_token(settings), base_url=f"{base}/bot" if base else TELEGRAM,
                   rate_limiter=AIORateLimiter(max_retries=3))
+
+
+async def connect(bot: ExtBot[Any]) -> str | None:
+    """Why Telegram cannot be reached, or None. Out of reach, the cycle still runs: what it
+    cannot deliver stays in the rules' outboxes for the next one. A refused token still
+    raises: it is the configuration, and no later cycle would deliver anything."""
+    try:
+        await bot.initialize()
+    except NetworkError as error:
+        return str(error)
+    return None
 
 
 async def cycle_once(settings: Settings, store: Store, bot: ExtBot[Any], now_ms: int,
@@ -63,7 +75,10 @@ class ScheduledAlerts:
     def build(cls, settings: Settings, store: Store) -> ScheduledAlerts:
         bot = alert_bot(settings)
         loop = asyncio.new_event_loop()
-        loop.run_until_complete(bot.initialize())
+        unreachable = loop.run_until_complete(connect(bot))
+        if unreachable is not None:
+            log.warning("Telegram cannot be reached (%s); alerts wait in their rules until it "
+                        "can", unreachable)
         return cls(settings, store, bot, loop, Rollup(store), configured_forecasts(settings))
 
     def run_once(self, now_ms: int | None = None) -> dict[str, Any]:

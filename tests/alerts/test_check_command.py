@@ -6,7 +6,9 @@ import subprocess
 import sys
 import time
 
+from core.config import Settings
 from sensorbot.cli import main
+from sensorbot.scheduled import ScheduledAlerts
 from storage.models import AlertRule, ChatLink, Reading, RuleKind, RuleSpec
 from storage.sqlite import SQLiteStore
 
@@ -102,3 +104,21 @@ def test_telegram_out_of_reach_with_an_alert_fails_and_keeps_it_for_the_next_che
     alerts = [c for c in emulator.calls if c.method == "sendMessage" and c.chat_id == 77]
     assert [a.text.split(" is ")[0] for a in alerts] == ["❄️ Alert: attic"]
     assert store.get_alert_rule("u1", "r1").state.outbox == ()
+
+
+def test_the_alerts_function_starts_without_telegram_and_keeps_what_it_cannot_send(tmp_path):
+    now = time.time_ns() // 1_000_000
+    store = SQLiteStore(tmp_path / "lambda.db")
+    store.put_alert_rule(AlertRule("u1", "r1", "attic", RuleSpec(RuleKind.BELOW, 3), now))
+    store.put_chat_link(ChatLink(77, "u1", now))
+    store.write_readings("u1", [Reading("attic", now - 1000, 1.5)], now_ms=now)
+    settings = Settings(telegram={"token": "123456:abc", "base_url": "http://127.0.0.1:9"})
+
+    app = ScheduledAlerts.build(settings, store)  # a cold start with Telegram out of reach
+    try:
+        summary = app.run_once(now)
+    finally:
+        app.close()
+
+    assert (summary["transitions"], summary["delivered"], summary["failed"]) == (1, 0, 1)
+    assert len(store.get_alert_rule("u1", "r1").state.outbox) == 1

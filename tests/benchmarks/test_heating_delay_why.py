@@ -32,7 +32,7 @@ def test_it_names_the_line_the_dwell_and_the_fall_that_fires() -> None:
 
 
 def test_segments_and_groups() -> None:
-    log = [(START + m * MINUTE, why, {}) for m, why in
+    log: list[tuple[int, str, dict[str, float]]] = [(START + m * MINUTE, why, {}) for m, why in
            ((0, "above threshold"), (30, "above threshold"), (45, "dwell below"),
             (60, "fires"))]
     assert segments(log, START, START + HOUR) == [

@@ -1,0 +1,191 @@
+"""Why a failure was warned late: the independent set's failures outside visits warned later
+than a limit, each with the condition of the watch that held it back at every reading after
+the failure (read by re-running the watch's checks beside it). For the heating watch's authors.
+
+Run: `.venv/bin/python benchmarks/heating_delay_why.py [--quick] [--limit 1.25]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import alerts.heating.watch as watch  # noqa: E402
+from alerts.heating.model import HeatingMemory, HeatingModel, Outside  # noqa: E402
+from alerts.trend import trend_per_hour  # noqa: E402
+from benchmarks import heating_independent as ind  # noqa: E402
+from storage.models import Reading  # noqa: E402
+
+LOG: list[tuple[int, str, dict[str, float]]] = []
+
+
+def _unheated_why(model: HeatingModel, history: Sequence[Reading], now_ms: int,
+                  below_since: int, outside: Outside, noise: float,
+                  urgent: bool) -> tuple[str, dict[str, float]]:
+    """`falling_unheated`'s checks, naming the first that fails."""
+    since = [r for r in history if r.timestamp >= below_since]
+    if len(since) < 3:
+        return "few readings", {}
+    if any(r.value >= model.floor_at(r.timestamp) - watch.MARGIN + watch.RESET for r in since):
+        return "a reading back above", {}
+    first = bisect.bisect_left([r.timestamp for r in history], now_ms - watch.FALL_MS)
+    fall = list(history[max(0, first - 1):])
+    rate = trend_per_hour(fall)
+    if rate is None or fall[-1].timestamp - fall[0].timestamp < 40 * 60_000:
+        return "short window", {}
+    latest = [r for r in since if r.timestamp >= now_ms - 15 * 60_000]
+    if not latest:
+        return "no latest", {}
+    pace = trend_per_hour(latest)
+    lag_h = (now_ms - sum(r.timestamp for r in latest) / len(latest)) / 3_600_000
+    mean = sum(r.value for r in latest) / len(latest)
+    if mean > (min(r.value for r in since) + watch.NEW_LOW + 2 * noise
+               + max(0.0, -(pace or 0.0)) * lag_h):
+        return "not at lowest", {"over": mean - min(r.value for r in since)}
+    pace = trend_per_hour([r for r in since if r.timestamp >= now_ms - watch.CLIMB_MS])
+    if pace is not None and pace > 0:
+        return "climbing", {"pace": pace}
+    out = watch.outside_now(outside, now_ms)
+    needed = watch.MIN_RATE if outside.measured or out is not None else watch.MIN_RATE_BLIND
+    if out is not None and since[-1].value > out:
+        needed = max(watch.MIN_RATE,
+                     watch.SHARE_OF_UNHEATED * (since[-1].value - out) / model.tau_h)
+        if urgent and rate < -watch.URGENT_MAX_SHARE * (since[-1].value - out) / model.tau_low_h:
+            return "urgent too fast", {"rate": rate}
+    if rate > -needed:
+        return "rate too slow", {"rate": rate, "needed": needed}
+    return "fires", {"rate": rate, "needed": needed}
+
+
+def _why(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: int,
+         history: Sequence[Reading] | None, outside: Outside) -> tuple[str, dict[str, float]]:
+    """`_watch`'s checks, naming the first that holds the warning back."""
+    threshold = model.floor_at(latest.timestamp) - watch.MARGIN
+    info = {"value": latest.value, "threshold": threshold, "level": model.level,
+            "band": model.band, "floor": model.floor_at(latest.timestamp)}
+    if latest.value >= threshold + watch.RESET or (
+            memory.below_since is None and latest.value >= threshold):
+        return "above threshold", info
+    below_since = memory.below_since if memory.below_since is not None else latest.timestamp
+    urgent = latest.value < watch.NEAR_FREEZING
+    if latest.timestamp - below_since < (watch.URGENT_BELOW_MS if urgent else watch.BELOW_MS):
+        return "dwell below", info
+    if history is None:
+        return "needs", info
+    recent = [r for r in history if now_ms - watch.CHECK_MS <= r.timestamp <= now_ms]
+    if not recent or recent[-1].timestamp != latest.timestamp:
+        recent.append(latest)
+    began = watch._fall_began(model, recent, below_since)
+    noise = max(model.noise, model.resolution / 2)
+    known = watch._fall_known(recent, began, noise)
+    after = next((r.timestamp for r in recent if r.timestamp > began), began)
+    info |= {"began_h": began, "known": known}
+    if now_ms - known < (watch.URGENT_FALLING_MS if urgent else watch.FALLING_MS):
+        return ("wait from step" if known > after else "wait from start"), info
+    if watch._rose(recent, began, noise):
+        return "rose", info
+    why, more = _unheated_why(model, recent, now_ms, below_since, outside, noise, urgent)
+    return why, info | more
+
+
+def install() -> None:
+    original = watch._watch
+
+    def patched(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: int,
+                history: Sequence[Reading] | None, outside: Outside) -> Any:
+        why, info = _why(memory, model, latest, now_ms, history, outside)
+        if why != "needs":
+            LOG.append((now_ms, why, info))
+        return original(memory, model, latest, now_ms, history, outside)
+
+    watch._watch = patched
+
+
+def segments(log: list[tuple[int, str, dict[str, float]]], fail_ms: int,
+             end_ms: int) -> list[tuple[str, float, float]]:
+    """The log between the failure and the warning as runs of the same condition, in hours
+    after the failure."""
+    out: list[tuple[str, float, float]] = []
+    for t, why, _ in log:
+        if t < fail_ms or t > end_ms:
+            continue
+        h = (t - fail_ms) / 3.6e6
+        if out and out[-1][0] == why:
+            out[-1] = (why, out[-1][1], h)
+        else:
+            out.append((why, h, h))
+    return out
+
+
+def group(need: float, first_hour: float, after_h: float, cadence_min: float) -> str:
+    """What held a late warning back, from the fall's depth to the line when the heating
+    failed, the truth's fall in its first hour, the hours from the last reading above the line
+    to the warning, and the sensor's cadence."""
+    if need >= 2.0:
+        return "A far above the line when it failed (sun, a visit just ended, a day's setpoint)"
+    if first_hour < 0.4:
+        return "B slow fall (< 0.4 °C in the first hour: small gap to outside, ground, mass)"
+    if after_h > 1.0:
+        return "C over an hour after the line (a gap in the readings, a 0.5 °C sensor's rate)"
+    if cadence_min >= 9:
+        return "D slow cadence: the line, then 15 min and three readings below it"
+    return "E the line (level − band − margin) reached after more than an hour"
+
+
+def explain(seed: int, limit: float, show_all: bool) -> str | None:
+    """One failure's line of groups and its story; None when not late (or in a visit)."""
+    LOG.clear()
+    run = ind.build(seed, "failure")
+    if run.fail_at is None or run.fail_in_visit:
+        return None
+    o = ind.outcome(run)
+    if o.t3 is None or run.truth[run.fail_at] <= 3.5 or o.delay_h is None:
+        return None
+    if o.delay_h <= limit and not show_all:
+        return None
+    fail_ms = run.t0_ms + run.fail_at * 60_000
+    first = next((inf for t, _, inf in LOG if t >= fail_ms), {})
+    segs = segments(LOG, fail_ms, o.warn_ms or fail_ms)
+    last_above = max((b for w, _, b in segs if w == "above threshold"), default=0.0)
+    f, tr = run.fail_at, run.truth
+    line = first.get("threshold", tr[f])
+    need = tr[f] - line
+    drop = tr[f] - tr[min(len(tr) - 1, f + 60)]
+    g = group(need, drop, o.delay_h - last_above, run.sensor.cadence_min)
+    print(f"seed {run.seed} delay {o.delay_h:.2f} [{run.scenario()}] {run.house.describe()}; "
+          f"{run.sensor.describe()}\n   {g}\n"
+          f"   truth at failure {tr[f]:.2f}, {need:.2f} above the line {line:.2f} (level "
+          f"{first.get('level', 0):.2f}, band {first.get('band', 0):.2f}, floor "
+          f"{first.get('floor', 0):.2f}); falls {drop:.2f} in the first hour; outside "
+          f"{run.trace.outside[f]:.1f}; last reading above the line at {last_above:.2f} h\n   "
+          + "; ".join(f"{w} {a:.2f}-{b:.2f}" for w, a, b in segs))
+    return g
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a quarter of the failures")
+    ap.add_argument("--limit", type=float, default=1.25, help="late: warned after this (h)")
+    ap.add_argument("--seed", type=int, default=1000, help="the first failure's seed")
+    ap.add_argument("--all", action="store_true", help="every failure, not only the late")
+    args = ap.parse_args()
+    install()
+    groups: dict[str, int] = {}
+    for i in range(30 if args.quick else 120):
+        g = explain(args.seed + i, args.limit, args.all)
+        if g is not None:
+            groups[g] = groups.get(g, 0) + 1
+    print("\n== by cause ==")
+    for g, n in sorted(groups.items()):
+        print(f"{n:4d}  {g}")
+
+
+if __name__ == "__main__":
+    main()

@@ -106,7 +106,7 @@ def test_a_failure_warns_once_with_the_forecast_and_the_buttons_work(world, fore
     chat.ask("/location 60.17 24.94")
     added = chat.ask("/alert cottage heating")
     assert added.startswith("Alert r") and "heating watch" in added
-    time.sleep(1.5)  # a cycle or two: learned, steady
+    world.wait_cycles(2)  # learned, steady
     start = len(world.emulator.calls)
 
     world.post(4.4, sensor="cottage", timestamp=NOW_MS - MIN)
@@ -147,7 +147,7 @@ def test_the_chart_button_draws_the_prediction_until_its_range_reaches_zero(worl
     monkeypatch.setattr(bot.data, "render_png", spy)
     chat = world.linked_chat()
     chat.ask("/alert cottage heating")
-    time.sleep(1.5)  # a cycle or two: learned, steady
+    world.wait_cycles(2)  # learned, steady
     start = len(world.emulator.calls)
     world.post(4.4, sensor="cottage", timestamp=NOW_MS - MIN)
     [warning] = wait_alerts(world, 1, start)

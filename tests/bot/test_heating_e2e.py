@@ -210,6 +210,18 @@ def test_the_watch_is_told_as_it_stands_and_outside_data_asked_for_only_while_mi
     assert "/outdoor and /location" not in again and "3 days" not in again
 
 
+def test_a_freeze_over_the_sensors_own_watch_says_it_takes_it_over_not_that_it_replaces(
+        world):
+    chat = world.linked_chat()
+    own = chat.ask("/alert cottage heating").split(":")[0].removeprefix("Alert ")
+
+    said = chat.ask("/freeze cottage")
+
+    assert "replaces the previous freeze protection" not in said
+    assert f"It takes over your heating watch {own} (now f" in said
+    assert own not in chat.ask("/alerts")
+
+
 def test_a_second_heating_watch_on_a_sensor_is_refused_with_the_one_it_has(world):
     chat = world.linked_chat()
     chat.ask("/freeze cottage")

@@ -59,9 +59,10 @@ NEEDS_311 := import sys; sys.exit(sys.version_info < (3, 11))
 # The advice names the command that was typed, and the Pythons that would do: a pyenv shim for
 # a version that is not active does not run, so `PYTHON=python3.12` alone may not be the cure.
 GOAL := make $(or $(MAKECMDGOALS),test)
-FOUND := for p in python3.11 python3.12 python3.13 python3.14 \
+FOUND := found=; for p in python3.11 python3.12 python3.13 python3.14 \
 	$$(pyenv root 2>/dev/null)/versions/3.*/bin/python3; do p=$$(command -v "$$p") && \
-	"$$p" -c '$(NEEDS_311)' >/dev/null 2>&1 && printf ' %s' "$$p"; done
+	"$$p" -c '$(NEEDS_311)' >/dev/null 2>&1 && found="$$found $$p"; done; \
+	printf %s "$${found:- none found, install one first}"
 SUGGEST = "$(GOAL) PYTHON=/path/to/python3.12 (3.11 or newer here:$$($(FOUND)))"
 
 $(BIN)/python:

@@ -80,32 +80,42 @@ def _first_state(store: Store, user_id: str, sensor: str, spec: RuleSpec,
 
 def set_freeze(store: Store, user_id: str, sensor: str, threshold: float, *, now_ms: int,
                rulebook: RuleBook | None = None) -> tuple[list[AlertRule], int]:
-    """The freeze preset on a sensor, replacing the one it had: (its rules, how many it
-    replaced). Each rule's id derives from user, sensor and kind, and is written by a
-    conditional write, so the same command run by several processes at once leaves one set;
-    the same preset again keeps its rules' states (its heating watch what it learned).
-    Written before the old ones (of an older version's random ids) are deleted, so the sensor
-    is never unguarded."""
+    """The freeze preset on a sensor, replacing the one it had: (its rules, how many rules of
+    a freeze preset it replaced; a heating watch of the sensor's own, which it takes over, is
+    not one of them: see `own_heating_watch`). Each rule's id derives from user, sensor and
+    kind, and is written by a conditional write, so the same command run by several processes
+    at once leaves one set; the same preset again keeps its rules' states (its heating watch
+    what it learned). Written before the old ones (of an older version's random ids) are
+    deleted, so the sensor is never unguarded."""
     specs = freeze_preset(threshold)
     existing = store.list_alert_rules(user_id)
     old = [r for r in existing if r.sensor == sensor and is_freeze(r)]
     # A heating watch of its own (`/alert attic heating`) joins the preset with what it
     # learned, rather than warn beside the preset's.
-    own = _heating_watch([r for r in existing if not is_freeze(r)], sensor)
+    own = _own_watch(existing, sensor)
     rules = [AlertRule(user_id, preset_rule_id(user_id, sensor, spec.kind), sensor, spec,
                        now_ms, replace(own.state, version=0)
                        if own is not None and spec.kind is RuleKind.HEATING
                        else _first_state(store, user_id, sensor, spec, now_ms))
              for spec in specs]
-    old += [own] if own is not None else []
     for rule in rules:
         store.put_preset_rule(rule)
     kept = {rule.rule_id for rule in rules}
-    for rule in old:
+    for rule in [*old, *([own] if own is not None else [])]:
         if rule.rule_id not in kept:
             store.delete_alert_rule(user_id, rule.rule_id)
     _changed(rulebook)
     return rules, len(old)
+
+
+def own_heating_watch(store: Store, user_id: str, sensor: str) -> AlertRule | None:
+    """The sensor's heating watch of its own (`/alert attic heating`), which `/freeze` would
+    take over with what it learned; None when it has none, or only a freeze preset's."""
+    return _own_watch(store.list_alert_rules(user_id), sensor)
+
+
+def _own_watch(rules: list[AlertRule], sensor: str) -> AlertRule | None:
+    return _heating_watch([r for r in rules if not is_freeze(r)], sensor)
 
 
 def _heating_watch(rules: list[AlertRule], sensor: str) -> AlertRule | None:

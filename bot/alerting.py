@@ -103,6 +103,8 @@ async def freeze_command(update: Update, context: BotContext) -> None:
         await reply(update, FREEZE_USAGE)
         return
     services = context.services
+    own = await services.run(actions.own_heating_watch, services.store, link.user_id,
+                             sensor.sensor_id)
     try:
         threshold = parse_number(args[1]) if len(args) == 2 else FREEZE_DEFAULT
         rules, replaced = await services.run(
@@ -114,6 +116,9 @@ async def freeze_command(update: Update, context: BotContext) -> None:
         return
     below, stale, watch = rules
     again = " It replaces the previous freeze protection there." if replaced else ""
+    if own is not None:
+        again += (f" It takes over your heating watch {own.rule_id} (now {watch.rule_id}), "
+                  "with what it learned.")
     await reply_asking_unit(
         update, f"Pipe-freeze protection on {sensor.display_name}: alert {below.rule_id} when "
         f"{describe_rule(below.spec, sensor.unit)}, alert {stale.rule_id} on "

@@ -26,8 +26,10 @@ class Ahead:
     capped: bool
 
     @property
-    def hours(self) -> int:
-        return round((self.course[-1][0] - self.now_ms) / HOUR_MS) if self.course else 0
+    def span(self) -> str:
+        """How far ahead it is drawn: `15 h`, or `40 min` when the range reaches 0 °C within
+        the hour (never "the next 0 h")."""
+        return about(self.course[-1][0] - self.now_ms) if self.course else ""
 
 
 def ahead(course: Course, now_ms: int) -> Ahead:
@@ -36,6 +38,8 @@ def ahead(course: Course, now_ms: int) -> Ahead:
     course = [point for point in course if point[0] - now_ms <= AHEAD_CAP_MS]
     end = next((i for i, point in enumerate(course) if point[3] <= ZERO), None)
     shown = course if end is None else course[:end + 1]
+    if len(shown) < 2:  # the whole range at 0 °C already: nothing ahead to draw
+        return Ahead((), now_ms, None, capped=False)
     zero = next((t for t, expected, _, _ in shown if expected <= ZERO), None)
     return Ahead(shown, now_ms, zero, capped=end is None and bool(shown))
 
@@ -46,10 +50,10 @@ def title(name: str, past: str, zone: str, outlook: Ahead) -> str:
     if not outlook.course:
         return f"{name} · {past} ({zone})"
     if not outlook.capped:
-        return f"{name} · {past} and the next {outlook.hours} h without heating ({zone})"
+        return f"{name} · {past} and the next {outlook.span} without heating ({zone})"
     beyond = "0 °C not reached by then" if outlook.zero_ms is None else \
         "its range reaches 0 °C later"
-    return (f"{name} · {past} and the next {outlook.hours} h without heating, cut at "
+    return (f"{name} · {past} and the next {outlook.span} without heating, cut at "
             f"{AHEAD_CAP_MS // HOUR_MS} h: {beyond} ({zone})")
 
 
@@ -58,7 +62,9 @@ def note(outlook: Ahead) -> str:
     if not outlook.course:
         return ""
     drawn = (f"Dashed: expected without heating, shaded: its likely range, for the next "
-             f"{outlook.hours} h")
+             f"{outlook.span}")
     if outlook.zero_ms is None:
         return f"{drawn}; it does not reach 0 °C within them."
+    if outlook.zero_ms <= outlook.now_ms:
+        return f"{drawn}; it is at 0 °C already."
     return f"{drawn}; it reaches 0 °C in about {about(outlook.zero_ms - outlook.now_ms)}."

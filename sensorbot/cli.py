@@ -281,12 +281,13 @@ def cmd_alerts_check(store: Store, args: argparse.Namespace, settings: Settings)
 
 
 def undelivered(failed: int, unreachable: str | None, settings: Settings) -> str:
+    """The one line of a check that failed: why Telegram could not be reached when that is
+    why, and that what failed waits for the next check."""
     kept = f"{failed} failed, kept for the next check"
     if unreachable is None:
         return f"{kept} (see the log)"
-    token = settings.telegram.token or os.environ.get("TELEGRAM_BOT_TOKEN") or ""
-    return (f"cannot reach Telegram ({_without(unreachable, token)}); {kept}; check the "
-            "network and [telegram] base_url")
+    return (f"cannot reach Telegram ({_without(unreachable, _bot_token(settings))}); {kept}; "
+            "check the network and [telegram] base_url")
 
 
 def run_against_telegram(call: Coroutine[Any, Any, T], settings: Settings) -> T:
@@ -298,7 +299,7 @@ def run_against_telegram(call: Coroutine[Any, Any, T], settings: Settings) -> T:
 
     from sensorbot.runner import REFUSED_BY_TELEGRAM
 
-    token = settings.telegram.token or os.environ.get("TELEGRAM_BOT_TOKEN") or ""
+    token = _bot_token(settings)
     try:
         return asyncio.run(call)
     except InvalidToken:
@@ -308,6 +309,11 @@ def run_against_telegram(call: Coroutine[Any, Any, T], settings: Settings) -> T:
                            "network and [telegram] base_url") from None
     except TelegramError as error:
         raise CommandError(f"Telegram refused: {_without(str(error), token)}") from None
+
+
+def _bot_token(settings: Settings) -> str:
+    """The token Telegram's errors may quote, to take out of what is shown."""
+    return settings.telegram.token or os.environ.get("TELEGRAM_BOT_TOKEN") or ""
 
 
 def _without(text: str, secret: str) -> str:

@@ -48,6 +48,7 @@ class ApiOrigin:
                 f"{setting.upper()}) to {value}")
 
     def named(self, setting: str) -> str:
+        """`--port` or `[api] port`: where the value came from."""
         return f"--{setting}" if getattr(self, f"{setting}_flag") else f"[api] {setting}"
 
 
@@ -55,6 +56,7 @@ NOT_HERE = (errno.EADDRNOTAVAIL,)  # and getaddrinfo's codes, all negative
 
 
 def cannot_listen(api: ApiSettings, origin: ApiOrigin, error: OSError) -> str:
+    """Why the API cannot listen, in one sentence naming the flag or setting to change."""
     if isinstance(error, socket.gaierror) or (error.errno or 0) < 0 or error.errno in NOT_HERE:
         return (f"{origin.named('host')} {api.host!r} is not an address of this machine; "
                 f"{origin.fix('host', 'one')}, such as \"127.0.0.1\" or \"0.0.0.0\" (every "

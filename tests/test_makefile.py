@@ -74,3 +74,17 @@ def test_the_advice_for_an_interpreter_that_does_not_run_names_the_goal_and_ones
     assert result.returncode == 2
     assert "make demo PYTHON=" in result.stderr
     assert str(found / "python3.13") in result.stderr
+
+
+def test_with_no_newer_python_anywhere_the_advice_says_none_was_found(tmp_path):
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    result = subprocess.run([make, "demo", "PYTHON=python3.99", f"VENV={tmp_path / 'venv'}"],
+                            cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PATH": str(empty)})
+
+    assert result.returncode == 2
+    assert "(3.11 or newer here: none found, install one first)" in result.stderr

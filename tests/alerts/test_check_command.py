@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from core.config import Settings
 from sensorbot.cli import main
+from sensorbot.demo.emulator import BotApiEmulator
 from sensorbot.scheduled import ScheduledAlerts
 from storage.models import AlertRule, ChatLink, Reading, RuleKind, RuleSpec
 from storage.sqlite import SQLiteStore
 
 
+def attic_below_3(path: Path, value: float, now: int) -> SQLiteStore:
+    """A store whose attic alerts below 3 °C to chat 77, with one reading of `value`."""
+    store = SQLiteStore(path)
+    store.put_alert_rule(AlertRule("u1", "r1", "attic", RuleSpec(RuleKind.BELOW, 3), now))
+    store.put_chat_link(ChatLink(77, "u1", now))
+    store.write_readings("u1", [Reading("attic", now - 1000, value)], now_ms=now)
+    return store
+
+
 def test_alerts_check_delivers_once_and_a_second_run_repeats_nothing(tmp_path, emulator,
                                                                     capsys):
     now = time.time_ns() // 1_000_000
-    store = SQLiteStore(tmp_path / "cron.db")
-    store.put_alert_rule(AlertRule("u1", "r1", "attic", RuleSpec(RuleKind.BELOW, 3), now))
-    store.put_chat_link(ChatLink(77, "u1", now))
-    store.write_readings("u1", [Reading("attic", now - 1000, 1.5)], now_ms=now)
+    attic_below_3(tmp_path / "cron.db", 1.5, now).close()
     config = tmp_path / "config.toml"
     config.write_text(f'[telegram]\ntoken = "{emulator.token}"\nbase_url = "{emulator.base_url}"'
                       '\n[storage]\nsqlite_path = "cron.db"\n', encoding="utf-8")
@@ -68,10 +77,7 @@ def check(tmp_path, base_url: str, token: str) -> subprocess.CompletedProcess[st
 
 def test_telegram_out_of_reach_with_nothing_to_send_does_not_fail_the_check(tmp_path):
     now = time.time_ns() // 1_000_000
-    store = SQLiteStore(tmp_path / "cron.db")
-    store.put_alert_rule(AlertRule("u1", "r1", "attic", RuleSpec(RuleKind.BELOW, 3), now))
-    store.put_chat_link(ChatLink(77, "u1", now))
-    store.write_readings("u1", [Reading("attic", now - 1000, 12.5)], now_ms=now)
+    store = attic_below_3(tmp_path / "cron.db", 12.5, now)
     store.close()
 
     result = check(tmp_path, "http://127.0.0.1:9", "123456:NotTheBotsToken")
@@ -83,10 +89,7 @@ def test_telegram_out_of_reach_with_nothing_to_send_does_not_fail_the_check(tmp_
 def test_telegram_out_of_reach_with_an_alert_fails_and_keeps_it_for_the_next_check(
         tmp_path, emulator):
     now = time.time_ns() // 1_000_000
-    store = SQLiteStore(tmp_path / "cron.db")
-    store.put_alert_rule(AlertRule("u1", "r1", "attic", RuleSpec(RuleKind.BELOW, 3), now))
-    store.put_chat_link(ChatLink(77, "u1", now))
-    store.write_readings("u1", [Reading("attic", now - 1000, 1.5)], now_ms=now)
+    store = attic_below_3(tmp_path / "cron.db", 1.5, now)
 
     unreachable = check(tmp_path, "http://127.0.0.1:9", emulator.token)
 
@@ -108,10 +111,7 @@ def test_telegram_out_of_reach_with_an_alert_fails_and_keeps_it_for_the_next_che
 
 def test_the_alerts_function_starts_without_telegram_and_keeps_what_it_cannot_send(tmp_path):
     now = time.time_ns() // 1_000_000
-    store = SQLiteStore(tmp_path / "lambda.db")
-    store.put_alert_rule(AlertRule("u1", "r1", "attic", RuleSpec(RuleKind.BELOW, 3), now))
-    store.put_chat_link(ChatLink(77, "u1", now))
-    store.write_readings("u1", [Reading("attic", now - 1000, 1.5)], now_ms=now)
+    store = attic_below_3(tmp_path / "lambda.db", 1.5, now)
     settings = Settings(telegram={"token": "123456:abc", "base_url": "http://127.0.0.1:9"})
 
     app = ScheduledAlerts.build(settings, store)  # a cold start with Telegram out of reach
@@ -122,3 +122,26 @@ def test_the_alerts_function_starts_without_telegram_and_keeps_what_it_cannot_se
 
     assert (summary["transitions"], summary["delivered"], summary["failed"]) == (1, 0, 1)
     assert len(store.get_alert_rule("u1", "r1").state.outbox) == 1
+
+
+def test_a_warm_alerts_function_whose_cold_start_missed_telegram_delivers_once_it_is_back(
+        tmp_path):
+    now = time.time_ns() // 1_000_000
+    store = attic_below_3(tmp_path / "lambda.db", 1.5, now)
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # free once closed: Telegram "down" at this address
+    settings = Settings(telegram={"token": BotApiEmulator().token,
+                                  "base_url": f"http://127.0.0.1:{port}"})
+
+    app = ScheduledAlerts.build(settings, store)
+    try:
+        down = app.run_once(now)
+        with BotApiEmulator(port=port) as telegram:
+            back = app.run_once(now + 60_000)
+            sent = [c for c in telegram.calls if c.method == "sendMessage" and c.chat_id == 77]
+    finally:
+        app.close()
+
+    assert (down["failed"], back["delivered"], back["failed"]) == (1, 1, 0)
+    assert len(sent) == 1
+    assert store.get_alert_rule("u1", "r1").state.outbox == ()

@@ -54,3 +54,28 @@ def test_no_prediction_keeps_the_plain_title():
 
     assert title("Attic", "last 24 h", "UTC", shown) == "Attic · last 24 h (UTC)"
     assert note(shown) == ""
+
+
+def test_a_range_reaching_zero_within_the_hour_says_minutes_not_zero_hours():
+    shown = ahead(course(0.6, 0.5, 0.25, 0.75), NOW)
+
+    assert title("Attic", "last 24 h", "UTC", shown) == \
+        "Attic · last 24 h and the next 45 min without heating (UTC)"
+    assert note(shown).endswith("for the next 45 min; it reaches 0 °C in about 30 min.")
+
+
+def test_a_sensor_at_zero_already_is_said_so_not_reaching_it_in_a_minute():
+    below = [(NOW + q * HOUR // 4, -0.2 - q / 10, -0.4 - q / 10, 0.3 - q / 10) for q in range(8)]
+
+    shown = ahead(below, NOW)  # the expected line below 0 °C now, its range's top above
+
+    assert note(shown).endswith("; it is at 0 °C already.")
+
+
+def test_a_whole_range_at_zero_already_draws_nothing_ahead():
+    frozen = [(NOW + q * HOUR // 4, -1.0, -1.5, -0.5) for q in range(8)]
+
+    shown = ahead(frozen, NOW)
+
+    assert shown.course == ()
+    assert title("Attic", "last 24 h", "UTC", shown) == "Attic · last 24 h (UTC)"

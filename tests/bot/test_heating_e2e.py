@@ -106,7 +106,7 @@ def test_a_failure_warns_once_with_the_forecast_and_the_buttons_work(world, fore
     chat.ask("/location 60.17 24.94")
     added = chat.ask("/alert cottage heating")
     assert added.startswith("Alert r") and "heating watch" in added
-    time.sleep(1.5)  # a cycle or two: learned, steady
+    world.wait_cycles(2)  # learned, steady
     start = len(world.emulator.calls)
 
     world.post(4.4, sensor="cottage", timestamp=NOW_MS - MIN)
@@ -147,7 +147,7 @@ def test_the_chart_button_draws_the_prediction_until_its_range_reaches_zero(worl
     monkeypatch.setattr(bot.data, "render_png", spy)
     chat = world.linked_chat()
     chat.ask("/alert cottage heating")
-    time.sleep(1.5)  # a cycle or two: learned, steady
+    world.wait_cycles(2)  # learned, steady
     start = len(world.emulator.calls)
     world.post(4.4, sensor="cottage", timestamp=NOW_MS - MIN)
     [warning] = wait_alerts(world, 1, start)
@@ -208,6 +208,18 @@ def test_the_watch_is_told_as_it_stands_and_outside_data_asked_for_only_while_mi
     assert "Heating watch — Learning" in first and "/outdoor and /location let it" in first
     assert "Heating watch — Watching: usually 8.0 °C" in again
     assert "/outdoor and /location" not in again and "3 days" not in again
+
+
+def test_a_freeze_over_the_sensors_own_watch_says_it_takes_it_over_not_that_it_replaces(
+        world):
+    chat = world.linked_chat()
+    own = chat.ask("/alert cottage heating").split(":")[0].removeprefix("Alert ")
+
+    said = chat.ask("/freeze cottage")
+
+    assert "replaces the previous freeze protection" not in said
+    assert f"It takes over your heating watch {own} (now f" in said
+    assert own not in chat.ask("/alerts")
 
 
 def test_a_second_heating_watch_on_a_sensor_is_refused_with_the_one_it_has(world):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from alerts.heating.learn import OutsideAt
-from alerts.heating.model import HOUR_MS, HeatingModel
+from alerts.heating.model import DAY_MS, HOUR_MS, HeatingModel
 from storage.models import Reading
 
 MAX_CYCLE_MS = 90 * 60_000  # a peak-to-trough fall longer than this is a setback or an evening
@@ -58,8 +58,9 @@ def turns(readings: Sequence[Reading], hysteresis: float) -> list[tuple[int, flo
 def off_cycles(readings: Sequence[Reading], measured: Sequence[Reading], noise: float,
                resolution: float) -> OffCycles:
     """The off-cycles (peak to the next trough within MAX_CYCLE_MS) in the history: their
-    median pace, and where all but the lowest LOW_SHARE of them turned; none (count 0) when
-    fewer than MIN_CYCLES_PER_DAY a day were seen."""
+    quick pace (all but the quickest tenth), and where all but the lowest LOW_SHARE of them
+    turned; none (count 0) when fewer than MIN_CYCLES_PER_DAY a day were seen, or when their
+    turns are no clearer than the noise's own."""
     if len(readings) < 2:
         return OffCycles(0.0, 0.0, 0.0, 0)
     hysteresis = max(MIN_TURN, 2 * noise, resolution)
@@ -79,7 +80,7 @@ def off_cycles(readings: Sequence[Reading], measured: Sequence[Reading], noise: 
         out = outside.at(t0) if outside is not None else None
         if out is not None and v0 - out > 1.0:
             rates.append(pace / (v0 - out))
-    days = (readings[-1].timestamp - readings[0].timestamp) / (24 * HOUR_MS)
+    days = (readings[-1].timestamp - readings[0].timestamp) / DAY_MS
     if not paces or len(paces) < MIN_CYCLES_PER_DAY * days:
         return OffCycles(0.0, 0.0, 0.0, 0)
     drops.sort()

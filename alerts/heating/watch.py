@@ -198,8 +198,10 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
                + max(0.0, -(pace or 0.0)) * lag_h):
         return False
     # the air still falls: an unheated building only falls, while a door's air climbs back as
-    # the heater runs flat out, before the door is shut, and a heater that comes on lifts it
-    pace = trend_per_hour([r for r in since if r.timestamp >= now_ms - CLIMB_MS])
+    # the heater runs flat out, before the door is shut, and a heater that comes on lifts it;
+    # a sensor with two readings or fewer in that span is read over its last three
+    climb = [r for r in since if r.timestamp >= now_ms - CLIMB_MS]
+    pace = trend_per_hour(climb if len(climb) >= 3 else since[-3:])
     if pace is not None and pace > 0:
         return False
     out = outside_now(outside, now_ms)

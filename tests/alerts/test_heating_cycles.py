@@ -14,7 +14,9 @@ from alerts.heating.watch import like_off_cycle
 from alerts.heating_rule import dump_memory, memory_of
 from storage.codec import canonical
 from storage.models import AlertRule, AlertState, AlertStatus, Reading, RuleKind, RuleSpec
+from tests.alerts.test_heating import memory_after
 from tests.alerts.test_heating_checks import MINUTE, MODEL, START, series
+from tests.support.heating import Building, simulate
 
 
 def cycling(days: int, minutes: int = 2) -> list[Reading]:
@@ -50,6 +52,15 @@ def test_a_heat_that_modulates_shows_no_off_cycles() -> None:
     assert off_cycles(steady, (), 0.05, 0.0).count == 0
     model = with_cycles(MODEL, steady, ())
     assert model.cycles == 0 and model.cycle_pace == 0.0
+
+
+def test_the_watch_learns_the_off_cycles_with_the_level() -> None:
+    # a small building under an on/off thermostat: its off-cycles are read when it learns
+    indoor, outdoor = simulate(Building(days=5, setpoint=6.0))
+    model = memory_after(indoor, outdoor).model
+    assert model is not None and model.cycles > 0
+    assert model.cycle_pace > 0 and model.cycle_rate > 0  # the outdoor sensor is known
+    assert model.level - 1.0 <= model.cycle_low <= model.level
 
 
 CYCLING = replace(MODEL, cycles=400, cycle_pace=6.0, cycle_low=5.5)

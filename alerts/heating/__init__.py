@@ -24,7 +24,10 @@ How it works:
   the level (a door opened in the gap between them) — never rose on the way, is still at its
   lowest, and falls at least 0.3 of the unheated rate towards the outside (a weak heater sags
   slower; the outside is the outdoor sensor's, else the forecast's nearest hour); below 4.5 °C
-  it waits 10 and 25 min instead, refusing falls 4× faster than unheated (a door).
+  it waits 10 and 25 min instead, refusing falls 4× faster than unheated (a door), and 15 min
+  instead of 25 when the fall is one of the thermostat's off-cycles that never ended
+  (`cycles.py`: past the lowest its off-cycles in the history turned at, and no quicker than
+  their quick ones — per kelvin above the outside when it is known — to get there).
 - It fires once, then only tracks the lowest reading; back at `level − band` it says so once.
 - The ETA (`eta.py`) steps T' = (outside − T)/τ through the forecast (or the outdoor sensor
   held); τ blends the learned one with the fall's own (read as a two-node knee when it can be,

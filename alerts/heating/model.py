@@ -52,6 +52,13 @@ class HeatingModel:
     # then trusts; the watch's check of a fall keeps `tau_h`, learned from all falls
     deep_tau_h: float = 0.0
     deep_hours: float = 0.0
+    # the thermostat's off-cycles (0 cycles: none seen, the heat modulates): the pace the air
+    # falls at when the heater stops (°C/h, and per kelvin above the outside: 1/h, 0 unknown)
+    # and the lowest they turn at (°C); a fall past that at their pace is the heat gone
+    cycles: int = 0
+    cycle_pace: float = 0.0
+    cycle_rate: float = 0.0
+    cycle_low: float = 0.0
 
     def __post_init__(self) -> None:
         # stored as a list; compared and hashed as a tuple

@@ -7,6 +7,7 @@ import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
+from alerts.heating.cycles import with_cycles
 from alerts.heating.eta import curve_from, predict_from
 from alerts.heating.learn import MAX_BAND, OutsideAt, learn, means
 from alerts.heating.model import (
@@ -38,6 +39,8 @@ NEAR_FREEZING = 4.5  # °C: this close to the pipes' danger it waits less...
 URGENT_BELOW_MS = 10 * 60_000  # ... below the level this long
 URGENT_FALLING_MS = 25 * 60_000  # ... falling this long
 URGENT_MAX_SHARE = 4.0  # ... and no faster than this many times the unheated fall (fast τ)
+CYCLE_FALLING_MS = 15 * 60_000  # ... or this, past where off-cycles turn and at their pace
+CYCLE_MARGIN = 0.3  # °C below the lowest the off-cycles turn at
 CLIMB_MS = 20 * 60_000  # the readings' trend over this does not rise (a door's air climbs back)
 CHECK_MS = 3 * HOUR_MS  # the history a suspicious fall is checked on
 FALL_MS = 90 * 60_000  # the fall's rate is read over this
@@ -92,6 +95,7 @@ def _relearn(memory: HeatingMemory, history: Sequence[Reading], outside: Outside
     model = learn(usable, outside.measured, now_ms, memory.model, skip)
     if model is None:
         return replace(memory, learn_tried=now_ms)
+    model = with_cycles(model, usable, outside.measured)
     return replace(memory, model=model, phase=HeatingPhase.WATCHING, learn_tried=None)
 
 
@@ -194,8 +198,10 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
                + max(0.0, -(pace or 0.0)) * lag_h):
         return False
     # the air still falls: an unheated building only falls, while a door's air climbs back as
-    # the heater runs flat out, before the door is shut, and a heater that comes on lifts it
-    pace = trend_per_hour([r for r in since if r.timestamp >= now_ms - CLIMB_MS])
+    # the heater runs flat out, before the door is shut, and a heater that comes on lifts it;
+    # a sensor with two readings or fewer in that span is read over its last three
+    climb = [r for r in since if r.timestamp >= now_ms - CLIMB_MS]
+    pace = trend_per_hour(climb if len(climb) >= 3 else since[-3:])
     if pace is not None and pace > 0:
         return False
     out = outside_now(outside, now_ms)
@@ -205,6 +211,33 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
         if urgent and rate < -URGENT_MAX_SHARE * (since[-1].value - out) / model.tau_low_h:
             return False  # waiting less, it asks more: far faster than unheated is a door
     return rate <= -needed
+
+
+def like_off_cycle(model: HeatingModel, history: Sequence[Reading], began: int, known: int,
+                   outside: Outside, noise: float) -> bool:
+    """Whether the fall since `began` is an off-cycle that never ended: now past the lowest
+    the thermostat's off-cycles turn at (by CYCLE_MARGIN, or the noise), and no quicker than
+    their quick ones to get there (per kelvin above the outside when it is known). A door
+    left open exchanges the air and falls far quicker; a building whose heat modulates shows
+    no off-cycles, and keeps the whole wait. An off-cycle leaves the level: a fall known from
+    a later step down (a door opened on a sagging house) is not one."""
+    if model.cycles <= 0:
+        return False
+    if known > next((r.timestamp for r in history if r.timestamp > began), began):
+        return False
+    deep = model.cycle_low - max(CYCLE_MARGIN, 2 * noise, model.resolution)
+    start = next((r for r in reversed(history) if r.timestamp <= began), None)
+    if start is None or history[-1].value >= deep:
+        return False
+    past = next((r for r in history if r.timestamp > began and r.value < deep), None)
+    if past is None:
+        return False
+    pace = (start.value - past.value) / ((past.timestamp - start.timestamp) / HOUR_MS)
+    allowed = model.cycle_pace
+    out = outside_now(outside, began)
+    if model.cycle_rate > 0 and out is not None and start.value > out:
+        allowed = model.cycle_rate * (start.value - out)
+    return pace <= allowed
 
 
 def _back(memory: HeatingMemory, model: HeatingModel, latest: Reading) -> HeatingStep:
@@ -250,7 +283,10 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
     noise = max(model.noise, model.resolution / 2)
     # a door is timed from its step down; whether the fall rose is judged since it began
     known = _fall_known(recent, began, noise)
-    if now_ms - known < (URGENT_FALLING_MS if urgent else FALLING_MS) or _rose(
+    wait = URGENT_FALLING_MS if urgent else FALLING_MS
+    if urgent and like_off_cycle(model, recent, began, known, outside, noise):
+        wait = CYCLE_FALLING_MS  # the heat stopped as it does in an off-cycle, and stayed off
+    if now_ms - known < wait or _rose(
             recent, began, noise) or not falling_unheated(model, recent, now_ms, below_since,
                                                           outside, noise, urgent):
         return HeatingStep(memory)

@@ -68,3 +68,18 @@ def test_a_quick_fall_under_half_an_hour_old_is_timed_from_its_start() -> None:
     readings = series([6.0, 5.5, 5.0, 4.5, 4.0, 3.6, 3.3])
     began = readings[0].timestamp
     assert _fall_known(readings, began, 0.02) <= began + 5 * MINUTE
+
+
+def test_a_sparse_sensors_air_climbing_back_is_not_falling() -> None:
+    # a door at a frost-guard cabin read every 10½ minutes: down to 3.0 °C, then 0.75 °C back
+    # up as the heater runs flat out; the last 20 minutes hold only two readings, so the climb
+    # is read from the last three
+    values = [6.0] * 6 + [4.6, 3.55, 3.0, 3.75]
+    readings = [Reading("cabin", START + i * 630_000, v) for i, v in enumerate(values)]
+    now = readings[-1].timestamp
+    below = readings[6].timestamp
+    outside = Outside(forecast=((now, -20.0),))
+    assert not falling_unheated(MODEL, readings, now, below, outside, 0.2, urgent=True)
+    # still falling, the same sensor is read as falling
+    falling = [*readings[:-1], Reading("cabin", now, 2.7)]
+    assert falling_unheated(MODEL, falling, now, below, outside, 0.2, urgent=True)

@@ -1,0 +1,107 @@
+"""The thermostat's own off-cycles in the history: how fast this building's air falls when
+the heater stops, and how deep a normal off-cycle goes. A heating failure begins exactly like
+an off-cycle that never ends; a door left open falls far faster (the air is exchanged)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from alerts.heating.learn import OutsideAt
+from alerts.heating.model import DAY_MS, HOUR_MS, HeatingModel
+from storage.models import Reading
+
+MAX_CYCLE_MS = 90 * 60_000  # a peak-to-trough fall longer than this is a setback or an evening
+MIN_TURN = 0.15  # °C: a turn smaller than this is noise however quiet the sensor
+LOW_SHARE = 0.02  # where off-cycles turn: all but the lowest 2 % of their troughs (doors)
+PACE_SHARE = 0.9  # their quick pace: all but the quickest 10 % (doors, noise)
+MIN_CYCLES_PER_DAY = 4.0  # fewer: the heat modulates (a heat pump, a floor), no cycles to read
+CLEAR_TURN = 1.75  # the median cycle turns this many times the hysteresis: the noise's own
+# turns (a quiet sensor's readings crossing 2.1 σ of their difference) turn at most ~1.6 times
+
+
+@dataclass(frozen=True, slots=True)
+class OffCycles:
+    """What the off-cycles tell: their pace (°C/h, and per kelvin above the outside when an
+    outdoor reading is known), the lowest they turn at (°C), and how many were seen."""
+
+    pace: float
+    rate: float
+    low: float
+    count: int
+
+
+def turns(readings: Sequence[Reading], hysteresis: float) -> list[tuple[int, float, bool]]:
+    """The readings' turning points `(ms, °C, is_peak)`: a peak once the readings fall
+    `hysteresis` below the highest since the last trough, and a trough the other way."""
+    out: list[tuple[int, float, bool]] = []
+    if not readings:
+        return out
+    best = readings[0]
+    falling = False  # looking for a peak first
+    for r in readings[1:]:
+        if not falling:
+            if r.value >= best.value:
+                best = r
+            elif best.value - r.value >= hysteresis:
+                out.append((best.timestamp, best.value, True))
+                best, falling = r, True
+        elif r.value <= best.value:
+            best = r
+        elif r.value - best.value >= hysteresis:
+            out.append((best.timestamp, best.value, False))
+            best, falling = r, False
+    return out
+
+
+def off_cycles(readings: Sequence[Reading], measured: Sequence[Reading], noise: float,
+               resolution: float) -> OffCycles:
+    """The off-cycles (peak to the next trough within MAX_CYCLE_MS) in the history: their
+    quick pace (all but the quickest tenth), and where all but the lowest LOW_SHARE of them
+    turned; none (count 0) when fewer than MIN_CYCLES_PER_DAY a day were seen, or when their
+    turns are no clearer than the noise's own."""
+    if len(readings) < 2:
+        return OffCycles(0.0, 0.0, 0.0, 0)
+    hysteresis = max(MIN_TURN, 2 * noise, resolution)
+    outside = OutsideAt(measured) if measured else None
+    paces: list[float] = []
+    rates: list[float] = []
+    lows: list[float] = []
+    drops: list[float] = []
+    points = turns(readings, hysteresis)
+    for (t0, v0, peak), (t1, v1, _) in itertools.pairwise(points):
+        if not peak or t1 - t0 > MAX_CYCLE_MS or t1 <= t0:
+            continue
+        pace = (v0 - v1) / ((t1 - t0) / HOUR_MS)
+        paces.append(pace)
+        lows.append(v1)
+        drops.append(v0 - v1)
+        out = outside.at(t0) if outside is not None else None
+        if out is not None and v0 - out > 1.0:
+            rates.append(pace / (v0 - out))
+    days = (readings[-1].timestamp - readings[0].timestamp) / DAY_MS
+    if not paces or len(paces) < MIN_CYCLES_PER_DAY * days:
+        return OffCycles(0.0, 0.0, 0.0, 0)
+    drops.sort()
+    if _share(drops, 0.5) < CLEAR_TURN * hysteresis:
+        return OffCycles(0.0, 0.0, 0.0, 0)  # the noise's turns, not the thermostat's
+    paces.sort()
+    lows.sort()
+    rates.sort()
+    # the quick ones: a failure's fall past the turn is as quick as an off-cycle's steep part
+    rate = _share(rates, PACE_SHARE) if len(rates) >= len(paces) // 2 else 0.0
+    return OffCycles(_share(paces, PACE_SHARE), rate, _share(lows, LOW_SHARE), len(paces))
+
+
+def _share(sorted_values: Sequence[float], q: float) -> float:
+    """The q-quantile of already sorted values (nearest rank)."""
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def with_cycles(model: HeatingModel, readings: Sequence[Reading],
+                measured: Sequence[Reading]) -> HeatingModel:
+    """The model with what the history's off-cycles tell."""
+    found = off_cycles(readings, measured, model.noise, model.resolution)
+    return replace(model, cycles=found.count, cycle_pace=round(found.pace, 3),
+                   cycle_rate=round(found.rate, 4), cycle_low=round(found.low, 3))

@@ -41,12 +41,11 @@ from core.formatting import (
     plural,
     safe_filename,
 )
-from storage.models import ChatLink, Reading, Sensor
+from storage.models import MAX_UNIT, ChatLink, Reading, Sensor
 from storage.rollup import LONG_RANGE_MS
 
 # Longer ones are refused: clipped, they would be stored with their "…".
 MAX_NAME = 64
-MAX_UNIT = 32  # as the HTTP API allows
 
 log = logging.getLogger("sensorbot.bot")
 

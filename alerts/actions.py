@@ -5,6 +5,7 @@ change. Synchronous: callers on an event loop run them in a worker thread."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
@@ -51,6 +52,11 @@ def add_rule(store: Store, user_id: str, sensor: str, spec: RuleSpec, *, now_ms:
     if spec.kind is RuleKind.HEATING and watch is not None:
         raise AlreadyWatched(watch)
     taken = {rule.rule_id for rule in existing}
+    if spec.kind is RuleKind.HEATING:
+        rule = _new_watch(store, user_id, sensor, spec, now_ms)
+        if rule is not None:
+            _changed(rulebook)
+            return rule
     for _ in range(ID_TRIES):
         rule_id = "r" + secrets.token_hex(3)
         if rule_id in taken:
@@ -64,6 +70,24 @@ def add_rule(store: Store, user_id: str, sensor: str, spec: RuleSpec, *, now_ms:
         _changed(rulebook)
         return rule
     raise AlreadyExists("no free rule id; try again")
+
+
+def _new_watch(store: Store, user_id: str, sensor: str, spec: RuleSpec,
+               now_ms: int) -> AlertRule | None:
+    """The sensor's heating watch under an id derived from user and sensor, by a conditional
+    write: two chats (or webhook Lambdas) adding it at once leave one, and the second is told
+    it has one already. None in the rare case another rule holds that id: then a random one."""
+    rule_id = "r" + hashlib.sha256(f"{user_id}\0{sensor}\0watch".encode()).hexdigest()[:6]
+    rule = AlertRule(user_id, rule_id, sensor, spec, now_ms,
+                     _first_state(store, user_id, sensor, spec, now_ms))
+    try:
+        store.put_alert_rule(rule)
+    except AlreadyExists:
+        stored = store.get_alert_rule(user_id, rule_id)
+        if stored is not None and _heating_watch([stored], sensor) is not None:
+            raise AlreadyWatched(stored) from None
+        return None
+    return rule
 
 
 def _first_state(store: Store, user_id: str, sensor: str, spec: RuleSpec,

@@ -13,11 +13,20 @@ from enum import Enum
 
 from alerts import heating
 from alerts.forecast import Forecasts
-from alerts.heating_rule import dump_memory, memory_of, turn_down
+from alerts.heating_rule import (
+    all_in_celsius,
+    dump_memory,
+    memory_of,
+    relearn_in,
+    turn_down,
+    unit_changed,
+    watch_unit,
+)
 from alerts.outside import outside_for
 from alerts.rulebook import RuleBook
 from alerts.rules import check_rule, freeze_preset, is_freeze, preset_rule_id
 from alerts.state import update_rule_state
+from core.temperature import from_celsius
 from storage.base import DeletionProgress, SensorDeletion, Store
 from storage.errors import AlreadyExists
 from storage.models import AlertRule, AlertState, AlertStatus, RuleKind, RuleSpec, Sensor
@@ -99,7 +108,9 @@ def _first_state(store: Store, user_id: str, sensor: str, spec: RuleSpec,
     oldest = store.read_range(user_id, sensor, now_ms - heating.LEARN_DAYS * heating.DAY_MS,
                               now_ms, now_ms=now_ms, limit=1)
     first_seen = oldest[0].timestamp if oldest else None
-    return AlertState(heating=dump_memory(heating.HeatingMemory(first_seen=first_seen)))
+    known = store.get_sensor(user_id, sensor)
+    return AlertState(heating=dump_memory(heating.HeatingMemory(first_seen=first_seen),
+                                          known.unit if known else None))
 
 
 def set_freeze(store: Store, user_id: str, sensor: str, threshold: float, *, now_ms: int,
@@ -145,6 +156,22 @@ def _own_watch(rules: list[AlertRule], sensor: str) -> AlertRule | None:
 def _heating_watch(rules: list[AlertRule], sensor: str) -> AlertRule | None:
     return next((r for r in rules if r.sensor == sensor and r.spec.kind is RuleKind.HEATING),
                 None)
+
+
+def unit_set(store: Store, user_id: str, sensor: str, unit: str | None, *,
+             rulebook: RuleBook | None = None) -> int:
+    """The sensor's unit changed (/unit, the unit question): its heating watch, which learned
+    in the other unit (°C or °F), learns again at once; how many watches that was."""
+    relearned = 0
+    for rule in store.list_alert_rules(user_id):
+        if rule.sensor == sensor and rule.spec.kind is RuleKind.HEATING and \
+                unit_changed(rule.state, unit):
+            done = update_rule_state(store, rule, lambda state: relearn_in(state, unit)
+                                     if unit_changed(state, unit) else None)
+            relearned += done is not None
+    if relearned:
+        _changed(rulebook)
+    return relearned
 
 
 def heating_turned_down(store: Store, user_id: str, rule_id: str, *, now_ms: int,
@@ -230,9 +257,13 @@ def heating_course(store: Store, forecasts: Forecasts, user_id: str, rule_id: st
             rule.state.status is not AlertStatus.FIRING:
         return []
     start = now_ms - COURSE_HISTORY_MS
-    recent = store.read_range(user_id, rule.sensor, start, now_ms, now_ms=now_ms)
+    unit = watch_unit(rule.state)
+    recent = all_in_celsius(store.read_range(user_id, rule.sensor, start, now_ms, now_ms=now_ms),
+                            unit)
     outside = outside_for(store, forecasts, user_id, start, now_ms, now_ms)
-    return heating.curve(memory_of(rule.state), recent, now_ms, until_ms, outside)
+    return [(at, from_celsius(expected, unit), from_celsius(low, unit), from_celsius(high, unit))
+            for at, expected, low, high in heating.curve(memory_of(rule.state), recent, now_ms,
+                                                         until_ms, outside)]
 
 
 def chart_request(store: Store, user_id: str, rule_id: str) -> Sensor | None:

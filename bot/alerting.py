@@ -19,7 +19,7 @@ from alerts import actions
 from alerts.heating_rule import memory_of
 from alerts.outside import settings_of
 from alerts.quiet import BadQuietHours, parse_quiet_hours
-from alerts.rules import FREEZE_DEFAULT, BadRule, is_freeze
+from alerts.rules import FREEZE_DEFAULT, BadRule, freeze_default, is_freeze
 from bot.alert_buttons import SNOOZE_SECONDS, Action, after_press, parse_button
 from bot.alert_syntax import ALERT_EXAMPLE, parse_alert, parse_number
 from bot.alert_text import describe_rule
@@ -106,7 +106,7 @@ async def freeze_command(update: Update, context: BotContext) -> None:
     own = await services.run(actions.own_heating_watch, services.store, link.user_id,
                              sensor.sensor_id)
     try:
-        threshold = parse_number(args[1]) if len(args) == 2 else FREEZE_DEFAULT
+        threshold = parse_number(args[1]) if len(args) == 2 else freeze_default(sensor.unit)
         rules, replaced = await services.run(
             actions.set_freeze, services.store, link.user_id, sensor.sensor_id, threshold,
             now_ms=services.clock_ms(), rulebook=services.rulebook)
@@ -271,7 +271,7 @@ async def chart_of_rule(update: Update, context: BotContext, link: ChatLink,
     course = await services.run(actions.heating_course, services.store, services.forecasts,
                                 link.user_id, rule_id, now_ms=now,
                                 until_ms=now + AHEAD_CAP_MS)
-    await send_chart(update, context, link, sensor, window, ahead(course, now))
+    await send_chart(update, context, link, sensor, window, ahead(course, now, sensor.unit))
 
 
 async def turned_down(update: Update, context: BotContext, link: ChatLink, rule_id: str,

@@ -34,7 +34,7 @@ from bot.chat import (
 from bot.context import BotContext
 from bot.data import send_chart
 from bot.heating_chart import AHEAD_CAP_MS, ahead
-from bot.heating_text import describe_state
+from bot.heating_text import degrees, describe_state
 from bot.pages import page_buttons, page_of, page_text
 from bot.unit_question import reply_asking_unit
 from core.formatting import (
@@ -46,13 +46,14 @@ from core.formatting import (
     parse_range,
     plural,
 )
+from core.temperature import freezing_point
 from storage.models import AlertRule, AlertStatus, ChatLink, RuleKind
 
 log = logging.getLogger("sensorbot.bot")
 
 FREEZE_USAGE = (f"Give a sensor and, if you like, a temperature: /freeze attic "
                 f"(below {FREEZE_DEFAULT:g}) or /freeze attic 5")
-OUTSIDE_HINT = " /outdoor and /location let it say when the sensor would reach 0 °C."
+OUTSIDE_HINT = " /outdoor and /location let it say when the sensor would reach {zero}."
 SNOOZE_USAGE = ("Give a sensor (or all) and a duration or off, e.g. /snooze attic 2h, "
                 "/snooze all 8h or /snooze attic off")
 
@@ -139,7 +140,8 @@ async def heating_note(context: BotContext, user_id: str, watch: AlertRule,
     state = describe_state(memory_of((stored or watch).state), unit, services.clock_ms())
     outside = await services.run(settings_of, services.store, user_id)
     has_outside = outside.outdoor_sensor is not None or outside.latitude is not None
-    return f"{state}.{'' if has_outside else OUTSIDE_HINT}"
+    hint = OUTSIDE_HINT.format(zero=degrees(freezing_point(unit), unit))
+    return f"{state}.{'' if has_outside else hint}"
 
 
 @linked

@@ -5,6 +5,7 @@ change. Synchronous: callers on an event loop run them in a worker thread."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
@@ -12,11 +13,20 @@ from enum import Enum
 
 from alerts import heating
 from alerts.forecast import Forecasts
-from alerts.heating_rule import dump_memory, memory_of, turn_down
+from alerts.heating_rule import (
+    all_in_celsius,
+    dump_memory,
+    memory_of,
+    relearn_in,
+    turn_down,
+    unit_changed,
+    watch_unit,
+)
 from alerts.outside import outside_for
 from alerts.rulebook import RuleBook
 from alerts.rules import check_rule, freeze_preset, is_freeze, preset_rule_id
 from alerts.state import update_rule_state
+from core.temperature import from_celsius
 from storage.base import DeletionProgress, SensorDeletion, Store
 from storage.errors import AlreadyExists
 from storage.models import AlertRule, AlertState, AlertStatus, RuleKind, RuleSpec, Sensor
@@ -51,6 +61,11 @@ def add_rule(store: Store, user_id: str, sensor: str, spec: RuleSpec, *, now_ms:
     if spec.kind is RuleKind.HEATING and watch is not None:
         raise AlreadyWatched(watch)
     taken = {rule.rule_id for rule in existing}
+    if spec.kind is RuleKind.HEATING:
+        rule = _new_watch(store, user_id, sensor, spec, now_ms)
+        if rule is not None:
+            _changed(rulebook)
+            return rule
     for _ in range(ID_TRIES):
         rule_id = "r" + secrets.token_hex(3)
         if rule_id in taken:
@@ -66,6 +81,24 @@ def add_rule(store: Store, user_id: str, sensor: str, spec: RuleSpec, *, now_ms:
     raise AlreadyExists("no free rule id; try again")
 
 
+def _new_watch(store: Store, user_id: str, sensor: str, spec: RuleSpec,
+               now_ms: int) -> AlertRule | None:
+    """The sensor's heating watch under an id derived from user and sensor, by a conditional
+    write: two chats (or webhook Lambdas) adding it at once leave one, and the second is told
+    it has one already. None in the rare case another rule holds that id: then a random one."""
+    rule_id = "r" + hashlib.sha256(f"{user_id}\0{sensor}\0watch".encode()).hexdigest()[:6]
+    rule = AlertRule(user_id, rule_id, sensor, spec, now_ms,
+                     _first_state(store, user_id, sensor, spec, now_ms))
+    try:
+        store.put_alert_rule(rule)
+    except AlreadyExists:
+        stored = store.get_alert_rule(user_id, rule_id)
+        if stored is not None and _heating_watch([stored], sensor) is not None:
+            raise AlreadyWatched(stored) from None
+        return None
+    return rule
+
+
 def _first_state(store: Store, user_id: str, sensor: str, spec: RuleSpec,
                  now_ms: int) -> AlertState:
     """A heating watch counts the history the sensor already has towards its learning, so a
@@ -75,7 +108,9 @@ def _first_state(store: Store, user_id: str, sensor: str, spec: RuleSpec,
     oldest = store.read_range(user_id, sensor, now_ms - heating.LEARN_DAYS * heating.DAY_MS,
                               now_ms, now_ms=now_ms, limit=1)
     first_seen = oldest[0].timestamp if oldest else None
-    return AlertState(heating=dump_memory(heating.HeatingMemory(first_seen=first_seen)))
+    known = store.get_sensor(user_id, sensor)
+    return AlertState(heating=dump_memory(heating.HeatingMemory(first_seen=first_seen),
+                                          known.unit if known else None))
 
 
 def set_freeze(store: Store, user_id: str, sensor: str, threshold: float, *, now_ms: int,
@@ -121,6 +156,22 @@ def _own_watch(rules: list[AlertRule], sensor: str) -> AlertRule | None:
 def _heating_watch(rules: list[AlertRule], sensor: str) -> AlertRule | None:
     return next((r for r in rules if r.sensor == sensor and r.spec.kind is RuleKind.HEATING),
                 None)
+
+
+def unit_set(store: Store, user_id: str, sensor: str, unit: str | None, *,
+             rulebook: RuleBook | None = None) -> int:
+    """The sensor's unit changed (/unit, the unit question): its heating watch, which learned
+    in the other unit (°C or °F), learns again at once; how many watches that was."""
+    relearned = 0
+    for rule in store.list_alert_rules(user_id):
+        if rule.sensor == sensor and rule.spec.kind is RuleKind.HEATING and \
+                unit_changed(rule.state, unit):
+            done = update_rule_state(store, rule, lambda state: relearn_in(state, unit)
+                                     if unit_changed(state, unit) else None)
+            relearned += done is not None
+    if relearned:
+        _changed(rulebook)
+    return relearned
 
 
 def heating_turned_down(store: Store, user_id: str, rule_id: str, *, now_ms: int,
@@ -206,9 +257,13 @@ def heating_course(store: Store, forecasts: Forecasts, user_id: str, rule_id: st
             rule.state.status is not AlertStatus.FIRING:
         return []
     start = now_ms - COURSE_HISTORY_MS
-    recent = store.read_range(user_id, rule.sensor, start, now_ms, now_ms=now_ms)
+    unit = watch_unit(rule.state)
+    recent = all_in_celsius(store.read_range(user_id, rule.sensor, start, now_ms, now_ms=now_ms),
+                            unit)
     outside = outside_for(store, forecasts, user_id, start, now_ms, now_ms)
-    return heating.curve(memory_of(rule.state), recent, now_ms, until_ms, outside)
+    return [(at, from_celsius(expected, unit), from_celsius(low, unit), from_celsius(high, unit))
+            for at, expected, low, high in heating.curve(memory_of(rule.state), recent, now_ms,
+                                                         until_ms, outside)]
 
 
 def chart_request(store: Store, user_id: str, rule_id: str) -> Sensor | None:

@@ -24,10 +24,15 @@ from alerts.forecast import Forecasts
 from alerts.heating_rule import (
     HeatingEvaluator,
     HeatingNotice,
+    all_in_celsius,
     apply_step,
     deferred_warning,
     deferred_warning_due,
+    in_celsius,
     memory_of,
+    relearn_in,
+    unit_changed,
+    watch_unit,
 )
 from alerts.machine import Transition, evaluate
 from alerts.outside import gather
@@ -152,15 +157,24 @@ class Cycle:
                                ) -> AlertRule | None:
         """The heating watch: a steady cycle judges the latest reading and the memory alone;
         when the watch needs a range it gets the sensor's readings, the outdoor sensor's and
-        the forecast."""
+        the forecast. The watch sees °C: a °F sensor's readings are turned into °C here; when
+        it reads the history it also checks the sensor's unit, and learns again after the
+        unit changed."""
         memory = memory_of(rule.state)
         watch = self.watch or heating.evaluate
-        step = watch(memory, latest, self.now_ms, None, heating.Outside())
+        unit = watch_unit(rule.state)
+        seen = in_celsius(latest, unit)
+        step = watch(memory, seen, self.now_ms, None, heating.Outside())
         outside = None
         if step.needs is not None:
+            sensor = (await self.sensors(rule.user_id)).get(rule.sensor)
+            if sensor is not None and unit_changed(rule.state, sensor.unit):
+                log.info("heating rule %s: %s is now in %s; learning again", rule.rule_id,
+                         rule.sensor, sensor.unit)
+                return await self.store_state(rule, relearn_in(rule.state, sensor.unit), ())
             outside = await self.outside(rule.user_id, *step.needs)
-            history = await self.history(rule, *step.needs)
-            step = watch(memory, latest, self.now_ms, history, outside)
+            history = all_in_celsius(await self.history(rule, *step.needs), unit)
+            step = watch(memory, seen, self.now_ms, history, outside)
             if step.needs is not None:
                 log.warning("heating rule %s asked twice for history", rule.rule_id)
                 return rule
@@ -178,7 +192,9 @@ class Cycle:
                                outside: heating.Outside | None
                                ) -> tuple[AlertState, HeatingNotice]:
         """The snooze is over and the heating is still off: the warning, predicted afresh."""
-        recent = await self.history(rule, self.now_ms - 3 * heating.HOUR_MS, self.now_ms)
+        recent = all_in_celsius(
+            await self.history(rule, self.now_ms - 3 * heating.HOUR_MS, self.now_ms),
+            watch_unit(state))
         if outside is None:
             outside = await self.outside(rule.user_id, self.now_ms - 3 * heating.HOUR_MS,
                                          self.now_ms)

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from alerts.forecast import Forecasts
 from alerts.heating import Outside
+from alerts.heating_rule import all_in_celsius
 from storage.base import Store
 from storage.models import OutsideSettings, Reading
 
@@ -46,14 +47,17 @@ def set_location(store: Store, user_id: str, location: tuple[float, float] | Non
 
 def gather(store: Store, forecasts: Forecasts, settings: OutsideSettings | None, start: int,
            end: int, now_ms: int) -> Outside:
-    """The outdoor sensor's readings in [start, end] and the forecast at the location;
-    nothing is asked of the forecast without a location."""
+    """The outdoor sensor's readings in [start, end], in °C whatever its unit, and the
+    forecast at the location; nothing is asked of the forecast without a location."""
     if settings is None:
         return Outside()
     measured: list[Reading] = []
     if settings.outdoor_sensor:
         measured = store.read_range(settings.user_id, settings.outdoor_sensor, start, end,
                                     now_ms=now_ms)
+    if measured:
+        outdoor = store.get_sensor(settings.user_id, settings.outdoor_sensor or "")
+        measured = all_in_celsius(measured, outdoor.unit if outdoor else None)
     return Outside(tuple(measured), forecasts.at(settings.location, now_ms))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from core.temperature import from_celsius
 from storage.models import AlertRule, RuleKind, RuleSpec
 
 DEFAULT_REPEAT_S = 3600
@@ -12,6 +13,11 @@ FREEZE_DEFAULT = 3.0
 FREEZE_FOR_S = 600
 FREEZE_STALE_S = 3600
 MAX_THRESHOLD = 100_000.0  # beyond any sensor's range: a typo, not a rule
+
+
+def freeze_default(unit: str | None) -> float:
+    """/freeze's threshold when none is given: 3 °C in the sensor's unit (37.4 °F)."""
+    return round(from_celsius(FREEZE_DEFAULT, unit), 1)
 
 
 class BadRule(ValueError):

@@ -13,6 +13,7 @@ from core.formatting import (
     format_time,
     format_value,
 )
+from core.temperature import freezing_point
 from storage.models import OutboxEntry, RuleKind, RuleSpec, TransitionKind
 
 MIN_SLOPE_PER_H = 0.1
@@ -24,7 +25,8 @@ def describe_rule(spec: RuleSpec, unit: str | None = None) -> str:
     if spec.kind is RuleKind.STALE:
         return f"no data for {describe_duration(spec.stale_s or 0)}"
     if spec.kind is RuleKind.HEATING:
-        return "heating watch (warns when the heating stops, and when it reaches 0 °C)"
+        zero = heating_text.degrees(freezing_point(unit), unit)
+        return f"heating watch (warns when the heating stops, and when it reaches {zero})"
     shown = f"{spec.kind.value} {format_number(spec.limit)}{' ' + unit if unit else ''}"
     if spec.for_s:
         shown += f" for {describe_duration(spec.for_s)}"
@@ -34,15 +36,17 @@ def describe_rule(spec: RuleSpec, unit: str | None = None) -> str:
 
 def describe_trend(spec: RuleSpec, value: float | None, per_hour: float | None,
                    unit: str | None) -> str:
-    """`falling 0.8 °C/h — reaches 0 °C in about 3 h`, when it helps; else empty."""
+    """`falling 0.8 °C/h — reaches 0 °C in about 3 h` (32 °F on a °F sensor), when it helps;
+    else empty."""
     if per_hour is None or abs(per_hour) < MIN_SLOPE_PER_H or value is None:
         return ""
     direction = "falling" if per_hour < 0 else "rising"
     text = f"{direction} {format_value(abs(per_hour), unit)}/h"
-    if spec.kind is RuleKind.BELOW and per_hour < 0 and value > 0:
-        hours = value / -per_hour
+    zero = freezing_point(unit)
+    if spec.kind is RuleKind.BELOW and per_hour < 0 and value > zero:
+        hours = (value - zero) / -per_hour
         if hours <= MAX_ETA_H:
-            text += f" — reaches {format_value(0, unit)} {time_to_go(hours)}"
+            text += f" — reaches {format_value(zero, unit)} {time_to_go(hours)}"
     return text
 
 

@@ -19,7 +19,7 @@ from alerts import actions
 from alerts.heating_rule import memory_of
 from alerts.outside import settings_of
 from alerts.quiet import BadQuietHours, parse_quiet_hours
-from alerts.rules import FREEZE_DEFAULT, BadRule, is_freeze
+from alerts.rules import FREEZE_DEFAULT, BadRule, freeze_default, is_freeze
 from bot.alert_buttons import SNOOZE_SECONDS, Action, after_press, parse_button
 from bot.alert_syntax import ALERT_EXAMPLE, parse_alert, parse_number
 from bot.alert_text import describe_rule
@@ -34,7 +34,7 @@ from bot.chat import (
 from bot.context import BotContext
 from bot.data import send_chart
 from bot.heating_chart import AHEAD_CAP_MS, ahead
-from bot.heating_text import describe_state
+from bot.heating_text import degrees, describe_state
 from bot.pages import page_buttons, page_of, page_text
 from bot.unit_question import reply_asking_unit
 from core.formatting import (
@@ -46,13 +46,14 @@ from core.formatting import (
     parse_range,
     plural,
 )
+from core.temperature import freezing_point
 from storage.models import AlertRule, AlertStatus, ChatLink, RuleKind
 
 log = logging.getLogger("sensorbot.bot")
 
 FREEZE_USAGE = (f"Give a sensor and, if you like, a temperature: /freeze attic "
                 f"(below {FREEZE_DEFAULT:g}) or /freeze attic 5")
-OUTSIDE_HINT = " /outdoor and /location let it say when the sensor would reach 0 °C."
+OUTSIDE_HINT = " /outdoor and /location let it say when the sensor would reach {zero}."
 SNOOZE_USAGE = ("Give a sensor (or all) and a duration or off, e.g. /snooze attic 2h, "
                 "/snooze all 8h or /snooze attic off")
 
@@ -106,7 +107,7 @@ async def freeze_command(update: Update, context: BotContext) -> None:
     own = await services.run(actions.own_heating_watch, services.store, link.user_id,
                              sensor.sensor_id)
     try:
-        threshold = parse_number(args[1]) if len(args) == 2 else FREEZE_DEFAULT
+        threshold = parse_number(args[1]) if len(args) == 2 else freeze_default(sensor.unit)
         rules, replaced = await services.run(
             actions.set_freeze, services.store, link.user_id, sensor.sensor_id, threshold,
             now_ms=services.clock_ms(), rulebook=services.rulebook)
@@ -139,7 +140,8 @@ async def heating_note(context: BotContext, user_id: str, watch: AlertRule,
     state = describe_state(memory_of((stored or watch).state), unit, services.clock_ms())
     outside = await services.run(settings_of, services.store, user_id)
     has_outside = outside.outdoor_sensor is not None or outside.latitude is not None
-    return f"{state}.{'' if has_outside else OUTSIDE_HINT}"
+    hint = OUTSIDE_HINT.format(zero=degrees(freezing_point(unit), unit))
+    return f"{state}.{'' if has_outside else hint}"
 
 
 @linked
@@ -271,7 +273,7 @@ async def chart_of_rule(update: Update, context: BotContext, link: ChatLink,
     course = await services.run(actions.heating_course, services.store, services.forecasts,
                                 link.user_id, rule_id, now_ms=now,
                                 until_ms=now + AHEAD_CAP_MS)
-    await send_chart(update, context, link, sensor, window, ahead(course, now))
+    await send_chart(update, context, link, sensor, window, ahead(course, now, sensor.unit))
 
 
 async def turned_down(update: Update, context: BotContext, link: ChatLink, rule_id: str,

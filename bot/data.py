@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 
+from alerts import actions
 from bot.chart import caption, render_png, summarize, threshold_lines
 from bot.chat import (
     command_words,
@@ -41,12 +42,12 @@ from core.formatting import (
     plural,
     safe_filename,
 )
-from storage.models import ChatLink, Reading, Sensor
+from storage.models import MAX_UNIT, ChatLink, Reading, Sensor
 from storage.rollup import LONG_RANGE_MS
 
 # Longer ones are refused: clipped, they would be stored with their "…".
 MAX_NAME = 64
-MAX_UNIT = 32  # as the HTTP API allows
+RELEARNING = "Its heating watch learns its usual level again in that unit."
 
 log = logging.getLogger("sensorbot.bot")
 
@@ -360,6 +361,9 @@ async def unit_command(update: Update, context: BotContext) -> None:
         return
     changed = await services.run(services.store.update_sensor, link.user_id, sensor.sensor_id,
                                  now_ms=services.clock_ms(), unit=unit or None)
+    relearned = await services.run(actions.unit_set, services.store, link.user_id,
+                                   sensor.sensor_id, changed.unit, rulebook=services.rulebook)
+    again = f" {RELEARNING}" if relearned else ""
     await reply(update, f"Unit set: {changed.display_name} now shows values in "
-                        f"{changed.unit}." if changed.unit else
-                f"Unit cleared: {changed.display_name} now shows bare numbers.")
+                        f"{changed.unit}.{again}" if changed.unit else
+                f"Unit cleared: {changed.display_name} now shows bare numbers.{again}")

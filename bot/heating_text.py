@@ -1,5 +1,6 @@
 """What the heating watch says in the chat (pure): the warning with when the sensor reaches
-0 °C, the recovery, and the rule's state for /alerts."""
+0 °C, the recovery, and the rule's state for /alerts, in the sensor's unit (32 °F on a °F
+sensor; the outbox holds its figures in that unit already, the model's are °C)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.heating import MIN_DAYS, HeatingMemory, HeatingPhase
 from core.formatting import MINUS, format_elapsed, format_number, format_time
+from core.temperature import freezing_point, from_celsius
 from storage.models import HeatingOutlook, OutboxEntry, TransitionKind
 
 MINUTE_MS = 60_000
@@ -71,7 +73,7 @@ def warning(entry: OutboxEntry, name: str, unit: str | None, zone: ZoneInfo, now
 
 
 def _outlook(outlook: HeatingOutlook, unit: str | None, zone: ZoneInfo, now_ms: int) -> str:
-    zero = degrees(0, unit)
+    zero = degrees(freezing_point(unit), unit)
     if outlook.outside is None:
         basis = "From the indoor readings alone"
     elif outlook.outside_source == "forecast":
@@ -79,7 +81,7 @@ def _outlook(outlook: HeatingOutlook, unit: str | None, zone: ZoneInfo, now_ms: 
     else:
         basis = f"At {degrees(outlook.outside, unit, 0)} outside (your outdoor sensor)"
     if outlook.eta_ms is None:
-        if outlook.outside is not None and outlook.outside > 0:
+        if outlook.outside is not None and outlook.outside > freezing_point(unit):
             return f"{basis} it should stay above {zero}."
         return f"It cannot tell yet when it reaches {zero}."
     left = max(0, outlook.eta_ms - now_ms)
@@ -127,4 +129,5 @@ def describe_state(memory: HeatingMemory, unit: str | None, now_ms: int) -> str:
                f"{model.tau_high_h:.0f} h{guess})")
     relearn = ", relearning the level after you turned it down" \
         if memory.relearn_from is not None and model.learned_at < memory.relearn_from else ""
-    return f"Watching: usually {degrees(model.level, unit, LEVEL_DIGITS)}, {tau}{relearn}"
+    level = from_celsius(model.level, unit)
+    return f"Watching: usually {degrees(level, unit, LEVEL_DIGITS)}, {tau}{relearn}"

@@ -11,9 +11,12 @@ import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from alerts import actions
+from alerts.rules import FREEZE_DEFAULT, freeze_default, is_freeze
 from bot.chat import pressed_in_linked_chat, quote, reply
 from bot.context import BotContext
-from storage.models import Sensor
+from core.formatting import format_number
+from storage.models import AlertRule, RuleKind, Sensor
 
 CHOICES = {"c": "°C", "f": "°F", "p": "%"}
 BUTTON_RE = re.compile(r"u:([rf][0-9a-f]{1,16}):([cfp])")  # r…: /alert; f…: a preset's rule
@@ -61,5 +64,23 @@ async def unit_button(update: Update, context: BotContext) -> None:
         changed = await services.run(services.store.update_sensor, link.user_id, rule.sensor,
                                      now_ms=services.clock_ms(), unit=unit)
         text = f"Unit set: {changed.display_name} now shows values in {unit}."
+        text += await _freeze_in(context, link.user_id, rule, unit)
+        await services.run(actions.unit_set, services.store, link.user_id, rule.sensor, unit,
+                           rulebook=services.rulebook)
     await query.answer()
     await query.edit_message_text(text)
+
+
+async def _freeze_in(context: BotContext, user_id: str, rule: AlertRule, unit: str) -> str:
+    """/freeze without a threshold, answered °F: its 3 meant 3 °C, so the preset is set again
+    at 37.4 °F; what the reply adds ("" for any other rule or unit)."""
+    wanted = freeze_default(unit)
+    if not is_freeze(rule) or rule.spec.kind is not RuleKind.BELOW or \
+            rule.spec.threshold != FREEZE_DEFAULT or wanted == FREEZE_DEFAULT:
+        return ""
+    services = context.services
+    rules, _ = await services.run(actions.set_freeze, services.store, user_id, rule.sensor,
+                                  wanted, now_ms=services.clock_ms(),
+                                  rulebook=services.rulebook)
+    return (f" Its freeze alert {rules[0].rule_id} now fires below {format_number(wanted)} "
+            f"{unit} ({FREEZE_DEFAULT:g} °C).")

@@ -4,6 +4,7 @@ cycle would have seen them, and print when it would have warned.
 A file is CSV of `timestamp_ms,value` rows or the bot's /export of 48 h or less
 (`timestamp_ms,local_time,value`), with or without a header; a name ending in `.gz` is read
 as gzip. Longer exports hold hourly statistics, which are refused with a pointer to the docs.
+Readings in °F (`--unit °F`) are turned into °C for the watch, and its figures printed in °F.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from datetime import UTC, datetime
 from typing import IO, Any, TextIO
 
 from alerts import heating
+from alerts.heating_rule import all_in_celsius
+from core.temperature import from_celsius, is_fahrenheit
 from storage.models import Reading
 
 EXIT_UNREADABLE = 2
@@ -101,15 +104,22 @@ def _rows(handle: IO[str], name: str) -> Iterator[list[str]]:
         raise Unreadable(f"{name}: line {reader.line_num}: {error}") from None
 
 
-def transition(event: heating.HeatingEvent) -> dict[str, Any]:
-    """One output line."""
+def transition(event: heating.HeatingEvent, unit: str | None = None) -> dict[str, Any]:
+    """One output line, its temperatures in `unit` (the watch's are °C)."""
+    value = _said(event.value, unit)
     if event.kind == "heating_back":
-        return {"t": event.at, "event": event.kind, "value": event.value}
+        return {"t": event.at, "event": event.kind, "value": value}
     prediction = event.prediction
-    return {"t": event.at, "event": event.kind, "value": event.value, "level": event.level,
+    level = None if event.level is None else _said(event.level, unit)
+    return {"t": event.at, "event": event.kind, "value": value, "level": level,
             "eta_ms": prediction.eta_ms if prediction else None,
             "eta_low_ms": prediction.eta_low_ms if prediction else None,
             "eta_high_ms": prediction.eta_high_ms if prediction else None}
+
+
+def _said(celsius: float, unit: str | None) -> float:
+    """°F to two decimals (back from °C, 46.4 prints as 46.4, not 46.400000000000006)."""
+    return round(from_celsius(celsius, unit), 2) if is_fahrenheit(unit) else celsius
 
 
 def summary(indoor: list[Reading], outdoor: list[Reading], events: list[heating.HeatingEvent],
@@ -141,19 +151,22 @@ def _iso(ms: int) -> str:
 
 
 def run(indoor_path: str, outdoor_path: str | None, out: TextIO | None = None,
-        err: TextIO | None = None) -> int:
-    """The command: transitions as JSON lines on `out`, a summary on `err`; exit status."""
+        err: TextIO | None = None, unit: str | None = None) -> int:
+    """The command: transitions as JSON lines on `out`, a summary on `err`; exit status.
+    `unit`: the files' readings' unit, °C unless it is °F."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
-        indoor = read_file(indoor_path, "indoor")
-        outdoor = read_file(outdoor_path, "outdoor") if outdoor_path else []
+        indoor = all_in_celsius(read_file(indoor_path, "indoor"), unit)
+        outdoor = all_in_celsius(read_file(outdoor_path, "outdoor"), unit) \
+            if outdoor_path else []
     except Unreadable as problem:
         print(problem, file=err)
         return EXIT_UNREADABLE
+    shown = unit if is_fahrenheit(unit) else None
     started = time.process_time()
     events = []
     for event in heating.replay(indoor, outdoor):
         events.append(event)
-        print(json.dumps(transition(event)), file=out)
+        print(json.dumps(transition(event, shown)), file=out)
     print(summary(indoor, outdoor, events, time.process_time() - started), file=err)
     return 0

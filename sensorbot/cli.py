@@ -389,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the watched sensor's readings")
     backtest.add_argument("--outdoor", metavar="FILE", help="outdoor readings: the measurement "
                           "up to each moment, and the forecast after it")
+    backtest.add_argument("--unit", default="°C", metavar="UNIT",
+                          help="the files' unit: °C (the default) or °F, converted for the watch "
+                          "and printed back in °F")
     local = commands.add_parser(
         "emulator", parents=[common],
         help="a stand-in for Telegram on this machine, chatting in this terminal: try "
@@ -502,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "backtest":
         from sensorbot.backtest import run
 
-        return run(args.indoor, args.outdoor)
+        return run(args.indoor, args.outdoor, unit=args.unit)
     if args.command == "emulator":
         return emulator(args)
     if args.command in LONG_RUNNING:

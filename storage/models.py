@@ -22,6 +22,8 @@ SENSOR_ID_RULE = (f"1-{SENSOR_ID_MAX} characters of any text without control cha
 # ranchdata's user ids held anything but its separators `#` and `:`, spaces included.
 USER_ID_RE = re.compile(rf"[^#{NOT_IN_IDS}]{{1,64}}")
 MAX_VALUE = 1e100
+# The longest unit a sensor keeps, whether set with /unit or sent with a reading.
+MAX_UNIT = 32
 
 
 def check_sensor_id(sensor: str) -> str:

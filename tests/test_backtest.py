@@ -177,3 +177,15 @@ def test_a_file_long_enough_says_nothing_of_learning(tmp_path, capsys, replayed)
     assert main(["backtest", "--indoor", str(path)]) == 0
 
     assert "learns for" not in capsys.readouterr().err
+
+
+def test_fahrenheit_readings_are_watched_in_celsius_and_printed_in_fahrenheit(
+        tmp_path, capsys, replayed):
+    path = exported(tmp_path, series([46.4] * 10 + [40.1, 39.2, 46.6]))  # 8, 4.5, 4, 8.1 °C
+
+    assert main(["backtest", "--indoor", str(path), "--unit", "°F"]) == 0
+
+    out, _ = capsys.readouterr()
+    failed, back = [json.loads(line) for line in out.splitlines()]
+    assert [round(r.value, 2) for r in replayed[0][0]][-3:] == [4.5, 4.0, 8.11]
+    assert (failed["value"], failed["level"], back["value"]) == (40.1, 46.4, 46.6)

@@ -63,3 +63,15 @@ def test_conftest_files_do_not_import_each_other() -> None:
                 and name.endswith("conftest")}
     assert len(conftests) >= 5
     assert reaching == {}
+
+
+def test_the_unit_limit_is_defined_once() -> None:
+    """/unit and the HTTP API keep the same unit length because both import one constant."""
+    defining = []
+    for name in PACKAGES:
+        for path in (ROOT / name).rglob("*.py"):
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                targets = node.targets if isinstance(node, ast.Assign) else []
+                if any(isinstance(t, ast.Name) and t.id == "MAX_UNIT" for t in targets):
+                    defining.append(str(path.relative_to(ROOT)))
+    assert defining == ["storage/models.py"]

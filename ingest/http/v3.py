@@ -42,11 +42,10 @@ from ingest.payloads import DeviceReading
 from ingest.validation import Invalid, Window, might_underflow, parse_reading
 from storage.base import DAY_MS, HOUR_MS
 from storage.errors import StorageError
-from storage.models import MAX_VALUE, SENSOR_ID_RE, Reading, distinct_count
+from storage.models import MAX_UNIT, MAX_VALUE, SENSOR_ID_RE, Reading, distinct_count
 from storage.rollup import daily, hourly_history
 
 MAX_BATCH = 1000
-MAX_UNIT = 32  # as /unit keeps it
 
 
 DEFAULT_LIMIT = 10_000

@@ -51,6 +51,43 @@ def test_a_sensor_gets_one_heating_watch_not_two_warnings_a_failure(store):
     assert kinds.count(("cellar", RuleKind.HEATING)) == 1
 
 
+class StaleList:
+    """A store whose rule list was read before another chat's write: the race of two
+    `/alert attic heating` handled at once (two webhook Lambdas)."""
+
+    def __init__(self, store):
+        self._store = store
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def list_alert_rules(self, user_id=None):
+        return []
+
+
+def test_two_heating_watches_added_at_once_leave_one(store):
+    first = actions.add_rule(StaleList(store), "u1", "attic", RuleSpec(RuleKind.HEATING),
+                             now_ms=NOW_MS)
+    with pytest.raises(actions.AlreadyWatched) as second:
+        actions.add_rule(StaleList(store), "u1", "attic", RuleSpec(RuleKind.HEATING),
+                         now_ms=NOW_MS + 1)
+
+    assert second.value.rule.rule_id == first.rule_id
+    assert [r.rule_id for r in store.list_alert_rules("u1")] == [first.rule_id]
+
+
+def test_a_heating_watch_whose_id_another_rule_holds_gets_a_random_one(store):
+    watch = actions.add_rule(store, "u1", "attic", RuleSpec(RuleKind.HEATING), now_ms=NOW_MS)
+    store.delete_alert_rule("u1", watch.rule_id)
+    store.put_alert_rule(replace(watch, sensor="cellar", spec=RuleSpec(RuleKind.BELOW, 3)))
+
+    again = actions.add_rule(store, "u1", "attic", RuleSpec(RuleKind.HEATING), now_ms=NOW_MS)
+
+    assert again.rule_id != watch.rule_id
+    assert {(r.sensor, r.spec.kind) for r in store.list_alert_rules("u1")} == {
+        ("cellar", RuleKind.BELOW), ("attic", RuleKind.HEATING)}
+
+
 def test_a_freeze_takes_over_the_sensors_own_heating_watch_with_what_it_learned(store):
     watch = actions.add_rule(store, "u1", "attic", RuleSpec(RuleKind.HEATING), now_ms=NOW_MS)
     update_rule_state(store, watch, lambda state: replace(

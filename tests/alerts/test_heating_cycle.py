@@ -16,7 +16,7 @@ from alerts.cycle import Cycle, RuleBook
 from alerts.delivery import Notice
 from alerts.forecast import Forecasts, OpenMeteo
 from alerts.heating import HeatingMemory, HeatingModel, HeatingPhase
-from alerts.heating_rule import dump_memory, load_memory, memory_of
+from alerts.heating_rule import dump_memory, load_memory, memory_of, watch_unit
 from storage.models import (
     AlertRule,
     AlertState,
@@ -265,3 +265,68 @@ def test_an_old_state_without_a_memory_loads_unchanged(store):
 
     assert stored is not None and stored.heating is None
     assert store.get_alert_rule("u1", "r9").state == replace(firing, version=1)
+
+
+@pytest.fixture
+def fahrenheit(store) -> Any:
+    """The attic reports °F: 46.4 °F is the fake watch's usual 8 °C."""
+    store.write_readings("u1", [Reading("attic", NOW_MS - i * 10 * MIN, 46.4)
+                                for i in range(1, 18)], now_ms=NOW_MS)
+    store.update_sensor("u1", "attic", unit="°F", now_ms=NOW_MS)
+    return store
+
+
+def test_a_fahrenheit_watch_is_handed_celsius_and_warns_in_fahrenheit(fahrenheit, watch,
+                                                                      server):
+    store = fahrenheit
+    rule = heating_rule(store)
+    store.put_outside_settings(OutsideSettings("u1", "garden", 60.17, 24.94))
+    store.write_readings("u1", [Reading("garden", NOW_MS - i * 10 * MIN, 10.4)
+                                for i in range(20)], now_ms=NOW_MS)
+    store.update_sensor("u1", "garden", unit="°F", now_ms=NOW_MS)
+    forecasts = Forecasts(OpenMeteo(server.base_url))
+    cycle(store, NOW_MS, forecasts=forecasts)
+    store.write_readings("u1", [Reading("attic", NOW_MS + 10 * MIN, 40.1)], now_ms=NOW_MS)
+
+    notices, _ = cycle(store, NOW_MS + 11 * MIN, forecasts=forecasts)
+
+    assert watch_unit(rule.state) == "°F"
+    assert {round(r.value, 2) for r in watch.histories[0]} == {8.0, 4.5}
+    assert {round(r.value, 2) for r in watch.outsides[0].measured} == {-12.0}
+    [warning] = notices.sent
+    entry = warning.entry
+    assert entry.value == 40.1 and entry.trend_per_hour == pytest.approx(-1.26)
+    assert entry.outlook.level == pytest.approx(46.4)
+    assert entry.outlook.outside == pytest.approx(4.1)  # the forecast's −15.5 °C
+    stored = store.get_alert_rule("u1", rule.rule_id)
+    assert stored.state.extreme == pytest.approx(40.1)
+    assert watch_unit(stored.state) == "°F"  # kept through the watch's steps
+
+
+def test_a_unit_a_device_set_after_the_watch_learned_makes_it_learn_again(store, watch):
+    rule = heating_rule(store)  # no unit yet: °C
+    cycle(store, NOW_MS)
+    assert memory_of(store.get_alert_rule("u1", rule.rule_id).state).model is not None
+    store.update_sensor("u1", "attic", unit="°F", now_ms=NOW_MS)  # as a device's first report
+    store.write_readings("u1", [Reading("attic", NOW_MS + 10 * MIN, 4.5)], now_ms=NOW_MS)
+
+    notices, _ = cycle(store, NOW_MS + 11 * MIN)
+
+    assert notices.sent == []
+    stored = store.get_alert_rule("u1", rule.rule_id)
+    memory = memory_of(stored.state)
+    assert (memory.model, memory.phase, memory.first_seen) == (
+        None, HeatingPhase.LEARNING, NOW_MS - 17 * 10 * MIN)
+    assert watch_unit(stored.state) == "°F"
+
+
+def test_unit_set_relearns_only_a_watch_whose_unit_changed(store, watch):
+    rule = heating_rule(store)
+    cycle(store, NOW_MS)
+
+    assert actions.unit_set(store, "u1", "attic", "°C") == 0
+    assert actions.unit_set(store, "u1", "attic", "°F") == 1
+    assert actions.unit_set(store, "u1", "attic", "F") == 0
+
+    stored = store.get_alert_rule("u1", rule.rule_id)
+    assert memory_of(stored.state).model is None and watch_unit(stored.state) == "°F"

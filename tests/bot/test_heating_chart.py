@@ -79,3 +79,12 @@ def test_a_whole_range_at_zero_already_draws_nothing_ahead():
 
     assert shown.course == ()
     assert title("Attic", "last 24 h", "UTC", shown) == "Attic · last 24 h (UTC)"
+
+
+def test_a_fahrenheit_course_is_cut_at_32_and_says_so():
+    shown = ahead([(t, 32 + 1.8 * e, 32 + 1.8 * lo, 32 + 1.8 * hi)
+                   for t, e, lo, hi in course(6.0, 16, 12, 22)], NOW, "°F")
+
+    assert shown.course[-1][0] == NOW + 22 * HOUR
+    assert shown.zero_ms == NOW + 16 * HOUR
+    assert note(shown).endswith("; it reaches 32 °F in about 16 h.")

@@ -245,3 +245,84 @@ def test_a_house_that_stays_warm_hears_nothing(world, forecast_server):
 
     assert world.alerts_to(ALICE_CHAT, start) == []
     assert forecast_server.requests == []  # a steady watch asks for nothing
+
+
+@pytest.fixture
+def fahrenheit(world: AlertWorld) -> AlertWorld:
+    """The cottage and the garden report °F (46.4 °F is the fake watch's usual 8 °C)."""
+    store = world.store
+    store.write_readings("alice", [Reading("cottage", NOW_MS - i * 10 * MIN, 46.4)
+                                   for i in range(1, 30)], now_ms=NOW_MS)
+    store.write_readings("alice", [Reading("garden", NOW_MS - 5 * MIN, 9.9)], now_ms=NOW_MS)
+    for sensor in ("cottage", "garden"):
+        store.update_sensor("alice", sensor, unit="°F", now_ms=NOW_MS)
+    return world
+
+
+def test_a_fahrenheit_sensors_watch_works_in_celsius_and_speaks_fahrenheit(
+        fahrenheit, fake_watch):
+    world = fahrenheit
+    chat = world.linked_chat()
+    chat.ask("/outdoor garden")
+    chat.ask("/location 60.17 24.94")
+    added = chat.ask("/alert cottage heating")
+    assert "heating watch (warns when the heating stops, and when it reaches 32 °F)" in added
+    world.wait_cycles(2)  # learned, steady: 46.4 °F is not read as a warm 46.4 °C
+    assert "Watching: usually 46.4 °F" in chat.ask("/alerts")
+    start = len(world.emulator.calls)
+
+    world.post(40.0, sensor="cottage", timestamp=NOW_MS - MIN)  # 4.4 °C: below the fake's 5 °C
+    [warning] = wait_alerts(world, 1, start)
+
+    assert warning.text.startswith("🔥 Heating may have stopped at cottage: 40.0 °F "
+                                   "(usually 46.4 °F), falling 1.3 °F/h. At the forecast 4 °F "
+                                   "outside it reaches 32 °F around 19:00")
+    assert fake_watch.histories[0][-1].value == pytest.approx(4.44, abs=0.01)
+    assert [r.value for r in fake_watch.outsides[0].measured] == [pytest.approx(-12.28,
+                                                                                 abs=0.01)]
+    mark = len(world.emulator.calls)
+    world.emulator.press(warning, {b["text"]: b["callback_data"] for b in warning.buttons}[
+        "Chart 24h"], user_id=ALICE_CHAT)
+    photo = world.emulator.wait_for(lambda c: c.method == "sendPhoto", after=mark, timeout=20)
+    assert "it reaches 32 °F in about 11 h." in photo.params["caption"]
+
+
+def test_freeze_on_a_fahrenheit_sensor_fires_at_3_celsius_in_fahrenheit(fahrenheit):
+    chat = fahrenheit.linked_chat()
+
+    answer = chat.ask("/freeze cottage")
+
+    assert "alert f" in answer and " when below 37.4 °F for 10 min" in answer
+    assert answer.endswith("let it say when the sensor would reach 32 °F.")
+
+
+def test_freeze_answered_fahrenheit_sets_its_alert_at_3_celsius(world):
+    world.store.write_readings("alice", [Reading("attic", NOW_MS - MIN, 45.0)], now_ms=NOW_MS)
+    chat = world.linked_chat()
+    [answer] = chat.say("/freeze attic")
+    assert "below 3 for 10 min" in answer.text
+
+    start = len(world.emulator.calls)
+    world.emulator.press(answer, {b["text"]: b["callback_data"] for b in answer.buttons}["°F"],
+                         user_id=ALICE_CHAT)
+    edited = world.emulator.wait_for(lambda c: c.method == "editMessageText", after=start)
+
+    assert edited.text.startswith("Unit set: attic now shows values in °F. Its freeze alert ")
+    assert edited.text.endswith(" now fires below 37.4 °F (3 °C).")
+    thresholds = [r.spec.threshold for r in world.store.list_alert_rules("alice")
+                  if r.spec.threshold is not None]
+    assert thresholds == [37.4]
+
+
+def test_a_unit_changed_with_unit_makes_the_watch_learn_again(world):
+    chat = world.linked_chat()
+    chat.ask("/alert cottage heating")
+    world.wait_cycles(2)
+    assert "Watching: usually 8.0 °C" in chat.ask("/alerts")
+
+    answer = chat.ask("/unit cottage °F")
+
+    assert answer == ("Unit set: cottage now shows values in °F. Its heating watch learns its "
+                      "usual level again in that unit.")
+    assert "Learning" in chat.ask("/alerts")
+    assert chat.ask("/unit cottage F") == "Unit set: cottage now shows values in F."

@@ -125,3 +125,22 @@ def test_the_reading_beside_the_usual_level_has_the_same_precision():
         "🔥 Heating may have stopped at Attic: 6.8 °C (usually 7.9 °C), falling 0.7 °C/h.")
     assert warning(outlook, value=-0.04).startswith(
         "🔥 Heating may have stopped at Attic: 0.0 °C (usually 7.9 °C)")
+
+
+def test_a_fahrenheit_sensors_warning_and_state_speak_fahrenheit():
+    """The outbox holds a °F watch's figures in °F; the freezing point is 32 °F."""
+    outlook = HeatingOutlook(46.4, NOW + 11 * HOUR, NOW + 8 * HOUR, NOW + 15 * HOUR, 6.8,
+                             "forecast")
+    entry = OutboxEntry("e1", TransitionKind.FIRED, NOW, 43.0, NOW, 43.0, NOW - HOUR, -1.26,
+                        outlook=outlook)
+    mild = dataclasses.replace(entry, outlook=HeatingOutlook(46.4, outside=35.0,
+                                                             outside_source="forecast"))
+    model = HeatingModel(NOW, 8.0, 0.5, 31.4, 18.0, 52.0, 14.0, 4)  # learned in °C
+
+    assert render(entry, "Attic", "°F", HELSINKI, NOW) == (
+        "🔥 Heating may have stopped at Attic: 43.0 °F (usually 46.4 °F), falling 1.3 °F/h. At "
+        "the forecast 7 °F outside it reaches 32 °F around 21:00 (in about 11 h; 8–15 h).")
+    assert render(mild, "Attic", "°F", HELSINKI, NOW).endswith(
+        "At the forecast 35 °F outside it should stay above 32 °F.")
+    assert describe_state(HeatingMemory(HeatingPhase.WATCHING, model), "°F", NOW) == \
+        "Watching: usually 46.4 °F, cools with τ ≈ 31 h (18–52 h)"

@@ -19,14 +19,16 @@ import boto3
 import pytest
 from moto import mock_aws
 
-pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..Lambda..Url")
+pytestmark = [pytest.mark.filterwarnings("ignore:Tried to parse AWS..Lambda..Url"),
+              pytest.mark.filterwarnings("ignore:Tried to parse AWS..Lambda..EventInvokeConfig")]
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "template.yaml"
 REGION = "eu-north-1"
 FUNCTIONS = ("ApiFunction", "AlertsFunction", "BotFunction")
-# moto's CloudFormation has no AWS::Lambda::Url: it skips those resources, so the outputs that
-# read their URLs are checked on the transformed template instead of the deployed stack.
+# moto's CloudFormation has no AWS::Lambda::Url (nor EventInvokeConfig): it skips those
+# resources, so the outputs that read their URLs are checked on the transformed template instead
+# of the deployed stack.
 URL_OUTPUTS = ("ApiUrl", "WebhookUrl")
 
 
@@ -333,6 +335,17 @@ def test_it_runs_one_alert_cycle_a_minute_and_caps_the_apis_concurrency_when_ask
     assert [t["Arn"].rsplit(":", 1)[1] for t in target] == ["sensorbot-alerts"]
     concurrency = lambda_client.get_function_concurrency(FunctionName="sensorbot-api")
     assert concurrency["ReservedConcurrentExecutions"] == 10
+
+
+def test_lambda_does_not_retry_an_alert_cycle_itself(aws: None) -> None:
+    """A cycle that raised or timed out is not run twice more by Lambda's asynchronous retries:
+    the next tick is the retry, as for the schedule's own delivery."""
+    template = deploy("sensorbot")  # moto skips the resource, but the stack still creates
+
+    configs = [resource["Properties"] for resource in template["Resources"].values()
+               if resource["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    assert [(c["FunctionName"], c["MaximumRetryAttempts"]) for c in configs] == [
+        ({"Ref": "AlertsFunction"}, 0)]
 
 
 def test_it_reserves_no_concurrency_by_default(aws: None) -> None:

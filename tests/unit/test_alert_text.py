@@ -80,6 +80,15 @@ def test_the_trend_is_a_least_squares_slope_and_said_only_when_it_matters():
     assert describe_trend(FREEZE, 30.0, -0.5, "°C") == "falling 0.5 °C/h"  # ETA beyond 48 h
 
 
+def test_a_fahrenheit_sensors_trend_counts_down_to_32_not_0():
+    freeze_f = RuleSpec(RuleKind.BELOW, 37.4, for_s=600)
+
+    assert describe_trend(freeze_f, 36.0, -2.0, "°F") == \
+        "falling 2 °F/h — reaches 32 °F in about 2 h"
+    assert describe_rule(RuleSpec(RuleKind.HEATING), "°F") == \
+        "heating watch (warns when the heating stops, and when it reaches 32 °F)"
+
+
 @pytest.mark.parametrize(("span", "hour", "quiet"), [
     ("22:00-07:00", 23, True), ("22:00-07:00", 6, True), ("22:00-07:00", 7, False),
     ("09:00-17:30", 10, True), ("09:00-17:30", 18, False),

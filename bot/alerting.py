@@ -16,7 +16,7 @@ from telegram import (
 from telegram.error import BadRequest, TelegramError
 
 from alerts import actions
-from alerts.heating_rule import memory_of
+from alerts.heating_rule import memory_of, watch_unit
 from alerts.outside import settings_of
 from alerts.quiet import BadQuietHours, parse_quiet_hours
 from alerts.rules import FREEZE_DEFAULT, BadRule, freeze_default, is_freeze
@@ -137,7 +137,8 @@ async def heating_note(context: BotContext, user_id: str, watch: AlertRule,
     services = context.services
     # A /freeze run again keeps the stored watch, which may have learned since.
     stored = await services.run(services.store.get_alert_rule, user_id, watch.rule_id)
-    state = describe_state(memory_of((stored or watch).state), unit, services.clock_ms())
+    kept = (stored or watch).state
+    state = describe_state(memory_of(kept), unit, services.clock_ms(), watch_unit(kept))
     outside = await services.run(settings_of, services.store, user_id)
     has_outside = outside.outdoor_sensor is not None or outside.latitude is not None
     hint = OUTSIDE_HINT.format(zero=degrees(freezing_point(unit), unit))
@@ -174,7 +175,8 @@ async def alerts_page(context: BotContext, link: ChatLink,
             state += f", acknowledged by {rule.state.ack_by}"
         preset = " [freeze]" if is_freeze(rule) else ""
         if rule.spec.kind is RuleKind.HEATING:
-            state = describe_state(memory_of(rule.state), sensor.unit if sensor else None, now) \
+            state = describe_state(memory_of(rule.state), sensor.unit if sensor else None, now,
+                                   watch_unit(rule.state)) \
                 + state[len(rule.state.status.value):]
         lines.append(f"{rule.rule_id} · {name}: "
                      f"{describe_rule(rule.spec, sensor.unit if sensor else None)}"

@@ -107,8 +107,12 @@ def render(entry: OutboxEntry, name: str, unit: str | None, zone: ZoneInfo, now_
     return warning(entry, name, unit, zone, now_ms)
 
 
-def describe_state(memory: HeatingMemory, unit: str | None, now_ms: int) -> str:
-    """For /alerts: learning (N days to go), watching (usual level, τ with its range), firing."""
+def describe_state(memory: HeatingMemory, unit: str | None, now_ms: int,
+                   learned_in: str | None = None) -> str:
+    """For /alerts: learning (N days to go), watching (usual level, τ with its range), firing.
+    `learned_in`: "°F" when the watch turned °F readings into °C (its level is °C); None when
+    its level is in the sensor's own figures, as a watch kept from before °F sensors had it,
+    until it learns again."""
     model = memory.model
     if memory.phase is HeatingPhase.FIRING:
         return "Firing: the heating may have stopped"
@@ -129,5 +133,5 @@ def describe_state(memory: HeatingMemory, unit: str | None, now_ms: int) -> str:
                f"{model.tau_high_h:.0f} h{guess})")
     relearn = ", relearning the level after you turned it down" \
         if memory.relearn_from is not None and model.learned_at < memory.relearn_from else ""
-    level = from_celsius(model.level, unit)
+    level = from_celsius(model.level, learned_in)
     return f"Watching: usually {degrees(level, unit, LEVEL_DIGITS)}, {tau}{relearn}"

@@ -4,13 +4,35 @@ sensor's unit."""
 
 from __future__ import annotations
 
-# How a unit set with /unit or sent by a device may spell Fahrenheit.
-FAHRENHEIT = frozenset({"°f", "f", "℉", "degf", "deg f", "fahrenheit", "° f"})
+import re
+import unicodedata
+from functools import lru_cache
+
+# How a unit set with /unit or sent by a device may spell Fahrenheit, once `_spelled` has
+# taken out case, spaces, dots and the degree sign's look-alikes.
+FAHRENHEIT = frozenset({"°f", "f", "degf", "degreef", "degreesf", "fahrenheit", "°fahrenheit",
+                        "degfahrenheit", "degreesfahrenheit"})
+CELSIUS = frozenset({"°c", "c", "degc", "degreec", "degreesc", "celsius", "°celsius",
+                     "degcelsius", "degreescelsius", "centigrade"})
+# "º" (the ordinal sign) and "˚" (the ring above, a Mac's Option-K) pass for the degree sign.
+DEGREE_LOOKALIKES = str.maketrans({"º": "°", "˚": "°"})
 FREEZING_C = 0.0
 
 
+@lru_cache(maxsize=256)  # a °F watch asks at every reading; units are few
+def _spelled(unit: str) -> str:
+    """The unit without case, spaces or dots, "℉" as "°f", look-alikes as "°" (before NFKC,
+    which would make "º" an "o")."""
+    folded = unicodedata.normalize("NFKC", unit.translate(DEGREE_LOOKALIKES)).lower()
+    return re.sub(r"[\s.]", "", folded)
+
+
 def is_fahrenheit(unit: str | None) -> bool:
-    return unit is not None and unit.strip().lower() in FAHRENHEIT
+    return unit is not None and _spelled(unit) in FAHRENHEIT
+
+
+def is_celsius(unit: str | None) -> bool:
+    return unit is not None and _spelled(unit) in CELSIUS
 
 
 def to_celsius(value: float, unit: str | None) -> float:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from core.clock import wall_clock_ms
 from core.config import ConfigError, Settings, find_config_file, load_settings
+from core.temperature import is_celsius, is_fahrenheit
 from core.tokens import TokenImportError, import_ranch_tokens, issue_token
 from core.users import NoFreeId, add_user_named
 from sensorbot.lean import (
@@ -389,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the watched sensor's readings")
     backtest.add_argument("--outdoor", metavar="FILE", help="outdoor readings: the measurement "
                           "up to each moment, and the forecast after it")
-    backtest.add_argument("--unit", default="°C", metavar="UNIT",
+    backtest.add_argument("--unit", default="°C", metavar="UNIT", type=temperature_unit,
                           help="the files' unit: °C (the default) or °F, converted for the watch "
                           "and printed back in °F")
     local = commands.add_parser(
@@ -469,6 +470,15 @@ def build_parser() -> argparse.ArgumentParser:
     migration.add_argument("--segments", type=int, default=4, choices=range(1, 65),
                            metavar="N", help="parallel scan segments (default 4)")
     return parser
+
+
+def temperature_unit(text: str) -> str:
+    """`backtest --unit`: °C or °F, as /unit would spell them ("F", "degF"); any other unit
+    would replay its readings as if they were °C."""
+    if not (is_celsius(text) or is_fahrenheit(text)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a temperature unit; e.g. --unit °F "
+                                         "or --unit °C")
+    return text
 
 
 def day(text: str) -> date:

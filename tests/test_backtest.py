@@ -189,3 +189,24 @@ def test_fahrenheit_readings_are_watched_in_celsius_and_printed_in_fahrenheit(
     failed, back = [json.loads(line) for line in out.splitlines()]
     assert [round(r.value, 2) for r in replayed[0][0]][-3:] == [4.5, 4.0, 8.11]
     assert (failed["value"], failed["level"], back["value"]) == (40.1, 46.4, 46.6)
+
+
+@pytest.mark.parametrize("unit", ["F", "degF", "ºF"])
+def test_fahrenheit_spelled_as_unit_accepts_it_is_fahrenheit(tmp_path, capsys, replayed, unit):
+    path = exported(tmp_path, series([46.4] * 10 + [40.1, 39.2, 46.6]))
+
+    assert main(["backtest", "--indoor", str(path), "--unit", unit]) == 0
+
+    assert [round(r.value, 2) for r in replayed[0][0]][-3:] == [4.5, 4.0, 8.11]
+
+
+def test_a_unit_that_is_not_a_temperature_is_refused_not_replayed_as_celsius(
+        tmp_path, capsys, replayed):
+    path = exported(tmp_path, series([46.4] * 10))
+
+    with pytest.raises(SystemExit) as exited:
+        main(["backtest", "--indoor", str(path), "--unit", "K"])
+
+    assert exited.value.code == 2
+    assert "'K' is not a temperature unit; e.g. --unit °F" in capsys.readouterr().err
+    assert replayed == []

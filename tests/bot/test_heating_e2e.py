@@ -6,20 +6,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 import bot.data
+from alerts.heating import HeatingMemory, HeatingPhase
+from alerts.heating_rule import dump_memory
+from alerts.rules import HEATING_SPEC
 from bot.chart import render_png
 from sensorbot.demo.emulator import BotApiEmulator
-from storage.models import OutsideSettings, Reading
+from storage.models import AlertRule, AlertState, OutsideSettings, Reading
 from storage.sqlite import SQLiteStore
 from tests.support.alerts import AlertWorld, start_world
 from tests.support.api import Clock
 from tests.support.bot import ALICE_CHAT
 from tests.support.common import NOW_MS
-from tests.support.heating_fakes import FakeForecastServer, FakeWatch, use_fake_watch
+from tests.support.heating_fakes import (
+    FakeForecastServer,
+    FakeWatch,
+    learned,
+    use_fake_watch,
+)
 
 MIN = 60_000
 
@@ -326,3 +335,17 @@ def test_a_unit_changed_with_unit_makes_the_watch_learn_again(world):
                       "usual level again in that unit.")
     assert "Learning" in chat.ask("/alerts")
     assert chat.ask("/unit cottage F") == "Unit set: cottage now shows values in F."
+
+
+def test_a_watch_kept_from_before_fahrenheit_shows_its_level_as_learned(fahrenheit):
+    """A °F sensor's watch stored before watches worked in °C learned 46.4 from the readings
+    as they came: /alerts says 46.4 °F (not 115.5 °F) until the watch learns again."""
+    world = fahrenheit
+    model = replace(learned(NOW_MS), level=46.4)
+    memory = HeatingMemory(HeatingPhase.WATCHING, model, first_seen=NOW_MS - 5 * 1440 * MIN)
+    world.store.put_alert_rule(AlertRule("alice", "r0ld01", "cottage", HEATING_SPEC, NOW_MS,
+                                         AlertState(heating=dump_memory(memory))))
+    chat = world.linked_chat()
+    world.wait_cycles(1)  # steady: the readings and the level are in the same figures
+
+    assert "Watching: usually 46.4 °F" in chat.ask("/alerts")

@@ -142,5 +142,5 @@ def test_a_fahrenheit_sensors_warning_and_state_speak_fahrenheit():
         "the forecast 7 °F outside it reaches 32 °F around 21:00 (in about 11 h; 8–15 h).")
     assert render(mild, "Attic", "°F", HELSINKI, NOW).endswith(
         "At the forecast 35 °F outside it should stay above 32 °F.")
-    assert describe_state(HeatingMemory(HeatingPhase.WATCHING, model), "°F", NOW) == \
+    assert describe_state(HeatingMemory(HeatingPhase.WATCHING, model), "°F", NOW, "°F") == \
         "Watching: usually 46.4 °F, cools with τ ≈ 31 h (18–52 h)"

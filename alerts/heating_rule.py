@@ -115,13 +115,6 @@ def all_in_celsius(readings: Sequence[Reading], unit: str | None) -> list[Readin
     return [Reading(r.sensor, r.timestamp, to_celsius(r.value, unit)) for r in readings]
 
 
-def outside_in_celsius(outside: Outside, outdoor_unit: str | None) -> Outside:
-    """The outdoor sensor's readings in °C (the forecast is in °C already)."""
-    if not is_fahrenheit(outdoor_unit):
-        return outside
-    return replace(outside, measured=tuple(all_in_celsius(outside.measured, outdoor_unit)))
-
-
 def _said(value: float | None, unit: str | None) -> float | None:
     return None if value is None else from_celsius(value, unit)
 

@@ -111,6 +111,20 @@ def test_a_steady_cycle_reads_only_the_latest_readings_and_writes_nothing(store,
     assert summary.rules == 1 and summary.transitions == 0
 
 
+def test_a_steady_cycle_of_a_fahrenheit_watch_reads_no_more(fahrenheit, watch):
+    """The unit is kept in the rule's state: a steady cycle asks the store nothing more."""
+    heating_rule(fahrenheit)
+    cycle(fahrenheit, NOW_MS)  # learns
+    counting, book = Counting(fahrenheit), RuleBook()
+    cycle(counting, NOW_MS + 1000, rulebook=book)
+    counting.calls.clear()
+
+    _, summary = cycle(counting, NOW_MS + 2000, rulebook=book)
+
+    assert counting.calls == ["latest_readings"]
+    assert summary.rules == 1 and summary.transitions == 0
+
+
 def test_a_failure_is_one_warning_with_its_prediction_and_always_rings(store, watch):
     rule = heating_rule(store)
     cycle(store, NOW_MS)

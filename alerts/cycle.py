@@ -209,8 +209,10 @@ class Cycle:
     async def outside(self, user_id: str, start: int, end: int) -> heating.Outside:
         if user_id not in self._outside:
             self._outside[user_id] = await self.call(self.store.get_outside_settings, user_id)
+        # The user's sensors, when this cycle has them already: the outdoor sensor's unit is
+        # then not read again.
         return await self.call(gather, self.store, self.forecasts, self._outside[user_id],
-                               start, end, self.now_ms)
+                               start, end, self.now_ms, self._sensors.get(user_id))
 
     async def history(self, rule: AlertRule, start: int, end: int) -> list[Reading]:
         readings = await self.call(self.store.read_range, rule.user_id, rule.sensor, start,

@@ -6,13 +6,14 @@ in a worker thread."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import replace
 
 from alerts.forecast import Forecasts
 from alerts.heating import Outside
 from alerts.heating_rule import all_in_celsius
 from storage.base import Store
-from storage.models import OutsideSettings, Reading
+from storage.models import OutsideSettings, Reading, Sensor
 
 
 class BadLocation(ValueError):
@@ -46,9 +47,11 @@ def set_location(store: Store, user_id: str, location: tuple[float, float] | Non
 
 
 def gather(store: Store, forecasts: Forecasts, settings: OutsideSettings | None, start: int,
-           end: int, now_ms: int) -> Outside:
+           end: int, now_ms: int, sensors: Mapping[str, Sensor] | None = None) -> Outside:
     """The outdoor sensor's readings in [start, end], in °C whatever its unit, and the
-    forecast at the location; nothing is asked of the forecast without a location."""
+    forecast at the location; nothing is asked of the forecast without a location.
+    `sensors`: the user's, when the caller has them already (the cycle): its unit is then
+    not read again."""
     if settings is None:
         return Outside()
     measured: list[Reading] = []
@@ -56,7 +59,9 @@ def gather(store: Store, forecasts: Forecasts, settings: OutsideSettings | None,
         measured = store.read_range(settings.user_id, settings.outdoor_sensor, start, end,
                                     now_ms=now_ms)
     if measured:
-        outdoor = store.get_sensor(settings.user_id, settings.outdoor_sensor or "")
+        name = settings.outdoor_sensor or ""
+        outdoor = sensors.get(name) if sensors is not None else \
+            store.get_sensor(settings.user_id, name)
         measured = all_in_celsius(measured, outdoor.unit if outdoor else None)
     return Outside(tuple(measured), forecasts.at(settings.location, now_ms))
 

@@ -125,6 +125,27 @@ def test_a_steady_cycle_of_a_fahrenheit_watch_reads_no_more(fahrenheit, watch):
     assert summary.rules == 1 and summary.transitions == 0
 
 
+def test_a_warning_with_an_outdoor_sensor_reads_its_unit_once_in_the_cycles_sensor_list(
+        store, watch):
+    """The cycle has the user's sensors (to see a unit changed) before it reads outside: the
+    outdoor sensor's unit comes from that list, not one more read."""
+    rule = heating_rule(store)
+    store.put_outside_settings(OutsideSettings("u1", "garden", None, None))
+    store.write_readings("u1", [Reading("garden", NOW_MS - i * 10 * MIN, 10.4)
+                                for i in range(20)], now_ms=NOW_MS)
+    store.update_sensor("u1", "garden", unit="°F", now_ms=NOW_MS)
+    cycle(store, NOW_MS)
+    store.write_readings("u1", [Reading("attic", NOW_MS + 10 * MIN, 4.5)], now_ms=NOW_MS)
+    counting = Counting(store)
+
+    notices, _ = cycle(counting, NOW_MS + 11 * MIN)
+
+    assert [n.rule.rule_id for n in notices.sent] == [rule.rule_id]
+    assert {round(r.value, 2) for r in watch.outsides[0].measured} == {-12.0}
+    assert "get_sensor" not in counting.calls
+    assert counting.calls.count("list_sensors") == 1
+
+
 def test_a_failure_is_one_warning_with_its_prediction_and_always_rings(store, watch):
     rule = heating_rule(store)
     cycle(store, NOW_MS)

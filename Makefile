@@ -16,12 +16,19 @@ endif
 # ruff, then mypy (configured in pyproject.toml) beside the suite, whose four workers spend a
 # third of their time waiting on servers and timers: mypy's report follows the suite's. The
 # suite starts the product in a hundred subprocesses: with PYTHONDONTWRITEBYTECODE set (as some
-# images do) each would compile sensorbot's source anew, a sixth of the suite's CPU.
+# images do) each would compile sensorbot's source anew, a sixth of the suite's CPU. After an
+# install, one collection (beside mypy) first writes the bytecode of what the workers import,
+# which the four of them would otherwise each compile at once.
+SUITE_ENV := PYTHONDONTWRITEBYTECODE= NO_PROXY=127.0.0.1,localhost \
+	DYNALITE_BIN=$(abspath $(DYNALITE))
+BYTECODE := $(VENV)/.compiled
+
 test: $(STAMP) $(DYNALITE)
 	$(BIN)/ruff check .
 	@$(BIN)/mypy > $(VENV)/mypy.log 2>&1 & typing=$$!; \
-	PYTHONDONTWRITEBYTECODE= NO_PROXY=127.0.0.1,localhost DYNALITE_BIN=$(abspath $(DYNALITE)) \
-		$(BIN)/pytest -q -n 4 --dist worksteal; tests=$$?; \
+	[ -e $(BYTECODE) -a $(BYTECODE) -nt $(STAMP) ] || { $(SUITE_ENV) $(BIN)/pytest -q \
+		--collect-only -p no:cacheprovider >/dev/null 2>&1; touch $(BYTECODE); }; \
+	$(SUITE_ENV) $(BIN)/pytest -q -n 4 --dist worksteal; tests=$$?; \
 	wait $$typing; typed=$$?; echo "mypy:"; cat $(VENV)/mypy.log; \
 	exit $$(( tests || typed ))
 
@@ -47,11 +54,13 @@ package: $(STAMP)
 	$(BIN)/python -m deploy.package
 
 # The project and an extra, by uv (from PyPI; it fetches in parallel: 20 s where pip takes 90 s),
-# compiled to bytecode once here rather than by every process that imports it; or by pip where
-# uv cannot be had.
-install = { $(BIN)/python -m pip install --quiet 'uv>=0.5,<1' \
-		&& $(BIN)/python -m uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[$(1)]'; } \
-	|| { $(BIN)/python -m pip install --quiet --upgrade pip \
+# which the interpreter's own pip puts into the .venv (made without pip: 4 s less), and pip
+# beside them for `make package`; or by pip where uv cannot be had. No bytecode for all 10,000
+# modules (17 s of CPU): `make test` compiles the ones the suite imports (see test).
+install = { $(PYTHON) -m pip --python $(BIN)/python install --quiet 'uv>=0.5,<1' \
+		&& $(BIN)/python -m uv pip install --quiet --python $(BIN)/python pip -e '.[$(1)]'; } \
+	|| { $(BIN)/python -m ensurepip --upgrade >/dev/null \
+		&& $(BIN)/python -m pip install --quiet --upgrade pip \
 		&& $(BIN)/python -m pip install --quiet -e '.[$(1)]'; }
 
 # sensorbot needs Python 3.11+: say so before making a .venv that cannot install it.
@@ -71,7 +80,7 @@ $(BIN)/python:
 		"runs:" $(SUGGEST) >&2; exit 2; }
 	@$(PYTHON) -c '$(NEEDS_311)' || { echo "sensorbot needs Python 3.11 or newer; $(PYTHON)" \
 		"is $$($(PYTHON) --version 2>&1). Name a newer one:" $(SUGGEST) >&2; exit 2; }
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --without-pip $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	@$(BIN)/python -c '$(NEEDS_311)' || { echo "$(VENV) was made with an older Python:" \

@@ -69,12 +69,18 @@ def test_run_freezes_what_start_up_built(tmp_path, emulator):
     assert int(frozen) > 50_000  # modules, the bot and the API: the collector skips them
 
 
-def test_the_api_freezes_what_start_up_built(tmp_path):
+# As FROZEN_BY, and says whether Telegram's library was loaded.
+FROZEN_WITHOUT_THE_BOT = ("import gc, sys; from sensorbot.__main__ import entry; code = entry(); "
+                          "print(code, 'telegram' in sys.modules, gc.get_freeze_count())")
+
+
+def test_the_api_freezes_what_start_up_built_and_leaves_the_bot_out(tmp_path):
     port = free_port()
     config = tmp_path / "config.toml"
     config.write_text(f'[storage]\nsqlite_path = "s.db"\n[api]\nport = {port}\n',
                       encoding="utf-8")
-    server = subprocess.Popen([sys.executable, "-c", FROZEN_BY, "api", "--config", str(config)],
+    server = subprocess.Popen([sys.executable, "-c", FROZEN_WITHOUT_THE_BOT, "api", "--config",
+                               str(config)],
                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
     try:
@@ -83,8 +89,9 @@ def test_the_api_freezes_what_start_up_built(tmp_path):
         server.send_signal(signal.SIGTERM)
         out, err = server.communicate(timeout=30)
 
-    code, frozen = out.split()
+    code, with_telegram, frozen = out.split()
     assert code == "0", err
+    assert with_telegram == "False"  # the API alone starts without the bot's library
     assert int(frozen) > 50_000
 
 

@@ -65,13 +65,10 @@ def create_app(settings: Settings, *, store: Store,
     app = FastAPI(title="sensorbot", version=core.__version__,
                   description="Ingest and read home-sensor readings. See README.md.",
                   responses=ERROR_RESPONSES)
-    app.state.services = Services(store, Authenticator(store, clock_ms),
-                                  ReadingRateLimiter(settings.api.max_readings_per_minute),
-                                  clock_ms)
+    serve_from(app, settings, store, clock_ms)
     app.include_router(ranchdata.router)
     app.include_router(v3.router)
     app.include_router(devices.router)
-    app.state.units = FirstSight(store)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.api.cors_origins,
@@ -85,6 +82,15 @@ def create_app(settings: Settings, *, store: Store,
     install_error_handlers(app)
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     return app
+
+
+def serve_from(app: FastAPI, settings: Settings, store: Store,
+               clock_ms: Callable[[], int]) -> None:
+    """Give the app its services on `store`: all the state its routes read (`app.state`)."""
+    app.state.services = Services(store, Authenticator(store, clock_ms),
+                                  ReadingRateLimiter(settings.api.max_readings_per_minute),
+                                  clock_ms)
+    app.state.units = FirstSight(store)
 
 
 def install_error_handlers(app: FastAPI) -> None:

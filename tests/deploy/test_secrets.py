@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -23,8 +22,8 @@ NAMES = {secrets.BOT_TOKEN_PARAM: "/sensorbot/bot-token",
 class CountingClient:
     """moto's SSM client, counting GetParameters calls."""
 
-    def __init__(self) -> None:
-        self.client = boto3.client("ssm", region_name="eu-north-1")
+    def __init__(self, client: Any) -> None:
+        self.client = client
         self.calls: list[list[str]] = []
 
     def get_parameters(self, **request: Any) -> Any:
@@ -33,9 +32,10 @@ class CountingClient:
 
 
 @pytest.fixture
-def ssm() -> Iterator[CountingClient]:
+def ssm(botocore_session: Any) -> Iterator[CountingClient]:
+    """From the suite's one botocore session, which read SSM's model once."""
     with mock_aws():
-        client = CountingClient()
+        client = CountingClient(botocore_session.create_client("ssm", region_name="eu-north-1"))
         client.client.put_parameter(Name="/sensorbot/bot-token", Value=TOKEN,
                                     Type="SecureString")
         client.client.put_parameter(Name="/sensorbot/webhook-secret", Value=SECRET,

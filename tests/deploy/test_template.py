@@ -65,7 +65,20 @@ def transformed_with(parameters: str) -> dict[str, Any]:
         properties["CodeUri"] = f"s3://artifacts/{name}.zip"
     with mock_aws():  # the loader looks AWS's managed policies up in IAM
         return transform(template, json.loads(parameters),  # type: ignore[no-any-return]
-                         ManagedPolicyLoader(boto3.client("iam", region_name=REGION)))
+                         ManagedPolicyLoader(aws_client("iam", region_name=REGION)))
+
+
+@functools.cache
+def aws_session() -> boto3.Session:
+    """One session for every client here: moto starts each test on a fresh default session,
+    which read botocore's models anew for each client (60 ms of CPU, some 70 clients)."""
+    import botocore.session
+
+    return boto3.Session(botocore_session=botocore.session.get_session())
+
+
+def aws_client(service: str, *, region_name: str) -> Any:
+    return aws_session().client(service, region_name=region_name)  # type: ignore[call-overload]
 
 
 def policy_document(raw: Any) -> dict[str, Any]:
@@ -90,7 +103,7 @@ def aws() -> Iterator[None]:
 
 def deploy(stack: str, parameters: dict[str, str] | None = None) -> dict[str, Any]:
     """Upload placeholder code, create the stack in moto; the transformed template."""
-    s3 = boto3.client("s3", region_name=REGION)
+    s3 = aws_client("s3", region_name=REGION)
     if not s3.list_buckets()["Buckets"]:
         s3.create_bucket(Bucket="artifacts",
                          CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -103,7 +116,7 @@ def deploy(stack: str, parameters: dict[str, str] | None = None) -> dict[str, An
     deployable = json.loads(json.dumps(template))
     for output in URL_OUTPUTS:
         deployable["Outputs"].pop(output)
-    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    cloudformation = aws_client("cloudformation", region_name=REGION)
     cloudformation.create_stack(
         StackName=stack, TemplateBody=json.dumps(deployable), Capabilities=["CAPABILITY_IAM"],
         Parameters=[{"ParameterKey": k, "ParameterValue": v}
@@ -114,13 +127,13 @@ def deploy(stack: str, parameters: dict[str, str] | None = None) -> dict[str, An
 
 
 def stack_resources(stack: str) -> dict[str, str]:
-    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    cloudformation = aws_client("cloudformation", region_name=REGION)
     summaries = cloudformation.list_stack_resources(StackName=stack)["StackResourceSummaries"]
     return {s["LogicalResourceId"]: s.get("PhysicalResourceId", "") for s in summaries}
 
 
 def role_statements(stack: str, role: str) -> list[dict[str, Any]]:
-    iam = boto3.client("iam", region_name=REGION)
+    iam = aws_client("iam", region_name=REGION)
     name = stack_resources(stack)[role]
     assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []
     statements = []
@@ -192,7 +205,7 @@ def test_it_runs_arm64_with_json_logs_into_its_own_log_group(aws: None) -> None:
 
 def test_it_deploys_the_tables_in_ranchdatas_layout(aws: None) -> None:
     deploy("sensorbot")
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb = aws_client("dynamodb", region_name=REGION)
 
     measurements = dynamodb.describe_table(TableName="measurement")["Table"]
     meta = dynamodb.describe_table(TableName="sensorbot-meta")["Table"]
@@ -216,7 +229,7 @@ def test_it_bills_the_tables_on_demand_unless_write_units_are_given(aws: None) -
                          "StatisticsTableName": "statistics1"})
     deploy("provisioned", {"MeasurementsTableName": "m2", "MetaTableName": "meta2",
                            "StatisticsTableName": "statistics2", "MeasurementsWriteUnits": "17"})
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb = aws_client("dynamodb", region_name=REGION)
 
     def billing(table: str) -> tuple[str, int, int]:
         described = dynamodb.describe_table(TableName=table)["Table"]
@@ -231,7 +244,7 @@ def test_it_bills_the_tables_on_demand_unless_write_units_are_given(aws: None) -
 
 
 def test_it_adopts_an_existing_measurements_table_under_its_own_name(aws: None) -> None:
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb = aws_client("dynamodb", region_name=REGION)
     dynamodb.create_table(TableName="ranch-measurements", BillingMode="PAY_PER_REQUEST",
                           AttributeDefinitions=[{"AttributeName": "sensorId", "AttributeType": "S"},
                                                 {"AttributeName": "timestamp",
@@ -243,7 +256,7 @@ def test_it_adopts_an_existing_measurements_table_under_its_own_name(aws: None) 
                         "CreateMeasurementsTable": "false"})
 
     assert "MeasurementsTable" not in stack_resources("adopting")
-    function = boto3.client("lambda", region_name=REGION).get_function(
+    function = aws_client("lambda", region_name=REGION).get_function(
         FunctionName="adopting-api")["Configuration"]
     variables = function["Environment"]["Variables"]
     assert variables["SENSORBOT_STORAGE__DYNAMODB__MEASUREMENTS_TABLE"] == "ranch-measurements"
@@ -253,13 +266,13 @@ def test_it_adopts_an_existing_measurements_table_under_its_own_name(aws: None) 
 
 def test_it_leaves_the_tables_behind_when_the_stack_is_deleted(aws: None) -> None:
     deploy("sensorbot")
-    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    cloudformation = aws_client("cloudformation", region_name=REGION)
 
     cloudformation.delete_stack(StackName="sensorbot")
 
-    tables = boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"]
+    tables = aws_client("dynamodb", region_name=REGION).list_tables()["TableNames"]
     assert sorted(tables) == ["measurement", "sensorbot-meta", "sensorbot-statistics"]
-    logs = boto3.client("logs", region_name=REGION).describe_log_groups()["logGroups"]
+    logs = aws_client("logs", region_name=REGION).describe_log_groups()["logGroups"]
     assert logs == []  # the stack's other resources did go
 
 
@@ -326,11 +339,11 @@ def test_it_lets_only_the_functions_that_need_them_read_their_own_secrets(aws: N
 def test_it_runs_one_alert_cycle_a_minute_and_caps_the_apis_concurrency_when_asked(
         aws: None) -> None:
     deploy("sensorbot", {"ApiReservedConcurrency": "10"})
-    rules = boto3.client("events", region_name=REGION).list_rules()["Rules"]
-    lambda_client = boto3.client("lambda", region_name=REGION)
+    rules = aws_client("events", region_name=REGION).list_rules()["Rules"]
+    lambda_client = aws_client("lambda", region_name=REGION)
 
     assert [rule["ScheduleExpression"] for rule in rules] == ["rate(1 minute)"]
-    target = boto3.client("events", region_name=REGION).list_targets_by_rule(
+    target = aws_client("events", region_name=REGION).list_targets_by_rule(
         Rule=rules[0]["Name"])["Targets"]
     assert [t["Arn"].rsplit(":", 1)[1] for t in target] == ["sensorbot-alerts"]
     concurrency = lambda_client.get_function_concurrency(FunctionName="sensorbot-api")
@@ -353,7 +366,7 @@ def test_it_reserves_no_concurrency_by_default(aws: None) -> None:
     any by default would roll the first deploy back."""
     deploy("sensorbot")
 
-    concurrency = boto3.client("lambda", region_name=REGION).get_function_concurrency(
+    concurrency = aws_client("lambda", region_name=REGION).get_function_concurrency(
         FunctionName="sensorbot-api")
     assert concurrency.get("ReservedConcurrentExecutions") is None
 
@@ -380,7 +393,7 @@ def test_init_before_the_stack_creates_nothing_and_says_where_it_looked(
     assert ("no table 'measurement' or 'sensorbot-meta' or 'sensorbot-statistics' "
             f"in region {REGION}") in err
     assert "deploy it first" in err and "--create-tables" in err
-    assert boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"] == []
+    assert aws_client("dynamodb", region_name=REGION).list_tables()["TableNames"] == []
     deploy("sensorbot")  # so the stack can still make its tables
 
 
@@ -408,9 +421,9 @@ def test_init_creates_missing_tables_when_told_in_the_aws_configurations_region(
     err = capsys.readouterr().err
     assert "table 'measurement' in us-west-2: created" in err
     assert "table 'sensorbot-meta' in us-west-2: created" in err
-    assert sorted(boto3.client("dynamodb", region_name="us-west-2").list_tables()[
+    assert sorted(aws_client("dynamodb", region_name="us-west-2").list_tables()[
         "TableNames"]) == ["measurement", "sensorbot-meta", "sensorbot-statistics"]
-    assert boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"] == []
+    assert aws_client("dynamodb", region_name=REGION).list_tables()["TableNames"] == []
 
 
 def test_without_any_region_it_says_how_to_set_one(
@@ -437,7 +450,7 @@ def test_the_migration_pages_takeover_deploys_beside_ranchdatas_table_and_init_a
     assert overrides is not None
     assert page.index("sam deploy") < page.index("sensorbot init")  # the stack first
     parameters = dict(pair.split("=", 1) for pair in overrides[1].split())
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb = aws_client("dynamodb", region_name=REGION)
     dynamodb.create_table(TableName="measurement", BillingMode="PAY_PER_REQUEST",
                           AttributeDefinitions=[{"AttributeName": "sensorId", "AttributeType": "S"},
                                                 {"AttributeName": "timestamp",

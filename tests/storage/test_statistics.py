@@ -9,7 +9,15 @@ import pytest
 from storage.base import DAY_MS, HOUR_MS
 from storage.errors import MissingTable
 from storage.models import HourStats, Reading, User
-from storage.rollup import GRACE_MS, Rollup, daily, hourly_history, rebuild, summarize_hours
+from storage.rollup import (
+    GRACE_MS,
+    REBUILD_CHUNK_MS,
+    Rollup,
+    daily,
+    hourly_history,
+    rebuild,
+    summarize_hours,
+)
 from tests.support.common import NOW_MS
 
 MINUTE = 60_000
@@ -122,12 +130,13 @@ def test_statistics_expire_after_their_own_retention(make_store):
 
 def test_rebuild_recompiles_whatever_the_readings_hold(store):
     with_user(store)
-    readings = five_minutes("attic", NOW_MS - 20 * DAY_MS, 20 * 24)
+    days = REBUILD_CHUNK_MS // DAY_MS + 1  # more than the rebuild reads at a time
+    readings = five_minutes("attic", NOW_MS - days * DAY_MS, days * 24)
     store.write_readings("u1", readings, now_ms=NOW_MS)
 
     summary = rebuild(store, since_ms=0, now_ms=NOW_MS + MINUTE)
 
-    assert summary.hours_written == 480
+    assert summary.hours_written == days * 24
     assert store.read_statistics("u1", "attic", 0, NOW_MS, now_ms=NOW_MS) == \
         summarize_hours(readings)
 

@@ -6,16 +6,18 @@ An API under test on each backend: the app, its store, a movable clock and token
 from __future__ import annotations
 
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from core.config import Settings
 from core.tokens import issue_token
-from ingest.http.app import create_app
+from ingest.http.app import create_app, serve_from
 from storage.models import Reading, User
 from tests.support.common import NOW_MS
 
@@ -62,10 +64,29 @@ def build_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) ->
     return store
 
 
+# FastAPI works out every route's state anew for each app, at the app's first request: 40 ms of
+# CPU, and the suite makes some 350 apps. So an app that no test holds any more (its Api is
+# gone) serves the next test of the same settings, given that test's store, clock and services.
+_apps: dict[str, list[FastAPI]] = {}
+_holders: weakref.WeakValueDictionary[int, Api] = weakref.WeakValueDictionary()
+
+
+def app_on(settings: Settings, store: Any, clock: Clock) -> FastAPI:
+    """An app of these settings on `store`: one that no test holds, else a new one."""
+    apps = _apps.setdefault(settings.model_dump_json(), [])
+    for app in apps:
+        if id(app) not in _holders:
+            serve_from(app, settings, store, clock)
+            return app
+    apps.append(create_app(settings, store=store, clock_ms=clock))
+    return apps[-1]
+
+
 def make_api(store: Any, settings: Settings | None = None) -> Api:
     clock = Clock()
-    app = create_app(settings or Settings(), store=store, clock_ms=clock)
+    app = app_on(settings or Settings(), store, clock)
     api = Api(TestClient(app, raise_server_exceptions=False), store, clock)
+    _holders[id(app)] = api
     for user in ("alice", "bob"):
         store.add_user(User(user, user.title(), NOW_MS))
         for scope in ("read", "write"):

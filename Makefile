@@ -19,6 +19,7 @@ endif
 # images do) each would compile sensorbot's source anew, a sixth of the suite's CPU. After an
 # install, one collection (beside mypy) first writes the bytecode of what the workers import,
 # which the four of them would otherwise each compile at once.
+# The slowest dozen tests are listed, so a run that stalls (one in a few here) shows where.
 SUITE_ENV := PYTHONDONTWRITEBYTECODE= NO_PROXY=127.0.0.1,localhost \
 	DYNALITE_BIN=$(abspath $(DYNALITE))
 BYTECODE := $(VENV)/.compiled
@@ -28,7 +29,7 @@ test: $(STAMP) $(DYNALITE)
 	@$(BIN)/mypy > $(VENV)/mypy.log 2>&1 & typing=$$!; \
 	[ -e $(BYTECODE) -a $(BYTECODE) -nt $(STAMP) ] || { $(SUITE_ENV) $(BIN)/pytest -q \
 		--collect-only -p no:cacheprovider >/dev/null 2>&1; touch $(BYTECODE); }; \
-	$(SUITE_ENV) $(BIN)/pytest -q -n 4 --dist worksteal; tests=$$?; \
+	$(SUITE_ENV) $(BIN)/pytest -q -n 4 --dist worksteal --durations=12; tests=$$?; \
 	wait $$typing; typed=$$?; echo "mypy:"; cat $(VENV)/mypy.log; \
 	exit $$(( tests || typed ))
 

@@ -98,7 +98,9 @@ def test_a_new_watch_counts_the_history_the_sensor_already_has(store):
     assert memory_of(rule.state).first_seen == NOW_MS - 17 * 10 * MIN
 
 
-def test_a_steady_cycle_reads_only_the_latest_readings_and_writes_nothing(store, watch):
+def assert_a_steady_cycle_reads_only_the_latest_readings(store) -> None:
+    """After the watch has learned, a third cycle reads the latest readings and nothing more,
+    and changes nothing."""
     heating_rule(store)
     cycle(store, NOW_MS)  # learns
     counting, book = Counting(store), RuleBook()
@@ -111,18 +113,13 @@ def test_a_steady_cycle_reads_only_the_latest_readings_and_writes_nothing(store,
     assert summary.rules == 1 and summary.transitions == 0
 
 
+def test_a_steady_cycle_reads_only_the_latest_readings_and_writes_nothing(store, watch):
+    assert_a_steady_cycle_reads_only_the_latest_readings(store)
+
+
 def test_a_steady_cycle_of_a_fahrenheit_watch_reads_no_more(fahrenheit, watch):
     """The unit is kept in the rule's state: a steady cycle asks the store nothing more."""
-    heating_rule(fahrenheit)
-    cycle(fahrenheit, NOW_MS)  # learns
-    counting, book = Counting(fahrenheit), RuleBook()
-    cycle(counting, NOW_MS + 1000, rulebook=book)
-    counting.calls.clear()
-
-    _, summary = cycle(counting, NOW_MS + 2000, rulebook=book)
-
-    assert counting.calls == ["latest_readings"]
-    assert summary.rules == 1 and summary.transitions == 0
+    assert_a_steady_cycle_reads_only_the_latest_readings(fahrenheit)
 
 
 def test_a_warning_with_an_outdoor_sensor_reads_its_unit_once_in_the_cycles_sensor_list(

@@ -31,6 +31,9 @@ TEXT_FIELDS = frozenset({"text", "caption", "parse_mode", "callback_query_id", "
                          "description", "short_description", "name", "title"})
 
 
+IDLE_CONNECTION_S = 300
+
+
 @dataclass
 class Call:
     """One request the bot made, with its parameters and uploaded files."""
@@ -104,8 +107,12 @@ class BotApiEmulator:
         started = threading.Event()
         app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint,
                                       methods=["GET", "POST"])])
+        # uvicorn drops a connection idle for 5 s; a bot drawing a chart on a busy machine
+        # can take that long, and its next call then meets a connection closed under it.
+        # api.telegram.org keeps idle connections far longer.
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning",
-                                access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+                                access_log=False, lifespan="off", timeout_graceful_shutdown=1,
+                                timeout_keep_alive=IDLE_CONNECTION_S)
         self._server = uvicorn.Server(config)
         # The emulator runs on a thread of its own: the process keeps its signals.
         self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]

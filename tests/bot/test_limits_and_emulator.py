@@ -65,3 +65,9 @@ def test_the_emulator_long_polls_until_an_update_arrives(emulator):
 
     assert 0.25 < waited < 4
     assert [u["message"]["text"] for u in updates] == ["hello"]
+
+
+def test_the_emulator_keeps_an_idle_connection_as_telegram_does(emulator):
+    # uvicorn's own default (5 s) closed the bot's pooled connection while a chart was drawn
+    # on a busy machine, and the sendPhoto that followed failed with a ReadError.
+    assert emulator._server.config.timeout_keep_alive >= 60

@@ -145,10 +145,14 @@ def test_a_retained_message_is_stored_once_and_an_empty_one_clears_it_quietly(
     wait_connected(first)
     settled()
     first.stop()
-    wait_connected(start_ingest(settings, store))  # subscribed again: the broker resends it
+    second = start_ingest(settings, store)
+    wait_connected(second)  # subscribed again: the broker resends it
     settled()
     own_broker.stop()
+    wait_for(lambda: not second.ingest.connected.is_set())
     own_broker.start()
+    # A broker that forgot the session (amqtt) drops a marker sent before the subscription.
+    wait_connected(second)
     settled()
     assert stored(store)["attic"] == [4.5]
 

@@ -79,7 +79,7 @@ def lowmode() -> None:
         low = sorted(q for q in quartiles if q < level - 3.0)
         if len(low) >= 2:
             level = low[len(low) // 2]
-            dips = sorted(max(0.0, level - learn._held_low(d))
+            dips = sorted(max(0.0, level - learn.held_low(d))
                           for d, q in zip(full, quartiles, strict=True) if q <= level + 1.0)
             band = dips[-2] if len(dips) >= 4 else (dips[-1] if dips else learn.MIN_BAND)
             band = min(learn.MAX_BAND, max(learn.MIN_BAND, band))

@@ -48,7 +48,7 @@ def _median(sorted_values: Sequence[float]) -> float:
     return (sorted_values[n // 2 - 1] + sorted_values[n // 2]) / 2
 
 
-def _held_low(day: Sequence[Reading]) -> float:
+def held_low(day: Sequence[Reading]) -> float:
     """The day's lowest 30-minute hold: the lower of each two successive 15-minute means'
     higher one (a door, an airing or a defrost dip shorter than that does not count)."""
     bins = means(day)
@@ -105,7 +105,7 @@ def learn_level(readings: Sequence[Reading], now_ms: int) -> tuple[float, float,
         lows = cold
     level = _median(lows)
     # visit days (well above the level all day) say nothing of the band
-    dips = sorted(max(0.0, level - _held_low(d))
+    dips = sorted(max(0.0, level - held_low(d))
                   for d, q in zip(full, quartiles, strict=True) if q <= level + 1.0)
     band = dips[-2] if len(dips) >= 4 else (dips[-1] if dips else MIN_BAND)
     span = (readings[-1].timestamp - readings[0].timestamp) / DAY_MS
@@ -126,7 +126,7 @@ def hour_lows(readings: Sequence[Reading], level: float, band: float,
     slots: list[list[float]] = [[] for _ in range(24)]
     for centre, window in windows.items():
         if len(window) >= 6 and window[-1].timestamp - window[0].timestamp >= HOUR_MS:
-            slots[centre % 24].append(_held_low(window))
+            slots[centre % 24].append(held_low(window))
     if any(len(s) < HOUR_DAYS for s in slots):
         return ()
     floor = level - band

@@ -4,12 +4,13 @@ against the building's unheated cooling, fire once, recover once; and the replay
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from alerts.heating.cycles import with_cycles
 from alerts.heating.eta import curve_from, predict_from
-from alerts.heating.learn import MAX_BAND, OutsideAt, learn, means
+from alerts.heating.learn import MAX_BAND, OutsideAt, held_low, learn, means
 from alerts.heating.model import (
     DAY_MS,
     HOUR_MS,
@@ -50,6 +51,8 @@ MIN_RATE = 0.08  # °C/h: slower than this is a sag, not an unheated fall
 MIN_RATE_BLIND = 0.2  # °C/h: the same without outside data, when the unheated rate is unknown
 SHORT_MS = 4 * HOUR_MS  # back this soon: the usual level goes lower than learned
 SHARE_OF_UNHEATED = 0.3  # the fall is at least this share of the unheated one (learned τ)
+SAG_MS = 3 * HOUR_MS  # below the usual level this long, ...
+SAG_SHARE = 0.4  # ... sinking each hour at this share of the unheated rate: the heat mostly lost
 NO_OUTSIDE = Outside()  # nothing known of the outside
 FORECAST_H = 96  # replay: hourly forecast points it builds from the outdoor series
 
@@ -170,9 +173,11 @@ def outside_now(outside: Outside, now_ms: int) -> float | None:
 
 def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: int,
                      below_since: int, outside: Outside, noise: float = 0.0,
-                     urgent: bool = False) -> bool:
+                     urgent: bool = False, sinking: bool = False) -> bool:
     """Whether the readings since `below_since` fall the way this building cools unheated:
-    still at their lowest (a door or a defrost recovers), falling at least a share of the
+    still at their lowest (a door or a defrost recovers; in a house `sinking` for hours, the
+    lowest is the lowest half hour it held: a defrost's dip of minutes is not the lowest it is
+    judged against, a door's that outlasts it is), falling at least a share of the
     unheated rate towards the outside temperature (a heater that barely keeps up sags slower)."""
     since = [r for r in history if r.timestamp >= below_since]
     if len(since) < 3:
@@ -194,8 +199,8 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
     pace = trend_per_hour(latest)  # None with fewer than three readings
     lag_h = (now_ms - sum(r.timestamp for r in latest) / len(latest)) / HOUR_MS
     mean = sum(r.value for r in latest) / len(latest)
-    if mean > (min(r.value for r in since) + NEW_LOW + 2 * noise
-               + max(0.0, -(pace or 0.0)) * lag_h):
+    lowest = held_low(since) if sinking else min(r.value for r in since)
+    if mean > lowest + NEW_LOW + 2 * noise + max(0.0, -(pace or 0.0)) * lag_h:
         return False
     # the air still falls: an unheated building only falls, while a door's air climbs back as
     # the heater runs flat out, before the door is shut, and a heater that comes on lifts it;
@@ -211,6 +216,36 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
         if urgent and rate < -URGENT_MAX_SHARE * (since[-1].value - out) / model.tau_low_h:
             return False  # waiting less, it asks more: far faster than unheated is a door
     return rate <= -needed
+
+
+def sagging(model: HeatingModel, history: Sequence[Reading], now_ms: int, below_since: int,
+            outside: Outside) -> bool:
+    """Whether the readings have stayed below the usual level for SAG_MS and sank, in each of
+    those hours, at SAG_SHARE of the rate the building cools unheated towards the outside: a
+    heater left at a fraction of its power, whose cycles and a heat pump's defrosts lift the
+    air now and then (a rise, a dip whose recovery leaves the fall's lowest behind), yet the
+    house keeps sinking. Each hour is read as its highest quarter-hour mean: a door or a
+    defrost lowers the air for less than an hour, not the hour's highest quarter. A level
+    held lower (a holiday, a deeper setback) stops sinking; a heater that works but falls
+    short in a cold spell, flat out, sinks slower, and after a door refills the dent or holds
+    it rather than sinking on. Without the outside temperature the two cannot be told apart,
+    and it does not judge."""
+    out = outside_now(outside, now_ms)
+    if now_ms - below_since < SAG_MS or out is None:
+        return False
+    quarters = means([r for r in history if r.timestamp > now_ms - SAG_MS], STEP_MS)
+    hours = SAG_MS // HOUR_MS
+    highs = []
+    for h in range(hours):
+        start = now_ms - SAG_MS + h * HOUR_MS
+        hour = [v for t, v in quarters if start <= t < start + HOUR_MS]
+        if not hour:
+            return False
+        highs.append(max(hour))
+    if highs[-1] <= out:
+        return False
+    needed = SAG_SHARE * (highs[-1] - out) / model.tau_h
+    return all(a - b >= needed for a, b in itertools.pairwise(highs))
 
 
 def like_off_cycle(model: HeatingModel, history: Sequence[Reading], began: int, known: int,
@@ -286,9 +321,12 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
     wait = URGENT_FALLING_MS if urgent else FALLING_MS
     if urgent and like_off_cycle(model, recent, began, known, outside, noise):
         wait = CYCLE_FALLING_MS  # the heat stopped as it does in an off-cycle, and stayed off
-    if now_ms - known < wait or _rose(
-            recent, began, noise) or not falling_unheated(model, recent, now_ms, below_since,
-                                                          outside, noise, urgent):
+    if now_ms - known < wait:
+        return HeatingStep(memory)
+    # a house sinking for hours: a dip that came back (a door, a defrost) was not its lowest
+    sinking = sagging(model, recent, now_ms, below_since, outside)
+    if (_rose(recent, began, noise) and not sinking) or not falling_unheated(
+            model, recent, now_ms, below_since, outside, noise, urgent, sinking):
         return HeatingStep(memory)
     prediction = predict_from(model, recent, now_ms, outside)
     event = HeatingEvent("heating_failed", latest.timestamp, latest.value, model.level,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from alerts.heating import Outside
+from alerts.heating import HeatingMemory, HeatingPhase, Outside, evaluate
 from alerts.heating.model import HeatingModel
 from alerts.heating.watch import _fall_known, falling_unheated
 from storage.models import Reading
@@ -83,3 +83,31 @@ def test_a_sparse_sensors_air_climbing_back_is_not_falling() -> None:
     # still falling, the same sensor is read as falling
     falling = [*readings[:-1], Reading("cabin", now, 2.7)]
     assert falling_unheated(MODEL, falling, now, below, outside, 0.2, urgent=True)
+
+
+def test_a_heater_left_at_a_fraction_of_its_power_warns_while_the_house_keeps_sinking() -> None:
+    # a home held at 20 °C whose heat pump lost most of its power: the air sinks 1 °C/h,
+    # and every 70 minutes what is left of the pump defrosts (the air dips 1.2 °C for ten
+    # minutes and comes back); each dip is a step down that restarts the wait for a door, and
+    # each recovery a rise, so the fall never looked unheated; hours below the usual level,
+    # still sinking, it is the heat no longer keeping up
+    model = replace(MODEL, level=20.0, band=0.3)
+    memory = HeatingMemory(phase=HeatingPhase.WATCHING, model=model,
+                           first_seen=START - 10 * 24 * 60 * MINUTE)
+    readings = []
+    for i in range(12 * 12):  # 12 hours, a reading every 5 minutes
+        hours = i / 12
+        value = 20.0 - 1.0 * max(0.0, hours - 1.0)
+        if i % 14 in (12, 13):
+            value -= 1.2  # a defrost
+        readings.append(Reading("home", START + i * 5 * MINUTE, round(value, 2)))
+    warned = None
+    for i, r in enumerate(readings):
+        history = [h for h in readings[: i + 1] if h.timestamp >= r.timestamp - 3 * 60 * MINUTE]
+        outside = Outside(forecast=((r.timestamp, -12.0),))
+        step = evaluate(memory, r, r.timestamp, history, outside)
+        memory = step.memory
+        if step.events and step.events[0].kind == "heating_failed":
+            warned = (r.timestamp - START) / (60 * MINUTE)
+            break
+    assert warned is not None and warned < 6.0, warned

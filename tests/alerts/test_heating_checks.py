@@ -87,10 +87,11 @@ def test_a_sparse_sensors_air_climbing_back_is_not_falling() -> None:
 
 def test_a_heater_left_at_a_fraction_of_its_power_warns_while_the_house_keeps_sinking() -> None:
     # a home held at 20 °C whose heat pump lost most of its power: the air sinks 1 °C/h,
-    # and every 70 minutes what is left of the pump defrosts (the air dips 1.2 °C for ten
-    # minutes and comes back); each dip is a step down that restarts the wait for a door, and
-    # each recovery a rise, so the fall never looked unheated; hours below the usual level,
-    # still sinking, it is the heat no longer keeping up
+    # and every 70 minutes what is left of the pump defrosts (the air dips 2 °C for ten
+    # minutes and comes back); each dip is a step down that restarts the wait for a door, each
+    # recovery a rise, and the last dip stays lower than the air since, so the fall was never
+    # at its lowest; hours below the usual level, still sinking hour after hour, it is the
+    # heat no longer keeping up (and a dip of minutes is not the lowest the fall held)
     model = replace(MODEL, level=20.0, band=0.3)
     memory = HeatingMemory(phase=HeatingPhase.WATCHING, model=model,
                            first_seen=START - 10 * 24 * 60 * MINUTE)
@@ -99,7 +100,7 @@ def test_a_heater_left_at_a_fraction_of_its_power_warns_while_the_house_keeps_si
         hours = i / 12
         value = 20.0 - 1.0 * max(0.0, hours - 1.0)
         if i % 14 in (12, 13):
-            value -= 1.2  # a defrost
+            value -= 2.0  # a defrost
         readings.append(Reading("home", START + i * 5 * MINUTE, round(value, 2)))
     warned = None
     for i, r in enumerate(readings):

@@ -28,13 +28,17 @@ LOG: list[tuple[int, str, dict[str, float]]] = []
 
 def _unheated_why(model: HeatingModel, history: Sequence[Reading], now_ms: int,
                   below_since: int, outside: Outside, noise: float,
-                  urgent: bool) -> tuple[str, dict[str, float]]:
+                  urgent: bool, began: int | None) -> tuple[str, dict[str, float]]:
     """`falling_unheated`'s checks, naming the first that fails."""
     since = [r for r in history if r.timestamp >= below_since]
-    if len(since) < 3:
+    if len(since) < (2 if began is not None else 3):
         return "few readings", {}
     if any(r.value >= model.floor_at(r.timestamp) - watch.MARGIN + watch.RESET for r in since):
         return "a reading back above", {}
+    if len(since) < 3 and began is not None:
+        since = [r for r in history if r.timestamp > began][-3:]
+        if len(since) < 3:
+            return "few readings", {}
     first = bisect.bisect_left([r.timestamp for r in history], now_ms - watch.FALL_MS)
     fall = list(history[max(0, first - 1):])
     rate = trend_per_hour(fall)
@@ -75,7 +79,9 @@ def _why(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: in
         return "above threshold", info
     below_since = memory.below_since if memory.below_since is not None else latest.timestamp
     urgent = latest.value < watch.NEAR_FREEZING
-    if latest.timestamp - below_since < (watch.URGENT_BELOW_MS if urgent else watch.BELOW_MS):
+    seldom = watch._second_past_cycles(memory, model, latest, below_since)
+    if latest.timestamp - below_since < (watch.URGENT_BELOW_MS if urgent else watch.BELOW_MS
+                                         ) and not seldom:
         return "dwell below", info
     if history is None:
         return "needs", info
@@ -91,7 +97,8 @@ def _why(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: in
         return ("wait from step" if known > after else "wait from start"), info
     if watch._rose(recent, began, noise):
         return "rose", info
-    why, more = _unheated_why(model, recent, now_ms, below_since, outside, noise, urgent)
+    why, more = _unheated_why(model, recent, now_ms, below_since, outside, noise, urgent,
+                              began if seldom else None)
     return why, info | more
 
 

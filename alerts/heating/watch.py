@@ -30,7 +30,8 @@ from storage.models import Reading
 
 MARGIN = 0.3  # °C below the band before a reading counts as below the usual level
 RESET = 0.1  # °C back above that before "below since" forgets (noise at the line)
-BELOW_MS = 15 * 60_000  # below the usual level this long before the history is read
+BELOW_MS = 15 * 60_000  # below the usual level this long before the history is read...
+SELDOM_MS = 9 * 60_000  # ... or two readings of a sensor that reads this seldom or less often
 FALLING_MS = 50 * 60_000  # a door (≤ 45 min) or a defrost is over and recovering by then
 STEP = 0.3  # °C (and twice the noise) within STEP_MS: a sudden step in the fall (a door opening)...
 STEP_MS = 15 * 60_000
@@ -173,17 +174,25 @@ def outside_now(outside: Outside, now_ms: int) -> float | None:
 
 def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: int,
                      below_since: int, outside: Outside, noise: float = 0.0,
-                     urgent: bool = False, sinking: bool = False) -> bool:
+                     urgent: bool = False, sinking: bool = False,
+                     began: int | None = None) -> bool:
     """Whether the readings since `below_since` fall the way this building cools unheated:
     still at their lowest (a door or a defrost recovers; in a house `sinking` for hours, the
     lowest is the lowest half hour it held: a defrost's dip of minutes is not the lowest it is
     judged against, a door's that outlasts it is), falling at least a share of the
-    unheated rate towards the outside temperature (a heater that barely keeps up sags slower)."""
+    unheated rate towards the outside temperature (a heater that barely keeps up sags slower).
+    Two readings below the line are read with the one before them when the fall `began`
+    before it is given (a sensor that reads seldom, its second reading past where the
+    off-cycles turn): the same fall shows its trend across the line."""
     since = [r for r in history if r.timestamp >= below_since]
-    if len(since) < 3:
+    if len(since) < (2 if began is not None else 3):
         return False
     if any(r.value >= model.floor_at(r.timestamp) - MARGIN + RESET for r in since):
         return False
+    if len(since) < 3 and began is not None:
+        since = [r for r in history if r.timestamp > began][-3:]
+        if len(since) < 3:
+            return False
     # the fall's window, and the reading before it: after a gap the fall shows across it
     first = bisect.bisect_left([r.timestamp for r in history], now_ms - FALL_MS)
     fall = list(history[max(0, first - 1):])
@@ -293,6 +302,22 @@ def _back(memory: HeatingMemory, model: HeatingModel, latest: Reading) -> Heatin
     return HeatingStep(replace(back, skip_from=since, skip_to=latest.timestamp), (event,))
 
 
+def _second_past_cycles(memory: HeatingMemory, model: HeatingModel, latest: Reading,
+                        below_since: int) -> bool:
+    """Whether the latest reading is the second below the line of a sensor that reads
+    seldom (its quarter hour below would be a third reading, 20-30 minutes after the line; the
+    history confirms no reading came between, as one would to a cycle run seldom), and
+    is past where the thermostat's off-cycles ever turn: the heater that turns the air up there
+    did not. A night's setback ends at its own turn, which a noisy sensor's two readings can
+    pass by the line; a building whose heat modulates shows no turns to pass."""
+    if model.cycles <= 0 or memory.last_at is None or memory.last_at < below_since:
+        return False
+    if latest.timestamp - memory.last_at < SELDOM_MS:
+        return False
+    noise = max(model.noise, model.resolution / 2)
+    return latest.value < model.cycle_low - max(CYCLE_MARGIN, 2 * noise, model.resolution)
+
+
 def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: int,
            history: Sequence[Reading] | None, outside: Outside) -> HeatingStep:
     """Watching: steady while at the usual level; a fall below it is checked after a dwell."""
@@ -304,15 +329,20 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
             return HeatingStep(memory)
         return HeatingStep(replace(memory, below_since=None))
     below_since = memory.below_since if memory.below_since is not None else latest.timestamp
+    seldom = _second_past_cycles(memory, model, latest, below_since)
     memory = replace(memory, below_since=below_since, last_at=latest.timestamp)
     urgent = latest.value < NEAR_FREEZING
-    if latest.timestamp - below_since < (URGENT_BELOW_MS if urgent else BELOW_MS):
+    dwelling = latest.timestamp - below_since < (URGENT_BELOW_MS if urgent else BELOW_MS)
+    if dwelling and not seldom:
         return HeatingStep(memory)
     if history is None:
         return HeatingStep(memory, needs=(now_ms - CHECK_MS, now_ms))
     recent = [r for r in history if now_ms - CHECK_MS <= r.timestamp <= now_ms]
     if not recent or recent[-1].timestamp != latest.timestamp:
         recent.append(latest)
+    before = next((r.timestamp for r in reversed(recent) if r.timestamp < latest.timestamp), None)
+    if dwelling and (before is None or latest.timestamp - before < SELDOM_MS):
+        return HeatingStep(memory)  # the sensor reads often: a cycle that runs seldom missed some
     began = _fall_began(model, recent, below_since)
     # a coarse sensor hops a whole step (half of it either way) however quiet the air is
     noise = max(model.noise, model.resolution / 2)
@@ -326,7 +356,8 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
     # a house sinking for hours: a dip that came back (a door, a defrost) was not its lowest
     sinking = sagging(model, recent, now_ms, below_since, outside)
     if (_rose(recent, began, noise) and not sinking) or not falling_unheated(
-            model, recent, now_ms, below_since, outside, noise, urgent, sinking):
+            model, recent, now_ms, below_since, outside, noise, urgent, sinking,
+            began if seldom else None):
         return HeatingStep(memory)
     prediction = predict_from(model, recent, now_ms, outside)
     event = HeatingEvent("heating_failed", latest.timestamp, latest.value, model.level,

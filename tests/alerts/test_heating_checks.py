@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from alerts.heating import HeatingMemory, HeatingPhase, Outside, evaluate
-from alerts.heating.model import HeatingModel
+from alerts.heating.model import DAY_MS, HeatingModel
 from alerts.heating.watch import _fall_known, falling_unheated
 from storage.models import Reading
 
@@ -83,6 +83,44 @@ def test_a_sparse_sensors_air_climbing_back_is_not_falling() -> None:
     # still falling, the same sensor is read as falling
     falling = [*readings[:-1], Reading("cabin", now, 2.7)]
     assert falling_unheated(MODEL, falling, now, below, outside, 0.2, urgent=True)
+
+
+def _fires_at(readings: list[Reading], model: HeatingModel = MODEL, every: int = 1) -> list[float]:
+    """The values at which `evaluate` fires, given every `every`-th reading in turn (as the
+    alert cycle does: the history up to each, the outside at −20 °C)."""
+    memory = HeatingMemory(HeatingPhase.WATCHING, model=model, first_seen=START - 5 * DAY_MS)
+    fired: list[float] = []
+    for i, r in enumerate(readings):
+        if i % every:
+            continue
+        step = evaluate(memory, r, r.timestamp, readings[:i + 1],
+                        Outside(forecast=((r.timestamp, -20.0),)))
+        fired += [e.value for e in step.events if e.kind == "heating_failed"]
+        memory = step.memory
+    return fired
+
+
+def test_a_seldom_sensors_second_reading_past_the_off_cycles_turn_warns() -> None:
+    # a cellar read every 10 minutes falls 1.2 °C/h from its level (6.0 °C) and crosses the line
+    # (5.4 °C) an hour in; its thermostat's off-cycles never turned below 5.5 °C. The quarter
+    # hour below the line held the warning to a third reading; the second, past where the
+    # off-cycles turn, shows the heater did not come back
+    cycling = replace(MODEL, cycles=400, cycle_pace=6.0, cycle_low=5.5)
+    values = [6.0] * 12 + [5.9, 5.8, 5.7, 5.6, 5.5, 5.35, 5.15, 5.0, 4.85]
+    readings = [Reading("cellar", START + i * 10 * MINUTE, v) for i, v in enumerate(values)]
+    assert _fires_at(readings, cycling)[:1] == [5.15]
+    # not yet past the off-cycles' turn by their margin (a setback's turn): the third reading
+    assert _fires_at(readings, replace(cycling, cycle_low=5.3))[:1] == [5.0]
+    # a heat that modulates shows no turns to pass: the third reading
+    assert _fires_at(readings)[:1] == [5.0]
+    # a sensor every 5 minutes still waits its quarter hour below the line (5.34 °C, 55 min in)
+    quick = series([6.0] * 24 + [round(6.0 - 0.06 * i, 2) for i in range(1, 20)])
+    assert _fires_at(quick, cycling)[:1] == [5.16]
+    # nor is a sensor every 2 minutes that an alert cycle run every 10 minutes reads seldom
+    often = [Reading("cellar", START + i * 2 * MINUTE, round(6.0 - 0.02 * max(0, i - 40), 2))
+             for i in range(120)]
+    turning = replace(cycling, cycle_low=5.6)
+    assert _fires_at(often, turning, every=5)[:1] == [5.1]  # a quarter hour below 5.4, not 5.2
 
 
 def test_a_heater_left_at_a_fraction_of_its_power_warns_while_the_house_keeps_sinking() -> None:

@@ -12,6 +12,7 @@ import urllib.request
 from core.config import Settings
 from sensorbot.demo.emulator import BotApiEmulator
 from tests.support.dynalite import free_port
+from tests.support.waiting import STARTUP_S
 
 
 def test_run_serves_the_bot_and_the_api_and_stops_cleanly_on_sigterm(tmp_path):
@@ -24,7 +25,7 @@ def test_run_serves_the_bot_and_the_api_and_stops_cleanly_on_sigterm(tmp_path):
                                     str(config)], stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)
         try:
-            emulator.wait_for(lambda c: c.method == "setMyCommands", timeout=30)
+            emulator.wait_for(lambda c: c.method == "setMyCommands", timeout=STARTUP_S)
             start = len(emulator.calls)
             emulator.send_text(55, "/start")
             reply = emulator.wait_for(lambda c: c.method == "sendMessage", after=start)
@@ -82,7 +83,7 @@ def test_the_bot_waits_for_telegram_to_become_reachable(tmp_path, emulator):
                         api={"enabled": False})
     bot = RunningBot(settings, SQLiteStore(tmp_path / "s.db"), Clock())
     try:
-        emulator.wait_for(lambda c: c.method == "setMyCommands", timeout=30)
+        emulator.wait_for(lambda c: c.method == "setMyCommands", timeout=STARTUP_S)
         start = len(emulator.calls)
         emulator.send_text(5, "/start")
         reply = emulator.wait_for(lambda c: c.method == "sendMessage", after=start)

@@ -8,6 +8,11 @@ from typing import Any
 
 from storage.sqlite import SQLiteStore
 
+# How long a test waits for a sensorbot process to start: a fresh interpreter importing the
+# product takes 2 s alone, and many times that on a loaded CI machine. Waiting polls, so a
+# generous bound costs a passing test nothing.
+STARTUP_S = 90.0
+
 
 def wait_until(condition: Callable[[], Any], *, timeout: float = 15.0,
                what: str = "the condition") -> Any:

@@ -20,6 +20,7 @@ from storage.sqlite import SQLiteStore
 from tests.ingest.mqtt.broker import PASSWORD, USERNAME, Broker, Publisher, broker_kind
 from tests.support.devices import stored, wait_for
 from tests.support.dynalite import free_port
+from tests.support.waiting import STARTUP_S
 
 
 def write_config(folder: Path, broker_url: str, user: str, topic: str, extra: str = "") -> Path:
@@ -196,7 +197,7 @@ def test_sensorbot_api_stores_what_was_published_while_it_was_down(tmp_path):
         publisher = Publisher(broker)
         first = Process(config, log)
         try:
-            wait_for(lambda: "subscribed to 'dev/+'" in first.output(), timeout=30)
+            wait_for(lambda: "subscribed to 'dev/+'" in first.output(), timeout=STARTUP_S)
             publisher.publish("dev/attic", "1.5")
             wait_for(lambda: stored(store))
         finally:
@@ -223,7 +224,7 @@ def test_a_kill_9_mid_flood_loses_nothing_and_stores_nothing_twice(tmp_path):
     try:
         config, store, log = api_folder(tmp_path, broker, "flood/+")
         first = Process(config, log)
-        wait_for(lambda: "subscribed to 'flood/+'" in first.output(), timeout=30)
+        wait_for(lambda: "subscribed to 'flood/+'" in first.output(), timeout=STARTUP_S)
         publisher = Publisher(broker)
 
         def flood() -> None:
@@ -269,7 +270,7 @@ def test_it_never_waits_for_the_broker_to_start_serving_http(tmp_path):
             except OSError:
                 return False
 
-        wait_for(healthy, timeout=30)
+        wait_for(healthy, timeout=STARTUP_S)
         wait_for(lambda: "reconnecting with backoff" in process.output(), timeout=30)
         time.sleep(3)
         assert process.output().count("reconnecting with backoff") == 1

@@ -49,10 +49,15 @@ def _why(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: in
         if (latest.value < watch.NEAR_FREEZING
                 and watch.like_off_cycle(model, recent, began, known, outside, noise)
                 and now_ms - known >= watch.CYCLE_FALLING_MS):
-            name2, more = why._unheated_why(model, recent, now_ms, below, outside, noise, True)
+            name2, more = why._unheated_why(model, recent, now_ms, below, outside, noise, True,
+                                            None)
             if not watch._rose(recent, began, noise):
                 return name2 + " (cycle wait over)", info | more
             return "rose", info
+    if name == "rose" and history is not None and memory.below_since is not None:
+        recent = [r for r in history if now_ms - watch.CHECK_MS <= r.timestamp <= now_ms]
+        if watch.sagging(model, recent, now_ms, memory.below_since, outside):
+            name = "rose, but sinking for hours"
     return name, info
 
 

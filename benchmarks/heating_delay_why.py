@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,14 +102,24 @@ def _why(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: in
     return why, info | more
 
 
-def install() -> None:
+Explain = Callable[[HeatingMemory, HeatingModel, Reading, int, Sequence[Reading] | None, Outside],
+                   tuple[str, dict[str, float]]]
+
+
+def install(explain: Explain | None = None,
+            log: list[tuple[int, str, dict[str, float]]] | None = None,
+            extra: Callable[[HeatingModel], dict[str, float]] | None = None) -> None:
+    """Wrap the watch's step so each reading's reason to hold back (`explain`, by default this
+    module's) goes to `log` (by default LOG), with `extra` facts of the model."""
     original = watch._watch
+    reason = explain or _why
+    into = LOG if log is None else log
 
     def patched(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: int,
                 history: Sequence[Reading] | None, outside: Outside) -> Any:
-        why, info = _why(memory, model, latest, now_ms, history, outside)
+        why, info = reason(memory, model, latest, now_ms, history, outside)
         if why != "needs":
-            LOG.append((now_ms, why, info))
+            into.append((now_ms, why, info | extra(model) if extra else info))
         return original(memory, model, latest, now_ms, history, outside)
 
     watch._watch = patched

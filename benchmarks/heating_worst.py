@@ -61,20 +61,14 @@ def _why(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: in
     return name, info
 
 
+def _model_facts(model: HeatingModel) -> dict[str, float]:
+    """What each logged reason carries of the model: its off-cycles, noise and τ."""
+    return {"cycles": model.cycles, "cycle_low": model.cycle_low,
+            "cycle_pace": model.cycle_pace, "noise": model.noise, "tau": model.tau_h}
+
+
 def _install() -> None:
-    original = watch._watch
-
-    def patched(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: int,
-                history: Sequence[Reading] | None, outside: Outside) -> Any:
-        name, info = _why(memory, model, latest, now_ms, history, outside)
-        if name != "needs":
-            info = info | {"cycles": model.cycles, "cycle_low": model.cycle_low,
-                           "cycle_pace": model.cycle_pace, "noise": model.noise,
-                           "tau": model.tau_h}
-            LOG.append((now_ms, name, info))
-        return original(memory, model, latest, now_ms, history, outside)
-
-    watch._watch = patched
+    why.install(_why, LOG, _model_facts)
 
 
 @dataclass

@@ -1,9 +1,9 @@
-"""The heating watch's worst cases on sets 1, 2 and 4: every failure missed (not warned before
+"""The heating watch's worst cases on sets 1, 2, 4 and 5: every failure missed (not warned before
 3 °C) and every failure outside a visit warned with less than `--lead` of its failure→0 °C time
 left, with the building, the sensor, and the check that held the warning back at each reading
 after the failure. For the heating watch's authors.
 
-Run: `.venv/bin/python benchmarks/heating_worst.py [--sets 1 2 4] [--lead 0.4] [--seed N ...]`.
+Run: `.venv/bin/python benchmarks/heating_worst.py [--sets 1 2 4 5] [--lead 0.4] [--seed N ...]`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from benchmarks import heating as set12  # noqa: E402
 from benchmarks import heating_delay_why as why  # noqa: E402
 from benchmarks import heating_set4 as set4  # noqa: E402
 from benchmarks import heating_set4_sim as sim4  # noqa: E402
+from benchmarks import heating_set5 as set5  # noqa: E402
 from benchmarks import heating_sim as sim12  # noqa: E402
 from storage.models import Reading  # noqa: E402
 
@@ -180,6 +181,11 @@ def jobs(sets: Sequence[str]) -> list[tuple[Any, tuple[Any, ...]]]:
                 out.append((case12, (f"set {s}", seed, rng, kind, outdoor)))
         elif s == "4":
             for seed, mode, spread in set4.runs(400_000, 90, 30, 0, sim4.Spread()):
+                out.append((case4, (f"set {s}", seed, mode, spread)))
+        elif s == "5":
+            n_fail, n_partial, _ = set5.SET5.counts
+            for seed, mode, spread in set4.runs(set5.SET5.first_seed, n_fail, n_partial, 0,
+                                                set5.SPREAD):
                 out.append((case4, (f"set {s}", seed, mode, spread)))
     return out
 

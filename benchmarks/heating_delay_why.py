@@ -80,25 +80,35 @@ def _why(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: in
     below_since = memory.below_since if memory.below_since is not None else latest.timestamp
     urgent = latest.value < watch.NEAR_FREEZING
     seldom = watch._second_past_cycles(memory, model, latest, below_since)
-    if latest.timestamp - below_since < (watch.URGENT_BELOW_MS if urgent else watch.BELOW_MS
-                                         ) and not seldom:
+    second = watch._second_near_freezing(memory, model, latest, below_since)
+    dwelling = latest.timestamp - below_since < (watch.URGENT_BELOW_MS if urgent
+                                                 else watch.BELOW_MS)
+    if dwelling and not seldom and not second:
         return "dwell below", info
     if history is None:
         return "needs", info
     recent = [r for r in history if now_ms - watch.CHECK_MS <= r.timestamp <= now_ms]
     if not recent or recent[-1].timestamp != latest.timestamp:
         recent.append(latest)
+    before = next((r.timestamp for r in reversed(recent) if r.timestamp < latest.timestamp), None)
+    if dwelling and seldom and (before is None or latest.timestamp - before < watch.SELDOM_MS):
+        seldom = False
     began = watch._fall_began(model, recent, below_since)
     noise = max(model.noise, model.resolution / 2)
     known = watch._fall_known(recent, began, noise)
+    cycle = urgent and watch.like_off_cycle(model, recent, began, known, outside, noise)
+    second = second and cycle and watch._second_confirmed(recent, below_since, began, noise)
+    if dwelling and not seldom and not second:
+        return "dwell below", info
     after = next((r.timestamp for r in recent if r.timestamp > began), began)
     info |= {"began_h": began, "known": known}
-    if now_ms - known < (watch.URGENT_FALLING_MS if urgent else watch.FALLING_MS):
+    wait = watch.URGENT_FALLING_MS if urgent else watch.FALLING_MS
+    if now_ms - known < (watch.CYCLE_FALLING_MS if second else wait):
         return ("wait from step" if known > after else "wait from start"), info
     if watch._rose(recent, began, noise):
         return "rose", info
     why, more = _unheated_why(model, recent, now_ms, below_since, outside, noise, urgent,
-                              began if seldom else None)
+                              began if seldom or second else None)
     return why, info | more
 
 

@@ -302,6 +302,53 @@ def _back(memory: HeatingMemory, model: HeatingModel, latest: Reading) -> Heatin
     return HeatingStep(replace(back, skip_from=since, skip_to=latest.timestamp), (event,))
 
 
+def _past_cycles(model: HeatingModel, value: float) -> bool:
+    """Whether a reading is past where the thermostat's off-cycles ever turn (by CYCLE_MARGIN,
+    the noise or a step of the sensor's)."""
+    noise = max(model.noise, model.resolution / 2)
+    return value < model.cycle_low - max(CYCLE_MARGIN, 2 * noise, model.resolution)
+
+
+def _second_near_freezing(memory: HeatingMemory, model: HeatingModel, latest: Reading,
+                          below_since: int) -> bool:
+    """Whether the latest reading, near 0 °C, follows one already below the line and is past
+    where the thermostat's off-cycles ever turn: the heater that turns the air up there did
+    not. The history then confirms it (`_second_confirmed`) and that the fall got there as an
+    off-cycle does (`like_off_cycle`), whatever the sensor's cadence."""
+    if model.cycles <= 0 or latest.value >= NEAR_FREEZING:
+        return False
+    if memory.last_at is None or memory.last_at < below_since:
+        return False
+    return _past_cycles(model, latest.value)
+
+
+def _second_confirmed(history: Sequence[Reading], below_since: int, began: int,
+                      noise: float) -> bool:
+    """Whether the history holds just two readings below the line (a sensor that reads every
+    minute or two has many in its dwell, and waits it out: a defrost's dip passes the turn
+    within it) and the fall did not quicken on the way (`_quickening`)."""
+    if sum(1 for r in history if r.timestamp >= below_since) != 2:
+        return False
+    return not _quickening(history, began, noise)
+
+
+def _quickening(history: Sequence[Reading], began: int, noise: float) -> bool:
+    """Whether the fall since it `began` steepened on the way: a step between two readings
+    that fell faster than the fall had on average up to it, by more than the `noise` (or a
+    step of the sensor's) explains. An unheated building's air, like an off-cycle's, falls
+    quickest as the heat stops and slows as it nears the building's mass, while a door
+    opened or a defrost begun on the way down steepens it."""
+    start = next((r for r in reversed(history) if r.timestamp <= began), None)
+    if start is None:
+        return True
+    fall = [r for r in history if r.timestamp > start.timestamp]
+    for a, b in itertools.pairwise(fall):
+        pace = (start.value - a.value) / ((a.timestamp - start.timestamp) / HOUR_MS)
+        if a.value - b.value > max(0.0, pace) * (b.timestamp - a.timestamp) / HOUR_MS + 2 * noise:
+            return True
+    return False
+
+
 def _second_past_cycles(memory: HeatingMemory, model: HeatingModel, latest: Reading,
                         below_since: int) -> bool:
     """Whether the latest reading is the second below the line of a sensor that reads
@@ -314,8 +361,7 @@ def _second_past_cycles(memory: HeatingMemory, model: HeatingModel, latest: Read
         return False
     if latest.timestamp - memory.last_at < SELDOM_MS:
         return False
-    noise = max(model.noise, model.resolution / 2)
-    return latest.value < model.cycle_low - max(CYCLE_MARGIN, 2 * noise, model.resolution)
+    return _past_cycles(model, latest.value)
 
 
 def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: int,
@@ -330,10 +376,11 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
         return HeatingStep(replace(memory, below_since=None))
     below_since = memory.below_since if memory.below_since is not None else latest.timestamp
     seldom = _second_past_cycles(memory, model, latest, below_since)
+    second = _second_near_freezing(memory, model, latest, below_since)
     memory = replace(memory, below_since=below_since, last_at=latest.timestamp)
     urgent = latest.value < NEAR_FREEZING
     dwelling = latest.timestamp - below_since < (URGENT_BELOW_MS if urgent else BELOW_MS)
-    if dwelling and not seldom:
+    if dwelling and not seldom and not second:
         return HeatingStep(memory)
     if history is None:
         return HeatingStep(memory, needs=(now_ms - CHECK_MS, now_ms))
@@ -341,23 +388,29 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
     if not recent or recent[-1].timestamp != latest.timestamp:
         recent.append(latest)
     before = next((r.timestamp for r in reversed(recent) if r.timestamp < latest.timestamp), None)
-    if dwelling and (before is None or latest.timestamp - before < SELDOM_MS):
-        return HeatingStep(memory)  # the sensor reads often: a cycle that runs seldom missed some
+    if dwelling and seldom and (before is None or latest.timestamp - before < SELDOM_MS):
+        seldom = False  # the sensor reads often: a cycle that runs seldom missed some
     began = _fall_began(model, recent, below_since)
     # a coarse sensor hops a whole step (half of it either way) however quiet the air is
     noise = max(model.noise, model.resolution / 2)
     # a door is timed from its step down; whether the fall rose is judged since it began
     known = _fall_known(recent, began, noise)
     wait = URGENT_FALLING_MS if urgent else FALLING_MS
-    if urgent and like_off_cycle(model, recent, began, known, outside, noise):
+    cycle = urgent and like_off_cycle(model, recent, began, known, outside, noise)
+    if cycle:
         wait = CYCLE_FALLING_MS  # the heat stopped as it does in an off-cycle, and stayed off
+    # two readings below the line near 0 °C, past the off-cycles' turn at their pace, and
+    # no quicker at the end than since the fall began: an off-cycle that never ends only slows
+    second = second and cycle and _second_confirmed(recent, below_since, began, noise)
+    if dwelling and not seldom and not second:
+        return HeatingStep(memory)
     if now_ms - known < wait:
         return HeatingStep(memory)
     # a house sinking for hours: a dip that came back (a door, a defrost) was not its lowest
     sinking = sagging(model, recent, now_ms, below_since, outside)
     if (_rose(recent, began, noise) and not sinking) or not falling_unheated(
             model, recent, now_ms, below_since, outside, noise, urgent, sinking,
-            began if seldom else None):
+            began if seldom or second else None):
         return HeatingStep(memory)
     prediction = predict_from(model, recent, now_ms, outside)
     event = HeatingEvent("heating_failed", latest.timestamp, latest.value, model.level,

@@ -150,3 +150,23 @@ def test_a_heater_left_at_a_fraction_of_its_power_warns_while_the_house_keeps_si
             warned = (r.timestamp - START) / (60 * MINUTE)
             break
     assert warned is not None and warned < 6.0, warned
+
+
+def test_a_frost_guards_second_reading_past_the_off_cycles_turn_warns_near_freezing() -> None:
+    # a cabin held at 4 °C, its sensor every 5 minutes: the off-cycles fall from 5.1 °C at
+    # 5.4 °C/h and turn by 3.6 °C; the last one never turned. It crosses the line (3.45 °C) at
+    # 3.3 °C and reaches 3 °C ten minutes later: the second reading below the line, past the
+    # turn, no quicker than the fall since the heater stopped, warns rather than a third
+    cabin = replace(MODEL, level=4.0, band=0.25, cycles=500, cycle_pace=5.4, cycle_low=3.6)
+    held = [4.0] * 6 + [4.6, 5.1, 4.7, 4.4, 4.1, 3.9, 3.7, 3.5]
+    assert _fires_at(series([*held, 3.3, 3.2, 3.1, 2.9, 2.8]), cabin)[:1] == [3.2]
+    # a door opened on the way down steepens the fall: not at the second reading (2.8 °C)
+    assert _fires_at(series([*held, 3.3, 2.8, 2.7, 2.6, 2.5, 2.4]), cabin)[:1] == [2.7]
+    # nor a defrost begun just above the line, though its dip slows by the second reading
+    dip = [4.0] * 6 + [4.6, 5.1, 4.7, 4.4, 4.1, 3.95, 3.5, 3.3, 3.2, 3.1, 2.9]
+    assert _fires_at(series(dip), cabin)[:1] == [3.1]
+    # not yet past where the off-cycles turn (by their margin): the third reading
+    assert _fires_at(series([*held, 3.4, 3.35, 3.1, 2.9, 2.8]), cabin)[:1] == [3.1]
+    # a building whose heat modulates shows no turns to pass: the third reading
+    modulating = replace(cabin, cycles=0)
+    assert _fires_at(series([*held, 3.3, 3.2, 3.1, 2.9, 2.8]), modulating)[:1] == [3.1]

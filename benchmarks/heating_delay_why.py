@@ -76,6 +76,14 @@ def _why(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: in
             "band": model.band, "floor": model.floor_at(latest.timestamp)}
     if latest.value >= threshold + watch.RESET or (
             memory.below_since is None and latest.value >= threshold):
+        if model.cycles > 0 and watch._past_cycles(model, latest.value):
+            if history is None:
+                return "needs", info
+            recent = [r for r in history if now_ms - watch.CHECK_MS <= r.timestamp <= now_ms]
+            if not recent or recent[-1].timestamp != latest.timestamp:
+                recent.append(latest)
+            if watch.sunk(model, recent, now_ms, outside):
+                return "fires (sunk past the turn)", info
         return "above threshold", info
     below_since = memory.below_since if memory.below_since is not None else latest.timestamp
     urgent = latest.value < watch.NEAR_FREEZING

@@ -257,6 +257,37 @@ def sagging(model: HeatingModel, history: Sequence[Reading], now_ms: int, below_
     return all(a - b >= needed for a, b in itertools.pairwise(highs))
 
 
+def sunk(model: HeatingModel, history: Sequence[Reading], now_ms: int,
+         outside: Outside) -> bool:
+    """Whether the readings, above the usual level's line, have stayed past where the
+    thermostat's off-cycles ever turn for SAG_MS (every quarter hour's mean), and sank in each
+    of those hours (read as its highest quarter hour) at SAG_SHARE of the rate the building
+    cools unheated, or at MIN_RATE_BLIND without the outside temperature. A band that doors
+    left open for half an hour widened (a cellar's, 4 °C) puts the line hours down a slow
+    failure's fall; the heater that turns the air at its off-cycles' low would have come on
+    long before, and a door's dip comes back within the hour. A building whose heat
+    modulates shows no turns, and waits for the line."""
+    if model.cycles <= 0 or not history or now_ms - history[0].timestamp < SAG_MS - STEP_MS:
+        return False
+    quarters = means([r for r in history if r.timestamp > now_ms - SAG_MS], STEP_MS)
+    if not quarters or any(not _past_cycles(model, v) for _, v in quarters):
+        return False
+    highs = []
+    for h in range(SAG_MS // HOUR_MS):
+        start = now_ms - SAG_MS + h * HOUR_MS
+        hour = [v for t, v in quarters if start <= t < start + HOUR_MS]
+        if not hour:
+            return False
+        highs.append(max(hour))
+    out = outside_now(outside, now_ms)
+    needed = MIN_RATE_BLIND
+    if out is not None:
+        if highs[-1] <= out:
+            return False
+        needed = SAG_SHARE * (highs[-1] - out) / model.tau_h
+    return all(a - b >= needed for a, b in itertools.pairwise(highs))
+
+
 def like_off_cycle(model: HeatingModel, history: Sequence[Reading], began: int, known: int,
                    outside: Outside, noise: float) -> bool:
     """Whether the fall since `began` is an off-cycle that never ended: now past the lowest
@@ -366,14 +397,30 @@ def _second_past_cycles(memory: HeatingMemory, model: HeatingModel, latest: Read
 
 def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: int,
            history: Sequence[Reading] | None, outside: Outside) -> HeatingStep:
-    """Watching: steady while at the usual level; a fall below it is checked after a dwell."""
+    """Watching: steady while at the usual level; a fall below it is checked after a dwell;
+    a house sunk for hours past where its off-cycles turn, above a line that doors widened,
+    is checked at every reading."""
     threshold = model.floor_at(latest.timestamp) - MARGIN
     if latest.value >= threshold + RESET or (
             memory.below_since is None and latest.value >= threshold):
         # steady: the memory is left as it is (nothing to store)
-        if memory.below_since is None:
-            return HeatingStep(memory)
-        return HeatingStep(replace(memory, below_since=None))
+        steady = memory if memory.below_since is None else replace(memory, below_since=None)
+        if not _past_cycles(model, latest.value) or model.cycles <= 0:
+            return HeatingStep(steady)
+        if history is None:
+            return HeatingStep(memory, needs=(now_ms - CHECK_MS, now_ms))
+        recent = [r for r in history if now_ms - CHECK_MS <= r.timestamp <= now_ms]
+        if not recent or recent[-1].timestamp != latest.timestamp:
+            recent.append(latest)
+        if not sunk(model, recent, now_ms, outside):
+            return HeatingStep(steady)
+        began = _fall_began(model, recent, recent[0].timestamp)
+        prediction = predict_from(model, recent, now_ms, outside)
+        event = HeatingEvent("heating_failed", latest.timestamp, latest.value, model.level,
+                             prediction=prediction, since=began)
+        low = min(r.value for r in recent if r.timestamp >= began)
+        return HeatingStep(replace(memory, phase=HeatingPhase.FIRING, since=began, lowest=low,
+                                   below_since=None), (event,))
     below_since = memory.below_since if memory.below_since is not None else latest.timestamp
     seldom = _second_past_cycles(memory, model, latest, below_since)
     second = _second_near_freezing(memory, model, latest, below_since)
@@ -444,7 +491,11 @@ def evaluate(memory: HeatingMemory, latest: Reading | None, now_ms: int,
         memory = replace(memory, last_at=latest.timestamp)
         # back at the level held when the fall began (a night's setback is not a recovery)
         began = memory.since if memory.since is not None else latest.timestamp
-        if latest.value >= model.floor_at(began):
+        floor = model.floor_at(began)
+        # a warning of a house sunk past the off-cycles' turn, never below the line, is over
+        # when the air is back above that turn
+        above_line = memory.lowest is not None and memory.lowest >= floor - MARGIN
+        if latest.value >= floor and not (above_line and _past_cycles(model, latest.value)):
             return _back(memory, model, latest)
         lowest = latest.value if memory.lowest is None else min(memory.lowest, latest.value)
         return HeatingStep(replace(memory, lowest=lowest))

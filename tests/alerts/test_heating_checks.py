@@ -170,3 +170,30 @@ def test_a_frost_guards_second_reading_past_the_off_cycles_turn_warns_near_freez
     # a building whose heat modulates shows no turns to pass: the third reading
     modulating = replace(cabin, cycles=0)
     assert _fires_at(series([*held, 3.3, 3.2, 3.1, 2.9, 2.8]), modulating)[:1] == [3.1]
+
+
+def test_a_house_sunk_past_the_off_cycles_turn_for_hours_warns_above_a_wide_bands_line() -> None:
+    # a cellar held at 7.4 °C whose doors, left open now and then, took it 4 °C lower for
+    # half an hour: its band is 4 °C, its line 3.1 °C. Its off-cycles never turned below
+    # 6.8 °C. The heating fails and the air sinks 1 °C/h: three hours past the turn, each
+    # hour lower than the last, it warns at 3.6 °C rather than after the line
+    cellar = replace(MODEL, level=7.4, band=4.0, cycles=300, cycle_pace=5.0, cycle_low=6.8)
+    every = [Reading("cellar", START + i * 10 * MINUTE, round(7.4 - max(0, i - 12) / 6, 2))
+             for i in range(12 + 31)]
+    assert _fires_at(every, cellar)[:1] == [3.57]
+    # a building whose heat modulates shows no turns: after the line
+    assert _fires_at(every, replace(cellar, cycles=0))[0] < 3.1
+    # a door left open for half an hour goes as deep, and comes back
+    door = [7.4] * 12 + [5.0, 3.5, 3.2, 3.4, 6.0, 7.2] + [7.4] * 30
+    assert _fires_at(series(door), cellar) == []
+    # the warning is over when the air is back above the turn, not at the wide band's floor
+    back = [Reading("cellar", every[35].timestamp + i * 10 * MINUTE, v)
+            for i, v in enumerate([5.0, 5.5, 6.0, 7.0], start=1)]
+    memory = HeatingMemory(HeatingPhase.WATCHING, model=cellar, first_seen=START - 5 * DAY_MS)
+    events = []
+    readings = [*every[:36], *back]
+    for i, r in enumerate(readings):
+        step = evaluate(memory, r, r.timestamp, readings[:i + 1], Outside())
+        events += [(e.kind, e.value) for e in step.events]
+        memory = step.memory
+    assert events == [("heating_failed", 3.57), ("heating_back", 7.0)]

@@ -95,9 +95,7 @@ def _why(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: in
         return "dwell below", info
     if history is None:
         return "needs", info
-    recent = [r for r in history if now_ms - watch.CHECK_MS <= r.timestamp <= now_ms]
-    if not recent or recent[-1].timestamp != latest.timestamp:
-        recent.append(latest)
+    recent = watch.checked(history, latest, now_ms, model.level)
     before = next((r.timestamp for r in reversed(recent) if r.timestamp < latest.timestamp), None)
     if dwelling and seldom and (before is None or latest.timestamp - before < watch.SELDOM_MS):
         seldom = False

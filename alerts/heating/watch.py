@@ -45,6 +45,7 @@ CYCLE_FALLING_MS = 15 * 60_000  # ... or this, past where off-cycles turn and at
 CYCLE_MARGIN = 0.3  # °C below the lowest the off-cycles turn at
 CLIMB_MS = 20 * 60_000  # the readings' trend over this does not rise (a door's air climbs back)
 CHECK_MS = 3 * HOUR_MS  # the history a suspicious fall is checked on
+GAP_MS = HOUR_MS  # no reading for this long before that history: a gap the fall crossed
 FALL_MS = 90 * 60_000  # the fall's rate is read over this
 RISE = 0.35  # °C above the lowest so far: the fall was interrupted, not noise
 NEW_LOW = 0.12  # °C: the latest readings stay this close to the lowest (still falling)
@@ -101,6 +102,23 @@ def _relearn(memory: HeatingMemory, history: Sequence[Reading], outside: Outside
         return replace(memory, learn_tried=now_ms)
     model = with_cycles(model, usable, outside.measured)
     return replace(memory, model=model, phase=HeatingPhase.WATCHING, learn_tried=None)
+
+
+def checked(history: Sequence[Reading], latest: Reading, now_ms: int,
+            level: float) -> list[Reading]:
+    """The history a fall below the line is checked on: CHECK_MS up to the latest reading,
+    and the last reading before it when a gap longer than GAP_MS opens it and no reading since
+    is at the usual `level`: the fall began in the gap, is timed from its first reading back
+    (the door may have opened just before it) and its rate reads across the gap. A fall that
+    began after the readings came back is read as any other (a door's pace is its own)."""
+    recent = [r for r in history if now_ms - CHECK_MS <= r.timestamp <= now_ms]
+    if not recent or recent[-1].timestamp != latest.timestamp:
+        recent.append(latest)
+    gone = next((r for r in reversed(history) if r.timestamp < now_ms - CHECK_MS), None)
+    if (gone is not None and recent[0].timestamp - gone.timestamp > GAP_MS
+            and all(r.value < level for r in recent)):
+        recent.insert(0, gone)
+    return recent
 
 
 def _fall_began(model: HeatingModel, history: Sequence[Reading], below_since: int) -> int:
@@ -431,9 +449,7 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
         return HeatingStep(memory)
     if history is None:
         return HeatingStep(memory, needs=(now_ms - CHECK_MS, now_ms))
-    recent = [r for r in history if now_ms - CHECK_MS <= r.timestamp <= now_ms]
-    if not recent or recent[-1].timestamp != latest.timestamp:
-        recent.append(latest)
+    recent = checked(history, latest, now_ms, model.level)
     before = next((r.timestamp for r in reversed(recent) if r.timestamp < latest.timestamp), None)
     if dwelling and seldom and (before is None or latest.timestamp - before < SELDOM_MS):
         seldom = False  # the sensor reads often: a cycle that runs seldom missed some

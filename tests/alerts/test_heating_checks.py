@@ -197,3 +197,23 @@ def test_a_house_sunk_past_the_off_cycles_turn_for_hours_warns_above_a_wide_band
         events += [(e.kind, e.value) for e in step.events]
         memory = step.memory
     assert events == [("heating_failed", 3.57), ("heating_back", 7.0)]
+
+
+def test_a_fall_back_from_a_gap_is_timed_from_the_first_reading_back() -> None:
+    # a cellar held at 8 °C, its off-cycles turning by 7.5 °C, read every 10 minutes by a
+    # noisy sensor; it is silent for 6 hours and comes back at 4.0 °C, falling 3 °C/h. The
+    # fall began in the gap: its first reading back shows it, and its rate reads across the
+    # gap (the window holds 20 minutes of readings, too few for a rate of their own)
+    cellar = replace(MODEL, level=8.0, cycles=400, cycle_pace=6.0, cycle_low=7.5, noise=0.2)
+    held = [Reading("cellar", START + i * 10 * MINUTE, 8.0) for i in range(24)]
+    back_at = held[-1].timestamp + 6 * 60 * MINUTE
+    back = [Reading("cellar", back_at + i * 10 * MINUTE, v)
+            for i, v in enumerate([4.0, 3.5, 3.0, 2.5, 2.0, 1.5])]
+    assert _fires_at([*held, *back], cellar)[:1] == [3.0]
+    # a building whose heat modulates waits out the whole near-0 °C wait (25 minutes)
+    assert _fires_at([*held, *back], replace(cellar, cycles=0))[:1] == [2.5]
+    # back at the level after the gap, a door's quick fall is read as any other: its own pace
+    # is a door's, not the gap's (read across the gap it would be slow enough to warn)
+    door = [8.4, 8.5, 5.75, 3.9, 2.5, 1.8, 1.55, 1.3, 1.25, 1.3, 4.0, 5.6, 6.9, 7.7, 8.0]
+    after = [Reading("cellar", back_at + i * 5 * MINUTE, v) for i, v in enumerate(door)]
+    assert _fires_at([*held, *after], replace(cellar, noise=0.05)) == []

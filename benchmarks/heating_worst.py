@@ -40,9 +40,7 @@ def _why(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: in
     name, info = why._why(memory, model, latest, now_ms, history, outside)
     if name == "wait from start" or name == "wait from step":
         assert history is not None
-        recent = [r for r in history if now_ms - watch.CHECK_MS <= r.timestamp <= now_ms]
-        if not recent or recent[-1].timestamp != latest.timestamp:
-            recent.append(latest)
+        recent = watch.checked(history, latest, now_ms, model.level)
         below = memory.below_since if memory.below_since is not None else latest.timestamp
         began = watch._fall_began(model, recent, below)
         noise = max(model.noise, model.resolution / 2)
@@ -56,7 +54,7 @@ def _why(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: in
                 return name2 + " (cycle wait over)", info | more
             return "rose", info
     if name == "rose" and history is not None and memory.below_since is not None:
-        recent = [r for r in history if now_ms - watch.CHECK_MS <= r.timestamp <= now_ms]
+        recent = watch.checked(history, latest, now_ms, model.level)
         if watch.sagging(model, recent, now_ms, memory.below_since, outside):
             name = "rose, but sinking for hours"
     return name, info

@@ -8,10 +8,11 @@ import time
 
 import pytest
 
+from ingest.mqtt.link import Timings
 from storage.errors import StorageUnavailable
 from tests.ingest.mqtt.broker import broker_kind
 from tests.ingest.recorded import recorded
-from tests.support.devices import mqtt_settings, stored, wait_connected, wait_for
+from tests.support.devices import link_of, mqtt_settings, stored, wait_connected, wait_for
 
 
 def publish_recorded(publisher, prefix: str, name: str, **changes: str) -> str:
@@ -211,13 +212,14 @@ def test_it_reconnects_after_a_broker_restart_and_logs_the_outage_once(
     settings = mqtt_settings(own_broker,
                              {"topic": f"{prefix}/+", "user": "cottage", "sensor": "{1}",
                               "format": "number"})
-    ingest = start_ingest(settings, store)
+    ingest = start_ingest(settings, store, Timings(reconnect_min=0.05, reconnect_max=0.2))
     wait_connected(ingest)
     publisher_for(own_broker).publish(f"{prefix}/attic", "1")
     wait_for(lambda: stored(store))
 
     own_broker.stop()
-    time.sleep(4)  # several reconnect attempts (1 s, 2 s, …) while it is down
+    tried = link_of(ingest).attempts
+    wait_for(lambda: link_of(ingest).attempts >= tried + 3)  # while it is down
     own_broker.start()
     wait_connected(ingest)
     publisher_for(own_broker).publish(f"{prefix}/attic", "2")

@@ -272,6 +272,29 @@ def test_it_does_not_take_a_new_sessions_message_for_one_of_the_old_session_stor
     assert stored(store) == {"x": [21.5, 21.5], "y": [5]}
 
 
+def test_a_cleared_retained_message_is_forgotten_so_the_same_value_retained_again_is_stored(
+        fake, store, start_ingest, caplog):
+    """A device retained 4.5, cleared it, and retained 4.5 again while the broker had lost
+    sensorbot's session: what the new subscription brings is a new reading, not the old one
+    sent again."""
+    caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
+    start_ingest(settings_for(fake, NUMBER), store)
+    first = fake.connection(1)
+    first.send(publish("a/x", b"4.5", packet_id=1, retain=True))
+    first.send(publish("a/x", b"", packet_id=2, retain=True))
+    wait_for(lambda: first.count(PUBACK, 2))
+    assert stored(store) == {"x": [4.5]}
+
+    fake.answers = Answers(session_present=False)
+    first.drop()
+    second = fake.connection(2)
+    second.send(publish("a/x", b"4.5", packet_id=1, retain=True))
+
+    wait_for(lambda: second.count(PUBACK, 1))
+    assert stored(store) == {"x": [4.5, 4.5]}
+    assert not said(caplog, "skipped")
+
+
 def test_it_skips_a_topic_that_is_not_utf8_once_and_acknowledges_it(fake, store, start_ingest,
                                                                     caplog):
     """Rather than dropping the connection, to be sent the same message again and again."""

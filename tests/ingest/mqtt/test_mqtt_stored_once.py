@@ -123,6 +123,8 @@ def test_memory_stays_near_the_inbox_whatever_the_message_sizes(
     finally:
         tracemalloc.stop()
     assert peak < 40 * 2**20, f"{peak / 2**20:.0f} MiB"
+    kept = [settings.state_file.with_name(settings.state_file.name + end) for end in ("", "-wal")]
+    assert sum(path.stat().st_size for path in kept if path.exists()) < 2**20  # digests only
 
 
 def test_a_retained_message_is_stored_once_and_an_empty_one_clears_it_quietly(

@@ -144,9 +144,10 @@ def test_rename_and_unit_change_how_a_sensor_shows(world):
 
 
 @pytest.mark.parametrize("command", [
-    "/sensors", "/latest", "/history", "/export attic", "/rename attic A", "/unit attic C",
-    "/tz Europe/Oslo", "/compare attic cellar", "/location 60.1 24.9", "/alerts",
-    "/delalert r1", "/quiet 22:00-07:00", "/outdoor off", "/forget attic"])
+    "/sensors", "/latest", "/status", "/history", "/export attic", "/rename attic A",
+    "/unit attic C", "/tz Europe/Oslo", "/compare attic cellar", "/location 60.1 24.9",
+    "/alerts", "/alert attic below 3", "/freeze attic", "/snooze all 2h", "/delalert r1",
+    "/quiet 22:00-07:00", "/outdoor off", "/forget attic"])
 def test_an_unlinked_chat_is_told_how_to_link(world, command):
     assert "/link" in world.chat(ALICE_CHAT).ask(command)
 

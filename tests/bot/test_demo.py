@@ -157,7 +157,7 @@ class WaitForTheHeatingWarning(io.StringIO):
             started = time.monotonic()
             while "Heating may have stopped" not in self.out.getvalue() and \
                     time.monotonic() - started < self.timeout:
-                time.sleep(0.2)
+                time.sleep(0.05)
             self.waited = time.monotonic() - started
         return self.lines.pop(0)
 

@@ -27,7 +27,7 @@ from bot.heating_chart import Ahead
 from bot.heating_chart import note as prediction_note
 from bot.heating_chart import title as chart_title
 from bot.longterm import send_statistics_chart
-from bot.pages import page_buttons, page_of, page_text
+from bot.pages import Page, page_buttons, page_of, page_text
 from bot.sensor_list import sensor_lines
 from core.formatting import (
     CAPTION_LIMIT,
@@ -69,20 +69,31 @@ async def sensors_command(update: Update, context: BotContext, link: ChatLink) -
 
 async def sensors_page(context: BotContext, link: ChatLink, number: int) -> Paged:
     """/sensors' page `number`: only its sensors' latest readings are read."""
+    found = await sensors_with_latest(context, link, number)
+    if found is None:
+        return NO_SENSORS, None
+    page, last, now = found
+    services = context.services
+    rules = await services.run(services.store.list_alert_rules, link.user_id)
+    states = {s.sensor_id: sorted({r.state.status for r in rules if r.sensor == s.sensor_id})
+              for s in page.items}
+    entries = sensor_lines(page.items, last, states, now)
+    return page_text(entries, page, "sensor"), page_buttons("s", page)
+
+
+async def sensors_with_latest(context: BotContext, link: ChatLink, number: int
+                              ) -> tuple[Page[Sensor], dict[str, Reading], int] | None:
+    """Page `number` of the chat's sensors, the latest reading of each sensor on it (by id)
+    and the time it was read at; None when the user has no sensors."""
     services = context.services
     now = services.clock_ms()
     sensors = await services.run(services.store.list_sensors, link.user_id)
     if not sensors:
-        return NO_SENSORS, None
+        return None
     page = page_of(sensors, number)
     latest = await services.run(services.store.latest_readings,
                                 [(link.user_id, s.sensor_id) for s in page.items], now_ms=now)
-    rules = await services.run(services.store.list_alert_rules, link.user_id)
-    states = {s.sensor_id: sorted({r.state.status for r in rules if r.sensor == s.sensor_id})
-              for s in page.items}
-    last = {sensor: reading for (_, sensor), reading in latest.items()}
-    entries = sensor_lines(page.items, last, states, now)
-    return page_text(entries, page, "sensor"), page_buttons("s", page)
+    return page, {sensor: reading for (_, sensor), reading in latest.items()}, now
 
 
 async def send_page(update: Update, text: str, buttons: InlineKeyboardMarkup | None) -> None:
@@ -113,17 +124,12 @@ async def latest_command(update: Update, context: BotContext, link: ChatLink) ->
 
 async def latest_page(context: BotContext, link: ChatLink, number: int) -> Paged:
     """/latest's page `number`."""
-    services = context.services
-    now = services.clock_ms()
-    sensors = await services.run(services.store.list_sensors, link.user_id)
-    if not sensors:
+    found = await sensors_with_latest(context, link, number)
+    if found is None:
         return NO_SENSORS, None
-    page = page_of(sensors, number)
-    latest = await services.run(services.store.latest_readings,
-                                [(link.user_id, s.sensor_id) for s in page.items], now_ms=now)
-    zone = services.zone(link)
-    entries = [latest_line(s, latest.get((link.user_id, s.sensor_id)), zone, now)
-               for s in page.items]
+    page, last, now = found
+    zone = context.services.zone(link)
+    entries = [latest_line(s, last.get(s.sensor_id), zone, now) for s in page.items]
     return page_text(entries, page, "sensor"), page_buttons("l", page)
 
 

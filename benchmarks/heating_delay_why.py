@@ -204,7 +204,8 @@ def explain(seed: int, limit: float, show_all: bool) -> str | None:
 class Reach:
     """One failure warned before 3 °C: whether it came during a visit, its delay, and the hours
     from the failure until its truth first went below the usual level, the floor and the line
-    (None: not before the run's end)."""
+    (None: not before the run's end); how far its truth was above the line at the failure, and
+    how far it fell in the hour after (°C)."""
 
     seed: int
     in_visit: bool
@@ -212,6 +213,18 @@ class Reach:
     to_level: float | None
     to_floor: float | None
     to_line: float | None
+    above_line: float = 0.0
+    first_hour: float = 0.0
+
+
+def depth(truth: Callable[[int], float], minutes: int, fail_at: int, start_ms: int
+          ) -> tuple[float, float]:
+    """How far the truth was above the line at the failure (the line at the first reading after
+    it), and how far it fell in the hour after."""
+    fail_ms = start_ms + fail_at * 60_000
+    line = next((info["threshold"] for t, _, info in LOG
+                 if t >= fail_ms and "threshold" in info), truth(fail_at))
+    return truth(fail_at) - line, truth(fail_at) - truth(min(minutes - 1, fail_at + 60))
 
 
 def crossings(truth: Callable[[int], float], minutes: int, fail_at: int, start_ms: int
@@ -247,7 +260,8 @@ def independent_reaches(seeds: range) -> Iterator[Reach]:
             continue
         truth = run.truth
         yield Reach(seed, run.fail_in_visit, o.delay_h,
-                    *crossings(truth.__getitem__, len(truth), run.fail_at, run.t0_ms))
+                    *crossings(truth.__getitem__, len(truth), run.fail_at, run.t0_ms),
+                    *depth(truth.__getitem__, len(truth), run.fail_at, run.t0_ms))
 
 
 def set4_reaches(bench: set4.BenchSet, count: int) -> Iterator[Reach]:
@@ -268,7 +282,8 @@ def set4_reaches(bench: set4.BenchSet, count: int) -> Iterator[Reach]:
             continue
         in_visit = run.building.kind == "cabin" and run.trace.visit[run.fail_at]
         yield Reach(seed, in_visit, (warn - fail_ms) / 3_600_000,
-                    *crossings(run.truth, len(run.trace.air), run.fail_at, sim4.START_MS))
+                    *crossings(run.truth, len(run.trace.air), run.fail_at, sim4.START_MS),
+                    *depth(run.truth, len(run.trace.air), run.fail_at, sim4.START_MS))
 
 
 def bound(reaches: Sequence[Reach], limit: float) -> None:
@@ -285,6 +300,9 @@ def bound(reaches: Sequence[Reach], limit: float) -> None:
     print(f"median delay {median(r.delay_h for r in reaches):.2f} h; outside visits "
           f"{median(r.delay_h for r in outside):.2f} h: the truth took {median(to_line):.2f} h "
           f"to the line, the warning came {median(after):.2f} h after it (medians)")
+    print(f"  at the failure the truth was {median(r.above_line for r in outside):.2f} °C above "
+          f"the line, and fell {median(r.first_hour for r in outside):.2f} °C in the hour after "
+          f"(medians)")
     under = len(reaches) // 2 + 1 - sum(d <= limit for d in visits)
     print(f"an overall median within {limit:g} h needs {under} of the {len(outside)} outside "
           f"visits ({under / len(outside):.0%}) warned within it: now "

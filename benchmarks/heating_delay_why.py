@@ -4,7 +4,7 @@ the failure (read by re-running the watch's checks beside it). For the heating w
 
 With `--bound` it says instead how far the median delay could go at all: for each failure
 warned in time (the independent set's, or set 4's or 5's full failures with `--set 4|5`), when
-its truth first crossed the usual level, the floor (level − band, or the hour's) and the line
+its truth first crossed the usual level, the floor (level − band) and the line
 the watch fires below (the floor less the margin), as the watch had them at each minute; how
 many failures came during a visit (warned late for a reason the readings cannot lift); and the
 overall median delay had each failure outside a visit been warned the minute its truth crossed

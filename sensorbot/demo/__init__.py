@@ -171,12 +171,16 @@ class Cottage:
         return history
 
     def run(self) -> None:
-        while not self.stopped.wait(SENSOR_PERIOD_S):
+        """A round at once, then one every period: the backfill ends up to 5 min before the
+        start, and the first /latest should not show that as the sensors' last word."""
+        while True:
             now = time.time_ns() // 1_000_000
             for sensor in [*SENSORS, OUTDOOR_SENSOR]:
                 with contextlib.suppress(OSError):  # stopping: the next round tries again
                     post_json(f"{self.api}/api/v2/sensor/{sensor}/measurement",
                               {"value": self.value(sensor, now)}, self.token)
+            if self.stopped.wait(SENSOR_PERIOD_S):
+                return
 
 
 PROMPT = "you> "

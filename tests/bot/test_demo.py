@@ -181,3 +181,20 @@ def test_the_heating_warning_reaches_the_terminal_within_minutes_before_the_free
     assert re.search(r"heating watch .*— Firing", shown), shown
     chart = re.search(r"\[photo saved to (.+\.png)\]", shown[warning.end():])
     assert chart and Path(chart[1]).read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_cottages_sensors_post_at_once_so_the_first_latest_is_fresh(monkeypatch):
+    """The backfilled history ends up to 5 min before the start: a /latest typed as soon as
+    the banner shows must not answer "4 min ago" while the sensors wait their first period."""
+    cottage = demo.Cottage("http://127.0.0.1:9", "token", failed_at_ms=0)
+    posted: list[str] = []
+
+    def post(url: str, body: dict[str, Any], token: str) -> None:
+        posted.append(url)
+        cottage.stopped.set()
+
+    monkeypatch.setattr(demo, "post_json", post)
+    started = time.monotonic()
+    cottage.run()
+
+    assert posted and time.monotonic() - started < demo.SENSOR_PERIOD_S / 2

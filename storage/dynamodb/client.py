@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 
 from storage.errors import StorageError, StorageUnavailable
 
@@ -56,6 +61,13 @@ def build_client(region: str, endpoint_url: str = "") -> DynamoDBClient:
     """A client for `region`, else the region of the user's AWS configuration (AWS_REGION,
     AWS_DEFAULT_REGION, the profile's), never one of our choosing: tables made in a region
     the deployed stack does not use would hold users and tokens the stack never sees."""
+    try:
+        return _client(region, endpoint_url)
+    except BotoCoreError as exc:  # a profile that is not there, half a key pair
+        raise StorageError(f"the AWS configuration cannot be used: {exc}") from exc
+
+
+def _client(region: str, endpoint_url: str) -> DynamoDBClient:
     session = boto3.session.Session()
     region = region or session.region_name or ("local" if endpoint_url else "")
     if not region:
@@ -87,8 +99,17 @@ def translated() -> Iterator[None]:
             raise StorageUnavailable(f"DynamoDB is throttling or unavailable ({code})") from exc
         detail = exc.response.get("Error", {}).get("Message", "")
         raise StorageError(f"DynamoDB refused the request ({code}: {detail})") from exc
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise StorageUnavailable(NO_CREDENTIALS) from exc
     except BotoCoreError as exc:
         raise StorageUnavailable(f"DynamoDB is unreachable ({type(exc).__name__})") from exc
+
+
+# Unavailable rather than refused: credentials an instance role hands out can be late.
+NO_CREDENTIALS = (
+    "no AWS credentials: set them up with `aws configure` (or AWS_PROFILE, or "
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); for a local DynamoDB-compatible server, "
+    "set [storage.dynamodb] endpoint_url instead (SENSORBOT_STORAGE__DYNAMODB__ENDPOINT_URL)")
 
 
 class CapacityMeter:

@@ -506,6 +506,24 @@ def missing_database(settings: Settings, args: argparse.Namespace) -> Path | Non
     return None
 
 
+# The set-up's commands, typed by hand, which make the SQLite file when it is not there.
+SETUP_COMMANDS = frozenset({"users", "tokens", "sensors", "rollup", "migrate"})
+
+
+def new_database_note(settings: Settings, args: argparse.Namespace) -> str | None:
+    """A line for a set-up command about to make the SQLite file (`init` makes it on purpose):
+    run outside the configuration's folder, it makes a new, empty ./sensorbot.db, and its
+    "no user" would otherwise puzzle."""
+    path = settings.storage.sqlite_path
+    if settings.storage.backend != "sqlite" or path.exists() or \
+            args.command not in SETUP_COMMANDS:
+        return None
+    found = find_config_file(args.config, os.environ, Path.cwd())
+    where = f"as {found} names it" if found else \
+        "no config.toml in this folder: run where yours is, or pass --config"
+    return f"note: there was no database at {path}, so this made a new, empty one ({where})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The demo's terminal is a chat: only warnings may interrupt it.
@@ -543,11 +561,14 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"error: no database at {missing}; run `sensorbot init` (or point --config at "
               "the configuration that names yours)", file=sys.stderr)
         return EXIT_FAILURE
+    note = new_database_note(settings, args)
     try:
         store = open_store(settings.storage) if getattr(args, "needs_store", True) else None
     except StorageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    if note:
+        print(note, file=sys.stderr)
     try:
         args.handler(store, args, settings)
     except (ConfigError, UsageError) as exc:

@@ -318,3 +318,29 @@ def test_an_unusable_aws_configuration_is_one_line_naming_what_is_wrong(
     err = capsys.readouterr().err
     assert err.startswith("error: the AWS configuration cannot be used") and named in err
     assert err.count("\n") == 1
+
+
+def test_a_command_outside_the_configurations_folder_says_it_made_a_new_database(
+        tmp_path, monkeypatch, capsys):
+    """The README's set-up run from another folder: without a config.toml there, the
+    built-in ./sensorbot.db is made anew, and the "no user" that follows must not puzzle."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    assert main(["tokens", "issue", "summer-cottage", "--scope", "read"]) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"note: there was no database at {elsewhere / 'sensorbot.db'}")
+    assert "no config.toml in this folder" in err and "--config" in err
+    assert "error: no user with id 'summer-cottage'" in err
+
+
+def test_a_database_made_where_the_configuration_says_gets_a_note_naming_it(config, capsys):
+    assert run(config, "users", "add", "Summer cottage") == 0
+    assert f"note: there was no database at {config.parent / 'cli.db'}" in capsys.readouterr().err
+
+    assert run(config, "users", "add", "Town flat") == 0
+    assert "note:" not in capsys.readouterr().err  # once made, nothing to say
+    assert run(config, "init") == 0
+    assert "note:" not in capsys.readouterr().err

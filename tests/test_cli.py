@@ -344,3 +344,19 @@ def test_a_database_made_where_the_configuration_says_gets_a_note_naming_it(conf
     assert "note:" not in capsys.readouterr().err  # once made, nothing to say
     assert run(config, "init") == 0
     assert "note:" not in capsys.readouterr().err
+
+
+def test_the_region_in_aws_region_is_the_one_used(dynamodb_without_credentials, monkeypatch,
+                                                  capsys):
+    """AWS_REGION, as the docs and the AWS CLI name it (botocore itself reads only
+    AWS_DEFAULT_REGION): with it set, the next thing missing is the credentials."""
+    from storage.dynamodb.client import build_client
+
+    dynamodb_without_credentials.write_text('[storage]\nbackend = "dynamodb"\n',
+                                            encoding="utf-8")
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+
+    assert build_client("").meta.region_name == "eu-west-3"
+    assert run(dynamodb_without_credentials, "users", "list") == 1
+    assert capsys.readouterr().err.startswith("error: no AWS credentials")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -69,7 +70,7 @@ def build_client(region: str, endpoint_url: str = "") -> DynamoDBClient:
 
 def _client(region: str, endpoint_url: str) -> DynamoDBClient:
     session = boto3.session.Session()
-    region = region or session.region_name or ("local" if endpoint_url else "")
+    region = region or configured_region(session) or ("local" if endpoint_url else "")
     if not region:
         raise StorageError(
             "no AWS region: set the one your tables are in (the stack's) with `aws configure "
@@ -82,6 +83,13 @@ def _client(region: str, endpoint_url: str) -> DynamoDBClient:
             # Local DynamoDB-compatible servers accept any credentials; spare the user a setup step.
             options.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
     return session.client("dynamodb", **options)
+
+
+def configured_region(session: boto3.session.Session) -> str:
+    """The AWS configuration's region: AWS_REGION, as the AWS CLI and Lambda read it (botocore
+    itself reads only AWS_DEFAULT_REGION), else AWS_DEFAULT_REGION or the profile's region;
+    "" when none is set."""
+    return os.environ.get("AWS_REGION") or session.region_name or ""
 
 
 def error_code(exc: ClientError) -> str:

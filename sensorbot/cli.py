@@ -430,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     alerts = group("alerts", "alert cycle")
     add(alerts, "check", cmd_alerts_check, "run one alert cycle (evaluate, deliver) and exit"
-        ).set_defaults(needs_bot=True)
+        ).set_defaults(needs_bot=True, needs_database=True)
 
     webhook = group("webhook", "the bot's Telegram webhook (AWS)")
     webhook_set = add(webhook, "set", cmd_webhook_set, "have Telegram post updates to URL, "
@@ -498,10 +498,12 @@ def warn_if_others_can_read(path: Path | None) -> None:
 
 def missing_database(settings: Settings, args: argparse.Namespace) -> Path | None:
     """The SQLite file a command that only reads would need, when it is not there: opening it
-    would create an empty one (in the wrong folder, say) and answer as if all were well."""
-    reads_only = getattr(args, "reads_only", False) or getattr(args, "dry_run", False)
+    would create an empty one (in the wrong folder, say) and answer as if all were well. So
+    would `alerts check` (a cron job started elsewhere), checking no rules every minute."""
+    needs_one = getattr(args, "reads_only", False) or getattr(args, "dry_run", False) or \
+        getattr(args, "needs_database", False)
     path = settings.storage.sqlite_path
-    if settings.storage.backend == "sqlite" and reads_only and not path.exists():
+    if settings.storage.backend == "sqlite" and needs_one and not path.exists():
         return path
     return None
 

@@ -198,3 +198,21 @@ def test_the_cottages_sensors_post_at_once_so_the_first_latest_is_fresh(monkeypa
     cottage.run()
 
     assert posted and time.monotonic() - started < demo.SENSOR_PERIOD_S / 2
+
+
+@pytest.mark.parametrize(("tz", "zone"), [
+    ("Europe/Helsinki", "Europe/Helsinki"), (":America/New_York", "America/New_York"),
+    ("Etc/UTC", "UTC"), ("Nowhere/Void", "UTC")])
+def test_the_demo_chat_shows_times_in_this_machines_zone(tmp_path, monkeypatch, tz, zone):
+    """The clock on the wall: /latest's "at 21:45" and the warning's "around 10:24" read in
+    the zone of the machine the demo runs on, not in UTC two hours away."""
+    monkeypatch.setenv("TZ", tz)
+
+    class Emulator:
+        token, base_url = "123:demo", "http://127.0.0.1:9"
+
+    settings = demo.demo_settings(Emulator(), tmp_path, None)  # type: ignore[arg-type]
+
+    assert demo.machine_zone() == zone == settings.alerts.timezone
+    assert f"Times are shown in {zone}" in demo.banner(tmp_path, "http://127.0.0.1:9", "r",
+                                                      zone=zone)

@@ -196,7 +196,7 @@ async def send_compare(update: Update, context: BotContext, user_id: str,
     lines = [line for line in found if line is not None]
     missing = [s.display_name for s, line in zip(sensors, found, strict=True) if line is None]
     if not lines:
-        await reply(update, f"No readings from these sensors in {window.label}.")
+        await reply(update, f"No readings from these sensors {window.during}.")
         return
     png = await services.draw(render_compare_png, lines, zone=zone,
                               window=(window.start_ms, window.end_ms),

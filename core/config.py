@@ -344,9 +344,16 @@ def find_config_file(explicit: str | None, environ: Mapping[str, str], cwd: Path
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """The file's settings. A byte order mark, which Windows editors put before UTF-8, is
+    skipped: TOML has no use for it, and tomllib would call it an invalid statement."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        raw = path.read_bytes()
+        return tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"The configuration file {path} is not UTF-8 text (a byte {raw[exc.start]:#04x} on "
+            f"line {line}): save it as UTF-8.") from None
     except FileNotFoundError:
         raise ConfigError(
             f"The configuration file {path} does not exist. Create it from "

@@ -219,3 +219,20 @@ def test_a_bad_secret_is_named_but_never_shown(tmp_path, monkeypatch):
     assert "SENSORBOT_TELEGRAM__WEBHOOK_SECRET" in message and "'mqtt.password'" in message
     assert message.count("value hidden") == 2
     assert "super secret" not in message and "31337" not in message
+
+
+def test_a_file_saved_with_a_byte_order_mark_reads_as_without(tmp_path):
+    """Windows editors (Notepad) begin UTF-8 with a BOM, which tomllib calls an "Invalid
+    statement (at line 1, column 1)"."""
+    path = tmp_path / "c.toml"
+    path.write_bytes(b"\xef\xbb\xbf[api]\r\nport = 8081\r\n")
+
+    assert load_settings(str(path), environ={}).api.port == 8081
+
+
+def test_a_file_not_in_utf8_is_told_so(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_bytes('[mqtt]\nusername = "pääkäyttäjä"\n'.encode("latin-1"))
+
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text .*line 2.*save it as UTF-8"):
+        load_settings(str(path), environ={})

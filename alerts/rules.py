@@ -33,10 +33,10 @@ def check_rule(spec: RuleSpec) -> RuleSpec:
             raise BadRule(f"a {name} of {level:g} is beyond ±{limit:g}")
     if spec.kind is RuleKind.HEATING:
         return spec  # learned from the readings: nothing to set
-    if spec.kind is not RuleKind.STALE and spec.clears(spec.limit):
-        side = "above" if spec.kind is RuleKind.BELOW else "below"
-        raise BadRule(f"clear {spec.clear_level:g} would resolve at the threshold itself; "
-                      f"for {spec.kind} it must be {side} {spec.limit:g}")
+    if spec.kind is not RuleKind.STALE and spec.clears(spec.limit):  # recovered while firing
+        side, step = ("above", 1) if spec.kind is RuleKind.BELOW else ("below", -1)
+        raise BadRule(f"clear {spec.clear_level:g} must be {side} the threshold {spec.limit:g}, "
+                      f"where the value is back to normal (e.g. clear {spec.limit + step:g})")
     if spec.kind is RuleKind.STALE and not spec.stale_s:
         raise BadRule("a no-data rule needs a duration")
     return spec

@@ -261,7 +261,7 @@ async def send_chart(update: Update, context: BotContext, link: ChatLink, sensor
     readings = await services.run(services.store.read_range, link.user_id, sensor.sensor_id,
                                   window.start_ms, window.end_ms, now_ms=services.clock_ms())
     if not readings:
-        await reply(update, f"No readings from {sensor.display_name} in {window.label}.")
+        await reply(update, f"No readings from {sensor.display_name} {window.during}.")
         return
     rules = await services.run(services.store.list_alert_rules, link.user_id)
     zone = services.zone(link)
@@ -301,7 +301,7 @@ async def export_command(update: Update, context: BotContext, link: ChatLink) ->
                                now_ms=services.clock_ms(), zone=services.zone(link), stem=stem)
     try:
         if not files.count or update.effective_message is None:
-            await reply(update, f"No readings from {sensor.display_name} in {window.label}.")
+            await reply(update, f"No readings from {sensor.display_name} {window.during}.")
             return
         parts = files.named_parts()
         for number, (path, name) in enumerate(parts, 1):

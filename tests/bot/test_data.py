@@ -116,7 +116,7 @@ def test_a_name_or_unit_too_long_is_refused_not_stored_clipped_with_an_ellipsis(
 
 
 def test_history_of_an_empty_range_says_so(world):
-    assert "No readings from attic in 2020-01-01" in world.linked_chat().ask(
+    assert "No readings from attic on 2020-01-01" in world.linked_chat().ask(
         "/history attic 2020-01-01")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from core.temperature import from_celsius
+from core.temperature import from_celsius, is_fahrenheit
 from storage.models import AlertRule, RuleKind, RuleSpec
 
 DEFAULT_REPEAT_S = 3600
@@ -12,7 +12,9 @@ FREEZE = "freeze"
 FREEZE_DEFAULT = 3.0
 FREEZE_FOR_S = 600
 FREEZE_STALE_S = 3600
+ABSOLUTE_ZERO_C = -273.15
 MAX_THRESHOLD = 100_000.0  # beyond any sensor's range: a typo, not a rule
+MAX_SNOOZE_S = 365 * 86_400  # longer is a typo, or forgetting an alert: /delalert's job
 
 
 def freeze_default(unit: str | None) -> float:
@@ -24,6 +26,16 @@ class BadRule(ValueError):
     """A rule that cannot be kept; the message says why in the user's words."""
 
 
+def check_freeze_threshold(threshold: float, unit: str | None) -> float:
+    """A freeze threshold is a temperature (°C unless the sensor says °F): none below
+    absolute zero, which is a typo (-500 for -5), not a rule."""
+    coldest = from_celsius(ABSOLUTE_ZERO_C, unit)
+    if threshold < coldest:
+        raise BadRule(f"{threshold:g} is below absolute zero ({coldest:g} "
+                      f"{'°F' if is_fahrenheit(unit) else '°C'})")
+    return threshold
+
+
 def check_rule(spec: RuleSpec) -> RuleSpec:
     """Refuse thresholds no sensor reaches and clear levels that would resolve at once."""
     # A clear level may sit one past a threshold at the limit (the preset's default).
@@ -33,10 +45,10 @@ def check_rule(spec: RuleSpec) -> RuleSpec:
             raise BadRule(f"a {name} of {level:g} is beyond ±{limit:g}")
     if spec.kind is RuleKind.HEATING:
         return spec  # learned from the readings: nothing to set
-    if spec.kind is not RuleKind.STALE and spec.clears(spec.limit):
-        side = "above" if spec.kind is RuleKind.BELOW else "below"
-        raise BadRule(f"clear {spec.clear_level:g} would resolve at the threshold itself; "
-                      f"for {spec.kind} it must be {side} {spec.limit:g}")
+    if spec.kind is not RuleKind.STALE and spec.clears(spec.limit):  # recovered while firing
+        side, step = ("above", 1) if spec.kind is RuleKind.BELOW else ("below", -1)
+        raise BadRule(f"clear {spec.clear_level:g} must be {side} the threshold {spec.limit:g}, "
+                      f"where the value is back to normal (e.g. clear {spec.limit + step:g})")
     if spec.kind is RuleKind.STALE and not spec.stale_s:
         raise BadRule("a no-data rule needs a duration")
     return spec

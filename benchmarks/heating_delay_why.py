@@ -2,15 +2,26 @@
 than a limit, each with the condition of the watch that held it back at every reading after
 the failure (read by re-running the watch's checks beside it). For the heating watch's authors.
 
-Run: `.venv/bin/python benchmarks/heating_delay_why.py [--quick] [--limit 1.25]`.
+With `--bound` it says instead how far the median delay could go at all: for each failure
+warned in time (the independent set's, or set 4's or 5's full failures with `--set 4|5`), when
+its truth first crossed the usual level, the floor (level − band) and the line
+the watch fires below (the floor less the margin), as the watch had them at each minute; how
+many failures came during a visit (warned late for a reason the readings cannot lift); and the
+overall median delay had each failure outside a visit been warned the minute its truth crossed
+each of them, the visits as they were warned.
+
+Run: `.venv/bin/python benchmarks/heating_delay_why.py [--quick] [--limit 1.25]
+[--bound [--set independent|4|5]]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import statistics
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +32,9 @@ import alerts.heating.watch as watch  # noqa: E402
 from alerts.heating.model import HeatingMemory, HeatingModel, Outside  # noqa: E402
 from alerts.trend import trend_per_hour  # noqa: E402
 from benchmarks import heating_independent as ind  # noqa: E402
+from benchmarks import heating_set4 as set4  # noqa: E402
+from benchmarks import heating_set4_sim as sim4  # noqa: E402
+from benchmarks.heating_set5 import SET5  # noqa: E402
 from storage.models import Reading  # noqa: E402
 
 LOG: list[tuple[int, str, dict[str, float]]] = []
@@ -202,14 +216,142 @@ def explain(seed: int, limit: float, show_all: bool) -> str | None:
     return g
 
 
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """One failure warned before 3 °C: whether it came during a visit, its delay, and the hours
+    from the failure until its truth first went below the usual level, the floor and the line
+    (None: not before the run's end); how far its truth was above the line at the failure, and
+    how far it fell in the hour after (°C)."""
+
+    seed: int
+    in_visit: bool
+    delay_h: float
+    to_level: float | None
+    to_floor: float | None
+    to_line: float | None
+    above_line: float = 0.0
+    first_hour: float = 0.0
+
+
+def depth(truth: Callable[[int], float], minutes: int, fail_at: int, start_ms: int
+          ) -> tuple[float, float]:
+    """How far the truth was above the line at the failure (the line at the first reading after
+    it), and how far it fell in the hour after."""
+    fail_ms = start_ms + fail_at * 60_000
+    line = next((info["threshold"] for t, _, info in LOG
+                 if t >= fail_ms and "threshold" in info), truth(fail_at))
+    return truth(fail_at) - line, truth(fail_at) - truth(min(minutes - 1, fail_at + 60))
+
+
+def crossings(truth: Callable[[int], float], minutes: int, fail_at: int, start_ms: int
+              ) -> tuple[float | None, float | None, float | None]:
+    """The hours from the failure (minute `fail_at`) until the truth first went below the
+    level, the floor and the line the watch had at that minute (LOG: the latest entry)."""
+    fail_ms = start_ms + fail_at * 60_000
+    log = [(t, info) for t, _, info in LOG if t >= fail_ms and "threshold" in info]
+    found: dict[str, float | None] = {"level": None, "floor": None, "threshold": None}
+    j = 0
+    for m in range(fail_at, minutes):
+        while j + 1 < len(log) and log[j + 1][0] <= start_ms + m * 60_000:
+            j += 1
+        if not log:
+            break
+        for key, hours in found.items():
+            if hours is None and truth(m) < log[j][1][key]:
+                found[key] = (m - fail_at) / 60
+        if found["threshold"] is not None:
+            break
+    return found["level"], found["floor"], found["threshold"]
+
+
+def independent_reaches(seeds: range) -> Iterator[Reach]:
+    """The independent set's failures warned before 3 °C."""
+    for seed in seeds:
+        LOG.clear()
+        run = ind.build(seed, "failure")
+        o = ind.outcome(run)
+        if run.fail_at is None or o.t3 is None or run.truth[run.fail_at] <= 3.5:
+            continue
+        if o.warn_ms is None or o.delay_h is None or o.warn_ms > run.t0_ms + o.t3 * 60_000:
+            continue
+        truth = run.truth
+        yield Reach(seed, run.fail_in_visit, o.delay_h,
+                    *crossings(truth.__getitem__, len(truth), run.fail_at, run.t0_ms),
+                    *depth(truth.__getitem__, len(truth), run.fail_at, run.t0_ms))
+
+
+def set4_reaches(bench: set4.BenchSet, count: int) -> Iterator[Reach]:
+    """Set 4's or 5's full failures warned before 3 °C (a visit: a cabin's, at the failure)."""
+    for seed in range(bench.first_seed, bench.first_seed + count):
+        LOG.clear()
+        run = sim4.simulate(seed, "failure", bench.spread)
+        if run.fail_at is None or run.truth(run.fail_at) <= 3.5:
+            continue
+        t3 = run.first_at_or_below(3.0, run.fail_at)
+        if t3 is None:
+            continue
+        events, _ = set4.replay_run(run)
+        fail_ms = sim4.START_MS + run.fail_at * 60_000
+        warn = next((e.at for e in events if e.kind == "heating_failed" and e.at >= fail_ms),
+                    None)
+        if warn is None or warn > sim4.START_MS + t3 * 60_000:
+            continue
+        in_visit = run.building.kind == "cabin" and run.trace.visit[run.fail_at]
+        yield Reach(seed, in_visit, (warn - fail_ms) / 3_600_000,
+                    *crossings(run.truth, len(run.trace.air), run.fail_at, sim4.START_MS),
+                    *depth(run.truth, len(run.trace.air), run.fail_at, sim4.START_MS))
+
+
+def bound(reaches: Sequence[Reach], limit: float) -> None:
+    """What the median delay could be: the visits' share, and the median had each failure
+    outside a visit been warned as its truth crossed the level, the floor or the line."""
+    visits = [r.delay_h for r in reaches if r.in_visit]
+    outside = [r for r in reaches if not r.in_visit]
+    median = statistics.median
+    print(f"{len(reaches)} failures warned before 3 °C, {len(visits)} during a visit "
+          f"({len(visits) / len(reaches):.0%}; {sum(d > limit for d in visits)} of them "
+          f"warned after {limit:g} h)")
+    to_line = [r.to_line if r.to_line is not None else 1e3 for r in outside]
+    after = [r.delay_h - h for r, h in zip(outside, to_line, strict=True) if h < 1e3]
+    print(f"median delay {median(r.delay_h for r in reaches):.2f} h; outside visits "
+          f"{median(r.delay_h for r in outside):.2f} h: the truth took {median(to_line):.2f} h "
+          f"to the line, the warning came {median(after):.2f} h after it (medians)")
+    print(f"  at the failure the truth was {median(r.above_line for r in outside):.2f} °C above "
+          f"the line, and fell {median(r.first_hour for r in outside):.2f} °C in the hour after "
+          f"(medians)")
+    under = len(reaches) // 2 + 1 - sum(d <= limit for d in visits)
+    print(f"an overall median within {limit:g} h needs {under} of the {len(outside)} outside "
+          f"visits ({under / len(outside):.0%}) warned within it: now "
+          f"{sum(r.delay_h <= limit for r in outside)}")
+    for name in ("level", "floor", "line"):
+        hours = [getattr(r, f"to_{name}") for r in outside]
+        crossed = [h if h is not None else 1e3 for h in hours]
+        print(f"  warned the minute the truth crossed the {name:5s}: outside visits within "
+              f"{limit:g} h {sum(h <= limit for h in crossed):3d}, overall median "
+              f"{median(crossed + visits):.2f} h")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a quarter of the failures")
     ap.add_argument("--limit", type=float, default=1.25, help="late: warned after this (h)")
     ap.add_argument("--seed", type=int, default=1000, help="the first failure's seed")
     ap.add_argument("--all", action="store_true", help="every failure, not only the late")
+    ap.add_argument("--bound", action="store_true", help="how far the median could go")
+    ap.add_argument("--set", choices=("independent", "4", "5"), default="independent",
+                    help="the set --bound reads")
     args = ap.parse_args()
     install()
+    if args.bound:
+        if args.set == "independent":
+            reaches = list(independent_reaches(range(args.seed,
+                                                     args.seed + (30 if args.quick else 120))))
+        else:
+            bench = SET5 if args.set == "5" else set4.BenchSet()
+            counts = bench.quick if args.quick else bench.counts
+            reaches = list(set4_reaches(bench, counts[0]))
+        bound(reaches, args.limit)
+        return
     groups: dict[str, int] = {}
     for i in range(30 if args.quick else 120):
         g = explain(args.seed + i, args.limit, args.all)

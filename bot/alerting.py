@@ -19,7 +19,14 @@ from alerts import actions
 from alerts.heating_rule import memory_of, watch_unit
 from alerts.outside import settings_of
 from alerts.quiet import BadQuietHours, parse_quiet_hours
-from alerts.rules import FREEZE_DEFAULT, BadRule, freeze_default, is_freeze
+from alerts.rules import (
+    FREEZE_DEFAULT,
+    MAX_SNOOZE_S,
+    BadRule,
+    check_freeze_threshold,
+    freeze_default,
+    is_freeze,
+)
 from bot.alert_buttons import SNOOZE_SECONDS, Action, after_press, parse_button
 from bot.alert_syntax import ALERT_EXAMPLE, parse_alert, parse_number
 from bot.alert_text import describe_rule
@@ -107,13 +114,14 @@ async def freeze_command(update: Update, context: BotContext) -> None:
     own = await services.run(actions.own_heating_watch, services.store, link.user_id,
                              sensor.sensor_id)
     try:
-        threshold = parse_number(args[1]) if len(args) == 2 else freeze_default(sensor.unit)
+        threshold = check_freeze_threshold(parse_number(args[1]), sensor.unit) \
+            if len(args) == 2 else freeze_default(sensor.unit)
         rules, replaced = await services.run(
             actions.set_freeze, services.store, link.user_id, sensor.sensor_id, threshold,
             now_ms=services.clock_ms(), rulebook=services.rulebook)
     except (BadArgument, BadRule) as problem:
-        await reply(update, f"{str(problem).split(';')[0].capitalize()}. "
-                            "E.g. /freeze attic 5")
+        said = str(problem).split(';')[0]
+        await reply(update, f"{said[:1].upper()}{said[1:]}. E.g. /freeze attic 5")
         return
     below, stale, watch = rules
     again = " It replaces the previous freeze protection there." if replaced else ""
@@ -221,6 +229,11 @@ async def snooze_command(update: Update, context: BotContext) -> None:
         seconds = None if words[-1].lower() == "off" else parse_duration(words[-1])
     except BadArgument as problem:
         await reply(update, f"{problem} ({SNOOZE_USAGE})")
+        return
+    if seconds is not None and seconds > MAX_SNOOZE_S:
+        await reply(update, f"A snooze lasts at most {describe_duration(MAX_SNOOZE_S)}, e.g. "
+                            "/snooze all 7d; to stop an alert for good, delete it with "
+                            "/delalert (its id is in /alerts).")
         return
     services = context.services
     rules = [r for r in await services.run(services.store.list_alert_rules, link.user_id)

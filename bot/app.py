@@ -134,7 +134,10 @@ def build_application(settings: Settings, store: Store, *,
     for names, handler in COMMANDS:
         application.add_handler(CommandHandler(names, handler))
     # buttons: the bot's own prefixes, then anything else, answered quietly
-    application.add_handler(CallbackQueryHandler(data.history_button, pattern=r"^h:"))
+    application.add_handler(CallbackQueryHandler(data.history_button,
+                                                 pattern=f"^{data.HISTORY_BUTTON}"))
+    application.add_handler(CallbackQueryHandler(data.export_button,
+                                                 pattern=f"^{data.EXPORT_BUTTON}"))
     application.add_handler(CallbackQueryHandler(alerting.alert_button, pattern=r"^a:"))
     application.add_handler(CallbackQueryHandler(unit_button, pattern=r"^u:"))
     application.add_handler(CallbackQueryHandler(forget.forget_button,

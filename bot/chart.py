@@ -241,6 +241,12 @@ def time_axis(axes: Any, zone: ZoneInfo, x_of: Callable[[Iterable[int]], Any],
     axes.grid(True, alpha=0.3)
 
 
+def lone_marker(times: Sequence[Any]) -> str | None:
+    """A dot for a series of one point (a sensor's first reading, a sensor begun within the
+    range's last hour), which a line alone would leave invisible; else no marker."""
+    return "o" if len(times) == 1 else None
+
+
 def draw_buckets(buckets: Buckets, *, enveloped: bool, title: str, unit: str | None,
                  zone: ZoneInfo, window: tuple[int, int] | None = None,
                  thresholds: Sequence[Threshold] = (), prediction: Course = ()) -> Figure:
@@ -251,7 +257,7 @@ def draw_buckets(buckets: Buckets, *, enveloped: bool, title: str, unit: str | N
         axes.fill_between(times, buckets.mins, buckets.maxs, color="tab:blue", alpha=0.25,
                           linewidth=0, label="min–max")
     axes.plot(times, buckets.means, color="tab:blue", linewidth=1.4,
-              label="mean" if enveloped else "reading")
+              marker=lone_marker(times), label="mean" if enveloped else "reading")
     for number, threshold in enumerate(thresholds):
         axes.axhline(threshold.value, color=THRESHOLD_COLORS[number % len(THRESHOLD_COLORS)],
                      linestyle="--", linewidth=1.1, label=literal(threshold.label))

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import InputFile, Update
 
-from bot.chart import Buckets, bucket, hour_buckets, new_figure, png_of, time_axis
+from bot.chart import Buckets, bucket, hour_buckets, lone_marker, new_figure, png_of, time_axis
 from bot.chat import command_words, linked, match_sensors, reply, resolve_sensor
 from bot.context import BotContext
 from core.formatting import (
@@ -119,8 +119,9 @@ def draw_compare(lines: list[Line], *, title: str, zone: ZoneInfo,
     handles = []
     for colour, line in zip(COLOURS, lines, strict=False):
         axes = axes_of[line.sensor.unit]
-        handles += axes.plot(x_of(line.buckets.times_ms.tolist()), line.buckets.means,
-                             color=colour, linewidth=1.4, label=line.label())
+        times = x_of(line.buckets.times_ms.tolist())
+        handles += axes.plot(times, line.buckets.means, color=colour, linewidth=1.4,
+                             marker=lone_marker(times), label=line.label())
     for unit, axes in axes_of.items():
         axes.set_ylabel(unit or "value", parse_math=False)
     time_axis(left, zone, x_of, window)
@@ -195,7 +196,7 @@ async def send_compare(update: Update, context: BotContext, user_id: str,
     lines = [line for line in found if line is not None]
     missing = [s.display_name for s, line in zip(sensors, found, strict=True) if line is None]
     if not lines:
-        await reply(update, f"No readings from these sensors in {window.label}.")
+        await reply(update, f"No readings from these sensors {window.during}.")
         return
     png = await services.draw(render_compare_png, lines, zone=zone,
                               window=(window.start_ms, window.end_ms),

@@ -27,7 +27,7 @@ from bot.heating_chart import Ahead
 from bot.heating_chart import note as prediction_note
 from bot.heating_chart import title as chart_title
 from bot.longterm import send_statistics_chart
-from bot.pages import page_buttons, page_of, page_text
+from bot.pages import Page, page_buttons, page_of, page_text
 from bot.sensor_list import sensor_lines
 from core.formatting import (
     CAPTION_LIMIT,
@@ -54,6 +54,9 @@ log = logging.getLogger("sensorbot.bot")
 Paged = tuple[str, InlineKeyboardMarkup | None]
 DEFAULT_RANGE = "24h"
 HISTORY_EXAMPLE = "e.g. /history attic 7d"
+# The callback data prefixes of the sensor buttons /history and /export offer.
+HISTORY_BUTTON = "h:"
+EXPORT_BUTTON = "e:"
 
 
 NO_SENSORS = "No sensors yet: they appear here with their first reading."
@@ -69,20 +72,31 @@ async def sensors_command(update: Update, context: BotContext, link: ChatLink) -
 
 async def sensors_page(context: BotContext, link: ChatLink, number: int) -> Paged:
     """/sensors' page `number`: only its sensors' latest readings are read."""
+    found = await sensors_with_latest(context, link, number)
+    if found is None:
+        return NO_SENSORS, None
+    page, last, now = found
+    services = context.services
+    rules = await services.run(services.store.list_alert_rules, link.user_id)
+    states = {s.sensor_id: sorted({r.state.status for r in rules if r.sensor == s.sensor_id})
+              for s in page.items}
+    entries = sensor_lines(page.items, last, states, now)
+    return page_text(entries, page, "sensor"), page_buttons("s", page)
+
+
+async def sensors_with_latest(context: BotContext, link: ChatLink, number: int
+                              ) -> tuple[Page[Sensor], dict[str, Reading], int] | None:
+    """Page `number` of the chat's sensors, the latest reading of each sensor on it (by id)
+    and the time it was read at; None when the user has no sensors."""
     services = context.services
     now = services.clock_ms()
     sensors = await services.run(services.store.list_sensors, link.user_id)
     if not sensors:
-        return NO_SENSORS, None
+        return None
     page = page_of(sensors, number)
     latest = await services.run(services.store.latest_readings,
                                 [(link.user_id, s.sensor_id) for s in page.items], now_ms=now)
-    rules = await services.run(services.store.list_alert_rules, link.user_id)
-    states = {s.sensor_id: sorted({r.state.status for r in rules if r.sensor == s.sensor_id})
-              for s in page.items}
-    last = {sensor: reading for (_, sensor), reading in latest.items()}
-    entries = sensor_lines(page.items, last, states, now)
-    return page_text(entries, page, "sensor"), page_buttons("s", page)
+    return page, {sensor: reading for (_, sensor), reading in latest.items()}, now
 
 
 async def send_page(update: Update, text: str, buttons: InlineKeyboardMarkup | None) -> None:
@@ -113,17 +127,12 @@ async def latest_command(update: Update, context: BotContext, link: ChatLink) ->
 
 async def latest_page(context: BotContext, link: ChatLink, number: int) -> Paged:
     """/latest's page `number`."""
-    services = context.services
-    now = services.clock_ms()
-    sensors = await services.run(services.store.list_sensors, link.user_id)
-    if not sensors:
+    found = await sensors_with_latest(context, link, number)
+    if found is None:
         return NO_SENSORS, None
-    page = page_of(sensors, number)
-    latest = await services.run(services.store.latest_readings,
-                                [(link.user_id, s.sensor_id) for s in page.items], now_ms=now)
-    zone = services.zone(link)
-    entries = [latest_line(s, latest.get((link.user_id, s.sensor_id)), zone, now)
-               for s in page.items]
+    page, last, now = found
+    zone = context.services.zone(link)
+    entries = [latest_line(s, last.get(s.sensor_id), zone, now) for s in page.items]
     return page_text(entries, page, "sensor"), page_buttons("l", page)
 
 
@@ -135,17 +144,21 @@ def latest_line(sensor: Sensor, last: Reading | None, zone: ZoneInfo, now: int) 
             f"at {format_time(last.timestamp, zone, now)} ({format_ago(last.timestamp, now)})")
 
 
-def history_callback_data(range_text: str, sensor_id: str) -> str:
-    """`h:<range>:#<key>`: a short key stands for an id of up to 200 characters."""
-    return f"h:{range_text}:#{sensor_key(sensor_id)}"
+def sensor_callback_data(prefix: str, range_text: str, sensor_id: str) -> str:
+    """`<prefix><range>:#<key>` (`h:` for /history, `e:` for /export): a short key stands for
+    an id of up to 200 characters, so the data stays within Telegram's 64 bytes."""
+    return f"{prefix}{range_text}:#{sensor_key(sensor_id)}"
 
 
-def history_from_callback(data: str) -> tuple[str, str] | None:
-    """The range and sensor key of a button offer_sensors made; None for anything else."""
-    parts = data.split(":", 2)
-    if len(parts) != 3 or parts[0] != "h" or not is_range(parts[1]) or not parts[2]:
+def picked_from_callback(prefix: str, data: str) -> tuple[str, str] | None:
+    """The range and sensor key of a button offer_sensors made for the command of `prefix`;
+    None for anything else."""
+    if not data.startswith(prefix):
         return None
-    return parts[1], parts[2]
+    parts = data[len(prefix):].split(":", 1)
+    if len(parts) != 2 or not is_range(parts[0]) or not parts[1]:
+        return None
+    return parts[0], parts[1]
 
 
 def sensor_from_callback(sensors: list[Sensor], key: str) -> Sensor | None:
@@ -200,48 +213,62 @@ async def history_command(update: Update, context: BotContext, link: ChatLink) -
         return
     sensor, range_text, window = found
     if sensor is None:
-        services = context.services
-        await offer_sensors(update, await services.run(services.store.list_sensors,
-                                                       link.user_id), range_text)
+        await offer_sensors(update, context, link, range_text, HISTORY_BUTTON)
         return
     await send_chart(update, context, link, sensor, window)
 
 
-async def offer_sensors(update: Update, sensors: list[Sensor], range_text: str) -> None:
+async def offer_sensors(update: Update, context: BotContext, link: ChatLink, range_text: str,
+                        prefix: str) -> None:
+    """"Which sensor?" with a button per sensor; a press comes back with `prefix` (the
+    command's own: HISTORY_BUTTON or EXPORT_BUTTON) and the range."""
+    services = context.services
+    sensors = await services.run(services.store.list_sensors, link.user_id)
     if not sensors:
         await reply(update, "No sensors yet: they appear with their first reading.")
         return
-    rows = [[InlineKeyboardButton(s.display_name, callback_data=history_callback_data(
-        range_text, s.sensor_id))] for s in sensors[:50]]
+    rows = [[InlineKeyboardButton(s.display_name, callback_data=sensor_callback_data(
+        prefix, range_text, s.sensor_id))] for s in sensors[:50]]
     if update.effective_message is None:
         return
     await update.effective_message.reply_text(
         f"Which sensor? ({range_text})", reply_markup=InlineKeyboardMarkup(rows), do_quote=False)
 
 
-async def history_button(update: Update, context: BotContext) -> None:
-    """A sensor picked under /history. Button data the bot did not make is answered quietly."""
+async def sensor_pressed(update: Update, context: BotContext, prefix: str, command: str
+                         ) -> tuple[ChatLink, Sensor, str, TimeRange] | None:
+    """The chat's link, the sensor picked under offer_sensors, its range and window; None after
+    answering the press: quietly for button data the bot did not make (or older data), with
+    how to link in a chat that is not linked, with a sentence when the sensor is gone."""
     query = update.callback_query
     if query is None:
-        return
-    parsed = history_from_callback(query.data or "")
+        return None
+    parsed = picked_from_callback(prefix, query.data or "")
     if parsed is None:
-        log.info("ignored history button data %r", query.data)
+        log.info("ignored %s button data %r", command, query.data)
         await query.answer()
-        return
+        return None
     range_text, key = parsed
     link = await pressed_in_linked_chat(update, context, query)
     if link is None:
-        return
+        return None
     services = context.services
     sensors = await services.run(services.store.list_sensors, link.user_id)
     sensor = sensor_from_callback(sensors, key)
     if sensor is None:
-        await query.answer("That sensor is gone. Try /history again.")
-        return
+        await query.answer(f"That sensor is gone. Try /{command} again.")
+        return None
     await query.answer()
     window = parse_range(range_text, now_ms=services.clock_ms(), zone=services.zone(link))
-    await send_chart(update, context, link, sensor, window)
+    return link, sensor, range_text, window
+
+
+async def history_button(update: Update, context: BotContext) -> None:
+    """A sensor picked under /history: its chart."""
+    picked = await sensor_pressed(update, context, HISTORY_BUTTON, "history")
+    if picked is not None:
+        link, sensor, _, window = picked
+        await send_chart(update, context, link, sensor, window)
 
 
 async def send_chart(update: Update, context: BotContext, link: ChatLink, sensor: Sensor,
@@ -255,7 +282,7 @@ async def send_chart(update: Update, context: BotContext, link: ChatLink, sensor
     readings = await services.run(services.store.read_range, link.user_id, sensor.sensor_id,
                                   window.start_ms, window.end_ms, now_ms=services.clock_ms())
     if not readings:
-        await reply(update, f"No readings from {sensor.display_name} in {window.label}.")
+        await reply(update, f"No readings from {sensor.display_name} {window.during}.")
         return
     rules = await services.run(services.store.list_alert_rules, link.user_id)
     zone = services.zone(link)
@@ -278,15 +305,29 @@ async def send_chart(update: Update, context: BotContext, link: ChatLink, sensor
 
 @linked
 async def export_command(update: Update, context: BotContext, link: ChatLink) -> None:
-    """/export <sensor> [range]: every reading of the range as a CSV document (gzip parts when
-    large), written in a worker thread."""
+    """/export [sensor] [range]: every reading of the range as a CSV document (gzip parts when
+    large), written in a worker thread; without a sensor, buttons to pick one."""
     found = await sensor_and_window(update, context, link, "/export attic 7d")
     if found is None:
         return
     sensor, range_text, window = found
     if sensor is None:
-        await reply(update, "Which sensor? e.g. /export attic 7d")
+        await offer_sensors(update, context, link, range_text, EXPORT_BUTTON)
         return
+    await send_export(update, context, link, sensor, range_text, window)
+
+
+async def export_button(update: Update, context: BotContext) -> None:
+    """A sensor picked under /export: the same files as /export <sensor> <range>."""
+    picked = await sensor_pressed(update, context, EXPORT_BUTTON, "export")
+    if picked is not None:
+        await send_export(update, context, *picked)
+
+
+async def send_export(update: Update, context: BotContext, link: ChatLink, sensor: Sensor,
+                      range_text: str, window: TimeRange) -> None:
+    """The sensor's readings over `window` as documents named after it and `range_text`; past
+    48 h, hourly statistics; an empty range says so instead."""
     services = context.services
     stem = f"{safe_filename(sensor.sensor_id)}_{safe_filename(range_text.replace('..', '_'))}"
     hourly = window.end_ms - window.start_ms > LONG_RANGE_MS  # hourly statistics rows
@@ -295,7 +336,7 @@ async def export_command(update: Update, context: BotContext, link: ChatLink) ->
                                now_ms=services.clock_ms(), zone=services.zone(link), stem=stem)
     try:
         if not files.count or update.effective_message is None:
-            await reply(update, f"No readings from {sensor.display_name} in {window.label}.")
+            await reply(update, f"No readings from {sensor.display_name} {window.during}.")
             return
         parts = files.named_parts()
         for number, (path, name) in enumerate(parts, 1):

@@ -20,6 +20,13 @@ USAGE = "Give the sensor to delete with its readings and alerts, e.g. /forget at
 BUDGET_S = 20.0
 
 
+def name_and_id(sensor: Sensor) -> str:
+    """"Attic (attic)": which sensor goes, beyond doubt; its id alone when it has no name."""
+    if sensor.display_name == sensor.sensor_id:
+        return sensor.sensor_id
+    return f"{sensor.display_name} ({sensor.sensor_id})"
+
+
 def confirm_buttons(sensor: Sensor, label: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
         InlineKeyboardButton(clip(f"{label} {sensor.display_name}", 60),
@@ -40,7 +47,7 @@ async def forget_command(update: Update, context: BotContext) -> None:
     rules = [r for r in await services.run(services.store.list_alert_rules, link.user_id)
              if r.sensor == sensor.sensor_id]
     await update.effective_message.reply_text(
-        f"Delete {sensor.display_name} ({sensor.sensor_id}) with all its readings and "
+        f"Delete {name_and_id(sensor)} with all its readings and "
         f"{plural(len(rules), 'alert rule')}? This cannot be undone. A sensor that reports "
         "again comes back, with only its new readings.",
         reply_markup=confirm_buttons(sensor, "🗑 Delete"), do_quote=False)
@@ -75,7 +82,7 @@ async def forget_button(update: Update, context: BotContext) -> None:
 
 def outcome(sensor: Sensor, done: SensorDeletion) -> tuple[str, InlineKeyboardMarkup | None]:
     if done.complete:
-        return (f"Deleted {sensor.display_name} ({sensor.sensor_id}): "
+        return (f"Deleted {name_and_id(sensor)}: "
                 f"{plural(done.readings, 'reading')} and {plural(done.rules, 'alert rule')}.",
                 None)
     return (f"Deleted {plural(done.readings, 'reading')} of {sensor.display_name} so far; "

@@ -19,7 +19,7 @@ HELP = """Commands
 /sensors — every sensor with its last value
 /latest [sensor] — latest values, e.g. /latest attic
 /history [sensor] [range] — a chart, e.g. /history attic 7d
-/export <sensor> [range] — readings as CSV, e.g. /export attic 30d
+/export [sensor] [range] — readings as CSV, e.g. /export attic 30d
 /compare <sensor> <sensor> […] [range] — up to 5 on one chart, e.g. /compare attic cellar 7d
 /rename <sensor> <name> — e.g. /rename attic Attic
 /unit <sensor> <unit> — e.g. /unit attic °C

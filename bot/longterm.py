@@ -20,7 +20,7 @@ async def send_statistics_chart(update: Update, context: BotContext, link: ChatL
                                  sensor.sensor_id, window.start_ms, window.end_ms,
                                  now_ms=services.clock_ms())
     if not history.hours:
-        await reply(update, f"No readings from {sensor.display_name} in {window.label}.")
+        await reply(update, f"No readings from {sensor.display_name} {window.during}.")
         return
     rules = await services.run(services.store.list_alert_rules, link.user_id)
     zone = services.zone(link)

@@ -11,7 +11,7 @@ import string
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -344,9 +344,16 @@ def find_config_file(explicit: str | None, environ: Mapping[str, str], cwd: Path
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """The file's settings. A byte order mark, which Windows editors put before UTF-8, is
+    skipped: TOML has no use for it, and tomllib would call it an invalid statement."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        raw = path.read_bytes()
+        return tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"The configuration file {path} is not UTF-8 text (a byte {raw[exc.start]:#04x} on "
+            f"line {line}): save it as UTF-8.") from None
     except FileNotFoundError:
         raise ConfigError(
             f"The configuration file {path} does not exist. Create it from "
@@ -420,7 +427,7 @@ def describe_validation_error(exc: ValidationError, path: Path | None) -> str:
         if SECRET_KEYS & {str(part) for part in error["loc"]}:
             shown = " (value hidden: it is a secret)"
         if error["type"] == "extra_forbidden":
-            problem = f"'{key}' is not a known setting (see config.example.toml)"
+            problem = f"'{key}' is not a known setting" + unknown_key_hint(error["loc"], setter)
         else:
             problem = f"'{key}': {error['msg']}{shown}"
         as_list = list_example(error["loc"], error["type"])
@@ -438,6 +445,63 @@ def describe_validation_error(exc: ValidationError, path: Path | None) -> str:
     if in_env:
         parts.append("Configuration error in the environment: " + "; ".join(in_env) + ".")
     return " ".join(parts)
+
+
+def unknown_key_hint(loc: tuple[int | str, ...], setter: str | None) -> str:
+    """" (did you mean [telegram] token?)" for a key in the wrong place or misspelt (in the
+    environment, the variable meant); else a pointer to the example file."""
+    meant = likeliest_keys(tuple(str(part) for part in loc if not isinstance(part, int)))
+    if setter:
+        meant = [key for key in meant if key[:2] != SUBSCRIPTIONS]  # set only as a whole list
+        named = [variable_for(key) for key in meant]
+    else:
+        named = [toml_place(key) for key in meant]
+    if not named:
+        return " (see config.example.toml)"
+    return f" (did you mean {' or '.join(named)}?)"
+
+
+SUBSCRIPTIONS = ("mqtt", "subscriptions")  # a list of tables: [[mqtt.subscriptions]]
+
+
+def setting_keys(model: type[BaseModel] = Settings,
+                 prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every key the file may hold, as the names leading to it: sections (`("storage",
+    "dynamodb")`) and settings (`("telegram", "token")`, `("mqtt", "subscriptions", "topic")`
+    for a key of each subscription)."""
+    keys = []
+    for name, field in model.model_fields.items():
+        key = (*prefix, name)
+        keys.append(key)
+        annotation = field.annotation
+        if get_origin(annotation) is list:
+            annotation = get_args(annotation)[0]
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys += setting_keys(annotation, key)
+    return keys
+
+
+def likeliest_keys(wrong: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The keys an unknown one most likely meant: the same name in another section (a key
+    written above its section's header, or under the wrong one), then a close spelling in its
+    own section. At most two; none when nothing is close."""
+    keys = setting_keys()
+    name = wrong[-1].lower()
+    elsewhere = [key for key in keys if key[-1] == name and key != wrong]
+    siblings = {key[-1]: key for key in keys if key[:-1] == wrong[:-1]}
+    close = difflib.get_close_matches(name, list(siblings), n=2, cutoff=0.6)
+    return [*elsewhere, *(siblings[spelt] for spelt in close)][:2]
+
+
+def toml_place(key: tuple[str, ...]) -> str:
+    """Where a key goes in the file: "[telegram] token", "[storage.dynamodb]" (a section),
+    "[[mqtt.subscriptions]] topic"."""
+    def header(section: tuple[str, ...]) -> str:
+        dotted = ".".join(section)
+        return f"[[{dotted}]]" if section == SUBSCRIPTIONS else f"[{dotted}]"
+    if any(other[:len(key)] == key and other != key for other in setting_keys()):
+        return header(key)
+    return f"{header(key[:-1])} {key[-1]}"
 
 
 def variable_for(loc: tuple[int | str, ...]) -> str:

@@ -28,6 +28,15 @@ class TimeRange:
     end_ms: int
     label: str  # "last 24 h", "2026-01-05", "2026-01-01 – 2026-01-07"
 
+    @property
+    def during(self) -> str:
+        """The range within a sentence: "in the last 24 h", "on 2026-01-05", "from 2026-01-01
+        to 2026-01-07"."""
+        if self.label.startswith("last "):
+            return f"in the {self.label}"
+        first, sep, last = self.label.partition(" – ")
+        return f"from {first} to {last}" if sep else f"on {first}"
+
 
 def parse_duration(text: str) -> int:
     """`30s`, `10m`, `2h`, `7d` → seconds."""

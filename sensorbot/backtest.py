@@ -39,6 +39,11 @@ def parse_rows(rows: Iterable[list[str]], name: str, sensor: str) -> list[Readin
     for number, row in enumerate(rows, 1):
         if not row or all(not cell.strip() for cell in row):
             continue
+        if any(";" in cell for cell in row):  # no header: "timestamp_ms;value" is one too
+            raise Unreadable(f"{name}: line {number}: its fields are separated by ';' (a "
+                             "spreadsheet's CSV where the decimal mark is a comma); the "
+                             "backtest reads timestamp_ms,value with commas between the "
+                             "fields and a point in numbers, e.g. 1767225600000,7.9")
         if number == 1 and not _is_number(row[0]):
             continue  # a header
         if len(row) == HOURLY_FIELDS:
@@ -88,7 +93,8 @@ def read_file(path: str, sensor: str) -> list[Reading]:
     opener: Any = gzip.open if path.endswith(".gz") else open
     try:
         handle: IO[str]
-        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        # utf-8-sig: a spreadsheet's BOM would make the first reading look like a header
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
             return parse_rows(_rows(handle, path), path, sensor)
     except OSError as error:  # missing, unreadable, or not gzip after all
         raise Unreadable(f"{path}: cannot be read ({error.strerror or error})") from None

@@ -430,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     alerts = group("alerts", "alert cycle")
     add(alerts, "check", cmd_alerts_check, "run one alert cycle (evaluate, deliver) and exit"
-        ).set_defaults(needs_bot=True)
+        ).set_defaults(needs_bot=True, needs_database=True)
 
     webhook = group("webhook", "the bot's Telegram webhook (AWS)")
     webhook_set = add(webhook, "set", cmd_webhook_set, "have Telegram post updates to URL, "
@@ -498,12 +498,32 @@ def warn_if_others_can_read(path: Path | None) -> None:
 
 def missing_database(settings: Settings, args: argparse.Namespace) -> Path | None:
     """The SQLite file a command that only reads would need, when it is not there: opening it
-    would create an empty one (in the wrong folder, say) and answer as if all were well."""
-    reads_only = getattr(args, "reads_only", False) or getattr(args, "dry_run", False)
+    would create an empty one (in the wrong folder, say) and answer as if all were well. So
+    would `alerts check` (a cron job started elsewhere), checking no rules every minute."""
+    needs_one = getattr(args, "reads_only", False) or getattr(args, "dry_run", False) or \
+        getattr(args, "needs_database", False)
     path = settings.storage.sqlite_path
-    if settings.storage.backend == "sqlite" and reads_only and not path.exists():
+    if settings.storage.backend == "sqlite" and needs_one and not path.exists():
         return path
     return None
+
+
+# The set-up's commands, typed by hand, which make the SQLite file when it is not there.
+SETUP_COMMANDS = frozenset({"users", "tokens", "sensors", "rollup", "migrate"})
+
+
+def new_database_note(settings: Settings, args: argparse.Namespace) -> str | None:
+    """A line for a set-up command about to make the SQLite file (`init` makes it on purpose):
+    run outside the configuration's folder, it makes a new, empty ./sensorbot.db, and its
+    "no user" would otherwise puzzle."""
+    path = settings.storage.sqlite_path
+    if settings.storage.backend != "sqlite" or path.exists() or \
+            args.command not in SETUP_COMMANDS:
+        return None
+    found = find_config_file(args.config, os.environ, Path.cwd())
+    where = f"as {found} names it" if found else \
+        "no config.toml in this folder: run where yours is, or pass --config"
+    return f"note: there was no database at {path}, so this made a new, empty one ({where})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -543,11 +563,14 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"error: no database at {missing}; run `sensorbot init` (or point --config at "
               "the configuration that names yours)", file=sys.stderr)
         return EXIT_FAILURE
+    note = new_database_note(settings, args)
     try:
         store = open_store(settings.storage) if getattr(args, "needs_store", True) else None
     except StorageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    if note:
+        print(note, file=sys.stderr)
     try:
         args.handler(store, args, settings)
     except (ConfigError, UsageError) as exc:

@@ -11,7 +11,7 @@ from alerts.actions import forget_sensor
 from storage.base import DeletionProgress, SensorDeletion, Store
 
 PARALLEL_SENSORS = 4
-EXAMPLE = "e.g. sensorbot sensors delete cottage attic, or --prefix zigbee2mqtt/"
+EXAMPLE = "e.g. sensorbot sensors delete summer-cottage attic, or --prefix zigbee2mqtt/"
 
 
 def chosen_sensors(store: Store, user_id: str, sensor: str | None, prefix: str | None

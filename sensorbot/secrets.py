@@ -40,12 +40,21 @@ def fetch_parameters(client: Any, names: list[str]) -> dict[str, str]:
 
 
 def ssm_client() -> Any:
+    """A client in the AWS configuration's region (AWS_REGION included)."""
     import boto3
     from botocore.config import Config
 
+    from storage.dynamodb.client import configured_region
+
     config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3,
                     read_timeout=5)
-    return boto3.client("ssm", config=config)
+    session = boto3.session.Session()
+    region = configured_region(session)
+    if not region:
+        raise ConfigError(
+            "There is no AWS region to read the SSM parameters in: set the stack's with "
+            "`aws configure set region REGION` or AWS_REGION (docs/aws.md).")
+    return session.client("ssm", region_name=region, config=config)
 
 
 def fill_secrets(settings: Settings, environ: Mapping[str, str] | None = None, *,
@@ -55,7 +64,16 @@ def fill_secrets(settings: Settings, environ: Mapping[str, str] | None = None, *
     wanted = wanted_parameters(settings, environ)
     if not wanted:
         return settings
-    values = fetch_parameters(client if client is not None else ssm_client(), sorted(wanted))
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        values = fetch_parameters(client if client is not None else ssm_client(),
+                                  sorted(wanted))
+    except BotoCoreError as exc:  # no credentials, a profile that is not there, no network
+        raise ConfigError(
+            f"The SSM parameter(s) {', '.join(sorted(wanted))} cannot be read ({exc}): check "
+            "your AWS credentials and region (`aws configure`), or set TELEGRAM_BOT_TOKEN / "
+            "SENSORBOT_TELEGRAM__WEBHOOK_SECRET instead.") from None
     updates = {setting: values[name] for name, setting in wanted.items()}
     try:
         telegram = TelegramSettings.model_validate({**settings.telegram.model_dump(), **updates})

@@ -105,6 +105,9 @@ def test_it_reads_plain_two_column_csv_gzip_and_an_outdoor_file(tmp_path, capsys
     ("1800000000000,nan\n", "line 1: value 'nan' is not a finite number"),
     ("timestamp_ms,local_time,n,min,max,mean\n1800000000000,2027-01-15T08:00:00+00:00,60,7.5,"
      "8.1,7.8\n", "line 2: this is an hourly export (/export past 48 h"),
+    # a spreadsheet's CSV where the decimal mark is a comma: the first line is no header
+    ("1800000000000;8,0\n1800000600000;7,9\n", "line 1: its fields are separated by ';'"),
+    ("timestamp_ms;value\n1800000000000;8.0\n", "line 1: its fields are separated by ';'"),
 ])
 def test_a_file_it_cannot_read_is_one_line_naming_the_file_and_line(tmp_path, capsys,
                                                                     content, problem):
@@ -117,6 +120,17 @@ def test_a_file_it_cannot_read_is_one_line_naming_the_file_and_line(tmp_path, ca
     assert out == ""
     assert err == f"{path}: {problem}" + err.split(problem, 1)[1]
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_byte_order_mark_is_not_taken_for_a_header(tmp_path, capsys, replayed):
+    """A spreadsheet saves UTF-8 CSV with a BOM: its first reading must not go as a header."""
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "".join(
+        f"{r.timestamp},{r.value}\r\n" for r in series([8.0, 7.9, 8.1])).encode())
+
+    assert main(["backtest", "--indoor", str(path)]) == 0
+
+    assert [r.value for r in replayed[0][0]] == [8.0, 7.9, 8.1]
 
 
 def test_a_missing_file_or_broken_gzip_is_named_too(tmp_path, capsys):

@@ -176,3 +176,15 @@ def test_a_heating_prediction_is_drawn_dashed_with_its_range_after_now():
     assert expected.get_linestyle() == "--"
     assert len(axes.collections) == 1  # the range band
     assert axes.get_xlim()[1] > axes.get_xlim()[0] + 1.4  # the window reaches past now
+
+
+def test_a_sensors_first_reading_is_drawn_as_a_dot_not_an_empty_chart():
+    """A line needs two points: the one reading a new sensor has would leave the chart blank."""
+    one = draw([Reading("attic", NOW, 21.5)], title="attic", unit="°C", zone=ZoneInfo("UTC"),
+               window=(NOW - 86_400_000, NOW))
+    many = draw(minutes(50), title="attic", unit="°C", zone=ZoneInfo("UTC"))
+
+    [dot] = one.axes[0].get_lines()
+    [line] = many.axes[0].get_lines()
+    assert dot.get_marker() == "o" and list(dot.get_ydata()) == [21.5]
+    assert line.get_marker() in ("None", "", None)

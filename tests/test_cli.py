@@ -273,3 +273,90 @@ def test_a_command_that_only_reads_works_once_the_database_is_there(config, caps
     assert run(config, "users", "list") == 0
     assert run(config, "migrate", "--dry-run", "--tokens", "R:abcdefghijklmnopq:23") == 0
     assert open_db(config).list_users() == []  # the dry run wrote nothing
+
+
+@pytest.fixture
+def dynamodb_without_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A DynamoDB configuration on a machine with no AWS credentials anywhere (and none asked
+    of the instance metadata service: no request leaves the machine)."""
+    import storage.dynamodb.client
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_DEFAULT_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(storage.dynamodb.client, "_clients", {})
+    path = tmp_path / "config.toml"
+    path.write_text('[storage]\nbackend = "dynamodb"\n[storage.dynamodb]\nregion = "eu-north-1"\n',
+                    encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("command", [["init"], ["users", "list"]])
+def test_without_aws_credentials_it_says_how_to_set_them_up(dynamodb_without_credentials,
+                                                            capsys, command):
+    assert run(dynamodb_without_credentials, *command) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: no AWS credentials") and err.count("\n") == 1
+    assert "aws configure" in err and "endpoint_url" in err
+
+
+@pytest.mark.parametrize(("variable", "value", "named"), [
+    ("AWS_PROFILE", "nowhere", "nowhere"),  # a profile the configuration does not have
+    ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY"),  # half a key pair
+])
+def test_an_unusable_aws_configuration_is_one_line_naming_what_is_wrong(
+        dynamodb_without_credentials, capsys, monkeypatch, variable, value, named):
+    monkeypatch.setenv(variable, value)
+
+    assert run(dynamodb_without_credentials, "users", "list") == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: the AWS configuration cannot be used") and named in err
+    assert err.count("\n") == 1
+
+
+def test_a_command_outside_the_configurations_folder_says_it_made_a_new_database(
+        tmp_path, monkeypatch, capsys):
+    """The README's set-up run from another folder: without a config.toml there, the
+    built-in ./sensorbot.db is made anew, and the "no user" that follows must not puzzle."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    assert main(["tokens", "issue", "summer-cottage", "--scope", "read"]) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"note: there was no database at {elsewhere / 'sensorbot.db'}")
+    assert "no config.toml in this folder" in err and "--config" in err
+    assert "error: no user with id 'summer-cottage'" in err
+
+
+def test_a_database_made_where_the_configuration_says_gets_a_note_naming_it(config, capsys):
+    assert run(config, "users", "add", "Summer cottage") == 0
+    assert f"note: there was no database at {config.parent / 'cli.db'}" in capsys.readouterr().err
+
+    assert run(config, "users", "add", "Town flat") == 0
+    assert "note:" not in capsys.readouterr().err  # once made, nothing to say
+    assert run(config, "init") == 0
+    assert "note:" not in capsys.readouterr().err
+
+
+def test_the_region_in_aws_region_is_the_one_used(dynamodb_without_credentials, monkeypatch,
+                                                  capsys):
+    """AWS_REGION, as the docs and the AWS CLI name it (botocore itself reads only
+    AWS_DEFAULT_REGION): with it set, the next thing missing is the credentials."""
+    from storage.dynamodb.client import build_client
+
+    dynamodb_without_credentials.write_text('[storage]\nbackend = "dynamodb"\n',
+                                            encoding="utf-8")
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+
+    assert build_client("").meta.region_name == "eu-west-3"
+    assert run(dynamodb_without_credentials, "users", "list") == 1
+    assert capsys.readouterr().err.startswith("error: no AWS credentials")

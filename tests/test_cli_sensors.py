@@ -77,7 +77,8 @@ def test_it_deletes_every_sensor_with_a_prefix(deployed, capsys):
 @pytest.mark.parametrize(("args", "status", "message"), [
     (["u1"], 1, "give a sensor or --prefix"),
     (["u1", "attic", "--prefix", "z"], 1, "give a sensor or --prefix"),
-    (["u1", "--prefix", ""], 1, "at least one character"),
+    (["u1", "--prefix", ""], 1, "at least one character (e.g. sensorbot sensors delete "
+                                 "summer-cottage attic"),
     (["u1", "--prefix", "nothing/"], 1, "no sensor whose id starts with 'nothing/'"),
     (["u1", "ghost"], 1, "has no sensor 'ghost'"),
 ])

@@ -97,3 +97,13 @@ def test_the_legend_sits_below_the_plot_and_never_covers_a_line():
     legend = figure.axes[0].get_legend().get_window_extent(renderer)
     assert legend.y1 < labels.y0 < plot.y0
     assert legend.y0 >= 0 and plot.height > 0.75 * 600  # the plot keeps its size
+
+
+def test_a_sensor_with_one_point_in_the_range_shows_as_a_dot():
+    """A sensor that began reporting within the last hour has one hour of a 7-day range."""
+    new = Line(Sensor("cellar", None, "°C"), hour_buckets(hours(1)), 4.0, 4.0, 4.0)
+    figure = draw_compare([line("attic", "°C"), new], title="t", zone=ZONE,
+                          window=(NOW - 7 * 24 * HOUR, NOW))
+
+    markers = [plotted.get_marker() for plotted in figure.axes[0].get_lines()]
+    assert markers[0] in ("None", "", None) and markers[1] == "o"

@@ -81,7 +81,7 @@ def test_it_resolves_the_sqlite_path_from_the_config_files_folder(tmp_path):
     ('[storage]\nretention_days = "soon"\n', ["storage.retention_days", "integer"]),
     ("[storage]\nretention_days = 0\n", ["storage.retention_days", "greater than or equal to 1"]),
     ("[api]\nport = 70000\n", ["api.port", "65535"]),
-    ("[api]\nprot = 80\n", ["api.prot", "not a known setting"]),
+    ("[api]\nprot = 80\n", ["api.prot", "not a known setting", "(did you mean [api] port?)"]),
     ('[alerts]\ntimezone = "Mars/Olympus"\n', ["alerts.timezone", "IANA"]),
     ('[alerts]\ntimezone = "Europe"\n', ["alerts.timezone", "IANA"]),
     ('[telegram]\nbase_url = "localhost:8081"\n', ["telegram.base_url", "http://"]),
@@ -102,6 +102,52 @@ def test_it_explains_a_bad_configuration_in_one_paragraph(tmp_path, text, expect
     assert str(path) in message
     for fragment in expected:
         assert fragment in message
+
+
+@pytest.mark.parametrize(("text", "meant"), [
+    # a key above its section's header, or with none: the first thing a newcomer writes
+    ('token = "123456789:AA"\n', "did you mean [telegram] token?"),
+    ('[storage]\nbakend = "sqlite"\n', "did you mean [storage] backend?"),
+    ("[api]\nadmins = [1]\n", "did you mean [telegram] admins?"),
+    ("[telegram]\nadmin = [1]\n", "did you mean [telegram] admins?"),
+    ('[storage]\nregion = "eu-north-1"\n', "did you mean [storage.dynamodb] region?"),
+    ('[telegam]\ntoken = ""\n', "did you mean [telegram]?"),
+    ('base_url = ""\n', "did you mean [telegram] base_url or [forecast] base_url?"),
+    ('[mqtt]\nuser = "u"\n', "did you mean [[mqtt.subscriptions]] user or [mqtt] username?"),
+    ('[mqtt]\nenabled = true\n[[mqtt.subscriptions]]\ntopic = "a/+"\nuser = "u"\n'
+     'sensor = "{1}"\nfeilds = []\n', "did you mean [[mqtt.subscriptions]] fields?"),
+])
+def test_an_unknown_key_names_the_setting_it_most_likely_meant(tmp_path, text, meant):
+    path = write(tmp_path / "c.toml", text)
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(path), environ={})
+
+    message = str(caught.value)
+    assert "is not a known setting" in message
+    assert meant in message
+
+
+def test_an_unknown_key_like_no_setting_points_to_the_example_file(tmp_path):
+    path = write(tmp_path / "c.toml", "[api]\nwhatever = 1\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(path), environ={})
+
+    assert "'api.whatever' is not a known setting (see config.example.toml)" in str(caught.value)
+    assert "did you mean" not in str(caught.value)
+
+
+def test_an_unknown_variable_in_a_section_names_the_variable_it_most_likely_meant(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("SENSORBOT_API__PORTT", "8081")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, environ={}, cwd=tmp_path)
+
+    message = str(caught.value)
+    assert message.startswith("Configuration error in the environment: SENSORBOT_API__PORTT")
+    assert "did you mean SENSORBOT_API__PORT?" in message
 
 
 def test_it_explains_a_missing_file(tmp_path):
@@ -173,3 +219,20 @@ def test_a_bad_secret_is_named_but_never_shown(tmp_path, monkeypatch):
     assert "SENSORBOT_TELEGRAM__WEBHOOK_SECRET" in message and "'mqtt.password'" in message
     assert message.count("value hidden") == 2
     assert "super secret" not in message and "31337" not in message
+
+
+def test_a_file_saved_with_a_byte_order_mark_reads_as_without(tmp_path):
+    """Windows editors (Notepad) begin UTF-8 with a BOM, which tomllib calls an "Invalid
+    statement (at line 1, column 1)"."""
+    path = tmp_path / "c.toml"
+    path.write_bytes(b"\xef\xbb\xbf[api]\r\nport = 8081\r\n")
+
+    assert load_settings(str(path), environ={}).api.port == 8081
+
+
+def test_a_file_not_in_utf8_is_told_so(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_bytes('[mqtt]\nusername = "pääkäyttäjä"\n'.encode("latin-1"))
+
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text .*line 2.*save it as UTF-8"):
+        load_settings(str(path), environ={})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.docs import ROOT, pages
+from tests.support.docs import ROOT, code_blocks, pages
 
 # What a file would say if it leaned on something a clone does not have. Spelt in two parts
 # so that this file does not match itself.
@@ -79,3 +79,12 @@ def test_it_would_notice_a_link_outside_and_a_missing_heading(tmp_path):
     assert "mqtt" in anchors("# Devices\n\n## MQTT\n")
     assert "a-sensor-in-micropython" in anchors("## A sensor in MicroPython\n")
     assert not (ROOT / "docs" / ("../../" + "shared")).resolve().is_relative_to(ROOT)
+
+
+def test_every_shell_block_runs_sensorbot_from_the_projects_virtualenv():
+    """Pasted in the project folder, as the README installs it: a bare `sensorbot` is found only
+    in a shell that activated the virtualenv."""
+    bare = [f"{name}: {line.strip()}" for name, block in code_blocks("sh")
+            for line in block.splitlines()
+            if re.match(r"\s*(?:[A-Z_]+=\S+\s+)*sensorbot\s", line)]
+    assert not bare

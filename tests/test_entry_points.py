@@ -15,6 +15,7 @@ from sensorbot.demo.emulator import BotApiEmulator
 from storage.models import AlertRule, ChatLink, Reading, RuleKind, RuleSpec
 from storage.sqlite import SQLiteStore
 from tests.support.dynalite import free_port
+from tests.support.waiting import wait_until
 
 
 def sensorbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -76,6 +77,13 @@ def test_a_host_not_of_this_machine_names_where_it_came_from(tmp_path, given, sa
 
 def test_run_logs_the_api_url_and_keeps_the_scheduler_quiet(tmp_path):
     port = free_port()
+    now = time.time_ns() // 1_000_000
+    store = SQLiteStore(tmp_path / "sensorbot.db")  # an alert sent again every cycle
+    store.put_alert_rule(AlertRule("u1", "r1", "attic", RuleSpec(RuleKind.BELOW, 3, repeat_s=1),
+                                   now))
+    store.put_chat_link(ChatLink(77, "u1", now))
+    store.write_readings("u1", [Reading("attic", now - 1000, 1.5)], now_ms=now)
+    store.close()
     with BotApiEmulator() as emulator:
         config = tmp_path / "config.toml"
         config.write_text(f'[telegram]\ntoken = "{emulator.token}"\nbase_url = '
@@ -86,7 +94,8 @@ def test_run_logs_the_api_url_and_keeps_the_scheduler_quiet(tmp_path):
                                    stderr=subprocess.STDOUT, text=True)
         try:
             emulator.wait_for(lambda c: c.method == "setMyCommands", timeout=30)
-            time.sleep(3)  # three alert cycles
+            wait_until(lambda: [c.method for c in emulator.calls].count("sendMessage") >= 3,
+                       what="three alert cycles")
         finally:
             process.send_signal(signal.SIGTERM)
             output, _ = process.communicate(timeout=30)

@@ -75,6 +75,7 @@ def test_a_bot_command_warns_when_others_can_read_the_config(tmp_path, emulator,
     config.write_text(f'[telegram]\ntoken = "{emulator.token}"\nbase_url = "{emulator.base_url}"'
                       '\n[storage]\nsqlite_path = "s.db"\n', encoding="utf-8")
     config.chmod(file_mode)
+    SQLiteStore(tmp_path / "s.db").close()  # `sensorbot init` ran
 
     status = main(["alerts", "check", "--config", str(config)])  # in process: the log is the point
 

@@ -55,6 +55,14 @@ def test_a_date_is_that_whole_day_in_the_chats_zone():
     assert window.label == "2026-01-05"
 
 
+@pytest.mark.parametrize(("text", "during"), [
+    ("24h", "in the last 24 h"), ("12w", "in the last 12 weeks"), ("2026-01-05", "on 2026-01-05"),
+    ("2026-01-01..2026-01-07", "from 2026-01-01 to 2026-01-07")])
+def test_a_range_reads_within_a_sentence(text, during):
+    """"No readings from attic on 2026-01-05", not "in 2026-01-05" nor "in last 24 h"."""
+    assert parse_range(text, now_ms=NOW, zone=UTC).during == during
+
+
 def test_a_span_of_days_is_inclusive():
     window = parse_range("2026-01-01..2026-01-07", now_ms=NOW, zone=UTC)
 

@@ -88,3 +88,20 @@ def test_with_no_newer_python_anywhere_the_advice_says_none_was_found(tmp_path):
 
     assert result.returncode == 2
     assert "(3.11 or newer here: none found, install one first)" in result.stderr
+
+
+def test_make_test_type_checks_every_package_strictly(tmp_path):
+    """mypy --strict over every package the project installs, each dependency typed (the
+    DynamoDB client by boto3-stubs) but amqtt, which ships no types."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    mypy = project["tool"]["mypy"]
+    packages = [name.rstrip("*") for name in
+                project["tool"]["setuptools"]["packages"]["find"]["include"]]
+    untyped = [o["module"] for o in mypy["overrides"] if o.get("ignore_missing_imports")]
+
+    assert "/mypy" in planned("test", tmp_path / ".venv")
+    assert mypy["strict"] is True
+    assert sorted(mypy["files"]) == sorted(packages)
+    assert untyped == [["amqtt", "amqtt.*"]]
+    assert any(requirement.startswith("boto3-stubs[dynamodb]")
+               for requirement in project["project"]["optional-dependencies"]["dev"])

@@ -96,6 +96,8 @@ class BrokerLink:
         self._down_since: int | None = None  # an outage said, not yet over
         self._back_said = False
         self._flaps = 0
+        self.attempts = 0  # connections tried, and messages handed over: for tests and health
+        self.received = 0
         self.client = self._build()
         self._thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
 
@@ -161,6 +163,7 @@ class BrokerLink:
     def _connection(self) -> Ending:
         """One connection, from connect until it is lost."""
         self._forget_last_connection()
+        self.attempts += 1
         settings = self._settings
         try:
             self.client.connect(settings.host, settings.port, round(self._timings.keepalive))
@@ -293,6 +296,7 @@ class BrokerLink:
         except UnicodeDecodeError:
             topic = None
         payload = bytes(message.payload)  # no copy: paho's payload is bytes already
+        self.received += 1
         self._deliver(Delivery(
             topic, bytes(raw), payload if len(payload) <= MAX_PAYLOAD else None, len(payload),
             message.mid, message.qos, bool(message.dup), bool(message.retain),

@@ -149,6 +149,7 @@ class MqttIngest:
         self._new_session = False
         self.stored_messages = 0
         self.connected = threading.Event()  # connected and subscribed, for tests and health
+        self.link: BrokerLink | None = None  # the connection of the current run, likewise
 
     async def run(self, stop: asyncio.Event) -> None:
         inbox = Inbox(asyncio.get_running_loop())
@@ -156,8 +157,8 @@ class MqttIngest:
         memory = DeliveryMemory(settings.state_file,
                                 f"{settings.host}:{settings.port} {settings.client_id}")
         self._session_began, self._new_session = 1, False
-        link = BrokerLink(settings, inbox.put, self._clock_ms, self.connected,
-                          self._on_session, self._timings)
+        link = self.link = BrokerLink(settings, inbox.put, self._clock_ms, self.connected,
+                                      self._on_session, self._timings)
         link.start()
         try:
             while not stop.is_set():

@@ -17,6 +17,7 @@ import contextlib
 import importlib
 import json
 import math
+import os
 import random
 import shlex
 import shutil
@@ -29,6 +30,7 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.actions import set_freeze
 from alerts.heating_rule import dump_memory
@@ -171,12 +173,16 @@ class Cottage:
         return history
 
     def run(self) -> None:
-        while not self.stopped.wait(SENSOR_PERIOD_S):
+        """A round at once, then one every period: the backfill ends up to 5 min before the
+        start, and the first /latest should not show that as the sensors' last word."""
+        while True:
             now = time.time_ns() // 1_000_000
             for sensor in [*SENSORS, OUTDOOR_SENSOR]:
                 with contextlib.suppress(OSError):  # stopping: the next round tries again
                     post_json(f"{self.api}/api/v2/sensor/{sensor}/measurement",
                               {"value": self.value(sensor, now)}, self.token)
+            if self.stopped.wait(SENSOR_PERIOD_S):
+                return
 
 
 PROMPT = "you> "
@@ -293,7 +299,8 @@ def run_demo(stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
         threading.Thread(target=cottage.run, daemon=True).start()
         if mqtt is not None:
             wait_for_reading(store, "cellar/temperature")
-        out.write(banner(folder, cottage.api, read, mqtt_banner(mqtt)))
+        out.write(banner(folder, cottage.api, read, mqtt_banner(mqtt),
+                         zone=settings.alerts.timezone))
         chat(emulator, terminal, stdin, out)
     except KeyboardInterrupt:
         out.write("\n")
@@ -313,7 +320,7 @@ def demo_settings(emulator: BotApiEmulator, folder: Path, mqtt: MqttCorner | Non
                      "admins": [DEMO_CHAT]},
         "storage": {"sqlite_path": folder / "demo.db"},
         "api": {"port": free_port()},
-        "alerts": {"check_interval_seconds": 5}}
+        "alerts": {"check_interval_seconds": 5, "timezone": machine_zone()}}
     if mqtt is not None:
         from sensorbot.demo.mqtt import SUBSCRIBER_LOGIN, TOPIC_FILTER
 
@@ -399,11 +406,31 @@ def wait_for_api(api: str, timeout: float = 20) -> None:
             time.sleep(0.1)
 
 
-def banner(folder: Path, api: str, read_token: str, mqtt_lines: str = "") -> str:
+def machine_zone() -> str:
+    """This machine's time zone by its IANA name: TZ, else what /etc/localtime links to
+    (…/zoneinfo/Europe/Helsinki); UTC when neither names a zone."""
+    name = os.environ.get("TZ", "").removeprefix(":")
+    if not name:
+        with contextlib.suppress(OSError):
+            name = os.readlink("/etc/localtime").partition("zoneinfo/")[2]
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return "UTC" if name in UTC_ALIASES else name
+
+
+UTC_ALIASES = frozenset({"Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu",
+                         "Zulu"})
+
+
+def banner(folder: Path, api: str, read_token: str, mqtt_lines: str = "", *,
+           zone: str = "UTC") -> str:
     return (
         "sensorbot demo — a summer cottage, watched for two weeks, whose heating has just "
         "failed.\n"
         "This terminal is a Telegram chat already linked to it (and you are an admin).\n"
+        f"Times are shown in {zone}, this machine's zone (/tz sets the chat's).\n"
         "The attic has freeze protection with its heating watch, and an outdoor sensor: the\n"
         "heating warning arrives here within a few minutes, hours before the pipes are cold.\n"
         "Try: /latest   /sensors   /alerts   /history attic   /export attic 6h   /help\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -11,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 
 from storage.errors import StorageError, StorageUnavailable
 
@@ -56,8 +62,15 @@ def build_client(region: str, endpoint_url: str = "") -> DynamoDBClient:
     """A client for `region`, else the region of the user's AWS configuration (AWS_REGION,
     AWS_DEFAULT_REGION, the profile's), never one of our choosing: tables made in a region
     the deployed stack does not use would hold users and tokens the stack never sees."""
+    try:
+        return _client(region, endpoint_url)
+    except BotoCoreError as exc:  # a profile that is not there, half a key pair
+        raise StorageError(f"the AWS configuration cannot be used: {exc}") from exc
+
+
+def _client(region: str, endpoint_url: str) -> DynamoDBClient:
     session = boto3.session.Session()
-    region = region or session.region_name or ("local" if endpoint_url else "")
+    region = region or configured_region(session) or ("local" if endpoint_url else "")
     if not region:
         raise StorageError(
             "no AWS region: set the one your tables are in (the stack's) with `aws configure "
@@ -70,6 +83,13 @@ def build_client(region: str, endpoint_url: str = "") -> DynamoDBClient:
             # Local DynamoDB-compatible servers accept any credentials; spare the user a setup step.
             options.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
     return session.client("dynamodb", **options)
+
+
+def configured_region(session: boto3.session.Session) -> str:
+    """The AWS configuration's region: AWS_REGION, as the AWS CLI and Lambda read it (botocore
+    itself reads only AWS_DEFAULT_REGION), else AWS_DEFAULT_REGION or the profile's region;
+    "" when none is set."""
+    return os.environ.get("AWS_REGION") or session.region_name or ""
 
 
 def error_code(exc: ClientError) -> str:
@@ -87,8 +107,17 @@ def translated() -> Iterator[None]:
             raise StorageUnavailable(f"DynamoDB is throttling or unavailable ({code})") from exc
         detail = exc.response.get("Error", {}).get("Message", "")
         raise StorageError(f"DynamoDB refused the request ({code}: {detail})") from exc
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise StorageUnavailable(NO_CREDENTIALS) from exc
     except BotoCoreError as exc:
         raise StorageUnavailable(f"DynamoDB is unreachable ({type(exc).__name__})") from exc
+
+
+# Unavailable rather than refused: credentials an instance role hands out can be late.
+NO_CREDENTIALS = (
+    "no AWS credentials: set them up with `aws configure` (or AWS_PROFILE, or "
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); for a local DynamoDB-compatible server, "
+    "set [storage.dynamodb] endpoint_url instead (SENSORBOT_STORAGE__DYNAMODB__ENDPOINT_URL)")
 
 
 class CapacityMeter:

@@ -60,12 +60,12 @@ class DynamoDBStore(ReadingsMixin, MetaMixin, StatisticsMixin):
         """Which of its tables exist."""
         found = set()
         for name in (self.measurements_table, self.meta_table, self.statistics_table):
-            try:
-                self._client.describe_table(TableName=name)
-            except ClientError as exc:
-                if error_code(exc) == "ResourceNotFoundException":
-                    continue
-                with translated():
+            with translated():  # no credentials, no network: one sentence, not a traceback
+                try:
+                    self._client.describe_table(TableName=name)
+                except ClientError as exc:
+                    if error_code(exc) == "ResourceNotFoundException":
+                        continue
                     raise
             found.add(name)
         return found

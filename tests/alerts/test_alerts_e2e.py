@@ -216,6 +216,10 @@ def test_bad_alert_arguments_are_explained(alert_world):
     assert "e.g. /quiet 22:00-07:00" in chat.ask("/quiet noon")
     assert "e.g. /quiet 22:00-07:00" in chat.ask("/quiet 22:00Z-07:00")
     assert "e.g. /snooze attic 2h" in chat.ask("/snooze attic")
+    assert "at most 365 days, e.g. /snooze all 7d" in chat.ask("/snooze all 400d")
+    assert "/delalert" in chat.ask("/snooze attic 366d")
+    assert "-500 is below absolute zero (-273.15 °C). E.g. /freeze attic 5" in \
+        chat.ask("/freeze attic -500")
     assert "No alert rules yet" in chat.ask("/alerts")
 
 
@@ -246,7 +250,7 @@ def test_snooze_can_be_lifted_and_quiet_hours_can_be_read_back(alert_world):
     assert "Snoozed 1 alert for 2 h, until" in chat.ask("/snooze attic 2h")
     assert chat.ask("/snooze attic off") == "Snooze lifted from 1 alert."
     assert world.store.list_alert_rules("alice")[0].state.snoozed_until is None
-    assert " 2300 " in chat.ask("/snooze all 99999d")  # a date far off shows its year
+    assert " 2028 " in chat.ask("/snooze all 365d")  # a date a year off shows its year
     assert chat.ask("/quiet").startswith("Quiet hours are off.")
     chat.ask("/quiet 22:00-07:00")
     assert chat.ask("/quiet").startswith("Quiet hours are 22:00-07:00.")

@@ -50,6 +50,8 @@ def test_a_refused_token_or_no_telegram_is_one_sentence_without_the_token(tmp_pa
     config = tmp_path / "config.toml"
     command = [sys.executable, "-m", "sensorbot", "alerts", "check", "--config", str(config)]
 
+    SQLiteStore(tmp_path / "cron.db").close()  # `sensorbot init` ran
+
     def run(base_url: str) -> subprocess.CompletedProcess[str]:
         config.write_text(f'[telegram]\ntoken = "123456:NotTheBotsToken"\nbase_url = '
                           f'"{base_url}"\n[storage]\nsqlite_path = "cron.db"\n',
@@ -145,3 +147,17 @@ def test_a_warm_alerts_function_whose_cold_start_missed_telegram_delivers_once_i
     assert (down["failed"], back["delivered"], back["failed"]) == (1, 1, 0)
     assert len(sent) == 1
     assert store.get_alert_rule("u1", "r1").state.outbox == ()
+
+
+def test_without_a_database_it_fails_and_creates_none(tmp_path, emulator, monkeypatch, capsys):
+    """A cron job started in another folder without --config would otherwise make an empty
+    ./sensorbot.db and check its no rules, every minute, in silence."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SENSORBOT_TELEGRAM__TOKEN", emulator.token)
+    monkeypatch.setenv("SENSORBOT_TELEGRAM__BASE_URL", emulator.base_url)
+
+    assert main(["alerts", "check"]) == 1
+
+    err = capsys.readouterr().err
+    assert f"error: no database at {tmp_path / 'sensorbot.db'}; run `sensorbot init`" in err
+    assert not (tmp_path / "sensorbot.db").exists()

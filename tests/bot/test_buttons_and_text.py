@@ -35,11 +35,13 @@ def test_plain_text_in_a_group_gets_no_answer(world):
 @pytest.mark.parametrize("data", [
     "h:", "h:bogus:attic", "h:24h", "h:24h:", "h:24h:#0123456789ab", "zzz", "x:1:2", "w:",
     "w:0123456789ab", f"h:bogus\n{FORGED}:attic", f"w:\n{FORGED}", f"zz\n{FORGED}",
+    "e:", "e:bogus:attic", "e:24h", "e:24h:", "e:24h:#0123456789ab", "e:24h:nosuch",
+    f"e:bogus\n{FORGED}:attic",
 ])
 def test_button_data_the_bot_did_not_make_is_answered_quietly(world, data, caplog):
     caplog.set_level(logging.INFO)
     chat = world.linked_chat()
-    [offer] = chat.say("/history 7d")
+    [offer] = chat.say("/export 7d" if data.startswith("e:") else "/history 7d")
     start = len(world.emulator.calls)
 
     world.emulator.press(offer, data)
@@ -47,7 +49,8 @@ def test_button_data_the_bot_did_not_make_is_answered_quietly(world, data, caplo
     [latest] = chat.say("/latest attic")  # updates run in order: the press is handled by now
 
     sent = [c for c in world.emulator.calls[start:]
-            if c.method in {"sendMessage", "sendPhoto"} and c.chat_id in (ALICE_CHAT, ADMIN)]
+            if c.method in {"sendMessage", "sendPhoto", "sendDocument"}
+            and c.chat_id in (ALICE_CHAT, ADMIN)]
     assert sent == [latest]
     assert answered.params.get("show_alert") in (None, False)
     assert f"\n{FORGED}" not in caplog.text

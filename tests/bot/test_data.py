@@ -90,11 +90,80 @@ def test_history_without_a_sensor_offers_buttons_that_draw_the_chart(world):
     assert photo.text.startswith("c" * 64 + " · last 7 days")
 
 
+@pytest.mark.parametrize(("command", "range_text"), [("/export", "24h"), ("/export 7d", "7d")])
+def test_export_without_a_sensor_offers_buttons_that_send_the_same_files_as_naming_it(
+        world, command, range_text):
+    chat = world.linked_chat()
+    world.store.write_readings("alice", [Reading("c" * 64, NOW_MS, 1.0)], now_ms=NOW_MS)
+    [question] = chat.say(command)
+    buttons = question.buttons
+    assert question.text == f"Which sensor? ({range_text})"
+    assert [b["text"] for b in buttons] == ["attic", "c" * 64]
+    assert all(b["callback_data"].startswith("e:") for b in buttons)
+    assert all(len(b["callback_data"].encode()) <= 64 for b in buttons)
+
+    for button, sensor in zip(buttons, ["attic", "c" * 64], strict=True):
+        start = len(world.emulator.calls)
+        world.emulator.press(question, button["callback_data"])
+        [pressed] = chat.wait(start)
+        [typed] = chat.say(f"/export {sensor} {range_text}")
+
+        assert pressed.method == typed.method == "sendDocument"
+        assert pressed.files["document"] == typed.files["document"]
+        assert pressed.files["document"][0].endswith(f"_{range_text}.csv")
+        assert pressed.text == typed.text
+
+
+def test_an_export_button_sends_every_reading_of_the_range_as_csv(world):
+    chat = world.linked_chat()
+    [question] = chat.say("/export")
+    start = len(world.emulator.calls)
+
+    world.emulator.press(question, question.buttons[0]["callback_data"])
+    [document] = chat.wait(start)
+
+    name, content = document.files["document"]
+    rows = list(csv.reader(io.StringIO(content.decode())))
+    stored = world.store.read_range("alice", "attic", NOW_MS - 86_400_000, NOW_MS, now_ms=NOW_MS)
+    assert (name, document.text) == ("attic_24h.csv", "attic · last 24 h · 120 readings")
+    assert [(int(r[0]), float(r[2])) for r in rows[1:]] == [(s.timestamp, s.value) for s in stored]
+
+
+def test_an_export_button_for_an_empty_range_says_so(world):
+    chat = world.linked_chat()
+    [question] = chat.say("/export 2020-01-01")
+    start = len(world.emulator.calls)
+
+    world.emulator.press(question, question.buttons[0]["callback_data"])
+    [answer] = chat.wait(start)
+
+    assert answer.method == "sendMessage"
+    assert answer.text == "No readings from attic on 2020-01-01."
+
+
+@pytest.mark.parametrize("command", ["/export", "/history"])
+def test_a_sensor_button_pressed_after_unlink_sends_nothing_but_how_to_link(world, command):
+    chat = world.linked_chat()
+    [question] = chat.say(command)
+    chat.ask("/unlink")
+    start = len(world.emulator.calls)
+
+    world.emulator.press(question, question.buttons[0]["callback_data"])
+    world.emulator.wait_for(lambda c: c.method == "answerCallbackQuery", after=start)
+    [answer] = chat.wait(start)
+    [latest] = chat.say("/latest attic")  # updates run in order: the press is handled by now
+
+    assert answer.method == "sendMessage" and "/link" in answer.text
+    sent = [c for c in world.emulator.calls[start:]
+            if c.method in {"sendMessage", "sendPhoto", "sendDocument"}]
+    assert sent == [answer, latest]
+
+
 @pytest.mark.parametrize(("command", "says"), [
     ("/history attic 5x", "Example: /history attic 7d"),
     ("/history attic 2026-01-07..2026-01-01", "ends before it starts"),
     ("/history nosuch", "no sensor 'nosuch'"),
-    ("/export", "e.g. /export attic 7d"),
+    ("/export attic 5x", "Example: /export attic 7d"),
     ("/rename attic", "e.g. /rename attic Attic"),
     ("/unit", "e.g. /unit attic °C"),
 ])
@@ -116,7 +185,7 @@ def test_a_name_or_unit_too_long_is_refused_not_stored_clipped_with_an_ellipsis(
 
 
 def test_history_of_an_empty_range_says_so(world):
-    assert "No readings from attic in 2020-01-01" in world.linked_chat().ask(
+    assert "No readings from attic on 2020-01-01" in world.linked_chat().ask(
         "/history attic 2020-01-01")
 
 
@@ -144,9 +213,10 @@ def test_rename_and_unit_change_how_a_sensor_shows(world):
 
 
 @pytest.mark.parametrize("command", [
-    "/sensors", "/latest", "/history", "/export attic", "/rename attic A", "/unit attic C",
-    "/tz Europe/Oslo", "/compare attic cellar", "/location 60.1 24.9", "/alerts",
-    "/delalert r1", "/quiet 22:00-07:00", "/outdoor off", "/forget attic"])
+    "/sensors", "/latest", "/status", "/history", "/export attic", "/rename attic A",
+    "/unit attic C", "/tz Europe/Oslo", "/compare attic cellar", "/location 60.1 24.9",
+    "/alerts", "/alert attic below 3", "/freeze attic", "/snooze all 2h", "/delalert r1",
+    "/quiet 22:00-07:00", "/outdoor off", "/forget attic"])
 def test_an_unlinked_chat_is_told_how_to_link(world, command):
     assert "/link" in world.chat(ALICE_CHAT).ask(command)
 

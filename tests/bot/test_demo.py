@@ -157,7 +157,7 @@ class WaitForTheHeatingWarning(io.StringIO):
             started = time.monotonic()
             while "Heating may have stopped" not in self.out.getvalue() and \
                     time.monotonic() - started < self.timeout:
-                time.sleep(0.2)
+                time.sleep(0.05)
             self.waited = time.monotonic() - started
         return self.lines.pop(0)
 
@@ -181,3 +181,38 @@ def test_the_heating_warning_reaches_the_terminal_within_minutes_before_the_free
     assert re.search(r"heating watch .*— Firing", shown), shown
     chart = re.search(r"\[photo saved to (.+\.png)\]", shown[warning.end():])
     assert chart and Path(chart[1]).read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_cottages_sensors_post_at_once_so_the_first_latest_is_fresh(monkeypatch):
+    """The backfilled history ends up to 5 min before the start: a /latest typed as soon as
+    the banner shows must not answer "4 min ago" while the sensors wait their first period."""
+    cottage = demo.Cottage("http://127.0.0.1:9", "token", failed_at_ms=0)
+    posted: list[str] = []
+
+    def post(url: str, body: dict[str, Any], token: str) -> None:
+        posted.append(url)
+        cottage.stopped.set()
+
+    monkeypatch.setattr(demo, "post_json", post)
+    started = time.monotonic()
+    cottage.run()
+
+    assert posted and time.monotonic() - started < demo.SENSOR_PERIOD_S / 2
+
+
+@pytest.mark.parametrize(("tz", "zone"), [
+    ("Europe/Helsinki", "Europe/Helsinki"), (":America/New_York", "America/New_York"),
+    ("Etc/UTC", "UTC"), ("Nowhere/Void", "UTC")])
+def test_the_demo_chat_shows_times_in_this_machines_zone(tmp_path, monkeypatch, tz, zone):
+    """The clock on the wall: /latest's "at 21:45" and the warning's "around 10:24" read in
+    the zone of the machine the demo runs on, not in UTC two hours away."""
+    monkeypatch.setenv("TZ", tz)
+
+    class Emulator:
+        token, base_url = "123:demo", "http://127.0.0.1:9"
+
+    settings = demo.demo_settings(Emulator(), tmp_path, None)  # type: ignore[arg-type]
+
+    assert demo.machine_zone() == zone == settings.alerts.timezone
+    assert f"Times are shown in {zone}" in demo.banner(tmp_path, "http://127.0.0.1:9", "r",
+                                                      zone=zone)

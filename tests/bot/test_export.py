@@ -37,7 +37,7 @@ def test_an_export_of_an_empty_range_says_so_and_sends_no_file(world):
     [answer] = world.linked_chat().say("/export attic 2020-01-01")
 
     assert answer.method == "sendMessage"
-    assert "No readings from attic in 2020-01-01" in answer.text
+    assert "No readings from attic on 2020-01-01" in answer.text
 
 
 def test_a_large_export_is_compressed_and_split_under_the_upload_limit(world, monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage.models import AlertRule, Reading, RuleKind, RuleSpec
+from storage.models import AlertRule, Reading, RuleKind, RuleSpec, Sensor
 from tests.support.bot import ALICE_CHAT
 from tests.support.common import NOW_MS
 
@@ -70,7 +70,7 @@ def test_forget_asks_first_and_deletes_the_sensor_its_rules_and_readings(world):
     chat = world.linked_chat()
 
     [question] = chat.say("/forget attic")
-    assert "Delete attic (attic) with all its readings and 1 alert rule?" in question.text
+    assert "Delete attic with all its readings and 1 alert rule?" in question.text
     assert world.store.get_sensor("alice", "attic") is not None  # asking deletes nothing
     mark = len(world.emulator.calls)
     world.emulator.press(question, question.buttons[0]["callback_data"])
@@ -78,7 +78,7 @@ def test_forget_asks_first_and_deletes_the_sensor_its_rules_and_readings(world):
         lambda c: c.method == "editMessageText" and c.text.startswith("Deleted"), after=mark,
         timeout=30)
 
-    assert done.text == "Deleted attic (attic): 120 readings and 1 alert rule."
+    assert done.text == "Deleted attic: 120 readings and 1 alert rule."
     assert [s.sensor_id for s in world.store.list_sensors("alice")] == ["cellar"]
     assert world.store.read_range("alice", "attic", 0, NOW_MS, now_ms=NOW_MS) == []
     assert world.store.list_alert_rules("alice") == []
@@ -119,3 +119,17 @@ def test_a_deletion_stopped_part_way_offers_to_continue():
     assert text == "Deleted 40,000 readings of attic so far; press Continue to delete the rest."
     data = [b.callback_data for row in buttons.inline_keyboard for b in row]
     assert data == [FORGET_PREFIX + sensor_key("attic"), "f:cancel"]
+
+
+@pytest.mark.parametrize(("sensor", "named"), [
+    (Sensor("attic"), "attic"),  # a sensor without a name shows as its id, once
+    (Sensor("attic", name="Loft"), "Loft (attic)"),
+])
+def test_the_answer_names_a_sensor_by_its_name_and_id_or_its_id_alone(sensor, named):
+    from bot.forget import outcome
+    from storage.base import SensorDeletion
+
+    text, buttons = outcome(sensor, SensorDeletion("attic", 120, 1, True))
+
+    assert text == f"Deleted {named}: 120 readings and 1 alert rule."
+    assert buttons is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.chat import quote, sensor_by_key, sensor_key, split_words
-from bot.data import history_callback_data
+from bot.data import EXPORT_BUTTON, HISTORY_BUTTON, sensor_callback_data
 from core.formatting import BadArgument
 from storage.models import Reading, Sensor
 from tests.support.common import NOW_MS
@@ -137,7 +137,9 @@ def test_an_ambiguous_name_under_history_charts_the_picked_sensor_and_range(worl
 def test_button_data_stays_short_for_ids_of_200_characters():
     long_id = "ö" * 199 + "x"
 
-    assert len(history_callback_data("2026-01-01..2026-01-07", long_id).encode()) <= 64
+    for prefix in (HISTORY_BUTTON, EXPORT_BUTTON):
+        assert len(sensor_callback_data(prefix, "2026-01-01..2026-01-07", long_id).encode()) \
+            <= 64
     assert sensor_by_key([Sensor("attic"), Sensor(long_id)], sensor_key(long_id)).sensor_id \
         == long_id
 

@@ -97,3 +97,36 @@ def test_a_lambda_reads_ssm_once_per_cold_start(
 
     assert statuses == [200, 200, 200]
     assert ssm.calls == [["/sensorbot/bot-token"]]
+
+
+@pytest.fixture
+def aws_configuration_without_region(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_the_ssm_client_takes_the_region_from_aws_region(
+        aws_configuration_without_region: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+
+    assert secrets.ssm_client().meta.region_name == "eu-west-3"
+
+
+def test_without_a_region_the_ssm_client_says_how_to_set_one(
+        aws_configuration_without_region: None) -> None:
+    with pytest.raises(ConfigError, match=r"no AWS region.*AWS_REGION"):
+        secrets.ssm_client()
+
+
+def test_parameters_that_cannot_be_read_are_one_paragraph_not_a_traceback() -> None:
+    from botocore.exceptions import NoCredentialsError
+
+    class WithoutCredentials:
+        def get_parameters(self, **request: Any) -> Any:
+            raise NoCredentialsError
+
+    with pytest.raises(ConfigError, match=r"/sensorbot/bot-token cannot be read.*credentials"):
+        fill_secrets(Settings(), {secrets.BOT_TOKEN_PARAM: "/sensorbot/bot-token"},
+                     client=WithoutCredentials())

@@ -9,6 +9,8 @@ import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from storage.base import DAY_MS
 from storage.models import Reading
 from storage.sqlite import SQLiteStore
@@ -236,3 +238,22 @@ def test_a_version_2_database_gains_the_webhooks_update_memory(tmp_path):
     assert not store.claim_update(1, now_ms=NOW_MS, lease_ms=1000)
     assert store._query("PRAGMA user_version")[0][0] == SCHEMA_VERSION >= 3
     store.close()
+
+
+def test_a_database_of_a_newer_schema_is_refused_not_misread(tmp_path):
+    """A file an upgraded sensorbot migrated, opened by an older one (a rollback)."""
+    from storage.errors import StorageUnavailable
+    from storage.sqlite.schema import SCHEMA_VERSION
+
+    path = tmp_path / "newer.db"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+
+    with pytest.raises(StorageUnavailable, match=f"is of schema {SCHEMA_VERSION + 1}; this "
+                                                 f"sensorbot knows {SCHEMA_VERSION}: upgrade"):
+        SQLiteStore(path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    assert db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    db.close()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.config import MqttSettings, MqttSubscription
-from ingest.mqtt.link import Timings
+from ingest.mqtt.link import BrokerLink, Timings
 from ingest.mqtt.subscriber import MqttIngest
 from storage.models import Reading
 from tests.ingest.mqtt.broker import PASSWORD, USERNAME, Broker
@@ -85,3 +85,8 @@ def wait_connected(ingest: RunningIngest) -> None:
     """Until the subscriber holds a connection with its subscriptions made."""
     wait_for(lambda: ingest.ingest.connected.is_set())
 
+
+
+def link_of(ingest: RunningIngest) -> BrokerLink:
+    """The subscriber's connection to the broker, once its run has made it."""
+    return wait_for(lambda: ingest.ingest.link)

@@ -30,16 +30,17 @@ def packet(first: int, body: bytes = b"") -> bytes:
 
 
 def publish(topic: str, payload: bytes, packet_id: int = 0, qos: int = 1,
-            dup: bool = False) -> bytes:
-    return publish_raw(topic.encode(), payload, packet_id, qos, dup)
+            dup: bool = False, retain: bool = False) -> bytes:
+    return publish_raw(topic.encode(), payload, packet_id, qos, dup, retain)
 
 
 def publish_raw(encoded: bytes, payload: bytes, packet_id: int = 0, qos: int = 1,
-                dup: bool = False) -> bytes:
-    """A PUBLISH whose topic is these bytes, UTF-8 or not."""
+                dup: bool = False, retain: bool = False) -> bytes:
+    """A PUBLISH whose topic is these bytes, UTF-8 or not; `retain` as a broker sets it on
+    the retained message it sends because of a subscription."""
     body = struct.pack("!H", len(encoded)) + encoded
     body += (struct.pack("!H", packet_id) if qos else b"") + payload
-    return packet(PUBLISH << 4 | (0x08 if dup else 0) | qos << 1, body)
+    return packet(PUBLISH << 4 | (0x08 if dup else 0) | qos << 1 | retain, body)
 
 
 def pubrel(packet_id: int) -> bytes:

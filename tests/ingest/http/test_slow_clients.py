@@ -255,3 +255,23 @@ def test_the_request_deadline_is_the_api_setting(tmp_path):
     assert server.config.http.request_timeout_s == 2.5
     assert Settings().api.request_timeout_seconds == 30
     store.close()
+
+
+def test_uvicorn_is_pinned_to_the_minor_version_this_file_passed_on():
+    """ingest/http/server.py reads uvicorn's internals (cycle.more_body, response_started),
+    which a minor version may change: a newer one is allowed only once this file passes on it."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    import uvicorn
+
+    project = tomllib.loads((Path(__file__).resolve().parents[3] / "pyproject.toml")
+                           .read_text(encoding="utf-8"))
+    [pin] = [r for r in project["project"]["dependencies"] if r.startswith("uvicorn")]
+    found = re.fullmatch(r"uvicorn\[standard\]>=(\d+)\.(\d+)(?:\.\d+)?,<(\d+)\.(\d+)", pin)
+    assert found, pin
+    low, high = (int(found[1]), int(found[2])), (int(found[3]), int(found[4]))
+
+    assert high == (low[0], low[1] + 1), f"{pin} allows more than one minor version"
+    assert tuple(int(part) for part in uvicorn.__version__.split(".")[:2]) == low

@@ -8,10 +8,18 @@ import time
 
 import pytest
 
+from ingest.mqtt.link import Timings
 from storage.errors import StorageUnavailable
 from tests.ingest.mqtt.broker import broker_kind
 from tests.ingest.recorded import recorded
-from tests.support.devices import mqtt_settings, stored, wait_connected, wait_for
+from tests.support.devices import (
+    link_of,
+    mqtt_settings,
+    number_subscription,
+    stored,
+    wait_connected,
+    wait_for,
+)
 
 
 def publish_recorded(publisher, prefix: str, name: str, **changes: str) -> str:
@@ -107,9 +115,7 @@ def test_it_skips_malformed_payloads_with_one_line_each_and_carries_on(
 def test_it_limits_bad_payload_lines_to_ten_a_minute(shared_broker, store, prefix,
                                                      start_ingest, publisher_for, caplog):
     caplog.set_level(logging.WARNING, logger="sensorbot.mqtt")
-    settings = mqtt_settings(shared_broker,
-                             {"topic": f"{prefix}/+", "user": "cottage", "sensor": "{1}",
-                              "format": "number"})
+    settings = mqtt_settings(shared_broker, number_subscription(prefix))
     ingest = start_ingest(settings, store)
     wait_connected(ingest)
     publisher = publisher_for(shared_broker)
@@ -124,9 +130,7 @@ def test_it_limits_bad_payload_lines_to_ten_a_minute(shared_broker, store, prefi
 
 def test_it_stores_messages_published_while_it_was_stopped(shared_broker, store, prefix,
                                                            start_ingest, publisher_for):
-    settings = mqtt_settings(shared_broker,
-                             {"topic": f"{prefix}/+", "user": "cottage", "sensor": "{1}",
-                              "format": "number"})
+    settings = mqtt_settings(shared_broker, number_subscription(prefix))
     first = start_ingest(settings, store)
     wait_connected(first)
     first.stop()
@@ -163,9 +167,7 @@ def test_it_stores_a_message_after_a_storage_outage_once_storage_is_back(
         shared_broker, store, prefix, start_ingest, publisher_for, caplog):
     caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
     flaky = FlakyStore(store)
-    settings = mqtt_settings(shared_broker,
-                             {"topic": f"{prefix}/+", "user": "cottage", "sensor": "{1}",
-                              "format": "number"})
+    settings = mqtt_settings(shared_broker, number_subscription(prefix))
     ingest = start_ingest(settings, flaky)
     wait_connected(ingest)
     flaky.down = True
@@ -190,9 +192,7 @@ def test_it_stores_a_message_after_a_storage_outage_once_storage_is_back(
 def test_it_leaves_unstored_messages_to_the_broker_across_a_restart(
         shared_broker, store, prefix, start_ingest, publisher_for):
     flaky = FlakyStore(store)
-    settings = mqtt_settings(shared_broker,
-                             {"topic": f"{prefix}/+", "user": "cottage", "sensor": "{1}",
-                              "format": "number"})
+    settings = mqtt_settings(shared_broker, number_subscription(prefix))
     first = start_ingest(settings, flaky)
     wait_connected(first)
     flaky.down = True
@@ -208,16 +208,15 @@ def test_it_leaves_unstored_messages_to_the_broker_across_a_restart(
 def test_it_reconnects_after_a_broker_restart_and_logs_the_outage_once(
         own_broker, store, prefix, start_ingest, publisher_for, caplog):
     caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
-    settings = mqtt_settings(own_broker,
-                             {"topic": f"{prefix}/+", "user": "cottage", "sensor": "{1}",
-                              "format": "number"})
-    ingest = start_ingest(settings, store)
+    settings = mqtt_settings(own_broker, number_subscription(prefix))
+    ingest = start_ingest(settings, store, Timings(reconnect_min=0.05, reconnect_max=0.2))
     wait_connected(ingest)
     publisher_for(own_broker).publish(f"{prefix}/attic", "1")
     wait_for(lambda: stored(store))
 
     own_broker.stop()
-    time.sleep(4)  # several reconnect attempts (1 s, 2 s, …) while it is down
+    tried = link_of(ingest).attempts
+    wait_for(lambda: link_of(ingest).attempts >= tried + 3)  # while it is down
     own_broker.start()
     wait_connected(ingest)
     publisher_for(own_broker).publish(f"{prefix}/attic", "2")

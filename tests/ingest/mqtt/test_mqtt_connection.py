@@ -14,6 +14,7 @@ import pytest
 from ingest.mqtt.link import Timings
 from tests.ingest.mqtt.broker import PASSWORD, USERNAME, Broker, broker_kind
 from tests.support.devices import (
+    link_of,
     mqtt_settings,
     number_subscription,
     stored,
@@ -38,10 +39,10 @@ def test_it_says_once_that_the_broker_refused_its_credentials(tmp_path, store, p
         f"password_file {passwords}\n")).start()
     try:
         settings = mqtt_settings(broker, number_subscription(prefix))
-        ingest = start_ingest(settings.model_copy(update={"password": "wrong"}), store)
+        ingest = start_ingest(settings.model_copy(update={"password": "wrong"}), store,
+                              Timings(reconnect_min=0.05, reconnect_max=0.1))
 
-        wait_for(lambda: said(caplog, "refused the connection"))
-        time.sleep(3.5)  # attempts at 1 s and 2 s more
+        wait_for(lambda: link_of(ingest).attempts >= 3)
 
         lines = said(caplog, "MQTT broker at")
         assert len(lines) == 1
@@ -103,8 +104,10 @@ def test_it_keeps_a_quiet_connection_alive_with_pings(shared_broker, store, pref
     # The broker drops a client silent for 1.5 keepalives.
     ingest = start_ingest(settings, store, Timings(keepalive=1))
     wait_connected(ingest)
+    said_by_paho: list[str] = []
+    link_of(ingest).client.on_log = lambda *logged: said_by_paho.append(logged[-1])
 
-    time.sleep(4)
+    wait_for(lambda: said_by_paho.count("Received PINGRESP") >= 3)  # quiet for 3 keepalives
     publisher_for(shared_broker).publish(f"{prefix}/attic", "0.5")
 
     assert wait_for(lambda: stored(store)) == {"attic": [0.5]}
@@ -112,16 +115,17 @@ def test_it_keeps_a_quiet_connection_alive_with_pings(shared_broker, store, pref
 
 
 class SlowStore:
-    """The real store, whose writes take longer than the broker waits for a ping."""
+    """The real store, whose first write takes longer than the broker waits for a ping."""
 
     def __init__(self, store, seconds: float) -> None:
         self._store, self._seconds = store, seconds
-        self.writes = 0
+        self.written: list[str] = []  # the sensors of every reading written
 
-    def write_readings(self, *args, **kwargs):
-        self.writes += 1
-        time.sleep(self._seconds)
-        return self._store.write_readings(*args, **kwargs)
+    def write_readings(self, user_id, readings, **kwargs):
+        if not self.written:
+            time.sleep(self._seconds)  # the slow write under test, not a wait for something
+        self.written += [reading.sensor for reading in readings]
+        return self._store.write_readings(user_id, readings, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self._store, name)
@@ -137,13 +141,14 @@ def test_a_slow_write_keeps_the_connection_alive(shared_broker, store, prefix, s
     publisher_for(shared_broker).publish(f"{prefix}/attic", "4.5")
 
     assert wait_for(lambda: stored(store)) == {"attic": [4.5]}
-    time.sleep(0.5)  # the acknowledgement goes out
+    wait_for(lambda: first.ingest.stored_messages == 1)  # its acknowledgement precedes goodbye
     first.stop()
     second = start_ingest(settings, slow)  # the same session: nothing to deliver again
     wait_connected(second)
-    time.sleep(1)
+    publisher_for(shared_broker).publish(f"{prefix}/mark", "1")  # behind any resend
+    wait_for(lambda: "mark" in stored(store))
 
-    assert slow.writes == 1
+    assert slow.written == ["attic", "mark"]
     assert not said(caplog, "reconnecting")
 
 
@@ -154,16 +159,19 @@ def test_two_subscribers_with_one_client_id_are_told_and_back_off(
     caplog.set_level(logging.INFO, logger="sensorbot.mqtt")
     settings = mqtt_settings(shared_broker, number_subscription(prefix),
                              client_id=f"twin-{prefix}")
-    start_ingest(settings, store)
-    time.sleep(0.5)
-    start_ingest(settings, store)  # e.g. `sensorbot run` and `sensorbot api` both subscribed
+    timings = Timings(reconnect_min=0.2, reconnect_max=10)
+    first = start_ingest(settings, store, timings)
+    wait_connected(first)
+    started = time.monotonic()
+    # e.g. `sensorbot run` and `sensorbot api` both subscribed
+    second = start_ingest(settings, store, timings)
 
-    time.sleep(8)
-
-    hints = said(caplog, "does another client use client_id")
-    assert hints and f"'twin-{prefix}'" in hints[0]
-    # Each waits 1, 2, 4 s between takeovers rather than 1 s every time.
-    assert len(said(caplog, " is back after ")) <= 5  # at 1 s each: 7 or more
+    hints = wait_for(lambda: said(caplog, "does another client use client_id"))
+    assert f"'twin-{prefix}'" in hints[0]
+    wait_for(lambda: min(link_of(first).attempts, link_of(second).attempts) >= 5)
+    # Each waits 0.2, 0.4, 0.8, 1.6 s between takeovers (3 s to its fifth attempt), rather
+    # than 0.2 s every time (under 1 s).
+    assert time.monotonic() - started >= 2.5
 
 
 def test_it_says_when_a_restarted_broker_forgot_its_session(tmp_path, store, prefix,

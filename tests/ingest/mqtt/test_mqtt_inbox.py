@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 
 from ingest.mqtt.inbox import Delivery, Inbox
+from tests.support.waiting import wait_until
 
 
 def delivery(packet_id: int, size: int = 100) -> Delivery:
@@ -31,13 +33,19 @@ def put_in_thread(inbox: Inbox, item: Delivery) -> threading.Thread:
     return thread
 
 
+def waits_for_room(thread: threading.Thread) -> bool:
+    """Whether the thread is in Inbox.put, waiting on its condition."""
+    frame = sys._current_frames().get(thread.ident or 0)
+    return frame is not None and frame.f_code.co_name == "wait" and \
+        frame.f_back is not None and frame.f_back.f_code is Inbox.put.__code__
+
+
 def test_the_network_thread_waits_while_it_is_full_of_messages() -> None:
     inbox = Inbox(asyncio.new_event_loop(), messages=2)
     inbox.put(delivery(1))
     inbox.put(delivery(2))
     waiting = put_in_thread(inbox, delivery(3))
-    waiting.join(0.2)
-    assert waiting.is_alive()
+    wait_until(lambda: waits_for_room(waiting), what="the put waiting for room")
 
     inbox.drain(1)
 
@@ -50,8 +58,7 @@ def test_it_counts_bytes_so_large_messages_fill_it_sooner() -> None:
     inbox = Inbox(asyncio.new_event_loop(), size=1000)
     inbox.put(delivery(1, size=1000))
     waiting = put_in_thread(inbox, delivery(2, size=10))
-    waiting.join(0.2)
-    assert waiting.is_alive()
+    wait_until(lambda: waits_for_room(waiting), what="the put waiting for room")
 
     inbox.close()  # stopping: nobody waits for room any more
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from core.formatting import describe_duration
 from core.temperature import from_celsius, is_fahrenheit
 from storage.models import AlertRule, RuleKind, RuleSpec
 
@@ -15,6 +16,7 @@ FREEZE_STALE_S = 3600
 ABSOLUTE_ZERO_C = -273.15
 MAX_THRESHOLD = 100_000.0  # beyond any sensor's range: a typo, not a rule
 MAX_SNOOZE_S = 365 * 86_400  # longer is a typo, or forgetting an alert: /delalert's job
+MAX_RULE_S = 365 * 86_400  # a rule's for, repeat or stale: longer is a typo (9999d for 99d)
 
 
 def freeze_default(unit: str | None) -> float:
@@ -43,6 +45,11 @@ def check_rule(spec: RuleSpec) -> RuleSpec:
                                ("clear", spec.clear, MAX_THRESHOLD + 1)):
         if level is not None and abs(level) > limit:
             raise BadRule(f"a {name} of {level:g} is beyond ±{limit:g}")
+    for name, seconds in (("for", spec.for_s), ("repeat", spec.repeat_s),
+                          ("stale", spec.stale_s)):
+        if seconds is not None and seconds > MAX_RULE_S:
+            raise BadRule(f"'{name}' is at most {describe_duration(MAX_RULE_S)}, "
+                          f"not {describe_duration(seconds)}")
     if spec.kind is RuleKind.HEATING:
         return spec  # learned from the readings: nothing to set
     if spec.kind is not RuleKind.STALE and spec.clears(spec.limit):  # recovered while firing

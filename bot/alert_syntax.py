@@ -13,6 +13,8 @@ from storage.models import RuleKind, RuleSpec
 ALERT_EXAMPLE = ("e.g. /alert attic below 3 for 10m clear 4 repeat 1h, /alert attic stale 1h "
                  "or /alert attic heating")
 KINDS = {kind.value: kind for kind in RuleKind}
+# The words after a threshold, and the option each one sets.
+OPTIONS = {"for": "for_s", "clear": "clear", "repeat": "repeat_s"}
 
 
 def parse_alert(words: list[str]) -> RuleSpec:
@@ -27,22 +29,21 @@ def parse_alert(words: list[str]) -> RuleSpec:
     if kind is RuleKind.STALE:
         if len(words) != 2:
             raise BadArgument(f"Stale takes one duration; {ALERT_EXAMPLE}")
-        return _checked(RuleSpec(RuleKind.STALE, stale_s=parse_duration(words[1])))
+        return _checked(RuleSpec(RuleKind.STALE, stale_s=_duration(words[1])))
     if len(words) < 2:
         raise BadArgument(f"{kind.value.capitalize()} needs a number; {ALERT_EXAMPLE}")
     options: dict[str, Any] = {"threshold": parse_number(words[1])}
     rest = words[2:]
-    if len(rest) % 2:
-        raise BadArgument(f"'{rest[-1]}' needs a value after it; {ALERT_EXAMPLE}")
-    for key, value in zip(rest[::2], rest[1::2], strict=True):
-        if key == "for":
-            options["for_s"] = parse_duration(value)
-        elif key == "repeat":
-            options["repeat_s"] = parse_duration(value)
-        elif key == "clear":
-            options["clear"] = parse_number(value)
-        else:
+    for at in range(0, len(rest), 2):
+        key = rest[at]
+        if key not in OPTIONS:
             raise BadArgument(f"I don't know '{key}': use for, clear or repeat; {ALERT_EXAMPLE}")
+        if at + 1 == len(rest):
+            raise BadArgument(f"'{key}' needs a value after it; {ALERT_EXAMPLE}")
+        if OPTIONS[key] in options:
+            raise BadArgument(f"'{key}' is given twice; {ALERT_EXAMPLE}")
+        value = rest[at + 1]
+        options[OPTIONS[key]] = parse_number(value) if key == "clear" else _duration(value)
     return _checked(RuleSpec(kind, **options))
 
 
@@ -54,6 +55,13 @@ def parse_number(text: str) -> float:
     if not math.isfinite(value):
         raise BadArgument(f"'{text}' is not a finite number; {ALERT_EXAMPLE}")
     return value
+
+
+def _duration(text: str) -> int:
+    try:
+        return parse_duration(text)
+    except BadArgument as problem:
+        raise BadArgument(f"{problem}; {ALERT_EXAMPLE}") from None
 
 
 def _checked(spec: RuleSpec) -> RuleSpec:

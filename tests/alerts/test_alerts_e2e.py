@@ -223,6 +223,26 @@ def test_bad_alert_arguments_are_explained(alert_world):
     assert "No alert rules yet" in chat.ask("/alerts")
 
 
+def test_alert_options_that_are_wrong_are_named_and_nothing_is_kept(alert_world):
+    chat = alert_world.linked_chat()
+    example = "e.g. /alert attic below 3 for 10m"
+
+    answer = chat.ask("/alert attic below 3 extra")
+    assert answer.startswith("I don't know 'extra': use for, clear or repeat") and example in answer
+    answer = chat.ask("/alert attic below 3 for 10m for 20m")
+    assert answer.startswith("'for' is given twice") and example in answer
+    answer = chat.ask("/alert attic below 3 for 0m")
+    assert answer.startswith("'0m' is no time at all") and example in answer
+    answer = chat.ask("/alert attic stale -1h")
+    assert answer.startswith("'-1h' is not a duration") and example in answer
+    for words, name in (("below 3 for 9999d", "for"), ("above 30 repeat 400d", "repeat"),
+                        ("stale 9999d", "stale")):
+        answer = chat.ask(f"/alert attic {words}")
+        assert answer.startswith(f"'{name}' is at most 365 days, not ") and example in answer
+    assert alert_world.store.list_alert_rules("alice") == []
+    assert "attic below 3 for 365 days" in chat.ask("/alert attic below 3 for 365d")
+
+
 def test_an_alert_follows_a_group_that_became_a_supergroup(alert_world):
     world = alert_world
     world.linked_chat(chat_id=GROUP).ask("/alert attic below 1")

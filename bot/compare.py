@@ -19,7 +19,7 @@ from core.formatting import (
     TimeRange,
     clip,
     format_value,
-    is_range,
+    looks_like_range,
     parse_range,
 )
 from storage.base import Store
@@ -57,10 +57,11 @@ class Line:
 
 
 def split_compare_args(words: list[str], sensors: list[Sensor]) -> tuple[list[str], str]:
-    """`<sensor> <sensor> […] [range]`: the last word is the range when it reads as one and
-    names no sensor; the rest are sensors, each the longest run of words naming one."""
+    """`<sensor> <sensor> […] [range]`: the last word is the range when it reads as one (or as
+    one mistyped, `0h`) and names no sensor; the rest are sensors, each the longest run of
+    words naming one."""
     range_text = DEFAULT_RANGE
-    if words and is_range(words[-1]) and not match_sensors(sensors, words[-1]):
+    if words and looks_like_range(words[-1]) and not match_sensors(sensors, words[-1]):
         words, range_text = words[:-1], words[-1]
     queries, start = [], 0
     while start < len(words):
@@ -167,7 +168,7 @@ async def compare_command(update: Update, context: BotContext, link: ChatLink) -
     try:
         window = parse_range(range_text, now_ms=services.clock_ms(), zone=services.zone(link))
     except BadArgument as problem:
-        await reply(update, f"{problem}. Example: {USAGE}")
+        await reply(update, f"{problem}; {USAGE}")
         return
     chosen: list[Sensor] = []
     for number, query in enumerate(queries):

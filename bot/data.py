@@ -38,6 +38,7 @@ from core.formatting import (
     format_time,
     format_value,
     is_range,
+    looks_like_range,
     parse_range,
     plural,
     safe_filename,
@@ -169,11 +170,12 @@ def sensor_from_callback(sensors: list[Sensor], key: str) -> Sensor | None:
 
 
 def split_history_args(args: list[str], sensors: list[Sensor]) -> tuple[str | None, str]:
-    """`[sensor] [range]`. A lone argument that reads as a range is the range; otherwise the
-    longest leading run of words naming a sensor is the sensor, and what follows the range."""
+    """`[sensor] [range]`. A lone argument that reads as a range (or as one mistyped, `0h`)
+    and names no sensor is the range; otherwise the longest leading run of words naming a
+    sensor is the sensor, and what follows the range."""
     if not args:
         return None, DEFAULT_RANGE
-    if len(args) == 1 and is_range(args[0]) and not match_sensors(sensors, args[0]):
+    if len(args) == 1 and looks_like_range(args[0]) and not match_sensors(sensors, args[0]):
         return None, args[0]
     for cut in range(len(args), 0, -1):
         if match_sensors(sensors, " ".join(args[:cut])) and len(args) - cut <= 1:

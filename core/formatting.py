@@ -15,6 +15,8 @@ DURATION_RE = re.compile(r"(\d{1,6})([smhd])")
 RANGE_EXAMPLES = "6h, 24h, 7d, 30d, 12w, 1y, a date 2026-01-05, or 2026-01-01..2026-01-07"
 # Ranges only: weeks and years back from now (a year is 365 days).
 LONG_RANGE_RE = re.compile(r"(\d{1,3})([wy])")
+# What a mistyped range looks like: a number with a few letters, or a date.
+RANGE_LIKE_RE = re.compile(r"[-+\u2212]?[\d.,]+[a-z]{0,5}|\d{4}-\d.*", re.IGNORECASE)
 LONG_UNITS = {"w": (7, "week"), "y": (365, "year")}
 
 
@@ -73,6 +75,13 @@ def format_elapsed(ms: int) -> str:
         return f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} days {hours} h" if hours else f"{days} days"
+
+
+def looks_like_range(text: str) -> bool:
+    """A range, or a word meant as one (`0h`, `-5h`, `7x`, `2026-13-01`): where a sensor may
+    stand instead, such a word is read as a range, so its answer says what is wrong with it
+    rather than that no sensor has that name."""
+    return is_range(text) or RANGE_LIKE_RE.fullmatch(text) is not None
 
 
 def is_range(text: str) -> bool:

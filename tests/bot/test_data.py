@@ -171,6 +171,29 @@ def test_bad_arguments_get_what_was_wrong_and_an_example(world, command, says):
     assert says in world.linked_chat().ask(command)
 
 
+@pytest.mark.parametrize(("command", "says"), [
+    ("/compare attic cellar 0h", "'0h' is no time at all"),
+    ("/compare attic cellar -5h", "'-5h' is not a range"),
+    ("/compare attic cellar 2026-13-01", "'2026-13-01' is not a range"),
+    ("/history 0h", "'0h' is no time at all"),
+    ("/export 7x", "'7x' is not a range"),
+])
+def test_a_mistyped_range_is_named_as_a_range_not_as_a_missing_sensor(world, command, says):
+    world.store.write_readings("alice", [Reading("cellar", NOW_MS, 6.25)], now_ms=NOW_MS)
+
+    answer = world.linked_chat().ask(command)
+
+    assert answer.startswith(says)
+    assert f"/{command.split()[0][1:]} attic" in answer  # the command's own example
+
+
+def test_an_unknown_sensor_in_compare_is_still_named_as_one(world):
+    world.store.write_readings("alice", [Reading("cellar", NOW_MS, 6.25)], now_ms=NOW_MS)
+
+    assert world.linked_chat().ask("/compare attic 28-00ab").startswith(
+        "There is no sensor '28-00ab'.")
+
+
 def test_a_name_or_unit_too_long_is_refused_not_stored_clipped_with_an_ellipsis(world):
     chat = world.linked_chat()
 

@@ -30,7 +30,8 @@ class BadRule(ValueError):
 
 def check_freeze_threshold(threshold: float, unit: str | None) -> float:
     """A freeze threshold is a temperature (°C unless the sensor says °F): none below
-    absolute zero, which is a typo (-500 for -5), not a rule."""
+    absolute zero, which is a typo (-500 for -5), not a rule. /alert checks its threshold
+    the same on a sensor in °C or °F."""
     coldest = from_celsius(ABSOLUTE_ZERO_C, unit)
     if threshold < coldest:
         raise BadRule(f"{threshold:g} is below absolute zero ({coldest:g} "

@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from alerts.rules import BadRule, check_rule
+from alerts.rules import BadRule, check_freeze_threshold, check_rule
 from core.formatting import MINUS, BadArgument, parse_duration
+from core.temperature import is_celsius, is_fahrenheit
 from storage.models import RuleKind, RuleSpec
 
 ALERT_EXAMPLE = ("e.g. /alert attic below 3 for 10m clear 4 repeat 1h, /alert attic stale 1h "
@@ -17,7 +18,9 @@ KINDS = {kind.value: kind for kind in RuleKind}
 OPTIONS = {"for": "for_s", "clear": "clear", "repeat": "repeat_s"}
 
 
-def parse_alert(words: list[str]) -> RuleSpec:
+def parse_alert(words: list[str], unit: str | None = None) -> RuleSpec:
+    """The rule the words after the sensor ask for; on a sensor in °C or °F (`unit`), no
+    threshold below absolute zero (-500 for -5 is a typo)."""
     if not words or words[0] not in KINDS:
         raise BadArgument(f"Say below, above, stale or heating after the sensor; {ALERT_EXAMPLE}")
     kind = KINDS[words[0]]
@@ -44,6 +47,11 @@ def parse_alert(words: list[str]) -> RuleSpec:
             raise BadArgument(f"'{key}' is given twice; {ALERT_EXAMPLE}")
         value = rest[at + 1]
         options[OPTIONS[key]] = parse_number(value) if key == "clear" else _duration(value)
+    if is_celsius(unit) or is_fahrenheit(unit):
+        try:
+            check_freeze_threshold(options["threshold"], unit)
+        except BadRule as problem:
+            raise BadArgument(f"{problem}; {ALERT_EXAMPLE}") from None
     return _checked(RuleSpec(kind, **options))
 
 

@@ -73,7 +73,7 @@ async def alert_command(update: Update, context: BotContext) -> None:
         return
     link, sensor, args = found
     try:
-        spec = parse_alert(args[1:])
+        spec = parse_alert(args[1:], sensor.unit)
     except BadArgument as problem:
         await reply(update, str(problem))
         return

@@ -243,6 +243,22 @@ def test_alert_options_that_are_wrong_are_named_and_nothing_is_kept(alert_world)
     assert "attic below 3 for 365 days" in chat.ask("/alert attic below 3 for 365d")
 
 
+def test_an_alert_below_absolute_zero_on_a_temperature_sensor_is_refused(alert_world):
+    chat = alert_world.linked_chat()
+    store = alert_world.store
+
+    store.update_sensor("alice", "attic", unit="°F", now_ms=alert_world.clock.now)
+    assert chat.ask("/alert attic below -500").startswith(
+        "-500 is below absolute zero (-459.67 °F); e.g. /alert attic below 3")
+    store.update_sensor("alice", "attic", unit="°C", now_ms=alert_world.clock.now)
+    assert chat.ask("/alert attic above -300 clear -301").startswith(
+        "-300 is below absolute zero (-273.15 °C); e.g. /alert attic below 3")
+    assert store.list_alert_rules("alice") == []
+    assert "below −270 °C" in chat.ask("/alert attic below -270")
+    store.update_sensor("alice", "attic", unit="dBm", now_ms=alert_world.clock.now)
+    assert "below −500 dBm" in chat.ask("/alert attic below -500")  # not a temperature
+
+
 def test_an_alert_follows_a_group_that_became_a_supergroup(alert_world):
     world = alert_world
     world.linked_chat(chat_id=GROUP).ask("/alert attic below 1")

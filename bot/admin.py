@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 
-from bot.chat import reply, stored_link
+from bot.chat import reply, stored_link, too_many_words
 from bot.context import BotContext
 from core.tokens import issue_token
 from core.users import NoFreeId, add_user_named
@@ -149,8 +149,10 @@ def when(ms: int | None, zone: ZoneInfo) -> str:
 @admin_only
 async def revoke(update: Update, context: BotContext) -> None:
     """/revoke <token-id>."""
-    if len(context.args or []) != 1:
-        await reply(update, "Give a token id from /tokens, e.g. /revoke t_1a2b3c4d5e")
+    args = context.args or []
+    if len(args) != 1:
+        extra = f"{too_many_words(args[1:])} " if args else ""
+        await reply(update, f"{extra}Give a token id from /tokens, e.g. /revoke t_1a2b3c4d5e")
         return
     services = context.services
     [token_id] = context.args or [""]
@@ -162,8 +164,10 @@ async def revoke(update: Update, context: BotContext) -> None:
 @admin_only
 async def invite(update: Update, context: BotContext) -> None:
     """/invite <user>: a one-time t.me link, valid 24 h."""
-    if len(context.args or []) != 1:
-        await reply(update, "Give a user id from /users, e.g. /invite summer-cottage")
+    args = context.args or []
+    if len(args) != 1:
+        extra = f"{too_many_words(args[1:])} " if args else ""
+        await reply(update, f"{extra}Give a user id from /users, e.g. /invite summer-cottage")
         return
     services = context.services
     [user_id] = context.args or [""]

@@ -35,8 +35,11 @@ from bot.chat import (
     command_words,
     linked,
     linked_sensor,
+    names_a_sensor,
     pressed_in_linked_chat,
     reply,
+    stored_link,
+    too_many_words,
 )
 from bot.context import BotContext
 from bot.data import send_chart
@@ -108,7 +111,7 @@ async def freeze_command(update: Update, context: BotContext) -> None:
         return
     link, sensor, args = found
     if len(args) > 2:
-        await reply(update, FREEZE_USAGE)
+        await reply(update, f"{too_many_words(args[2:])} {FREEZE_USAGE}")
         return
     services = context.services
     own = await services.run(actions.own_heating_watch, services.store, link.user_id,
@@ -197,8 +200,10 @@ async def alerts_page(context: BotContext, link: ChatLink,
 @linked
 async def delalert_command(update: Update, context: BotContext, link: ChatLink) -> None:
     """/delalert <id>."""
-    if len(context.args or []) != 1:
-        await reply(update, "Give a rule id from /alerts, e.g. /delalert r1a2b3")
+    args = context.args or []
+    if len(args) != 1:
+        extra = f"{too_many_words(args[1:])} " if args else ""
+        await reply(update, f"{extra}Give a rule id from /alerts, e.g. /delalert r1a2b3")
         return
     services = context.services
     rule_id = (context.args or [""])[0]
@@ -217,10 +222,17 @@ async def snooze_command(update: Update, context: BotContext) -> None:
         await reply(update, SNOOZE_USAGE)
         return
     link, sensor_id = None, None
-    if len(words) == 2 and words[0].lower() == "all":
+    if words[0].lower() == "all" and (len(words) == 2 or not await _names_a_sensor(
+            update, context, words[:-1])):
         link = await chat_link(update, context)
+        if link is not None and len(words) > 2:
+            await reply(update, f"{too_many_words(words[2:])} {SNOOZE_USAGE}")
+            return
     else:
         found = await linked_sensor(update, context, min_args=2, usage=SNOOZE_USAGE)
+        if found is not None and len(found[2]) > 2:
+            await reply(update, f"{too_many_words(found[2][2:])} {SNOOZE_USAGE}")
+            return
         if found is not None:
             link, sensor_id = found[0], found[1].sensor_id
     if link is None:
@@ -251,6 +263,16 @@ async def snooze_command(update: Update, context: BotContext) -> None:
     await reply(update, f"Snoozed {plural(changed, 'alert')} for "
                         f"{describe_duration(seconds or 0)}, until "
                         f"{format_time(until, services.zone(link), now)}.")
+
+
+async def _names_a_sensor(update: Update, context: BotContext, words: list[str]) -> bool:
+    """Whether the words begin with a sensor's name (`all rooms 2h`), in a linked chat."""
+    link = await stored_link(context, update.effective_chat.id) if update.effective_chat \
+        else None
+    if link is None or not link.linked:
+        return False
+    services = context.services
+    return names_a_sensor(await services.run(services.store.list_sensors, link.user_id), words)
 
 
 @linked

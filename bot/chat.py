@@ -152,6 +152,20 @@ def match_sensors(sensors: list[Sensor], query: str) -> list[Sensor]:
     return list({s.sensor_id: s for s in by_id + by_name}.values())
 
 
+def names_a_sensor(sensors: list[Sensor], words: list[str]) -> bool:
+    """Whether some leading run of the words names a sensor (`all rooms` of `all rooms`): only
+    when none does are words after a keyword such as `all` or `off` too many."""
+    return any(match_sensors(sensors, " ".join(words[:cut]))
+               for cut in range(1, len(words) + 1))
+
+
+def too_many_words(extra: list[str]) -> str:
+    """What was wrong with words past a command's last argument: "'extra' is one word too
+    many."."""
+    count = "one word" if len(extra) == 1 else f"{len(extra)} words"
+    return f"'{clip(' '.join(extra), 40)}' is {count} too many."
+
+
 def find_sensor(sensors: list[Sensor], query: str) -> Sensor | None:
     """By exact id, else the only sensor the query can mean (None when ambiguous)."""
     exact = next((s for s in sensors if s.sensor_id == query), None)

@@ -49,6 +49,8 @@ def test_an_admin_lists_and_revokes_tokens_never_seeing_secrets(world):
     ("/invite ghost", "no user 'ghost'"),
     ("/tokens ghost", "no user 'ghost'"),
     ("/revoke", "e.g. /revoke"),
+    ("/revoke t_1 t_2", "'t_2' is one word too many. Give a token id from /tokens, e.g. /revoke"),
+    ("/invite alice bob", "'bob' is one word too many. Give a user id from /users, e.g. /invite"),
 ])
 def test_admin_commands_explain_bad_arguments(world, command, says):
     assert says in world.chat(ADMIN).ask(command)

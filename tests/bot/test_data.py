@@ -194,6 +194,44 @@ def test_an_unknown_sensor_in_compare_is_still_named_as_one(world):
         "There is no sensor '28-00ab'.")
 
 
+@pytest.mark.parametrize(("command", "says"), [
+    ("/snooze all 2h extra", "'extra' is one word too many. Give a sensor (or all) and a "
+                             "duration or off, e.g. /snooze attic 2h"),
+    ("/snooze all off now", "'now' is one word too many. Give a sensor (or all)"),
+    ("/snooze attic 2h 3h", "'3h' is one word too many. Give a sensor (or all)"),
+    ("/outdoor off the porch", "'the porch' is 2 words too many. Give your outdoor sensor, or "
+                               "off: e.g. /outdoor garden"),
+    ("/outdoor attic now", "'now' is one word too many. Give your outdoor sensor"),
+    ("/location off now", "'now' is one word too many. Give the latitude and longitude in "
+                          "degrees, or off: e.g. /location 60.17 24.94"),
+    ("/forget attic now", "'now' is one word too many. Give the sensor to delete with its "
+                          "readings and alerts, e.g. /forget attic"),
+    ("/freeze attic 3 4", "'4' is one word too many. Give a sensor and, if you like, a "
+                          "temperature: /freeze attic (below 3) or /freeze attic 5"),
+    ("/delalert r1a2b3 r4c5d6", "'r4c5d6' is one word too many. Give a rule id from /alerts, "
+                                "e.g. /delalert r1a2b3"),
+])
+def test_words_past_the_last_argument_are_named_and_nothing_changes(world, command, says):
+    chat = world.linked_chat()
+    chat.ask("/alert attic below 1")
+    before = (world.store.list_alert_rules("alice"), world.store.list_sensors("alice"))
+
+    assert chat.ask(command).startswith(says)
+    assert (world.store.list_alert_rules("alice"), world.store.list_sensors("alice")) == before
+    assert "will use no outdoor sensor, and no forecast" in chat.ask("/outdoor")
+
+
+def test_all_and_off_still_begin_sensors_named_so(world):
+    world.store.write_readings("alice", [Reading("porch", NOW_MS, 6.25)], now_ms=NOW_MS)
+    chat = world.linked_chat()
+    chat.ask('/rename porch "off the porch"')
+    chat.ask('/rename attic "All rooms"')
+    chat.ask("/alert attic below 1")
+
+    assert chat.ask("/outdoor off the porch").startswith("Outdoor sensor: off the porch.")
+    assert chat.ask("/snooze all rooms 2h").startswith("Snoozed 1 alert for 2 h")
+
+
 def test_a_name_or_unit_too_long_is_refused_not_stored_clipped_with_an_ellipsis(world):
     chat = world.linked_chat()
 

@@ -6,6 +6,8 @@ import re
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from core.formatting import echo
+
 QUIET_RE = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-3]):([0-5]\d)")
 
 
@@ -17,7 +19,7 @@ def parse_quiet_hours(text: str) -> tuple[time, time]:
     """`22:00-07:00` (may cross midnight)."""
     match = QUIET_RE.fullmatch(text.strip())
     if not match:
-        raise BadQuietHours(f"'{text}' is not a time span")
+        raise BadQuietHours(f"'{echo(text)}' is not a time span")
     hour1, minute1, hour2, minute2 = (int(part) for part in match.groups())
     start, end = time(hour1, minute1), time(hour2, minute2)
     if start == end:

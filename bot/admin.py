@@ -15,6 +15,7 @@ from telegram.error import BadRequest, Forbidden
 
 from bot.chat import reply, stored_link, too_many_words
 from bot.context import BotContext
+from core.formatting import echo
 from core.tokens import issue_token
 from core.users import NoFreeId, add_user_named
 from storage.errors import AlreadyExists, InvalidRecord, NotFound
@@ -54,7 +55,7 @@ async def adduser(update: Update, context: BotContext) -> None:
         user_id = await services.run(add_user_named, services.store, name,
                                      now_ms=services.clock_ms())
     except NoFreeId:
-        await reply(update, f"Could not find a free id for '{name}'; try another name.")
+        await reply(update, f"Could not find a free id for '{echo(name)}'; try another name.")
         return
     await reply(update, f"Created user {user_id} ({name}). Next: /token {user_id} write "
                         f"for its sensors, /invite {user_id} to link a chat.")
@@ -84,7 +85,7 @@ async def token(update: Update, context: BotContext) -> None:
                                             label=" ".join(args[2:]),
                                             now_ms=services.clock_ms())
     except NotFound:
-        await reply(update, f"There is no user '{args[0]}'. See /users.")
+        await reply(update, f"There is no user '{echo(args[0])}'. See /users.")
         return
     announce = (f"New {issued.scope} token for {issued.user_id} (id {issued.token_id}). "
                 "It is shown only this once:")
@@ -100,7 +101,7 @@ def token_arguments_problem(args: list[str]) -> str:
     if len(args) < 2:
         return "Give a user and a scope (read or write)"
     if args[1].lower() not in ("read", "write"):
-        return f"'{args[1]}' is not a scope: give read or write after the user"
+        return f"'{echo(args[1])}' is not a scope: give read or write after the user"
     return ""
 
 
@@ -131,7 +132,7 @@ async def tokens(update: Update, context: BotContext) -> None:
     services = context.services
     user_id = context.args[0] if context.args else None
     if user_id is not None and await services.run(services.store.get_user, user_id) is None:
-        await reply(update, f"There is no user '{user_id}'. See /users.")
+        await reply(update, f"There is no user '{echo(user_id)}'. See /users.")
         return
     found = await services.run(services.store.list_tokens, user_id)
     link = await stored_link(context, update.effective_chat.id) if update.effective_chat else None
@@ -158,7 +159,7 @@ async def revoke(update: Update, context: BotContext) -> None:
     [token_id] = context.args or [""]
     done = await services.run(services.store.revoke_token, token_id)
     await reply(update, f"Revoked {token_id}." if done
-                else f"There is no token '{token_id}'. See /tokens.")
+                else f"There is no token '{echo(token_id)}'. See /tokens.")
 
 
 @admin_only
@@ -172,7 +173,7 @@ async def invite(update: Update, context: BotContext) -> None:
     services = context.services
     [user_id] = context.args or [""]
     if await services.run(services.store.get_user, user_id) is None:
-        await reply(update, f"There is no user '{user_id}'. See /users.")
+        await reply(update, f"There is no user '{echo(user_id)}'. See /users.")
         return
     now = services.clock_ms()
     code = secrets.token_urlsafe(16)

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from alerts.rules import BadRule, check_freeze_threshold, check_rule
-from core.formatting import MINUS, BadArgument, parse_duration
+from core.formatting import MINUS, BadArgument, echo, parse_duration
 from core.temperature import is_celsius, is_fahrenheit
 from storage.models import RuleKind, RuleSpec
 
@@ -40,7 +40,8 @@ def parse_alert(words: list[str], unit: str | None = None) -> RuleSpec:
     for at in range(0, len(rest), 2):
         key = rest[at]
         if key not in OPTIONS:
-            raise BadArgument(f"I don't know '{key}': use for, clear or repeat; {ALERT_EXAMPLE}")
+            raise BadArgument(f"I don't know '{echo(key)}': use for, clear or repeat; "
+                              f"{ALERT_EXAMPLE}")
         if at + 1 == len(rest):
             raise BadArgument(f"'{key}' needs a value after it; {ALERT_EXAMPLE}")
         if OPTIONS[key] in options:
@@ -59,9 +60,9 @@ def parse_number(text: str) -> float:
     try:
         value = float(text.replace(",", ".").replace(MINUS, "-"))
     except ValueError:
-        raise BadArgument(f"'{text}' is not a number; {ALERT_EXAMPLE}") from None
+        raise BadArgument(f"'{echo(text)}' is not a number; {ALERT_EXAMPLE}") from None
     if not math.isfinite(value):
-        raise BadArgument(f"'{text}' is not a finite number; {ALERT_EXAMPLE}")
+        raise BadArgument(f"'{echo(text)}' is not a finite number; {ALERT_EXAMPLE}")
     return value
 
 

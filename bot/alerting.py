@@ -51,6 +51,7 @@ from core.formatting import (
     BadArgument,
     clip,
     describe_duration,
+    echo,
     format_time,
     parse_duration,
     parse_range,
@@ -210,7 +211,7 @@ async def delalert_command(update: Update, context: BotContext, link: ChatLink) 
     removed = await services.run(actions.delete_rule, services.store, link.user_id, rule_id,
                                  rulebook=services.rulebook)
     await reply(update, f"Deleted alert {rule_id}." if removed else
-                f"There is no alert '{rule_id}'. See /alerts.")
+                f"There is no alert '{echo(rule_id)}'. See /alerts.")
 
 
 async def snooze_command(update: Update, context: BotContext) -> None:
@@ -286,7 +287,7 @@ async def quiet_command(update: Update, context: BotContext, link: ChatLink) -> 
         return
     text = "off" if args[0].lower() == "off" else args[0]
     if len(args) != 1 or (text != "off" and not _valid_quiet(text)):
-        await reply(update, f"'{' '.join(args)}' is not a time span. Give a span or off, "
+        await reply(update, f"'{echo(' '.join(args))}' is not a time span. Give a span or off, "
                             "e.g. /quiet 22:00-07:00 or /quiet off")
         return
     services = context.services

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_LIMIT = 64
+ECHO_LIMIT = 60
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DURATION_RE = re.compile(r"(\d{1,6})([smhd])")
 RANGE_EXAMPLES = "6h, 24h, 7d, 30d, 12w, 1y, a date 2026-01-05, or 2026-01-01..2026-01-07"
@@ -44,9 +45,10 @@ def parse_duration(text: str) -> int:
     """`30s`, `10m`, `2h`, `7d` → seconds."""
     match = DURATION_RE.fullmatch(text.strip().lower())
     if match and int(match[1]) == 0:
-        raise BadArgument(f"'{text}' is no time at all; give more than 0, e.g. 30s, 10m, 2h, 7d")
+        raise BadArgument(f"'{echo(text)}' is no time at all; give more than 0, e.g. 30s, 10m, "
+                          "2h, 7d")
     if not match:
-        raise BadArgument(f"'{text}' is not a duration; use a number and s, m, h or d, "
+        raise BadArgument(f"'{echo(text)}' is not a duration; use a number and s, m, h or d, "
                           "e.g. 30s, 10m, 2h, 7d")
     return int(match[1]) * UNITS[match[2]]
 
@@ -109,14 +111,14 @@ def parse_range(text: str, *, now_ms: int, zone: ZoneInfo) -> TimeRange:
         start_day = date.fromisoformat(first)
         end_day = date.fromisoformat(last) if sep else start_day
     except ValueError:
-        raise BadArgument(f"'{text}' is not a range; use {RANGE_EXAMPLES}") from None
+        raise BadArgument(f"'{echo(text)}' is not a range; use {RANGE_EXAMPLES}") from None
     if end_day < start_day:
-        raise BadArgument(f"'{text}' ends before it starts; e.g. 2026-01-01..2026-01-07")
+        raise BadArgument(f"'{echo(text)}' ends before it starts; e.g. 2026-01-01..2026-01-07")
     try:
         start = datetime.combine(start_day, datetime.min.time(), zone)
         end = datetime.combine(end_day + timedelta(days=1), datetime.min.time(), zone)
     except OverflowError:
-        raise BadArgument(f"'{text}' is past the end of the calendar") from None
+        raise BadArgument(f"'{echo(text)}' is past the end of the calendar") from None
     label = str(start_day) if not sep else f"{start_day} – {end_day}"
     return TimeRange(int(start.timestamp() * 1000), int(end.timestamp() * 1000) - 1, label)
 
@@ -177,6 +179,12 @@ def split_message(lines: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def echo(text: str) -> str:
+    """The user's words as an answer quotes them back: at most 60 characters, so a long paste
+    still leaves the answer its example (Telegram cuts a message at 4096)."""
+    return clip(text, ECHO_LIMIT)
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:

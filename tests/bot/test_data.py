@@ -232,6 +232,25 @@ def test_all_and_off_still_begin_sensors_named_so(world):
     assert chat.ask("/snooze all rooms 2h").startswith("Snoozed 1 alert for 2 h")
 
 
+@pytest.mark.parametrize(("command", "example"), [
+    ("/history attic", "Example: /history attic 7d"),
+    ("/export", "(e.g. /export attic 7d)"),
+    ("/latest", "(e.g. /latest attic)"),
+    ("/alert attic below", "/alert attic heating"),
+    ("/alert attic below 3 for", "/alert attic heating"),
+    ("/freeze attic", "E.g. /freeze attic 5"),
+    ("/snooze all", "/snooze attic off)"),
+    ("/quiet", "e.g. /quiet 22:00-07:00 or /quiet off"),
+    ("/tz", "e.g. /tz Europe/Helsinki or /tz America/New_York"),
+    ("/delalert", "See /alerts."),
+])
+def test_a_long_paste_is_quoted_short_and_the_example_survives(world, command, example):
+    answer = world.linked_chat().ask(f"{command} {'x' * 4000}")
+
+    assert answer.endswith(example)
+    assert f"'{'x' * 59}…'" in answer and len(answer) < 400
+
+
 def test_a_name_or_unit_too_long_is_refused_not_stored_clipped_with_an_ellipsis(world):
     chat = world.linked_chat()
 

@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 
-from bot.chat import reply, stored_link, too_many_words
+from bot.chat import command_words, reply, stored_link, too_many_words
 from bot.context import BotContext
 from core.formatting import echo
 from core.tokens import issue_token
@@ -23,6 +23,7 @@ from storage.models import Invite
 
 INVITE_TTL_MS = 24 * 3_600_000
 REFUSAL = "Sorry, that command is only for this bot's administrators."
+MAX_NAME = 64  # of a user's name or a token's label, as of a sensor's name
 
 log = logging.getLogger("sensorbot.bot")
 
@@ -45,10 +46,17 @@ def admin_only(handler: Handler) -> Handler:
 
 @admin_only
 async def adduser(update: Update, context: BotContext) -> None:
-    """/adduser <name>."""
-    name = " ".join(context.args or []).strip()
+    """/adduser <name>: quotes around it are not part of it; at most 64 characters."""
+    words = await command_words(update, context)
+    if words is None:
+        return
+    name = " ".join(words).strip()
     if not name:
         await reply(update, "Give the new user a name, e.g. /adduser Summer cottage")
+        return
+    if len(name) > MAX_NAME:
+        await reply(update, f"A name is at most {MAX_NAME} characters; that one has "
+                            f"{len(name)}. E.g. /adduser Summer cottage")
         return
     services = context.services
     try:
@@ -102,6 +110,9 @@ def token_arguments_problem(args: list[str]) -> str:
         return "Give a user and a scope (read or write)"
     if args[1].lower() not in ("read", "write"):
         return f"'{echo(args[1])}' is not a scope: give read or write after the user"
+    label = " ".join(args[2:])
+    if len(label) > MAX_NAME:
+        return f"A label is at most {MAX_NAME} characters; that one has {len(label)}"
     return ""
 
 

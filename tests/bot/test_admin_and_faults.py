@@ -58,6 +58,22 @@ def test_admin_commands_explain_bad_arguments(world, command, says):
     assert says in world.chat(ADMIN).ask(command)
 
 
+def test_adduser_takes_quotes_as_quotes_and_refuses_an_empty_or_long_name(world):
+    admin = world.chat(ADMIN)
+    before = world.store.list_users()
+
+    assert admin.ask('/adduser ""') == "Give the new user a name, e.g. /adduser Summer cottage"
+    assert admin.ask("/adduser " + "n" * 65) == (
+        "A name is at most 64 characters; that one has 65. E.g. /adduser Summer cottage")
+    assert admin.ask("/token alice read " + "l" * 65).startswith(
+        "A label is at most 64 characters; that one has 65, e.g. /token summer-cottage write")
+    assert world.store.list_users() == before
+    assert len(world.store.list_tokens("alice")) == 2
+    assert admin.ask('/adduser "Summer cottage"').startswith(
+        "Created user summer-cottage (Summer cottage).")
+    assert world.store.get_user("summer-cottage").name == "Summer cottage"
+
+
 @pytest.mark.parametrize("command", ["/adduser Eve", "/users", "/token alice read",
                                      "/tokens", "/revoke t_x", "/invite alice", "/invite ghost"])
 def test_everyone_else_gets_the_same_polite_refusal(world, command):

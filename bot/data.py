@@ -20,6 +20,8 @@ from bot.chat import (
     resolve_sensor,
     sensor_by_key,
     sensor_key,
+    split_sensor_words,
+    too_many_words,
 )
 from bot.context import BotContext
 from bot.export import write_export, write_hourly_export
@@ -116,6 +118,11 @@ async def latest_command(update: Update, context: BotContext, link: ChatLink) ->
         return
     services = context.services
     sensors = await services.run(services.store.list_sensors, link.user_id)
+    query, rest = split_sensor_words(words, sensors, keep=0, pick=context.pick)
+    if rest and match_sensors(sensors, query):  # `/latest attic 7d`: a range is /history's
+        await reply(update, f"{too_many_words(rest)} /latest takes one sensor, e.g. /latest "
+                            f"{quote(query)}; a chart of a range is /history {quote(query)} 7d")
+        return
     sensor = await resolve_sensor(update, context, sensors, " ".join(words), [],
                                   usage="e.g. /latest attic")
     if sensor is None:

@@ -101,7 +101,9 @@ def parse_range(text: str, *, now_ms: int, zone: ZoneInfo) -> TimeRange:
         seconds = parse_duration(text)
         return TimeRange(now_ms - seconds * 1000, now_ms, f"last {describe_duration(seconds)}")
     long_range = LONG_RANGE_RE.fullmatch(text.lower())
-    if long_range and int(long_range[1]):
+    if long_range and not int(long_range[1]):
+        raise BadArgument(f"'{echo(text)}' is no time at all; give more than 0, e.g. 12w, 1y")
+    if long_range:
         days, word = LONG_UNITS[long_range[2]]
         count = int(long_range[1])
         return TimeRange(now_ms - count * days * 86_400_000, now_ms,

@@ -251,6 +251,22 @@ def test_a_long_paste_is_quoted_short_and_the_example_survives(world, command, e
     assert f"'{'x' * 59}…'" in answer and len(answer) < 400
 
 
+def test_latest_with_a_range_points_to_history(world):
+    chat = world.linked_chat()
+
+    assert chat.ask("/latest attic 7d") == (
+        "'7d' is one word too many. /latest takes one sensor, e.g. /latest attic; a chart of a "
+        "range is /history attic 7d")
+    assert chat.ask("/latest loft 7d").startswith("There is no sensor 'loft 7d'.")
+
+
+@pytest.mark.parametrize("command", ["/history attic 0w", "/history 0y"])
+def test_zero_weeks_or_years_is_no_time_at_all(world, command):
+    assert world.linked_chat().ask(command) == (
+        f"'{command.split()[-1]}' is no time at all; give more than 0, e.g. 12w, 1y. "
+        "Example: /history attic 7d")
+
+
 def test_a_name_or_unit_too_long_is_refused_not_stored_clipped_with_an_ellipsis(world):
     chat = world.linked_chat()
 

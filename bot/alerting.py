@@ -285,9 +285,16 @@ async def quiet_command(update: Update, context: BotContext, link: ChatLink) -> 
             "Quiet hours are off."
         await reply(update, f"{now} Set them with /quiet 22:00-07:00, or /quiet off.")
         return
+    if len(args) > 1 and not _quiet_problem("".join(args)):  # `22:00 - 07:00`
+        args = ["".join(args)]
     text = "off" if args[0].lower() == "off" else args[0]
-    if len(args) != 1 or (text != "off" and not _valid_quiet(text)):
-        await reply(update, f"'{echo(' '.join(args))}' is not a time span. Give a span or off, "
+    problem = "" if text == "off" else _quiet_problem(text)
+    if len(args) > 1 and not problem:
+        problem = too_many_words(args[1:])[:-1]
+    elif len(args) > 1:
+        problem = f"'{echo(' '.join(args))}' is not a time span"
+    if problem:
+        await reply(update, f"{problem[:1].upper()}{problem[1:]}. Give a span or off, "
                             "e.g. /quiet 22:00-07:00 or /quiet off")
         return
     services = context.services
@@ -331,12 +338,13 @@ async def turned_down(update: Update, context: BotContext, link: ChatLink, rule_
                                       reply_markup=after_press(Action.TURNED_DOWN, rule_id, 0))
 
 
-def _valid_quiet(text: str) -> bool:
+def _quiet_problem(text: str) -> str:
+    """What is wrong with a span of quiet hours, or "" when nothing is."""
     try:
         parse_quiet_hours(text)
-    except BadQuietHours:
-        return False
-    return True
+    except BadQuietHours as problem:
+        return str(problem)
+    return ""
 
 
 async def alert_button(update: Update, context: BotContext) -> None:

@@ -259,6 +259,21 @@ def test_an_alert_below_absolute_zero_on_a_temperature_sensor_is_refused(alert_w
     assert "below −500 dBm" in chat.ask("/alert attic below -500")  # not a temperature
 
 
+def test_quiet_hours_say_which_time_is_wrong_and_keep_what_was_set(alert_world):
+    chat = alert_world.linked_chat()
+    example = ". Give a span or off, e.g. /quiet 22:00-07:00 or /quiet off"
+    chat.ask("/quiet 23:00-06:00")
+
+    assert chat.ask("/quiet 25:00-07:00") == f"25:00 is not a time of day (00:00 to 23:59){example}"
+    assert chat.ask("/quiet 22:00-07:60") == f"07:60 is not a time of day (00:00 to 23:59){example}"
+    assert chat.ask("/quiet 22:00-22:00") == (
+        f"'22:00-22:00' starts and ends at once: quiet hours need a different end{example}")
+    assert chat.ask("/quiet 22:00-07:00 now") == f"'now' is one word too many{example}"
+    assert chat.ask("/quiet noon") == f"'noon' is not a time span{example}"
+    assert alert_world.store.get_chat_link(ALICE_CHAT).quiet_hours == "23:00-06:00"
+    assert chat.ask("/quiet 22:00 - 07:00").startswith("Quiet hours 22:00-07:00:")
+
+
 def test_an_alert_follows_a_group_that_became_a_supergroup(alert_world):
     world = alert_world
     world.linked_chat(chat_id=GROUP).ask("/alert attic below 1")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from alerts.rules import BadRule, check_freeze_threshold, check_rule
+from alerts.rules import BadRule, check_rule, check_temperature
 from core.formatting import MINUS, BadArgument, echo, parse_duration
 from core.temperature import is_celsius, is_fahrenheit
 from storage.models import RuleKind, RuleSpec
@@ -50,7 +50,7 @@ def parse_alert(words: list[str], unit: str | None = None) -> RuleSpec:
         options[OPTIONS[key]] = parse_number(value) if key == "clear" else _duration(value)
     if is_celsius(unit) or is_fahrenheit(unit):
         try:
-            check_freeze_threshold(options["threshold"], unit)
+            check_temperature(options["threshold"], unit)
         except BadRule as problem:
             raise BadArgument(f"{problem}; {ALERT_EXAMPLE}") from None
     return _checked(RuleSpec(kind, **options))

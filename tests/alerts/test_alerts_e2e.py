@@ -274,6 +274,18 @@ def test_quiet_hours_say_which_time_is_wrong_and_keep_what_was_set(alert_world):
     assert chat.ask("/quiet 22:00 - 07:00").startswith("Quiet hours 22:00-07:00:")
 
 
+def test_freeze_protection_above_boiling_is_refused(alert_world):
+    chat = alert_world.linked_chat()
+
+    assert chat.ask("/freeze attic 500") == (
+        "500 is above boiling (100 °C): freeze protection warns of the cold. E.g. /freeze attic 5")
+    alert_world.store.update_sensor("alice", "attic", unit="°F", now_ms=alert_world.clock.now)
+    assert chat.ask("/freeze attic 400").startswith("400 is above boiling (212 °F)")
+    assert alert_world.store.list_alert_rules("alice") == []
+    assert "below 50 °F" in chat.ask("/freeze attic 50")
+    assert "above 150 °F" in chat.ask("/alert attic above 150")  # a sauna's rule, not a freeze
+
+
 def test_an_alert_follows_a_group_that_became_a_supergroup(alert_world):
     world = alert_world
     world.linked_chat(chat_id=GROUP).ask("/alert attic below 1")

@@ -141,7 +141,12 @@ async def send_privately(update: Update, context: BotContext, token_id: str, ann
 async def tokens(update: Update, context: BotContext) -> None:
     """/tokens [user]: ids, scopes, labels, last use (in the chat's zone); never secrets."""
     services = context.services
-    user_id = context.args[0] if context.args else None
+    args = context.args or []
+    if len(args) > 1:
+        await reply(update, f"{too_many_words(args[1:])} Give a user id from /users, or "
+                            "nothing for every user's tokens, e.g. /tokens summer-cottage")
+        return
+    user_id = args[0] if args else None
     if user_id is not None and await services.run(services.store.get_user, user_id) is None:
         await reply(update, f"There is no user '{echo(user_id)}'. See /users.")
         return

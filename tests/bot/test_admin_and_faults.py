@@ -52,6 +52,7 @@ def test_an_admin_lists_and_revokes_tokens_never_seeing_secrets(world):
     ("/revoke t_1 t_2", "'t_2' is one word too many. Give a token id from /tokens, e.g. /revoke"),
     ("/invite alice bob", "'bob' is one word too many. Give a user id from /users, e.g. /invite"),
     ("/token alice " + "x" * 4000, "'" + "x" * 59 + "…' is not a scope: give read or write"),
+    ("/tokens alice bob", "'bob' is one word too many. Give a user id from /users, or nothing"),
     ("/revoke " + "x" * 4000, "There is no token '" + "x" * 59 + "…'. See /tokens."),
 ])
 def test_admin_commands_explain_bad_arguments(world, command, says):

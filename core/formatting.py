@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,6 +19,10 @@ RANGE_EXAMPLES = "6h, 24h, 7d, 30d, 12w, 1y, a date 2026-01-05, or 2026-01-01..2
 LONG_RANGE_RE = re.compile(r"(\d{1,3})([wy])")
 # What a mistyped range looks like: a number with a few letters, or a date.
 RANGE_LIKE_RE = re.compile(r"[-+\u2212]?[\d.,]+[a-z]{0,5}|\d{4}-\d.*", re.IGNORECASE)
+# No reading is older (they are refused past their retention); a range that starts before
+# it asks for nothing, and a chart's axis back near the year 1 cannot be drawn.
+EARLIEST_MS = 0  # 1970-01-01 00:00 UTC
+EARLIEST_DAY = date(1970, 1, 1)  # a span of days in any zone may start on it
 LONG_UNITS = {"w": (7, "week"), "y": (365, "year")}
 
 
@@ -88,7 +93,7 @@ def looks_like_range(text: str) -> bool:
 
 def is_range(text: str) -> bool:
     try:
-        parse_range(text, now_ms=0, zone=ZoneInfo("UTC"))
+        parse_range(text, now_ms=int(time.time() * 1000), zone=ZoneInfo("UTC"))
     except BadArgument:
         return False
     return True
@@ -99,15 +104,16 @@ def parse_range(text: str, *, now_ms: int, zone: ZoneInfo) -> TimeRange:
     text = text.strip()
     if DURATION_RE.fullmatch(text.lower()):
         seconds = parse_duration(text)
-        return TimeRange(now_ms - seconds * 1000, now_ms, f"last {describe_duration(seconds)}")
+        return _within_calendar(text, TimeRange(now_ms - seconds * 1000, now_ms,
+                                                f"last {describe_duration(seconds)}"))
     long_range = LONG_RANGE_RE.fullmatch(text.lower())
     if long_range and not int(long_range[1]):
         raise BadArgument(f"'{echo(text)}' is no time at all; give more than 0, e.g. 12w, 1y")
     if long_range:
         days, word = LONG_UNITS[long_range[2]]
         count = int(long_range[1])
-        return TimeRange(now_ms - count * days * 86_400_000, now_ms,
-                         f"last {count} {word}{'' if count == 1 else 's'}")
+        return _within_calendar(text, TimeRange(now_ms - count * days * 86_400_000, now_ms,
+                                                f"last {count} {word}{'' if count == 1 else 's'}"))
     first, sep, last = text.partition("..")
     try:
         start_day = date.fromisoformat(first)
@@ -121,8 +127,19 @@ def parse_range(text: str, *, now_ms: int, zone: ZoneInfo) -> TimeRange:
         end = datetime.combine(end_day + timedelta(days=1), datetime.min.time(), zone)
     except OverflowError:
         raise BadArgument(f"'{echo(text)}' is past the end of the calendar") from None
+    if start_day < EARLIEST_DAY:
+        raise BadArgument(f"'{echo(text)}' reaches back before 1970, older than any reading; "
+                          "e.g. 2026-01-01..2026-01-07")
     label = str(start_day) if not sep else f"{start_day} – {end_day}"
     return TimeRange(int(start.timestamp() * 1000), int(end.timestamp() * 1000) - 1, label)
+
+
+def _within_calendar(text: str, window: TimeRange) -> TimeRange:
+    """A range that starts in 1970 or later: none is older (999999d reaches back to 711 BC)."""
+    if window.start_ms < EARLIEST_MS:
+        raise BadArgument(f"'{echo(text)}' reaches back before 1970, older than any reading; "
+                          "e.g. 1y, 10y")
+    return window
 
 
 MINUS = "\u2212"  # the true minus sign, as in print; the bot's number parser reads it back

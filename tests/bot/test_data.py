@@ -267,6 +267,27 @@ def test_zero_weeks_or_years_is_no_time_at_all(world, command):
         "Example: /history attic 7d")
 
 
+@pytest.mark.parametrize(("command", "example"), [
+    ("/history attic 999999d", "e.g. 1y, 10y. Example: /history attic 7d"),  # was a crash
+    ("/history attic 739000d", "e.g. 1y, 10y. Example: /history attic 7d"),  # was a crash
+    ("/compare attic cellar 58y", "e.g. 1y, 10y; e.g. /compare attic cellar 7d, or /compare "
+                                  '"Living room" attic sauna 1y'),
+    ("/export attic 1969-12-31..2027-01-01",
+     "e.g. 2026-01-01..2026-01-07. Example: /export attic 7d"),
+])
+def test_a_range_reaching_back_before_1970_is_refused_not_a_crash(world, command, example):
+    world.store.write_readings("alice", [Reading("cellar", NOW_MS, 6.25)], now_ms=NOW_MS)
+    chat = world.linked_chat()
+    chat.ask("/tz America/Adak")
+
+    answer = chat.ask(command)
+
+    assert answer == (f"'{command.split()[-1]}' reaches back before 1970, older than any "
+                      f"reading; {example}")
+    assert chat.ask("/history attic 1970-01-01..2027-01-20").startswith(  # the first day is fine
+        "attic · 1970-01-01 – 2027-01-20")
+
+
 def test_a_name_or_unit_too_long_is_refused_not_stored_clipped_with_an_ellipsis(world):
     chat = world.linked_chat()
 

@@ -18,6 +18,7 @@ from core.formatting import (
     BadArgument,
     TimeRange,
     clip,
+    echo,
     format_value,
     looks_like_range,
     parse_range,
@@ -159,6 +160,12 @@ async def compare_command(update: Update, context: BotContext, link: ChatLink) -
     services = context.services
     all_sensors = await services.run(services.store.list_sensors, link.user_id)
     queries, range_text = split_compare_args(words, all_sensors)
+    stray = next((q for q in queries if looks_like_range(q) and not match_sensors(all_sensors, q)),
+                 None)
+    if stray is not None:  # `attic 7d cellar`, `attic cellar 7d 30d`
+        await reply(update, f"'{echo(stray)}' reads as a range: give one range, after the "
+                            f"sensors; {USAGE}")
+        return
     if not 2 <= len(queries) <= MAX_SENSORS:
         count = f"{len(queries)} {'sensor is' if len(queries) == 1 else 'sensors are'} " \
             f"{'too few' if len(queries) < 2 else 'too many'}. " if queries else ""

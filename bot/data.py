@@ -192,6 +192,36 @@ def split_history_args(args: list[str], sensors: list[Sensor]) -> tuple[str | No
     return args[0], DEFAULT_RANGE
 
 
+def misplaced_words(words: list[str], sensors: list[Sensor], example: str) -> str | None:
+    """What is wrong with `[sensor] [range]` words that hold more: the range first
+    (`7d attic`), a second sensor (`attic cellar 7d`) or a second range (`attic 7d 30d`);
+    None when they hold none of these."""
+    command = example.split()[0]
+    cut = _sensor_run(words, sensors)
+    if not cut:
+        if len(words) > 1 and looks_like_range(words[0]) and _sensor_run(words[1:], sensors) \
+                == len(words) - 1:
+            return f"The sensor goes first, e.g. {command} {quote(' '.join(words[1:]))} {words[0]}"
+        return None
+    first, rest = " ".join(words[:cut]), words[cut:]
+    second = _sensor_run(rest, sensors)
+    if rest and second and not is_range(rest[0]):
+        others = " ".join(rest[second:])
+        both = f"{command} {quote(first)} {others}".rstrip()
+        hint = f"; /compare {quote(first)} {quote(' '.join(rest[:second]))} {others}".rstrip() \
+            + " draws both" if command == "/history" else ""
+        return f"{command} takes one sensor, e.g. {both}{hint}"
+    if len(rest) > 1 and looks_like_range(rest[0]):
+        return f"{too_many_words(rest[1:])} Example: {example}"
+    return None
+
+
+def _sensor_run(words: list[str], sensors: list[Sensor]) -> int:
+    """How many leading words name a sensor together, the most that do; 0 when none do."""
+    return next((cut for cut in range(len(words), 0, -1)
+                 if match_sensors(sensors, " ".join(words[:cut]))), 0)
+
+
 async def sensor_and_window(update: Update, context: BotContext, link: ChatLink,
                             example: str) -> tuple[Sensor | None, str, TimeRange] | None:
     """/history's and /export's `[sensor] [range]`: None after saying what was wrong; a None
@@ -201,6 +231,10 @@ async def sensor_and_window(update: Update, context: BotContext, link: ChatLink,
         return None
     services = context.services
     sensors = await services.run(services.store.list_sensors, link.user_id)
+    problem = None if context.pick else misplaced_words(words, sensors, example)
+    if problem:
+        await reply(update, problem)
+        return None
     query, range_text = split_history_args(words, sensors)
     try:
         window = parse_range(range_text, now_ms=services.clock_ms(), zone=services.zone(link))

@@ -288,6 +288,23 @@ def test_a_range_reaching_back_before_1970_is_refused_not_a_crash(world, command
         "attic · 1970-01-01 – 2027-01-20")
 
 
+@pytest.mark.parametrize(("command", "answer"), [
+    ("/history attic 7d 30d", "'30d' is one word too many. Example: /history attic 7d"),
+    ("/export attic 7d 30d", "'30d' is one word too many. Example: /export attic 7d"),
+    ("/history attic cellar 7d",
+     "/history takes one sensor, e.g. /history attic 7d; /compare attic cellar 7d draws both"),
+    ("/export attic cellar 7d", "/export takes one sensor, e.g. /export attic 7d"),
+    ("/history 7d attic", "The sensor goes first, e.g. /history attic 7d"),
+    ("/compare attic cellar 7d 30d", "'7d' reads as a range: give one range, after the sensors; "
+                                     "e.g. /compare attic cellar 7d, or /compare \"Living room\" "
+                                     "attic sauna 1y"),
+])
+def test_a_second_sensor_or_range_or_a_range_first_is_named(world, command, answer):
+    world.store.write_readings("alice", [Reading("cellar", NOW_MS, 6.25)], now_ms=NOW_MS)
+
+    assert world.linked_chat().ask(command) == answer
+
+
 def test_a_name_or_unit_too_long_is_refused_not_stored_clipped_with_an_ellipsis(world):
     chat = world.linked_chat()
 

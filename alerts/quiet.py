@@ -6,7 +6,11 @@ import re
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from core.formatting import echo
+
 QUIET_RE = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-3]):([0-5]\d)")
+# Two times as typed, each of which may be out of range (`25:00`).
+SPAN_RE = re.compile(r"(\d{1,2}:\d{2})-(\d{1,2}:\d{2})")
 
 
 class BadQuietHours(ValueError):
@@ -17,11 +21,17 @@ def parse_quiet_hours(text: str) -> tuple[time, time]:
     """`22:00-07:00` (may cross midnight)."""
     match = QUIET_RE.fullmatch(text.strip())
     if not match:
-        raise BadQuietHours(f"'{text}' is not a time span")
+        typed = SPAN_RE.fullmatch(text.strip())
+        wrong = next((part for part in typed.groups() if not QUIET_RE.fullmatch(
+            f"{part}-{part}")), None) if typed else None
+        if wrong is not None:
+            raise BadQuietHours(f"{wrong} is not a time of day (00:00 to 23:59)")
+        raise BadQuietHours(f"'{echo(text)}' is not a time span")
     hour1, minute1, hour2, minute2 = (int(part) for part in match.groups())
     start, end = time(hour1, minute1), time(hour2, minute2)
     if start == end:
-        raise BadQuietHours("quiet hours need a start and a different end")
+        raise BadQuietHours(f"'{echo(text)}' starts and ends at once: quiet hours need a "
+                            "different end")
     return start, end
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from core.formatting import describe_duration
 from core.temperature import from_celsius, is_fahrenheit
 from storage.models import AlertRule, RuleKind, RuleSpec
 
@@ -13,8 +14,10 @@ FREEZE_DEFAULT = 3.0
 FREEZE_FOR_S = 600
 FREEZE_STALE_S = 3600
 ABSOLUTE_ZERO_C = -273.15
+BOILING_C = 100.0
 MAX_THRESHOLD = 100_000.0  # beyond any sensor's range: a typo, not a rule
 MAX_SNOOZE_S = 365 * 86_400  # longer is a typo, or forgetting an alert: /delalert's job
+MAX_RULE_S = 365 * 86_400  # a rule's for, repeat or stale: longer is a typo (9999d for 99d)
 
 
 def freeze_default(unit: str | None) -> float:
@@ -26,14 +29,28 @@ class BadRule(ValueError):
     """A rule that cannot be kept; the message says why in the user's words."""
 
 
-def check_freeze_threshold(threshold: float, unit: str | None) -> float:
-    """A freeze threshold is a temperature (°C unless the sensor says °F): none below
-    absolute zero, which is a typo (-500 for -5), not a rule."""
+def check_temperature(threshold: float, unit: str | None) -> float:
+    """A threshold that is a temperature (°C unless the sensor says °F): none below absolute
+    zero, which is a typo (-500 for -5), not a rule. /alert checks it on a sensor in °C or
+    °F; /freeze on every sensor."""
     coldest = from_celsius(ABSOLUTE_ZERO_C, unit)
     if threshold < coldest:
-        raise BadRule(f"{threshold:g} is below absolute zero ({coldest:g} "
-                      f"{'°F' if is_fahrenheit(unit) else '°C'})")
+        raise BadRule(f"{threshold:g} is below absolute zero ({coldest:g} {_degrees(unit)})")
     return threshold
+
+
+def check_freeze_threshold(threshold: float, unit: str | None) -> float:
+    """A freeze threshold is a temperature (check_temperature), and one no warmer than boiling
+    water: freeze protection at 500 (for 5) would ring at once and never stop."""
+    warmest = from_celsius(BOILING_C, unit)
+    if threshold > warmest:
+        raise BadRule(f"{threshold:g} is above boiling ({warmest:g} {_degrees(unit)}): freeze "
+                      "protection warns of the cold")
+    return check_temperature(threshold, unit)
+
+
+def _degrees(unit: str | None) -> str:
+    return "°F" if is_fahrenheit(unit) else "°C"
 
 
 def check_rule(spec: RuleSpec) -> RuleSpec:
@@ -43,6 +60,11 @@ def check_rule(spec: RuleSpec) -> RuleSpec:
                                ("clear", spec.clear, MAX_THRESHOLD + 1)):
         if level is not None and abs(level) > limit:
             raise BadRule(f"a {name} of {level:g} is beyond ±{limit:g}")
+    for name, seconds in (("for", spec.for_s), ("repeat", spec.repeat_s),
+                          ("stale", spec.stale_s)):
+        if seconds is not None and seconds > MAX_RULE_S:
+            raise BadRule(f"'{name}' is at most {describe_duration(MAX_RULE_S)}, "
+                          f"not {describe_duration(seconds)}")
     if spec.kind is RuleKind.HEATING:
         return spec  # learned from the readings: nothing to set
     if spec.kind is not RuleKind.STALE and spec.clears(spec.limit):  # recovered while firing

@@ -13,8 +13,9 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 
-from bot.chat import reply, stored_link
+from bot.chat import command_words, reply, stored_link, too_many_words
 from bot.context import BotContext
+from core.formatting import echo
 from core.tokens import issue_token
 from core.users import NoFreeId, add_user_named
 from storage.errors import AlreadyExists, InvalidRecord, NotFound
@@ -22,6 +23,7 @@ from storage.models import Invite
 
 INVITE_TTL_MS = 24 * 3_600_000
 REFUSAL = "Sorry, that command is only for this bot's administrators."
+MAX_NAME = 64  # of a user's name or a token's label, as of a sensor's name
 
 log = logging.getLogger("sensorbot.bot")
 
@@ -44,17 +46,24 @@ def admin_only(handler: Handler) -> Handler:
 
 @admin_only
 async def adduser(update: Update, context: BotContext) -> None:
-    """/adduser <name>."""
-    name = " ".join(context.args or []).strip()
+    """/adduser <name>: quotes around it are not part of it; at most 64 characters."""
+    words = await command_words(update, context)
+    if words is None:
+        return
+    name = " ".join(words).strip()
     if not name:
         await reply(update, "Give the new user a name, e.g. /adduser Summer cottage")
+        return
+    if len(name) > MAX_NAME:
+        await reply(update, f"A name is at most {MAX_NAME} characters; that one has "
+                            f"{len(name)}. E.g. /adduser Summer cottage")
         return
     services = context.services
     try:
         user_id = await services.run(add_user_named, services.store, name,
                                      now_ms=services.clock_ms())
     except NoFreeId:
-        await reply(update, f"Could not find a free id for '{name}'; try another name.")
+        await reply(update, f"Could not find a free id for '{echo(name)}'; try another name.")
         return
     await reply(update, f"Created user {user_id} ({name}). Next: /token {user_id} write "
                         f"for its sensors, /invite {user_id} to link a chat.")
@@ -84,7 +93,7 @@ async def token(update: Update, context: BotContext) -> None:
                                             label=" ".join(args[2:]),
                                             now_ms=services.clock_ms())
     except NotFound:
-        await reply(update, f"There is no user '{args[0]}'. See /users.")
+        await reply(update, f"There is no user '{echo(args[0])}'. See /users.")
         return
     announce = (f"New {issued.scope} token for {issued.user_id} (id {issued.token_id}). "
                 "It is shown only this once:")
@@ -100,7 +109,10 @@ def token_arguments_problem(args: list[str]) -> str:
     if len(args) < 2:
         return "Give a user and a scope (read or write)"
     if args[1].lower() not in ("read", "write"):
-        return f"'{args[1]}' is not a scope: give read or write after the user"
+        return f"'{echo(args[1])}' is not a scope: give read or write after the user"
+    label = " ".join(args[2:])
+    if len(label) > MAX_NAME:
+        return f"A label is at most {MAX_NAME} characters; that one has {len(label)}"
     return ""
 
 
@@ -129,9 +141,14 @@ async def send_privately(update: Update, context: BotContext, token_id: str, ann
 async def tokens(update: Update, context: BotContext) -> None:
     """/tokens [user]: ids, scopes, labels, last use (in the chat's zone); never secrets."""
     services = context.services
-    user_id = context.args[0] if context.args else None
+    args = context.args or []
+    if len(args) > 1:
+        await reply(update, f"{too_many_words(args[1:])} Give a user id from /users, or "
+                            "nothing for every user's tokens, e.g. /tokens summer-cottage")
+        return
+    user_id = args[0] if args else None
     if user_id is not None and await services.run(services.store.get_user, user_id) is None:
-        await reply(update, f"There is no user '{user_id}'. See /users.")
+        await reply(update, f"There is no user '{echo(user_id)}'. See /users.")
         return
     found = await services.run(services.store.list_tokens, user_id)
     link = await stored_link(context, update.effective_chat.id) if update.effective_chat else None
@@ -149,26 +166,30 @@ def when(ms: int | None, zone: ZoneInfo) -> str:
 @admin_only
 async def revoke(update: Update, context: BotContext) -> None:
     """/revoke <token-id>."""
-    if len(context.args or []) != 1:
-        await reply(update, "Give a token id from /tokens, e.g. /revoke t_1a2b3c4d5e")
+    args = context.args or []
+    if len(args) != 1:
+        extra = f"{too_many_words(args[1:])} " if args else ""
+        await reply(update, f"{extra}Give a token id from /tokens, e.g. /revoke t_1a2b3c4d5e")
         return
     services = context.services
     [token_id] = context.args or [""]
     done = await services.run(services.store.revoke_token, token_id)
     await reply(update, f"Revoked {token_id}." if done
-                else f"There is no token '{token_id}'. See /tokens.")
+                else f"There is no token '{echo(token_id)}'. See /tokens.")
 
 
 @admin_only
 async def invite(update: Update, context: BotContext) -> None:
     """/invite <user>: a one-time t.me link, valid 24 h."""
-    if len(context.args or []) != 1:
-        await reply(update, "Give a user id from /users, e.g. /invite summer-cottage")
+    args = context.args or []
+    if len(args) != 1:
+        extra = f"{too_many_words(args[1:])} " if args else ""
+        await reply(update, f"{extra}Give a user id from /users, e.g. /invite summer-cottage")
         return
     services = context.services
     [user_id] = context.args or [""]
     if await services.run(services.store.get_user, user_id) is None:
-        await reply(update, f"There is no user '{user_id}'. See /users.")
+        await reply(update, f"There is no user '{echo(user_id)}'. See /users.")
         return
     now = services.clock_ms()
     code = secrets.token_urlsafe(16)

@@ -35,8 +35,11 @@ from bot.chat import (
     command_words,
     linked,
     linked_sensor,
+    names_a_sensor,
     pressed_in_linked_chat,
     reply,
+    stored_link,
+    too_many_words,
 )
 from bot.context import BotContext
 from bot.data import send_chart
@@ -48,6 +51,7 @@ from core.formatting import (
     BadArgument,
     clip,
     describe_duration,
+    echo,
     format_time,
     parse_duration,
     parse_range,
@@ -73,7 +77,7 @@ async def alert_command(update: Update, context: BotContext) -> None:
         return
     link, sensor, args = found
     try:
-        spec = parse_alert(args[1:])
+        spec = parse_alert(args[1:], sensor.unit)
     except BadArgument as problem:
         await reply(update, str(problem))
         return
@@ -108,7 +112,7 @@ async def freeze_command(update: Update, context: BotContext) -> None:
         return
     link, sensor, args = found
     if len(args) > 2:
-        await reply(update, FREEZE_USAGE)
+        await reply(update, f"{too_many_words(args[2:])} {FREEZE_USAGE}")
         return
     services = context.services
     own = await services.run(actions.own_heating_watch, services.store, link.user_id,
@@ -197,15 +201,17 @@ async def alerts_page(context: BotContext, link: ChatLink,
 @linked
 async def delalert_command(update: Update, context: BotContext, link: ChatLink) -> None:
     """/delalert <id>."""
-    if len(context.args or []) != 1:
-        await reply(update, "Give a rule id from /alerts, e.g. /delalert r1a2b3")
+    args = context.args or []
+    if len(args) != 1:
+        extra = f"{too_many_words(args[1:])} " if args else ""
+        await reply(update, f"{extra}Give a rule id from /alerts, e.g. /delalert r1a2b3")
         return
     services = context.services
     rule_id = (context.args or [""])[0]
     removed = await services.run(actions.delete_rule, services.store, link.user_id, rule_id,
                                  rulebook=services.rulebook)
     await reply(update, f"Deleted alert {rule_id}." if removed else
-                f"There is no alert '{rule_id}'. See /alerts.")
+                f"There is no alert '{echo(rule_id)}'. See /alerts.")
 
 
 async def snooze_command(update: Update, context: BotContext) -> None:
@@ -217,10 +223,17 @@ async def snooze_command(update: Update, context: BotContext) -> None:
         await reply(update, SNOOZE_USAGE)
         return
     link, sensor_id = None, None
-    if len(words) == 2 and words[0].lower() == "all":
+    if words[0].lower() == "all" and (len(words) == 2 or not await _names_a_sensor(
+            update, context, words[:-1])):
         link = await chat_link(update, context)
+        if link is not None and len(words) > 2:
+            await reply(update, f"{too_many_words(words[2:])} {SNOOZE_USAGE}")
+            return
     else:
         found = await linked_sensor(update, context, min_args=2, usage=SNOOZE_USAGE)
+        if found is not None and len(found[2]) > 2:
+            await reply(update, f"{too_many_words(found[2][2:])} {SNOOZE_USAGE}")
+            return
         if found is not None:
             link, sensor_id = found[0], found[1].sensor_id
     if link is None:
@@ -253,6 +266,16 @@ async def snooze_command(update: Update, context: BotContext) -> None:
                         f"{format_time(until, services.zone(link), now)}.")
 
 
+async def _names_a_sensor(update: Update, context: BotContext, words: list[str]) -> bool:
+    """Whether the words begin with a sensor's name (`all rooms 2h`), in a linked chat."""
+    link = await stored_link(context, update.effective_chat.id) if update.effective_chat \
+        else None
+    if link is None or not link.linked:
+        return False
+    services = context.services
+    return names_a_sensor(await services.run(services.store.list_sensors, link.user_id), words)
+
+
 @linked
 async def quiet_command(update: Update, context: BotContext, link: ChatLink) -> None:
     """/quiet <HH:MM-HH:MM|off>: ordinary alerts arrive silently in those hours."""
@@ -262,9 +285,16 @@ async def quiet_command(update: Update, context: BotContext, link: ChatLink) -> 
             "Quiet hours are off."
         await reply(update, f"{now} Set them with /quiet 22:00-07:00, or /quiet off.")
         return
+    if len(args) > 1 and not _quiet_problem("".join(args)):  # `22:00 - 07:00`
+        args = ["".join(args)]
     text = "off" if args[0].lower() == "off" else args[0]
-    if len(args) != 1 or (text != "off" and not _valid_quiet(text)):
-        await reply(update, f"'{' '.join(args)}' is not a time span. Give a span or off, "
+    problem = "" if text == "off" else _quiet_problem(text)
+    if len(args) > 1 and not problem:
+        problem = too_many_words(args[1:])[:-1]
+    elif len(args) > 1:
+        problem = f"'{echo(' '.join(args))}' is not a time span"
+    if problem:
+        await reply(update, f"{problem[:1].upper()}{problem[1:]}. Give a span or off, "
                             "e.g. /quiet 22:00-07:00 or /quiet off")
         return
     services = context.services
@@ -308,12 +338,13 @@ async def turned_down(update: Update, context: BotContext, link: ChatLink, rule_
                                       reply_markup=after_press(Action.TURNED_DOWN, rule_id, 0))
 
 
-def _valid_quiet(text: str) -> bool:
+def _quiet_problem(text: str) -> str:
+    """What is wrong with a span of quiet hours, or "" when nothing is."""
     try:
         parse_quiet_hours(text)
-    except BadQuietHours:
-        return False
-    return True
+    except BadQuietHours as problem:
+        return str(problem)
+    return ""
 
 
 async def alert_button(update: Update, context: BotContext) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.context import BotContext, Pick
-from core.formatting import BadArgument, clip, split_message
+from core.formatting import BadArgument, clip, echo, split_message
 from storage.models import ChatLink, Sensor
 
 HOW_TO_LINK = ("This chat is not linked to any sensors yet. Send /link followed by a read "
@@ -152,6 +152,20 @@ def match_sensors(sensors: list[Sensor], query: str) -> list[Sensor]:
     return list({s.sensor_id: s for s in by_id + by_name}.values())
 
 
+def names_a_sensor(sensors: list[Sensor], words: list[str]) -> bool:
+    """Whether some leading run of the words names a sensor (`all rooms` of `all rooms`): only
+    when none does are words after a keyword such as `all` or `off` too many."""
+    return any(match_sensors(sensors, " ".join(words[:cut]))
+               for cut in range(1, len(words) + 1))
+
+
+def too_many_words(extra: list[str]) -> str:
+    """What was wrong with words past a command's last argument: "'extra' is one word too
+    many."."""
+    count = "one word" if len(extra) == 1 else f"{len(extra)} words"
+    return f"'{echo(' '.join(extra))}' is {count} too many."
+
+
 def find_sensor(sensors: list[Sensor], query: str) -> Sensor | None:
     """By exact id, else the only sensor the query can mean (None when ambiguous)."""
     exact = next((s for s in sensors if s.sensor_id == query), None)
@@ -172,9 +186,9 @@ def sensor_by_key(sensors: list[Sensor], key: str) -> Sensor | None:
 
 def no_such_sensor(query: str, sensors: list[Sensor]) -> str:
     if not sensors:
-        return f"There is no sensor '{query}': no readings have arrived yet."
+        return f"There is no sensor '{echo(query)}': no readings have arrived yet."
     known = ", ".join(quote(s.sensor_id) for s in sensors[:20])
-    return f"There is no sensor '{query}'. Your sensors: {known}."
+    return f"There is no sensor '{echo(query)}'. Your sensors: {known}."
 
 
 def spaced_name(sensors: list[Sensor], query: str, rest: list[str]) -> str | None:

@@ -18,8 +18,9 @@ from core.formatting import (
     BadArgument,
     TimeRange,
     clip,
+    echo,
     format_value,
-    is_range,
+    looks_like_range,
     parse_range,
 )
 from storage.base import Store
@@ -57,10 +58,11 @@ class Line:
 
 
 def split_compare_args(words: list[str], sensors: list[Sensor]) -> tuple[list[str], str]:
-    """`<sensor> <sensor> […] [range]`: the last word is the range when it reads as one and
-    names no sensor; the rest are sensors, each the longest run of words naming one."""
+    """`<sensor> <sensor> […] [range]`: the last word is the range when it reads as one (or as
+    one mistyped, `0h`) and names no sensor; the rest are sensors, each the longest run of
+    words naming one."""
     range_text = DEFAULT_RANGE
-    if words and is_range(words[-1]) and not match_sensors(sensors, words[-1]):
+    if words and looks_like_range(words[-1]) and not match_sensors(sensors, words[-1]):
         words, range_text = words[:-1], words[-1]
     queries, start = [], 0
     while start < len(words):
@@ -158,6 +160,12 @@ async def compare_command(update: Update, context: BotContext, link: ChatLink) -
     services = context.services
     all_sensors = await services.run(services.store.list_sensors, link.user_id)
     queries, range_text = split_compare_args(words, all_sensors)
+    stray = next((q for q in queries if looks_like_range(q) and not match_sensors(all_sensors, q)),
+                 None)
+    if stray is not None:  # `attic 7d cellar`, `attic cellar 7d 30d`
+        await reply(update, f"'{echo(stray)}' reads as a range: give one range, after the "
+                            f"sensors; {USAGE}")
+        return
     if not 2 <= len(queries) <= MAX_SENSORS:
         count = f"{len(queries)} {'sensor is' if len(queries) == 1 else 'sensors are'} " \
             f"{'too few' if len(queries) < 2 else 'too many'}. " if queries else ""
@@ -167,7 +175,7 @@ async def compare_command(update: Update, context: BotContext, link: ChatLink) -
     try:
         window = parse_range(range_text, now_ms=services.clock_ms(), zone=services.zone(link))
     except BadArgument as problem:
-        await reply(update, f"{problem}. Example: {USAGE}")
+        await reply(update, f"{problem}; {USAGE}")
         return
     chosen: list[Sensor] = []
     for number, query in enumerate(queries):

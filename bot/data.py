@@ -20,6 +20,8 @@ from bot.chat import (
     resolve_sensor,
     sensor_by_key,
     sensor_key,
+    split_sensor_words,
+    too_many_words,
 )
 from bot.context import BotContext
 from bot.export import write_export, write_hourly_export
@@ -38,6 +40,7 @@ from core.formatting import (
     format_time,
     format_value,
     is_range,
+    looks_like_range,
     parse_range,
     plural,
     safe_filename,
@@ -115,6 +118,11 @@ async def latest_command(update: Update, context: BotContext, link: ChatLink) ->
         return
     services = context.services
     sensors = await services.run(services.store.list_sensors, link.user_id)
+    query, rest = split_sensor_words(words, sensors, keep=0, pick=context.pick)
+    if rest and match_sensors(sensors, query):  # `/latest attic 7d`: a range is /history's
+        await reply(update, f"{too_many_words(rest)} /latest takes one sensor, e.g. /latest "
+                            f"{quote(query)}; a chart of a range is /history {quote(query)} 7d")
+        return
     sensor = await resolve_sensor(update, context, sensors, " ".join(words), [],
                                   usage="e.g. /latest attic")
     if sensor is None:
@@ -169,11 +177,12 @@ def sensor_from_callback(sensors: list[Sensor], key: str) -> Sensor | None:
 
 
 def split_history_args(args: list[str], sensors: list[Sensor]) -> tuple[str | None, str]:
-    """`[sensor] [range]`. A lone argument that reads as a range is the range; otherwise the
-    longest leading run of words naming a sensor is the sensor, and what follows the range."""
+    """`[sensor] [range]`. A lone argument that reads as a range (or as one mistyped, `0h`)
+    and names no sensor is the range; otherwise the longest leading run of words naming a
+    sensor is the sensor, and what follows the range."""
     if not args:
         return None, DEFAULT_RANGE
-    if len(args) == 1 and is_range(args[0]) and not match_sensors(sensors, args[0]):
+    if len(args) == 1 and looks_like_range(args[0]) and not match_sensors(sensors, args[0]):
         return None, args[0]
     for cut in range(len(args), 0, -1):
         if match_sensors(sensors, " ".join(args[:cut])) and len(args) - cut <= 1:
@@ -181,6 +190,36 @@ def split_history_args(args: list[str], sensors: list[Sensor]) -> tuple[str | No
     if len(args) > 1:
         return " ".join(args[:-1]), args[-1]
     return args[0], DEFAULT_RANGE
+
+
+def misplaced_words(words: list[str], sensors: list[Sensor], example: str) -> str | None:
+    """What is wrong with `[sensor] [range]` words that hold more: the range first
+    (`7d attic`), a second sensor (`attic cellar 7d`) or a second range (`attic 7d 30d`);
+    None when they hold none of these."""
+    command = example.split()[0]
+    cut = _sensor_run(words, sensors)
+    if not cut:
+        if len(words) > 1 and looks_like_range(words[0]) and _sensor_run(words[1:], sensors) \
+                == len(words) - 1:
+            return f"The sensor goes first, e.g. {command} {quote(' '.join(words[1:]))} {words[0]}"
+        return None
+    first, rest = " ".join(words[:cut]), words[cut:]
+    second = _sensor_run(rest, sensors)
+    if rest and second and not is_range(rest[0]):
+        others = " ".join(rest[second:])
+        both = f"{command} {quote(first)} {others}".rstrip()
+        hint = f"; /compare {quote(first)} {quote(' '.join(rest[:second]))} {others}".rstrip() \
+            + " draws both" if command == "/history" else ""
+        return f"{command} takes one sensor, e.g. {both}{hint}"
+    if len(rest) > 1 and looks_like_range(rest[0]):
+        return f"{too_many_words(rest[1:])} Example: {example}"
+    return None
+
+
+def _sensor_run(words: list[str], sensors: list[Sensor]) -> int:
+    """How many leading words name a sensor together, the most that do; 0 when none do."""
+    return next((cut for cut in range(len(words), 0, -1)
+                 if match_sensors(sensors, " ".join(words[:cut]))), 0)
 
 
 async def sensor_and_window(update: Update, context: BotContext, link: ChatLink,
@@ -192,6 +231,10 @@ async def sensor_and_window(update: Update, context: BotContext, link: ChatLink,
         return None
     services = context.services
     sensors = await services.run(services.store.list_sensors, link.user_id)
+    problem = None if context.pick else misplaced_words(words, sensors, example)
+    if problem:
+        await reply(update, problem)
+        return None
     query, range_text = split_history_args(words, sensors)
     try:
         window = parse_range(range_text, now_ms=services.clock_ms(), zone=services.zone(link))

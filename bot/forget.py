@@ -7,7 +7,13 @@ import time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from alerts import actions
-from bot.chat import linked_sensor, pressed_in_linked_chat, sensor_by_key, sensor_key
+from bot.chat import (
+    linked_sensor,
+    pressed_in_linked_chat,
+    sensor_by_key,
+    sensor_key,
+    too_many_words,
+)
 from bot.context import BotContext
 from core.formatting import clip, plural
 from storage.base import SensorDeletion
@@ -41,7 +47,8 @@ async def forget_command(update: Update, context: BotContext) -> None:
         return
     link, sensor, args = found
     if len(args) > 1:
-        await update.effective_message.reply_text(USAGE, do_quote=False)
+        await update.effective_message.reply_text(f"{too_many_words(args[1:])} {USAGE}",
+                                                  do_quote=False)
         return
     services = context.services
     rules = [r for r in await services.run(services.store.list_alert_rules, link.user_id)

@@ -12,6 +12,7 @@ from telegram.error import BadRequest
 
 from bot.chat import UNLINKED, chat_id_of, linked, reply, stored_link
 from bot.context import BotContext
+from core.formatting import echo
 from core.tokens import hash_token
 from storage.models import ChatLink
 
@@ -175,7 +176,7 @@ async def set_timezone(update: Update, context: BotContext, link: ChatLink) -> N
     typed = " ".join(context.args)
     zone = find_zone(typed)
     if zone is None:
-        await reply(update, f"I don't know the zone '{typed}'. {zone_suggestion(typed)}")
+        await reply(update, f"I don't know the zone '{echo(typed)}'. {zone_suggestion(typed)}")
         return
     await services.run(services.store.put_chat_link, replace(link, active=True,
                                                              timezone=zone.key))

@@ -10,7 +10,15 @@ import re
 from telegram import Update
 
 from alerts.outside import BadLocation, set_location, set_outdoor_sensor, settings_of
-from bot.chat import chat_link, command_words, linked, linked_sensor, reply
+from bot.chat import (
+    chat_link,
+    command_words,
+    linked,
+    linked_sensor,
+    names_a_sensor,
+    reply,
+    too_many_words,
+)
 from bot.context import BotContext
 from core.formatting import MINUS
 from storage.models import ChatLink, OutsideSettings
@@ -82,23 +90,30 @@ async def outdoor_command(update: Update, context: BotContext) -> None:
     if words is None:
         return
     services = context.services
-    if not words or (len(words) == 1 and words[0].lower() == "off"):
+    if not words or words[0].lower() == "off":
         link = await chat_link(update, context)
         if link is None:
             return
+        sensors = await services.run(services.store.list_sensors, link.user_id) \
+            if len(words) > 1 else []
         if not words:
             settings = await services.run(settings_of, services.store, link.user_id)
             await _confirm(update, context, settings, f"{OUTDOOR_USAGE}.")
             return
-        settings = await services.run(set_outdoor_sensor, services.store, link.user_id, None)
-        await _confirm(update, context, settings, "Outdoor sensor off.")
-        return
+        if len(words) == 1:
+            settings = await services.run(set_outdoor_sensor, services.store, link.user_id,
+                                          None)
+            await _confirm(update, context, settings, "Outdoor sensor off.")
+            return
+        if not names_a_sensor(sensors, words):  # else a sensor whose name begins with "off"
+            await reply(update, f"{too_many_words(words[1:])} {OUTDOOR_USAGE}")
+            return
     found = await linked_sensor(update, context, min_args=1, usage=OUTDOOR_USAGE)
     if found is None:
         return
     link, sensor, args = found
     if len(args) != 1:
-        await reply(update, f"Give only the sensor. {OUTDOOR_USAGE}")
+        await reply(update, f"{too_many_words(args[1:])} {OUTDOOR_USAGE}")
         return
     settings = await services.run(set_outdoor_sensor, services.store, link.user_id,
                                   sensor.sensor_id)
@@ -114,7 +129,10 @@ async def location_command(update: Update, context: BotContext, link: ChatLink) 
         settings = await services.run(settings_of, services.store, link.user_id)
         await _confirm(update, context, settings, LOCATION_USAGE)
         return
-    if len(words) == 1 and words[0].lower() == "off":
+    if words[0].lower() == "off" and len(words) > 1:
+        await reply(update, f"{too_many_words(words[1:])} {LOCATION_USAGE}")
+        return
+    if words[0].lower() == "off":
         settings = await services.run(set_location, services.store, link.user_id, None)
         await _confirm(update, context, settings, "Location off: no forecast is fetched.")
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -10,11 +11,18 @@ from zoneinfo import ZoneInfo
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_LIMIT = 64
+ECHO_LIMIT = 60
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DURATION_RE = re.compile(r"(\d{1,6})([smhd])")
 RANGE_EXAMPLES = "6h, 24h, 7d, 30d, 12w, 1y, a date 2026-01-05, or 2026-01-01..2026-01-07"
 # Ranges only: weeks and years back from now (a year is 365 days).
 LONG_RANGE_RE = re.compile(r"(\d{1,3})([wy])")
+# What a mistyped range looks like: a number with a few letters, or a date.
+RANGE_LIKE_RE = re.compile(r"[-+\u2212]?[\d.,]+[a-z]{0,5}|\d{4}-\d.*", re.IGNORECASE)
+# No reading is older (they are refused past their retention); a range that starts before
+# it asks for nothing, and a chart's axis back near the year 1 cannot be drawn.
+EARLIEST_MS = 0  # 1970-01-01 00:00 UTC
+EARLIEST_DAY = date(1970, 1, 1)  # a span of days in any zone may start on it
 LONG_UNITS = {"w": (7, "week"), "y": (365, "year")}
 
 
@@ -42,9 +50,10 @@ def parse_duration(text: str) -> int:
     """`30s`, `10m`, `2h`, `7d` → seconds."""
     match = DURATION_RE.fullmatch(text.strip().lower())
     if match and int(match[1]) == 0:
-        raise BadArgument(f"'{text}' is no time at all; give more than 0, e.g. 30s, 10m, 2h, 7d")
+        raise BadArgument(f"'{echo(text)}' is no time at all; give more than 0, e.g. 30s, 10m, "
+                          "2h, 7d")
     if not match:
-        raise BadArgument(f"'{text}' is not a duration; use a number and s, m, h or d, "
+        raise BadArgument(f"'{echo(text)}' is not a duration; use a number and s, m, h or d, "
                           "e.g. 30s, 10m, 2h, 7d")
     return int(match[1]) * UNITS[match[2]]
 
@@ -75,9 +84,16 @@ def format_elapsed(ms: int) -> str:
     return f"{days} days {hours} h" if hours else f"{days} days"
 
 
+def looks_like_range(text: str) -> bool:
+    """A range, or a word meant as one (`0h`, `-5h`, `7x`, `2026-13-01`): where a sensor may
+    stand instead, such a word is read as a range, so its answer says what is wrong with it
+    rather than that no sensor has that name."""
+    return is_range(text) or RANGE_LIKE_RE.fullmatch(text) is not None
+
+
 def is_range(text: str) -> bool:
     try:
-        parse_range(text, now_ms=0, zone=ZoneInfo("UTC"))
+        parse_range(text, now_ms=int(time.time() * 1000), zone=ZoneInfo("UTC"))
     except BadArgument:
         return False
     return True
@@ -88,28 +104,42 @@ def parse_range(text: str, *, now_ms: int, zone: ZoneInfo) -> TimeRange:
     text = text.strip()
     if DURATION_RE.fullmatch(text.lower()):
         seconds = parse_duration(text)
-        return TimeRange(now_ms - seconds * 1000, now_ms, f"last {describe_duration(seconds)}")
+        return _within_calendar(text, TimeRange(now_ms - seconds * 1000, now_ms,
+                                                f"last {describe_duration(seconds)}"))
     long_range = LONG_RANGE_RE.fullmatch(text.lower())
-    if long_range and int(long_range[1]):
+    if long_range and not int(long_range[1]):
+        raise BadArgument(f"'{echo(text)}' is no time at all; give more than 0, e.g. 12w, 1y")
+    if long_range:
         days, word = LONG_UNITS[long_range[2]]
         count = int(long_range[1])
-        return TimeRange(now_ms - count * days * 86_400_000, now_ms,
-                         f"last {count} {word}{'' if count == 1 else 's'}")
+        return _within_calendar(text, TimeRange(now_ms - count * days * 86_400_000, now_ms,
+                                                f"last {count} {word}{'' if count == 1 else 's'}"))
     first, sep, last = text.partition("..")
     try:
         start_day = date.fromisoformat(first)
         end_day = date.fromisoformat(last) if sep else start_day
     except ValueError:
-        raise BadArgument(f"'{text}' is not a range; use {RANGE_EXAMPLES}") from None
+        raise BadArgument(f"'{echo(text)}' is not a range; use {RANGE_EXAMPLES}") from None
     if end_day < start_day:
-        raise BadArgument(f"'{text}' ends before it starts; e.g. 2026-01-01..2026-01-07")
+        raise BadArgument(f"'{echo(text)}' ends before it starts; e.g. 2026-01-01..2026-01-07")
     try:
         start = datetime.combine(start_day, datetime.min.time(), zone)
         end = datetime.combine(end_day + timedelta(days=1), datetime.min.time(), zone)
     except OverflowError:
-        raise BadArgument(f"'{text}' is past the end of the calendar") from None
+        raise BadArgument(f"'{echo(text)}' is past the end of the calendar") from None
+    if start_day < EARLIEST_DAY:
+        raise BadArgument(f"'{echo(text)}' reaches back before 1970, older than any reading; "
+                          "e.g. 2026-01-01..2026-01-07")
     label = str(start_day) if not sep else f"{start_day} – {end_day}"
     return TimeRange(int(start.timestamp() * 1000), int(end.timestamp() * 1000) - 1, label)
+
+
+def _within_calendar(text: str, window: TimeRange) -> TimeRange:
+    """A range that starts in 1970 or later: none is older (999999d reaches back to 711 BC)."""
+    if window.start_ms < EARLIEST_MS:
+        raise BadArgument(f"'{echo(text)}' reaches back before 1970, older than any reading; "
+                          "e.g. 1y, 10y")
+    return window
 
 
 MINUS = "\u2212"  # the true minus sign, as in print; the bot's number parser reads it back
@@ -168,6 +198,12 @@ def split_message(lines: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def echo(text: str) -> str:
+    """The user's words as an answer quotes them back: at most 60 characters, so a long paste
+    still leaves the answer its example (Telegram cuts a message at 4096)."""
+    return clip(text, ECHO_LIMIT)
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:

@@ -223,6 +223,69 @@ def test_bad_alert_arguments_are_explained(alert_world):
     assert "No alert rules yet" in chat.ask("/alerts")
 
 
+def test_alert_options_that_are_wrong_are_named_and_nothing_is_kept(alert_world):
+    chat = alert_world.linked_chat()
+    example = "e.g. /alert attic below 3 for 10m"
+
+    answer = chat.ask("/alert attic below 3 extra")
+    assert answer.startswith("I don't know 'extra': use for, clear or repeat") and example in answer
+    answer = chat.ask("/alert attic below 3 for 10m for 20m")
+    assert answer.startswith("'for' is given twice") and example in answer
+    answer = chat.ask("/alert attic below 3 for 0m")
+    assert answer.startswith("'0m' is no time at all") and example in answer
+    answer = chat.ask("/alert attic stale -1h")
+    assert answer.startswith("'-1h' is not a duration") and example in answer
+    for words, name in (("below 3 for 9999d", "for"), ("above 30 repeat 400d", "repeat"),
+                        ("stale 9999d", "stale")):
+        answer = chat.ask(f"/alert attic {words}")
+        assert answer.startswith(f"'{name}' is at most 365 days, not ") and example in answer
+    assert alert_world.store.list_alert_rules("alice") == []
+    assert "attic below 3 for 365 days" in chat.ask("/alert attic below 3 for 365d")
+
+
+def test_an_alert_below_absolute_zero_on_a_temperature_sensor_is_refused(alert_world):
+    chat = alert_world.linked_chat()
+    store = alert_world.store
+
+    store.update_sensor("alice", "attic", unit="°F", now_ms=alert_world.clock.now)
+    assert chat.ask("/alert attic below -500").startswith(
+        "-500 is below absolute zero (-459.67 °F); e.g. /alert attic below 3")
+    store.update_sensor("alice", "attic", unit="°C", now_ms=alert_world.clock.now)
+    assert chat.ask("/alert attic above -300 clear -301").startswith(
+        "-300 is below absolute zero (-273.15 °C); e.g. /alert attic below 3")
+    assert store.list_alert_rules("alice") == []
+    assert "below −270 °C" in chat.ask("/alert attic below -270")
+    store.update_sensor("alice", "attic", unit="dBm", now_ms=alert_world.clock.now)
+    assert "below −500 dBm" in chat.ask("/alert attic below -500")  # not a temperature
+
+
+def test_quiet_hours_say_which_time_is_wrong_and_keep_what_was_set(alert_world):
+    chat = alert_world.linked_chat()
+    example = ". Give a span or off, e.g. /quiet 22:00-07:00 or /quiet off"
+    chat.ask("/quiet 23:00-06:00")
+
+    assert chat.ask("/quiet 25:00-07:00") == f"25:00 is not a time of day (00:00 to 23:59){example}"
+    assert chat.ask("/quiet 22:00-07:60") == f"07:60 is not a time of day (00:00 to 23:59){example}"
+    assert chat.ask("/quiet 22:00-22:00") == (
+        f"'22:00-22:00' starts and ends at once: quiet hours need a different end{example}")
+    assert chat.ask("/quiet 22:00-07:00 now") == f"'now' is one word too many{example}"
+    assert chat.ask("/quiet noon") == f"'noon' is not a time span{example}"
+    assert alert_world.store.get_chat_link(ALICE_CHAT).quiet_hours == "23:00-06:00"
+    assert chat.ask("/quiet 22:00 - 07:00").startswith("Quiet hours 22:00-07:00:")
+
+
+def test_freeze_protection_above_boiling_is_refused(alert_world):
+    chat = alert_world.linked_chat()
+
+    assert chat.ask("/freeze attic 500") == (
+        "500 is above boiling (100 °C): freeze protection warns of the cold. E.g. /freeze attic 5")
+    alert_world.store.update_sensor("alice", "attic", unit="°F", now_ms=alert_world.clock.now)
+    assert chat.ask("/freeze attic 400").startswith("400 is above boiling (212 °F)")
+    assert alert_world.store.list_alert_rules("alice") == []
+    assert "below 50 °F" in chat.ask("/freeze attic 50")
+    assert "above 150 °F" in chat.ask("/alert attic above 150")  # a sauna's rule, not a freeze
+
+
 def test_an_alert_follows_a_group_that_became_a_supergroup(alert_world):
     world = alert_world
     world.linked_chat(chat_id=GROUP).ask("/alert attic below 1")

@@ -49,9 +49,30 @@ def test_an_admin_lists_and_revokes_tokens_never_seeing_secrets(world):
     ("/invite ghost", "no user 'ghost'"),
     ("/tokens ghost", "no user 'ghost'"),
     ("/revoke", "e.g. /revoke"),
+    ("/revoke t_1 t_2", "'t_2' is one word too many. Give a token id from /tokens, e.g. /revoke"),
+    ("/invite alice bob", "'bob' is one word too many. Give a user id from /users, e.g. /invite"),
+    ("/token alice " + "x" * 4000, "'" + "x" * 59 + "…' is not a scope: give read or write"),
+    ("/tokens alice bob", "'bob' is one word too many. Give a user id from /users, or nothing"),
+    ("/revoke " + "x" * 4000, "There is no token '" + "x" * 59 + "…'. See /tokens."),
 ])
 def test_admin_commands_explain_bad_arguments(world, command, says):
     assert says in world.chat(ADMIN).ask(command)
+
+
+def test_adduser_takes_quotes_as_quotes_and_refuses_an_empty_or_long_name(world):
+    admin = world.chat(ADMIN)
+    before = world.store.list_users()
+
+    assert admin.ask('/adduser ""') == "Give the new user a name, e.g. /adduser Summer cottage"
+    assert admin.ask("/adduser " + "n" * 65) == (
+        "A name is at most 64 characters; that one has 65. E.g. /adduser Summer cottage")
+    assert admin.ask("/token alice read " + "l" * 65).startswith(
+        "A label is at most 64 characters; that one has 65, e.g. /token summer-cottage write")
+    assert world.store.list_users() == before
+    assert len(world.store.list_tokens("alice")) == 2
+    assert admin.ask('/adduser "Summer cottage"').startswith(
+        "Created user summer-cottage (Summer cottage).")
+    assert world.store.get_user("summer-cottage").name == "Summer cottage"
 
 
 @pytest.mark.parametrize("command", ["/adduser Eve", "/users", "/token alice read",

@@ -171,6 +171,140 @@ def test_bad_arguments_get_what_was_wrong_and_an_example(world, command, says):
     assert says in world.linked_chat().ask(command)
 
 
+@pytest.mark.parametrize(("command", "says"), [
+    ("/compare attic cellar 0h", "'0h' is no time at all"),
+    ("/compare attic cellar -5h", "'-5h' is not a range"),
+    ("/compare attic cellar 2026-13-01", "'2026-13-01' is not a range"),
+    ("/history 0h", "'0h' is no time at all"),
+    ("/export 7x", "'7x' is not a range"),
+])
+def test_a_mistyped_range_is_named_as_a_range_not_as_a_missing_sensor(world, command, says):
+    world.store.write_readings("alice", [Reading("cellar", NOW_MS, 6.25)], now_ms=NOW_MS)
+
+    answer = world.linked_chat().ask(command)
+
+    assert answer.startswith(says)
+    assert f"/{command.split()[0][1:]} attic" in answer  # the command's own example
+
+
+def test_an_unknown_sensor_in_compare_is_still_named_as_one(world):
+    world.store.write_readings("alice", [Reading("cellar", NOW_MS, 6.25)], now_ms=NOW_MS)
+
+    assert world.linked_chat().ask("/compare attic 28-00ab").startswith(
+        "There is no sensor '28-00ab'.")
+
+
+@pytest.mark.parametrize(("command", "says"), [
+    ("/snooze all 2h extra", "'extra' is one word too many. Give a sensor (or all) and a "
+                             "duration or off, e.g. /snooze attic 2h"),
+    ("/snooze all off now", "'now' is one word too many. Give a sensor (or all)"),
+    ("/snooze attic 2h 3h", "'3h' is one word too many. Give a sensor (or all)"),
+    ("/outdoor off the porch", "'the porch' is 2 words too many. Give your outdoor sensor, or "
+                               "off: e.g. /outdoor garden"),
+    ("/outdoor attic now", "'now' is one word too many. Give your outdoor sensor"),
+    ("/location off now", "'now' is one word too many. Give the latitude and longitude in "
+                          "degrees, or off: e.g. /location 60.17 24.94"),
+    ("/forget attic now", "'now' is one word too many. Give the sensor to delete with its "
+                          "readings and alerts, e.g. /forget attic"),
+    ("/freeze attic 3 4", "'4' is one word too many. Give a sensor and, if you like, a "
+                          "temperature: /freeze attic (below 3) or /freeze attic 5"),
+    ("/delalert r1a2b3 r4c5d6", "'r4c5d6' is one word too many. Give a rule id from /alerts, "
+                                "e.g. /delalert r1a2b3"),
+])
+def test_words_past_the_last_argument_are_named_and_nothing_changes(world, command, says):
+    chat = world.linked_chat()
+    chat.ask("/alert attic below 1")
+    before = (world.store.list_alert_rules("alice"), world.store.list_sensors("alice"))
+
+    assert chat.ask(command).startswith(says)
+    assert (world.store.list_alert_rules("alice"), world.store.list_sensors("alice")) == before
+    assert "will use no outdoor sensor, and no forecast" in chat.ask("/outdoor")
+
+
+def test_all_and_off_still_begin_sensors_named_so(world):
+    world.store.write_readings("alice", [Reading("porch", NOW_MS, 6.25)], now_ms=NOW_MS)
+    chat = world.linked_chat()
+    chat.ask('/rename porch "off the porch"')
+    chat.ask('/rename attic "All rooms"')
+    chat.ask("/alert attic below 1")
+
+    assert chat.ask("/outdoor off the porch").startswith("Outdoor sensor: off the porch.")
+    assert chat.ask("/snooze all rooms 2h").startswith("Snoozed 1 alert for 2 h")
+
+
+@pytest.mark.parametrize(("command", "example"), [
+    ("/history attic", "Example: /history attic 7d"),
+    ("/export", "(e.g. /export attic 7d)"),
+    ("/latest", "(e.g. /latest attic)"),
+    ("/alert attic below", "/alert attic heating"),
+    ("/alert attic below 3 for", "/alert attic heating"),
+    ("/freeze attic", "E.g. /freeze attic 5"),
+    ("/snooze all", "/snooze attic off)"),
+    ("/quiet", "e.g. /quiet 22:00-07:00 or /quiet off"),
+    ("/tz", "e.g. /tz Europe/Helsinki or /tz America/New_York"),
+    ("/delalert", "See /alerts."),
+])
+def test_a_long_paste_is_quoted_short_and_the_example_survives(world, command, example):
+    answer = world.linked_chat().ask(f"{command} {'x' * 4000}")
+
+    assert answer.endswith(example)
+    assert f"'{'x' * 59}…'" in answer and len(answer) < 400
+
+
+def test_latest_with_a_range_points_to_history(world):
+    chat = world.linked_chat()
+
+    assert chat.ask("/latest attic 7d") == (
+        "'7d' is one word too many. /latest takes one sensor, e.g. /latest attic; a chart of a "
+        "range is /history attic 7d")
+    assert chat.ask("/latest loft 7d").startswith("There is no sensor 'loft 7d'.")
+
+
+@pytest.mark.parametrize("command", ["/history attic 0w", "/history 0y"])
+def test_zero_weeks_or_years_is_no_time_at_all(world, command):
+    assert world.linked_chat().ask(command) == (
+        f"'{command.split()[-1]}' is no time at all; give more than 0, e.g. 12w, 1y. "
+        "Example: /history attic 7d")
+
+
+@pytest.mark.parametrize(("command", "example"), [
+    ("/history attic 999999d", "e.g. 1y, 10y. Example: /history attic 7d"),  # was a crash
+    ("/history attic 739000d", "e.g. 1y, 10y. Example: /history attic 7d"),  # was a crash
+    ("/compare attic cellar 58y", "e.g. 1y, 10y; e.g. /compare attic cellar 7d, or /compare "
+                                  '"Living room" attic sauna 1y'),
+    ("/export attic 1969-12-31..2027-01-01",
+     "e.g. 2026-01-01..2026-01-07. Example: /export attic 7d"),
+])
+def test_a_range_reaching_back_before_1970_is_refused_not_a_crash(world, command, example):
+    world.store.write_readings("alice", [Reading("cellar", NOW_MS, 6.25)], now_ms=NOW_MS)
+    chat = world.linked_chat()
+    chat.ask("/tz America/Adak")
+
+    answer = chat.ask(command)
+
+    assert answer == (f"'{command.split()[-1]}' reaches back before 1970, older than any "
+                      f"reading; {example}")
+    assert chat.ask("/history attic 1970-01-01..2027-01-20").startswith(  # the first day is fine
+        "attic · 1970-01-01 – 2027-01-20")
+
+
+@pytest.mark.parametrize(("command", "answer"), [
+    ("/history attic 7d 30d", "'30d' is one word too many. Example: /history attic 7d"),
+    ("/export attic 7d 30d", "'30d' is one word too many. Example: /export attic 7d"),
+    ("/history attic cellar 7d",
+     "/history takes one sensor, e.g. /history attic 7d; /compare attic cellar 7d draws both"),
+    ("/export attic cellar 7d", "/export takes one sensor, e.g. /export attic 7d"),
+    ("/history 7d attic", "The sensor goes first, e.g. /history attic 7d"),
+    ("/compare attic cellar 7d 30d", "'7d' reads as a range: give one range, after the sensors; "
+                                     "e.g. /compare attic cellar 7d, or /compare \"Living room\" "
+                                     "attic sauna 1y"),
+])
+def test_a_second_sensor_or_range_or_a_range_first_is_named(world, command, answer):
+    world.store.write_readings("alice", [Reading("cellar", NOW_MS, 6.25)], now_ms=NOW_MS)
+
+    assert world.linked_chat().ask(command) == answer
+
+
 def test_a_name_or_unit_too_long_is_refused_not_stored_clipped_with_an_ellipsis(world):
     chat = world.linked_chat()
 

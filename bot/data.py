@@ -427,7 +427,8 @@ async def rename_command(update: Update, context: BotContext) -> None:
     changed = await services.run(services.store.update_sensor, link.user_id, sensor.sensor_id,
                                  now_ms=services.clock_ms(), name=name or None)
     await reply(update, f"Renamed: sensor {sensor.sensor_id} now shows as "
-                        f"{changed.display_name}.")
+                        f"{changed.display_name}." if name else
+                f"Name cleared: sensor {sensor.sensor_id} shows as its id again.")
 
 
 async def unit_command(update: Update, context: BotContext) -> None:

@@ -74,6 +74,16 @@ def test_it_renames_a_sensor_whose_name_has_spaces(world):
     assert world.store.get_sensor("alice", "loft").name == "Loft"
 
 
+def test_an_empty_name_clears_the_name_and_says_so(world):
+    chat = world.linked_chat()
+    add_sensor(world, "loft", name="Loft")
+
+    answer = chat.ask('/rename Loft ""')
+
+    assert answer == "Name cleared: sensor loft shows as its id again."
+    assert world.store.get_sensor("alice", "loft").name is None
+
+
 @pytest.mark.parametrize(("command", "says"), [
     ('/latest "Living room"', "Living room: 5"),
     ('/unit "Living room" °C', "Unit set: Living room now shows values in °C"),

@@ -3,6 +3,7 @@ T' = (outside − T) / τ, stepped forward through the forecast (or the measured
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ QUICKENING = 1.5
 TRUSTED = 0.8  # the weight of a τ learned from deep falls against the fall's own
 SLOWER = 2.0  # a fall showing a τ this many times the learned one is not unheated
 COARSE = 0.25  # a fall whose last 45 min fall this much faster than its 90 is young
+GAP_MS = HOUR_MS  # no reading this long, then readings below the level: a gap the fall crossed
 
 OutsideSource = Literal["sensor", "forecast"]
 
@@ -131,6 +133,35 @@ def now_and_rate(recent: Sequence[Reading], now_ms: int) -> tuple[float, float |
     return mean_v + rate * (now_ms - mean_t) / HOUR_MS, rate
 
 
+def across_gap(model: HeatingModel | None, recent: Sequence[Reading]) -> float | None:
+    """The fall per hour across a gap: from the last reading before it to the first one back,
+    when the watch checks a fall with the reading before a gap of over GAP_MS and every
+    reading since is below the usual level (the fall began in the gap); else None."""
+    if model is None or len(recent) < 2:
+        return None
+    gone, back = recent[0], recent[1]
+    hours = (back.timestamp - gone.timestamp) / HOUR_MS
+    if hours * HOUR_MS <= GAP_MS or any(r.value >= model.level for r in recent[1:]):
+        return None
+    return (back.value - gone.value) / hours
+
+
+def blind_rates(model: HeatingModel | None, recent: Sequence[Reading], rate: float | None,
+                settled: float | None) -> tuple[float | None, float | None]:
+    """The falls per hour over 90 and 45 minutes the time to 0 °C is read from without outside
+    data. After a gap the fall crossed (`across_gap`), the few readings back show the
+    building's slow late fall, its quick start hidden in the gap: a fall across the gap faster
+    than theirs stands for both (a fall that began in the gap is at least that fast on
+    average; set 1's blind cabin whose sensor came back 3.7 h after the failure: 85 % late from
+    the readings back, 24 % with the fall across the gap). With outside data the fall across
+    the gap is not used: the τ it shows, blended with the learned one, made two of the
+    independent set's coarse sensors' times earlier and further off."""
+    across = across_gap(model, recent)
+    if across is None or (rate is not None and across >= rate):
+        return rate, settled
+    return across, across if settled is None else min(settled, across)
+
+
 def outside_course(outside: Outside, now_ms: int
                    ) -> tuple[Callable[[int], float], float, OutsideSource] | None:
     """The outside temperature after now as a function of time, its value now, and its source:
@@ -222,12 +253,17 @@ def predict_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: 
     if state is None:
         return Prediction(None, None, None, None, None, None)
     start, rate = state
+    settled = recent_rate(recent, now_ms)
     found = outside_course(outside, now_ms)
     if found is None:
-        return _without_outside(start, rate, now_ms, recent_rate(recent, now_ms), model)
+        fall, fall_settled = blind_rates(model, recent, rate, settled)
+        blind = _without_outside(start, fall, now_ms, fall_settled, model)
+        if fall == rate:
+            return blind
+        # the fall the message states is the readings' own, not the gap's
+        return dataclasses.replace(blind, rate_per_h=round(rate, 2) if rate is not None else None)
     course, now_out, source = found
-    tau, low, high = blended_taus(model, start, now_out, recent_rate(recent, now_ms),
-                                  knee(recent, now_ms), rate)
+    tau, low, high = blended_taus(model, start, now_out, settled, knee(recent, now_ms), rate)
     until = now_ms + HORIZON_MS
     eta = _crossing(course_of(start, now_ms, until, tau, course, 0.0))
     early = _crossing(course_of(start, now_ms, until, low, course, -OUTSIDE_DOUBT))
@@ -276,13 +312,14 @@ def curve_from(model: HeatingModel | None, recent: Sequence[Reading], now_ms: in
     if state is None or until_ms <= now_ms:
         return []
     start, rate = state
+    settled = recent_rate(recent, now_ms)
     found = outside_course(outside, now_ms)
     if found is None:
-        blind = _without_outside(start, rate, now_ms, recent_rate(recent, now_ms), model)
+        fall, fall_settled = blind_rates(model, recent, rate, settled)
+        blind = _without_outside(start, fall, now_ms, fall_settled, model)
         return _blind_curves(model, start, now_ms, until_ms, blind)
     course = found[0]
-    tau, low, high = blended_taus(model, start, found[1], recent_rate(recent, now_ms),
-                                  knee(recent, now_ms), rate)
+    tau, low, high = blended_taus(model, start, found[1], settled, knee(recent, now_ms), rate)
     mid = course_of(start, now_ms, until_ms, tau, course, 0.0)
     fast = course_of(start, now_ms, until_ms, low, course, -OUTSIDE_DOUBT)
     slow = course_of(start, now_ms, until_ms, high, course, OUTSIDE_DOUBT)

@@ -655,3 +655,22 @@ def test_silent_on_a_door_at_a_frost_guard_cabin_with_only_a_forecast() -> None:
     assert events_with_forecast(b) == []
     failed = Building(days=6, setpoint=6.0, fail_at=4.5 * 24)
     assert [e.kind for e in events_with_forecast(failed)] == ["heating_failed"]
+
+
+def test_without_outside_data_a_fall_back_from_a_gap_is_timed_with_its_fall_across_it() -> None:
+    # silent from an hour before the failure to 2.5 h after it: the few readings back show the
+    # building's slow late fall, its quick start hidden in the gap; read from them alone the
+    # time to 0 °C was 37 % late, with the fall across the gap 11 % early
+    fail_at = 4.5 * 24
+    b = Building(days=7, fail_at=fail_at, setpoint=7.0, outside=-6.0,
+                 gap=(fail_at - 1.0, fail_at + 2.5))
+    warned = [e for e in events_of(b, with_outside=False) if e.kind == "heating_failed"]
+    truth = first_at_or_below(b, 0.0, fail_at)
+    assert warned and truth is not None
+    p = warned[0].prediction
+    assert p is not None and p.eta_ms is not None
+    assert p.eta_low_ms is not None and p.eta_high_ms is not None
+    assert abs(p.eta_ms - truth) <= 0.25 * (truth - warned[0].at)
+    assert p.eta_low_ms <= truth <= p.eta_high_ms
+    # the current fall it states is the readings' own, not the gap's
+    assert p.rate_per_h is not None and p.rate_per_h > -0.4

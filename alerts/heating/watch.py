@@ -433,12 +433,7 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
         if not sunk(model, recent, now_ms, outside):
             return HeatingStep(steady)
         began = _fall_began(model, recent, recent[0].timestamp)
-        prediction = predict_from(model, recent, now_ms, outside)
-        event = HeatingEvent("heating_failed", latest.timestamp, latest.value, model.level,
-                             prediction=prediction, since=began)
-        low = min(r.value for r in recent if r.timestamp >= began)
-        return HeatingStep(replace(memory, phase=HeatingPhase.FIRING, since=began, lowest=low,
-                                   below_since=None), (event,))
+        return _failed(memory, model, recent, latest, now_ms, outside, began)
     below_since = memory.below_since if memory.below_since is not None else latest.timestamp
     seldom = _second_past_cycles(memory, model, latest, below_since)
     second = _second_near_freezing(memory, model, latest, below_since)
@@ -475,6 +470,12 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
             model, recent, now_ms, below_since, outside, noise, urgent, sinking,
             began if seldom or second else None):
         return HeatingStep(memory)
+    return _failed(memory, model, recent, latest, now_ms, outside, began)
+
+
+def _failed(memory: HeatingMemory, model: HeatingModel, recent: list[Reading], latest: Reading,
+            now_ms: int, outside: Outside, began: int) -> HeatingStep:
+    """The warning, with its time to 0 °C, and the watch firing since the fall began."""
     prediction = predict_from(model, recent, now_ms, outside)
     event = HeatingEvent("heating_failed", latest.timestamp, latest.value, model.level,
                          prediction=prediction, since=began)

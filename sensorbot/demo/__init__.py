@@ -122,11 +122,17 @@ def failed_before_start(now: int) -> int:
         warned = dry_run(now, now - back)
         ahead = warned - now if warned is not None else 2 * HOUR_MS
         tried.append((back, ahead))
-        if -EARLY_ENOUGH_MS <= ahead <= 3 * WARNING_AFTER_START_MS:
+        if -EARLY_ENOUGH_MS <= ahead <= WARNING_AFTER_START_MS:
             return back
         back = max(0, back + ahead - WARNING_AFTER_START_MS)
-    soon = [b for b, ahead in tried if ahead <= 3 * WARNING_AFTER_START_MS]
-    return min(soon) if soon else max(b for b, _ in tried) + HOUR_MS
+    # none within the minute: the soonest of those within three (a live warning 3 minutes
+    # late, which the readings' own noise can make later still, is no longer taken at once)
+    soon = [(ahead, b) for b, ahead in tried
+            if -EARLY_ENOUGH_MS <= ahead <= 3 * WARNING_AFTER_START_MS]
+    if soon:
+        return min(soon)[1]
+    early = [b for b, ahead in tried if ahead < -EARLY_ENOUGH_MS]
+    return min(early) if early else max(b for b, _ in tried) + HOUR_MS
 
 
 def dry_run(now: int, failed_at: int) -> int | None:

@@ -313,6 +313,8 @@ def test_snooze_can_be_lifted_and_quiet_hours_can_be_read_back(alert_world):
     assert "Snoozed 1 alert for 2 h, until" in chat.ask("/snooze attic 2h")
     assert chat.ask("/snooze attic off") == "Snooze lifted from 1 alert."
     assert world.store.list_alert_rules("alice")[0].state.snoozed_until is None
+    assert "at most 365 days" in chat.ask("/snooze all 366d")
+    assert world.store.list_alert_rules("alice")[0].state.snoozed_until is None  # refused: kept
     assert " 2028 " in chat.ask("/snooze all 365d")  # a date a year off shows its year
     assert chat.ask("/quiet").startswith("Quiet hours are off.")
     chat.ask("/quiet 22:00-07:00")

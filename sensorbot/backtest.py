@@ -27,6 +27,8 @@ from storage.models import Reading
 EXIT_UNREADABLE = 2
 # /export past 48 h: timestamp_ms,local_time,n,min,max,mean, statistics rather than readings.
 HOURLY_FIELDS = 6
+# Epoch seconds stay below this until 5138; epoch milliseconds pass it in March 1973.
+SECONDS_UNTIL = 100_000_000_000
 
 
 class Unreadable(Exception):
@@ -139,14 +141,20 @@ def summary(indoor: list[Reading], outdoor: list[Reading], events: list[heating.
     return (f"replayed {len(indoor)} readings from {_iso(first)} to {_iso(last)} "
             f"({(last - first) / heating.DAY_MS:.1f} days){outside}: {failed} heating "
             f"warning{'s' if failed != 1 else ''}, {back} recover{'ies' if back != 1 else 'y'} "
-            f"({cpu_s:.2f} s of CPU){_too_short(last - first)}")
+            f"({cpu_s:.2f} s of CPU){_too_short(first, last)}")
 
 
-def _too_short(span_ms: int) -> str:
+def _too_short(first: int, last: int) -> str:
     """A 48 h /export is the longest the chat sends, and the watch is silent for its first
-    days: say so, rather than let "0 heating warnings" read as "it would not have warned"."""
-    if span_ms >= heating.MIN_DAYS * heating.DAY_MS:
+    days: say so, rather than let "0 heating warnings" read as "it would not have warned".
+    Weeks of timestamps in seconds read as a few minutes of milliseconds: say that instead."""
+    learning_ms = heating.MIN_DAYS * heating.DAY_MS
+    if last - first >= learning_ms:
         return ""
+    if last < SECONDS_UNTIL and (last - first) * 1000 >= learning_ms:
+        return (f"\nthe timestamps look like seconds ({last} is {_iso(last * 1000)} in "
+                "seconds): the backtest reads epoch milliseconds, "
+                f"e.g. {last * 1000},7.9")
     return (f"\nthe watch learns for {heating.MIN_DAYS} days before it can warn, so these "
             "readings are too few to tell: give it a few weeks of them, from the HTTP API "
             "(docs/heating.md, \"Backtest your own readings\")")

@@ -185,6 +185,20 @@ def test_a_file_shorter_than_the_watchs_learning_says_it_cannot_tell(tmp_path, c
     assert "Backtest your own readings" in err
 
 
+def test_weeks_of_timestamps_in_seconds_are_named_as_seconds(tmp_path, capsys):
+    """Three weeks in seconds read as half an hour of milliseconds in 1970: "the watch learns
+    for 3 days" would send the user looking for more readings rather than at the unit."""
+    path = tmp_path / "seconds.csv"
+    path.write_text("".join(f"{1_767_225_600 + i * 300},8.0\n" for i in range(21 * 288)))
+
+    assert main(["backtest", "--indoor", str(path)]) == 0
+
+    err = capsys.readouterr().err
+    assert "timestamps look like seconds" in err
+    assert "learns for" not in err
+    assert "e.g. 1769039700000,7.9" in err
+
+
 def test_a_file_long_enough_says_nothing_of_learning(tmp_path, capsys, replayed):
     path = exported(tmp_path, series([8.0] * 3 * 24 * 6 + [4.0]))
 

@@ -268,11 +268,16 @@ def _without_outside(start: float, rate: float | None, now_ms: int, settled: flo
                      model: HeatingModel | None) -> Prediction:
     """From the indoor curve alone: the straight line of the current fall is the earliest it
     can be (the air's quick first drop is in that fall, and an unheated building slows as it
-    nears the outside temperature); 1.7 times that leans early, six times is the latest."""
+    nears the outside temperature); 1.7 times that leans early, six times is the latest. The
+    nearer the fall still is to the off-cycles' pace, the more of it is the air's quick drop:
+    the stated time is the later by as much as `quick_scale` says (up to 1.9 times, 1.25 times
+    without off-cycles), and so is where the fall heads."""
     if rate is None or rate >= -0.05:
         return Prediction(None, None, None, rate, None, None)
     line_ms = max(0.0, start - FREEZE) / -rate * HOUR_MS
     low, mid, high = (now_ms + int(f * line_ms) for f in BLIND_FACTORS)
+    stretch = quick_scale(model, rate) / OBSERVED_SCALE
+    mid = now_ms + int(BLIND_FACTORS[1] * stretch * line_ms)
     if settled is not None and settled < rate:
         # the early end: the last 45 minutes fall faster (the air's quick drop just begun)
         low = now_ms + int(BLIND_FACTORS[0] * max(0.0, start - FREEZE) / -settled * HOUR_MS)
@@ -280,7 +285,7 @@ def _without_outside(start: float, rate: float | None, now_ms: int, settled: flo
         # where the fall heads: T + rate·τ, the building's own rate (the quick drop taken out;
         # fitting it out as a knee, as with outside data, helped as often as it hurt here)
         tau = taus(model)[0]
-        towards = max(COLDEST, start + settled / OBSERVED_SCALE * tau)
+        towards = max(COLDEST, start + settled / quick_scale(model, settled) * tau)
         if towards < FREEZE - 1.0 and start > FREEZE:
             hours = tau * math.log((start - towards) / (FREEZE - towards))
             mid = int(math.sqrt(max(1.0, mid - now_ms) * hours * HOUR_MS)) + now_ms

@@ -3,7 +3,8 @@ through the watch, what the ETA was given at the first warning is kept (the mode
 readings, the outside data, and the truth), and the ETA is then recomputed from the current
 `alerts/heating/eta.py` for every run and scored as the set's own benchmark scores it.
 
-Run: `.venv/bin/python benchmarks/heating_eta.py [--sets set5,set4] [--by]`. The first run
+Run: `.venv/bin/python benchmarks/heating_eta.py [--sets set5,set4,set4:800000] [--by]`
+(`set4:N`, `set5:N`: the set's runs from first seed N, as its benchmark's `--seed N`). The first run
 replays the sets (a few minutes) into `benchmarks/.heating_eta/`; later runs take seconds. The
 cache is redone when the detector's code (`watch.py`, `fall.py`, `learn.py`, `model.py`)
 changes, since it decides when the first warning comes; `--capture` redoes it anyway.
@@ -163,10 +164,13 @@ def jobs(name: str) -> tuple[Callable[[Any], Case | None], list[Any]]:
     from benchmarks.heating_set4 import BenchSet, runs
     from benchmarks.heating_set5 import SET5
 
-    bench = BenchSet() if name == "set4" else SET5
+    # "set4:800000": the set's runs from another first seed
+    base, _, seed = name.partition(":")
+    bench = BenchSet() if base == "set4" else SET5
     n_fail, n_partial, _ = bench.counts
-    return capture_set4, [(name, s, m, sp) for s, m, sp in runs(bench.first_seed, n_fail,
-                                                                 n_partial, 0, bench.spread)]
+    first = int(seed) if seed else bench.first_seed
+    return capture_set4, [(name, s, m, sp) for s, m, sp in runs(first, n_fail, n_partial, 0,
+                                                                 bench.spread)]
 
 
 def detector_hash() -> str:
@@ -292,7 +296,8 @@ def line(label: str, scored: list[tuple[float | None, bool | None, bool]]) -> st
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--sets", default=",".join(SETS), help="which sets, comma-separated")
+    ap.add_argument("--sets", default=",".join(SETS),
+                    help="which sets, comma-separated; set4:N or set5:N from first seed N")
     ap.add_argument("--by", action="store_true", help="break each set down")
     ap.add_argument("--capture", action="store_true", help="replay the sets again")
     ap.add_argument("--blind", action="store_true",

@@ -25,6 +25,12 @@ COLDEST = -35.0  # °C: no building heads for colder than this
 BLIND_FACTORS = (1.1, 1.7, 6.0)  # without outside data: ETA = these × the straight line
 SETTLED_MS = 45 * 60_000
 OBSERVED_SCALE = 1.6  # ideal τ / the τ a fall shows at the first warning: about 1.6 (1.1–2.5)
+# ... more while the fall is still a large share of the off-cycles' pace (their quick drop):
+PACE_SCALE = 3.0  # the scale is 1 + this × the fall's rate over that pace, from 1.6 ...
+MOST_SCALE = 3.0  # ... to this
+MODULATED_SCALE = 2.0  # no off-cycles learned (the heat modulates, emitters that lag): this
+STILL_QUICK = 0.25  # a fall still this share of the off-cycles' pace says little of the building
+STILL_QUICK_LEARNED = 0.5  # ... and the learned τ weighs at least this against it
 EARLY = 0.8
 BLEND_DOUBT = 0.45  # the blended τ's range: × e^±0.45 (it held the truth 3 times in 4)
 KNEE_WEIGHT = 0.6  # the two-node reading of the fall against the scaled-up late rate
@@ -62,26 +68,58 @@ def quick_drop(rate: float | None, longer: float | None) -> bool:
     return rate is not None and longer is not None and longer < 0 and rate < QUICKENING * longer
 
 
-def _shown(start: float, out_now: float, rate: float | None) -> float | None:
+def _shown(start: float, out_now: float, rate: float | None,
+           scale: float = OBSERVED_SCALE) -> float | None:
     """The τ a rate shows, (T − outside) / rate, scaled up for the air's quick drop in it."""
     if rate is None or rate >= -0.02:
         return None
-    return min(200.0, max(3.0, (start - out_now) / -rate * OBSERVED_SCALE))
+    return min(200.0, max(3.0, (start - out_now) / -rate * scale))
+
+
+def pace_share(model: HeatingModel | None, rate: float | None) -> float | None:
+    """The fall's rate as a share of the pace the air falls at when the thermostat stops the
+    heater (its off-cycles, `cycles.py`); None without a fall or without off-cycles learned."""
+    if model is None or model.cycles <= 0 or model.cycle_pace <= 0:
+        return None
+    if rate is None or rate >= -0.02:
+        return None
+    return -rate / model.cycle_pace
+
+
+def quick_scale(model: HeatingModel | None, rate: float | None) -> float:
+    """Ideal τ over the τ the fall's last 45 minutes show: what the air's quick drop towards
+    the building's mass still adds to the rate. An off-cycle is that quick drop alone, so a
+    fall still at a large share of the off-cycles' pace is still mostly in it: the scale is
+    1 + PACE_SCALE × that share, from OBSERVED_SCALE (a fall far slower than the off-cycles,
+    the quick drop over) to MOST_SCALE (a fall as fast as they are: three times). A building
+    whose heat modulates, with no off-cycles learned (heat pumps, floors, radiators that keep
+    warming a while after the heater stops), drops more slowly into its own fall:
+    MODULATED_SCALE. (On sets 4 and 5, in falls without a τ from deep falls, the τ that would
+    have hit the truth was a median 3.3 times the τ shown at a share over 0.7, 1.2 times under
+    0.1, and 2.5 times without off-cycles.)"""
+    if model is None:
+        return OBSERVED_SCALE
+    share = pace_share(model, rate)
+    if share is None:
+        return MODULATED_SCALE if model.cycles <= 0 else OBSERVED_SCALE
+    return max(OBSERVED_SCALE, min(MOST_SCALE, 1.0 + PACE_SCALE * share))
 
 
 def blended_taus(model: HeatingModel | None, start: float, out_now: float,
                  rate: float | None, bend: Knee | None = None,
                  longer: float | None = None) -> tuple[float, float, float]:
     """τ with its range for this fall: the learned τ (or the prior) blended with the τ the fall
-    itself shows, (T − outside) / rate, scaled up because the air still falls a little faster
-    than the building then; the learned τ weighs more the more falls it was learned from, and
-    less when the fall's two nodes are resolved (`bend`). `longer` is the rate over 90 min: in a
-    fall still in its quick drop (`quick_drop`) the learned τ weighs its most. A τ learned from
+    itself shows, (T − outside) / rate, scaled up because the air still falls faster than the
+    building then (the more, the nearer the fall is to the off-cycles' pace: `quick_scale`);
+    the learned τ weighs more the more falls it was learned from, and less when the fall's two
+    nodes are resolved (`bend`). `longer` is the rate over 90 min: in a fall still in its quick
+    drop (`quick_drop`) the learned τ weighs its most, and at least half in a fall still a
+    quarter of the off-cycles' pace. A τ learned from
     deep falls (`deep_tau_h`) weighs 80 % with no early lean, unless this fall shows a τ more
     than twice it. The range's early end reaches the quickest τ the fall's last 45 or 90
     minutes show."""
     tau, low, high = taus(model)
-    seen = _shown(start, out_now, rate)
+    seen = _shown(start, out_now, rate, quick_scale(model, rate))
     if seen is None or start - out_now < 1.0:
         return tau, low, high
     quickest = seen
@@ -102,6 +140,10 @@ def blended_taus(model: HeatingModel | None, start: float, out_now: float,
         w = min(w, KNEE_LEARNED)
     elif quick:
         w = LEARNED_MOST
+    elif (pace_share(model, rate) or 0.0) > STILL_QUICK:
+        # still a quarter of the off-cycles' pace: mostly their quick drop, whose share of the
+        # rate varies most between buildings
+        w = max(w, STILL_QUICK_LEARNED)
     if model is not None and model.deep_tau_h > 0 and seen <= SLOWER * model.deep_tau_h:
         # τ read from deep falls is the building's own within about 15 %: it weighs most, and
         # the stated time needs no early lean (a fall far slower than it is a heater still
@@ -226,11 +268,16 @@ def _without_outside(start: float, rate: float | None, now_ms: int, settled: flo
                      model: HeatingModel | None) -> Prediction:
     """From the indoor curve alone: the straight line of the current fall is the earliest it
     can be (the air's quick first drop is in that fall, and an unheated building slows as it
-    nears the outside temperature); 1.7 times that leans early, six times is the latest."""
+    nears the outside temperature); 1.7 times that leans early, six times is the latest. The
+    nearer the fall still is to the off-cycles' pace, the more of it is the air's quick drop:
+    the stated time is the later by as much as `quick_scale` says (up to 1.9 times, 1.25 times
+    without off-cycles), and so is where the fall heads."""
     if rate is None or rate >= -0.05:
         return Prediction(None, None, None, rate, None, None)
     line_ms = max(0.0, start - FREEZE) / -rate * HOUR_MS
     low, mid, high = (now_ms + int(f * line_ms) for f in BLIND_FACTORS)
+    stretch = quick_scale(model, rate) / OBSERVED_SCALE
+    mid = now_ms + int(BLIND_FACTORS[1] * stretch * line_ms)
     if settled is not None and settled < rate:
         # the early end: the last 45 minutes fall faster (the air's quick drop just begun)
         low = now_ms + int(BLIND_FACTORS[0] * max(0.0, start - FREEZE) / -settled * HOUR_MS)
@@ -238,7 +285,7 @@ def _without_outside(start: float, rate: float | None, now_ms: int, settled: flo
         # where the fall heads: T + rate·τ, the building's own rate (the quick drop taken out;
         # fitting it out as a knee, as with outside data, helped as often as it hurt here)
         tau = taus(model)[0]
-        towards = max(COLDEST, start + settled / OBSERVED_SCALE * tau)
+        towards = max(COLDEST, start + settled / quick_scale(model, settled) * tau)
         if towards < FREEZE - 1.0 and start > FREEZE:
             hours = tau * math.log((start - towards) / (FREEZE - towards))
             mid = int(math.sqrt(max(1.0, mid - now_ms) * hours * HOUR_MS)) + now_ms

@@ -423,19 +423,18 @@ def make_life(rng: random.Random, spread: Spread, b: Building, minutes: int, tz_
                           "caretaker", 0.2)
                 for m in range(s, min(minutes, s + stay)):
                     gains[m] += 0.3
-    # forgotten windows and doors
+    # forgotten windows and doors: in a home any day, in a cabin only while someone is there
     rate = rng.uniform(*spread.tilted_per_day)
     for d in range(days):
-        if rng.random() < rate and (b.kind == "home" or rng.random() < 0.3):
-            s = at(d, rng.uniform(6.0, 23.0))
+        s = at(d, rng.uniform(6.0, 23.0))
+        if rng.random() < rate and (b.kind == "home" or visit[min(s, minutes - 1)]):
             open_span(s, s + int(rng.uniform(*spread.tilted_h) * 60),
                       rng.uniform(*spread.tilted_leak), "window left tilted",
                       0.5 if near_window else 0.0)
     rate = rng.uniform(*spread.door_open_per_day)
     for d in range(days):
-        if rng.random() < rate and (b.kind == "home" or any(visit[d * DAY_MIN:(d + 1)
-                                                                   * DAY_MIN])):
-            s = at(d, rng.uniform(7.0, 20.0))
+        s = at(d, rng.uniform(7.0, 20.0))
+        if rng.random() < rate and (b.kind == "home" or visit[min(s, minutes - 1)]):
             open_span(s, s + rng.randint(*spread.door_open_min), rng.uniform(*spread.door_leak),
                       "door left open", 0.3)
     events.sort()

@@ -123,25 +123,31 @@ def checked(history: Sequence[Reading], latest: Reading, now_ms: int,
 
 def _fall_began(model: HeatingModel, history: Sequence[Reading], below_since: int) -> int:
     """When the fall began: the last reading at the usual level before it went below, or,
-    when the readings since that one dipped below the line and came back above it (a door
-    shut, a defrost over, the heater back), the last reading back above the line: that dip
-    was over, and its rise is no part of this fall (a heat pump's defrost just before a
-    failure would otherwise hold the warning back as a rise on the way down, for as long as
-    the dip stays in the history)."""
+    when the readings since that one dipped below the line and rose back above it (a door
+    shut, a defrost over, the heater back: a rise as `_rose` reads one, not a noisy sensor's
+    readings about the line), the last reading back above the line: that dip was over, and
+    its rise is no part of this fall (a heat pump's defrost just before a failure would
+    otherwise hold the warning back as a rise on the way down, for as long as the dip stays
+    in the history)."""
     start = next((i for i in range(len(history) - 1, -1, -1)
                   if history[i].timestamp <= below_since and history[i].value >= model.level),
                  None)
     if start is None:
         return history[0].timestamp if history else below_since
-    began, dipped = history[start].timestamp, False
+    noise = max(model.noise, model.resolution / 2)
+    began, low, back = history[start].timestamp, None, False
     for r in history[start + 1:]:
         if r.timestamp >= below_since:
             break
         line = model.floor_at(r.timestamp) - MARGIN
         if r.value < line:
-            dipped = True
-        elif dipped and r.value >= line + RESET:
-            began = r.timestamp
+            low, back = (r.value if low is None else min(low, r.value)), False
+        elif r.value >= line + RESET:
+            # back above the line by a rise, not the noise of readings about it
+            back = back or (low is not None and r.value > low + RISE + 3 * noise)
+            low = None
+            if back:
+                began = r.timestamp
     return began
 
 

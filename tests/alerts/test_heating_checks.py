@@ -230,3 +230,15 @@ def test_a_dip_that_came_back_above_the_line_before_the_fall_is_no_rise_in_it() 
         round(8.2 - 0.15 * i, 2) for i in range(1, 40)]
     readings = [Reading("home", START + i * 5 * MINUTE, v) for i, v in enumerate(values)]
     assert _fires_at(readings, pump)[:1] == [6.25]
+
+
+def test_a_coarse_sensors_reading_one_step_below_its_usual_low_is_not_below_the_line() -> None:
+    # a home held at 20 °C by day, read every 5 minutes in 0.5 °C steps, its nights' low
+    # 19.5 °C: a night set back a hair deeper reads 19.0 °C, one step below, and holds there;
+    # the air may have moved by a hair. Below the line is a step more, as a failure's fall
+    # soon shows (1.2 °C/h: warned at 18.5 °C, a quarter hour later than on the first step)
+    home = replace(MODEL, level=20.0, band=0.5, resolution=0.5, noise=0.2)
+    night = [21.5] * 12 + [21.0, 21.0, 20.5, 20.5, 20.0, 20.0, 20.0] + [19.5] * 4 + [19.0] * 14
+    assert _fires_at(series(night), home) == []
+    fall = [20.0] * 12 + [round((20.0 - 0.1 * i) * 2) / 2 for i in range(1, 60)]
+    assert _fires_at(series(fall), home)[:1] == [18.5]

@@ -4,6 +4,9 @@ left, with the building, the sensor, and the check that held the warning back at
 after the failure. For the heating watch's authors.
 
 Run: `.venv/bin/python benchmarks/heating_worst.py [--sets 1 2 4 5] [--lead 0.4] [--seed N ...]`.
+Sets 4 and 5 take their seeds from any block (`heating_set4.py --seed 800000`'s as well as the
+default): a seed outside the default block is read in its block of 100 000 (800024 is the 25th
+run of the block from 800000, a full failure), or give the block's first seed with `--first`.
 """
 
 from __future__ import annotations
@@ -170,21 +173,32 @@ def case4(args: tuple[str, int, str, sim4.Spread]) -> Case:
                 [((t - fail) / HOUR_MS, w, i) for t, w, i in LOG if fail <= t <= end])
 
 
-def jobs(sets: Sequence[str]) -> list[tuple[Any, tuple[Any, ...]]]:
+BLOCK = 100_000  # the seed blocks of sets 4 and 5 start at multiples of this
+
+
+def firsts(default: int, seeds: Sequence[int] | None, first: int | None) -> list[int]:
+    """The first seeds of the blocks to read a set's runs from: `first` when given, else the
+    default block and the block of each seed asked for (a run's mode is its place in its
+    block: full failures first, then partial ones)."""
+    if first is not None:
+        return [first]
+    return sorted({default} | {s - s % BLOCK for s in seeds or () if s >= BLOCK})
+
+
+def jobs(sets: Sequence[str], seeds: Sequence[int] | None = None,
+         first: int | None = None) -> list[tuple[Any, tuple[Any, ...]]]:
     out: list[tuple[Any, tuple[Any, ...]]] = []
     for s in sets:
         if s in ("1", "2"):
             ranges = sim12.Ranges() if s == "1" else sim12.SECOND_RANGES
             for seed, kind, _fail, rng, outdoor in set12.house_set(int(s), ranges, 72, 0):
                 out.append((case12, (f"set {s}", seed, rng, kind, outdoor)))
-        elif s == "4":
-            for seed, mode, spread in set4.runs(400_000, 90, 30, 0, sim4.Spread()):
-                out.append((case4, (f"set {s}", seed, mode, spread)))
-        elif s == "5":
-            n_fail, n_partial, _ = set5.SET5.counts
-            for seed, mode, spread in set4.runs(set5.SET5.first_seed, n_fail, n_partial, 0,
-                                                set5.SPREAD):
-                out.append((case4, (f"set {s}", seed, mode, spread)))
+        elif s in ("4", "5"):
+            bench = set4.BenchSet() if s == "4" else set5.SET5
+            n_fail, n_partial, _ = bench.counts
+            for block in firsts(bench.first_seed, seeds, first):
+                for seed, mode, spread in set4.runs(block, n_fail, n_partial, 0, bench.spread):
+                    out.append((case4, (f"set {s}", seed, mode, spread)))
     return out
 
 
@@ -224,9 +238,11 @@ def main() -> None:
     ap.add_argument("--sets", nargs="+", default=["1", "2", "4"])
     ap.add_argument("--lead", type=float, default=0.4)
     ap.add_argument("--seed", type=int, nargs="*", help="only these seeds")
+    ap.add_argument("--first", type=int, help="sets 4 and 5: the first seed of the block "
+                    "(default: the set's own, and the block of each --seed)")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
-    todo = jobs(args.sets)
+    todo = jobs(args.sets, args.seed, args.first)
     if args.seed:
         todo = [j for j in todo if j[1][1] in args.seed]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:

@@ -59,6 +59,13 @@ NO_OUTSIDE = Outside()  # nothing known of the outside
 FORECAST_H = 96  # replay: hourly forecast points it builds from the outdoor series
 
 
+def _margin(model: HeatingModel) -> float:
+    """How far below the band a reading must be to count as below the usual level: MARGIN,
+    or a coarse sensor's step (its reading one step below the lowest it usually shows may be
+    the air moved by a hair)."""
+    return max(MARGIN, model.resolution)
+
+
 def _due(memory: HeatingMemory, now_ms: int) -> bool:
     """Whether the model is to be (re)learned now."""
     if memory.phase == HeatingPhase.FIRING:
@@ -122,11 +129,33 @@ def checked(history: Sequence[Reading], latest: Reading, now_ms: int,
 
 
 def _fall_began(model: HeatingModel, history: Sequence[Reading], below_since: int) -> int:
-    """When the fall began: the last reading at the usual level before it went below."""
-    for r in reversed(history):
-        if r.timestamp <= below_since and r.value >= model.level:
-            return r.timestamp
-    return history[0].timestamp if history else below_since
+    """When the fall began: the last reading at the usual level before it went below, or,
+    when the readings since that one dipped below the line and rose back above it (a door
+    shut, a defrost over, the heater back: a rise as `_rose` reads one, not a noisy sensor's
+    readings about the line), the last reading back above the line: that dip was over, and
+    its rise is no part of this fall (a heat pump's defrost just before a failure would
+    otherwise hold the warning back as a rise on the way down, for as long as the dip stays
+    in the history)."""
+    start = next((i for i in range(len(history) - 1, -1, -1)
+                  if history[i].timestamp <= below_since and history[i].value >= model.level),
+                 None)
+    if start is None:
+        return history[0].timestamp if history else below_since
+    noise = max(model.noise, model.resolution / 2)
+    began, low, back = history[start].timestamp, None, False
+    for r in history[start + 1:]:
+        if r.timestamp >= below_since:
+            break
+        line = model.floor_at(r.timestamp) - _margin(model)
+        if r.value < line:
+            low, back = (r.value if low is None else min(low, r.value)), False
+        elif r.value >= line + RESET:
+            # back above the line by a rise, not the noise of readings about it
+            back = back or (low is not None and r.value > low + RISE + 3 * noise)
+            low = None
+            if back:
+                began = r.timestamp
+    return began
 
 
 def _fall_known(history: Sequence[Reading], began: int, noise: float) -> int:
@@ -205,7 +234,7 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
     since = [r for r in history if r.timestamp >= below_since]
     if len(since) < (2 if began is not None else 3):
         return False
-    if any(r.value >= model.floor_at(r.timestamp) - MARGIN + RESET for r in since):
+    if any(r.value >= model.floor_at(r.timestamp) - _margin(model) + RESET for r in since):
         return False
     if len(since) < 3 and began is not None:
         since = [r for r in history if r.timestamp > began][-3:]
@@ -418,7 +447,7 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
     """Watching: steady while at the usual level; a fall below it is checked after a dwell;
     a house sunk for hours past where its off-cycles turn, above a line that doors widened,
     is checked at every reading."""
-    threshold = model.floor_at(latest.timestamp) - MARGIN
+    threshold = model.floor_at(latest.timestamp) - _margin(model)
     if latest.value >= threshold + RESET or (
             memory.below_since is None and latest.value >= threshold):
         # steady: the memory is left as it is (nothing to store)
@@ -511,7 +540,7 @@ def evaluate(memory: HeatingMemory, latest: Reading | None, now_ms: int,
         floor = model.floor_at(began)
         # a warning of a house sunk past the off-cycles' turn, never below the line, is over
         # when the air is back above that turn
-        above_line = memory.lowest is not None and memory.lowest >= floor - MARGIN
+        above_line = memory.lowest is not None and memory.lowest >= floor - _margin(model)
         if latest.value >= floor and not (above_line and _past_cycles(model, latest.value)):
             return _back(memory, model, latest)
         lowest = latest.value if memory.lowest is None else min(memory.lowest, latest.value)

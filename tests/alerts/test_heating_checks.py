@@ -217,3 +217,28 @@ def test_a_fall_back_from_a_gap_is_timed_from_the_first_reading_back() -> None:
     door = [8.4, 8.5, 5.75, 3.9, 2.5, 1.8, 1.55, 1.3, 1.25, 1.3, 4.0, 5.6, 6.9, 7.7, 8.0]
     after = [Reading("cellar", back_at + i * 5 * MINUTE, v) for i, v in enumerate(door)]
     assert _fires_at([*held, *after], replace(cellar, noise=0.05)) == []
+
+
+def test_a_dip_that_came_back_above_the_line_before_the_fall_is_no_rise_in_it() -> None:
+    # a heat pump's home held at 8.5 °C (line 7.7 °C) read every 5 minutes: a defrost dips
+    # the air to 6.0 °C and it comes back to 8.2 °C, a quarter hour later the heat fails and
+    # the air falls 1.8 °C/h. The dip's recovery is no rise on the way down: the fall is
+    # timed from the last reading back above the line, and warns within the hour rather
+    # than when the dip leaves the three hours of history (3.25 °C, 2 h 40 min in)
+    pump = replace(MODEL, level=8.5, band=0.5)
+    values = [8.5] * 24 + [7.0, 6.0, 7.4, 8.2] + [8.2] * 3 + [
+        round(8.2 - 0.15 * i, 2) for i in range(1, 40)]
+    readings = [Reading("home", START + i * 5 * MINUTE, v) for i, v in enumerate(values)]
+    assert _fires_at(readings, pump)[:1] == [6.25]
+
+
+def test_a_coarse_sensors_reading_one_step_below_its_usual_low_is_not_below_the_line() -> None:
+    # a home held at 20 °C by day, read every 5 minutes in 0.5 °C steps, its nights' low
+    # 19.5 °C: a night set back a hair deeper reads 19.0 °C, one step below, and holds there;
+    # the air may have moved by a hair. Below the line is a step more, as a failure's fall
+    # soon shows (1.2 °C/h: warned at 18.5 °C, a quarter hour later than on the first step)
+    home = replace(MODEL, level=20.0, band=0.5, resolution=0.5, noise=0.2)
+    night = [21.5] * 12 + [21.0, 21.0, 20.5, 20.5, 20.0, 20.0, 20.0] + [19.5] * 4 + [19.0] * 14
+    assert _fires_at(series(night), home) == []
+    fall = [20.0] * 12 + [round((20.0 - 0.1 * i) * 2) / 2 for i in range(1, 60)]
+    assert _fires_at(series(fall), home)[:1] == [18.5]

@@ -5,6 +5,7 @@ an off-cycle that never ends; a door left open falls far faster (the air is exch
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -17,6 +18,8 @@ MIN_TURN = 0.15  # °C: a turn smaller than this is noise however quiet the sens
 LOW_SHARE = 0.02  # where off-cycles turn: all but the lowest 2 % of their troughs (doors)
 PACE_SHARE = 0.9  # their quick pace: all but the quickest 10 % (doors, noise)
 MIN_CYCLES_PER_DAY = 4.0  # fewer: the heat modulates (a heat pump, a floor), no cycles to read
+AT_LEVEL = 1.0  # °C: an off-cycle that turns higher above the level turns at another setpoint's
+# (a visit's 20 °C at a frost-guard cabin) and says nothing of where the usual level's turn
 CLEAR_TURN = 1.75  # the median cycle turns this many times the hysteresis: the noise's own
 # turns (a quiet sensor's readings crossing 2.1 σ of their difference) turn at most ~1.6 times
 
@@ -56,11 +59,13 @@ def turns(readings: Sequence[Reading], hysteresis: float) -> list[tuple[int, flo
 
 
 def off_cycles(readings: Sequence[Reading], measured: Sequence[Reading], noise: float,
-               resolution: float) -> OffCycles:
+               resolution: float, level: float = math.inf) -> OffCycles:
     """The off-cycles (peak to the next trough within MAX_CYCLE_MS) in the history: their
-    quick pace (all but the quickest tenth), and where all but the lowest LOW_SHARE of them
-    turned; none (count 0) when fewer than MIN_CYCLES_PER_DAY a day were seen, or when their
-    turns are no clearer than the noise's own."""
+    quick pace (all but the quickest tenth), and where all but the lowest LOW_SHARE of those
+    that turned within AT_LEVEL above the usual `level` turned (a visit's cycles at its own
+    setpoint say nothing of the frost guard's); none (count 0) when fewer than
+    MIN_CYCLES_PER_DAY a day were seen, when none turned near the level, or when their turns
+    are no clearer than the noise's own."""
     if len(readings) < 2:
         return OffCycles(0.0, 0.0, 0.0, 0)
     hysteresis = max(MIN_TURN, 2 * noise, resolution)
@@ -86,8 +91,10 @@ def off_cycles(readings: Sequence[Reading], measured: Sequence[Reading], noise: 
     drops.sort()
     if _share(drops, 0.5) < CLEAR_TURN * hysteresis:
         return OffCycles(0.0, 0.0, 0.0, 0)  # the noise's turns, not the thermostat's
+    lows = sorted(v for v in lows if v <= level + AT_LEVEL)
+    if not lows:
+        return OffCycles(0.0, 0.0, 0.0, 0)  # all turned at another setpoint's
     paces.sort()
-    lows.sort()
     rates.sort()
     # the quick ones: a failure's fall past the turn is as quick as an off-cycle's steep part
     rate = _share(rates, PACE_SHARE) if len(rates) >= len(paces) // 2 else 0.0
@@ -102,6 +109,6 @@ def _share(sorted_values: Sequence[float], q: float) -> float:
 def with_cycles(model: HeatingModel, readings: Sequence[Reading],
                 measured: Sequence[Reading]) -> HeatingModel:
     """The model with what the history's off-cycles tell."""
-    found = off_cycles(readings, measured, model.noise, model.resolution)
+    found = off_cycles(readings, measured, model.noise, model.resolution, model.level)
     return replace(model, cycles=found.count, cycle_pace=round(found.pace, 3),
                    cycle_rate=round(found.rate, 4), cycle_low=round(found.low, 3))

@@ -7,7 +7,7 @@ import random
 from dataclasses import replace
 from typing import Any
 
-from alerts.heating import HeatingMemory, HeatingPhase, Outside, evaluate
+from alerts.heating import HeatingMemory, HeatingPhase, Outside, evaluate, replay
 from alerts.heating.cycles import off_cycles, with_cycles
 from alerts.heating.model import DAY_MS
 from alerts.heating.watch import like_off_cycle
@@ -144,3 +144,24 @@ def test_a_model_stored_before_off_cycles_were_learned_loads_without_them(store:
     store.update_alert_state("u1", "r1", replace(state, heating=dump_memory(learned)),
                              expected_version=1)
     assert memory_of(store.get_alert_rule("u1", "r1").state) == learned
+
+
+def test_a_visits_off_cycles_do_not_fire_the_watch_when_the_cabin_falls_back_to_frost_guard(
+) -> None:
+    # a cabin held at 7 °C by a heat that modulates, then a week's visit at 20 °C under an
+    # on/off thermostat (off-cycles 20.5 → 19.5 °C): when the visit ends the air falls back
+    # to its frost guard at the building's unheated pace, past where the visit's off-cycles
+    # turned, hours above the frost guard's line; those cycles say nothing of its turn
+    rng = random.Random(6)
+    values: list[float] = [round(7.0 + rng.gauss(0, 0.03), 2) for _ in range(6 * 288)]
+    for i in range(7 * 288):
+        m = (i * 2) % 14  # the off-cycle: 10 minutes off, 4 on, read every 5 minutes
+        values.append(round(20.5 - 0.1 * m if m <= 10 else 19.5 + 0.25 * (m - 10), 2))
+    air = 20.0
+    for _ in range(2 * 288):  # τ 30 h towards -5 °C, the frost guard holding 7 °C
+        air = max(7.0, air - (air + 5.0) * 5 / (30 * 60))
+        values.append(round(air + rng.gauss(0, 0.03), 2))
+    indoor = [Reading("cabin", START + i * 5 * MINUTE, v) for i, v in enumerate(values)]
+    outdoor = [Reading("out", r.timestamp, -5.0) for r in indoor[::6]]
+    events = list(replay(indoor, outdoor))
+    assert not [e for e in events if e.kind == "heating_failed"]

@@ -20,6 +20,8 @@ PACE_SHARE = 0.9  # their quick pace: all but the quickest 10 % (doors, noise)
 MIN_CYCLES_PER_DAY = 4.0  # fewer: the heat modulates (a heat pump, a floor), no cycles to read
 AT_LEVEL = 1.0  # °C: an off-cycle that turns higher above the level turns at another setpoint's
 # (a visit's 20 °C at a frost-guard cabin) and says nothing of where the usual level's turn
+MEAN_MS = 5 * 60_000  # the pace is read from the readings' means over this long: a quick
+# sensor's noise alone turns between two readings far apart, at tens of °C/h
 CLEAR_TURN = 1.75  # the median cycle turns this many times the hysteresis: the noise's own
 # turns (a quiet sensor's readings crossing 2.1 σ of their difference) turn at most ~1.6 times
 
@@ -61,7 +63,8 @@ def turns(readings: Sequence[Reading], hysteresis: float) -> list[tuple[int, flo
 def off_cycles(readings: Sequence[Reading], measured: Sequence[Reading], noise: float,
                resolution: float, level: float = math.inf) -> OffCycles:
     """The off-cycles (peak to the next trough within MAX_CYCLE_MS) in the history: their
-    quick pace (all but the quickest tenth), and where all but the lowest LOW_SHARE of those
+    quick pace (all but the quickest tenth, read from the readings' MEAN_MS means: not from
+    a quick sensor's noise), and where all but the lowest LOW_SHARE of those
     that turned within AT_LEVEL above the usual `level` turned (a visit's cycles at its own
     setpoint say nothing of the frost guard's); none (count 0) when fewer than
     MIN_CYCLES_PER_DAY a day were seen, when none turned near the level, or when their turns
@@ -74,19 +77,17 @@ def off_cycles(readings: Sequence[Reading], measured: Sequence[Reading], noise: 
     rates: list[float] = []
     lows: list[float] = []
     drops: list[float] = []
-    points = turns(readings, hysteresis)
-    for (t0, v0, peak), (t1, v1, _) in itertools.pairwise(points):
-        if not peak or t1 - t0 > MAX_CYCLE_MS or t1 <= t0:
-            continue
-        pace = (v0 - v1) / ((t1 - t0) / HOUR_MS)
-        paces.append(pace)
+    for (_, v0, _), (_, v1, _) in _cycles(turns(readings, hysteresis)):
         lows.append(v1)
         drops.append(v0 - v1)
+    for (t0, v0, _), (t1, v1, _) in _cycles(turns(_means(readings), hysteresis)):
+        pace = (v0 - v1) / ((t1 - t0) / HOUR_MS)
+        paces.append(pace)
         out = outside.at(t0) if outside is not None else None
         if out is not None and v0 - out > 1.0:
             rates.append(pace / (v0 - out))
     days = (readings[-1].timestamp - readings[0].timestamp) / DAY_MS
-    if not paces or len(paces) < MIN_CYCLES_PER_DAY * days:
+    if not paces or len(drops) < MIN_CYCLES_PER_DAY * days:
         return OffCycles(0.0, 0.0, 0.0, 0)
     drops.sort()
     if _share(drops, 0.5) < CLEAR_TURN * hysteresis:
@@ -98,7 +99,25 @@ def off_cycles(readings: Sequence[Reading], measured: Sequence[Reading], noise: 
     rates.sort()
     # the quick ones: a failure's fall past the turn is as quick as an off-cycle's steep part
     rate = _share(rates, PACE_SHARE) if len(rates) >= len(paces) // 2 else 0.0
-    return OffCycles(_share(paces, PACE_SHARE), rate, _share(lows, LOW_SHARE), len(paces))
+    return OffCycles(_share(paces, PACE_SHARE), rate, _share(lows, LOW_SHARE), len(drops))
+
+
+def _cycles(points: Sequence[tuple[int, float, bool]]
+            ) -> list[tuple[tuple[int, float, bool], tuple[int, float, bool]]]:
+    """The off-cycles among the turning points: each peak with the next trough, within
+    MAX_CYCLE_MS."""
+    return [(a, b) for a, b in itertools.pairwise(points)
+            if a[2] and 0 < b[0] - a[0] <= MAX_CYCLE_MS]
+
+
+def _means(readings: Sequence[Reading]) -> list[Reading]:
+    """The readings' means over each MEAN_MS (a sensor read less often: its readings)."""
+    out: list[Reading] = []
+    for _, group in itertools.groupby(readings, key=lambda r: r.timestamp // MEAN_MS):
+        rs = list(group)
+        out.append(Reading(rs[0].sensor, sum(r.timestamp for r in rs) // len(rs),
+                           sum(r.value for r in rs) / len(rs)))
+    return out
 
 
 def _share(sorted_values: Sequence[float], q: float) -> float:

@@ -45,6 +45,15 @@ def test_off_cycles_are_read_per_kelvin_above_the_outside_when_it_is_known() -> 
     assert 6.0 / 21.0 <= found.rate <= 6.5 / 20.0
 
 
+def test_a_quick_sensors_noise_does_not_quicken_the_off_cycles_pace() -> None:
+    rng = random.Random(1)
+    noisy = [Reading(r.sensor, r.timestamp, round(r.value + rng.gauss(0, 0.1), 1))
+             for r in cycling(4, minutes=1)]
+    found = off_cycles(noisy, (), 0.1, 0.1)
+    assert found.count > 300
+    assert 5.5 <= found.pace <= 7.5  # not the 12 °C/h of two readings' noise apart
+
+
 def test_a_heat_that_modulates_shows_no_off_cycles() -> None:
     rng = random.Random(4)
     steady = [Reading("floor", START + i * 5 * MINUTE, round(6.0 + rng.gauss(0, 0.05), 2))

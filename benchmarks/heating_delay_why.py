@@ -47,8 +47,7 @@ def _unheated_why(model: HeatingModel, history: Sequence[Reading], now_ms: int,
     since = [r for r in history if r.timestamp >= below_since]
     if len(since) < (2 if began is not None else 3):
         return "few readings", {}
-    margin = watch._margin(model)
-    if any(r.value >= model.floor_at(r.timestamp) - margin + watch.RESET for r in since):
+    if any(r.value >= watch.line_at(model, r.timestamp) + watch.RESET for r in since):
         return "a reading back above", {}
     if len(since) < 3 and began is not None:
         since = [r for r in history if r.timestamp > began][-3:]
@@ -86,7 +85,7 @@ def _unheated_why(model: HeatingModel, history: Sequence[Reading], now_ms: int,
 def _why(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: int,
          history: Sequence[Reading] | None, outside: Outside) -> tuple[str, dict[str, float]]:
     """`_watch`'s checks, naming the first that holds the warning back."""
-    threshold = model.floor_at(latest.timestamp) - watch._margin(model)
+    threshold = watch.line_at(model, latest.timestamp)
     info = {"value": latest.value, "threshold": threshold, "level": model.level,
             "band": model.band, "floor": model.floor_at(latest.timestamp)}
     if latest.value >= threshold + watch.RESET or (

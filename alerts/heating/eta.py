@@ -275,12 +275,12 @@ def _without_outside(start: float, rate: float | None, now_ms: int, settled: flo
     if rate is None or rate >= -0.05:
         return Prediction(None, None, None, rate, None, None)
     line_ms = max(0.0, start - FREEZE) / -rate * HOUR_MS
-    low, mid, high = (now_ms + int(f * line_ms) for f in BLIND_FACTORS)
     stretch = quick_scale(model, rate) / OBSERVED_SCALE
-    mid = now_ms + int(BLIND_FACTORS[1] * stretch * line_ms)
+    early, leaning, latest = BLIND_FACTORS
+    low, mid, high = (now_ms + int(f * line_ms) for f in (early, leaning * stretch, latest))
     if settled is not None and settled < rate:
         # the early end: the last 45 minutes fall faster (the air's quick drop just begun)
-        low = now_ms + int(BLIND_FACTORS[0] * max(0.0, start - FREEZE) / -settled * HOUR_MS)
+        low = now_ms + int(early * max(0.0, start - FREEZE) / -settled * HOUR_MS)
     if settled is not None and settled < -0.05:
         # where the fall heads: T + rate·τ, the building's own rate (the quick drop taken out;
         # fitting it out as a knee, as with outside data, helped as often as it hurt here)
@@ -289,7 +289,7 @@ def _without_outside(start: float, rate: float | None, now_ms: int, settled: flo
         if towards < FREEZE - 1.0 and start > FREEZE:
             hours = tau * math.log((start - towards) / (FREEZE - towards))
             mid = int(math.sqrt(max(1.0, mid - now_ms) * hours * HOUR_MS)) + now_ms
-            mid = min(high, max(now_ms + int(BLIND_FACTORS[0] * line_ms), mid))
+            mid = min(high, max(now_ms + int(early * line_ms), mid))
     return Prediction(mid, low, high, round(rate, 2), None, None)
 
 

@@ -59,11 +59,11 @@ NO_OUTSIDE = Outside()  # nothing known of the outside
 FORECAST_H = 96  # replay: hourly forecast points it builds from the outdoor series
 
 
-def _margin(model: HeatingModel) -> float:
-    """How far below the band a reading must be to count as below the usual level: MARGIN,
-    or a coarse sensor's step (its reading one step below the lowest it usually shows may be
-    the air moved by a hair)."""
-    return max(MARGIN, model.resolution)
+def line_at(model: HeatingModel, t_ms: int) -> float:
+    """The line: a reading under it at this time of day is below the usual level. It is the
+    floor less MARGIN, or less a coarse sensor's step (its reading one step below the lowest
+    it usually shows may be the air moved by a hair)."""
+    return model.floor_at(t_ms) - max(MARGIN, model.resolution)
 
 
 def _due(memory: HeatingMemory, now_ms: int) -> bool:
@@ -146,7 +146,7 @@ def _fall_began(model: HeatingModel, history: Sequence[Reading], below_since: in
     for r in history[start + 1:]:
         if r.timestamp >= below_since:
             break
-        line = model.floor_at(r.timestamp) - _margin(model)
+        line = line_at(model, r.timestamp)
         if r.value < line:
             low, back = (r.value if low is None else min(low, r.value)), False
         elif r.value >= line + RESET:
@@ -234,7 +234,7 @@ def falling_unheated(model: HeatingModel, history: Sequence[Reading], now_ms: in
     since = [r for r in history if r.timestamp >= below_since]
     if len(since) < (2 if began is not None else 3):
         return False
-    if any(r.value >= model.floor_at(r.timestamp) - _margin(model) + RESET for r in since):
+    if any(r.value >= line_at(model, r.timestamp) + RESET for r in since):
         return False
     if len(since) < 3 and began is not None:
         since = [r for r in history if r.timestamp > began][-3:]
@@ -447,7 +447,7 @@ def _watch(memory: HeatingMemory, model: HeatingModel, latest: Reading, now_ms: 
     """Watching: steady while at the usual level; a fall below it is checked after a dwell;
     a house sunk for hours past where its off-cycles turn, above a line that doors widened,
     is checked at every reading."""
-    threshold = model.floor_at(latest.timestamp) - _margin(model)
+    threshold = line_at(model, latest.timestamp)
     if latest.value >= threshold + RESET or (
             memory.below_since is None and latest.value >= threshold):
         # steady: the memory is left as it is (nothing to store)
@@ -540,7 +540,7 @@ def evaluate(memory: HeatingMemory, latest: Reading | None, now_ms: int,
         floor = model.floor_at(began)
         # a warning of a house sunk past the off-cycles' turn, never below the line, is over
         # when the air is back above that turn
-        above_line = memory.lowest is not None and memory.lowest >= floor - _margin(model)
+        above_line = memory.lowest is not None and memory.lowest >= line_at(model, began)
         if latest.value >= floor and not (above_line and _past_cycles(model, latest.value)):
             return _back(memory, model, latest)
         lowest = latest.value if memory.lowest is None else min(memory.lowest, latest.value)
